@@ -1,0 +1,114 @@
+/**
+ * Choosing the TensorFlow.js backend.
+ *
+ * Order of preference for `"auto"`: the native TensorFlow binding (`@tensorflow/tfjs-node`, an optional
+ * dependency that needs libtensorflow at install time), then WebAssembly (`@tensorflow/tfjs-backend-wasm`,
+ * pure npm, SIMD where the runtime has it), then the plain JavaScript `cpu` backend. An explicit choice comes
+ * from the `backend` argument, else the `VAE_LAB_BACKEND` environment variable, else `"auto"`.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+export type BackendChoice = "auto" | "tensorflow" | "wasm" | "cpu";
+export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "tensorflow", "wasm", "cpu"];
+
+export interface BackendInfo {
+  /** The backend that runs: "tensorflow", "wasm" or "cpu". */
+  name: string;
+  /** What was asked for (after reading VAE_LAB_BACKEND). */
+  requested: BackendChoice;
+  /** Version of @tensorflow/tfjs-core in use. */
+  tfjsVersion: string;
+  /** Backends tried before this one, with why each was skipped. */
+  skipped: { name: string; reason: string }[];
+  /** One-line human summary, e.g. "wasm (SIMD) — tfjs 4.22.0; tensorflow skipped: not installed". */
+  summary: string;
+}
+
+/** Thrown for a backend name that is not one of BACKEND_CHOICES, or an explicit choice that cannot load. */
+export class BackendError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BackendError";
+  }
+}
+
+export function parseBackendChoice(value: string | undefined, source = "backend"): BackendChoice {
+  if (value === undefined || value === "") return "auto";
+  if ((BACKEND_CHOICES as readonly string[]).includes(value)) return value as BackendChoice;
+  throw new BackendError(`${source}: unknown backend "${value}" (expected one of ${BACKEND_CHOICES.join(", ")})`);
+}
+
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/Cannot find module '@tensorflow\/tfjs-node'/.test(msg)) return "not installed";
+  return msg.split("\n")[0];
+}
+
+async function tryTensorflow(): Promise<void> {
+  // Registers the "tensorflow" backend with the shared tfjs engine.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  require("@tensorflow/tfjs-node");
+  if (!(await tf.setBackend("tensorflow"))) throw new Error("tfjs-node loaded but its backend did not initialise");
+}
+
+async function tryWasm(): Promise<void> {
+  require("@tensorflow/tfjs-backend-wasm");
+  if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");
+}
+
+async function tryCpu(): Promise<void> {
+  if (!(await tf.setBackend("cpu"))) throw new Error("the cpu backend did not initialise");
+}
+
+const loaders: Record<Exclude<BackendChoice, "auto">, () => Promise<void>> = {
+  tensorflow: tryTensorflow,
+  wasm: tryWasm,
+  cpu: tryCpu,
+};
+
+let current: BackendInfo | undefined;
+
+/**
+ * Select and initialise a backend; returns what runs. Calling it again with the same request is cheap.
+ * @param choice "auto" (default), "tensorflow", "wasm" or "cpu"; undefined reads VAE_LAB_BACKEND.
+ */
+export async function initBackend(choice?: BackendChoice | string): Promise<BackendInfo> {
+  const requested = parseBackendChoice(
+    choice ?? process.env.VAE_LAB_BACKEND,
+    choice === undefined ? "VAE_LAB_BACKEND" : "backend",
+  );
+  if (current && current.requested === requested && tf.getBackend() === current.name) return current;
+
+  const order: Exclude<BackendChoice, "auto">[] = requested === "auto" ? ["tensorflow", "wasm", "cpu"] : [requested];
+  const skipped: { name: string; reason: string }[] = [];
+  for (const name of order) {
+    try {
+      await loaders[name]();
+      await tf.ready();
+      current = describe(name, requested, skipped);
+      return current;
+    } catch (e) {
+      if (requested !== "auto") throw new BackendError(`backend "${name}" cannot be used here: ${firstLine(e)}`);
+      skipped.push({ name, reason: firstLine(e) });
+    }
+  }
+  throw new BackendError(`no TensorFlow.js backend could start: ${skipped.map((s) => `${s.name}: ${s.reason}`).join("; ")}`);
+}
+
+function describe(name: string, requested: BackendChoice, skipped: { name: string; reason: string }[]): BackendInfo {
+  let detail = "";
+  if (name === "wasm") detail = tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? " (SIMD)" : " (no SIMD)";
+  const skips = skipped.map((s) => `; ${s.name} skipped: ${s.reason}`).join("");
+  return {
+    name,
+    requested,
+    tfjsVersion: tf.version_core,
+    skipped,
+    summary: `${name}${detail} — tfjs ${tf.version_core}${skips}`,
+  };
+}
+
+/** The backend chosen by the last initBackend call, if any. */
+export function backendInfo(): BackendInfo | undefined {
+  return current;
+}

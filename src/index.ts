@@ -1,0 +1,14 @@
+/**
+ * vae-lab: Variational Autoencoders from Bayes' rule to MNIST.
+ * Everything the notebooks call is exported from here.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+export { tf };
+export * from "./backend";
+export * from "./random";
+export * from "./idx";
+export * from "./mnist";
+export * from "./plot";
+export { writeFileAtomic } from "./atomic-write";
+export { quickMode, pick } from "./quick";

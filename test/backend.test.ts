@@ -1,0 +1,64 @@
+import * as tf from "@tensorflow/tfjs";
+import { afterEach, describe, expect, it } from "vitest";
+import { BackendError, initBackend, parseBackendChoice } from "../src/backend";
+
+function tfjsNodeInstalled(): boolean {
+  try {
+    require.resolve("@tensorflow/tfjs-node");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("backend selection", () => {
+  const saved = process.env.VAE_LAB_BACKEND;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.VAE_LAB_BACKEND;
+    else process.env.VAE_LAB_BACKEND = saved;
+  });
+
+  it("parses choices and rejects unknown names with the source in the message", () => {
+    expect(parseBackendChoice(undefined)).toBe("auto");
+    expect(parseBackendChoice("wasm")).toBe("wasm");
+    expect(() => parseBackendChoice("gpu", "--backend")).toThrow(/--backend: unknown backend "gpu" \(expected one of auto, tensorflow, wasm, cpu\)/);
+  });
+
+  it("runs an explicit cpu or wasm choice and reports it", async () => {
+    const cpu = await initBackend("cpu");
+    expect(cpu.name).toBe("cpu");
+    expect(tf.getBackend()).toBe("cpu");
+    const wasm = await initBackend("wasm");
+    expect(wasm.name).toBe("wasm");
+    expect(tf.getBackend()).toBe("wasm");
+    expect(wasm.summary).toMatch(/^wasm \((no )?SIMD\) — tfjs 4\./);
+    const y = tf.tidy(() => tf.tensor1d([1, 2, 3]).square().sum().dataSync()[0]);
+    expect(y).toBe(14);
+  });
+
+  it("auto prefers tensorflow, else wasm, and says why it skipped", async () => {
+    const info = await initBackend("auto");
+    if (tfjsNodeInstalled()) {
+      expect(info.name).toBe("tensorflow");
+    } else {
+      expect(info.name).toBe("wasm");
+      expect(info.skipped).toEqual([{ name: "tensorflow", reason: "not installed" }]);
+      expect(info.summary).toContain("tensorflow skipped: not installed");
+    }
+  });
+
+  it("an explicit tensorflow choice fails clearly where tfjs-node is missing", async () => {
+    if (tfjsNodeInstalled()) {
+      expect((await initBackend("tensorflow")).name).toBe("tensorflow");
+    } else {
+      await expect(initBackend("tensorflow")).rejects.toThrow(new BackendError('backend "tensorflow" cannot be used here: not installed'));
+    }
+  });
+
+  it("reads VAE_LAB_BACKEND when no choice is passed", async () => {
+    process.env.VAE_LAB_BACKEND = "cpu";
+    expect((await initBackend()).name).toBe("cpu");
+    process.env.VAE_LAB_BACKEND = "fast";
+    await expect(initBackend()).rejects.toThrow(/VAE_LAB_BACKEND: unknown backend "fast"/);
+  });
+});

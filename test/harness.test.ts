@@ -1,0 +1,42 @@
+/** The notebook harness itself: it must report a failing cell, not just pass everything. */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { describe, expect, it } from "vitest";
+import { runNotebook } from "./harness/kernel";
+
+function notebook(cells: string[]): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-nb-"));
+  const file = path.join(dir, "t.ipynb");
+  const nb = {
+    cells: cells.map((source) => ({ cell_type: "code", metadata: {}, source, outputs: [], execution_count: null })),
+    metadata: { kernelspec: { name: "tslab", display_name: "TypeScript", language: "typescript" } },
+    nbformat: 4,
+    nbformat_minor: 4,
+  };
+  fs.writeFileSync(file, JSON.stringify(nb));
+  return file;
+}
+
+describe("notebook harness", () => {
+  it("collects outputs and stops at the first failing cell", async () => {
+    const file = notebook([
+      'const a: number = 6 * 7;\nconsole.log("answer", a);',
+      'throw new Error("boom in cell two");',
+      'console.log("never runs");',
+    ]);
+    const run = await runNotebook(file, { writeTo: file });
+    expect(run.cells).toHaveLength(2);
+    expect(run.cells[0].result.status).toBe("ok");
+    expect(run.cells[0].result.outputs.map((o) => o.text).join("")).toContain("answer 42");
+    expect(run.failure?.index).toBe(1);
+    expect(run.failure?.message).toContain("boom in cell two");
+    const saved = JSON.parse(fs.readFileSync(file, "utf8"));
+    expect(saved.cells[0].outputs[0].text).toContain("answer 42");
+  }, 120_000);
+
+  it("reports a type error as a failure", async () => {
+    const run = await runNotebook(notebook(['const s: string = 3;']));
+    expect(run.failure?.message).toMatch(/not assignable/);
+  }, 120_000);
+});

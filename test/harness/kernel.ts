@@ -1,0 +1,307 @@
+/**
+ * A minimal Jupyter client for running notebooks through the tslab kernel with nothing but Node:
+ * it starts `tslab kernel` with a connection file, speaks the Jupyter wire protocol over ZeroMQ (the
+ * `zeromq` package tslab itself uses), and executes code cells one after another, collecting their outputs
+ * the way nbclient would. Python and Jupyter are not needed.
+ */
+import { spawn, ChildProcess } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { Dealer, Subscriber } from "zeromq";
+
+const DELIM = "<IDS|MSG>";
+
+export interface Output {
+  output_type: "stream" | "display_data" | "execute_result" | "error";
+  name?: string;
+  text?: string;
+  data?: Record<string, unknown>;
+  metadata?: Record<string, unknown>;
+  execution_count?: number;
+  ename?: string;
+  evalue?: string;
+  traceback?: string[];
+}
+
+export interface CellResult {
+  status: "ok" | "error" | "abort" | "timeout";
+  executionCount?: number;
+  outputs: Output[];
+  seconds: number;
+}
+
+interface Message {
+  header: { msg_id: string; msg_type: string };
+  parent_header: { msg_id?: string };
+  content: Record<string, unknown>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export class TslabKernel {
+  private shell = new Dealer();
+  private iopub = new Subscriber();
+  private readonly key = crypto.randomBytes(16).toString("hex");
+  private readonly session = crypto.randomUUID();
+  private proc?: ChildProcess;
+  private stderr = "";
+  private listeners = new Map<string, (m: Message) => void>();
+  private replies = new Map<string, (m: Message) => void>();
+  private dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-kernel-"));
+  private exited = false;
+
+  /** Start `tslab kernel` in `cwd` (the notebook's folder) with extra environment variables. */
+  static async start(cwd: string, env: Record<string, string> = {}, startupSeconds = 120): Promise<TslabKernel> {
+    const k = new TslabKernel();
+    await k.launch(cwd, env, startupSeconds);
+    return k;
+  }
+
+  private async launch(cwd: string, env: Record<string, string>, startupSeconds: number): Promise<void> {
+    const ports = { shell_port: 0, iopub_port: 0, stdin_port: 0, control_port: 0, hb_port: 0 };
+    for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();
+    const conn = { ...ports, ip: "127.0.0.1", transport: "tcp", signature_scheme: "hmac-sha256", key: this.key };
+    const connFile = path.join(this.dir, "connection.json");
+    fs.writeFileSync(connFile, JSON.stringify(conn));
+    const bin = require.resolve("tslab/bin/tslab");
+    this.proc = spawn(process.execPath, [bin, "kernel", "--config-path", connFile], {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    this.proc.stderr?.on("data", (d) => (this.stderr += d.toString()));
+    this.proc.on("exit", () => (this.exited = true));
+
+    this.shell.connect(`tcp://127.0.0.1:${ports.shell_port}`);
+    this.iopub.connect(`tcp://127.0.0.1:${ports.iopub_port}`);
+    this.iopub.subscribe();
+    void this.pump(this.shell, (m) => this.replies.get(m.parent_header.msg_id ?? "")?.(m));
+    void this.pump(this.iopub, (m) => this.listeners.get(m.parent_header.msg_id ?? "")?.(m));
+
+    // Ask for kernel_info until its status message arrives on iopub: then both channels are live.
+    const deadline = Date.now() + startupSeconds * 1000;
+    for (;;) {
+      if (this.exited) throw new Error(`tslab kernel exited during start-up: ${this.stderr.trim()}`);
+      if (Date.now() > deadline) throw new Error(`tslab kernel did not answer within ${startupSeconds} s`);
+      const id = await this.send("kernel_info_request", {});
+      const seen = await new Promise<boolean>((resolve) => {
+        const t = setTimeout(() => resolve(false), 1000);
+        this.listeners.set(id, () => {
+          clearTimeout(t);
+          resolve(true);
+        });
+      });
+      this.listeners.delete(id);
+      if (seen) return;
+    }
+  }
+
+  private sign(parts: string[]): string {
+    const h = crypto.createHmac("sha256", this.key);
+    for (const p of parts) h.update(p);
+    return h.digest("hex");
+  }
+
+  private async send(msgType: string, content: Record<string, unknown>): Promise<string> {
+    const msgId = crypto.randomUUID();
+    const header = JSON.stringify({
+      msg_id: msgId,
+      username: "vae-lab",
+      session: this.session,
+      date: new Date().toISOString(),
+      msg_type: msgType,
+      version: "5.3",
+    });
+    const parts = [header, "{}", "{}", JSON.stringify(content)];
+    await this.shell.send([DELIM, this.sign(parts), ...parts]);
+    return msgId;
+  }
+
+  private async pump(sock: Dealer | Subscriber, deliver: (m: Message) => void): Promise<void> {
+    try {
+      for await (const frames of sock) {
+        const strs = frames.map((f) => f.toString("utf8"));
+        const i = strs.indexOf(DELIM);
+        if (i < 0) continue;
+        const [sig, header, parent, metadata, content] = strs.slice(i + 1, i + 6);
+        if (sig !== this.sign([header, parent, metadata, content])) continue;
+        deliver({ header: JSON.parse(header), parent_header: JSON.parse(parent), content: JSON.parse(content) });
+      }
+    } catch {
+      // socket closed
+    }
+  }
+
+  /** Execute one cell's code; resolves when the kernel is idle again (or the timeout passes). */
+  async execute(code: string, timeoutSeconds = 600): Promise<CellResult> {
+    const t0 = Date.now();
+    const outputs: Output[] = [];
+    const displayIndex = new Map<string, number>();
+    const msgId = crypto.randomUUID();
+    let status: CellResult["status"] = "ok";
+    let executionCount: number | undefined;
+    let idle!: () => void;
+    let replied!: () => void;
+    const idleP = new Promise<void>((r) => (idle = r));
+    const replyP = new Promise<void>((r) => (replied = r));
+
+    const onIopub = (m: Message): void => {
+      const c = m.content;
+      switch (m.header.msg_type) {
+        case "status":
+          if (c.execution_state === "idle") idle();
+          break;
+        case "stream": {
+          const last = outputs[outputs.length - 1];
+          if (last && last.output_type === "stream" && last.name === c.name) last.text += String(c.text);
+          else outputs.push({ output_type: "stream", name: String(c.name), text: String(c.text) });
+          break;
+        }
+        case "display_data":
+        case "update_display_data": {
+          const id = (c.transient as { display_id?: string } | undefined)?.display_id;
+          const out: Output = { output_type: "display_data", data: c.data as Record<string, unknown>, metadata: (c.metadata ?? {}) as Record<string, unknown> };
+          if (m.header.msg_type === "update_display_data" && id && displayIndex.has(id)) outputs[displayIndex.get(id)!] = out;
+          else {
+            if (id) displayIndex.set(id, outputs.length);
+            outputs.push(out);
+          }
+          break;
+        }
+        case "execute_result":
+          outputs.push({ output_type: "execute_result", data: c.data as Record<string, unknown>, metadata: {}, execution_count: c.execution_count as number });
+          break;
+        case "error":
+          outputs.push({ output_type: "error", ename: String(c.ename), evalue: String(c.evalue), traceback: (c.traceback as string[]) ?? [] });
+          break;
+      }
+    };
+    this.listeners.set(msgId, onIopub);
+    this.replies.set(msgId, (m) => {
+      status = m.content.status as CellResult["status"];
+      executionCount = m.content.execution_count as number | undefined;
+      replied();
+    });
+
+    const header = JSON.stringify({
+      msg_id: msgId,
+      username: "vae-lab",
+      session: this.session,
+      date: new Date().toISOString(),
+      msg_type: "execute_request",
+      version: "5.3",
+    });
+    const content = { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true };
+    const parts = [header, "{}", "{}", JSON.stringify(content)];
+    await this.shell.send([DELIM, this.sign(parts), ...parts]);
+
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), timeoutSeconds * 1000)));
+    const exit = new Promise<"exit">((r) => {
+      const check = setInterval(() => {
+        if (this.exited) {
+          clearInterval(check);
+          r("exit");
+        }
+      }, 200);
+      void Promise.all([replyP, idleP]).then(() => clearInterval(check));
+    });
+    const result = await Promise.race([Promise.all([replyP, idleP]).then(() => "done" as const), timeout, exit]);
+    clearTimeout(timer);
+    this.listeners.delete(msgId);
+    this.replies.delete(msgId);
+    if (result === "timeout") status = "timeout";
+    if (result === "exit") {
+      status = "error";
+      outputs.push({ output_type: "stream", name: "stderr", text: `kernel died: ${this.stderr.slice(-2000)}` });
+    }
+    return { status, executionCount, outputs, seconds: (Date.now() - t0) / 1000 };
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.proc && !this.exited) {
+      try {
+        await this.send("shutdown_request", { restart: false });
+      } catch {
+        // ignore
+      }
+      const done = new Promise<void>((r) => this.proc!.once("exit", () => r()));
+      const t = setTimeout(() => this.proc!.kill("SIGKILL"), 5000);
+      await done;
+      clearTimeout(t);
+    }
+    this.shell.close();
+    this.iopub.close();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface NotebookRun {
+  file: string;
+  seconds: number;
+  cells: { index: number; source: string; result: CellResult }[];
+  /** The first failing cell, if any. */
+  failure?: { index: number; source: string; message: string };
+}
+
+function cellText(src: string | string[]): string {
+  return Array.isArray(src) ? src.join("") : src;
+}
+
+/** Plain text of a cell's outputs (streams and text/plain), for error messages. */
+export function outputText(outputs: Output[]): string {
+  return outputs
+    .map((o) => o.text ?? (o.data?.["text/plain"] as string | undefined) ?? (o.evalue ? `${o.ename}: ${o.evalue}` : ""))
+    .join("");
+}
+
+/**
+ * Execute a notebook top to bottom in a fresh tslab kernel (started in the notebook's folder). Stops at the
+ * first failing cell. With `writeTo`, the executed notebook (outputs filled in) is written there.
+ */
+export async function runNotebook(
+  file: string,
+  options: { env?: Record<string, string>; cellTimeoutSeconds?: number; writeTo?: string } = {},
+): Promise<NotebookRun> {
+  const t0 = Date.now();
+  const nb = JSON.parse(fs.readFileSync(file, "utf8"));
+  const kernel = await TslabKernel.start(path.dirname(path.resolve(file)), options.env ?? {});
+  const run: NotebookRun = { file, seconds: 0, cells: [] };
+  try {
+    for (const [index, cell] of (nb.cells as { cell_type: string; source: string | string[]; outputs?: Output[]; execution_count?: number | null }[]).entries()) {
+      if (cell.cell_type !== "code") continue;
+      const source = cellText(cell.source);
+      if (source.trim() === "") continue;
+      const result = await kernel.execute(source, options.cellTimeoutSeconds ?? 600);
+      cell.outputs = result.outputs.map((o) => (o.output_type === "stream" ? { ...o, text: o.text } : o));
+      cell.execution_count = result.executionCount ?? null;
+      run.cells.push({ index, source, result });
+      if (result.status !== "ok") {
+        const why = result.status === "timeout" ? `timed out after ${options.cellTimeoutSeconds ?? 600} s` : result.status;
+        run.failure = { index, source, message: `${why}: ${outputText(result.outputs).trim().slice(-3000)}` };
+        break;
+      }
+    }
+  } finally {
+    await kernel.shutdown();
+  }
+  run.seconds = (Date.now() - t0) / 1000;
+  if (options.writeTo) {
+    fs.mkdirSync(path.dirname(options.writeTo), { recursive: true });
+    fs.writeFileSync(options.writeTo, JSON.stringify(nb, null, 1) + "\n");
+  }
+  return run;
+}

@@ -1,0 +1,154 @@
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as zlib from "zlib";
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "../src/backend";
+import { encodeIdx } from "../src/idx";
+import { batchTensor, defaultMnistDir, firstOfEachDigit, imagesTensor, labelCounts, loadMnist } from "../src/mnist";
+import { Rng } from "../src/random";
+
+const tiny = path.resolve(__dirname, "../data/mnist-tiny");
+const md5 = (f: string) => crypto.createHash("md5").update(fs.readFileSync(f)).digest("hex");
+
+beforeAll(async () => {
+  await initBackend("cpu");
+});
+
+describe("MNIST files", () => {
+  it("are the original files (checksums in data/README.md)", () => {
+    const dir = defaultMnistDir();
+    expect(md5(path.join(dir, "train-images-idx3-ubyte"))).toBe("6bbc9ace898e44ae57da46a324031adb");
+    expect(md5(path.join(dir, "train-labels-idx1-ubyte"))).toBe("a25bea736e30d166cdddb491f175f624");
+    expect(md5(path.join(dir, "t10k-images-idx3-ubyte"))).toBe("2646ac647ad5339dbf082846283269ea");
+    expect(md5(path.join(dir, "t10k-labels-idx1-ubyte"))).toBe("27ae3e4e09519cfbb04c329615203637");
+  });
+
+  it("load with the known counts, shapes, range and label balance", () => {
+    const train = loadMnist({ split: "train" });
+    const test = loadMnist({ split: "test" });
+    expect([train.count, train.rows, train.cols, train.pixels]).toEqual([60000, 28, 28, 784]);
+    expect(test.count).toBe(10000);
+    expect(train.images.length).toBe(60000 * 784);
+    expect(Array.from(train.labels.subarray(0, 10))).toEqual([5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
+    let min = Infinity;
+    let max = -Infinity;
+    for (const v of test.images) {
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+    }
+    expect([min, max]).toEqual([0, 1]);
+    const counts = labelCounts(train);
+    // The well-known class counts of the MNIST training set.
+    expect(counts).toEqual([5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
+  });
+});
+
+describe("loadMnist options", () => {
+  it("the tiny fixture equals the first examples of the full set (gzip path)", () => {
+    const t = loadMnist({ dir: tiny, split: "train" });
+    const full = loadMnist({ split: "train", limit: 100 });
+    expect(t.count).toBe(100);
+    expect(t.files.images.endsWith(".gz")).toBe(true);
+    expect(Array.from(t.labels)).toEqual(Array.from(full.labels));
+    expect(t.images).toEqual(full.images);
+    expect(loadMnist({ dir: tiny, split: "test" }).count).toBe(50);
+  });
+
+  it("limit keeps the first examples", () => {
+    const s = loadMnist({ dir: tiny, limit: 7 });
+    expect(s.count).toBe(7);
+    expect(s.images.length).toBe(7 * 784);
+    expect(() => loadMnist({ dir: tiny, limit: 0 })).toThrow(/limit: expected a positive integer/);
+  });
+
+  it("static binarisation is a fixed, seeded Bernoulli draw with the grey level as mean", () => {
+    const raw = loadMnist({ dir: tiny });
+    const a = loadMnist({ dir: tiny, binarize: "static", seed: 3 });
+    const b = loadMnist({ dir: tiny, binarize: "static", seed: 3 });
+    const c = loadMnist({ dir: tiny, binarize: "static", seed: 4 });
+    expect(a.images).toEqual(b.images);
+    expect(a.images).not.toEqual(c.images);
+    expect(new Set(a.images)).toEqual(new Set([0, 1]));
+    // Mean ink is preserved in expectation: compare totals (78 400 Bernoulli draws, sd ≈ 0.001 of the total).
+    const sum = (x: Float32Array) => x.reduce((s, v) => s + v, 0);
+    expect(Math.abs(sum(a.images) - sum(raw.images)) / sum(raw.images)).toBeLessThan(0.02);
+    // Pixels that are exactly 0 or 1 stay so.
+    for (let i = 0; i < raw.images.length; i++) {
+      if (raw.images[i] === 0) expect(a.images[i]).toBe(0);
+      if (raw.images[i] === 1) expect(a.images[i]).toBe(1);
+    }
+  });
+
+  it("dynamic binarisation draws anew for each batch, from the Rng", () => {
+    const d = loadMnist({ dir: tiny, binarize: "dynamic" });
+    expect(d.images).toEqual(loadMnist({ dir: tiny }).images); // grey levels are kept
+    const rng = new Rng(1);
+    const x1 = batchTensor(d, [0, 1, 2], rng);
+    const x2 = batchTensor(d, [0, 1, 2], rng);
+    const y1 = batchTensor(d, [0, 1, 2], new Rng(1));
+    expect(Array.from(x1.dataSync())).not.toEqual(Array.from(x2.dataSync()));
+    expect(Array.from(x1.dataSync())).toEqual(Array.from(y1.dataSync()));
+    expect(new Set(x1.dataSync())).toEqual(new Set([0, 1]));
+    tf.dispose([x1, x2, y1]);
+    expect(() => batchTensor(d, [0])).toThrow(/needs an Rng/);
+  });
+
+  it("rejects an unknown binarisation mode", () => {
+    expect(() => loadMnist({ dir: tiny, binarize: "maybe" as never })).toThrow(/binarize: unknown mode "maybe"/);
+  });
+});
+
+describe("loadMnist errors name the file", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-mnist-"));
+  const put = (name: string, bytes: Uint8Array) => fs.writeFileSync(path.join(dir, name), bytes);
+
+  it("missing folder and missing file", () => {
+    expect(() => loadMnist({ dir: path.join(dir, "nowhere") })).toThrow(/nowhere: MNIST folder not found/);
+    expect(() => loadMnist({ dir })).toThrow(/train-images-idx3-ubyte: file not found/);
+  });
+
+  it("count mismatch between images and labels", () => {
+    put("train-images-idx3-ubyte", encodeIdx([3, 2, 2], new Uint8Array(12)));
+    put("train-labels-idx1-ubyte", encodeIdx([4], new Uint8Array(4)));
+    expect(() => loadMnist({ dir })).toThrow(/train-images-idx3-ubyte: count mismatch: 3 images but 4 labels/);
+  });
+
+  it("labels that are not digits", () => {
+    put("train-images-idx3-ubyte", encodeIdx([2, 2, 2], new Uint8Array(8)));
+    put("train-labels-idx1-ubyte", encodeIdx([2], new Uint8Array([3, 12])));
+    expect(() => loadMnist({ dir })).toThrow(/train-labels-idx1-ubyte: label 12 at index 1 is not a digit/);
+  });
+
+  it("a truncated gzipped image file", () => {
+    fs.rmSync(path.join(dir, "train-images-idx3-ubyte"));
+    put("train-images-idx3-ubyte.gz", zlib.gzipSync(encodeIdx([2, 2, 2], new Uint8Array(8)).subarray(0, 20)));
+    expect(() => loadMnist({ dir })).toThrow(/train-images-idx3-ubyte.gz: truncated/);
+  });
+});
+
+describe("tensors from MNIST", () => {
+  it("batchTensor picks the rows asked for and leaks nothing", () => {
+    const s = loadMnist({ dir: tiny });
+    const before = tf.memory().numTensors;
+    const x = batchTensor(s, [5, 0]);
+    expect(x.shape).toEqual([2, 784]);
+    const row = x.slice([1, 0], [1, 784]);
+    expect(Array.from(row.dataSync())).toEqual(Array.from(s.images.subarray(0, 784)));
+    tf.dispose(row);
+    tf.dispose(x);
+    const all = imagesTensor(s, 10);
+    expect(all.shape).toEqual([10, 784]);
+    all.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => batchTensor(s, [100])).toThrow(RangeError);
+  });
+
+  it("firstOfEachDigit finds one example per digit", () => {
+    const s = loadMnist({ dir: tiny });
+    const first = firstOfEachDigit(s);
+    first.forEach((i, digit) => expect(s.labels[i]).toBe(digit));
+  });
+});

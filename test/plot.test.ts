@@ -1,0 +1,80 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { describe, expect, it } from "vitest";
+import { barChart, figureHtml, heatmap, histogram, imageGrid, lineChart, pageHtml, saveHtml, scatterByLabel, show } from "../src/plot";
+
+describe("figure builders", () => {
+  it("lineChart: one trace per series, x defaults to 0..n-1, log axes", () => {
+    const f = lineChart([{ name: "a", y: new Float32Array([3, 2, 1]) }, { name: "b", x: [1, 10, 100], y: [1, 2, 3], mode: "markers", error: [0.1, 0.2, 0.3] }], { logX: true, title: "T" });
+    expect(f.data).toHaveLength(2);
+    expect(f.data[0].x).toEqual([0, 1, 2]);
+    expect(f.data[0].y).toEqual([3, 2, 1]);
+    expect(f.data[1].error_y).toEqual({ type: "data", array: [0.1, 0.2, 0.3], visible: true });
+    expect((f.layout.xaxis as { type: string }).type).toBe("log");
+  });
+
+  it("scatterByLabel: one trace per label, sorted, points kept together", () => {
+    const f = scatterByLabel([0, 1, 2, 3], [4, 5, 6, 7], [2, 0, 2, 1]);
+    expect(f.data.map((d) => d.name)).toEqual(["0", "1", "2"]);
+    expect(f.data[2].x).toEqual([0, 2]);
+    expect(f.data[2].y).toEqual([4, 6]);
+    expect(() => scatterByLabel([0], [1, 2], [0])).toThrow(/differ in length/);
+  });
+
+  it("imageGrid tiles images row-major with gaps", () => {
+    // Three 2×2 images with values 0.1, 0.2, 0.3 in 2 columns.
+    const imgs = [0.1, 0.1, 0.1, 0.1, 0.2, 0.2, 0.2, 0.2, 0.3, 0.3, 0.3, 0.3];
+    const f = imageGrid(imgs, 2, 2, { columns: 2, gap: 1 });
+    const z = f.data[0].z as (number | null)[][];
+    expect(z).toHaveLength(5); // 2 rows of images: 2 + 1 + 2
+    expect(z[0]).toEqual([0.1, 0.1, null, 0.2, 0.2]);
+    expect(z[2]).toEqual([null, null, null, null, null]);
+    expect(z[3]).toEqual([0.3, 0.3, null, null, null]);
+    expect(() => imageGrid([1, 2, 3], 2, 2)).toThrow(/not a whole number of 2×2 images/);
+  });
+
+  it("histogram, heatmap and barChart build the matching trace types", () => {
+    expect(histogram([{ name: "h", values: [1, 2] }]).data[0].type).toBe("histogram");
+    expect(heatmap([[1, 2]]).data[0].type).toBe("heatmap");
+    const b = barChart([0, 1], [{ name: "p", values: [0.3, 0.7] }]);
+    expect(b.data[0]).toMatchObject({ type: "bar", x: ["0", "1"], y: [0.3, 0.7] });
+  });
+});
+
+describe("HTML output", () => {
+  it("figureHtml embeds typed arrays as JSON arrays and cannot be broken out of by a title", () => {
+    const f = lineChart([{ name: "</script><b>x", y: new Float64Array([1.5, 2]) }]);
+    const html = figureHtml(f);
+    expect(html).toContain('"y":[1.5,2]');
+    expect(html.match(/<\/script>/g)).toHaveLength(1);
+    expect(html).toContain('class="vae-lab-plot"');
+  });
+
+  it("pageHtml inlines plotly.js once, with no CDN", () => {
+    const html = pageHtml([lineChart([{ name: "a", y: [1] }]), lineChart([{ name: "b", y: [2] }])]);
+    expect(html.match(/window\.Plotly = Plotly/g)).toHaveLength(1);
+    expect(html).not.toMatch(/<script[^>]+src=/);
+    expect(html.match(/class="vae-lab-plot"/g)).toHaveLength(2);
+  });
+
+  it("saveHtml writes the whole page atomically and leaves no temporary file", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-plot-"));
+    const file = path.join(dir, "sub", "chart.html");
+    saveHtml(file, lineChart([{ name: "a", y: [1, 2] }]));
+    expect(fs.readFileSync(file, "utf8")).toMatch(/<\/html>\n$/);
+    expect(fs.readdirSync(path.dirname(file))).toEqual(["chart.html"]);
+  });
+
+  it("show() outside a notebook prints a hint instead of failing", () => {
+    const logs: string[] = [];
+    const orig = console.log;
+    console.log = (m: string) => logs.push(m);
+    try {
+      show(lineChart([{ name: "a", y: [1] }], { title: "Loss" }));
+    } finally {
+      console.log = orig;
+    }
+    expect(logs[0]).toMatch(/"Loss": not in a tslab notebook; use saveHtml/);
+  });
+});

@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import { Rng } from "../src/random";
+
+describe("Rng", () => {
+  it("same seed, same stream; other seed, other stream", () => {
+    const a = new Rng(7);
+    const b = new Rng(7);
+    const c = new Rng(8);
+    const draw = (r: Rng) => [r.uniform(), r.normal(), r.int(10), r.nextSeed()];
+    const da = draw(a);
+    expect(draw(b)).toEqual(da);
+    expect(draw(c)).not.toEqual(da);
+  });
+
+  it("normal draws have mean 0 and variance 1 (within 5 standard errors)", () => {
+    const r = new Rng(1);
+    const n = 200_000;
+    let s = 0;
+    let s2 = 0;
+    let s4 = 0;
+    for (let i = 0; i < n; i++) {
+      const z = r.normal();
+      s += z;
+      s2 += z * z;
+      s4 += z ** 4;
+    }
+    expect(Math.abs(s / n)).toBeLessThan(5 / Math.sqrt(n));
+    // Var(z²) = 2 for a standard normal, so the sample mean of z² has standard error sqrt(2/n).
+    expect(Math.abs(s2 / n - 1)).toBeLessThan(5 * Math.sqrt(2 / n));
+    // E z⁴ = 3 (Var z⁴ = 96).
+    expect(Math.abs(s4 / n - 3)).toBeLessThan(5 * Math.sqrt(96 / n));
+  });
+
+  it("uniform draws fill [0,1) evenly", () => {
+    const r = new Rng(2);
+    const bins = new Array(10).fill(0);
+    const n = 100_000;
+    for (let i = 0; i < n; i++) bins[Math.floor(r.uniform() * 10)]++;
+    // Each bin ~ Binomial(n, 0.1): sd = 95.
+    for (const b of bins) expect(Math.abs(b - n / 10)).toBeLessThan(5 * 95);
+  });
+
+  it("permutation is a permutation, and seeded", () => {
+    const p = new Rng(3).permutation(1000);
+    expect(Array.from(p).sort((x, y) => x - y)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    expect(Array.from(new Rng(3).permutation(1000))).toEqual(Array.from(p));
+    expect(Array.from(p.subarray(0, 10))).not.toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+});
