@@ -58,6 +58,8 @@ async function tryWasm(): Promise<void> {
 
 async function tryCpu(): Promise<void> {
   if (!(await tf.setBackend("cpu"))) throw new Error("the cpu backend did not initialise");
+  // On first use the cpu backend prints a banner suggesting tfjs-node; we report the backend ourselves.
+  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
 }
 
 const loaders: Record<Exclude<BackendChoice, "auto">, () => Promise<void>> = {
