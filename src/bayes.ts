@@ -1,0 +1,133 @@
+/**
+ * Bayes' rule, exactly: a discrete prior times a likelihood gives the evidence and the posterior; and the
+ * linear-Gaussian model y = A h + n (channel estimation: pilot matrix A, channel h, noise n), whose posterior
+ * and evidence are Gaussian in closed form. These are the yardsticks approximate inference is measured by.
+ *
+ * The seed article writes the channel model with circularly-symmetric complex Gaussians (CN); here
+ * everything is real-valued, which keeps the algebra identical and the numbers easy to check.
+ */
+import * as math from "mathjs";
+import { cholesky as choleskyOf, logNormal, Matrix, Vector } from "./gaussian";
+import { Rng } from "./random";
+
+export interface DiscretePosterior {
+  /** p(x) = Σ_z p(x|z) p(z). */
+  evidence: number;
+  logEvidence: number;
+  /** p(z|x) = p(x|z) p(z) / p(x). */
+  posterior: number[];
+  /** p(x|z) p(z) for each z. */
+  joint: number[];
+}
+
+/** Bayes' rule over a finite set of hypotheses. */
+export function discreteBayes(prior: number[], likelihood: number[]): DiscretePosterior {
+  if (prior.length !== likelihood.length) {
+    throw new Error(`discreteBayes: prior has ${prior.length} entries, likelihood ${likelihood.length}`);
+  }
+  const total = prior.reduce((a, b) => a + b, 0);
+  if (Math.abs(total - 1) > 1e-9 || prior.some((p) => p < 0)) throw new Error(`discreteBayes: prior must be a distribution (sums to ${total})`);
+  if (likelihood.some((l) => l < 0)) throw new Error("discreteBayes: likelihoods must be ≥ 0");
+  const joint = prior.map((p, i) => p * likelihood[i]);
+  const evidence = joint.reduce((a, b) => a + b, 0);
+  if (!(evidence > 0)) throw new Error("discreteBayes: the evidence is 0 (the data are impossible under every hypothesis)");
+  return { evidence, logEvidence: Math.log(evidence), posterior: joint.map((j) => j / evidence), joint };
+}
+
+/** Binomial likelihood of k successes in n trials, for each success probability in `thetas`. */
+export function binomialLikelihood(k: number, n: number, thetas: number[]): number[] {
+  const logChoose = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1);
+  return thetas.map((t) => Math.exp(logChoose + (k > 0 ? k * Math.log(t) : 0) + (n - k > 0 ? (n - k) * Math.log(1 - t) : 0)));
+}
+
+export interface LinearGaussianSpec {
+  /** Observation (pilot) matrix, n × d. */
+  A: Matrix;
+  /** Prior mean of h (d). Default 0. */
+  priorMean?: Vector;
+  /** Prior covariance of h (d × d). Default I. */
+  priorCov?: Matrix;
+  /** Noise variance σn² (noise n ~ N(0, σn² I)). */
+  noiseVar: number;
+}
+
+export interface GaussianPosterior {
+  mean: Vector;
+  cov: Matrix;
+}
+
+function identity(d: number): Matrix {
+  return Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => (i === j ? 1 : 0)));
+}
+
+/**
+ * y = A h + n with h ~ N(m0, S0), n ~ N(0, σn² I).
+ * Posterior: S = (S0⁻¹ + AᵀA/σn²)⁻¹, m = S (S0⁻¹ m0 + Aᵀ y / σn²).
+ * Evidence: y ~ N(A m0, A S0 Aᵀ + σn² I).
+ */
+export class LinearGaussianModel {
+  readonly A: Matrix;
+  readonly priorMean: Vector;
+  readonly priorCov: Matrix;
+  readonly noiseVar: number;
+  /** dimension of h */
+  readonly d: number;
+  /** dimension of y */
+  readonly n: number;
+  private readonly priorPrecision: Matrix;
+  private readonly posteriorCov: Matrix;
+
+  constructor(spec: LinearGaussianSpec) {
+    this.A = spec.A;
+    this.n = spec.A.length;
+    this.d = spec.A[0].length;
+    this.priorMean = spec.priorMean ?? new Array<number>(this.d).fill(0);
+    this.priorCov = spec.priorCov ?? identity(this.d);
+    this.noiseVar = spec.noiseVar;
+    if (!(this.noiseVar > 0)) throw new Error("LinearGaussianModel: noiseVar must be > 0");
+    this.priorPrecision = math.inv(this.priorCov) as Matrix;
+    const AtA = math.multiply(math.transpose(this.A), this.A) as Matrix;
+    this.posteriorCov = math.inv(math.add(this.priorPrecision, math.divide(AtA, this.noiseVar)) as Matrix) as Matrix;
+  }
+
+  /** The exact posterior p(h | y). */
+  posterior(y: Vector): GaussianPosterior {
+    const At = math.transpose(this.A);
+    const rhs = math.add(math.multiply(this.priorPrecision, this.priorMean), math.divide(math.multiply(At, y), this.noiseVar)) as Vector;
+    return { mean: math.multiply(this.posteriorCov, rhs) as Vector, cov: this.posteriorCov.map((r) => [...r]) };
+  }
+
+  /** log p(y) = log N(y; A m0, A S0 Aᵀ + σn² I). */
+  logEvidence(y: Vector): number {
+    const mean = math.multiply(this.A, this.priorMean) as Vector;
+    const cov = math.add(math.multiply(math.multiply(this.A, this.priorCov), math.transpose(this.A)), math.multiply(identity(this.n), this.noiseVar)) as Matrix;
+    return logNormal(y, mean, cov);
+  }
+
+  logPrior(h: Vector): number {
+    return logNormal(h, this.priorMean, this.priorCov);
+  }
+
+  /** log p(y | h) = log N(y; A h, σn² I). */
+  logLikelihood(y: Vector, h: Vector): number {
+    const Ah = math.multiply(this.A, h) as Vector;
+    let s = 0;
+    for (let i = 0; i < this.n; i++) s += (y[i] - Ah[i]) ** 2;
+    return -0.5 * (this.n * Math.log(2 * Math.PI * this.noiseVar) + s / this.noiseVar);
+  }
+
+  /** log p(y, h) = log p(y | h) + log p(h). */
+  logJoint(y: Vector, h: Vector): number {
+    return this.logLikelihood(y, h) + this.logPrior(h);
+  }
+
+  /** Draw (h, y) from the model. */
+  sample(rng: Rng): { h: Vector; y: Vector } {
+    const L = math.transpose(choleskyOf(this.priorCov));
+    const e = this.priorMean.map(() => rng.normal());
+    const h = math.add(this.priorMean, math.multiply(e, L)) as Vector;
+    const Ah = math.multiply(this.A, h) as Vector;
+    const y = Ah.map((v) => v + Math.sqrt(this.noiseVar) * rng.normal());
+    return { h, y };
+  }
+}
