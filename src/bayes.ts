@@ -40,6 +40,21 @@ export function binomialLikelihood(k: number, n: number, thetas: number[]): numb
   return thetas.map((t) => Math.exp(logChoose + (k > 0 ? k * Math.log(t) : 0) + (n - k > 0 ? (n - k) * Math.log(1 - t) : 0)));
 }
 
+/** log((1/n) Σ exp(v_i)), computed without overflow. */
+export function logMeanExp(values: ArrayLike<number>): number {
+  let m = -Infinity;
+  for (let i = 0; i < values.length; i++) m = Math.max(m, values[i]);
+  if (m === -Infinity) return -Infinity;
+  let s = 0;
+  for (let i = 0; i < values.length; i++) s += Math.exp(values[i] - m);
+  return m + Math.log(s / values.length);
+}
+
+/** An n × d matrix of ±1 pilot symbols (BPSK), drawn from `rng`. */
+export function pilotMatrix(pilots: number, taps: number, rng: Rng): Matrix {
+  return Array.from({ length: pilots }, () => Array.from({ length: taps }, () => (rng.uniform() < 0.5 ? -1 : 1)));
+}
+
 export interface LinearGaussianSpec {
   /** Observation (pilot) matrix, n × d. */
   A: Matrix;
@@ -119,6 +134,18 @@ export class LinearGaussianModel {
   /** log p(y, h) = log p(y | h) + log p(h). */
   logJoint(y: Vector, h: Vector): number {
     return this.logLikelihood(y, h) + this.logPrior(h);
+  }
+
+  /**
+   * The naive Monte Carlo estimate of the evidence, log (1/n) Σ p(y | h_i) with h_i drawn from the prior.
+   * Unbiased for p(y) but, once the likelihood is much narrower than the prior, almost every draw misses
+   * it and the estimate collapses: the reason to look for better estimators (and for the ELBO).
+   */
+  logEvidenceMonteCarlo(y: Vector, n: number, seed?: number): number {
+    const rng = new Rng(seed);
+    const logs = new Float64Array(n);
+    for (let i = 0; i < n; i++) logs[i] = this.logLikelihood(y, this.sample(rng).h);
+    return logMeanExp(logs);
   }
 
   /** Draw (h, y) from the model. */

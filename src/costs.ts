@@ -10,7 +10,8 @@
  * w = ε_d² or (ε_d² − 1)², expanded term by term.
  */
 import * as tf from "@tensorflow/tfjs";
-import { CostFn, GaussianParams } from "./estimators";
+import { Rng } from "./random";
+import { Baseline, CostFn, GaussianParams, studyEstimator } from "./estimators";
 
 export interface PerCoordinate {
   mu: number[];
@@ -115,4 +116,43 @@ export function sineCost(): CostFunction {
       sigma: q.mu.map((m, i) => -q.sigma[i] * Math.sin(m) * Math.exp(-0.5 * q.sigma[i] ** 2)),
     }),
   };
+}
+
+export interface VarianceComparison {
+  /** Variances measured over `repeats` single-sample estimates. */
+  measured: EstimatorVariances;
+  /** The closed forms (undefined for a cost without them). */
+  closed?: EstimatorVariances;
+}
+
+/**
+ * Measure both estimators' single-sample variances for a cost (the score function with constant baseline
+ * `baseline`), next to the closed forms where the cost has them.
+ */
+export function measureVariances(
+  cost: CostFunction,
+  q: GaussianParams,
+  options: { repeats: number; seed?: number; baseline?: number },
+): VarianceComparison {
+  const rng = new Rng(options.seed);
+  const b: Baseline = options.baseline ?? 0;
+  const score = studyEstimator("score", cost.f, q, { samples: 1, repeats: options.repeats, seed: rng.nextSeed(), baseline: b });
+  const reparam = studyEstimator("reparam", cost.f, q, { samples: 1, repeats: options.repeats, seed: rng.nextSeed() });
+  return {
+    measured: {
+      score: { mu: score.variance.mu, sigma: score.variance.sigma },
+      reparam: { mu: reparam.variance.mu, sigma: reparam.variance.sigma },
+    },
+    closed: cost.variances?.(q, options.baseline ?? 0),
+  };
+}
+
+/** Table rows [parameter, measured, closed form] for one estimator of a VarianceComparison. */
+export function varianceRows(c: VarianceComparison, estimator: keyof EstimatorVariances): (string | number)[][] {
+  const m = c.measured[estimator];
+  const cl = c.closed?.[estimator];
+  return [
+    ...m.mu.map((v, d) => [`μ[${d}]`, v, cl ? cl.mu[d] : NaN]),
+    ...m.sigma.map((v, d) => [`σ[${d}]`, v, cl ? cl.sigma[d] : NaN]),
+  ];
 }

@@ -308,6 +308,33 @@ export function show(fig: Figure): void {
   }
 }
 
+function formatCell(v: string | number, digits: number): string {
+  if (typeof v === "string") return escapeHtml(v);
+  if (Number.isInteger(v) && Math.abs(v) < 1e7) return String(v);
+  const a = Math.abs(v);
+  return a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(digits - 1) : v.toPrecision(digits);
+}
+
+/** An HTML table (numbers to `digits` significant figures). */
+export function tableHtml(header: string[], rows: (string | number)[][], digits = 4): string {
+  const th = header.map((h) => `<th style="text-align:right;padding:2px 10px">${escapeHtml(h)}</th>`).join("");
+  const trs = rows
+    .map((r) => `<tr>${r.map((c) => `<td style="text-align:right;padding:2px 10px;font-family:monospace">${formatCell(c, digits)}</td>`).join("")}</tr>`)
+    .join("\n");
+  return `<table class="vae-lab-table" style="border-collapse:collapse"><thead><tr>${th}</tr></thead><tbody>\n${trs}\n</tbody></table>`;
+}
+
+/** Show a table in the notebook; outside a notebook, print it as text. */
+export function showTable(header: string[], rows: (string | number)[][], digits = 4): void {
+  const t = tslab();
+  try {
+    if (!t) throw new Error("no tslab");
+    t.display.html(tableHtml(header, rows, digits));
+  } catch {
+    console.log([header, ...rows.map((r) => r.map((c) => (typeof c === "number" ? formatCell(c, digits) : c)))].map((r) => r.join("\t")).join("\n"));
+  }
+}
+
 /**
  * A chart that redraws in place (one notebook output updated again and again), for live loss curves.
  * Outside a notebook `update` does nothing.

@@ -203,3 +203,16 @@ describe("estimator API", () => {
     }
   });
 });
+
+describe("measureVariances", () => {
+  it("puts measured single-sample variances next to the closed forms", async () => {
+    const { measureVariances, varianceRows } = await import("../src/costs");
+    const c = measureVariances(quadraticCost(), q, { repeats: 50_000, seed: 1, baseline: 2 });
+    const rows = varianceRows(c, "reparam");
+    expect(rows.map((r) => r[0])).toEqual(["μ[0]", "μ[1]", "μ[2]", "σ[0]", "σ[1]", "σ[2]"]);
+    for (const [, measured, closed] of rows) expect((measured as number) / (closed as number)).toBeGreaterThan(0.9);
+    for (const [, measured, closed] of rows) expect((measured as number) / (closed as number)).toBeLessThan(1.1);
+    expect(c.closed!.score.mu[0]).toBeCloseTo(quadraticCost().variances!(q, 2).score.mu[0], 12);
+    expect(varianceRows(measureVariances(sineCost(), q, { repeats: 10, seed: 1 }), "score")[0][2]).toBeNaN();
+  });
+});

@@ -78,3 +78,14 @@ describe("HTML output", () => {
     expect(logs[0]).toMatch(/"Loss": not in a tslab notebook; use saveHtml/);
   });
 });
+
+describe("tables", () => {
+  it("tableHtml formats numbers to significant figures and escapes text", async () => {
+    const { tableHtml } = await import("../src/plot");
+    const html = tableHtml(["a<b", "value"], [["x", 3.14159265], ["y", 0.000012345], ["n", 42]], 3);
+    expect(html).toContain("a&lt;b");
+    expect(html).toContain(">3.14<");
+    expect(html).toContain(">1.23e-5<");
+    expect(html).toContain(">42<");
+  });
+});
