@@ -35,3 +35,57 @@ describe("vae-lab CLI (compiled)", () => {
     expect(r.out).toBe("");
   });
 });
+
+describe("vae-lab train (smoke run on the tiny fixture)", () => {
+  const data = path.resolve(__dirname, "../data/mnist-tiny");
+
+  it("trains, evaluates and writes metrics.json, report.html and model.json", () => {
+    const fs = require("fs") as typeof import("fs");
+    const os = require("os") as typeof import("os");
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-train-"));
+    const r = run("train", "--epochs", "2", "--hidden-dim", "32", "--data", data, "--out", out, "--backend", "cpu", "--iwae-k", "5", "--iwae-images", "10", "--seed", "3");
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/^backend: cpu/m);
+    expect(r.err).toMatch(/^epoch 2\/2  train \d+\.\d\d  test \d+\.\d\d \(recon/m);
+    expect(r.out).toMatch(/wrote .*metrics.json/);
+    expect(fs.readdirSync(out).sort()).toEqual(["metrics.json", "model.json", "report.html"]);
+    const m = JSON.parse(fs.readFileSync(path.join(out, "metrics.json"), "utf8"));
+    expect(m.backend).toBe("cpu");
+    expect(m.config).toMatchObject({ epochs: 2, latentDim: 2, hiddenDim: 32, seed: 3 });
+    expect(m.epochs).toHaveLength(2);
+    expect(Object.keys(m.epochs[0]).sort()).toEqual(["epoch", "kl", "recon", "seconds", "testLoss", "trainLoss"]);
+    expect(m.test.iwae).toMatchObject({ k: 5, images: 10 });
+    expect(m.test.iwae.nll).toBeLessThan(m.test.elbo + 20);
+    const html = fs.readFileSync(path.join(out, "report.html"), "utf8");
+    expect(html.match(/class="vae-lab-plot"/g)).toHaveLength(5); // losses, latent, manifold, reconstructions, samples
+  }, 180_000);
+
+  it.each([
+    [["train", "--epochs", "0"], /^vae-lab: --epochs: expected an integer ≥ 1, got "0"/],
+    [["train", "--lr", "fast"], /^vae-lab: --lr: expected a learning rate > 0, got "fast"/],
+    [["train", "--likelihood", "poisson"], /^vae-lab: --likelihood: expected one of bernoulli, gaussian, got "poisson"/],
+    [["train", "--binarize", "yes"], /^vae-lab: --binarize: expected one of none, static, dynamic/],
+    [["train", "--latent-dim", "2.5"], /^vae-lab: --latent-dim: expected an integer ≥ 1, got "2.5"/],
+    [["train", "--epoch", "3"], /^vae-lab: Unknown option '--epoch'/],
+    [["train", "--beta=-1"], /^vae-lab: --beta: expected a number ≥ 0/],
+  ])("rejects %j with one line and exit 2", (args, message) => {
+    const r = run(...(args as string[]));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(message as RegExp);
+    expect(r.err.split("\n").filter(Boolean)).toHaveLength(1);
+  });
+
+  it("a bad data folder or an --out that is a file: one line, exit 1, nothing written", () => {
+    const fs = require("fs") as typeof import("fs");
+    const os = require("os") as typeof import("os");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-bad-"));
+    const r = run("train", "--data", path.join(dir, "none"), "--out", path.join(dir, "out"), "--backend", "cpu");
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^vae-lab: .*none: MNIST folder not found\n$/);
+    expect(fs.existsSync(path.join(dir, "out"))).toBe(false);
+    fs.writeFileSync(path.join(dir, "file"), "x");
+    const r2 = run("train", "--out", path.join(dir, "file"), "--backend", "cpu");
+    expect(r2.code).toBe(1);
+    expect(r2.err).toMatch(/--out: .*file exists and is not a folder/);
+  });
+});

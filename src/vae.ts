@@ -1,0 +1,240 @@
+/**
+ * The variational autoencoder: an MLP encoder x → (μ, log σ²) of a diagonal Gaussian q(z|x), the
+ * reparameterized sample z = μ + σ ⊙ ε, and an MLP decoder z → logits of p(x|z).
+ *
+ * The loss is the negative ELBO per image in nats — summed over pixels and latent dimensions, averaged over
+ * the images of a batch — so its numbers compare directly with PyTorch's examples/vae and the papers:
+ *
+ *   −ELBO(x) = E_{q(z|x)}[−log p(x|z)] + β · KL(q(z|x) ‖ N(0, I)),
+ *
+ * with the expectation estimated from L reparameterized samples and the KL in closed form.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { Rng } from "./random";
+
+export type Activation = "relu" | "tanh" | "softplus" | "elu" | "leakyRelu" | "sigmoid";
+export const ACTIVATIONS: readonly Activation[] = ["relu", "tanh", "softplus", "elu", "leakyRelu", "sigmoid"];
+export type Likelihood = "bernoulli" | "gaussian";
+
+export interface VaeConfig {
+  /** Pixels per image (784 for MNIST). */
+  inputDim: number;
+  /** Hidden layer widths of the encoder; the decoder mirrors them. */
+  hiddenDims: number[];
+  latentDim: number;
+  activation: Activation;
+  /** "bernoulli": BCE on logits; "gaussian": mean sigmoid(logits), variance fixed or learned. */
+  likelihood: Likelihood;
+  /** Gaussian likelihood only: a fixed variance σ², or "learned" (one shared log σ² parameter). */
+  gaussianVariance: number | "learned";
+  /** Seed of the weight initialisation. */
+  seed: number;
+}
+
+export const DEFAULT_VAE_CONFIG: VaeConfig = {
+  inputDim: 784,
+  hiddenDims: [400],
+  latentDim: 20,
+  activation: "relu",
+  likelihood: "bernoulli",
+  gaussianVariance: 1,
+  seed: 0,
+};
+
+export interface Dense {
+  W: tf.Variable<tf.Rank.R2>;
+  b: tf.Variable<tf.Rank.R1>;
+}
+
+function activate(x: tf.Tensor, a: Activation): tf.Tensor {
+  switch (a) {
+    case "relu":
+      return tf.relu(x);
+    case "tanh":
+      return tf.tanh(x);
+    case "softplus":
+      return tf.softplus(x);
+    case "elu":
+      return tf.elu(x);
+    case "leakyRelu":
+      return tf.leakyRelu(x, 0.01);
+    case "sigmoid":
+      return tf.sigmoid(x);
+  }
+}
+
+export function validateVaeConfig(c: VaeConfig): void {
+  const posInt = (v: number) => Number.isInteger(v) && v > 0;
+  if (!posInt(c.inputDim)) throw new Error(`inputDim must be a positive integer (got ${c.inputDim})`);
+  if (!posInt(c.latentDim)) throw new Error(`latentDim must be a positive integer (got ${c.latentDim})`);
+  if (!c.hiddenDims.every(posInt)) throw new Error(`hiddenDims must be positive integers (got ${c.hiddenDims.join(",")})`);
+  if (!ACTIVATIONS.includes(c.activation)) throw new Error(`activation must be one of ${ACTIVATIONS.join(", ")} (got ${c.activation})`);
+  if (c.likelihood !== "bernoulli" && c.likelihood !== "gaussian") throw new Error(`likelihood must be bernoulli or gaussian (got ${c.likelihood})`);
+  if (c.gaussianVariance !== "learned" && !(c.gaussianVariance > 0)) throw new Error(`gaussianVariance must be > 0 or "learned"`);
+}
+
+export class Vae {
+  readonly config: VaeConfig;
+  readonly encoder: Dense[];
+  readonly encMu: Dense;
+  readonly encLogVar: Dense;
+  readonly decoder: Dense[];
+  readonly decOut: Dense;
+  /** Learned log σ² of a Gaussian likelihood (else undefined). */
+  readonly logNoiseVar?: tf.Variable<tf.Rank.R0>;
+
+  /**
+   * Weights initialised as PyTorch's nn.Linear does (weights and biases uniform on ±1/√fan_in), so a
+   * same-architecture PyTorch run starts from the same distribution.
+   */
+  constructor(config: Partial<VaeConfig> = {}) {
+    this.config = { ...DEFAULT_VAE_CONFIG, ...config, hiddenDims: [...(config.hiddenDims ?? DEFAULT_VAE_CONFIG.hiddenDims)] };
+    validateVaeConfig(this.config);
+    const rng = new Rng(this.config.seed);
+    const dense = (fanIn: number, fanOut: number, name: string): Dense => {
+      const bound = 1 / Math.sqrt(fanIn);
+      // tf.tidy frees the initial values; the variables themselves are kept.
+      return tf.tidy(() => ({
+        W: tf.variable(tf.randomUniform([fanIn, fanOut], -bound, bound, "float32", rng.nextSeed()), true, `${name}/W`) as tf.Variable<tf.Rank.R2>,
+        b: tf.variable(tf.randomUniform([fanOut], -bound, bound, "float32", rng.nextSeed()), true, `${name}/b`) as tf.Variable<tf.Rank.R1>,
+      }));
+    };
+    const { inputDim, hiddenDims, latentDim } = this.config;
+    const uid = `vae${Vae.count++}`;
+    const enc: Dense[] = [];
+    let width = inputDim;
+    hiddenDims.forEach((h, i) => {
+      enc.push(dense(width, h, `${uid}/enc${i}`));
+      width = h;
+    });
+    this.encoder = enc;
+    this.encMu = dense(width, latentDim, `${uid}/mu`);
+    this.encLogVar = dense(width, latentDim, `${uid}/logvar`);
+    const dec: Dense[] = [];
+    width = latentDim;
+    [...hiddenDims].reverse().forEach((h, i) => {
+      dec.push(dense(width, h, `${uid}/dec${i}`));
+      width = h;
+    });
+    this.decoder = dec;
+    this.decOut = dense(width, inputDim, `${uid}/out`);
+    if (this.config.likelihood === "gaussian" && this.config.gaussianVariance === "learned") {
+      this.logNoiseVar = tf.tidy(() => tf.variable(tf.scalar(0), true, `${uid}/lognoisevar`) as tf.Variable<tf.Rank.R0>);
+    }
+  }
+  private static count = 0;
+
+  /** q(z|x): mean and log-variance, each [batch, latentDim]. */
+  encode(x: tf.Tensor2D): { mu: tf.Tensor2D; logVar: tf.Tensor2D } {
+    return tf.tidy(() => {
+      let h: tf.Tensor = x;
+      for (const l of this.encoder) h = activate(tf.add(tf.matMul(h, l.W), l.b), this.config.activation);
+      return {
+        mu: tf.add(tf.matMul(h, this.encMu.W), this.encMu.b) as tf.Tensor2D,
+        logVar: tf.add(tf.matMul(h, this.encLogVar.W), this.encLogVar.b) as tf.Tensor2D,
+      };
+    });
+  }
+
+  /** p(x|z): logits (Bernoulli) or pre-sigmoid means (Gaussian), [batch, inputDim]. */
+  decode(z: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      let h: tf.Tensor = z;
+      for (const l of this.decoder) h = activate(tf.add(tf.matMul(h, l.W), l.b), this.config.activation);
+      return tf.add(tf.matMul(h, this.decOut.W), this.decOut.b) as tf.Tensor2D;
+    });
+  }
+
+  /** Pixel means of p(x|z): sigmoid of the decoder output (probabilities for Bernoulli). */
+  decodeMean(z: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => tf.sigmoid(this.decode(z)));
+  }
+
+  /** All trainable variables, in a fixed order. */
+  variables(): tf.Variable[] {
+    const v: tf.Variable[] = [];
+    for (const l of [...this.encoder, this.encMu, this.encLogVar, ...this.decoder, this.decOut]) v.push(l.W, l.b);
+    if (this.logNoiseVar) v.push(this.logNoiseVar);
+    return v;
+  }
+
+  /** Encoder variables only (notebook 06 compares gradient estimators on these). */
+  encoderVariables(): tf.Variable[] {
+    const v: tf.Variable[] = [];
+    for (const l of [...this.encoder, this.encMu, this.encLogVar]) v.push(l.W, l.b);
+    return v;
+  }
+
+  parameterCount(): number {
+    return this.variables().reduce((s, v) => s + v.size, 0);
+  }
+
+  dispose(): void {
+    for (const v of this.variables()) v.dispose();
+  }
+}
+
+const LOG_2PI = Math.log(2 * Math.PI);
+
+/** −log Bernoulli(x; sigmoid(logits)) summed over pixels, per row: max(l,0) − l·x + log(1 + e^{−|l|}). */
+export function bernoulliNll(logits: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => tf.relu(logits).sub(logits.mul(x)).add(tf.log1p(tf.exp(tf.neg(tf.abs(logits))))).sum(1) as tf.Tensor1D);
+}
+
+/** −log N(x; mean, e^{logVar}) summed over pixels, per row. */
+export function gaussianNll(mean: tf.Tensor2D, x: tf.Tensor2D, logVar: tf.Tensor | number): tf.Tensor1D {
+  return tf.tidy(() => {
+    const lv = typeof logVar === "number" ? tf.scalar(logVar) : logVar;
+    return x.sub(mean).square().div(tf.exp(lv)).add(lv).add(LOG_2PI).mul(0.5).sum(1) as tf.Tensor1D;
+  });
+}
+
+/** KL(N(μ, e^{logVar}) ‖ N(0, I)) per row: −½ Σ (1 + logVar − μ² − e^{logVar}). */
+export function klStandardNormalTensor(mu: tf.Tensor2D, logVar: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => tf.scalar(-0.5).mul(tf.scalar(1).add(logVar).sub(mu.square()).sub(tf.exp(logVar))).sum(1) as tf.Tensor1D);
+}
+
+/** −log p(x|z) per row for the model's likelihood, from decoder outputs. */
+export function reconstructionNll(vae: Vae, out: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor1D {
+  if (vae.config.likelihood === "bernoulli") return bernoulliNll(out, x);
+  return tf.tidy(() => {
+    const lv = vae.logNoiseVar ?? Math.log(vae.config.gaussianVariance as number);
+    return gaussianNll(tf.sigmoid(out) as tf.Tensor2D, x, lv);
+  });
+}
+
+export interface LossOptions {
+  /** KL weight β (1 = the ELBO). */
+  beta?: number;
+  /** Monte Carlo samples of z per image (L). */
+  samples?: number;
+  /** Seed of ε. */
+  seed?: number;
+}
+
+export interface LossTerms {
+  /** recon + β · kl, averaged over the batch (nats per image). */
+  loss: tf.Scalar;
+  /** E_q[−log p(x|z)], averaged over the batch. */
+  recon: tf.Scalar;
+  /** KL(q(z|x) ‖ p(z)), averaged over the batch. */
+  kl: tf.Scalar;
+}
+
+/** The negative ELBO of a batch (β-weighted), with its two terms. The caller disposes the result. */
+export function negativeElbo(vae: Vae, x: tf.Tensor2D, options: LossOptions = {}): LossTerms {
+  const { beta = 1, samples = 1 } = options;
+  return tf.tidy(() => {
+    const B = x.shape[0];
+    const { mu, logVar } = vae.encode(x);
+    const D = vae.config.latentDim;
+    const eps = tf.randomNormal([samples * B, D], 0, 1, "float32", options.seed ?? new Rng().nextSeed());
+    const muL = samples === 1 ? mu : tf.tile(mu, [samples, 1]);
+    const sdL = samples === 1 ? tf.exp(logVar.mul(0.5)) : tf.tile(tf.exp(logVar.mul(0.5)), [samples, 1]);
+    const z = muL.add(sdL.mul(eps)) as tf.Tensor2D;
+    const xL = samples === 1 ? x : (tf.tile(x, [samples, 1]) as tf.Tensor2D);
+    const recon = reconstructionNll(vae, vae.decode(z), xL).mean() as tf.Scalar;
+    const kl = klStandardNormalTensor(mu, logVar).mean() as tf.Scalar;
+    return { loss: recon.add(kl.mul(beta)) as tf.Scalar, recon, kl };
+  });
+}
