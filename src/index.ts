@@ -26,3 +26,4 @@ export * from "./checkpoint";
 export * from "./vae-figures";
 export { runJob, DEFAULT_JOB } from "./job";
 export type { JobConfig, Metrics } from "./job";
+export * from "./vae-gradients";

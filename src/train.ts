@@ -8,6 +8,7 @@ import { batchTensor, MnistSet } from "./mnist";
 import { Rng } from "./random";
 import { tidyValue } from "./tidy";
 import { negativeElbo, Vae } from "./vae";
+import { EncoderEstimator, surrogateLoss } from "./vae-gradients";
 
 export interface TrainOptions {
   epochs: number;
@@ -22,6 +23,11 @@ export interface TrainOptions {
   samples?: number;
   /** Seed for shuffling, ε and dynamic binarisation. */
   seed?: number;
+  /**
+   * How the encoder's gradient is estimated: "reparam" (default, the reparameterization trick) or one of
+   * the score-function variants of vae-gradients.ts (for comparison; the decoder's gradient is the same).
+   */
+  encoderEstimator?: EncoderEstimator;
   /** Called after every optimisation step. */
   onStep?: (p: StepProgress) => void;
   /** Called after every epoch with its record (and the history so far). */
@@ -106,7 +112,7 @@ export function betaAt(epoch: number, beta: number, warmupEpochs: number): numbe
  * optimiser state lives only for this call.
  */
 export function trainVae(vae: Vae, train: MnistSet, test: MnistSet, options: TrainOptions): EpochRecord[] {
-  const { epochs, batchSize = 128, lr = 1e-3, beta = 1, warmupEpochs = 0, samples = 1 } = options;
+  const { epochs, batchSize = 128, lr = 1e-3, beta = 1, warmupEpochs = 0, samples = 1, encoderEstimator: estimator = "reparam" } = options;
   if (!(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`epochs must be a positive integer (got ${epochs})`);
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`batchSize must be a positive integer (got ${batchSize})`);
   if (!(lr > 0)) throw new Error(`lr must be > 0 (got ${lr})`);
@@ -131,13 +137,13 @@ export function trainVae(vae: Vae, train: MnistSet, test: MnistSet, options: Tra
           const x = batchTensor(train, idx, rng);
           let recon: tf.Scalar | undefined;
           let kl: tf.Scalar | undefined;
-          const { value, grads } = tf.variableGrads(() => {
-            const t = negativeElbo(vae, x, { beta: b, samples, seed: rng.nextSeed() });
+          const { grads } = tf.variableGrads(() => {
+            const t = surrogateLoss(vae, x, { estimator, beta: b, samples, seed: rng.nextSeed() });
             recon = tf.keep(t.recon);
             kl = tf.keep(t.kl);
-            return t.loss;
+            return t.objective;
           }, variables);
-          const loss = value.dataSync()[0];
+          const loss = recon!.dataSync()[0] + b * kl!.dataSync()[0];
           // Apply the step only if the loss is finite, so a diverged run keeps its last good weights.
           if (Number.isFinite(loss)) optimizer.applyGradients(grads as tf.NamedTensorMap as Record<string, tf.Variable>);
           const terms = [loss, recon!.dataSync()[0], kl!.dataSync()[0]];
