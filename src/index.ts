@@ -27,3 +27,4 @@ export * from "./vae-figures";
 export { runJob, DEFAULT_JOB } from "./job";
 export type { JobConfig, Metrics } from "./job";
 export * from "./vae-gradients";
+export * from "./pitfalls";

@@ -162,3 +162,21 @@ export function studyEncoderGradient(
     projections,
   };
 }
+
+/**
+ * Study several estimators on the same model and batch with the same L and number of repeats, and tabulate
+ * them: [estimator, total variance, variance ÷ reparam's, median per-parameter SNR].
+ */
+export function compareEncoderEstimators(
+  vae: Vae,
+  x: tf.Tensor2D,
+  options: { estimators?: readonly EncoderEstimator[]; samples?: number; repeats: number; seed?: number },
+): { studies: GradientStudy[]; rows: (string | number)[][] } {
+  const estimators = options.estimators ?? ENCODER_ESTIMATORS;
+  const rng = new Rng(options.seed);
+  const studies = estimators.map((estimator) =>
+    studyEncoderGradient(vae, x, { estimator, samples: options.samples ?? 2, repeats: options.repeats, seed: rng.nextSeed() }),
+  );
+  const ref = studies.find((s) => s.estimator === "reparam")?.totalVariance ?? NaN;
+  return { studies, rows: studies.map((s) => [s.estimator, s.totalVariance, s.totalVariance / ref, s.medianSnr]) };
+}
