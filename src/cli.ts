@@ -9,6 +9,8 @@ import { runBench } from "./bench";
 import { DEFAULT_JOB, JobConfig, runJob } from "./job";
 import { BINARIZE_CHOICES, Binarize, defaultMnistDir, labelCounts, loadMnist } from "./mnist";
 import { ProgressPrinter } from "./progress";
+import { buildSite } from "./site";
+import * as path from "path";
 import { ACTIVATIONS, Activation, Likelihood } from "./vae";
 
 /** An error in how the command was called: exit code 2, with a pointer to --help. */
@@ -19,6 +21,8 @@ const HELP = `vae-lab — Variational Autoencoders on MNIST with TensorFlow.js
 Usage:
   vae-lab train [options]     Train a VAE on MNIST; write metrics.json, report.html, model.json to --out.
   vae-lab bench [options]     Time the reference setup (784-400-20, batch 128) on this backend.
+  vae-lab notebooks [--quick] [--out DIR] [--only NN ...]
+                              Execute every notebook and publish them as HTML pages with an index [site/].
   vae-lab info [--backend B] [--data DIR]
                               Show the backend that runs here and the MNIST files that would be read.
   vae-lab --help
@@ -141,6 +145,17 @@ async function train(argv: string[]): Promise<void> {
   console.log(`wrote ${config.out}/metrics.json, ${config.out}/report.html, ${config.out}/model.json (${m.totalSeconds.toFixed(0)} s)`);
 }
 
+async function notebooks(argv: string[]): Promise<void> {
+  const { values } = parse(argv, { quick: { type: "boolean" }, out: { type: "string" }, only: { type: "string", multiple: true } });
+  await buildSite({
+    notebooks: path.join(__dirname, "..", "notebooks"),
+    out: (values.out as string | undefined) ?? "site",
+    quick: !!values.quick,
+    only: values.only as string[] | undefined,
+    log: (m) => console.error(m),
+  });
+}
+
 async function bench(argv: string[]): Promise<void> {
   const { values } = parse(argv, { steps: { type: "string" }, backend: { type: "string" }, "no-torch": { type: "boolean" } });
   await runBench({
@@ -180,6 +195,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case "bench":
         await bench(rest);
+        return 0;
+      case "notebooks":
+        await notebooks(rest);
         return 0;
       default:
         throw new UsageError(`unknown command "${command}"`);

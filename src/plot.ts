@@ -167,7 +167,8 @@ export function imageGrid(images: Numbers, rows: number, cols: number, options: 
     const r0 = Math.floor(k / columns) * (rows + gap);
     const c0 = (k % columns) * (cols + gap);
     for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < cols; c++) z[r0 + r][c0 + c] = images[k * rows * cols + r * cols + c];
+      // Three decimals are plenty for grey levels and keep pages small.
+      for (let c = 0; c < cols; c++) z[r0 + r][c0 + c] = Math.round(images[k * rows * cols + r * cols + c] * 1000) / 1000;
     }
   }
   const size = options.width ?? Math.min(800, Math.max(200, W * 4));
@@ -197,7 +198,7 @@ function plotlyJs(): string {
 
 /** `<script>` with the whole plotly.js bundle, safe to embed in HTML. */
 export function plotlyScriptTag(): string {
-  return `<script type="text/javascript">${plotlyJs().replace(/<\/script/gi, "<\\/script")}</script>`;
+  return `<script type="text/javascript" data-vae-lab-plotly="1">${plotlyJs().replace(/<\/script/gi, "<\\/script")}</script>`;
 }
 
 let divCounter = 0;

@@ -1,12 +1,12 @@
 /**
- * Loading an HTML file in headless Chromium and counting the charts that rendered. Each vae-lab chart is a
- * `div.vae-lab-plot` that plotly's newPlot marks `data-rendered="1"` once drawn; the DOM after the page's
- * scripts ran (`--dump-dom` with a virtual time budget) tells how many did.
+ * Loading HTML pages in headless Chromium (Debian's, driven by playwright-core, which downloads nothing)
+ * and checking that every vae-lab chart rendered: each chart is a `div.vae-lab-plot` that gets
+ * `data-rendered="1"` once plotly has drawn it.
  */
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { Browser, chromium as pw } from "playwright-core";
 
 export function findChromium(): string | undefined {
   for (const c of [process.env.CHROMIUM, "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]) {
@@ -15,48 +15,51 @@ export function findChromium(): string | undefined {
   return undefined;
 }
 
-function flags(): string[] {
-  return [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    `--user-data-dir=${fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-chromium-"))}`,
-    "--virtual-time-budget=30000",
-  ];
+export async function launch(): Promise<Browser> {
+  const executablePath = findChromium();
+  if (!executablePath) throw new Error("no Chromium found (apt-get install chromium)");
+  return pw.launch({
+    executablePath,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
 }
 
 export interface RenderCheck {
   plots: number;
   rendered: number;
-  /** Error texts the page shows in place of a chart. */
-  failures: string[];
+  /** Page errors (uncaught exceptions) and failed requests: anything that did not load offline. */
+  errors: string[];
 }
 
-export function checkCharts(htmlFile: string, chromium = findChromium()): RenderCheck {
-  if (!chromium) throw new Error("no Chromium found (apt-get install chromium)");
-  const dom = execFileSync(chromium, [...flags(), "--dump-dom", "file://" + path.resolve(htmlFile)], {
-    encoding: "utf8",
-    maxBuffer: 512 * 1024 * 1024,
-    stdio: ["ignore", "pipe", "ignore"],
-    timeout: 120_000,
-  });
-  const divs = dom.match(/<div[^>]*class="vae-lab-plot[^"]*"[^>]*>/g) ?? [];
-  return {
-    plots: divs.length,
-    rendered: divs.filter((d) => d.includes('data-rendered="1"')).length,
-    failures: dom.match(/>plotly\.js did not load</g) ?? [],
-  };
+/** Open a page, wait until its charts are drawn (or `timeoutMs` passes), and count them. */
+export async function checkCharts(browser: Browser, htmlFile: string, options: { timeoutMs?: number; screenshot?: { nth: number; file: string } } = {}): Promise<RenderCheck> {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
+  page.on("requestfailed", (r) => errors.push(`failed to load ${r.url()}`));
+  try {
+    await page.goto("file://" + path.resolve(htmlFile), { waitUntil: "load", timeout: 120_000 });
+    const plots = await page.locator("div.vae-lab-plot").count();
+    try {
+      await page.waitForFunction(() => document.querySelectorAll('div.vae-lab-plot:not([data-rendered="1"])').length === 0, undefined, {
+        timeout: options.timeoutMs ?? 60_000,
+      });
+    } catch {
+      // counted below
+    }
+    const rendered = await page.locator('div.vae-lab-plot[data-rendered="1"]').count();
+    if (options.screenshot) {
+      const el = page.locator("div.vae-lab-plot").nth(options.screenshot.nth);
+      await el.scrollIntoViewIfNeeded();
+      await el.screenshot({ path: options.screenshot.file });
+    }
+    return { plots, rendered, errors };
+  } finally {
+    await page.close();
+  }
 }
 
-export function screenshot(htmlFile: string, pngFile: string, width = 1100, height = 1400, chromium = findChromium()): void {
-  if (!chromium) throw new Error("no Chromium found (apt-get install chromium)");
-  execFileSync(chromium, [...flags(), `--window-size=${width},${height}`, `--screenshot=${path.resolve(pngFile)}`, "file://" + path.resolve(htmlFile)], {
-    stdio: "ignore",
-    timeout: 120_000,
-  });
+/** A temporary folder for test pages. */
+export function tmpDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-browser-"));
 }

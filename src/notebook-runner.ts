@@ -1,6 +1,6 @@
 /**
- * A minimal Jupyter client for running notebooks through the tslab kernel with nothing but Node:
- * it starts `tslab kernel` with a connection file, speaks the Jupyter wire protocol over ZeroMQ (the
+ * Running notebooks through the tslab kernel with nothing but Node: a minimal Jupyter client that
+ * starts `tslab kernel` with a connection file, speaks the Jupyter wire protocol over ZeroMQ (the
  * `zeromq` package tslab itself uses), and executes code cells one after another, collecting their outputs
  * the way nbclient would. Python and Jupyter are not needed.
  */

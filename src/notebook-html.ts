@@ -1,0 +1,123 @@
+/**
+ * Rendering an executed notebook as an HTML page that works offline: Markdown through markdown-it, with
+ * LaTeX left for MathJax (typeset in the browser from a local copy), code cells with their outputs, and
+ * the notebook's plotly charts. The plotly.js bundle that the first chart of a kernel session carries is
+ * replaced by one shared copy beside the pages (`assets/plotly.js`).
+ */
+import MarkdownIt from "markdown-it";
+
+export interface NotebookJson {
+  cells: { cell_type: string; source: string | string[]; outputs?: OutputJson[]; execution_count?: number | null }[];
+  metadata?: Record<string, unknown>;
+}
+
+interface OutputJson {
+  output_type: string;
+  name?: string;
+  text?: string | string[];
+  data?: Record<string, string | string[]>;
+  ename?: string;
+  evalue?: string;
+}
+
+const md = new MarkdownIt({ html: true, linkify: false, typographer: false });
+
+const join = (s: string | string[] | undefined) => (Array.isArray(s) ? s.join("") : (s ?? ""));
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] as string);
+}
+
+/**
+ * Markdown to HTML with math kept intact: $$…$$ and $…$ spans are set aside before markdown-it runs (so
+ * `_`, `*` and `\\` inside them survive) and put back, HTML-escaped, for MathJax to typeset.
+ */
+export function renderMarkdown(source: string): string {
+  const math: string[] = [];
+  const protect = (m: string) => {
+    math.push(m);
+    return `@@MATH${math.length - 1}@@`;
+  };
+  // Fenced code first, so a $ inside code is not taken for math.
+  const code: string[] = [];
+  let text = source.replace(/```[\s\S]*?```/g, (m) => {
+    code.push(m);
+    return `@@CODE${code.length - 1}@@`;
+  });
+  text = text.replace(/\$\$[\s\S]+?\$\$/g, protect).replace(/(^|[^\\$])\$(?!\s)([^$\n]+?)\$/g, (_m, pre: string, body: string) => pre + protect(`$${body}$`));
+  text = text.replace(/@@CODE(\d+)@@/g, (_m, i: string) => code[Number(i)]);
+  return md.render(text).replace(/@@MATH(\d+)@@/g, (_m, i: string) => escapeHtml(math[Number(i)]));
+}
+
+function renderOutput(o: OutputJson): string {
+  if (o.output_type === "stream") {
+    return `<pre class="out ${o.name === "stderr" ? "stderr" : ""}">${escapeHtml(join(o.text))}</pre>`;
+  }
+  if (o.output_type === "error") return `<pre class="out stderr">${escapeHtml(`${o.ename}: ${o.evalue}`)}</pre>`;
+  const data = o.data ?? {};
+  if (data["text/html"] !== undefined) {
+    const html = join(data["text/html"]);
+    // The inlined plotly.js bundle: the page loads the shared copy instead.
+    if (html.includes('data-vae-lab-plotly="1"')) return "";
+    return `<div class="out html">${html}</div>`;
+  }
+  if (data["image/png"] !== undefined) return `<div class="out"><img src="data:image/png;base64,${join(data["image/png"])}"></div>`;
+  if (data["image/svg+xml"] !== undefined) return `<div class="out">${join(data["image/svg+xml"])}</div>`;
+  if (data["text/markdown"] !== undefined) return `<div class="out md">${renderMarkdown(join(data["text/markdown"]))}</div>`;
+  if (data["text/plain"] !== undefined) return `<pre class="out">${escapeHtml(join(data["text/plain"]))}</pre>`;
+  return "";
+}
+
+/** The first Markdown heading of a notebook (its title). */
+export function notebookTitle(nb: NotebookJson, fallback: string): string {
+  for (const c of nb.cells) {
+    if (c.cell_type !== "markdown") continue;
+    const m = join(c.source).match(/^#\s+(.+)$/m);
+    if (m) return m[1].trim();
+  }
+  return fallback;
+}
+
+const STYLE = `
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1000px;margin:0 auto;padding:1.5em;color:#222;line-height:1.55}
+nav{font-size:.9em;margin-bottom:1em}nav a{margin-right:1em}
+pre{overflow-x:auto}
+.cell.code pre.src{background:#f6f8fa;border:1px solid #e1e4e8;border-radius:4px;padding:.6em .8em;font-size:.85em}
+.cell.code .label{color:#888;font-size:.75em;font-family:monospace}
+pre.out{font-size:.85em;margin:.3em 0 .3em 0;padding:.2em .8em;border-left:3px solid #ddd}
+pre.out.stderr{border-left-color:#d33;color:#a00}
+table{border-collapse:collapse;margin:.6em 0}th,td{padding:2px 10px;border-bottom:1px solid #eee}
+blockquote{border-left:4px solid #ddd;margin-left:0;padding-left:1em;color:#444}
+code{font-size:.92em}
+`;
+
+const MATHJAX_CONFIG = `window.MathJax={tex:{inlineMath:[["$","$"],["\\\\(","\\\\)"]],displayMath:[["$$","$$"],["\\\\[","\\\\]"]]},svg:{fontCache:"global"},options:{skipHtmlTags:["script","noscript","style","textarea","pre","code"]}};`;
+
+/**
+ * A whole page for one executed notebook. `assets` is the relative folder holding plotly.js and
+ * tex-svg-full.js; `nav` is HTML for the navigation bar.
+ */
+export function notebookPage(nb: NotebookJson, options: { title: string; assets: string; nav?: string }): string {
+  const body = nb.cells
+    .map((c) => {
+      if (c.cell_type === "markdown") return `<div class="cell md">${renderMarkdown(join(c.source))}</div>`;
+      if (c.cell_type !== "code") return "";
+      const label = `<div class="label">In [${c.execution_count ?? " "}]:</div>`;
+      const outs = (c.outputs ?? []).map(renderOutput).join("\n");
+      return `<div class="cell code">${label}<pre class="src"><code>${escapeHtml(join(c.source))}</code></pre>${outs}</div>`;
+    })
+    .join("\n");
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${escapeHtml(options.title)}</title>
+<style>${STYLE}</style>
+<script>${MATHJAX_CONFIG}</script>
+<script src="${options.assets}/tex-svg-full.js" async></script>
+<script src="${options.assets}/plotly.js"></script>
+</head><body>
+${options.nav ? `<nav>${options.nav}</nav>` : ""}
+${body}
+${options.nav ? `<nav>${options.nav}</nav>` : ""}
+</body></html>
+`;
+}

@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { notebookPage, notebookTitle, renderMarkdown } from "../src/notebook-html";
+
+describe("notebook → HTML", () => {
+  it("keeps LaTeX intact through Markdown (underscores, stars, backslashes)", () => {
+    const html = renderMarkdown("Let $z_d = \\mu_d + \\sigma_d \\varepsilon_d$ and *emphasis*:\n\n$$\\mathbb{E}_q[f] = \\int q_\\phi(z) f(z)\\, dz$$");
+    expect(html).toContain("$z_d = \\mu_d + \\sigma_d \\varepsilon_d$");
+    expect(html).toContain("$$\\mathbb{E}_q[f] = \\int q_\\phi(z) f(z)\\, dz$$");
+    expect(html).toContain("<em>emphasis</em>");
+  });
+
+  it("escapes < inside math and leaves $ in code blocks alone", () => {
+    expect(renderMarkdown("$a < b$")).toContain("$a &lt; b$");
+    const html = renderMarkdown("```python\nx = '$not math$'\n```");
+    expect(html).toContain("<code");
+    expect(html).toContain("$not math$");
+  });
+
+  it("renders cells and outputs, drops the inlined plotly bundle, and finds the title", () => {
+    const nb = {
+      cells: [
+        { cell_type: "markdown", source: ["# 09 · A title\n", "text"] },
+        {
+          cell_type: "code",
+          source: "console.log(1 < 2)",
+          execution_count: 3,
+          outputs: [
+            { output_type: "stream", name: "stdout", text: "true <ok>\n" },
+            { output_type: "display_data", data: { "text/html": '<script data-vae-lab-plotly="1">BUNDLE</script>' } },
+            { output_type: "display_data", data: { "text/html": '<div class="vae-lab-plot"></div>' } },
+          ],
+        },
+      ],
+    };
+    expect(notebookTitle(nb, "x")).toBe("09 · A title");
+    const page = notebookPage(nb, { title: "T", assets: "assets" });
+    expect(page).toContain("In [3]:");
+    expect(page).toContain("console.log(1 &lt; 2)");
+    expect(page).toContain("true &lt;ok&gt;");
+    expect(page).not.toContain("BUNDLE");
+    expect(page).toContain('<div class="vae-lab-plot"></div>');
+    expect(page).toContain('<script src="assets/plotly.js"></script>');
+    expect(page).not.toMatch(/src="https?:/);
+  });
+});
