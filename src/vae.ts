@@ -46,6 +46,29 @@ export interface Dense {
   b: tf.Variable<tf.Rank.R1>;
 }
 
+/**
+ * y = x·W + b with its gradient written out: dW = xᵀ·dy, db = Σ dy, dx = dy·Wᵀ, each as an explicit
+ * transpose followed by a plain matmul. The default gradient of tf.matMul multiplies with a transposed
+ * operand instead, which the wasm backend runs 5–10× slower than a plain product (measured: 35–39 ms vs
+ * 4.5 ms for the 128×784×400 products of the MLP VAE). With `inputGrad: false` (the encoder's first layer,
+ * whose input is data) dx is not computed at all.
+ */
+function denseOp(inputGrad: boolean) {
+  return tf.customGrad(((x: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D, save: (t: tf.Tensor[]) => void) => {
+    save([x, W]);
+    return {
+      value: tf.add(tf.matMul(x, W), b),
+      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+        const [xs, Ws] = saved as tf.Tensor2D[];
+        const dx = inputGrad ? tf.matMul(dy, tf.transpose(Ws)) : tf.zerosLike(xs);
+        return [dx, tf.matMul(tf.transpose(xs), dy), tf.sum(dy, 0)];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor, W: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
+}
+const dense = denseOp(true);
+const denseOnData = denseOp(false);
+
 function activate(x: tf.Tensor, a: Activation): tf.Tensor {
   switch (a) {
     case "relu":
@@ -128,10 +151,13 @@ export class Vae {
   encode(x: tf.Tensor2D): { mu: tf.Tensor2D; logVar: tf.Tensor2D } {
     return tf.tidy(() => {
       let h: tf.Tensor = x;
-      for (const l of this.encoder) h = activate(tf.add(tf.matMul(h, l.W), l.b), this.config.activation);
+      this.encoder.forEach((l, i) => {
+        h = activate((i === 0 ? denseOnData : dense)(h, l.W, l.b), this.config.activation);
+      });
+      const first = this.encoder.length === 0;
       return {
-        mu: tf.add(tf.matMul(h, this.encMu.W), this.encMu.b) as tf.Tensor2D,
-        logVar: tf.add(tf.matMul(h, this.encLogVar.W), this.encLogVar.b) as tf.Tensor2D,
+        mu: (first ? denseOnData : dense)(h, this.encMu.W, this.encMu.b),
+        logVar: (first ? denseOnData : dense)(h, this.encLogVar.W, this.encLogVar.b),
       };
     });
   }
@@ -140,8 +166,8 @@ export class Vae {
   decode(z: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
       let h: tf.Tensor = z;
-      for (const l of this.decoder) h = activate(tf.add(tf.matMul(h, l.W), l.b), this.config.activation);
-      return tf.add(tf.matMul(h, this.decOut.W), this.decOut.b) as tf.Tensor2D;
+      for (const l of this.decoder) h = activate(dense(h, l.W, l.b), this.config.activation);
+      return dense(h, this.decOut.W, this.decOut.b);
     });
   }
 

@@ -87,6 +87,35 @@ describe("the model", () => {
     vae.dispose();
   });
 
+  it("the hand-written dense gradients equal tfjs's own matMul gradients (all weights, both layers)", () => {
+    const vae = new Vae({ hiddenDims: [24, 12], latentDim: 3, seed: 8 });
+    const x = tf.tensor2d(train.images.subarray(0, 5 * 784), [5, 784]);
+    const vars = vae.variables();
+    const ours = tf.variableGrads(() => negativeElbo(vae, x, { seed: 4 }).loss, vars);
+    // Reference forward pass with plain tf.matMul (default gradients), same ε.
+    const ref = tf.variableGrads(() => {
+      const lin = (h: tf.Tensor, l: { W: tf.Tensor; b: tf.Tensor }) => tf.add(tf.matMul(h, l.W), l.b);
+      let h: tf.Tensor = x;
+      for (const l of vae.encoder) h = tf.relu(lin(h, l));
+      const mu = lin(h, vae.encMu) as tf.Tensor2D;
+      const logVar = lin(h, vae.encLogVar) as tf.Tensor2D;
+      const eps = tf.randomNormal([5, 3], 0, 1, "float32", 4);
+      let d: tf.Tensor = mu.add(tf.exp(logVar.mul(0.5)).mul(eps));
+      for (const l of vae.decoder) d = tf.relu(lin(d, l));
+      const out = lin(d, vae.decOut) as tf.Tensor2D;
+      return bernoulliNll(out, x).mean().add(klStandardNormalTensor(mu, logVar).mean()) as tf.Scalar;
+    }, vars);
+    expect(ours.value.dataSync()[0]).toBeCloseTo(ref.value.dataSync()[0], 3);
+    for (const v of vars) {
+      const a = read(ours.grads[v.name]);
+      const b = read(ref.grads[v.name]);
+      const scale = Math.max(...b.map(Math.abs), 1e-6);
+      a.forEach((g, i) => expect(Math.abs(g - b[i]) / scale).toBeLessThan(1e-4));
+    }
+    tf.dispose([x, ours.value, ref.value, ...Object.values(ours.grads), ...Object.values(ref.grads)]);
+    vae.dispose();
+  });
+
   it("initialises like PyTorch's nn.Linear: uniform on ±1/√fan_in", () => {
     const vae = new Vae({ seed: 3 });
     const W = read(vae.encoder[0].W);
