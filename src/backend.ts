@@ -7,6 +7,7 @@
  * from the `backend` argument, else the `VAE_LAB_BACKEND` environment variable, else `"auto"`.
  */
 import * as tf from "@tensorflow/tfjs";
+import { enableNativeMatMul, nativeMatMulStatus } from "./native-kernels";
 
 export type BackendChoice = "auto" | "tensorflow" | "wasm" | "cpu";
 export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "tensorflow", "wasm", "cpu"];
@@ -20,7 +21,7 @@ export interface BackendInfo {
   tfjsVersion: string;
   /** Backends tried before this one, with why each was skipped. */
   skipped: { name: string; reason: string }[];
-  /** One-line human summary, e.g. "wasm (SIMD) — tfjs 4.22.0; tensorflow skipped: not installed". */
+  /** One-line human summary, e.g. "wasm (SIMD) + OpenBLAS matmul — tfjs 4.22.0; tensorflow skipped: not installed". */
   summary: string;
 }
 
@@ -54,6 +55,8 @@ async function tryTensorflow(): Promise<void> {
 async function tryWasm(): Promise<void> {
   require("@tensorflow/tfjs-backend-wasm");
   if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");
+  // Matrix products through OpenBLAS where the optional native addon was built (VAE_LAB_NATIVE=0: off).
+  enableNativeMatMul();
 }
 
 async function tryCpu(): Promise<void> {
@@ -99,7 +102,11 @@ export async function initBackend(choice?: BackendChoice | string): Promise<Back
 
 function describe(name: string, requested: BackendChoice, skipped: { name: string; reason: string }[]): BackendInfo {
   let detail = "";
-  if (name === "wasm") detail = tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? " (SIMD)" : " (no SIMD)";
+  if (name === "wasm") {
+    detail = tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? " (SIMD)" : " (no SIMD)";
+    const native = nativeMatMulStatus();
+    detail += native.active ? " + OpenBLAS matmul" : `; native matmul ${native.reason}`;
+  }
   const skips = skipped.map((s) => `; ${s.name} skipped: ${s.reason}`).join("");
   return {
     name,

@@ -1,0 +1,11 @@
+{
+  "targets": [
+    {
+      "target_name": "vae_lab_blas",
+      "sources": ["blas.c"],
+      "cflags": ["-O2"],
+      "include_dirs": ["/usr/include/x86_64-linux-gnu/openblas-pthread", "/usr/include/openblas"],
+      "libraries": ["-lopenblas"]
+    }
+  ]
+}
