@@ -27,6 +27,20 @@ interface NativeBlas {
     transposeB: boolean,
   ): void;
   setThreads(n: number): void;
+  adam(
+    heap: Float32Array,
+    pOffset: number,
+    gOffset: number,
+    mOffset: number,
+    vOffset: number,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    epsilon: number,
+    beta1Power: number,
+    beta2Power: number,
+  ): void;
 }
 
 interface WasmBackendInternals {

@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { batchTensor, MnistSet } from "./mnist";
+import { createAdam } from "./optimizer";
 import { Rng } from "./random";
 import { tidyValue } from "./tidy";
 import { negativeElbo, Vae } from "./vae";
@@ -118,8 +119,8 @@ export function trainVae(vae: Vae, train: MnistSet, test: MnistSet, options: Tra
   if (!(lr > 0)) throw new Error(`lr must be > 0 (got ${lr})`);
   if (train.pixels !== vae.config.inputDim) throw new Error(`the data have ${train.pixels} pixels per image but the model expects ${vae.config.inputDim}`);
   const rng = new Rng(options.seed ?? 0);
-  // PyTorch's Adam defaults (tfjs would otherwise use ε = 1e-7).
-  const optimizer = tf.train.adam(lr, 0.9, 0.999, 1e-8);
+  // PyTorch's Adam defaults (tfjs would otherwise use ε = 1e-7); fused and native on wasm where built.
+  const optimizer = createAdam(lr);
   const variables = vae.variables();
   const history: EpochRecord[] = [];
   const stepsPerEpoch = Math.ceil(train.count / batchSize);
@@ -145,7 +146,7 @@ export function trainVae(vae: Vae, train: MnistSet, test: MnistSet, options: Tra
           }, variables);
           const loss = recon!.dataSync()[0] + b * kl!.dataSync()[0];
           // Apply the step only if the loss is finite, so a diverged run keeps its last good weights.
-          if (Number.isFinite(loss)) optimizer.applyGradients(grads as tf.NamedTensorMap as Record<string, tf.Variable>);
+          if (Number.isFinite(loss)) optimizer.applyGradients(grads, variables);
           const terms = [loss, recon!.dataSync()[0], kl!.dataSync()[0]];
           tf.dispose([recon!, kl!]); // kept out of variableGrads' scope, so not freed by tidy
           return terms;

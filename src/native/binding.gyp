@@ -3,7 +3,7 @@
     {
       "target_name": "vae_lab_blas",
       "sources": ["blas.c"],
-      "cflags": ["-O2"],
+      "cflags": ["-O3", "-fno-math-errno"],
       "include_dirs": ["/usr/include/x86_64-linux-gnu/openblas-pthread", "/usr/include/openblas"],
       "libraries": ["-lopenblas"]
     }

@@ -1,13 +1,18 @@
 /*
- * vae-lab's native matrix product: OpenBLAS's cblas_sgemm behind a small N-API function, so that
- * TensorFlow.js's wasm backend can run BatchMatMul through an optimised BLAS (see src/native-kernels.ts).
+ * vae-lab's native kernels for TensorFlow.js's wasm backend (see src/native-kernels.ts): the matrix
+ * product through OpenBLAS's cblas_sgemm, and a fused Adam update, each a small N-API function that works
+ * on the wasm heap in place.
  *
  * sgemm(heap, aOffset, bOffset, cOffset, batch, strideA, strideB, M, N, K, transposeA, transposeB)
  *   heap: a Float32Array over the whole wasm memory; offsets and strides are in elements.
  *   For i < batch: C_i (M×N, row-major) = op(A_i) · op(B_i), A_i at aOffset + i·strideA, B_i at
  *   bOffset + i·strideB, C_i at cOffset + i·M·N (a stride of 0 broadcasts one operand).
  * setThreads(n): OpenBLAS threads (default 1, like the single-threaded backends it is compared with).
+ * adam(heap, pOffset, gOffset, mOffset, vOffset, n, lr, beta1, beta2, epsilon, beta1Power, beta2Power):
+ *   one Adam step in place, the formula of tf.train.adam and torch.optim.Adam:
+ *   m = β1 m + (1−β1) g,  v = β2 v + (1−β2) g²,  p −= lr · (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε).
  */
+#include <math.h>
 #include <node_api.h>
 #include <cblas.h>
 #include <stdint.h>
@@ -72,6 +77,58 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value Adam(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value args[12];
+  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc != 12) {
+    napi_throw_error(env, NULL, "vae-lab native adam: expected 12 arguments");
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  napi_value buffer;
+  size_t byte_offset;
+  CHECK(napi_get_typedarray_info(env, args[0], &type, &length, &data, &buffer, &byte_offset));
+  if (type != napi_float32_array) {
+    napi_throw_type_error(env, NULL, "vae-lab native adam: heap must be a Float32Array");
+    return NULL;
+  }
+  int ok = 1;
+  int64_t p_off = int_arg(env, args[1], &ok), g_off = int_arg(env, args[2], &ok), m_off = int_arg(env, args[3], &ok);
+  int64_t v_off = int_arg(env, args[4], &ok), n = int_arg(env, args[5], &ok);
+  double lr, b1, b2, eps, b1p, b2p;
+  CHECK(napi_get_value_double(env, args[6], &lr));
+  CHECK(napi_get_value_double(env, args[7], &b1));
+  CHECK(napi_get_value_double(env, args[8], &b2));
+  CHECK(napi_get_value_double(env, args[9], &eps));
+  CHECK(napi_get_value_double(env, args[10], &b1p));
+  CHECK(napi_get_value_double(env, args[11], &b2p));
+  int64_t len = (int64_t)length;
+  if (!ok || n < 0 || p_off < 0 || g_off < 0 || m_off < 0 || v_off < 0 || p_off + n > len || g_off + n > len || m_off + n > len || v_off + n > len) {
+    napi_throw_range_error(env, NULL, "vae-lab native adam: bad sizes or offsets");
+    return NULL;
+  }
+  float* heap = (float*)data;
+  float* p = heap + p_off;
+  const float* g = heap + g_off;
+  float* m = heap + m_off;
+  float* v = heap + v_off;
+  const float fb1 = (float)b1, fb2 = (float)b2, c1 = (float)(1.0 - b1), c2 = (float)(1.0 - b2);
+  const float step = (float)(lr / (1.0 - b1p)), inv_bc2 = (float)(1.0 / (1.0 - b2p)), feps = (float)eps;
+  /* One division and one square root per element; -fno-math-errno lets the compiler vectorise sqrtf. */
+  for (int64_t i = 0; i < n; i++) {
+    const float gi = g[i];
+    const float mi = fb1 * m[i] + c1 * gi;
+    const float vi = fb2 * v[i] + c2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] -= step * mi / (sqrtf(vi * inv_bc2) + feps);
+  }
+  return NULL;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value args[1];
@@ -88,6 +145,8 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "sgemm", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "setThreads", NAPI_AUTO_LENGTH, SetThreads, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "setThreads", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "adam", NAPI_AUTO_LENGTH, Adam, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "adam", fn) != napi_ok) return NULL;
   openblas_set_num_threads(1);
   return exports;
 }
