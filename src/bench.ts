@@ -7,6 +7,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
 import { BackendChoice, initBackend } from "./backend";
 import { loadMnist } from "./mnist";
 import { trainVae } from "./train";
@@ -32,7 +33,33 @@ function findTorchPython(): string | undefined {
   return undefined;
 }
 
-export async function runBench(options: { steps?: number; backend: BackendChoice; torch: boolean; log: (s: string) => void }): Promise<BenchResult> {
+/** Per-kernel time of a few training steps (tf.profile), grouped by kernel and input shapes. */
+async function profileSteps(log: (s: string) => void): Promise<void> {
+  const train = loadMnist({ split: "train", limit: BATCH * 6 });
+  const tiny = loadMnist({ split: "test", limit: 10 });
+  const vae = new Vae({ seed: 1 });
+  trainVae(vae, loadMnist({ split: "train", limit: BATCH }), tiny, { epochs: 1, seed: 1 }); // warm-up
+  const info = await tf.profile(() => {
+    trainVae(vae, train, tiny, { epochs: 1, seed: 2 });
+  });
+  vae.dispose();
+  const steps = 6;
+  const byKey = new Map<string, { ms: number; calls: number }>();
+  for (const k of info.kernels) {
+    if (k.name === "unnamed scope") continue;
+    const key = `${k.name} ${k.inputShapes.map((s) => `[${s}]`).join("")}`;
+    const e = byKey.get(key) ?? { ms: 0, calls: 0 };
+    e.ms += typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+    e.calls += 1;
+    byKey.set(key, e);
+  }
+  const rows = [...byKey.entries()].sort((a, b) => b[1].ms - a[1].ms);
+  const total = rows.reduce((s, [, e]) => s + e.ms, 0) / steps;
+  log(`profile: ${(info.kernels.length / steps).toFixed(0)} kernels and ${total.toFixed(1)} ms of kernel time per step (evaluation included); the largest:`);
+  for (const [key, e] of rows.slice(0, 12)) log(`  ${(e.ms / steps).toFixed(2).padStart(6)} ms  ${(e.calls / steps).toFixed(1).padStart(4)}×  ${key}`);
+}
+
+export async function runBench(options: { steps?: number; backend: BackendChoice; torch: boolean; profile?: boolean; log: (s: string) => void }): Promise<BenchResult> {
   const { log } = options;
   const backend = await initBackend(options.backend);
   const steps = Math.min(options.steps ?? STEPS_PER_EPOCH, STEPS_PER_EPOCH);
@@ -50,6 +77,7 @@ export async function runBench(options: { steps?: number; backend: BackendChoice
   const secondsPerEpoch = (rec.seconds / Math.ceil(train.count / BATCH)) * STEPS_PER_EPOCH;
   const result: BenchResult = { backend: backend.name, steps, secondsPerEpoch, imagesPerSecond: TRAIN_IMAGES / secondsPerEpoch };
   log(`vae-lab (${backend.name}):  ${secondsPerEpoch.toFixed(2)} s per epoch, ${result.imagesPerSecond.toFixed(0)} images/s`);
+  if (options.profile) await profileSteps(log);
 
   const script = path.join(__dirname, "..", "test", "reference", "pytorch_vae.py");
   const py = options.torch && fs.existsSync(script) ? findTorchPython() : undefined;

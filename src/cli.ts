@@ -51,6 +51,7 @@ Options of bench:
   --steps N              time N optimisation steps instead of a full epoch (469 steps)
   --backend B            auto | tensorflow | wasm | cpu [auto]
   --no-torch             skip the PyTorch comparison
+  --profile              also print where a training step's time goes, kernel by kernel
 
 Environment: VAE_LAB_BACKEND (default backend), VAE_LAB_DEBUG=1 (stack traces on errors).
 `;
@@ -157,8 +158,9 @@ async function notebooks(argv: string[]): Promise<void> {
 }
 
 async function bench(argv: string[]): Promise<void> {
-  const { values } = parse(argv, { steps: { type: "string" }, backend: { type: "string" }, "no-torch": { type: "boolean" } });
+  const { values } = parse(argv, { steps: { type: "string" }, backend: { type: "string" }, "no-torch": { type: "boolean" }, profile: { type: "boolean" } });
   await runBench({
+    profile: !!values.profile,
     steps: values.steps === undefined ? undefined : intFlag(values, "steps", 0),
     backend: backendFlag(values.backend),
     torch: !values["no-torch"],

@@ -89,3 +89,13 @@ describe("vae-lab train (smoke run on the tiny fixture)", () => {
     expect(r2.err).toMatch(/--out: .*file exists and is not a folder/);
   });
 });
+
+describe("vae-lab bench", () => {
+  it("times a few steps of the reference setup and can profile them", () => {
+    const r = run("bench", "--steps", "2", "--no-torch", "--backend", "cpu", "--profile");
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^vae-lab \(cpu\): +\d+\.\d\d s per epoch, \d+ images\/s$/m);
+    expect(r.out).toMatch(/^profile: \d+ kernels and [\d.]+ ms of kernel time per step/m);
+    expect(r.out).toMatch(/BatchMatMul \[128,784\]/);
+  }, 180_000);
+});
