@@ -7,6 +7,7 @@
 import * as fs from "fs";
 import * as tf from "@tensorflow/tfjs";
 import { writeFileAtomic } from "./atomic-write";
+import { FileError } from "./file-error";
 import { validateVaeConfig, Vae, VaeConfig } from "./vae";
 
 export const CHECKPOINT_FORMAT = "vae-lab/checkpoint@1";
@@ -24,12 +25,10 @@ interface Checkpoint {
   weights: StoredWeight[];
 }
 
-export class CheckpointError extends Error {
-  constructor(
-    readonly file: string,
-    problem: string,
-  ) {
-    super(`${file}: ${problem}`);
+/** A problem with a checkpoint file. */
+export class CheckpointError extends FileError {
+  constructor(file: string, problem: string) {
+    super(file, problem);
     this.name = "CheckpointError";
   }
 }

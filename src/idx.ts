@@ -7,13 +7,12 @@
  */
 import * as fs from "fs";
 import * as zlib from "zlib";
+import { FileError } from "./file-error";
 
-export class IdxError extends Error {
-  constructor(
-    readonly file: string,
-    problem: string,
-  ) {
-    super(`${file}: ${problem}`);
+/** A problem with an IDX file (or the folder that should hold it). */
+export class IdxError extends FileError {
+  constructor(file: string, problem: string) {
+    super(file, problem);
     this.name = "IdxError";
   }
 }

@@ -28,3 +28,4 @@ export { runJob, DEFAULT_JOB } from "./job";
 export type { JobConfig, Metrics } from "./job";
 export * from "./vae-gradients";
 export * from "./pitfalls";
+export { FileError } from "./file-error";

@@ -33,6 +33,21 @@ static int64_t int_arg(napi_env env, napi_value v, int* ok) {
   return x;
 }
 
+/* The Float32Array over the wasm heap (argument 0 of both functions); NULL, with a JS exception, if not one. */
+static float* heap_arg(napi_env env, napi_value v, int64_t* length, const char* who) {
+  napi_typedarray_type type;
+  size_t len;
+  void* data;
+  napi_value buffer;
+  size_t byte_offset;
+  if (napi_get_typedarray_info(env, v, &type, &len, &data, &buffer, &byte_offset) != napi_ok || type != napi_float32_array) {
+    napi_throw_type_error(env, NULL, who);
+    return NULL;
+  }
+  *length = (int64_t)len;
+  return (float*)data;
+}
+
 static napi_value Sgemm(napi_env env, napi_callback_info info) {
   size_t argc = 12;
   napi_value args[12];
@@ -41,16 +56,9 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "vae-lab native sgemm: expected 12 arguments");
     return NULL;
   }
-  napi_typedarray_type type;
-  size_t length;
-  void* data;
-  napi_value buffer;
-  size_t byte_offset;
-  CHECK(napi_get_typedarray_info(env, args[0], &type, &length, &data, &buffer, &byte_offset));
-  if (type != napi_float32_array) {
-    napi_throw_type_error(env, NULL, "vae-lab native sgemm: heap must be a Float32Array");
-    return NULL;
-  }
+  int64_t len;
+  float* heap = heap_arg(env, args[0], &len, "vae-lab native sgemm: heap must be a Float32Array");
+  if (!heap) return NULL;
   int ok = 1;
   int64_t a_off = int_arg(env, args[1], &ok), b_off = int_arg(env, args[2], &ok), c_off = int_arg(env, args[3], &ok);
   int64_t batch = int_arg(env, args[4], &ok), stride_a = int_arg(env, args[5], &ok), stride_b = int_arg(env, args[6], &ok);
@@ -62,12 +70,10 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "vae-lab native sgemm: bad sizes or offsets");
     return NULL;
   }
-  int64_t len = (int64_t)length;
   if (a_off + (batch - 1) * stride_a + m * k > len || b_off + (batch - 1) * stride_b + k * n > len || c_off + batch * m * n > len) {
     napi_throw_range_error(env, NULL, "vae-lab native sgemm: operands outside the heap");
     return NULL;
   }
-  float* heap = (float*)data;
   const int lda = ta ? (int)m : (int)k;
   const int ldb = tb ? (int)k : (int)n;
   for (int64_t i = 0; i < batch; i++) {
@@ -85,16 +91,9 @@ static napi_value Adam(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "vae-lab native adam: expected 12 arguments");
     return NULL;
   }
-  napi_typedarray_type type;
-  size_t length;
-  void* data;
-  napi_value buffer;
-  size_t byte_offset;
-  CHECK(napi_get_typedarray_info(env, args[0], &type, &length, &data, &buffer, &byte_offset));
-  if (type != napi_float32_array) {
-    napi_throw_type_error(env, NULL, "vae-lab native adam: heap must be a Float32Array");
-    return NULL;
-  }
+  int64_t len;
+  float* heap = heap_arg(env, args[0], &len, "vae-lab native adam: heap must be a Float32Array");
+  if (!heap) return NULL;
   int ok = 1;
   int64_t p_off = int_arg(env, args[1], &ok), g_off = int_arg(env, args[2], &ok), m_off = int_arg(env, args[3], &ok);
   int64_t v_off = int_arg(env, args[4], &ok), n = int_arg(env, args[5], &ok);
@@ -105,12 +104,10 @@ static napi_value Adam(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_double(env, args[9], &eps));
   CHECK(napi_get_value_double(env, args[10], &b1p));
   CHECK(napi_get_value_double(env, args[11], &b2p));
-  int64_t len = (int64_t)length;
   if (!ok || n < 0 || p_off < 0 || g_off < 0 || m_off < 0 || v_off < 0 || p_off + n > len || g_off + n > len || m_off + n > len || v_off + n > len) {
     napi_throw_range_error(env, NULL, "vae-lab native adam: bad sizes or offsets");
     return NULL;
   }
-  float* heap = (float*)data;
   float* p = heap + p_off;
   const float* g = heap + g_off;
   float* m = heap + m_off;
