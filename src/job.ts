@@ -40,7 +40,7 @@ export interface JobConfig {
 
 /** Defaults of `vae-lab train` (and so of `npm start`): a 2-D latent space, so the scatter is the latent space itself. */
 export const DEFAULT_JOB: JobConfig = {
-  epochs: 3,
+  epochs: 10,
   latentDim: 2,
   hiddenDim: 400,
   batchSize: 128,
