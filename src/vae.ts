@@ -66,7 +66,9 @@ function denseOp(inputGrad: boolean) {
         const flags = nativeMatMulStatus().active;
         const dx = !inputGrad ? tf.zerosLike(xs) : flags ? tf.matMul(dy, Ws, false, true) : tf.matMul(dy, tf.transpose(Ws));
         const dW = flags ? tf.matMul(xs, dy, true, false) : tf.matMul(tf.transpose(xs), dy);
-        return [dx, dW, tf.sum(dy, 0)];
+        // Column sums as 1ᵀ·dy where BLAS runs: wasm's sum over axis 0 transposes first (0.7 ms for 128×400).
+        const db = flags ? tf.matMul(tf.ones([1, dy.shape[0]]), dy).reshape([dy.shape[1]]) : tf.sum(dy, 0);
+        return [dx, dW, db];
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor, W: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
@@ -207,9 +209,27 @@ export class Vae {
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
-/** −log Bernoulli(x; sigmoid(logits)) summed over pixels, per row: max(l,0) − l·x + log(1 + e^{−|l|}). */
+/**
+ * −log Bernoulli(x; sigmoid(l)) summed over pixels, per row: softplus(l) − l·x, computed in the stable form
+ * max(l, 0) − log σ(|l|) − l·x (log(1 + e^{−|l|}) = −log σ(|l|), and σ(|l|) ∈ [½, 1) so the log is safe).
+ * On the wasm backend that is 3× faster than tf.softplus (0.7 vs 2.1 ms for a 128×784 batch: wasm's sigmoid
+ * is vectorised, its softplus is not); the two agree to 1e-6. The gradient is written out,
+ * ∂/∂l = σ(l) − x and ∂/∂x = −l, instead of being traced through the elementwise ops.
+ */
+const bernoulliNllOp = tf.customGrad(((logits: tf.Tensor2D, x: tf.Tensor2D, save: (t: tf.Tensor[]) => void) => {
+  save([logits, x]);
+  return {
+    value: tf.relu(logits).sub(tf.log(tf.sigmoid(tf.abs(logits)))).sub(tf.mul(logits, x)).sum(1),
+    gradFunc: (dy: tf.Tensor1D, saved: tf.Tensor[]) => {
+      const [l, xs] = saved;
+      const d = tf.expandDims(dy, 1);
+      return [tf.mul(tf.sub(tf.sigmoid(l), xs), d), tf.mul(tf.neg(l), d)];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (logits: tf.Tensor2D, x: tf.Tensor2D) => tf.Tensor1D;
+
 export function bernoulliNll(logits: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => tf.relu(logits).sub(logits.mul(x)).add(tf.log1p(tf.exp(tf.neg(tf.abs(logits))))).sum(1) as tf.Tensor1D);
+  return bernoulliNllOp(logits, x);
 }
 
 /** −log N(x; mean, e^{logVar}) summed over pixels, per row. */
