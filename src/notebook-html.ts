@@ -91,7 +91,7 @@ blockquote{border-left:4px solid #ddd;margin-left:0;padding-left:1em;color:#444}
 code{font-size:.92em}
 `;
 
-const MATHJAX_CONFIG = `window.MathJax={tex:{inlineMath:[["$","$"],["\\\\(","\\\\)"]],displayMath:[["$$","$$"],["\\\\[","\\\\]"]]},svg:{fontCache:"global"},options:{skipHtmlTags:["script","noscript","style","textarea","pre","code"]}};`;
+export const MATHJAX_CONFIG = `window.MathJax={tex:{inlineMath:[["$","$"],["\\\\(","\\\\)"]],displayMath:[["$$","$$"],["\\\\[","\\\\]"]]},svg:{fontCache:"global"},options:{skipHtmlTags:["script","noscript","style","textarea","pre","code"]}};`;
 
 /**
  * A whole page for one executed notebook. `assets` is the relative folder holding plotly.js and

@@ -7,7 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { writeFileAtomic } from "./atomic-write";
-import { escapeHtml, NotebookJson, notebookPage, notebookTitle } from "./notebook-html";
+import { escapeHtml, MATHJAX_CONFIG, NotebookJson, notebookPage, notebookTitle, renderMarkdown } from "./notebook-html";
 import { runNotebook } from "./notebook-runner";
 
 export interface SiteOptions {
@@ -31,11 +31,17 @@ export interface SitePage {
 
 export class NotebookFailedError extends Error {}
 
-function firstParagraph(nb: NotebookJson): string {
+/** The first paragraph of a notebook's text, cut after the last whole sentence that fits in `max` characters. */
+export function summary(nb: NotebookJson, max = 320): string {
   for (const c of nb.cells) {
     if (c.cell_type !== "markdown") continue;
     const text = (Array.isArray(c.source) ? c.source.join("") : c.source).split(/\n\s*\n/).find((p) => p.trim() && !p.trim().startsWith("#"));
-    if (text) return text.replace(/\s+/g, " ").trim();
+    if (!text) continue;
+    const flat = text.replace(/\s+/g, " ").trim();
+    if (flat.length <= max) return flat;
+    const cut = flat.slice(0, max);
+    const end = Math.max(cut.lastIndexOf(". "), cut.lastIndexOf(": "));
+    return end > 40 ? cut.slice(0, end + 1) : `${cut.slice(0, cut.lastIndexOf(" "))} …`;
   }
   return "";
 }
@@ -71,7 +77,8 @@ export async function buildSite(options: SiteOptions): Promise<SitePage[]> {
   const items = pages
     .map((p) => {
       const nb = JSON.parse(fs.readFileSync(path.join(options.out, "executed", p.notebook), "utf8")) as NotebookJson;
-      return `<li><a href="${p.page}">${escapeHtml(p.title)}</a><br><span class="desc">${escapeHtml(firstParagraph(nb).slice(0, 260))}</span> <span class="time">(${p.seconds.toFixed(0)} s)</span></li>`;
+      const desc = renderMarkdown(summary(nb)).replace(/^<p>|<\/p>\s*$/g, "");
+      return `<li><a href="${p.page}">${escapeHtml(p.title)}</a><br><span class="desc">${desc}</span> <span class="time">(${p.seconds.toFixed(0)} s)</span></li>`;
     })
     .join("\n");
   const total = pages.reduce((s, p) => s + p.seconds, 0);
@@ -80,6 +87,8 @@ export async function buildSite(options: SiteOptions): Promise<SitePage[]> {
     `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>vae-lab notebooks</title>
 <style>body{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;padding:0 1em;line-height:1.5;color:#222}li{margin:.8em 0}.desc{color:#555;font-size:.92em}.time{color:#999;font-size:.8em}</style>
+<script>${MATHJAX_CONFIG}</script>
+<script src="assets/tex-svg-full.js" async></script>
 </head><body>
 <h1>vae-lab: Variational Autoencoders, from Bayes' rule to MNIST</h1>
 <p>Executed notebooks${options.quick ? " (quick mode: reduced data and sample counts)" : ""}, generated ${new Date().toISOString().slice(0, 10)}; ${pages.length} notebooks, ${total.toFixed(0)} s of computation. Everything here works offline.</p>

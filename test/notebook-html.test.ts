@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { notebookPage, notebookTitle, renderMarkdown } from "../src/notebook-html";
+import { summary } from "../src/site";
 
 describe("notebook → HTML", () => {
   it("keeps LaTeX intact through Markdown (underscores, stars, backslashes)", () => {
@@ -41,5 +42,15 @@ describe("notebook → HTML", () => {
     expect(page).toContain('<div class="vae-lab-plot"></div>');
     expect(page).toContain('<script src="assets/plotly.js"></script>');
     expect(page).not.toMatch(/src="https?:/);
+  });
+});
+
+describe("site index summaries", () => {
+  it("take the first paragraph and cut it after a whole sentence", () => {
+    const nb = (text: string) => ({ cells: [{ cell_type: "markdown", source: `# Title\n\n${text}\n\nmore` }] });
+    expect(summary(nb("Short one."))).toBe("Short one.");
+    const long = "First sentence with $x_1$. " + "Second sentence goes on and on. ".repeat(20);
+    expect(summary(nb(long), 80)).toBe("First sentence with $x_1$. Second sentence goes on and on.");
+    expect(summary(nb("word ".repeat(100)), 50)).toMatch(/ …$/);
   });
 });
