@@ -144,12 +144,13 @@ export function trainVae(vae: Vae, train: MnistSet, test: MnistSet, options: Tra
             kl = tf.keep(t.kl);
             return t.objective;
           }, variables);
-          const loss = recon!.dataSync()[0] + b * kl!.dataSync()[0];
+          const reconValue = recon!.dataSync()[0];
+          const klValue = kl!.dataSync()[0];
+          tf.dispose([recon!, kl!]); // kept out of variableGrads' scope, so not freed by tidy
+          const loss = reconValue + b * klValue;
           // Apply the step only if the loss is finite, so a diverged run keeps its last good weights.
           if (Number.isFinite(loss)) optimizer.applyGradients(grads, variables);
-          const terms = [loss, recon!.dataSync()[0], kl!.dataSync()[0]];
-          tf.dispose([recon!, kl!]); // kept out of variableGrads' scope, so not freed by tidy
-          return terms;
+          return [loss, reconValue, klValue];
         });
         if (!Number.isFinite(l)) throw new TrainingDivergedError(epoch, step + 1, l);
         sum += l * idx.length;

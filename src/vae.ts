@@ -104,6 +104,8 @@ export function validateVaeConfig(c: VaeConfig): void {
 }
 
 export class Vae {
+  /** tfjs variable names must be unique in a process: each model's are prefixed vae0/, vae1/, … */
+  private static count = 0;
   readonly config: VaeConfig;
   readonly encoder: Dense[];
   readonly encMu: Dense;
@@ -121,7 +123,7 @@ export class Vae {
     this.config = { ...DEFAULT_VAE_CONFIG, ...config, hiddenDims: [...(config.hiddenDims ?? DEFAULT_VAE_CONFIG.hiddenDims)] };
     validateVaeConfig(this.config);
     const rng = new Rng(this.config.seed);
-    const dense = (fanIn: number, fanOut: number, name: string): Dense => {
+    const layer = (fanIn: number, fanOut: number, name: string): Dense => {
       const bound = 1 / Math.sqrt(fanIn);
       // tf.tidy frees the initial values; the variables themselves are kept.
       return tf.tidy(() => ({
@@ -134,25 +136,24 @@ export class Vae {
     const enc: Dense[] = [];
     let width = inputDim;
     hiddenDims.forEach((h, i) => {
-      enc.push(dense(width, h, `${uid}/enc${i}`));
+      enc.push(layer(width, h, `${uid}/enc${i}`));
       width = h;
     });
     this.encoder = enc;
-    this.encMu = dense(width, latentDim, `${uid}/mu`);
-    this.encLogVar = dense(width, latentDim, `${uid}/logvar`);
+    this.encMu = layer(width, latentDim, `${uid}/mu`);
+    this.encLogVar = layer(width, latentDim, `${uid}/logvar`);
     const dec: Dense[] = [];
     width = latentDim;
     [...hiddenDims].reverse().forEach((h, i) => {
-      dec.push(dense(width, h, `${uid}/dec${i}`));
+      dec.push(layer(width, h, `${uid}/dec${i}`));
       width = h;
     });
     this.decoder = dec;
-    this.decOut = dense(width, inputDim, `${uid}/out`);
+    this.decOut = layer(width, inputDim, `${uid}/out`);
     if (this.config.likelihood === "gaussian" && this.config.gaussianVariance === "learned") {
       this.logNoiseVar = tf.tidy(() => tf.variable(tf.scalar(0), true, `${uid}/lognoisevar`) as tf.Variable<tf.Rank.R0>);
     }
   }
-  private static count = 0;
 
   /** q(z|x): mean and log-variance, each [batch, latentDim]. */
   encode(x: tf.Tensor2D): { mu: tf.Tensor2D; logVar: tf.Tensor2D } {
