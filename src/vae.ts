@@ -241,9 +241,25 @@ export function gaussianNll(mean: tf.Tensor2D, x: tf.Tensor2D, logVar: tf.Tensor
   });
 }
 
-/** KL(N(μ, e^{logVar}) ‖ N(0, I)) per row: −½ Σ (1 + logVar − μ² − e^{logVar}). */
+/**
+ * KL(N(μ, e^{logVar}) ‖ N(0, I)) per row: ½ Σ (μ² + e^{logVar} − 1 − logVar), with its gradient written out
+ * (∂/∂μ = μ, ∂/∂logVar = ½ (e^{logVar} − 1)) rather than traced through the elementwise ops.
+ */
+const klOp = tf.customGrad(((mu: tf.Tensor2D, logVar: tf.Tensor2D, save: (t: tf.Tensor[]) => void) => {
+  const e = tf.exp(logVar);
+  save([mu, e]);
+  return {
+    value: tf.mul(tf.sub(tf.add(tf.square(mu), e), tf.add(logVar, 1)), 0.5).sum(1),
+    gradFunc: (dy: tf.Tensor1D, saved: tf.Tensor[]) => {
+      const [m, ex] = saved;
+      const d = tf.expandDims(dy, 1);
+      return [tf.mul(m, d), tf.mul(tf.mul(tf.sub(ex, 1), 0.5), d)];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (mu: tf.Tensor2D, logVar: tf.Tensor2D) => tf.Tensor1D;
+
 export function klStandardNormalTensor(mu: tf.Tensor2D, logVar: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => tf.scalar(-0.5).mul(tf.scalar(1).add(logVar).sub(mu.square()).sub(tf.exp(logVar))).sum(1) as tf.Tensor1D);
+  return klOp(mu, logVar);
 }
 
 /** −log p(x|z) per row for the model's likelihood, from decoder outputs. */
