@@ -12,7 +12,7 @@ import { Vae } from "./vae";
 /** Train and test negative ELBO per epoch, and the test reconstruction and KL terms. */
 export function lossCurves(history: EpochRecord[], title = "Negative ELBO per image (nats)"): Figure {
   const x = history.map((h) => h.epoch);
-  return lineChart(
+  const fig = lineChart(
     [
       { name: "train −ELBO", x, y: history.map((h) => h.trainLoss), mode: "lines+markers" },
       { name: "test −ELBO", x, y: history.map((h) => h.testLoss), mode: "lines+markers" },
@@ -21,6 +21,9 @@ export function lossCurves(history: EpochRecord[], title = "Negative ELBO per im
     ],
     { title, xTitle: "epoch", yTitle: "nats per image" },
   );
+  // Whole epochs only on the axis.
+  fig.layout.xaxis = { ...(fig.layout.xaxis as object), dtick: Math.max(1, Math.ceil(history.length / 10)) };
+  return fig;
 }
 
 /**

@@ -63,3 +63,50 @@ export async function checkCharts(browser: Browser, htmlFile: string, options: {
 export function tmpDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-browser-"));
 }
+
+/**
+ * Open a notebook in a running Jupyter Notebook (6.x) server, run all its cells through the page (as a
+ * reader clicking "Run All" would), wait for every code cell to finish, and count its charts.
+ * `base` is the server URL with its token, e.g. http://127.0.0.1:8899/?token=abc.
+ */
+export async function runInNotebookUI(browser: Browser, base: string, notebook: string, timeoutMs = 600_000): Promise<RenderCheck & { stderrOutputs: number }> {
+  const url = new URL(base);
+  const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
+  try {
+    await page.goto(`${url.origin}/notebooks/${encodeURIComponent(notebook)}${url.search}`);
+    type Cell = { cell_type: string; get_text(): string; input_prompt_number: unknown };
+    type NotebookUI = {
+      notebook: { kernel: { is_connected(): boolean; kill(): void }; execute_all_cells(): void; get_cells(): Cell[]; set_autosave_interval(ms: number): void };
+    };
+    await page.waitForFunction(() => {
+      const ip = (window as unknown as { IPython?: NotebookUI }).IPython;
+      return !!ip?.notebook?.kernel?.is_connected();
+    }, undefined, { timeout: 120_000 });
+    // Never write outputs back into the notebook file.
+    await page.evaluate(() => (window as unknown as { IPython: NotebookUI }).IPython.notebook.set_autosave_interval(0));
+    await page.evaluate(() => (window as unknown as { IPython: NotebookUI }).IPython.notebook.execute_all_cells());
+    await page.waitForFunction(
+      () =>
+        (window as unknown as { IPython: NotebookUI }).IPython.notebook
+          .get_cells()
+          .filter((c) => c.cell_type === "code" && c.get_text().trim() !== "")
+          .every((c) => typeof c.input_prompt_number === "number"),
+      undefined,
+      { timeout: timeoutMs, polling: 500 },
+    );
+    await page
+      .waitForFunction(() => document.querySelectorAll('div.vae-lab-plot:not([data-rendered="1"])').length === 0, undefined, { timeout: 30_000 })
+      .catch(() => undefined);
+    const counts = await page.evaluate(() => ({
+      plots: document.querySelectorAll("div.vae-lab-plot").length,
+      rendered: document.querySelectorAll('div.vae-lab-plot[data-rendered="1"]').length,
+      stderrOutputs: document.querySelectorAll(".output_stderr").length,
+    }));
+    await page.evaluate(() => (window as unknown as { IPython: NotebookUI }).IPython.notebook.kernel.kill());
+    return { ...counts, errors };
+  } finally {
+    await page.close();
+  }
+}
