@@ -6,10 +6,9 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { figureHtml, imageGrid, lineChart, saveHtml, scatterByLabel } from "../src/plot";
-import { checkCharts, findChromium, launch, tmpDir } from "./harness/browser";
+import { checkCharts, findChromium, tmpDir, useBrowser } from "./harness/browser";
 
 const chromium = findChromium();
 const required = !!process.env.CI;
@@ -17,13 +16,7 @@ const run = chromium || required ? describe : describe.skip;
 if (!chromium && !required) console.log("browser tests skipped: no Chromium (apt-get install chromium)");
 
 run("charts in headless Chromium", () => {
-  let browser: Browser;
-  beforeAll(async () => {
-    browser = await launch();
-  }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-  });
+  const browser = useBrowser();
 
   it("a saved page of charts renders every chart, offline", async () => {
     const dir = tmpDir();
@@ -34,14 +27,14 @@ run("charts in headless Chromium", () => {
       imageGrid(new Float32Array(4 * 9).fill(0.5), 3, 3),
     ]);
     const png = path.join(dir, "chart.png");
-    expect(await checkCharts(browser, file, { screenshot: { nth: 1, file: png } })).toEqual({ plots: 3, rendered: 3, errors: [] });
+    expect(await checkCharts(browser(), file, { screenshot: { nth: 1, file: png } })).toEqual({ plots: 3, rendered: 3, errors: [] });
     expect(fs.statSync(png).size).toBeGreaterThan(5_000);
   }, 180_000);
 
   it("the check sees a chart that cannot draw (no plotly.js on the page)", async () => {
     const file = path.join(tmpDir(), "broken.html");
     fs.writeFileSync(file, `<!DOCTYPE html><html><body>${figureHtml(lineChart([{ name: "a", y: [1] }]))}</body></html>`);
-    const r = await checkCharts(browser, file, { timeoutMs: 3000 });
+    const r = await checkCharts(browser(), file, { timeoutMs: 3000 });
     expect(r.plots).toBe(1);
     expect(r.rendered).toBe(0);
   }, 180_000);
@@ -55,7 +48,7 @@ run("charts in headless Chromium", () => {
   for (const page of pages) {
     it(`every chart renders in ${page}`, async () => {
       const screenshot = shot && shot[0] === page ? { nth: Number(shot[1]), file: shot[2] } : undefined;
-      const r = await checkCharts(browser, path.join(htmlDir!, page), { screenshot });
+      const r = await checkCharts(browser(), path.join(htmlDir!, page), { screenshot });
       console.log(`${page}: ${r.rendered}/${r.plots} charts rendered${screenshot ? `; chart ${screenshot.nth} saved to ${screenshot.file}` : ""}`);
       expect(r.plots).toBeGreaterThan(0);
       expect(r).toEqual({ plots: r.plots, rendered: r.plots, errors: [] });

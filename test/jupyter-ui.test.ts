@@ -5,25 +5,18 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launch, runInNotebookUI } from "./harness/browser";
+import { describe, expect, it } from "vitest";
+import { runInNotebookUI, useBrowser } from "./harness/browser";
 
 const base = process.env.VAE_LAB_JUPYTER_URL;
 const run = base ? describe : describe.skip;
 const notebooks = fs.readdirSync(path.resolve(__dirname, "../notebooks")).filter((f) => f.endsWith(".ipynb")).sort();
 
 run("notebooks in the Jupyter Notebook UI", () => {
-  let browser: Browser;
-  beforeAll(async () => {
-    browser = await launch();
-  }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-  });
+  const browser = useBrowser();
   for (const nb of notebooks) {
     it(`${nb}: Run All finishes, every chart draws, no errors`, async () => {
-      const r = await runInNotebookUI(browser, base!, nb);
+      const r = await runInNotebookUI(browser(), base!, nb);
       console.log(`${nb}: ${r.rendered}/${r.plots} charts rendered in the Notebook UI`);
       expect(r.plots).toBeGreaterThan(0);
       expect(r).toEqual({ plots: r.plots, rendered: r.plots, stderrOutputs: 0, errors: [] });
