@@ -89,7 +89,10 @@ export class LinearGaussianModel {
   readonly d: number;
   /** dimension of y */
   readonly n: number;
-  private readonly priorPrecision: Matrix;
+  /** S0⁻¹ */
+  readonly priorPrecision: Matrix;
+  /** Λ = S0⁻¹ + AᵀA/σn², the posterior precision (it does not depend on y). */
+  readonly posteriorPrecision: Matrix;
   private readonly posteriorCov: Matrix;
 
   constructor(spec: LinearGaussianSpec) {
@@ -102,7 +105,8 @@ export class LinearGaussianModel {
     if (!(this.noiseVar > 0)) throw new Error("LinearGaussianModel: noiseVar must be > 0");
     this.priorPrecision = math.inv(this.priorCov) as Matrix;
     const AtA = math.multiply(math.transpose(this.A), this.A) as Matrix;
-    this.posteriorCov = math.inv(math.add(this.priorPrecision, math.divide(AtA, this.noiseVar)) as Matrix) as Matrix;
+    this.posteriorPrecision = math.add(this.priorPrecision, math.divide(AtA, this.noiseVar)) as Matrix;
+    this.posteriorCov = math.inv(this.posteriorPrecision) as Matrix;
   }
 
   /** The exact posterior p(h | y). */

@@ -33,7 +33,7 @@ function trace(M: Matrix): number {
 export function elboExact(model: LinearGaussianModel, y: Vector, q: GaussianQ): number {
   const S = covarianceOf(q);
   const { A, noiseVar: s2, n, d } = model;
-  const P0 = math.inv(model.priorCov) as Matrix;
+  const P0 = model.priorPrecision;
   const r = math.subtract(y, math.multiply(A, q.mean)) as Vector;
   const AtA = math.multiply(math.transpose(A), A) as Matrix;
   const expLik = -0.5 * n * Math.log(2 * Math.PI * s2) - (math.dot(r, r) + trace(math.multiply(AtA, S) as Matrix)) / (2 * s2);
@@ -74,12 +74,9 @@ export function elboMonteCarlo(model: LinearGaussianModel, y: Vector, q: Gaussia
  */
 export function elboGradient(model: LinearGaussianModel, y: Vector, q: GaussianQ): GaussianQ {
   const { A, noiseVar: s2, d } = model;
-  const P0 = math.inv(model.priorCov) as Matrix;
-  const At = math.transpose(A);
   const r = math.subtract(y, math.multiply(A, q.mean)) as Vector;
-  const gMean = math.subtract(math.divide(math.multiply(At, r), s2), math.multiply(P0, math.subtract(q.mean, model.priorMean))) as Vector;
-  const Lambda = math.add(math.divide(math.multiply(At, A), s2), P0) as Matrix;
-  const LL = math.multiply(Lambda, q.L) as Matrix;
+  const gMean = math.subtract(math.divide(math.multiply(math.transpose(A), r), s2), math.multiply(model.priorPrecision, math.subtract(q.mean, model.priorMean))) as Vector;
+  const LL = math.multiply(model.posteriorPrecision, q.L) as Matrix;
   const gL = Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => (j > i ? 0 : -LL[i][j] + (i === j ? 1 / q.L[i][i] : 0))));
   return { mean: gMean, L: gL };
 }
@@ -108,9 +105,7 @@ export interface ElboFitStep {
 export function fitElbo(model: LinearGaussianModel, y: Vector, options: ElboFitOptions = {}): { q: GaussianQ; history: ElboFitStep[] } {
   const { family = "full", steps = 500 } = options;
   const d = model.d;
-  const At = math.transpose(model.A);
-  const Lambda = math.add(math.divide(math.multiply(At, model.A), model.noiseVar), math.inv(model.priorCov)) as Matrix;
-  const lr = options.lr ?? 0.5 / trace(Lambda);
+  const lr = options.lr ?? 0.5 / trace(model.posteriorPrecision);
   const logEv = model.logEvidence(y);
   const q: GaussianQ = options.init
     ? { mean: [...options.init.mean], L: options.init.L.map((r) => [...r]) }

@@ -286,7 +286,7 @@ export async function runNotebook(
       const source = cellText(cell.source);
       if (source.trim() === "") continue;
       const result = await kernel.execute(source, options.cellTimeoutSeconds ?? 600);
-      cell.outputs = result.outputs.map((o) => (o.output_type === "stream" ? { ...o, text: o.text } : o));
+      cell.outputs = result.outputs;
       cell.execution_count = result.executionCount ?? null;
       run.cells.push({ index, source, result });
       if (result.status !== "ok") {

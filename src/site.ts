@@ -56,7 +56,7 @@ export async function buildSite(options: SiteOptions): Promise<SitePage[]> {
   fs.copyFileSync(require.resolve("plotly.js-dist/plotly.js"), path.join(assets, "plotly.js"));
   fs.copyFileSync(require.resolve("mathjax/es5/tex-svg-full.js"), path.join(assets, "tex-svg-full.js"));
 
-  const pages: SitePage[] = files.map((f) => ({ notebook: f, page: f.replace(/\.ipynb$/, ".html"), title: f, seconds: 0 }));
+  const pages: (SitePage & { summary: string })[] = files.map((f) => ({ notebook: f, page: f.replace(/\.ipynb$/, ".html"), title: f, seconds: 0, summary: "" }));
   const nav = (current: string) =>
     [`<a href="index.html">Contents</a>`, ...pages.map((p) => (p.page === current ? `<b>${escapeHtml(p.notebook.slice(0, 2))}</b>` : `<a href="${p.page}">${escapeHtml(p.notebook.slice(0, 2))}</a>`))].join(" ");
   for (const p of pages) {
@@ -70,14 +70,14 @@ export async function buildSite(options: SiteOptions): Promise<SitePage[]> {
     if (run.failure) throw new NotebookFailedError(`${p.notebook}: cell ${run.failure.index} failed: ${run.failure.message.split("\n").slice(-3).join(" ")}`);
     const nb = JSON.parse(fs.readFileSync(executed, "utf8")) as NotebookJson;
     p.title = notebookTitle(nb, p.notebook);
+    p.summary = summary(nb);
     p.seconds = run.seconds;
     writeFileAtomic(path.join(options.out, p.page), notebookPage(nb, { title: p.title, assets: "assets", nav: nav(p.page) }));
     log(`  ${p.page}: ${run.cells.length} code cells in ${run.seconds.toFixed(1)} s`);
   }
   const items = pages
     .map((p) => {
-      const nb = JSON.parse(fs.readFileSync(path.join(options.out, "executed", p.notebook), "utf8")) as NotebookJson;
-      const desc = renderMarkdown(summary(nb)).replace(/^<p>|<\/p>\s*$/g, "");
+      const desc = renderMarkdown(p.summary).replace(/^<p>|<\/p>\s*$/g, "");
       return `<li><a href="${p.page}">${escapeHtml(p.title)}</a><br><span class="desc">${desc}</span> <span class="time">(${p.seconds.toFixed(0)} s)</span></li>`;
     })
     .join("\n");
@@ -99,5 +99,5 @@ ${items}
 `,
   );
   log(`wrote ${path.join(options.out, "index.html")} and ${pages.length} pages (${total.toFixed(0)} s in all)`);
-  return pages;
+  return pages.map(({ summary: _summary, ...page }) => page);
 }
