@@ -21,7 +21,7 @@ export interface BackendInfo {
   tfjsVersion: string;
   /** Backends tried before this one, with why each was skipped. */
   skipped: { name: string; reason: string }[];
-  /** One-line human summary, e.g. "wasm (SIMD) + OpenBLAS matmul — tfjs 4.22.0; tensorflow skipped: not installed". */
+  /** One-line human summary, e.g. "wasm (SIMD) + native kernels (OpenBLAS matmul, Adam, Bernoulli NLL) — tfjs 4.22.0; tensorflow skipped: not installed". */
   summary: string;
 }
 
@@ -55,7 +55,7 @@ async function tryTensorflow(): Promise<void> {
 async function tryWasm(): Promise<void> {
   require("@tensorflow/tfjs-backend-wasm");
   if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");
-  // Matrix products through OpenBLAS where the optional native addon was built (VAE_LAB_NATIVE=0: off).
+  // Matrix products through OpenBLAS (and the fused Adam and Bernoulli NLL) where the optional native addon was built (VAE_LAB_NATIVE=0: off).
   enableNativeMatMul();
 }
 
@@ -105,7 +105,7 @@ function describe(name: string, requested: BackendChoice, skipped: { name: strin
   if (name === "wasm") {
     detail = tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? " (SIMD)" : " (no SIMD)";
     const native = nativeMatMulStatus();
-    detail += native.active ? " + OpenBLAS matmul" : `; native matmul ${native.reason}`;
+    detail += native.active ? " + native kernels (OpenBLAS matmul, Adam, Bernoulli NLL)" : `; native kernels ${native.reason}`;
   }
   const skips = skipped.map((s) => `; ${s.name} skipped: ${s.reason}`).join("");
   return {

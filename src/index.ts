@@ -20,6 +20,7 @@ export * from "./estimators";
 export * from "./costs";
 export { tidyValue } from "./tidy";
 export * from "./vae";
+export * from "./vae-backprop";
 export * from "./train";
 export * from "./evaluate";
 export * from "./checkpoint";

@@ -1,6 +1,8 @@
 /**
- * An optional native BatchMatMul for the wasm backend: OpenBLAS's sgemm, compiled at `npm install` where
- * OpenBLAS is installed (src/native/build.js), registered in place of the wasm backend's own BatchMatMul.
+ * Optional native kernels for the wasm backend, compiled at `npm install` where OpenBLAS is installed
+ * (src/native/build.js): a BatchMatMul through OpenBLAS's sgemm, registered in place of the wasm backend's
+ * own; a fused Bernoulli negative log-likelihood with its gradient (nativeBernoulliNll, used by vae.ts and
+ * vae-backprop.ts); and a fused Adam update (optimizer.ts).
  *
  * The wasm backend keeps every tensor in the WebAssembly heap; the native function gets a Float32Array over
  * that heap and element offsets, and writes the product straight into the output tensor's memory — no
@@ -41,6 +43,7 @@ interface NativeBlas {
     beta1Power: number,
     beta2Power: number,
   ): void;
+  bernoulliNll(heap: Float32Array, lOffset: number, xOffset: number, nllOffset: number, gradOffset: number, rows: number, cols: number, scale: number): void;
 }
 
 interface WasmBackendInternals {
@@ -70,6 +73,9 @@ export function loadNativeBlas(): NativeBlas | null {
 
 let installed = false;
 let originalKernel: tf.KernelConfig | undefined;
+
+/** vae-lab's own kernel (not a tfjs op): the fused Bernoulli negative log-likelihood; see nativeBernoulliNll. */
+const BERNOULLI_KERNEL = "VaeLabBernoulliNll";
 
 /** Whether the native matmul is registered, and if not, why. */
 export function nativeMatMulStatus(): { active: boolean; reason: string } {
@@ -130,8 +136,39 @@ export function enableNativeMatMul(): boolean {
   };
   tf.unregisterKernel("BatchMatMul", "wasm");
   tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+  if (typeof blas.bernoulliNll === "function" && !tf.getKernel(BERNOULLI_KERNEL, "wasm")) {
+    const bernoulli = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo[] => {
+      const { logits, x } = args.inputs as { logits: tf.TensorInfo; x: tf.TensorInfo };
+      const gradScale = (args.attrs ?? {}).gradScale as number | null;
+      const [rows, cols] = logits.shape;
+      const backend = args.backend as WasmBackendInternals;
+      const nll = backend.makeOutput([rows], "float32");
+      const grad = gradScale === null ? null : backend.makeOutput([rows, cols], "float32");
+      const heap = new Float32Array(backend.wasm.HEAPU8.buffer);
+      const off = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+      blas.bernoulliNll(heap, off(logits), off(x), off(nll), grad ? off(grad) : -1, rows, cols, gradScale ?? 0);
+      return grad ? [nll, grad] : [nll];
+    };
+    tf.registerKernel({ kernelName: BERNOULLI_KERNEL, backendName: "wasm", kernelFunc: bernoulli as unknown as tf.KernelFunc });
+  }
   installed = true;
   return true;
+}
+
+/**
+ * The Bernoulli negative log-likelihood of targets `x` under logits `l`, per row, Σ_j softplus(l) − l·x, and
+ * with `gradScale` also its derivative (σ(l) − x) · gradScale, in one native pass (glibc's vectorised exp and
+ * log1p) instead of about ten wasm kernels. Null where the native kernels are not active or the inputs are
+ * not two float32 matrices of one shape (callers then use tfjs ops). Not differentiable by tfjs: use it where
+ * the gradient is written out.
+ */
+export function nativeBernoulliNll(logits: tf.Tensor2D, x: tf.Tensor2D, gradScale?: number): { nll: tf.Tensor1D; grad?: tf.Tensor2D } | null {
+  if (!installed || tf.getBackend() !== "wasm" || !tf.getKernel(BERNOULLI_KERNEL, "wasm")) return null;
+  if (logits.dtype !== "float32" || x.dtype !== "float32" || logits.rank !== 2 || x.rank !== 2) return null;
+  if (logits.shape[0] !== x.shape[0] || logits.shape[1] !== x.shape[1] || logits.size === 0) return null;
+  const attrs = { gradScale: gradScale === undefined ? null : gradScale } as unknown as tf.NamedAttrMap;
+  const out = tf.engine().runKernel(BERNOULLI_KERNEL, { logits, x }, attrs) as unknown as tf.Tensor[];
+  return { nll: out[0] as tf.Tensor1D, grad: out[1] as tf.Tensor2D | undefined };
 }
 
 /** Put the wasm backend's own BatchMatMul back (for comparisons and tests). */

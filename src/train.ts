@@ -9,6 +9,7 @@ import { createAdam } from "./optimizer";
 import { Rng } from "./random";
 import { tidyValue } from "./tidy";
 import { negativeElbo, Vae } from "./vae";
+import { explicitGradientsSupported, negativeElboGradients } from "./vae-backprop";
 import { EncoderEstimator, surrogateLoss } from "./vae-gradients";
 
 export interface TrainOptions {
@@ -29,6 +30,12 @@ export interface TrainOptions {
    * the score-function variants of vae-gradients.ts (for comparison; the decoder's gradient is the same).
    */
   encoderEstimator?: EncoderEstimator;
+  /**
+   * How gradients are computed: "auto" (default) uses the backpropagation written out in vae-backprop.ts
+   * where it applies (the reparameterized estimator with a Bernoulli likelihood), else tfjs's autodiff tape;
+   * "tape" always uses the tape. Both give the same gradients; the written-out one is faster.
+   */
+  backprop?: "auto" | "tape";
   /** Called after every optimisation step. */
   onStep?: (p: StepProgress) => void;
   /** Called after every epoch with its record (and the history so far). */
@@ -124,6 +131,7 @@ export function trainVae(vae: Vae, train: MnistSet, test: MnistSet, options: Tra
   const variables = vae.variables();
   const history: EpochRecord[] = [];
   const stepsPerEpoch = Math.ceil(train.count / batchSize);
+  const explicit = options.backprop !== "tape" && estimator === "reparam" && explicitGradientsSupported(vae);
   try {
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const b = betaAt(epoch, beta, warmupEpochs);
@@ -136,6 +144,14 @@ export function trainVae(vae: Vae, train: MnistSet, test: MnistSet, options: Tra
         const idx = order.subarray(step * batchSize, Math.min((step + 1) * batchSize, train.count));
         const [l, r, k] = tidyValue(() => {
           const x = batchTensor(train, idx, rng);
+          if (explicit) {
+            const g = negativeElboGradients(vae, x, { beta: b, samples, seed: rng.nextSeed() });
+            const [reconValue, klValue] = [g.recon.dataSync()[0], g.kl.dataSync()[0]];
+            const loss = reconValue + b * klValue;
+            if (Number.isFinite(loss)) optimizer.applyGradients(g.grads, variables);
+            tf.dispose(g.grads);
+            return [loss, reconValue, klValue];
+          }
           let recon: tf.Scalar | undefined;
           let kl: tf.Scalar | undefined;
           const { grads } = tf.variableGrads(() => {

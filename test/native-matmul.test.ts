@@ -8,8 +8,9 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/backend";
-import { disableNativeMatMul, enableNativeMatMul, loadNativeBlas, nativeMatMulStatus } from "../src/native-kernels";
+import { disableNativeMatMul, enableNativeMatMul, loadNativeBlas, nativeBernoulliNll, nativeMatMulStatus } from "../src/native-kernels";
 import { Rng } from "../src/random";
+import { bernoulliNll } from "../src/vae";
 
 const available = loadNativeBlas() !== null;
 const run = available || process.env.CI ? describe : describe.skip;
@@ -104,5 +105,95 @@ run("native BatchMatMul (wasm + OpenBLAS) against the cpu backend", () => {
     const before = tf.memory().numTensors;
     tf.tidy(() => tf.matMul(tf.ones([3, 4, 5]), tf.ones([5, 2])).dataSync());
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+/** Σ_j softplus(l) − l·x per row, and (σ(l) − x)·scale, in float64 from the definitions (no tfjs). */
+function bernoulliReference(l: Float32Array, x: Float32Array, rows: number, cols: number, scale: number) {
+  const nll: number[] = [];
+  const grad: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let j = 0; j < cols; j++) {
+      const v = l[r * cols + j];
+      const t = x[r * cols + j];
+      const softplus = v > 30 ? v + Math.exp(-v) : Math.log(1 + Math.exp(v));
+      s += softplus - v * t;
+      grad.push((1 / (1 + Math.exp(-v)) - t) * scale);
+    }
+    nll.push(s);
+  }
+  return { nll, grad };
+}
+
+run("native fused Bernoulli NLL (wasm + libmvec) against a float64 reference", () => {
+  beforeAll(async () => {
+    await initBackend("wasm");
+    expect(nativeMatMulStatus().active).toBe(true);
+  });
+
+  // Row widths that are and are not multiples of the vector width; logits from tiny to far in the tails.
+  const shapes: [number, number, number][] = [
+    [4, 784, 3],
+    [3, 37, 0.01],
+    [1, 1, 1],
+    [5, 17, 40],
+    [2, 160, 200],
+  ];
+  for (const [rows, cols, spread] of shapes) {
+    it(`${rows}×${cols}, logits ~ N(0, ${spread}²), targets in [0, 1] and binary`, async () => {
+      await tf.setBackend("wasm");
+      const l = Float32Array.from({ length: rows * cols }, () => rng.normal() * spread);
+      const x = Float32Array.from({ length: rows * cols }, (_, i) => (i % 3 === 0 ? rng.uniform() : i % 3 === 1 ? 1 : 0));
+      const ref = bernoulliReference(l, x, rows, cols, 0.25);
+      const [nll, grad, nllOnly] = tf.tidy(() => {
+        const lt = tf.tensor2d(l, [rows, cols]);
+        const xt = tf.tensor2d(x, [rows, cols]);
+        const both = nativeBernoulliNll(lt, xt, 0.25)!;
+        const fwd = nativeBernoulliNll(lt, xt)!;
+        expect(fwd.grad).toBeUndefined();
+        return [both.nll.dataSync(), both.grad!.dataSync(), fwd.nll.dataSync()];
+      });
+      nll.forEach((v, r) => expect(Math.abs(v - ref.nll[r])).toBeLessThan(1e-5 * Math.max(1, Math.abs(ref.nll[r]))));
+      expect(Array.from(nllOnly)).toEqual(Array.from(nll));
+      grad.forEach((v, i) => expect(Math.abs(v - ref.grad[i])).toBeLessThan(1e-6));
+    });
+  }
+
+  it("a NaN logit gives a NaN row and leaves the other rows alone", async () => {
+    await tf.setBackend("wasm");
+    const out = tf.tidy(() => {
+      const l = tf.tensor2d([0.5, NaN, -1, 2, 0, 3], [2, 3]);
+      return nativeBernoulliNll(l, tf.tensor2d([1, 0, 1, 0, 1, 0], [2, 3]))!.nll.dataSync();
+    });
+    expect(Number.isNaN(out[0])).toBe(true);
+    expect(out[1]).toBeCloseTo(Math.log(1 + Math.exp(2)) + Math.log(2) + Math.log(1 + Math.exp(3)), 5);
+  });
+
+  it("declines what it does not handle (mismatched shapes, int32, not 2-D, switched off): null, so callers use tfjs ops", async () => {
+    await tf.setBackend("wasm");
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      expect(nativeBernoulliNll(tf.ones([2, 3]), tf.ones([2, 4]))).toBeNull();
+      expect(nativeBernoulliNll(tf.ones([2, 3], "int32") as tf.Tensor2D, tf.ones([2, 3]))).toBeNull();
+      expect(nativeBernoulliNll(tf.ones([2, 3, 1]) as unknown as tf.Tensor2D, tf.ones([2, 3, 1]) as unknown as tf.Tensor2D)).toBeNull();
+      disableNativeMatMul();
+      expect(nativeBernoulliNll(tf.ones([2, 3]), tf.ones([2, 3]))).toBeNull();
+      expect(enableNativeMatMul()).toBe(true);
+      expect(nativeBernoulliNll(tf.ones([2, 3]), tf.ones([2, 3]))).not.toBeNull();
+    });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("bernoulliNll gives the same values with the native kernel as with tfjs ops", async () => {
+    await tf.setBackend("wasm");
+    const l = Float32Array.from({ length: 6 * 784 }, () => rng.normal() * 4);
+    const x = Float32Array.from({ length: 6 * 784 }, () => rng.uniform());
+    const f = () => tf.tidy(() => Array.from(bernoulliNll(tf.tensor2d(l, [6, 784]), tf.tensor2d(x, [6, 784])).dataSync()));
+    const nativeValues = f();
+    disableNativeMatMul();
+    const tfjsValues = f();
+    expect(enableNativeMatMul()).toBe(true);
+    nativeValues.forEach((v, i) => expect(Math.abs(v - tfjsValues[i])).toBeLessThan(1e-5 * Math.abs(tfjsValues[i])));
   });
 });

@@ -3,9 +3,9 @@
     {
       "target_name": "vae_lab_blas",
       "sources": ["blas.c"],
-      "cflags": ["-O3", "-fno-math-errno"],
+      "cflags": ["-O3", "-fno-math-errno", "-march=native", "-fopenmp-simd"],
       "include_dirs": ["/usr/include/x86_64-linux-gnu/openblas-pthread", "/usr/include/openblas"],
-      "libraries": ["-lopenblas"]
+      "libraries": ["-lopenblas", "-lmvec", "-lm"]
     }
   ]
 }

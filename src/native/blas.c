@@ -11,8 +11,16 @@
  * adam(heap, pOffset, gOffset, mOffset, vOffset, n, lr, beta1, beta2, epsilon, beta1Power, beta2Power):
  *   one Adam step in place, the formula of tf.train.adam and torch.optim.Adam:
  *   m = β1 m + (1−β1) g,  v = β2 v + (1−β2) g²,  p −= lr · (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε).
+ * bernoulliNll(heap, lOffset, xOffset, nllOffset, gradOffset, rows, cols, scale): for logits l and targets x
+ *   (rows×cols), nll[r] = Σ_j softplus(l) − l·x, computed as max(l, 0) − l·x + log1p(e^{−|l|}), and, unless
+ *   gradOffset is −1, grad = (σ(l) − x) · scale, its derivative, from the same e^{−|l|}. The exp and log1p
+ *   are glibc's vector math library (libmvec), which the compiler calls for whole SIMD registers.
  */
 #include <math.h>
+/* The vector variants of these in glibc's libmvec (declared by math.h only under -ffast-math, which would
+ * also drop NaN semantics): with them the loop of BernoulliNll is vectorised. */
+float expf(float) __attribute__((simd("notinbranch")));
+float log1pf(float) __attribute__((simd("notinbranch")));
 #include <node_api.h>
 #include <cblas.h>
 #include <stdint.h>
@@ -126,6 +134,54 @@ static napi_value Adam(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value BernoulliNll(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value args[8];
+  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc != 8) {
+    napi_throw_error(env, NULL, "vae-lab native bernoulliNll: expected 8 arguments");
+    return NULL;
+  }
+  int64_t len;
+  float* heap = heap_arg(env, args[0], &len, "vae-lab native bernoulliNll: heap must be a Float32Array");
+  if (!heap) return NULL;
+  int ok = 1;
+  int64_t l_off = int_arg(env, args[1], &ok), x_off = int_arg(env, args[2], &ok), nll_off = int_arg(env, args[3], &ok);
+  int64_t g_off = int_arg(env, args[4], &ok), rows = int_arg(env, args[5], &ok), cols = int_arg(env, args[6], &ok);
+  double scale;
+  CHECK(napi_get_value_double(env, args[7], &scale));
+  const int64_t n = rows * cols;
+  if (!ok || rows < 0 || cols < 0 || l_off < 0 || x_off < 0 || nll_off < 0 || g_off < -1 || l_off + n > len || x_off + n > len ||
+      nll_off + rows > len || g_off + n > len) {
+    napi_throw_range_error(env, NULL, "vae-lab native bernoulliNll: bad sizes or offsets");
+    return NULL;
+  }
+  const float fscale = (float)scale;
+  for (int64_t r = 0; r < rows; r++) {
+    const float* l = heap + l_off + r * cols;
+    const float* x = heap + x_off + r * cols;
+    float* g = g_off >= 0 ? heap + g_off + r * cols : NULL;
+    float sum = 0.0f;
+    if (g) {
+#pragma omp simd reduction(+ : sum)
+      for (int64_t j = 0; j < cols; j++) {
+        const float v = l[j], t = expf(-fabsf(v));
+        sum += (v > 0.0f ? v : 0.0f) - v * x[j] + log1pf(t);
+        const float inv = 1.0f / (1.0f + t); /* σ(|v|) */
+        g[j] = ((v >= 0.0f ? inv : t * inv) - x[j]) * fscale;
+      }
+    } else {
+#pragma omp simd reduction(+ : sum)
+      for (int64_t j = 0; j < cols; j++) {
+        const float v = l[j];
+        sum += (v > 0.0f ? v : 0.0f) - v * x[j] + log1pf(expf(-fabsf(v)));
+      }
+    }
+    heap[nll_off + r] = sum;
+  }
+  return NULL;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value args[1];
@@ -144,6 +200,8 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "setThreads", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "adam", NAPI_AUTO_LENGTH, Adam, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "adam", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "bernoulliNll", NAPI_AUTO_LENGTH, BernoulliNll, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "bernoulliNll", fn) != napi_ok) return NULL;
   openblas_set_num_threads(1);
   return exports;
 }
