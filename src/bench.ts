@@ -56,7 +56,7 @@ async function profileSteps(log: (s: string) => void): Promise<void> {
   const rows = [...byKey.entries()].sort((a, b) => b[1].ms - a[1].ms);
   const total = rows.reduce((s, [, e]) => s + e.ms, 0) / steps;
   log(`profile: ${(info.kernels.length / steps).toFixed(0)} kernels and ${total.toFixed(1)} ms of kernel time per step (evaluation included); the largest:`);
-  for (const [key, e] of rows.slice(0, Number(process.env.VAE_LAB_PROFILE_ROWS ?? 12))) log(`  ${(e.ms / steps).toFixed(2).padStart(6)} ms  ${(e.calls / steps).toFixed(1).padStart(4)}×  ${key}`);
+  for (const [key, e] of rows.slice(0, 14)) log(`  ${(e.ms / steps).toFixed(2).padStart(6)} ms  ${(e.calls / steps).toFixed(1).padStart(4)}×  ${key}`);
 }
 
 export async function runBench(options: { steps?: number; backend: BackendChoice; torch: boolean; profile?: boolean; log: (s: string) => void }): Promise<BenchResult> {
