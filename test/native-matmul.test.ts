@@ -29,6 +29,7 @@ async function on(backend: string, f: () => Float32Array | number[]): Promise<nu
 
 run("native BatchMatMul (wasm + OpenBLAS) against the cpu backend", () => {
   beforeAll(async () => {
+    await initBackend("cpu"); // once through initBackend, so the cpu backend's first-use banner stays quiet
     await initBackend("wasm");
     expect(nativeMatMulStatus().active).toBe(true);
   });
