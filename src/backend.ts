@@ -7,6 +7,7 @@
  * from the `backend` argument, else the `VAE_LAB_BACKEND` environment variable, else `"auto"`.
  */
 import * as tf from "@tensorflow/tfjs";
+import { enableFastTile } from "./wasm-tile";
 import { enableNativeMatMul, nativeMatMulStatus } from "./native-kernels";
 
 export type BackendChoice = "auto" | "tensorflow" | "wasm" | "cpu";
@@ -55,8 +56,10 @@ async function tryTensorflow(): Promise<void> {
 async function tryWasm(): Promise<void> {
   require("@tensorflow/tfjs-backend-wasm");
   if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");
-  // Matrix products through OpenBLAS (and the fused Adam and Bernoulli NLL) where the optional native addon was built (VAE_LAB_NATIVE=0: off).
+  // Matrix products through OpenBLAS (and the fused Adam and Bernoulli NLL) where the optional native addon
+  // was built (VAE_LAB_NATIVE=0: off); Tile as block copies (wasm-tile.ts), always.
   enableNativeMatMul();
+  enableFastTile();
 }
 
 async function tryCpu(): Promise<void> {

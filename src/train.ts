@@ -32,8 +32,8 @@ export interface TrainOptions {
   encoderEstimator?: EncoderEstimator;
   /**
    * How gradients are computed: "auto" (default) uses the backpropagation written out in vae-backprop.ts
-   * where it applies (the reparameterized estimator with a Bernoulli likelihood), else tfjs's autodiff tape;
-   * "tape" always uses the tape. Both give the same gradients; the written-out one is faster.
+   * where it applies (a Bernoulli likelihood, any estimator), else tfjs's autodiff tape; "tape" always uses
+   * the tape. Both give the same gradients; the written-out one is faster.
    */
   backprop?: "auto" | "tape";
   /** Called after every optimisation step. */
@@ -131,7 +131,7 @@ export function trainVae(vae: Vae, train: MnistSet, test: MnistSet, options: Tra
   const variables = vae.variables();
   const history: EpochRecord[] = [];
   const stepsPerEpoch = Math.ceil(train.count / batchSize);
-  const explicit = options.backprop !== "tape" && estimator === "reparam" && explicitGradientsSupported(vae);
+  const explicit = options.backprop !== "tape" && explicitGradientsSupported(vae);
   try {
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const b = betaAt(epoch, beta, warmupEpochs);
@@ -145,7 +145,7 @@ export function trainVae(vae: Vae, train: MnistSet, test: MnistSet, options: Tra
         const [l, r, k] = tidyValue(() => {
           const x = batchTensor(train, idx, rng);
           if (explicit) {
-            const g = negativeElboGradients(vae, x, { beta: b, samples, seed: rng.nextSeed() });
+            const g = negativeElboGradients(vae, x, { estimator, beta: b, samples, seed: rng.nextSeed() });
             const [reconValue, klValue] = [g.recon.dataSync()[0], g.kl.dataSync()[0]];
             const loss = reconValue + b * klValue;
             if (Number.isFinite(loss)) optimizer.applyGradients(g.grads, variables);

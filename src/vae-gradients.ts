@@ -17,6 +17,7 @@ import * as tf from "@tensorflow/tfjs";
 import { Rng } from "./random";
 import { tidyValue } from "./tidy";
 import { klStandardNormalTensor, LossTerms, negativeElbo, reconstructionNll, Vae } from "./vae";
+import { explicitGradientsSupported, negativeElboGradients } from "./vae-backprop";
 
 export type EncoderEstimator = "reparam" | "score" | "score-baseline" | "score-loo";
 export const ENCODER_ESTIMATORS: readonly EncoderEstimator[] = ["reparam", "score", "score-baseline", "score-loo"];
@@ -84,9 +85,14 @@ export function surrogateLoss(vae: Vae, x: tf.Tensor2D, options: SurrogateOption
 export function encoderGradient(vae: Vae, x: tf.Tensor2D, options: SurrogateOptions): Float32Array {
   const vars = vae.encoderVariables();
   return tidyValue(() => {
-    const { grads } = tf.variableGrads(() => surrogateLoss(vae, x, options).objective, vars);
+    // Backpropagation written out (vae-backprop.ts) where it applies; the same numbers as the tape's.
+    const { grads } = explicitGradientsSupported(vae)
+      ? negativeElboGradients(vae, x, { ...options, variables: "encoder" })
+      : tf.variableGrads(() => surrogateLoss(vae, x, options).objective, vars);
     // Gradient of the ELBO = −gradient of the loss.
-    return tf.concat(vars.map((v) => grads[v.name].reshape([-1]))).neg().dataSync() as Float32Array;
+    const flat = tf.concat(vars.map((v) => grads[v.name].reshape([-1]))).neg().dataSync() as Float32Array;
+    tf.dispose(grads); // kept tensors (the written-out path keeps its results), so not freed by the tidy
+    return flat;
   });
 }
 

@@ -1,7 +1,8 @@
 /**
  * The backpropagation written out in vae-backprop.ts must give tfjs autodiff's numbers: every variable's
  * gradient is compared with tf.variableGrads of a loss written with plain tfjs ops (so every derivative is
- * traced, none hand-written), for each activation, deeper and shallower networks, β ≠ 1 and L > 1; training
+ * traced, none hand-written), for each activation, deeper and shallower networks, β ≠ 1 and L > 1; the
+ * score-function estimators' with tf.variableGrads of their surrogate losses (vae-gradients.ts); training
  * with it must follow the tape's training step for step. On the cpu backend, and on wasm with the native
  * kernels where they were built (always under CI).
  */
@@ -15,6 +16,7 @@ import { loadNativeBlas, nativeMatMulStatus } from "../src/native-kernels";
 import { trainVae } from "../src/train";
 import { activate, Activation, Vae, VaeConfig } from "../src/vae";
 import { explicitGradientsSupported, negativeElboGradients } from "../src/vae-backprop";
+import { EncoderEstimator, surrogateLoss } from "../src/vae-gradients";
 
 const tiny = path.resolve(__dirname, "../data/mnist-tiny");
 let train: MnistSet;
@@ -76,7 +78,56 @@ function compareWithTrace(vae: Vae, x: tf.Tensor2D, c: Case, seed: number) {
   return result;
 }
 
+/** The score-function estimators against tf.variableGrads of surrogateLoss, all variables and encoder only. */
+function checkScoreEstimators(batch: number) {
+  const configs: [string, Partial<VaeConfig>, number][] = [
+    ["ReLU, one hidden layer", { hiddenDims: [32], latentDim: 4 }, 1],
+    ["tanh, two hidden layers, β = 0.5", { activation: "tanh", hiddenDims: [24, 12], latentDim: 3 }, 0.5],
+    ["sigmoid, no hidden layer", { activation: "sigmoid", hiddenDims: [], latentDim: 3 }, 1],
+  ];
+  const estimators: EncoderEstimator[] = ["reparam", "score", "score-baseline", "score-loo"];
+  for (const [name, config, beta] of configs) {
+    for (const estimator of estimators) {
+      it(`${estimator}, ${name}: every gradient equals the surrogate loss's traced one (L = 3)`, () => {
+        const vae = new Vae({ ...config, seed: 6 });
+        const x = tf.tensor2d(train.images.subarray(0, batch * 784), [batch, 784]);
+        const before = tf.memory().numTensors;
+        const opts = { estimator, beta, samples: 3, seed: 13 };
+        const all = negativeElboGradients(vae, x, opts);
+        const enc = negativeElboGradients(vae, x, { ...opts, variables: "encoder" });
+        let objective: tf.Scalar | undefined;
+        let loss: tf.Scalar | undefined;
+        const ref = tf.variableGrads(() => {
+          const t = surrogateLoss(vae, x, opts);
+          loss = tf.keep(t.loss);
+          return (objective = t.objective);
+        }, vae.variables());
+        expect(all.loss.dataSync()[0]).toBeCloseTo(loss!.dataSync()[0], 2);
+        expect(Object.keys(enc.grads).sort()).toEqual(vae.encoderVariables().map((v) => v.name).sort());
+        for (const v of vae.variables()) {
+          const b = ref.grads[v.name].dataSync();
+          let scale = 1e-6;
+          for (const g of b) scale = Math.max(scale, Math.abs(g));
+          for (const got of [all.grads[v.name], enc.grads[v.name]]) {
+            if (!got) continue; // the decoder's, in encoder-only mode
+            const a = got.dataSync();
+            let worst = 0;
+            for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / scale);
+            expect(worst, v.name).toBeLessThan(1e-4);
+          }
+        }
+        tf.dispose([all.grads, all.loss, all.recon, all.kl, enc.grads, enc.loss, enc.recon, enc.kl, ref.grads, ref.value, loss!]);
+        void objective;
+        expect(tf.memory().numTensors).toBe(before);
+        x.dispose();
+        vae.dispose();
+      });
+    }
+  }
+}
+
 function checkAllCases(batch: number) {
+  checkScoreEstimators(batch);
   for (const c of cases) {
     it(`${c.name}: every gradient equals the traced one`, () => {
       const vae = new Vae({ ...c.config, seed: 5 });
@@ -118,6 +169,26 @@ describe("written-out backpropagation on the cpu backend", () => {
       expect(Math.abs(fast[i].testLoss - tape[i].testLoss)).toBeLessThan(1e-3 * tape[i].testLoss);
     }
     expect(fast[2].trainLoss).toBeLessThan(fast[0].trainLoss);
+  });
+
+  it("score-function training follows the tape too", () => {
+    const run = (backprop: "auto" | "tape") => {
+      const vae = new Vae({ hiddenDims: [32], latentDim: 3, seed: 2 });
+      const h = trainVae(vae, train, test, { epochs: 2, batchSize: 20, lr: 1e-3, samples: 2, seed: 4, encoderEstimator: "score-loo", backprop });
+      vae.dispose();
+      return h;
+    };
+    const fast = run("auto");
+    const tape = run("tape");
+    for (let i = 0; i < 2; i++) expect(Math.abs(fast[i].testLoss - tape[i].testLoss)).toBeLessThan(1e-3 * tape[i].testLoss);
+  });
+
+  it("refuses the score-loo estimator with one sample", () => {
+    const vae = new Vae({ hiddenDims: [8], latentDim: 2, seed: 1 });
+    const x = tf.tensor2d(train.images.subarray(0, 2 * 784), [2, 784]);
+    expect(() => negativeElboGradients(vae, x, { estimator: "score-loo", samples: 1 })).toThrow(/needs samples ≥ 2/);
+    x.dispose();
+    vae.dispose();
   });
 
   it("covers the Bernoulli likelihood only; a Gaussian model is refused and trains on the tape", () => {
