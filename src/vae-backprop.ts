@@ -101,8 +101,8 @@ export function negativeElboGradients(vae: Vae, x: tf.Tensor2D, options: Gradien
   const B = x.shape[0];
   const D = vae.config.latentDim;
   const decoderToo = variables === "all";
-  const grads: tf.NamedTensorMap = {};
-  const result = tf.tidy(() => {
+  return tf.tidy(() => {
+    const grads: tf.NamedTensorMap = {};
     // Forward, keeping each layer's input and output.
     const encIn: tf.Tensor2D[] = [];
     const encOut: tf.Tensor2D[] = [];
@@ -146,8 +146,8 @@ export function negativeElboGradients(vae: Vae, x: tf.Tensor2D, options: Gradien
     // Backward through a dense layer: its weight gradients (if wanted), and ∂loss/∂(its input) if needed.
     const back = (layer: Dense, input: tf.Tensor2D, dOut: tf.Tensor2D, weights: boolean, needInput: boolean): tf.Tensor2D | undefined => {
       if (weights) {
-        grads[layer.W.name] = tf.keep(matMul(input, dOut, true, false));
-        grads[layer.b.name] = tf.keep(columnSums(dOut));
+        grads[layer.W.name] = matMul(input, dOut, true, false);
+        grads[layer.b.name] = columnSums(dOut);
       }
       return needInput ? matMul(dOut, layer.W, false, true) : undefined;
     };
@@ -200,7 +200,6 @@ export function negativeElboGradients(vae: Vae, x: tf.Tensor2D, options: Gradien
         if (d) dh = d;
       }
     }
-    return { loss: tf.add(recon, tf.mul(kl, beta)) as tf.Scalar, recon, kl };
+    return { grads, loss: tf.add(recon, tf.mul(kl, beta)) as tf.Scalar, recon, kl };
   });
-  return { grads, ...result };
 }

@@ -92,9 +92,7 @@ export function encoderGradient(vae: Vae, x: tf.Tensor2D, options: SurrogateOpti
       ? negativeElboGradients(vae, x, { ...options, variables: "encoder" })
       : tf.variableGrads(() => surrogateLoss(vae, x, options).objective, vars);
     // Gradient of the ELBO = −gradient of the loss.
-    const flat = tf.concat(vars.map((v) => grads[v.name].reshape([-1]))).neg().dataSync() as Float32Array;
-    tf.dispose(grads); // kept tensors (the written-out path keeps its results), so not freed by the tidy
-    return flat;
+    return tf.concat(vars.map((v) => grads[v.name].reshape([-1]))).neg().dataSync() as Float32Array;
   });
 }
 

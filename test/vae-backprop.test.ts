@@ -183,6 +183,19 @@ describe("written-out backpropagation on the cpu backend", () => {
     for (let i = 0; i < 2; i++) expect(Math.abs(fast[i].testLoss - tape[i].testLoss)).toBeLessThan(1e-3 * tape[i].testLoss);
   });
 
+  it("everything it returns is freed by an enclosing tf.tidy", () => {
+    const vae = new Vae({ hiddenDims: [8], latentDim: 2, seed: 1 });
+    const x = tf.tensor2d(train.images.subarray(0, 4 * 784), [4, 784]);
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      negativeElboGradients(vae, x, { samples: 2 });
+      negativeElboGradients(vae, x, { estimator: "score-baseline", variables: "encoder" });
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+    vae.dispose();
+  });
+
   it("refuses the score-loo estimator with one sample", () => {
     const vae = new Vae({ hiddenDims: [8], latentDim: 2, seed: 1 });
     const x = tf.tensor2d(train.images.subarray(0, 2 * 784), [2, 784]);
