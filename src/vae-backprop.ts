@@ -27,7 +27,8 @@
  *   ∂loss/∂logσ²   = −(1/(L·B)) Σ_L (f − b) (ε² − 1) / 2 + β (σ² − 1) / (2B)
  */
 import * as tf from "@tensorflow/tfjs";
-import { nativeBernoulliNll, nativeMatMulStatus } from "./native-kernels";
+import { columnSums, matMulT } from "./dense";
+import { nativeBernoulliNll } from "./native-kernels";
 import { Rng } from "./random";
 import { activate, Activation, bernoulliNll, Dense, LossOptions, Vae } from "./vae";
 import type { EncoderEstimator } from "./vae-gradients";
@@ -54,21 +55,6 @@ function activationDerivative(h: tf.Tensor, a: Activation): tf.Tensor {
       // σ(a) = 1 − e^{−softplus(a)}
       return tf.sub(1, tf.exp(tf.neg(h)));
   }
-}
-
-/**
- * a·op(b) with transposes left to BLAS where the native matmul is active; elsewhere as an explicit transpose
- * and a plain product (wasm's own matmul with a transposed operand is 5–10× slower).
- */
-function matMul(a: tf.Tensor2D, b: tf.Tensor2D, transposeA: boolean, transposeB: boolean): tf.Tensor2D {
-  if (nativeMatMulStatus().active || tf.getBackend() !== "wasm") return tf.matMul(a, b, transposeA, transposeB);
-  return tf.matMul(transposeA ? tf.transpose(a) : a, transposeB ? tf.transpose(b) : b);
-}
-
-/** Column sums, as 1ᵀ·d where BLAS runs (wasm's sum over axis 0 transposes first). */
-function columnSums(d: tf.Tensor2D): tf.Tensor1D {
-  if (nativeMatMulStatus().active) return tf.matMul(tf.ones([1, d.shape[0]]), d).reshape([d.shape[1]]);
-  return tf.sum(d, 0);
 }
 
 export interface GradientOptions extends LossOptions {
@@ -146,10 +132,10 @@ export function negativeElboGradients(vae: Vae, x: tf.Tensor2D, options: Gradien
     // Backward through a dense layer: its weight gradients (if wanted), and ∂loss/∂(its input) if needed.
     const back = (layer: Dense, input: tf.Tensor2D, dOut: tf.Tensor2D, weights: boolean, needInput: boolean): tf.Tensor2D | undefined => {
       if (weights) {
-        grads[layer.W.name] = matMul(input, dOut, true, false);
+        grads[layer.W.name] = matMulT(input, dOut, true, false);
         grads[layer.b.name] = columnSums(dOut);
       }
-      return needInput ? matMul(dOut, layer.W, false, true) : undefined;
+      return needInput ? matMulT(dOut, layer.W, false, true) : undefined;
     };
     // The decoder: weight gradients if asked for, ∂loss/∂z if the estimator is the reparameterized one.
     let dz: tf.Tensor2D | undefined;

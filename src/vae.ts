@@ -10,7 +10,8 @@
  * with the expectation estimated from L reparameterized samples and the KL in closed form.
  */
 import * as tf from "@tensorflow/tfjs";
-import { nativeBernoulliNll, nativeMatMulStatus } from "./native-kernels";
+import { columnSums, matMulT } from "./dense";
+import { nativeBernoulliNll } from "./native-kernels";
 import { Rng } from "./random";
 
 export type Activation = "relu" | "tanh" | "softplus" | "elu" | "leakyRelu" | "sigmoid";
@@ -48,12 +49,9 @@ export interface Dense {
 }
 
 /**
- * y = x·W + b with its gradient written out: dW = xᵀ·dy, db = Σ dy, dx = dy·Wᵀ, each as an explicit
- * transpose followed by a plain matmul. The default gradient of tf.matMul multiplies with a transposed
- * operand instead, which the wasm backend runs 5–10× slower than a plain product (measured: 35–39 ms vs
- * 4.5 ms for the 128×784×400 products of the MLP VAE); with the native OpenBLAS matmul active the
- * transposes are left to BLAS. With `inputGrad: false` (the encoder's first layer,
- * whose input is data) dx is not computed at all.
+ * y = x·W + b with its gradient written out: dW = xᵀ·dy, db = Σ dy, dx = dy·Wᵀ, in the forms of dense.ts
+ * (the default gradient of tf.matMul multiplies with transposed operands, which the wasm backend runs 5–10×
+ * slower). With `inputGrad: false` (the encoder's first layer, whose input is data) dx is not computed.
  */
 function denseOp(inputGrad: boolean) {
   return tf.customGrad(((x: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D, save: (t: tf.Tensor[]) => void) => {
@@ -62,13 +60,8 @@ function denseOp(inputGrad: boolean) {
       value: tf.add(tf.matMul(x, W), b),
       gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
         const [xs, Ws] = saved as tf.Tensor2D[];
-        // OpenBLAS (when the native matmul is active) takes transposed operands at full speed.
-        const flags = nativeMatMulStatus().active;
-        const dx = !inputGrad ? tf.zerosLike(xs) : flags ? tf.matMul(dy, Ws, false, true) : tf.matMul(dy, tf.transpose(Ws));
-        const dW = flags ? tf.matMul(xs, dy, true, false) : tf.matMul(tf.transpose(xs), dy);
-        // Column sums as 1ᵀ·dy where BLAS runs: wasm's sum over axis 0 transposes first (0.7 ms for 128×400).
-        const db = flags ? tf.matMul(tf.ones([1, dy.shape[0]]), dy).reshape([dy.shape[1]]) : tf.sum(dy, 0);
-        return [dx, dW, db];
+        const dx = inputGrad ? matMulT(dy, Ws, false, true) : tf.zerosLike(xs);
+        return [dx, matMulT(xs, dy, true, false), columnSums(dy)];
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor, W: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
