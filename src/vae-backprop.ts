@@ -57,6 +57,24 @@ function activationDerivative(h: tf.Tensor, a: Activation): tf.Tensor {
   }
 }
 
+/** x·W + b. */
+function affine(x: tf.Tensor2D, layer: Dense): tf.Tensor2D {
+  return tf.add(tf.matMul(x, layer.W), layer.b) as tf.Tensor2D;
+}
+
+/** Through a stack of activated dense layers, keeping each layer's input and output for the backward pass. */
+function forwardLayers(layers: Dense[], input: tf.Tensor2D, act: Activation) {
+  const ins: tf.Tensor2D[] = [];
+  const outs: tf.Tensor2D[] = [];
+  let h = input;
+  for (const l of layers) {
+    ins.push(h);
+    h = activate(affine(h, l), act) as tf.Tensor2D;
+    outs.push(h);
+  }
+  return { ins, outs, top: h };
+}
+
 export interface GradientOptions extends LossOptions {
   /** How the encoder's gradient is estimated (vae-gradients.ts); the decoder's is the same for all. Default "reparam". */
   estimator?: EncoderEstimator;
@@ -90,31 +108,19 @@ export function negativeElboGradients(vae: Vae, x: tf.Tensor2D, options: Gradien
   return tf.tidy(() => {
     const grads: tf.NamedTensorMap = {};
     // Forward, keeping each layer's input and output.
-    const encIn: tf.Tensor2D[] = [];
-    const encOut: tf.Tensor2D[] = [];
-    let h = x;
-    for (const l of vae.encoder) {
-      encIn.push(h);
-      h = activate(tf.add(tf.matMul(h, l.W), l.b), act) as tf.Tensor2D;
-      encOut.push(h);
-    }
-    const mu = tf.add(tf.matMul(h, vae.encMu.W), vae.encMu.b) as tf.Tensor2D;
-    const logVar = tf.add(tf.matMul(h, vae.encLogVar.W), vae.encLogVar.b) as tf.Tensor2D;
+    const enc = forwardLayers(vae.encoder, x, act);
+    const encIn = enc.ins;
+    const encOut = enc.outs;
+    const mu = affine(enc.top, vae.encMu);
+    const logVar = affine(enc.top, vae.encLogVar);
     const sd = tf.exp(tf.mul(logVar, 0.5)) as tf.Tensor2D;
     const eps = tf.randomNormal([samples * B, D], 0, 1, "float32", seed) as tf.Tensor2D;
     const muL = samples === 1 ? mu : (tf.tile(mu, [samples, 1]) as tf.Tensor2D);
     const sdL = samples === 1 ? sd : (tf.tile(sd, [samples, 1]) as tf.Tensor2D);
     const z = tf.add(muL, tf.mul(sdL, eps)) as tf.Tensor2D;
     const decode = (input: tf.Tensor2D) => {
-      const ins: tf.Tensor2D[] = [];
-      const outs: tf.Tensor2D[] = [];
-      let d = input;
-      for (const l of vae.decoder) {
-        ins.push(d);
-        d = activate(tf.add(tf.matMul(d, l.W), l.b), act) as tf.Tensor2D;
-        outs.push(d);
-      }
-      return { ins, outs, top: d, logits: tf.add(tf.matMul(d, vae.decOut.W), vae.decOut.b) as tf.Tensor2D };
+      const layers = forwardLayers(vae.decoder, input, act);
+      return { ...layers, logits: affine(layers.top, vae.decOut) };
     };
     const dec = decode(z);
     const xL = samples === 1 ? x : (tf.tile(x, [samples, 1]) as tf.Tensor2D);
@@ -173,10 +179,9 @@ export function negativeElboGradients(vae: Vae, x: tf.Tensor2D, options: Gradien
     }
     const dMu = tf.add(dMuData, tf.mul(mu, beta / B)) as tf.Tensor2D;
     const dLogVar = tf.add(dLogVarData, tf.mul(tf.sub(variance, 1), (0.5 * beta) / B)) as tf.Tensor2D;
-    const encTop = vae.encoder.length > 0 ? encOut[encOut.length - 1] : x;
     const deeper = vae.encoder.length > 0;
-    const dFromMu = back(vae.encMu, encTop, dMu, true, deeper);
-    const dFromLogVar = back(vae.encLogVar, encTop, dLogVar, true, deeper);
+    const dFromMu = back(vae.encMu, enc.top, dMu, true, deeper);
+    const dFromLogVar = back(vae.encLogVar, enc.top, dLogVar, true, deeper);
     if (deeper) {
       let dh = tf.add(dFromMu!, dFromLogVar!) as tf.Tensor2D;
       for (let i = vae.encoder.length - 1; i >= 0; i--) {

@@ -24,6 +24,7 @@ float log1pf(float) __attribute__((simd("notinbranch")));
 #include <node_api.h>
 #include <cblas.h>
 #include <stdint.h>
+#include <stdio.h>
 
 extern void openblas_set_num_threads(int);
 
@@ -41,15 +42,26 @@ static int64_t int_arg(napi_env env, napi_value v, int* ok) {
   return x;
 }
 
-/* The Float32Array over the wasm heap (argument 0 of both functions); NULL, with a JS exception, if not one. */
-static float* heap_arg(napi_env env, napi_value v, int64_t* length, const char* who) {
+/*
+ * The start of every call: exactly `n` arguments, the first a Float32Array over the wasm heap. Returns the
+ * heap (its length in *length), or NULL with a JS exception naming the function `who`.
+ */
+static float* begin_call(napi_env env, napi_callback_info info, size_t n, napi_value* args, const char* who, int64_t* length) {
+  char msg[96];
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != n) {
+    snprintf(msg, sizeof msg, "vae-lab native %s: expected %zu arguments", who, n);
+    napi_throw_error(env, NULL, msg);
+    return NULL;
+  }
   napi_typedarray_type type;
   size_t len;
   void* data;
   napi_value buffer;
   size_t byte_offset;
-  if (napi_get_typedarray_info(env, v, &type, &len, &data, &buffer, &byte_offset) != napi_ok || type != napi_float32_array) {
-    napi_throw_type_error(env, NULL, who);
+  if (napi_get_typedarray_info(env, args[0], &type, &len, &data, &buffer, &byte_offset) != napi_ok || type != napi_float32_array) {
+    snprintf(msg, sizeof msg, "vae-lab native %s: heap must be a Float32Array", who);
+    napi_throw_type_error(env, NULL, msg);
     return NULL;
   }
   *length = (int64_t)len;
@@ -57,15 +69,9 @@ static float* heap_arg(napi_env env, napi_value v, int64_t* length, const char* 
 }
 
 static napi_value Sgemm(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
   napi_value args[12];
-  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
-  if (argc != 12) {
-    napi_throw_error(env, NULL, "vae-lab native sgemm: expected 12 arguments");
-    return NULL;
-  }
   int64_t len;
-  float* heap = heap_arg(env, args[0], &len, "vae-lab native sgemm: heap must be a Float32Array");
+  float* heap = begin_call(env, info, 12, args, "sgemm", &len);
   if (!heap) return NULL;
   int ok = 1;
   int64_t a_off = int_arg(env, args[1], &ok), b_off = int_arg(env, args[2], &ok), c_off = int_arg(env, args[3], &ok);
@@ -92,15 +98,9 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
 }
 
 static napi_value Adam(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
   napi_value args[12];
-  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
-  if (argc != 12) {
-    napi_throw_error(env, NULL, "vae-lab native adam: expected 12 arguments");
-    return NULL;
-  }
   int64_t len;
-  float* heap = heap_arg(env, args[0], &len, "vae-lab native adam: heap must be a Float32Array");
+  float* heap = begin_call(env, info, 12, args, "adam", &len);
   if (!heap) return NULL;
   int ok = 1;
   int64_t p_off = int_arg(env, args[1], &ok), g_off = int_arg(env, args[2], &ok), m_off = int_arg(env, args[3], &ok);
@@ -135,15 +135,9 @@ static napi_value Adam(napi_env env, napi_callback_info info) {
 }
 
 static napi_value BernoulliNll(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
   napi_value args[8];
-  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
-  if (argc != 8) {
-    napi_throw_error(env, NULL, "vae-lab native bernoulliNll: expected 8 arguments");
-    return NULL;
-  }
   int64_t len;
-  float* heap = heap_arg(env, args[0], &len, "vae-lab native bernoulliNll: heap must be a Float32Array");
+  float* heap = begin_call(env, info, 8, args, "bernoulliNll", &len);
   if (!heap) return NULL;
   int ok = 1;
   int64_t l_off = int_arg(env, args[1], &ok), x_off = int_arg(env, args[2], &ok), nll_off = int_arg(env, args[3], &ok);
