@@ -1,32 +1,37 @@
 /**
- * vae-lab: Variational Autoencoders from Bayes' rule to MNIST.
- * Everything the notebooks call is exported from here.
+ * vae-lab: Variational Autoencoders from Bayes' rule to MNIST — the library.
+ *
+ * - `prob/`: Bayes' rule, Gaussians, KL, the ELBO, gradient estimators and test costs.
+ * - `vae/`: the model, its written-out backpropagation, training, evaluation, checkpoints, figures.
+ * - `engine/`: what runs underneath (backend choice, native kernels, Adam, dense products, seeded randomness).
+ * - `data/`: IDX files and MNIST.
+ *
+ * Notebook helpers (display, quick mode, the runner and site builder) are in `vae-lab/notebook`; the
+ * deliberately wrong computations notebook 11 shows are in `vae-lab/pitfalls`.
  */
 import * as tf from "@tensorflow/tfjs";
 
 export { tf };
-export * from "./backend";
-export * from "./random";
-export * from "./idx";
-export * from "./mnist";
-export * from "./plot";
-export { writeFileAtomic } from "./atomic-write";
-export { quickMode, pick } from "./quick";
-export * from "./gaussian";
-export * from "./kl";
-export * from "./bayes";
-export * from "./elbo";
-export * from "./estimators";
-export * from "./costs";
-export { tidyValue } from "./tidy";
-export * from "./vae";
-export * from "./vae-backprop";
-export * from "./train";
-export * from "./evaluate";
-export * from "./checkpoint";
-export * from "./vae-figures";
-export { runJob, DEFAULT_JOB } from "./job";
-export type { JobConfig, Metrics } from "./job";
-export * from "./vae-gradients";
-export * from "./pitfalls";
-export { FileError } from "./file-error";
+export * from "./engine/backend";
+export * from "./engine/random";
+export { tidyValue } from "./engine/tidy";
+export * from "./data/idx";
+export * from "./data/mnist";
+export * from "./plot/plot";
+export { writeFileAtomic } from "./files/atomic-write";
+export { FileError } from "./files/file-error";
+export * from "./prob/gaussian";
+export * from "./prob/kl";
+export * from "./prob/bayes";
+export * from "./prob/elbo";
+export * from "./prob/estimators";
+export * from "./prob/costs";
+export * from "./vae/model";
+export * from "./vae/backprop";
+export * from "./vae/encoder-gradients";
+export * from "./vae/train";
+export * from "./vae/evaluate";
+export * from "./vae/checkpoint";
+export * from "./vae/figures";
+export { runJob, DEFAULT_JOB } from "./cli/job";
+export type { JobConfig, Metrics } from "./cli/job";

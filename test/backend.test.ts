@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterEach, describe, expect, it } from "vitest";
-import { BackendError, initBackend, parseBackendChoice } from "../src/backend";
+import { BackendError, initBackend, parseBackendChoice } from "../src/engine/backend";
 
 function tfjsNodeInstalled(): boolean {
   try {

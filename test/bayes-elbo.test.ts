@@ -1,12 +1,12 @@
 import * as tf from "@tensorflow/tfjs";
 import * as math from "mathjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../src/backend";
-import { binomialLikelihood, discreteBayes, LinearGaussianModel, logMeanExp, pilotMatrix } from "../src/bayes";
-import { elboExact, elboGradient, elboMonteCarlo, fitElbo, GaussianQ, klToPosterior } from "../src/elbo";
-import { cholesky, logNormal1d } from "../src/gaussian";
-import { linspace } from "../src/kl";
-import { Rng } from "../src/random";
+import { initBackend } from "../src/engine/backend";
+import { binomialLikelihood, discreteBayes, LinearGaussianModel, logMeanExp, pilotMatrix } from "../src/prob/bayes";
+import { elboExact, elboGradient, elboMonteCarlo, fitElbo, GaussianQ, klToPosterior } from "../src/prob/elbo";
+import { cholesky, logNormal1d } from "../src/prob/gaussian";
+import { linspace } from "../src/prob/kl";
+import { Rng } from "../src/engine/random";
 
 beforeAll(async () => {
   await initBackend("cpu");

@@ -7,7 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { figureHtml, imageGrid, lineChart, saveHtml, scatterByLabel } from "../src/plot";
+import { figureHtml, imageGrid, lineChart, saveHtml, scatterByLabel } from "../src/plot/plot";
 import { checkCharts, findChromium, tmpDir, useBrowser } from "./harness/browser";
 
 const chromium = findChromium();

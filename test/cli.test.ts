@@ -2,7 +2,7 @@ import { spawnSync } from "child_process";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 
-const cli = path.resolve(__dirname, "../dist/cli.js");
+const cli = path.resolve(__dirname, "../dist/cli/main.js");
 function run(...args: string[]) {
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", timeout: 120_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../src/backend";
-import { CostFunction, linearCost, quadraticCost, sineCost } from "../src/costs";
+import { initBackend } from "../src/engine/backend";
+import { CostFunction, linearCost, quadraticCost, sineCost } from "../src/prob/costs";
 import {
   gaussianScoreSymbolic,
   reparameterizedGradient,
@@ -9,8 +9,8 @@ import {
   scoreFunctionGradient,
   studyEstimator,
   varianceSweep,
-} from "../src/estimators";
-import { Rng } from "../src/random";
+} from "../src/prob/estimators";
+import { Rng } from "../src/engine/random";
 
 beforeAll(async () => {
   await initBackend("cpu");
@@ -206,7 +206,7 @@ describe("estimator API", () => {
 
 describe("measureVariances", () => {
   it("puts measured single-sample variances next to the closed forms", async () => {
-    const { measureVariances, varianceRows } = await import("../src/costs");
+    const { measureVariances, varianceRows } = await import("../src/prob/costs");
     const c = measureVariances(quadraticCost(), q, { repeats: 50_000, seed: 1, baseline: 2 });
     const rows = varianceRows(c, "reparam");
     expect(rows.map((r) => r[0])).toEqual(["μ[0]", "μ[1]", "μ[2]", "σ[0]", "σ[1]", "σ[2]"]);

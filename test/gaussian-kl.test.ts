@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { cholesky, entropyDiag, logDet, logMixture1d, logNormal, logNormal1d, logNormalDiag, mixtureMoments, sampleDiag } from "../src/gaussian";
-import { fitGaussianToMixture, klDiagGaussians, klGaussians, klMonteCarlo, klQuadrature1d, klToStandardNormal, linspace, meanAndStderr } from "../src/kl";
-import { Rng } from "../src/random";
+import { cholesky, entropyDiag, logDet, logMixture1d, logNormal, logNormal1d, logNormalDiag, mixtureMoments, sampleDiag } from "../src/prob/gaussian";
+import { fitGaussianToMixture, klDiagGaussians, klGaussians, klMonteCarlo, klQuadrature1d, klToStandardNormal, linspace, meanAndStderr } from "../src/prob/kl";
+import { Rng } from "../src/engine/random";
 
 const q = { mu: [0.3, -1.2, 2], sigma: [0.5, 1.5, 0.8] };
 const p = { mu: [0, 0.5, 1], sigma: [1, 0.7, 2] };

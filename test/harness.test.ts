@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { runNotebook } from "../src/notebook-runner";
+import { runNotebook } from "../src/notebook/runner";
 
 function notebook(cells: string[]): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-nb-"));

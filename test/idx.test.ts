@@ -3,7 +3,7 @@ import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
 import { describe, expect, it } from "vitest";
-import { encodeIdx, IdxError, parseIdx, readIdx } from "../src/idx";
+import { encodeIdx, IdxError, parseIdx, readIdx } from "../src/data/idx";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-idx-"));
 function write(name: string, bytes: Uint8Array): string {

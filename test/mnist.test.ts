@@ -5,10 +5,10 @@ import * as path from "path";
 import * as zlib from "zlib";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../src/backend";
-import { encodeIdx } from "../src/idx";
-import { batchTensor, defaultMnistDir, firstOfEachDigit, imagesTensor, labelCounts, loadMnist } from "../src/mnist";
-import { Rng } from "../src/random";
+import { initBackend } from "../src/engine/backend";
+import { encodeIdx } from "../src/data/idx";
+import { batchTensor, defaultMnistDir, firstOfEachDigit, imagesTensor, labelCounts, loadMnist } from "../src/data/mnist";
+import { Rng } from "../src/engine/random";
 
 const tiny = path.resolve(__dirname, "../data/mnist-tiny");
 const md5 = (f: string) => crypto.createHash("md5").update(fs.readFileSync(f)).digest("hex");

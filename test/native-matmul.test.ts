@@ -7,10 +7,10 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../src/backend";
-import { disableNativeMatMul, enableNativeMatMul, loadNativeBlas, nativeBernoulliNll, nativeMatMulStatus } from "../src/native-kernels";
-import { Rng } from "../src/random";
-import { bernoulliNll } from "../src/vae";
+import { initBackend } from "../src/engine/backend";
+import { disableNativeMatMul, enableNativeMatMul, loadNativeBlas, nativeBernoulliNll, nativeMatMulStatus } from "../src/engine/native-kernels";
+import { Rng } from "../src/engine/random";
+import { bernoulliNll } from "../src/vae/model";
 
 const available = loadNativeBlas() !== null;
 const run = available || process.env.CI ? describe : describe.skip;

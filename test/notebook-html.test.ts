@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { notebookPage, notebookTitle, renderMarkdown } from "../src/notebook-html";
-import { summary } from "../src/site";
+import { notebookPage, notebookTitle, renderMarkdown } from "../src/notebook/html";
+import { summary } from "../src/notebook/site";
 
 describe("notebook → HTML", () => {
   it("keeps LaTeX intact through Markdown (underscores, stars, backslashes)", () => {

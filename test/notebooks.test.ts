@@ -5,7 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { runNotebook } from "../src/notebook-runner";
+import { runNotebook } from "../src/notebook/runner";
 
 const root = path.resolve(__dirname, "..");
 const notebooks = fs

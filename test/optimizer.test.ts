@@ -1,9 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
-import { initBackend } from "../src/backend";
-import { loadNativeBlas, nativeMatMulStatus } from "../src/native-kernels";
-import { createAdam } from "../src/optimizer";
-import { Rng } from "../src/random";
+import { initBackend } from "../src/engine/backend";
+import { loadNativeBlas, nativeMatMulStatus } from "../src/engine/native-kernels";
+import { createAdam } from "../src/engine/optimizer";
+import { Rng } from "../src/engine/random";
 
 const available = loadNativeBlas() !== null;
 const run = available || process.env.CI ? describe : describe.skip;

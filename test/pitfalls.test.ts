@@ -1,9 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../src/backend";
-import { activeUnits } from "../src/evaluate";
-import { loadMnist } from "../src/mnist";
+import { initBackend } from "../src/engine/backend";
+import { activeUnits } from "../src/vae/evaluate";
+import { loadMnist } from "../src/data/mnist";
 import {
   bceFloor,
   bceLossesTensor,
@@ -16,8 +16,8 @@ import {
   lossMeanOverPixels,
   sigmoidTwiceFloor,
 } from "../src/pitfalls";
-import { trainVae } from "../src/train";
-import { bernoulliNll, klStandardNormalTensor, Vae } from "../src/vae";
+import { trainVae } from "../src/vae/train";
+import { bernoulliNll, klStandardNormalTensor, Vae } from "../src/vae/model";
 
 beforeAll(async () => {
   await initBackend("cpu");

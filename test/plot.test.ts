@@ -2,7 +2,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { barChart, figureHtml, heatmap, histogram, imageGrid, lineChart, pageHtml, saveHtml, scatterByLabel, show } from "../src/plot";
+import { barChart, figureHtml, heatmap, histogram, imageGrid, lineChart, pageHtml, saveHtml, scatterByLabel } from "../src/plot/plot";
+import { show } from "../src/notebook/display";
 
 describe("figure builders", () => {
   it("lineChart: one trace per series, x defaults to 0..n-1, log axes", () => {
@@ -81,7 +82,7 @@ describe("HTML output", () => {
 
 describe("tables", () => {
   it("tableHtml formats numbers to significant figures and escapes text", async () => {
-    const { tableHtml } = await import("../src/plot");
+    const { tableHtml } = await import("../src/plot/plot");
     const html = tableHtml(["a<b", "value"], [["x", 3.14159265], ["y", 0.000012345], ["n", 42]], 3);
     expect(html).toContain("a&lt;b");
     expect(html).toContain(">3.14<");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Rng } from "../src/random";
+import { Rng } from "../src/engine/random";
 
 describe("Rng", () => {
   it("same seed, same stream; other seed, other stream", () => {

@@ -1,8 +1,8 @@
 /**
- * The backpropagation written out in vae-backprop.ts must give tfjs autodiff's numbers: every variable's
+ * The backpropagation written out in vae/backprop.ts must give tfjs autodiff's numbers: every variable's
  * gradient is compared with tf.variableGrads of a loss written with plain tfjs ops (so every derivative is
  * traced, none hand-written), for each activation, deeper and shallower networks, β ≠ 1 and L > 1; the
- * score-function estimators' with tf.variableGrads of their surrogate losses (vae-gradients.ts); training
+ * score-function estimators' with tf.variableGrads of their surrogate losses (vae/encoder-gradients.ts); training
  * with it must follow the tape's training step for step. On the cpu backend, and on wasm with the native
  * kernels where they were built (always under CI).
  */
@@ -10,13 +10,13 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../src/backend";
-import { loadMnist, MnistSet } from "../src/mnist";
-import { loadNativeBlas, nativeMatMulStatus } from "../src/native-kernels";
-import { trainVae } from "../src/train";
-import { activate, Activation, Vae, VaeConfig } from "../src/vae";
-import { explicitGradientsSupported, negativeElboGradients } from "../src/vae-backprop";
-import { EncoderEstimator, surrogateLoss } from "../src/vae-gradients";
+import { initBackend } from "../src/engine/backend";
+import { loadMnist, MnistSet } from "../src/data/mnist";
+import { loadNativeBlas, nativeMatMulStatus } from "../src/engine/native-kernels";
+import { trainVae } from "../src/vae/train";
+import { activate, Activation, Vae, VaeConfig } from "../src/vae/model";
+import { explicitGradientsSupported, negativeElboGradients } from "../src/vae/backprop";
+import { EncoderEstimator, surrogateLoss } from "../src/vae/encoder-gradients";
 
 const tiny = path.resolve(__dirname, "../data/mnist-tiny");
 let train: MnistSet;

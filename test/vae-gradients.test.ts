@@ -1,13 +1,13 @@
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../src/backend";
-import { batchTensor, loadMnist, MnistSet } from "../src/mnist";
-import { meanAndStderr } from "../src/kl";
-import { Rng } from "../src/random";
-import { trainVae } from "../src/train";
-import { stopGradient, studyEncoderGradient, surrogateLoss } from "../src/vae-gradients";
-import { Vae } from "../src/vae";
+import { initBackend } from "../src/engine/backend";
+import { batchTensor, loadMnist, MnistSet } from "../src/data/mnist";
+import { meanAndStderr } from "../src/prob/kl";
+import { Rng } from "../src/engine/random";
+import { trainVae } from "../src/vae/train";
+import { stopGradient, studyEncoderGradient, surrogateLoss } from "../src/vae/encoder-gradients";
+import { Vae } from "../src/vae/model";
 
 const tiny = path.resolve(__dirname, "../data/mnist-tiny");
 let train: MnistSet;

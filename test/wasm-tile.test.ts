@@ -6,9 +6,9 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../src/backend";
-import { Rng } from "../src/random";
-import { disableFastTile, enableFastTile } from "../src/wasm-tile";
+import { initBackend } from "../src/engine/backend";
+import { Rng } from "../src/engine/random";
+import { disableFastTile, enableFastTile } from "../src/engine/wasm-tile";
 
 const rng = new Rng(7);
 

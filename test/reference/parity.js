@@ -26,7 +26,7 @@ if (t.status !== 0) {
 const torch = t.stdout.trim().split("\n").map((l) => JSON.parse(l));
 const out = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-parity-"));
 console.error(`vae-lab: ${epochs} epochs…`);
-const v = spawnSync(process.execPath, [path.join(root, "dist", "cli.js"), "train", "--epochs", epochs, "--latent-dim", "20", "--hidden-dim", "400", "--iwae-k", "0", "--out", out], { stdio: ["ignore", "ignore", "inherit"] });
+const v = spawnSync(process.execPath, [path.join(root, "dist", "cli", "main.js"), "train", "--epochs", epochs, "--latent-dim", "20", "--hidden-dim", "400", "--iwae-k", "0", "--out", out], { stdio: ["ignore", "ignore", "inherit"] });
 if (v.status !== 0) process.exit(1);
 const ours = JSON.parse(fs.readFileSync(path.join(out, "metrics.json"), "utf8"));
 console.log(`backend: ${ours.backend}`);

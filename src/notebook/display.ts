@@ -1,0 +1,99 @@
+/**
+ * Showing things in a tslab notebook: charts (`show`), tables (`showTable`), a chart that redraws in place
+ * (`LiveFigure`, `liveLossCurves`). tslab is loaded lazily, so importing this module outside a notebook
+ * costs nothing; there every helper falls back to a line of text.
+ */
+import { Figure, figureHtml, formatCell, plotlyScriptTag, tableHtml } from "../plot/plot";
+import { lossCurves } from "../vae/figures";
+import { EpochRecord } from "../vae/train";
+
+interface TslabDisplay {
+  html(s: string): void;
+}
+interface Tslab {
+  display: TslabDisplay;
+  newDisplay(): TslabDisplay;
+}
+
+let plotlySent = false;
+
+function tslab(): Tslab | undefined {
+  try {
+    // Loaded lazily: only a notebook needs it, and it is heavy.
+    return require("tslab") as Tslab;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Send the plotly.js bundle to the notebook (once per kernel session; `force` sends it again, e.g. after a
+ * page reload that lost it).
+ */
+export function initNotebookPlotting(force = false): void {
+  if (plotlySent && !force) return;
+  const t = tslab();
+  if (!t) throw new Error("initNotebookPlotting: tslab is not installed");
+  t.display.html(plotlyScriptTag());
+  plotlySent = true;
+}
+
+/**
+ * Display a figure in the notebook. Outside a notebook it prints a one-line hint instead (scripts should
+ * use saveHtml).
+ */
+export function show(fig: Figure): void {
+  const t = tslab();
+  try {
+    if (!t) throw new Error("no tslab");
+    initNotebookPlotting();
+    t.display.html(figureHtml(fig));
+  } catch {
+    const title = (fig.layout.title as { text?: string } | undefined)?.text ?? "figure";
+    console.log(`[vae-lab] "${title}": not in a tslab notebook; use saveHtml(file, fig) to write it as HTML`);
+  }
+}
+
+/** Show a table in the notebook; outside a notebook, print it as text. */
+export function showTable(header: string[], rows: (string | number)[][], digits = 4): void {
+  const t = tslab();
+  try {
+    if (!t) throw new Error("no tslab");
+    t.display.html(tableHtml(header, rows, digits));
+  } catch {
+    console.log([header, ...rows.map((r) => r.map((c) => (typeof c === "number" ? formatCell(c, digits) : c)))].map((r) => r.join("\t")).join("\n"));
+  }
+}
+
+/**
+ * A chart that redraws in place (one notebook output updated again and again), for live loss curves.
+ * Outside a notebook `update` does nothing.
+ */
+export class LiveFigure {
+  private display: TslabDisplay | undefined;
+  update(fig: Figure): void {
+    const t = tslab();
+    if (!t) return;
+    try {
+      initNotebookPlotting();
+      this.display ??= t.newDisplay();
+      this.display.html(figureHtml(fig));
+    } catch {
+      // Not in a notebook: nothing to redraw.
+    }
+  }
+}
+
+/**
+ * For notebooks: an `onEpoch` callback that redraws the loss curves in place after every epoch and prints
+ * one line per epoch. `trainVae(vae, train, test, { epochs, onEpoch: liveLossCurves().onEpoch })`.
+ */
+export function liveLossCurves(title?: string): { onEpoch: (r: EpochRecord, history: EpochRecord[]) => void } {
+  const fig = new LiveFigure();
+  return {
+    onEpoch: (r, history) => {
+      console.log(`epoch ${r.epoch}: train ${r.trainLoss.toFixed(2)}, test ${r.testLoss.toFixed(2)} = recon ${r.recon.toFixed(2)} + KL ${r.kl.toFixed(2)} nats (${r.seconds.toFixed(1)} s)`);
+      fig.update(lossCurves(history, title));
+    },
+  };
+}

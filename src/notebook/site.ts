@@ -1,0 +1,103 @@
+/**
+ * The published notebooks: execute every notebook in a folder through the tslab kernel (full mode, or quick
+ * mode for CI) and export each as an HTML page with working, offline, interactive charts, all in one folder
+ * with an index page and the shared assets (plotly.js and MathJax) beside them. Pages are written
+ * atomically, and the index only after every notebook ran, so a failed build never looks finished.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { writeFileAtomic } from "../files/atomic-write";
+import { escapeHtml, MATHJAX_CONFIG, NotebookJson, notebookPage, notebookTitle, renderMarkdown } from "./html";
+import { runNotebook } from "./runner";
+
+export interface SiteOptions {
+  /** Folder of .ipynb files. */
+  notebooks: string;
+  /** Output folder. */
+  out: string;
+  /** VAE_LAB_QUICK=1 for the kernels. */
+  quick: boolean;
+  /** Only notebooks whose file name contains one of these strings. */
+  only?: string[];
+  log?: (message: string) => void;
+}
+
+export interface SitePage {
+  notebook: string;
+  page: string;
+  title: string;
+  seconds: number;
+}
+
+export class NotebookFailedError extends Error {}
+
+/** The first paragraph of a notebook's text, cut after the last whole sentence that fits in `max` characters. */
+export function summary(nb: NotebookJson, max = 320): string {
+  for (const c of nb.cells) {
+    if (c.cell_type !== "markdown") continue;
+    const text = (Array.isArray(c.source) ? c.source.join("") : c.source).split(/\n\s*\n/).find((p) => p.trim() && !p.trim().startsWith("#"));
+    if (!text) continue;
+    const flat = text.replace(/\s+/g, " ").trim();
+    if (flat.length <= max) return flat;
+    const cut = flat.slice(0, max);
+    const end = Math.max(cut.lastIndexOf(". "), cut.lastIndexOf(": "));
+    return end > 40 ? cut.slice(0, end + 1) : `${cut.slice(0, cut.lastIndexOf(" "))} …`;
+  }
+  return "";
+}
+
+export async function buildSite(options: SiteOptions): Promise<SitePage[]> {
+  const log = options.log ?? (() => undefined);
+  let files = fs.readdirSync(options.notebooks).filter((f) => f.endsWith(".ipynb")).sort();
+  if (options.only?.length) files = files.filter((f) => options.only!.some((o) => f.includes(o)));
+  if (files.length === 0) throw new Error(`no notebooks found in ${options.notebooks}`);
+  const assets = path.join(options.out, "assets");
+  fs.mkdirSync(assets, { recursive: true });
+  fs.copyFileSync(require.resolve("plotly.js-dist/plotly.js"), path.join(assets, "plotly.js"));
+  fs.copyFileSync(require.resolve("mathjax/es5/tex-svg-full.js"), path.join(assets, "tex-svg-full.js"));
+
+  const pages: (SitePage & { summary: string })[] = files.map((f) => ({ notebook: f, page: f.replace(/\.ipynb$/, ".html"), title: f, seconds: 0, summary: "" }));
+  const nav = (current: string) =>
+    [`<a href="index.html">Contents</a>`, ...pages.map((p) => (p.page === current ? `<b>${escapeHtml(p.notebook.slice(0, 2))}</b>` : `<a href="${p.page}">${escapeHtml(p.notebook.slice(0, 2))}</a>`))].join(" ");
+  for (const p of pages) {
+    log(`running ${p.notebook}${options.quick ? " (quick mode)" : ""}…`);
+    const executed = path.join(options.out, "executed", p.notebook);
+    const run = await runNotebook(path.join(options.notebooks, p.notebook), {
+      env: { VAE_LAB_QUICK: options.quick ? "1" : "" },
+      cellTimeoutSeconds: 3600,
+      writeTo: executed,
+    });
+    if (run.failure) throw new NotebookFailedError(`${p.notebook}: cell ${run.failure.index} failed: ${run.failure.message.split("\n").slice(-3).join(" ")}`);
+    const nb = JSON.parse(fs.readFileSync(executed, "utf8")) as NotebookJson;
+    p.title = notebookTitle(nb, p.notebook);
+    p.summary = summary(nb);
+    p.seconds = run.seconds;
+    writeFileAtomic(path.join(options.out, p.page), notebookPage(nb, { title: p.title, assets: "assets", nav: nav(p.page) }));
+    log(`  ${p.page}: ${run.cells.length} code cells in ${run.seconds.toFixed(1)} s`);
+  }
+  const items = pages
+    .map((p) => {
+      const desc = renderMarkdown(p.summary).replace(/^<p>|<\/p>\s*$/g, "");
+      return `<li><a href="${p.page}">${escapeHtml(p.title)}</a><br><span class="desc">${desc}</span> <span class="time">(${p.seconds.toFixed(0)} s)</span></li>`;
+    })
+    .join("\n");
+  const total = pages.reduce((s, p) => s + p.seconds, 0);
+  writeFileAtomic(
+    path.join(options.out, "index.html"),
+    `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>vae-lab notebooks</title>
+<style>body{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;padding:0 1em;line-height:1.5;color:#222}li{margin:.8em 0}.desc{color:#555;font-size:.92em}.time{color:#999;font-size:.8em}</style>
+<script>${MATHJAX_CONFIG}</script>
+<script src="assets/tex-svg-full.js" async></script>
+</head><body>
+<h1>vae-lab: Variational Autoencoders, from Bayes' rule to MNIST</h1>
+<p>Executed notebooks${options.quick ? " (quick mode: reduced data and sample counts)" : ""}, generated ${new Date().toISOString().slice(0, 10)}; ${pages.length} notebooks, ${total.toFixed(0)} s of computation. Everything here works offline.</p>
+<ol start="0">
+${items}
+</ol>
+</body></html>
+`,
+  );
+  log(`wrote ${path.join(options.out, "index.html")} and ${pages.length} pages (${total.toFixed(0)} s in all)`);
+  return pages.map(({ summary: _summary, ...page }) => page);
+}

@@ -1,0 +1,111 @@
+/**
+ * Gaussian densities in plain float64 JavaScript: diagonal Gaussians (the family a VAE's encoder outputs),
+ * full-covariance Gaussians (exact posteriors of linear-Gaussian models, via mathjs), and 1-D mixtures.
+ * Vectors are number[], matrices number[][] (row-major).
+ */
+import { mathjs } from "../engine/mathjs";
+import { Rng } from "../engine/random";
+
+export type Vector = number[];
+export type Matrix = number[][];
+
+const LOG_2PI = Math.log(2 * Math.PI);
+
+/** A diagonal Gaussian N(mu, diag(sigma²)), parameterised by its standard deviations. */
+export interface DiagGaussian {
+  mu: Vector;
+  sigma: Vector;
+}
+
+function checkDiag(q: DiagGaussian, where: string): void {
+  if (q.mu.length !== q.sigma.length) throw new Error(`${where}: mu has ${q.mu.length} entries, sigma ${q.sigma.length}`);
+  for (const s of q.sigma) if (!(s > 0)) throw new Error(`${where}: every sigma must be > 0 (got ${s})`);
+}
+
+/** log N(x; mu, diag(sigma²)). */
+export function logNormalDiag(x: Vector, q: DiagGaussian): number {
+  checkDiag(q, "logNormalDiag");
+  let s = 0;
+  for (let i = 0; i < x.length; i++) {
+    const u = (x[i] - q.mu[i]) / q.sigma[i];
+    s += -0.5 * u * u - Math.log(q.sigma[i]) - 0.5 * LOG_2PI;
+  }
+  return s;
+}
+
+/** `n` draws z = mu + sigma ⊙ ε, ε ~ N(0, I). */
+export function sampleDiag(q: DiagGaussian, n: number, rng: Rng): Matrix {
+  checkDiag(q, "sampleDiag");
+  return Array.from({ length: n }, () => q.mu.map((m, i) => m + q.sigma[i] * rng.normal()));
+}
+
+/** Differential entropy of N(mu, diag(sigma²)): Σ ½ log(2πe σ²). */
+export function entropyDiag(q: DiagGaussian): number {
+  return q.sigma.reduce((s, sd) => s + 0.5 * (LOG_2PI + 1) + Math.log(sd), 0);
+}
+
+/** Lower-triangular L with L Lᵀ = S (S symmetric positive definite). */
+export function cholesky(S: Matrix): Matrix {
+  const n = S.length;
+  const L: Matrix = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = S[i][j];
+      for (let k = 0; k < j; k++) s -= L[i][k] * L[j][k];
+      if (i === j) {
+        if (!(s > 0)) throw new Error("cholesky: matrix is not positive definite");
+        L[i][i] = Math.sqrt(s);
+      } else {
+        L[i][j] = s / L[j][j];
+      }
+    }
+  }
+  return L;
+}
+
+/** log |S| for symmetric positive definite S. */
+export function logDet(S: Matrix): number {
+  const L = cholesky(S);
+  return 2 * L.reduce((s, row, i) => s + Math.log(row[i]), 0);
+}
+
+/** log N(x; mean, cov) for a full covariance matrix. */
+export function logNormal(x: Vector, mean: Vector, cov: Matrix): number {
+  const d = x.length;
+  const r = x.map((v, i) => v - mean[i]);
+  const sol = mathjs().lusolve(cov, r) as Matrix; // cov⁻¹ r as a column
+  const quad = r.reduce((s, v, i) => s + v * sol[i][0], 0);
+  return -0.5 * (d * LOG_2PI + logDet(cov) + quad);
+}
+
+/** A 1-D Gaussian mixture Σ w_k N(m_k, s_k²). */
+export interface Mixture1d {
+  weights: number[];
+  means: number[];
+  sds: number[];
+}
+
+export function logMixture1d(x: number, p: Mixture1d): number {
+  let m = -Infinity;
+  const terms = p.weights.map((w, k) => {
+    const u = (x - p.means[k]) / p.sds[k];
+    const t = Math.log(w) - 0.5 * u * u - Math.log(p.sds[k]) - 0.5 * LOG_2PI;
+    m = Math.max(m, t);
+    return t;
+  });
+  return m + Math.log(terms.reduce((s, t) => s + Math.exp(t - m), 0));
+}
+
+/** Mean and variance of a 1-D mixture (what a moment-matched Gaussian takes). */
+export function mixtureMoments(p: Mixture1d): { mean: number; variance: number } {
+  const W = p.weights.reduce((a, b) => a + b, 0);
+  const mean = p.weights.reduce((s, w, k) => s + w * p.means[k], 0) / W;
+  const second = p.weights.reduce((s, w, k) => s + w * (p.sds[k] ** 2 + p.means[k] ** 2), 0) / W;
+  return { mean, variance: second - mean * mean };
+}
+
+/** log N(x; mean, sd²) in one dimension. */
+export function logNormal1d(x: number, mean: number, sd: number): number {
+  const u = (x - mean) / sd;
+  return -0.5 * u * u - Math.log(sd) - 0.5 * LOG_2PI;
+}

@@ -1,0 +1,198 @@
+/**
+ * Training a VAE: minibatch Adam over shuffled MNIST, per-epoch train and test loss (negative ELBO per
+ * image, in nats) with its reconstruction and KL terms, seconds per epoch, an optional linear KL warm-up,
+ * progress callbacks, and a clear stop when the loss stops being a finite number.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { batchTensor, MnistSet } from "../data/mnist";
+import { createAdam } from "../engine/optimizer";
+import { Rng } from "../engine/random";
+import { tidyValue } from "../engine/tidy";
+import { negativeElbo, Vae } from "./model";
+import { explicitGradientsSupported, negativeElboGradients } from "./backprop";
+import { EncoderEstimator, surrogateLoss } from "./encoder-gradients";
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize?: number;
+  /** Adam learning rate. */
+  lr?: number;
+  /** KL weight β after warm-up. */
+  beta?: number;
+  /** Epochs over which β rises linearly from 0 to `beta` (0 = no warm-up). */
+  warmupEpochs?: number;
+  /** Monte Carlo samples of z per image in the training loss. */
+  samples?: number;
+  /** Seed for shuffling, ε and dynamic binarisation. */
+  seed?: number;
+  /**
+   * How the encoder's gradient is estimated: "reparam" (default, the reparameterization trick) or one of
+   * the score-function variants of vae/encoder-gradients.ts (for comparison; the decoder's gradient is the same).
+   */
+  encoderEstimator?: EncoderEstimator;
+  /**
+   * How gradients are computed: "auto" (default) uses the backpropagation written out in vae/backprop.ts
+   * where it applies (a Bernoulli likelihood, any estimator), else tfjs's autodiff tape; "tape" always uses
+   * the tape. Both give the same gradients; the written-out one is faster.
+   */
+  backprop?: "auto" | "tape";
+  /** Called after every optimisation step. */
+  onStep?: (p: StepProgress) => void;
+  /** Called after every epoch with its record (and the history so far). */
+  onEpoch?: (record: EpochRecord, history: EpochRecord[]) => void;
+}
+
+export interface StepProgress {
+  epoch: number;
+  step: number;
+  stepsPerEpoch: number;
+  /** Loss of this minibatch. */
+  loss: number;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  /** Mean training loss over the epoch's minibatches (weighted by batch size), nats per image. */
+  trainLoss: number;
+  /** Test negative ELBO (β = 1, one sample of z per image), nats per image. */
+  testLoss: number;
+  /** Test reconstruction term E_q[−log p(x|z)]. */
+  recon: number;
+  /** Test KL(q(z|x) ‖ p(z)). */
+  kl: number;
+  /** Training reconstruction and KL terms, averaged like trainLoss. */
+  trainRecon: number;
+  trainKl: number;
+  /** β used in this epoch (after warm-up). */
+  beta: number;
+  /** Wall-clock seconds of the epoch's training (evaluation excluded). */
+  seconds: number;
+}
+
+/** Thrown when the loss becomes NaN or infinite; the bad step is not applied, so the model keeps its last good weights. */
+export class TrainingDivergedError extends Error {
+  constructor(
+    readonly epoch: number,
+    readonly step: number,
+    readonly value: number,
+  ) {
+    super(`training diverged: the loss became ${value} at epoch ${epoch}, step ${step} (try a lower learning rate)`);
+    this.name = "TrainingDivergedError";
+  }
+}
+
+export interface Evaluation {
+  loss: number;
+  recon: number;
+  kl: number;
+}
+
+/** Negative ELBO (β = 1 by default) averaged over a whole set, evaluated in batches. */
+export function evaluateElbo(vae: Vae, set: MnistSet, options: { batchSize?: number; seed?: number; samples?: number; beta?: number } = {}): Evaluation {
+  const { batchSize = 500, samples = 1, beta = 1 } = options;
+  const rng = new Rng(options.seed ?? 12345);
+  let loss = 0;
+  let recon = 0;
+  let kl = 0;
+  for (let start = 0; start < set.count; start += batchSize) {
+    const n = Math.min(batchSize, set.count - start);
+    const idx = Int32Array.from({ length: n }, (_, i) => start + i);
+    const [l, r, k] = tidyValue(() => {
+      const x = batchTensor(set, idx, rng);
+      const t = negativeElbo(vae, x, { beta, samples, seed: rng.nextSeed() });
+      return [t.loss.dataSync()[0], t.recon.dataSync()[0], t.kl.dataSync()[0]];
+    });
+    loss += l * n;
+    recon += r * n;
+    kl += k * n;
+  }
+  return { loss: loss / set.count, recon: recon / set.count, kl: kl / set.count };
+}
+
+/** β in epoch `epoch` (1-based) under a linear warm-up over `warmupEpochs` epochs. */
+export function betaAt(epoch: number, beta: number, warmupEpochs: number): number {
+  if (warmupEpochs <= 0) return beta;
+  return beta * Math.min(1, epoch / warmupEpochs);
+}
+
+/**
+ * Train `vae` on `train`, evaluating on `test` after every epoch. Returns the per-epoch history. The
+ * optimiser state lives only for this call.
+ */
+export function trainVae(vae: Vae, train: MnistSet, test: MnistSet, options: TrainOptions): EpochRecord[] {
+  const { epochs, batchSize = 128, lr = 1e-3, beta = 1, warmupEpochs = 0, samples = 1, encoderEstimator: estimator = "reparam" } = options;
+  if (!(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`epochs must be a positive integer (got ${epochs})`);
+  if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`batchSize must be a positive integer (got ${batchSize})`);
+  if (!(lr > 0)) throw new Error(`lr must be > 0 (got ${lr})`);
+  if (train.pixels !== vae.config.inputDim) throw new Error(`the data have ${train.pixels} pixels per image but the model expects ${vae.config.inputDim}`);
+  const rng = new Rng(options.seed ?? 0);
+  // PyTorch's Adam defaults (tfjs would otherwise use ε = 1e-7); fused and native on wasm where built.
+  const optimizer = createAdam(lr);
+  const variables = vae.variables();
+  const history: EpochRecord[] = [];
+  const stepsPerEpoch = Math.ceil(train.count / batchSize);
+  const explicit = options.backprop !== "tape" && explicitGradientsSupported(vae);
+  try {
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      const b = betaAt(epoch, beta, warmupEpochs);
+      const order = rng.permutation(train.count);
+      const t0 = performance.now();
+      let sum = 0;
+      let sumRecon = 0;
+      let sumKl = 0;
+      for (let step = 0; step < stepsPerEpoch; step++) {
+        const idx = order.subarray(step * batchSize, Math.min((step + 1) * batchSize, train.count));
+        const [l, r, k] = tidyValue(() => {
+          const x = batchTensor(train, idx, rng);
+          if (explicit) {
+            const g = negativeElboGradients(vae, x, { estimator, beta: b, samples, seed: rng.nextSeed() });
+            const [reconValue, klValue] = [g.recon.dataSync()[0], g.kl.dataSync()[0]];
+            const loss = reconValue + b * klValue;
+            if (Number.isFinite(loss)) optimizer.applyGradients(g.grads, variables);
+            tf.dispose(g.grads);
+            return [loss, reconValue, klValue];
+          }
+          let recon: tf.Scalar | undefined;
+          let kl: tf.Scalar | undefined;
+          const { grads } = tf.variableGrads(() => {
+            const t = surrogateLoss(vae, x, { estimator, beta: b, samples, seed: rng.nextSeed() });
+            recon = tf.keep(t.recon);
+            kl = tf.keep(t.kl);
+            return t.objective;
+          }, variables);
+          const reconValue = recon!.dataSync()[0];
+          const klValue = kl!.dataSync()[0];
+          tf.dispose([recon!, kl!]); // kept out of variableGrads' scope, so not freed by tidy
+          const loss = reconValue + b * klValue;
+          // Apply the step only if the loss is finite, so a diverged run keeps its last good weights.
+          if (Number.isFinite(loss)) optimizer.applyGradients(grads, variables);
+          return [loss, reconValue, klValue];
+        });
+        if (!Number.isFinite(l)) throw new TrainingDivergedError(epoch, step + 1, l);
+        sum += l * idx.length;
+        sumRecon += r * idx.length;
+        sumKl += k * idx.length;
+        options.onStep?.({ epoch, step: step + 1, stepsPerEpoch, loss: l });
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const ev = evaluateElbo(vae, test, { seed: rng.nextSeed() });
+      const record: EpochRecord = {
+        epoch,
+        trainLoss: sum / train.count,
+        testLoss: ev.loss,
+        recon: ev.recon,
+        kl: ev.kl,
+        trainRecon: sumRecon / train.count,
+        trainKl: sumKl / train.count,
+        beta: b,
+        seconds,
+      };
+      if (!Number.isFinite(record.testLoss)) throw new TrainingDivergedError(epoch, stepsPerEpoch, record.testLoss);
+      history.push(record);
+      options.onEpoch?.(record, history);
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return history;
+}
