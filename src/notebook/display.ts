@@ -6,6 +6,7 @@
 import { Figure, figureHtml, formatCell, plotlyScriptTag, tableHtml } from "../plot/plot";
 import { lossCurves } from "../vae/figures";
 import { EpochRecord } from "../vae/train";
+import { quickMode } from "./quick";
 
 interface TslabDisplay {
   html(s: string): void;
@@ -96,4 +97,29 @@ export function liveLossCurves(title?: string): { onEpoch: (r: EpochRecord, hist
       fig.update(lossCurves(history, title));
     },
   };
+}
+
+/** Show raw HTML in the notebook (an SVG, a widget page fragment); outside a notebook, print a hint. */
+export function showHtml(html: string, label = "HTML output"): void {
+  const t = tslab();
+  try {
+    if (!t) throw new Error("no tslab");
+    t.display.html(html);
+  } catch {
+    console.log(`[vae-lab] ${label}: not in a tslab notebook`);
+  }
+}
+
+/**
+ * The line each notebook opens with: which mode this run is in. Quick mode (VAE_LAB_QUICK=1, what the tests
+ * and the published site use) trains for fewer epochs on fewer images, so its numbers and pictures are
+ * rougher than a full run's; the prose beside each output says what holds in both.
+ */
+export function showMode(): void {
+  const quick = quickMode();
+  const text = quick
+    ? "Quick mode (VAE_LAB_QUICK=1): fewer epochs, images and samples than a full run. Numbers below are this run's; a full run's are sharper."
+    : "Full mode: the complete runs this notebook describes.";
+  const style = quick ? "background:#fff4e0;border-left:4px solid #f0a030" : "background:#eef6ee;border-left:4px solid #4a4";
+  showHtml(`<div class="vae-lab-mode" style="${style};padding:6px 10px;margin:4px 0">${text}</div>`, text);
 }
