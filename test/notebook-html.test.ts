@@ -53,4 +53,12 @@ describe("site index summaries", () => {
     expect(summary(nb(long), 80)).toBe("First sentence with $x_1$. Second sentence goes on and on.");
     expect(summary(nb("word ".repeat(100)), 50)).toMatch(/ …$/);
   });
+
+  it("never end on a colon: a paragraph introducing a list is cut back to its last sentence", () => {
+    const nb = (text: string) => ({ cells: [{ cell_type: "markdown", source: `# Title\n\n${text}` }] });
+    expect(summary(nb("This notebook trains a VAE. It shows three things:"))).toBe("This notebook trains a VAE.");
+    const long = "A first sentence that is long enough to count here. Then the reader meets the following: " + "x ".repeat(200);
+    expect(summary(nb(long), 120)).toBe("A first sentence that is long enough to count here.");
+    expect(summary(nb(long), 120)).not.toMatch(/:$/);
+  });
 });

@@ -31,17 +31,23 @@ export interface SitePage {
 
 export class NotebookFailedError extends Error {}
 
-/** The first paragraph of a notebook's text, cut after the last whole sentence that fits in `max` characters. */
+/**
+ * The first paragraph of a notebook's text, cut after the last whole sentence that fits in `max` characters.
+ * A summary never ends on a colon (a paragraph that introduces a list is cut back to its last full sentence)
+ * and never mid-sentence unless a single sentence is longer than `max`.
+ */
 export function summary(nb: NotebookJson, max = 320): string {
   for (const c of nb.cells) {
     if (c.cell_type !== "markdown") continue;
     const text = (Array.isArray(c.source) ? c.source.join("") : c.source).split(/\n\s*\n/).find((p) => p.trim() && !p.trim().startsWith("#"));
     if (!text) continue;
     const flat = text.replace(/\s+/g, " ").trim();
-    if (flat.length <= max) return flat;
-    const cut = flat.slice(0, max);
-    const end = Math.max(cut.lastIndexOf(". "), cut.lastIndexOf(": "));
-    return end > 40 ? cut.slice(0, end + 1) : `${cut.slice(0, cut.lastIndexOf(" "))} …`;
+    if (flat.length <= max && !flat.endsWith(":")) return flat;
+    const cut = flat.slice(0, Math.min(max, flat.length)) + " ";
+    const end = Math.max(...[". ", "? ", "! "].map((s) => cut.lastIndexOf(s)));
+    if (end > 0) return cut.slice(0, end + 1);
+    const words = cut.slice(0, max).trimEnd();
+    return `${words.slice(0, words.lastIndexOf(" ")).replace(/[:;,]$/, "")} …`;
   }
   return "";
 }
