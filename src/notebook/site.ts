@@ -7,7 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { writeFileAtomic } from "../files/atomic-write";
-import { escapeHtml, MATHJAX_CONFIG, NotebookJson, notebookPage, notebookTitle, renderMarkdown } from "./html";
+import { escapeHtml, hrefTo, MATHJAX_CONFIG, NotebookJson, notebookPage, notebookTitle, renderMarkdown } from "./html";
 import { runNotebook } from "./runner";
 
 export interface SiteOptions {
@@ -58,7 +58,7 @@ export async function buildSite(options: SiteOptions): Promise<SitePage[]> {
 
   const pages: (SitePage & { summary: string })[] = files.map((f) => ({ notebook: f, page: f.replace(/\.ipynb$/, ".html"), title: f, seconds: 0, summary: "" }));
   const nav = (current: string) =>
-    [`<a href="index.html">Contents</a>`, ...pages.map((p) => (p.page === current ? `<b>${escapeHtml(p.notebook.slice(0, 2))}</b>` : `<a href="${p.page}">${escapeHtml(p.notebook.slice(0, 2))}</a>`))].join(" ");
+    [`<a href="index.html">Contents</a>`, ...pages.map((p) => (p.page === current ? `<b>${escapeHtml(p.notebook.slice(0, 2))}</b>` : `<a href="${hrefTo(p.page)}">${escapeHtml(p.notebook.slice(0, 2))}</a>`))].join(" ");
   for (const p of pages) {
     log(`running ${p.notebook}${options.quick ? " (quick mode)" : ""}…`);
     const executed = path.join(options.out, "executed", p.notebook);
@@ -78,7 +78,7 @@ export async function buildSite(options: SiteOptions): Promise<SitePage[]> {
   const items = pages
     .map((p) => {
       const desc = renderMarkdown(p.summary).replace(/^<p>|<\/p>\s*$/g, "");
-      return `<li><a href="${p.page}">${escapeHtml(p.title)}</a><br><span class="desc">${desc}</span> <span class="time">(${p.seconds.toFixed(0)} s)</span></li>`;
+      return `<li><a href="${hrefTo(p.page)}">${escapeHtml(p.title)}</a><br><span class="desc">${desc}</span> <span class="time">(${p.seconds.toFixed(0)} s)</span></li>`;
     })
     .join("\n");
   const total = pages.reduce((s, p) => s + p.seconds, 0);
