@@ -186,11 +186,17 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
     await new Promise<void>((resolve) => setImmediate(resolve));
     if (signal?.aborted) throw new JobInterruptedError(String(signal.reason), "before writing the outputs", config.out);
     // The three files replace the previous run's as one set (files/output-set.ts).
-    writeOutputSet(config.out, {
-      "model.json": checkpointJson(vae, { history, backend: backend.name }),
-      "report.html": pageHtml(figures, "vae-lab training report"),
-      "metrics.json": JSON.stringify(metrics, null, 2) + "\n",
-    });
+    // VAE_LAB_TEST_KILL_AT (fault injection for the tests only): the process kills itself at that step.
+    const killAt = process.env.VAE_LAB_TEST_KILL_AT;
+    writeOutputSet(
+      config.out,
+      {
+        "model.json": checkpointJson(vae, { history, backend: backend.name }),
+        "report.html": pageHtml(figures, "vae-lab training report"),
+        "metrics.json": JSON.stringify(metrics, null, 2) + "\n",
+      },
+      killAt ? (step) => step === killAt && process.kill(process.pid, "SIGKILL") : undefined,
+    );
     return metrics;
   } finally {
     vae.dispose();

@@ -40,6 +40,15 @@ export function writeFully(fd: number, bytes: Uint8Array): void {
   }
 }
 
+/** Remove a file if it is there; a failure to remove it must not hide the error being reported. */
+function removeQuietly(file: string): void {
+  try {
+    fs.rmSync(file, { force: true });
+  } catch {
+    // nothing there, or the folder itself is the problem
+  }
+}
+
 /** Flush a folder's entries (the renames and creations in it) to disk, where the platform allows it. */
 export function fsyncDir(dir: string): void {
   let fd: number | undefined;
@@ -66,7 +75,7 @@ export function writeNewFileDurable(file: string, data: string | Uint8Array): vo
     fd = undefined;
   } catch (e) {
     if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(file, { force: true });
+    removeQuietly(file);
     throw e;
   }
 }
@@ -80,7 +89,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     fs.renameSync(tmp, file);
     fsyncDir(dir);
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
+    removeQuietly(tmp);
     throw writeError(file, e);
   }
 }
