@@ -21,7 +21,8 @@ import { indexItem, siteNav } from "../src/notebook/site";
 import { fillUntilFree, mountTmpfs, tmpfsUnavailable } from "./harness/tmpfs";
 import { initBackend } from "../src/engine/backend";
 
-const cli = path.resolve(__dirname, "../dist/cli/main.js");
+// VAE_LAB_TEST_CLI: run these tests against another build (to check that they fail without the fixes).
+const cli = process.env.VAE_LAB_TEST_CLI ?? path.resolve(__dirname, "../dist/cli/main.js");
 const tiny = path.resolve(__dirname, "../data/mnist-tiny");
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-faults-"));
 const skipTmpfs = tmpfsUnavailable !== undefined;
