@@ -322,20 +322,20 @@ describe("8. checkpoints are checked before the model is built", () => {
       w[3] = NaN;
       c.weights[2].data = Buffer.from(w.buffer).toString("base64");
     });
-    expect(() => loadVae(f)).toThrow(`${f}: weight 2 holds NaN at index 3: weights must be finite numbers`);
+    expect(() => loadVae(f)).toThrow(`${f}: weight 2 (mu/W) holds NaN at index 3: weights must be finite numbers`);
     const g = stored((c) => {
       const w = new Float32Array(new Uint8Array(Buffer.from(c.weights[0].data, "base64")).buffer);
       w[0] = Infinity;
       c.weights[0].data = Buffer.from(w.buffer).toString("base64");
     });
-    expect(() => loadVae(g)).toThrow(`${g}: weight 0 holds Infinity at index 0`);
+    expect(() => loadVae(g)).toThrow(`${g}: weight 0 (enc0/W) holds Infinity at index 0`);
   });
 
   it("a configuration claiming a huge layer allocates nothing before it is refused", async () => {
     const f = stored((c) => (c.config.hiddenDims = [200000]));
     const before = tf.memory().numTensors;
     const info = await tf.profile(() => {
-      expect(() => loadVae(f)).toThrow(`${f}: weight 0 has shape [16,8], expected [16,200000]`);
+      expect(() => loadVae(f)).toThrow(`${f}: weight 0 (enc0/W) has shape [16,8], expected [16,200000]`);
       return tf.scalar(0);
     });
     info.result.dispose();
@@ -344,11 +344,11 @@ describe("8. checkpoints are checked before the model is built", () => {
   });
 
   it.each([
-    ["weights[0] = null", (c: { weights: unknown[] }) => (c.weights[0] = null), "weight 0 is not an object with a shape and base64 data"],
+    ["weights[0] = null", (c: { weights: unknown[] }) => (c.weights[0] = null), "weight 0 (enc0/W) is not an object with a shape and base64 data"],
     ["weights missing", (c: { weights?: unknown }) => delete c.weights, "holds no list of weight arrays, the configuration needs 10"],
     ["hiddenDims not a list", (c: { config: Record<string, unknown> }) => (c.config.hiddenDims = "400"), 'bad configuration: hiddenDims must be a list of numbers (got "400")'],
     ["config null", (c: { config: unknown }) => (c.config = null), "bad configuration: missing or not an object"],
-    ["short data", (c: { weights: { data: string }[] }) => (c.weights[1].data = "AAAA"), "weight 1 holds fewer than the 32 bytes its shape needs"],
+    ["short data", (c: { weights: { data: string }[] }) => (c.weights[1].data = "AAAA"), "weight 1 (enc0/b) holds fewer than the 32 bytes its shape needs"],
   ])("%s: one message naming the file", (_n, mutate, message) => {
     const f = stored(mutate as never);
     expect(() => loadVae(f)).toThrow(`${f}: ${message}`);

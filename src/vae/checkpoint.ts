@@ -76,10 +76,11 @@ export function loadVae(file: string): { vae: Vae; metadata?: Record<string, unk
     throw new CheckpointError(file, `bad configuration: ${(e as Error).message}`);
   }
   const shapes = weightShapes(ckpt.config);
+  const names = weightNames(ckpt.config);
   if (!Array.isArray(ckpt.weights) || ckpt.weights.length !== shapes.length) {
     throw new CheckpointError(file, `holds ${Array.isArray(ckpt.weights) ? ckpt.weights.length : "no list of"} weight arrays, the configuration needs ${shapes.length}`);
   }
-  const values = shapes.map((shape, i) => decodeWeight(file, i, ckpt.weights[i], shape));
+  const values = shapes.map((shape, i) => decodeWeight(file, `${i} (${names[i]})`, ckpt.weights[i], shape));
   const vae = new Vae(ckpt.config);
   try {
     vae.variables().forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(values[i], v.shape))));
@@ -104,27 +105,36 @@ function checkConfigFields(c: unknown): asserts c is VaeConfig {
  * (test/faults.test.ts checks them against a built model).
  */
 export function weightShapes(c: VaeConfig): number[][] {
-  const shapes: number[][] = [];
-  const dense = (i: number, o: number) => shapes.push([i, o], [o]);
+  return weightLayout(c).map((w) => w.shape);
+}
+
+/** The layer names of the variables (enc0/W, mu/b, …), for messages. */
+function weightNames(c: VaeConfig): string[] {
+  return weightLayout(c).map((w) => w.name);
+}
+
+function weightLayout(c: VaeConfig): { name: string; shape: number[] }[] {
+  const out: { name: string; shape: number[] }[] = [];
+  const dense = (name: string, i: number, o: number) => out.push({ name: `${name}/W`, shape: [i, o] }, { name: `${name}/b`, shape: [o] });
   let width = c.inputDim;
-  for (const h of c.hiddenDims) {
-    dense(width, h);
+  c.hiddenDims.forEach((h, i) => {
+    dense(`enc${i}`, width, h);
     width = h;
-  }
-  dense(width, c.latentDim);
-  dense(width, c.latentDim);
+  });
+  dense("mu", width, c.latentDim);
+  dense("logvar", width, c.latentDim);
   width = c.latentDim;
-  for (const h of [...c.hiddenDims].reverse()) {
-    dense(width, h);
+  [...c.hiddenDims].reverse().forEach((h, i) => {
+    dense(`dec${i}`, width, h);
     width = h;
-  }
-  dense(width, c.inputDim);
-  if (c.likelihood === "gaussian" && c.gaussianVariance === "learned") shapes.push([]);
-  return shapes;
+  });
+  dense("out", width, c.inputDim);
+  if (c.likelihood === "gaussian" && c.gaussianVariance === "learned") out.push({ name: "lognoisevar", shape: [] });
+  return out;
 }
 
 /** Weight `i` as float32 values, after checking its shape, its length and that every value is finite. */
-function decodeWeight(file: string, i: number, w: unknown, shape: number[]): Float32Array {
+function decodeWeight(file: string, i: string, w: unknown, shape: number[]): Float32Array {
   const s = w as Partial<StoredWeight> | null;
   if (!s || typeof s !== "object" || !Array.isArray(s.shape) || typeof s.data !== "string") {
     throw new CheckpointError(file, `weight ${i} is not an object with a shape and base64 data`);
