@@ -61,13 +61,13 @@ describe("vae-lab train (smoke run on the tiny fixture)", () => {
   }, 180_000);
 
   it.each([
-    [["train", "--epochs", "0"], /^vae-lab: --epochs: expected an integer ≥ 1, got "0"/],
-    [["train", "--lr", "fast"], /^vae-lab: --lr: expected a learning rate > 0, got "fast"/],
+    [["train", "--epochs", "0"], /^vae-lab: --epochs: expected an integer from 1 to 10000, got "0"/],
+    [["train", "--lr", "fast"], /^vae-lab: --lr: expected a learning rate > 0 and ≤ 1, got "fast"/],
     [["train", "--likelihood", "poisson"], /^vae-lab: --likelihood: expected one of bernoulli, gaussian, got "poisson"/],
     [["train", "--binarize", "yes"], /^vae-lab: --binarize: expected one of none, static, dynamic/],
-    [["train", "--latent-dim", "2.5"], /^vae-lab: --latent-dim: expected an integer ≥ 1, got "2.5"/],
+    [["train", "--latent-dim", "2.5"], /^vae-lab: --latent-dim: expected an integer from 1 to 512, got "2.5"/],
     [["train", "--epoch", "3"], /^vae-lab: Unknown option '--epoch'/],
-    [["train", "--beta=-1"], /^vae-lab: --beta: expected a number ≥ 0/],
+    [["train", "--beta=-1"], /^vae-lab: --beta: expected a number from 0 to 10000/],
   ])("rejects %j with one line and exit 2", (args, message) => {
     const r = run(...(args as string[]));
     expect(r.code).toBe(2);

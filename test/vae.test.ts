@@ -190,7 +190,8 @@ describe("training", () => {
   });
 
   it("KL warm-up raises β linearly", () => {
-    expect([1, 2, 3, 4, 5].map((e) => betaAt(e, 1, 4))).toEqual([0.25, 0.5, 0.75, 1, 1]);
+    expect([1, 2, 3, 4, 5, 6].map((e) => betaAt(e, 1, 4))).toEqual([0, 0.25, 0.5, 0.75, 1, 1]);
+    expect([1, 2, 3].map((e) => betaAt(e, 2, 1))).toEqual([0, 2, 2]); // --warmup 1 is not a no-op
     expect(betaAt(1, 2, 0)).toBe(2);
   });
 

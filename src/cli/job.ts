@@ -4,13 +4,14 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { writeFileAtomic } from "../files/atomic-write";
+import { checkWritableFolder, recoverOutputSet, writeOutputSet } from "../files/output-set";
+import { checkTrainingData } from "../data/checks";
 import { BackendChoice, BackendInfo, initBackend } from "../engine/backend";
-import { saveVae } from "../vae/checkpoint";
+import { checkpointJson } from "../vae/checkpoint";
 import { activeUnits, iwaeNll } from "../vae/evaluate";
 import { Binarize, defaultMnistDir, loadMnist } from "../data/mnist";
-import { Figure, saveHtml, tableHtml } from "../plot/plot";
-import { EpochRecord, evaluateElbo, StepProgress, trainVae } from "../vae/train";
+import { Figure, pageHtml, tableHtml } from "../plot/plot";
+import { EpochRecord, evaluateElbo, StepProgress, trainVaeSteps } from "../vae/train";
 import { latentScatter, lossCurves, manifoldFigure, reconstructionFigure, samplesFigure } from "../vae/figures";
 import { Activation, Likelihood, Vae } from "../vae/model";
 
@@ -63,6 +64,8 @@ export const DEFAULT_JOB: JobConfig = {
 export interface Metrics {
   backend: string;
   config: JobConfig & { parameters: number };
+  /** What was read: images used for training (after --train-size) and for testing, and their size. */
+  data: { trainImages: number; testImages: number; rows: number; cols: number };
   epochs: Pick<EpochRecord, "epoch" | "trainLoss" | "testLoss" | "recon" | "kl" | "seconds">[];
   test: {
     /** Negative ELBO per image, nats (one sample of z). */
@@ -83,14 +86,37 @@ export interface JobCallbacks {
   onPhase?: (message: string) => void;
 }
 
+/** A job stopped by a signal (`signal.reason` names it): nothing was written, earlier outputs are kept. */
+export class JobInterruptedError extends Error {
+  constructor(
+    readonly signalName: string,
+    when: string,
+    out: string,
+  ) {
+    super(`interrupted by ${signalName} ${when}; nothing written, earlier outputs in ${out} kept`);
+    this.name = "JobInterruptedError";
+  }
+}
+
+/** The files a job writes into --out, replaced together. */
+export const OUTPUT_FILES = ["model.json", "report.html", "metrics.json"] as const;
+
 /** Run the whole job; returns the metrics that were written. */
-export async function runJob(config: JobConfig, cb: JobCallbacks = {}): Promise<Metrics> {
+export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: AbortSignal): Promise<Metrics> {
   const t0 = performance.now();
+  // The output folder and the data are checked before anything is printed or started.
   if (fs.existsSync(config.out) && !fs.statSync(config.out).isDirectory()) throw new Error(`--out: ${config.out} exists and is not a folder`);
-  // Data first: a bad --data fails before anything is printed or started.
+  try {
+    checkWritableFolder(config.out);
+  } catch (e) {
+    throw new Error(`--out: ${(e as Error).message}`);
+  }
   const dir = config.data ?? defaultMnistDir();
   const train = loadMnist({ dir, split: "train", binarize: config.binarize, limit: config.trainSize, seed: config.seed });
   const test = loadMnist({ dir, split: "test", binarize: config.binarize, seed: config.seed + 1 });
+  checkTrainingData(train, test);
+  // Leftovers of an interrupted earlier run in --out are finished or removed now, not at the end.
+  recoverOutputSet(config.out, OUTPUT_FILES);
   const backend = await initBackend(config.backend);
   cb.onBackend?.(backend);
   const vae = new Vae({
@@ -103,7 +129,7 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}): Promise<
     seed: config.seed,
   });
   try {
-    const history = trainVae(vae, train, test, {
+    const steps = trainVaeSteps(vae, train, test, {
       epochs: config.epochs,
       batchSize: config.batchSize,
       lr: config.lr,
@@ -114,6 +140,26 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}): Promise<
       onStep: (p) => cb.onStep?.({ ...p, epochs: config.epochs }),
       onEpoch: (r) => cb.onEpoch?.(r, config.epochs),
     });
+    // Give the event loop a turn every 50 ms of training, so a signal (Ctrl-C) is noticed between steps.
+    let history: EpochRecord[];
+    let last = performance.now();
+    for (;;) {
+      const r = steps.next();
+      if (r.done) {
+        history = r.value;
+        break;
+      }
+      if (performance.now() - last > 50) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        last = performance.now();
+        if (signal?.aborted) {
+          steps.return([]);
+          throw new JobInterruptedError(String(signal.reason), `during training (epoch ${r.value.epoch}/${config.epochs})`, config.out);
+        }
+      }
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (signal?.aborted) throw new JobInterruptedError(String(signal.reason), "after training, before evaluating", config.out);
     cb.onPhase?.("evaluating");
     const final = evaluateElbo(vae, test, { seed: config.seed });
     const iwae =
@@ -122,23 +168,35 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}): Promise<
     const metrics: Metrics = {
       backend: backend.name,
       config: { ...config, parameters: vae.parameterCount() },
+      data: { trainImages: train.count, testImages: test.count, rows: train.rows, cols: train.cols },
       epochs: history.map(({ epoch, trainLoss, testLoss, recon, kl, seconds }) => ({ epoch, trainLoss, testLoss, recon, kl, seconds })),
       test: { elbo: final.loss, recon: final.recon, kl: final.kl, iwae, activeUnits: au },
       totalSeconds: 0,
     };
     cb.onPhase?.("writing report");
-    fs.mkdirSync(config.out, { recursive: true });
-    saveVae(vae, path.join(config.out, "model.json"), { history, backend: backend.name });
     const figures: (Figure | { html: string })[] = [
       { html: summaryHtml(metrics, backend) },
       lossCurves(history),
       latentScatter(vae, test),
     ];
-    if (config.latentDim === 2) figures.push(manifoldFigure(vae));
-    figures.push(reconstructionFigure(vae, test), samplesFigure(vae));
-    saveHtml(path.join(config.out, "report.html"), figures, "vae-lab training report");
+    const shape = { rows: train.rows, cols: train.cols };
+    if (config.latentDim === 2) figures.push(manifoldFigure(vae, 20, shape));
+    figures.push(reconstructionFigure(vae, test), samplesFigure(vae, 30, 1, shape));
     metrics.totalSeconds = (performance.now() - t0) / 1000;
-    writeFileAtomic(path.join(config.out, "metrics.json"), JSON.stringify(metrics, null, 2) + "\n");
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (signal?.aborted) throw new JobInterruptedError(String(signal.reason), "before writing the outputs", config.out);
+    // The three files replace the previous run's as one set (files/output-set.ts).
+    // VAE_LAB_TEST_KILL_AT (fault injection for the tests only): the process kills itself at that step.
+    const killAt = process.env.VAE_LAB_TEST_KILL_AT;
+    writeOutputSet(
+      config.out,
+      {
+        "model.json": checkpointJson(vae, { history, backend: backend.name }),
+        "report.html": pageHtml(figures, "vae-lab training report"),
+        "metrics.json": JSON.stringify(metrics, null, 2) + "\n",
+      },
+      killAt ? (step) => step === killAt && process.kill(process.pid, "SIGKILL") : undefined,
+    );
     return metrics;
   } finally {
     vae.dispose();
@@ -149,8 +207,8 @@ function summaryHtml(m: Metrics, backend: BackendInfo): string {
   const c = m.config;
   const rows: (string | number)[][] = [
     ["backend", backend.summary],
-    ["model", `${c.likelihood} MLP VAE 784-${c.hiddenDim}-${c.latentDim} (${c.activation}), ${c.parameters} parameters`],
-    ["data", `${c.trainSize ?? 60000} training images, binarisation: ${c.binarize}`],
+    ["model", `${c.likelihood} MLP VAE ${m.data.rows * m.data.cols}-${c.hiddenDim}-${c.latentDim} (${c.activation}), ${c.parameters} parameters`],
+    ["data", `${m.data.trainImages} training and ${m.data.testImages} test images of ${m.data.rows}×${m.data.cols} pixels, binarisation: ${c.binarize}`],
     ["training", `${c.epochs} epochs, batch ${c.batchSize}, Adam lr ${c.lr}, β ${c.beta}, seed ${c.seed}`],
     ["test −ELBO (nats/image)", m.test.elbo],
     ["  reconstruction / KL", `${m.test.recon.toFixed(2)} / ${m.test.kl.toFixed(2)}`],

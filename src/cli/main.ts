@@ -6,9 +6,11 @@
 import { parseArgs } from "util";
 import { BackendChoice, initBackend, parseBackendChoice } from "../engine/backend";
 import { runBench } from "./bench";
-import { DEFAULT_JOB, JobConfig, runJob } from "./job";
+import { DEFAULT_JOB, JobConfig, JobInterruptedError, runJob } from "./job";
+import { exitCodeOf, onInterrupt } from "./signals";
 import { BINARIZE_CHOICES, Binarize, defaultMnistDir, labelCounts, loadMnist } from "../data/mnist";
 import { ProgressPrinter } from "./progress";
+import { attachNegativeValues, checkTrainLimits, FLAG_MAX, FlagError, pathFlag } from "./flag-limits";
 import * as path from "path";
 import { ACTIVATIONS, Activation, Likelihood } from "../vae/model";
 
@@ -59,26 +61,31 @@ type Parsed = ReturnType<typeof parseArgs>;
 
 function parse(argv: string[], options: NonNullable<Parameters<typeof parseArgs>[0]>["options"]): Parsed {
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+    return parseArgs({ args: attachNegativeValues(argv, options), options, strict: true, allowPositionals: false });
   } catch (e) {
     // Node's messages are long and multi-line; keep the first line, which names the flag.
     throw new UsageError((e as Error).message.split("\n")[0].replace(/\. To specify.*$/, ""));
   }
 }
 
+/** --backend, else the VAE_LAB_BACKEND environment variable, else "auto". */
 function backendFlag(value: unknown): BackendChoice {
   try {
+    if (value === undefined && process.env.VAE_LAB_BACKEND) return parseBackendChoice(process.env.VAE_LAB_BACKEND, "VAE_LAB_BACKEND");
     return parseBackendChoice(value as string | undefined, "--backend");
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
 }
 
-function intFlag(values: Record<string, unknown>, name: string, fallback: number, min = 1): number {
+/** An integer flag in [min, max]: decimal digits only (no "", "1e3", "0x10"). */
+function intFlag(values: Record<string, unknown>, name: string, fallback: number, min = 1, max = FLAG_MAX[name] ?? Number.MAX_SAFE_INTEGER): number {
   const raw = values[name];
   if (raw === undefined) return fallback;
   const v = Number(raw);
-  if (!(Number.isInteger(v) && v >= min)) throw new UsageError(`--${name}: expected an integer ≥ ${min}, got "${raw}"`);
+  if (!(/^[0-9]+$/.test(String(raw)) && Number.isSafeInteger(v) && v >= min && v <= max)) {
+    throw new UsageError(`--${name}: expected an integer from ${min} to ${max}, got "${raw}"`);
+  }
   return v;
 }
 
@@ -86,7 +93,7 @@ function numFlag(values: Record<string, unknown>, name: string, fallback: number
   const raw = values[name];
   if (raw === undefined) return fallback;
   const v = Number(raw);
-  if (raw === "" || !Number.isFinite(v) || !check(v)) throw new UsageError(`--${name}: expected ${what}, got "${raw}"`);
+  if (String(raw).trim() === "" || !Number.isFinite(v) || !check(v)) throw new UsageError(`--${name}: expected ${what}, got "${raw}"`);
   return v;
 }
 
@@ -106,15 +113,15 @@ const TRAIN_FLAGS = [
 export function parseTrainFlags(argv: string[]): JobConfig {
   const { values } = parse(argv, Object.fromEntries(TRAIN_FLAGS.map((f) => [f, { type: "string" as const }])));
   const d = DEFAULT_JOB;
-  return {
+  const config: JobConfig = {
     epochs: intFlag(values, "epochs", d.epochs),
     latentDim: intFlag(values, "latent-dim", d.latentDim),
     hiddenDim: intFlag(values, "hidden-dim", d.hiddenDim),
     batchSize: intFlag(values, "batch-size", d.batchSize),
-    lr: numFlag(values, "lr", d.lr, (v) => v > 0 && v < 10, "a learning rate > 0"),
+    lr: numFlag(values, "lr", d.lr, (v) => v > 0 && v <= 1, "a learning rate > 0 and ≤ 1"),
     likelihood: choiceFlag<Likelihood>(values, "likelihood", d.likelihood, ["bernoulli", "gaussian"]),
     binarize: choiceFlag<Binarize>(values, "binarize", d.binarize, BINARIZE_CHOICES),
-    beta: numFlag(values, "beta", d.beta, (v) => v >= 0, "a number ≥ 0"),
+    beta: numFlag(values, "beta", d.beta, (v) => v >= 0 && v <= 1e4, "a number from 0 to 10000"),
     warmupEpochs: intFlag(values, "warmup", d.warmupEpochs, 0),
     samples: intFlag(values, "samples", d.samples),
     activation: choiceFlag<Activation>(values, "activation", d.activation, ACTIVATIONS),
@@ -122,15 +129,19 @@ export function parseTrainFlags(argv: string[]): JobConfig {
     trainSize: values["train-size"] === undefined ? undefined : intFlag(values, "train-size", 0),
     iwaeK: intFlag(values, "iwae-k", d.iwaeK, 0),
     iwaeImages: intFlag(values, "iwae-images", d.iwaeImages),
-    data: values.data as string | undefined,
-    out: (values.out as string | undefined) ?? d.out,
+    data: pathFlag(values, "data"),
+    out: pathFlag(values, "out") ?? d.out,
     backend: backendFlag(values.backend),
   };
+  checkTrainLimits(config);
+  return config;
 }
 
 async function train(argv: string[]): Promise<void> {
   const config = parseTrainFlags(argv);
   const progress = new ProgressPrinter(process.stderr);
+  const stop = new AbortController();
+  const release = onInterrupt((signal) => stop.abort(signal));
   const m = await runJob(config, {
     onBackend: (b) => progress.line(`backend: ${b.summary}`),
     onStep: (p) => progress.step(p.epoch, p.epochs, p.step, p.stepsPerEpoch, p.loss),
@@ -139,6 +150,9 @@ async function train(argv: string[]): Promise<void> {
         `epoch ${r.epoch}/${epochs}  train ${r.trainLoss.toFixed(2)}  test ${r.testLoss.toFixed(2)} (recon ${r.recon.toFixed(2)} + KL ${r.kl.toFixed(2)})  ${r.seconds.toFixed(1)} s`,
       ),
     onPhase: (msg) => progress.line(`${msg}…`),
+  }, stop.signal).finally(() => {
+    progress.end();
+    release();
   });
   const iw = m.test.iwae ? `, IWAE(k=${m.test.iwae.k}) −log p(x) ≈ ${m.test.iwae.nll.toFixed(2)}` : "";
   console.log(`test −ELBO ${m.test.elbo.toFixed(2)} nats${iw}, active units ${m.test.activeUnits}/${config.latentDim}`);
@@ -154,20 +168,32 @@ async function notebooks(argv: string[]): Promise<void> {
   } catch (e) {
     throw new UsageError(`notebooks: the notebook tooling is not installed (${(e as Error).message.split("\n")[0]}); run it from a clone of the repository after npm install`);
   }
-  await site.buildSite({
-    notebooks: path.join(__dirname, "..", "..", "notebooks"),
-    out: (values.out as string | undefined) ?? "site",
-    quick: !!values.quick,
-    only: values.only as string[] | undefined,
-    log: (m) => console.error(m),
+  // On a signal, the running tslab kernel is shut down and its connection folder removed before exiting.
+  const runner: typeof import("../notebook/runner") = require("../notebook/runner");
+  const release = onInterrupt((signal) => {
+    void runner.shutdownAllKernels().finally(() => {
+      process.stderr.write(`vae-lab: interrupted by ${signal} while running notebooks; kernel shut down\n`);
+      process.exit(exitCodeOf(signal));
+    });
   });
+  try {
+    await site.buildSite({
+      notebooks: path.join(__dirname, "..", "..", "notebooks"),
+      out: pathFlag(values, "out") ?? "site",
+      quick: !!values.quick,
+      only: values.only as string[] | undefined,
+      log: (m) => console.error(m),
+    });
+  } finally {
+    release();
+  }
 }
 
 async function bench(argv: string[]): Promise<void> {
   const { values } = parse(argv, { steps: { type: "string" }, backend: { type: "string" }, "no-torch": { type: "boolean" }, profile: { type: "boolean" } });
   await runBench({
     profile: !!values.profile,
-    steps: values.steps === undefined ? undefined : intFlag(values, "steps", 0),
+    steps: values.steps === undefined ? undefined : intFlag(values, "steps", 1),
     backend: backendFlag(values.backend),
     torch: !values["no-torch"],
     log: (s) => console.log(s),
@@ -177,7 +203,7 @@ async function bench(argv: string[]): Promise<void> {
 async function info(argv: string[]): Promise<void> {
   const { values } = parse(argv, { backend: { type: "string" }, data: { type: "string" } });
   const backend = await initBackend(backendFlag(values.backend));
-  const dir = (values.data as string | undefined) ?? defaultMnistDir();
+  const dir = pathFlag(values, "data") ?? defaultMnistDir();
   const train = loadMnist({ dir, split: "train" });
   const test = loadMnist({ dir, split: "test" });
   console.log(`backend: ${backend.summary}`);
@@ -211,10 +237,11 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (e) {
-    const usage = e instanceof UsageError;
+    const usage = e instanceof UsageError || e instanceof FlagError;
     const msg = e instanceof Error ? e.message : String(e);
     process.stderr.write(`vae-lab: ${msg}${usage ? " (see vae-lab --help)" : ""}\n`);
     if (process.env.VAE_LAB_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    if (e instanceof JobInterruptedError) return exitCodeOf(e.signalName);
     return usage ? 2 : 1;
   }
 }

@@ -18,6 +18,12 @@ export class ProgressPrinter {
     this.barShown = true;
   }
 
+  /** End a progress bar left on screen (before an error message). */
+  end(): void {
+    if (this.barShown) this.out.write("\r\x1b[2K");
+    this.barShown = false;
+  }
+
   line(text: string): void {
     if (this.barShown) this.out.write("\r\x1b[2K");
     this.barShown = false;

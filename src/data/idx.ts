@@ -4,6 +4,11 @@
  * Header: two zero bytes, a type byte (0x08 = unsigned byte, the only type MNIST uses), the number of
  * dimensions, then each dimension as a big-endian uint32; the data follow in row-major order.
  * Every failure is an `IdxError` whose message names the file and what is wrong with it.
+ *
+ * Reading is bounded: only regular files are read (not FIFOs or devices such as /dev/zero), a file or a
+ * header describing more than MAX_IDX_BYTES is refused before its data are read, and gzip data are
+ * decompressed in two steps — the first few kilobytes to read the header, then the whole stream capped at
+ * the size that header describes — so a gzip bomb fails at that size instead of filling memory.
  */
 import * as fs from "fs";
 import * as zlib from "zlib";
@@ -24,8 +29,14 @@ export interface IdxArray {
 
 const UBYTE = 0x08;
 
-/** Parse IDX bytes (already gunzipped). `file` is only used in error messages. */
-export function parseIdx(bytes: Uint8Array, file: string, expectedDims?: number): IdxArray {
+/** The largest IDX file (header and data, after decompression) read: 1 GiB, 22 times MNIST's training images. */
+export const MAX_IDX_BYTES = 2 ** 30;
+
+/** Compressed bytes decompressed to find the header of a gzipped file. */
+const GZIP_HEADER_PROBE = 4096;
+
+/** Check an IDX header; returns its dimensions and header length. `bytes` may hold only the header's part. */
+export function parseIdxHeader(bytes: Uint8Array, file: string, expectedDims?: number): { dims: number[]; headerLen: number; size: number } {
   if (bytes.length < 4) throw new IdxError(file, `truncated: ${bytes.length} bytes, too short for an IDX header`);
   const magic = ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
   const magicHex = "0x" + magic.toString(16).padStart(8, "0");
@@ -46,6 +57,15 @@ export function parseIdx(bytes: Uint8Array, file: string, expectedDims?: number)
   const dims: number[] = [];
   for (let i = 0; i < ndim; i++) dims.push(view.getUint32(4 + 4 * i, false));
   const size = dims.reduce((a, b) => a * b, 1);
+  if (headerLen + size > MAX_IDX_BYTES) {
+    throw new IdxError(file, `header describes ${dims.join("×")} = ${size} bytes of data, more than the ${MAX_IDX_BYTES} bytes an IDX file may have here`);
+  }
+  return { dims, headerLen, size };
+}
+
+/** Parse IDX bytes (already gunzipped). `file` is only used in error messages. */
+export function parseIdx(bytes: Uint8Array, file: string, expectedDims?: number): IdxArray {
+  const { dims, headerLen, size } = parseIdxHeader(bytes, file, expectedDims);
   const have = bytes.length - headerLen;
   if (have < size) {
     throw new IdxError(file, `truncated: header promises ${dims.join("×")} = ${size} bytes of data, file has ${have}`);
@@ -60,20 +80,53 @@ export function parseIdx(bytes: Uint8Array, file: string, expectedDims?: number)
 export function readIdx(file: string, expectedDims?: number): IdxArray {
   let raw: Buffer;
   try {
+    const st = fs.statSync(file);
+    if (!st.isFile()) throw new IdxError(file, `not a regular file (${fileKind(st)})`);
+    if (st.size > MAX_IDX_BYTES) throw new IdxError(file, `${st.size} bytes, more than the ${MAX_IDX_BYTES} bytes an IDX file may have here`);
     raw = fs.readFileSync(file);
   } catch (e) {
+    if (e instanceof IdxError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new IdxError(file, code === "ENOENT" ? "file not found" : `cannot read (${code ?? String(e)})`);
   }
   let bytes: Uint8Array = raw;
   if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
+    let head: Buffer;
     try {
-      bytes = zlib.gunzipSync(raw);
+      // The stream's start, without requiring its end: enough for the header, at most a few MB even for a bomb.
+      head = zlib.gunzipSync(raw.subarray(0, GZIP_HEADER_PROBE), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
     } catch (e) {
+      throw new IdxError(file, `corrupt gzip data (${(e as Error).message})`);
+    }
+    if (head.length < 4 || head.length < 4 + 4 * head[3]) {
+      // Too little came out of the probe: decompress the whole stream, capped, to find out why.
+      try {
+        head = zlib.gunzipSync(raw, { maxOutputLength: 1 << 16 });
+      } catch (e) {
+        const why = (e as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" ? "no IDX header at the start of the stream" : (e as Error).message;
+        throw new IdxError(file, `corrupt gzip data (${why})`);
+      }
+    }
+    const { headerLen, size } = parseIdxHeader(head, file, expectedDims);
+    try {
+      bytes = zlib.gunzipSync(raw, { maxOutputLength: headerLen + size + 1 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
+        throw new IdxError(file, `gzip data decompress to more than the ${headerLen + size} bytes the header describes`);
+      }
       throw new IdxError(file, `corrupt gzip data (${(e as Error).message})`);
     }
   }
   return parseIdx(bytes, file, expectedDims);
+}
+
+function fileKind(st: fs.Stats): string {
+  if (st.isDirectory()) return "a folder";
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isSocket()) return "a socket";
+  return "not a file";
 }
 
 /** Encode an array as IDX bytes (unsigned bytes); used to write test fixtures. */

@@ -3,12 +3,27 @@
  *
  * How to make a run repeatable: pass the same `seed` to every function that draws random numbers (the CLI's
  * `--seed`). Each such function builds an `Rng` from its seed; an `Rng` hands out further integer seeds with
- * `nextSeed()` for TensorFlow.js random ops (`tf.randomNormal(shape, 0, 1, "float32", rng.nextSeed())`), so a
- * whole run follows from one number. On the wasm and cpu backends the same seed gives bit-identical results;
- * the native tensorflow backend may differ in the last bits because its reductions run multi-threaded.
+ * `nextSeed()` for TensorFlow.js random ops (`tf.randomNormal(shape, 0, 1, "float32", tfSeed(rng.nextSeed()))`),
+ * so a whole run follows from one number. Every seed passes through `tfSeed` on its way into a tfjs random op,
+ * because tfjs takes a seed of 0 to mean "no seed".
+ *
+ * What is repeatable: on one backend, the same seed gives the same results, bit for bit, run after run. The
+ * random numbers themselves (initial weights, ε, shuffles, binarisation) are drawn in JavaScript and are the
+ * same on every backend. Arithmetic is not: wasm, cpu and the native kernels (OpenBLAS) sum in different
+ * orders, so the same seed on two backends gives results that agree to float32 rounding for one step
+ * (relative 1e-5) and drift apart slowly in training (test/determinism.test.ts measures both).
  * Without a seed, one is drawn from Math.random.
  */
 import seedrandom from "seedrandom";
+
+/**
+ * The seed to hand a tfjs random op for `seed`. tfjs's normal sampler reads a seed of 0 as "unseeded"
+ * (`seed ? seed : Math.random()`), so 0 is passed as 2³², a value no Rng hands out (nextSeed is below 2³²)
+ * and the CLI does not accept; every other seed is passed unchanged (results of existing seeds do not move).
+ */
+export function tfSeed(seed: number): number {
+  return seed === 0 ? 2 ** 32 : seed;
+}
 
 export class Rng {
   private readonly prng: seedrandom.PRNG;

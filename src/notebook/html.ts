@@ -3,7 +3,18 @@
  * LaTeX left for MathJax (typeset in the browser from a local copy), code cells with their outputs, and
  * the notebook's plotly charts. The plotly.js bundle that the first chart of a kernel session carries is
  * replaced by one shared copy beside the pages (`assets/plotly.js`).
+ *
+ * What raw HTML the published pages allow. The pages are built from this repository's own notebooks,
+ * executed on the build machine: whoever can change a notebook can already run any code in that build, so
+ * a notebook's content is trusted as much as the rest of the repository, and
+ *  - raw HTML in Markdown cells is kept (the exercises fold their solutions in <details>);
+ *  - text/html and image/svg+xml outputs are inserted as they are (plotly charts are HTML with scripts).
+ * Everything else is data and never becomes markup: file names and the links made from them, titles, code,
+ * stream, error and plain-text outputs, and math are HTML-escaped; image/png data are used only if they are
+ * base64 (anything else is dropped with a note). A notebook from an untrusted source must be reviewed, like
+ * any code, before it is published.
  */
+import * as crypto from "crypto";
 import MarkdownIt from "markdown-it";
 
 export interface NotebookJson {
@@ -25,7 +36,20 @@ const md = new MarkdownIt({ html: true, linkify: false, typographer: false });
 const join = (s: string | string[] | undefined) => (Array.isArray(s) ? s.join("") : (s ?? ""));
 
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] as string);
+  return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
+}
+
+/** A relative link to a file name, for an href attribute: percent-encoded, then HTML-escaped. */
+export function hrefTo(fileName: string): string {
+  return escapeHtml(encodeURIComponent(fileName));
+}
+
+/** A token of letters and digits that does not occur in `text` (placeholders made from it cannot collide with it). */
+function freshToken(text: string): string {
+  for (;;) {
+    const t = `q${crypto.randomBytes(6).toString("hex")}q`;
+    if (!text.includes(t)) return t;
+  }
 }
 
 /**
@@ -33,20 +57,24 @@ export function escapeHtml(s: string): string {
  * `_`, `*` and `\\` inside them survive) and put back, HTML-escaped, for MathJax to typeset.
  */
 export function renderMarkdown(source: string): string {
+  // Placeholders are built from a token absent from the source, so text that looks like one stays text.
+  const token = freshToken(source);
+  const mathRe = new RegExp(`${token}M(\\d+)E`, "g");
+  const codeRe = new RegExp(`${token}C(\\d+)E`, "g");
   const math: string[] = [];
   const protect = (m: string) => {
     math.push(m);
-    return `@@MATH${math.length - 1}@@`;
+    return `${token}M${math.length - 1}E`;
   };
   // Fenced code first, so a $ inside code is not taken for math.
   const code: string[] = [];
   let text = source.replace(/```[\s\S]*?```/g, (m) => {
     code.push(m);
-    return `@@CODE${code.length - 1}@@`;
+    return `${token}C${code.length - 1}E`;
   });
   text = text.replace(/\$\$[\s\S]+?\$\$/g, protect).replace(/(^|[^\\$])\$(?!\s)([^$\n]+?)\$/g, (_m, pre: string, body: string) => pre + protect(`$${body}$`));
-  text = text.replace(/@@CODE(\d+)@@/g, (_m, i: string) => code[Number(i)]);
-  return md.render(text).replace(/@@MATH(\d+)@@/g, (_m, i: string) => escapeHtml(math[Number(i)]));
+  text = text.replace(codeRe, (_m, i: string) => code[Number(i)]);
+  return md.render(text).replace(mathRe, (_m, i: string) => escapeHtml(math[Number(i)]));
 }
 
 function renderOutput(o: OutputJson): string {
@@ -61,7 +89,11 @@ function renderOutput(o: OutputJson): string {
     if (html.includes('data-vae-lab-plotly="1"')) return "";
     return `<div class="out html">${html}</div>`;
   }
-  if (data["image/png"] !== undefined) return `<div class="out"><img src="data:image/png;base64,${join(data["image/png"])}"></div>`;
+  if (data["image/png"] !== undefined) {
+    const b64 = join(data["image/png"]).replace(/\s+/g, "");
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) return `<pre class="out stderr">[an image/png output whose data are not base64 was left out]</pre>`;
+    return `<div class="out"><img src="data:image/png;base64,${b64}"></div>`;
+  }
   if (data["image/svg+xml"] !== undefined) return `<div class="out">${join(data["image/svg+xml"])}</div>`;
   if (data["text/markdown"] !== undefined) return `<div class="out md">${renderMarkdown(join(data["text/markdown"]))}</div>`;
   if (data["text/plain"] !== undefined) return `<pre class="out">${escapeHtml(join(data["text/plain"]))}</pre>`;

@@ -51,6 +51,22 @@ async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Kernels running now. Every exit path shuts them down: runNotebook's finally, shutdownAllKernels (the
+ * CLI calls it on SIGINT/SIGTERM), and as a last resort a process "exit" hook that kills the kernel
+ * processes and removes their connection folders synchronously.
+ */
+const liveKernels = new Set<TslabKernel>();
+
+function killLiveKernelsNow(): void {
+  for (const k of liveKernels) k.killNow();
+}
+
+/** Shut down every running kernel (and remove its connection folder). */
+export async function shutdownAllKernels(): Promise<void> {
+  await Promise.all([...liveKernels].map((k) => k.shutdown()));
+}
+
 export class TslabKernel {
   private shell = new Dealer();
   private iopub = new Subscriber();
@@ -66,7 +82,14 @@ export class TslabKernel {
   /** Start `tslab kernel` in `cwd` (the notebook's folder) with extra environment variables. */
   static async start(cwd: string, env: Record<string, string> = {}, startupSeconds = 120): Promise<TslabKernel> {
     const k = new TslabKernel();
-    await k.launch(cwd, env, startupSeconds);
+    if (liveKernels.size === 0) process.on("exit", killLiveKernelsNow);
+    liveKernels.add(k);
+    try {
+      await k.launch(cwd, env, startupSeconds);
+    } catch (e) {
+      await k.shutdown();
+      throw e;
+    }
     return k;
   }
 
@@ -231,14 +254,34 @@ export class TslabKernel {
     return { status, executionCount, outputs, seconds: (Date.now() - t0) / 1000 };
   }
 
-  async shutdown(): Promise<void> {
+  /** Kill the kernel process and remove its connection folder, synchronously (for process exit). */
+  killNow(): void {
+    if (this.proc && !this.exited) this.proc.kill("SIGKILL");
+    fs.rmSync(this.dir, { recursive: true, force: true });
+    this.forget();
+  }
+
+  private forget(): void {
+    liveKernels.delete(this);
+    if (liveKernels.size === 0) process.off("exit", killLiveKernelsNow);
+  }
+
+  private shuttingDown?: Promise<void>;
+
+  /** Ask the kernel to shut down (killing it after 5 s), close the sockets, remove the connection folder. Idempotent. */
+  shutdown(): Promise<void> {
+    this.shuttingDown ??= this.doShutdown();
+    return this.shuttingDown;
+  }
+
+  private async doShutdown(): Promise<void> {
     if (this.proc && !this.exited) {
       try {
         await this.send("shutdown_request", { restart: false });
       } catch {
         // ignore
       }
-      const done = new Promise<void>((r) => this.proc!.once("exit", () => r()));
+      const done = new Promise<void>((r) => (this.exited ? r() : this.proc!.once("exit", () => r())));
       const t = setTimeout(() => this.proc!.kill("SIGKILL"), 5000);
       await done;
       clearTimeout(t);
@@ -246,6 +289,7 @@ export class TslabKernel {
     this.shell.close();
     this.iopub.close();
     fs.rmSync(this.dir, { recursive: true, force: true });
+    this.forget();
   }
 }
 

@@ -7,7 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { writeFileAtomic } from "../files/atomic-write";
-import { escapeHtml, MATHJAX_CONFIG, NotebookJson, notebookPage, notebookTitle, renderMarkdown } from "./html";
+import { escapeHtml, hrefTo, MATHJAX_CONFIG, NotebookJson, notebookPage, notebookTitle, renderMarkdown } from "./html";
 import { runNotebook } from "./runner";
 
 export interface SiteOptions {
@@ -52,6 +52,17 @@ export function summary(nb: NotebookJson, max = 320): string {
   return "";
 }
 
+/** The navigation bar: Contents, then each notebook's number (file names are escaped, never markup). */
+export function siteNav(pages: { notebook: string; page: string }[], current: string): string {
+  return [`<a href="index.html">Contents</a>`, ...pages.map((p) => (p.page === current ? `<b>${escapeHtml(p.notebook.slice(0, 2))}</b>` : `<a href="${hrefTo(p.page)}">${escapeHtml(p.notebook.slice(0, 2))}</a>`))].join(" ");
+}
+
+/** One entry of the index page. */
+export function indexItem(p: SitePage & { summary: string }): string {
+  const desc = renderMarkdown(p.summary).replace(/^<p>|<\/p>\s*$/g, "");
+  return `<li><a href="${hrefTo(p.page)}">${escapeHtml(p.title)}</a><br><span class="desc">${desc}</span> <span class="time">(${p.seconds.toFixed(0)} s)</span></li>`;
+}
+
 export async function buildSite(options: SiteOptions): Promise<SitePage[]> {
   const log = options.log ?? (() => undefined);
   let files = fs.readdirSync(options.notebooks).filter((f) => f.endsWith(".ipynb")).sort();
@@ -63,8 +74,7 @@ export async function buildSite(options: SiteOptions): Promise<SitePage[]> {
   fs.copyFileSync(require.resolve("mathjax/es5/tex-svg-full.js"), path.join(assets, "tex-svg-full.js"));
 
   const pages: (SitePage & { summary: string })[] = files.map((f) => ({ notebook: f, page: f.replace(/\.ipynb$/, ".html"), title: f, seconds: 0, summary: "" }));
-  const nav = (current: string) =>
-    [`<a href="index.html">Contents</a>`, ...pages.map((p) => (p.page === current ? `<b>${escapeHtml(p.notebook.slice(0, 2))}</b>` : `<a href="${p.page}">${escapeHtml(p.notebook.slice(0, 2))}</a>`))].join(" ");
+  const nav = (current: string) => siteNav(pages, current);
   for (const p of pages) {
     log(`running ${p.notebook}${options.quick ? " (quick mode)" : ""}…`);
     const executed = path.join(options.out, "executed", p.notebook);
@@ -81,12 +91,7 @@ export async function buildSite(options: SiteOptions): Promise<SitePage[]> {
     writeFileAtomic(path.join(options.out, p.page), notebookPage(nb, { title: p.title, assets: "assets", nav: nav(p.page) }));
     log(`  ${p.page}: ${run.cells.length} code cells in ${run.seconds.toFixed(1)} s`);
   }
-  const items = pages
-    .map((p) => {
-      const desc = renderMarkdown(p.summary).replace(/^<p>|<\/p>\s*$/g, "");
-      return `<li><a href="${p.page}">${escapeHtml(p.title)}</a><br><span class="desc">${desc}</span> <span class="time">(${p.seconds.toFixed(0)} s)</span></li>`;
-    })
-    .join("\n");
+  const items = pages.map(indexItem).join("\n");
   const total = pages.reduce((s, p) => s + p.seconds, 0);
   writeFileAtomic(
     path.join(options.out, "index.html"),

@@ -14,7 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { mathjs } from "../engine/mathjs";
-import { Rng } from "../engine/random";
+import { Rng, tfSeed } from "../engine/random";
 import { tidyValue } from "../engine/tidy";
 
 export type CostFn = (z: tf.Tensor2D) => tf.Tensor1D;
@@ -87,7 +87,7 @@ function scoreFunctionBatch(
   const D = q.mu.length;
   const mu = tf.tensor1d(q.mu);
   const sigma = tf.tensor1d(q.sigma);
-  const eps = tf.randomNormal([groups * samples, D], 0, 1, "float32", seed) as tf.Tensor2D;
+  const eps = tf.randomNormal([groups * samples, D], 0, 1, "float32", tfSeed(seed)) as tf.Tensor2D;
   const z = mu.add(sigma.mul(eps)) as tf.Tensor2D;
   const fz = f(z);
   if (fz.rank !== 1 || fz.shape[0] !== groups * samples) {
@@ -116,7 +116,7 @@ function reparameterizedBatch(f: CostFn, q: GaussianParams, samples: number, gro
   const D = q.mu.length;
   const mu = tf.tensor1d(q.mu);
   const sigma = tf.tensor1d(q.sigma);
-  const eps = tf.randomNormal([groups * samples, D], 0, 1, "float32", seed) as tf.Tensor2D;
+  const eps = tf.randomNormal([groups * samples, D], 0, 1, "float32", tfSeed(seed)) as tf.Tensor2D;
   const z = mu.add(sigma.mul(eps)) as tf.Tensor2D;
   // Samples are independent, so the gradient of Σ_i f(z_i) w.r.t. z holds each ∇f(z_i) in row i.
   const gz = tf.grad((zz: tf.Tensor) => {

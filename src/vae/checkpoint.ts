@@ -38,11 +38,16 @@ function toBase64(values: Float32Array): string {
   return Buffer.from(le.buffer, le.byteOffset, le.byteLength).toString("base64");
 }
 
-/** Write `vae` (and optional metadata such as the training history) to `file`. */
-export function saveVae(vae: Vae, file: string, metadata?: Record<string, unknown>): void {
+/** The checkpoint of `vae` as JSON text (what saveVae writes). */
+export function checkpointJson(vae: Vae, metadata?: Record<string, unknown>): string {
   const weights = vae.variables().map((v) => ({ shape: v.shape, data: toBase64(v.dataSync() as Float32Array) }));
   const ckpt: Checkpoint = { format: CHECKPOINT_FORMAT, config: vae.config, metadata, weights };
-  writeFileAtomic(file, JSON.stringify(ckpt));
+  return JSON.stringify(ckpt);
+}
+
+/** Write `vae` (and optional metadata such as the training history) to `file`. */
+export function saveVae(vae: Vae, file: string, metadata?: Record<string, unknown>): void {
+  writeFileAtomic(file, checkpointJson(vae, metadata));
 }
 
 /** Read a checkpoint written by saveVae into a new model. */
@@ -63,30 +68,86 @@ export function loadVae(file: string): { vae: Vae; metadata?: Record<string, unk
   if (!ckpt || ckpt.format !== CHECKPOINT_FORMAT) {
     throw new CheckpointError(file, `not a vae-lab checkpoint (format ${JSON.stringify(ckpt?.format)}, expected ${CHECKPOINT_FORMAT})`);
   }
+  // Everything is checked before the model is built, so a file cannot make us allocate more than it holds.
   try {
+    checkConfigFields(ckpt.config);
     validateVaeConfig(ckpt.config);
   } catch (e) {
     throw new CheckpointError(file, `bad configuration: ${(e as Error).message}`);
   }
+  const shapes = weightShapes(ckpt.config);
+  const names = weightNames(ckpt.config);
+  if (!Array.isArray(ckpt.weights) || ckpt.weights.length !== shapes.length) {
+    throw new CheckpointError(file, `holds ${Array.isArray(ckpt.weights) ? ckpt.weights.length : "no list of"} weight arrays, the configuration needs ${shapes.length}`);
+  }
+  const values = shapes.map((shape, i) => decodeWeight(file, `${i} (${names[i]})`, ckpt.weights[i], shape));
   const vae = new Vae(ckpt.config);
-  const vars = vae.variables();
   try {
-    if (!Array.isArray(ckpt.weights) || ckpt.weights.length !== vars.length) {
-      throw new CheckpointError(file, `holds ${ckpt.weights?.length} weight arrays, the configuration needs ${vars.length}`);
-    }
-    vars.forEach((v, i) => {
-      const w = ckpt.weights[i];
-      if (JSON.stringify(w.shape) !== JSON.stringify(v.shape)) {
-        throw new CheckpointError(file, `weight ${i} (${v.name}) has shape [${w.shape}], expected [${v.shape}]`);
-      }
-      const bytes = Buffer.from(w.data, "base64");
-      if (bytes.length !== v.size * 4) throw new CheckpointError(file, `weight ${i} (${v.name}) holds ${bytes.length} bytes, expected ${v.size * 4}`);
-      const values = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
-      tf.tidy(() => v.assign(tf.tensor(values, v.shape)));
-    });
+    vae.variables().forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(values[i], v.shape))));
   } catch (e) {
     vae.dispose();
     throw e;
   }
   return { vae, metadata: ckpt.metadata };
+}
+
+/** The types of a stored configuration's fields (validateVaeConfig then checks their values). */
+function checkConfigFields(c: unknown): asserts c is VaeConfig {
+  if (!c || typeof c !== "object" || Array.isArray(c)) throw new Error("missing or not an object");
+  const r = c as Record<string, unknown>;
+  for (const k of ["inputDim", "latentDim", "seed"]) if (typeof r[k] !== "number") throw new Error(`${k} must be a number (got ${JSON.stringify(r[k])})`);
+  if (!Array.isArray(r.hiddenDims) || !r.hiddenDims.every((h) => typeof h === "number")) throw new Error(`hiddenDims must be a list of numbers (got ${JSON.stringify(r.hiddenDims)})`);
+  if (typeof r.gaussianVariance !== "number" && r.gaussianVariance !== "learned") throw new Error(`gaussianVariance must be a number or "learned"`);
+}
+
+/**
+ * The shapes of a model's variables in the order of Vae.variables(), from its configuration alone
+ * (test/faults.test.ts checks them against a built model).
+ */
+export function weightShapes(c: VaeConfig): number[][] {
+  return weightLayout(c).map((w) => w.shape);
+}
+
+/** The layer names of the variables (enc0/W, mu/b, …), for messages. */
+function weightNames(c: VaeConfig): string[] {
+  return weightLayout(c).map((w) => w.name);
+}
+
+function weightLayout(c: VaeConfig): { name: string; shape: number[] }[] {
+  const out: { name: string; shape: number[] }[] = [];
+  const dense = (name: string, i: number, o: number) => out.push({ name: `${name}/W`, shape: [i, o] }, { name: `${name}/b`, shape: [o] });
+  let width = c.inputDim;
+  c.hiddenDims.forEach((h, i) => {
+    dense(`enc${i}`, width, h);
+    width = h;
+  });
+  dense("mu", width, c.latentDim);
+  dense("logvar", width, c.latentDim);
+  width = c.latentDim;
+  [...c.hiddenDims].reverse().forEach((h, i) => {
+    dense(`dec${i}`, width, h);
+    width = h;
+  });
+  dense("out", width, c.inputDim);
+  if (c.likelihood === "gaussian" && c.gaussianVariance === "learned") out.push({ name: "lognoisevar", shape: [] });
+  return out;
+}
+
+/** Weight `i` as float32 values, after checking its shape, its length and that every value is finite. */
+function decodeWeight(file: string, i: string, w: unknown, shape: number[]): Float32Array {
+  const s = w as Partial<StoredWeight> | null;
+  if (!s || typeof s !== "object" || !Array.isArray(s.shape) || typeof s.data !== "string") {
+    throw new CheckpointError(file, `weight ${i} is not an object with a shape and base64 data`);
+  }
+  if (JSON.stringify(s.shape) !== JSON.stringify(shape)) throw new CheckpointError(file, `weight ${i} has shape [${s.shape}], expected [${shape}]`);
+  const size = shape.reduce((a, b) => a * b, 1);
+  // Base64 gives 3 bytes per 4 characters: a wrong length is caught before decoding.
+  if (Math.floor((s.data.length * 3) / 4) < size * 4) throw new CheckpointError(file, `weight ${i} holds fewer than the ${size * 4} bytes its shape needs`);
+  const bytes = Buffer.from(s.data, "base64");
+  if (bytes.length !== size * 4) throw new CheckpointError(file, `weight ${i} holds ${bytes.length} bytes, expected ${size * 4}`);
+  const values = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+  for (let j = 0; j < values.length; j++) {
+    if (!Number.isFinite(values[j])) throw new CheckpointError(file, `weight ${i} holds ${values[j]} at index ${j}: weights must be finite numbers`);
+  }
+  return values;
 }

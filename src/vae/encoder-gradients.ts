@@ -16,7 +16,7 @@
  * surrogates' autodiff gradients).
  */
 import * as tf from "@tensorflow/tfjs";
-import { Rng } from "../engine/random";
+import { Rng, tfSeed } from "../engine/random";
 import { tidyValue } from "../engine/tidy";
 import { ENCODER_ESTIMATORS, EncoderEstimator, klStandardNormalTensor, LossTerms, negativeElbo, reconstructionNll, Vae } from "./model";
 export { ENCODER_ESTIMATORS, EncoderEstimator } from "./model";
@@ -57,7 +57,7 @@ export function surrogateLoss(vae: Vae, x: tf.Tensor2D, options: SurrogateOption
     const { mu, logVar } = vae.encode(x);
     const muL = tf.tile(mu, [samples, 1]);
     const logVarL = tf.tile(logVar, [samples, 1]);
-    const eps = tf.randomNormal([samples * B, D], 0, 1, "float32", seed);
+    const eps = tf.randomNormal([samples * B, D], 0, 1, "float32", tfSeed(seed));
     const z = stopGradient(muL.add(tf.exp(logVarL.mul(0.5)).mul(eps))) as tf.Tensor2D;
     const xL = tf.tile(x, [samples, 1]) as tf.Tensor2D;
     const nll = reconstructionNll(vae, vae.decode(z), xL); // [L·B]; carries the decoder's gradient

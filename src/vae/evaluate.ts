@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { mathjs } from "../engine/mathjs";
 import { batchTensor, MnistSet } from "../data/mnist";
-import { Rng } from "../engine/random";
+import { Rng, tfSeed } from "../engine/random";
 import { tidyValue } from "../engine/tidy";
 import { reconstructionNll, Vae } from "./model";
 
@@ -33,7 +33,7 @@ export function iwaeNll(vae: Vae, set: MnistSet, options: { k?: number; limit?: 
       for (let start = 0; start < k; start += chunk) {
         const m = Math.min(chunk, k - start);
         const w = tf.tidy(() => {
-          const eps = tf.randomNormal([m, D], 0, 1, "float32", rng.nextSeed());
+          const eps = tf.randomNormal([m, D], 0, 1, "float32", tfSeed(rng.nextSeed()));
           const z = mu.add(tf.exp(logVar.mul(0.5)).mul(eps)) as tf.Tensor2D;
           const logPxz = reconstructionNll(vae, vae.decode(z), tf.tile(x, [m, 1]) as tf.Tensor2D).neg();
           const logPz = z.square().sum(1).mul(-0.5).sub(0.5 * D * LOG_2PI);
@@ -133,5 +133,5 @@ export function reconstruct(vae: Vae, set: MnistSet, indices: number[]): Float32
 /** Pixel means of p(x|z) for z drawn from the prior N(0, I): [n × pixels]. */
 export function samplePrior(vae: Vae, n: number, seed?: number): Float32Array {
   const s = seed ?? new Rng().nextSeed();
-  return tidyValue(() => Float32Array.from(vae.decodeMean(tf.randomNormal([n, vae.config.latentDim], 0, 1, "float32", s) as tf.Tensor2D).dataSync()));
+  return tidyValue(() => Float32Array.from(vae.decodeMean(tf.randomNormal([n, vae.config.latentDim], 0, 1, "float32", tfSeed(s)) as tf.Tensor2D).dataSync()));
 }

@@ -47,10 +47,27 @@ export function latentScatter(vae: Vae, set: MnistSet, limit = 5000): Figure {
   return fig;
 }
 
+/** Rows and columns of the model's images: given, or a square of its input size (28 × 28 for MNIST). */
+export interface ImageShape {
+  rows: number;
+  cols: number;
+}
+
+function imageShapeOf(vae: Vae, shape?: ImageShape): ImageShape {
+  if (shape) {
+    if (shape.rows * shape.cols !== vae.config.inputDim) throw new Error(`image shape ${shape.rows}×${shape.cols} does not match the model's ${vae.config.inputDim} pixels`);
+    return shape;
+  }
+  const side = Math.round(Math.sqrt(vae.config.inputDim));
+  if (side * side !== vae.config.inputDim) throw new Error(`the model's ${vae.config.inputDim} pixels are not a square image: pass the image shape`);
+  return { rows: side, cols: side };
+}
+
 /** The decoded n × n grid over the latent plane (2-D models only). */
-export function manifoldFigure(vae: Vae, n = 20): Figure {
+export function manifoldFigure(vae: Vae, n = 20, shape?: ImageShape): Figure {
   const grid = decodeLatentGrid(vae, n);
-  return imageGrid(grid.images, 28, 28, { columns: n, gap: 0, title: `Decoded manifold: z on a ${n}×${n} grid of Gaussian quantiles`, width: 640 });
+  const { rows, cols } = imageShapeOf(vae, shape);
+  return imageGrid(grid.images, rows, cols, { columns: n, gap: 0, title: `Decoded manifold: z on a ${n}×${n} grid of Gaussian quantiles`, width: 640 });
 }
 
 /** Originals (odd rows) above their reconstructions (even rows). */
@@ -65,6 +82,7 @@ export function reconstructionFigure(vae: Vae, set: MnistSet, n = 10): Figure {
 }
 
 /** Pixel means of p(x|z) for z ~ N(0, I). */
-export function samplesFigure(vae: Vae, n = 30, seed = 1): Figure {
-  return imageGrid(samplePrior(vae, n, seed), 28, 28, { columns: Math.min(n, 10), title: "Samples: decoder means at z ~ N(0, I)", width: 640 });
+export function samplesFigure(vae: Vae, n = 30, seed = 1, shape?: ImageShape): Figure {
+  const { rows, cols } = imageShapeOf(vae, shape);
+  return imageGrid(samplePrior(vae, n, seed), rows, cols, { columns: Math.min(n, 10), title: "Samples: decoder means at z ~ N(0, I)", width: 640 });
 }

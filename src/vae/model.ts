@@ -12,7 +12,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { columnSums, matMulT } from "../engine/dense";
 import { nativeBernoulliNll } from "../engine/native-kernels";
-import { Rng } from "../engine/random";
+import { Rng, tfSeed } from "../engine/random";
 
 export type Activation = "relu" | "tanh" | "softplus" | "elu" | "leakyRelu" | "sigmoid";
 export const ACTIVATIONS: readonly Activation[] = ["relu", "tanh", "softplus", "elu", "leakyRelu", "sigmoid"];
@@ -121,8 +121,8 @@ export class Vae {
       const bound = 1 / Math.sqrt(fanIn);
       // tf.tidy frees the initial values; the variables themselves are kept.
       return tf.tidy(() => ({
-        W: tf.variable(tf.randomUniform([fanIn, fanOut], -bound, bound, "float32", rng.nextSeed()), true, `${name}/W`) as tf.Variable<tf.Rank.R2>,
-        b: tf.variable(tf.randomUniform([fanOut], -bound, bound, "float32", rng.nextSeed()), true, `${name}/b`) as tf.Variable<tf.Rank.R1>,
+        W: tf.variable(tf.randomUniform([fanIn, fanOut], -bound, bound, "float32", tfSeed(rng.nextSeed())), true, `${name}/W`) as tf.Variable<tf.Rank.R2>,
+        b: tf.variable(tf.randomUniform([fanOut], -bound, bound, "float32", tfSeed(rng.nextSeed())), true, `${name}/b`) as tf.Variable<tf.Rank.R1>,
       }));
     };
     const { inputDim, hiddenDims, latentDim } = this.config;
@@ -300,7 +300,7 @@ export function negativeElbo(vae: Vae, x: tf.Tensor2D, options: LossOptions = {}
     const B = x.shape[0];
     const { mu, logVar } = vae.encode(x);
     const D = vae.config.latentDim;
-    const eps = tf.randomNormal([samples * B, D], 0, 1, "float32", options.seed ?? new Rng().nextSeed());
+    const eps = tf.randomNormal([samples * B, D], 0, 1, "float32", tfSeed(options.seed ?? new Rng().nextSeed()));
     const muL = samples === 1 ? mu : tf.tile(mu, [samples, 1]);
     const sdL = samples === 1 ? tf.exp(logVar.mul(0.5)) : tf.tile(tf.exp(logVar.mul(0.5)), [samples, 1]);
     const z = muL.add(sdL.mul(eps)) as tf.Tensor2D;

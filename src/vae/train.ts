@@ -109,10 +109,13 @@ export function evaluateElbo(vae: Vae, set: MnistSet, options: { batchSize?: num
   return { loss: loss / set.count, recon: recon / set.count, kl: kl / set.count };
 }
 
-/** β in epoch `epoch` (1-based) under a linear warm-up over `warmupEpochs` epochs. */
+/**
+ * β in epoch `epoch` (1-based) under a linear warm-up over `warmupEpochs` epochs: 0 in epoch 1, rising by
+ * β/warmupEpochs each epoch, the full β from epoch warmupEpochs + 1 on.
+ */
 export function betaAt(epoch: number, beta: number, warmupEpochs: number): number {
   if (warmupEpochs <= 0) return beta;
-  return beta * Math.min(1, epoch / warmupEpochs);
+  return beta * Math.min(1, (epoch - 1) / warmupEpochs);
 }
 
 /**
@@ -120,6 +123,19 @@ export function betaAt(epoch: number, beta: number, warmupEpochs: number): numbe
  * optimiser state lives only for this call.
  */
 export function trainVae(vae: Vae, train: MnistSet, test: MnistSet, options: TrainOptions): EpochRecord[] {
+  const steps = trainVaeSteps(vae, train, test, options);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * trainVae one step at a time: the generator yields after every optimisation step, so a caller can give
+ * the event loop a turn (to notice Ctrl-C) or stop early; stopping (`return()`, or a throw in a for…of)
+ * frees the optimiser state. Its return value is the history.
+ */
+export function* trainVaeSteps(vae: Vae, train: MnistSet, test: MnistSet, options: TrainOptions): Generator<StepProgress, EpochRecord[], void> {
   const { epochs, batchSize = 128, lr = 1e-3, beta = 1, warmupEpochs = 0, samples = 1, encoderEstimator: estimator = "reparam" } = options;
   if (!(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`epochs must be a positive integer (got ${epochs})`);
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`batchSize must be a positive integer (got ${batchSize})`);
@@ -173,6 +189,7 @@ export function trainVae(vae: Vae, train: MnistSet, test: MnistSet, options: Tra
         sumRecon += r * idx.length;
         sumKl += k * idx.length;
         options.onStep?.({ epoch, step: step + 1, stepsPerEpoch, loss: l });
+        yield { epoch, step: step + 1, stepsPerEpoch, loss: l };
       }
       const seconds = (performance.now() - t0) / 1000;
       const ev = evaluateElbo(vae, test, { seed: rng.nextSeed() });

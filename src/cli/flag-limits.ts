@@ -1,0 +1,64 @@
+/**
+ * The bounds of the command line's numeric flags and the checks that need more than one flag, so that a
+ * value that cannot run (a 10²⁰-dimensional latent space, 10 000 samples of a 128-image batch) is refused
+ * at once with the flag's name, instead of failing minutes later deep inside tfjs or the wasm heap.
+ *
+ * The bounds are generous for MNIST-sized work and keep every tensor of a training step well inside the
+ * wasm backend's heap: the largest activation is rows × width floats with rows = batch size × samples
+ * ≤ MAX_ROWS and width ≤ 4096, i.e. at most 128 MiB.
+ */
+import type { JobConfig } from "./job";
+
+/** A bad flag value: the CLI prints the message (which names the flag) and exits with code 2. */
+export class FlagError extends Error {}
+
+/** Largest accepted value of each integer flag (the smallest is given where the flag is read). */
+export const FLAG_MAX: Record<string, number> = {
+  epochs: 10_000,
+  "latent-dim": 512,
+  "hidden-dim": 4096,
+  "batch-size": 8192,
+  samples: 1000,
+  warmup: 10_000,
+  seed: 2 ** 32 - 1,
+  "train-size": 10_000_000,
+  "iwae-k": 10_000,
+  "iwae-images": 1_000_000,
+  steps: 1_000_000,
+};
+
+/** Rows of the matrices in one training step (batch size × samples of z). */
+export const MAX_ROWS = 8192;
+
+/** Checks across flags, after each flag was checked on its own. */
+export function checkTrainLimits(c: JobConfig): void {
+  if (c.batchSize * c.samples > MAX_ROWS) {
+    throw new FlagError(`--samples: ${c.samples} samples × --batch-size ${c.batchSize} = ${c.batchSize * c.samples} rows per step, more than ${MAX_ROWS}; lower one of them`);
+  }
+}
+
+/** A folder or file flag: absent → undefined; present but empty (`--out=`) is an error. */
+export function pathFlag(values: Record<string, unknown>, name: string): string | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  if (typeof raw !== "string" || raw.trim() === "") throw new FlagError(`--${name}: expected a path, got "${String(raw)}"`);
+  return raw;
+}
+
+/**
+ * `--epochs -1` as `--epochs=-1`: Node's parseArgs takes a value starting with "-" for a flag and calls it
+ * ambiguous; joining a negative number to its flag lets the flag's own check say what is wrong with it.
+ */
+export function attachNegativeValues(argv: string[], options: Record<string, { type: "string" | "boolean" }> = {}): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = argv[i + 1];
+    const name = a.startsWith("--") ? a.slice(2) : undefined;
+    if (name && options[name]?.type === "string" && next !== undefined && /^-[0-9.]/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}

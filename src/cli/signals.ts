@@ -1,0 +1,32 @@
+/**
+ * Ctrl-C (SIGINT), SIGTERM and SIGHUP for the CLI: the first signal asks the running command to stop
+ * (it finishes cleanly: says it was interrupted, keeps earlier outputs, shuts kernels down); a second one
+ * stops the process at once, which is safe because outputs are only ever replaced atomically.
+ * The exit code is 128 + the signal's number, as a shell reports a process killed by it.
+ */
+import * as os from "os";
+
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+export function exitCodeOf(signal: string): number {
+  const n = (os.constants.signals as Record<string, number>)[signal];
+  return n ? 128 + n : 1;
+}
+
+/** Call `stop` on the first of these signals; returns a function that removes the handlers. */
+export function onInterrupt(stop: (signal: string) => void): () => void {
+  let seen = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (seen) {
+      if (process.stderr.isTTY) process.stderr.write("\r\x1b[2K");
+      process.stderr.write(`vae-lab: interrupted by ${signal} again; stopped at once\n`);
+      process.exit(exitCodeOf(signal));
+    }
+    seen = true;
+    stop(signal);
+  };
+  for (const s of SIGNALS) process.on(s, handler);
+  return () => {
+    for (const s of SIGNALS) process.off(s, handler);
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * Writing a set of files into a folder (a training run's model.json, report.html and metrics.json) so that
+ * the folder holds either the whole old set or the whole new set — never a new model beside an old report.
+ *
+ * One rename cannot replace several files, so the set goes through a small journal in the folder itself:
+ *
+ *   1. stage:  every new file is written in full and fsynced into a fresh `.vae-lab-stage-PID-RAND/`;
+ *   2. commit: that folder is renamed to `.vae-lab-commit/` (one atomic rename: from here on the new set wins);
+ *   3. move:   each staged file is renamed over its target (each rename atomic);
+ *   4. finish: the empty `.vae-lab-commit/` is removed.
+ *
+ * A failure before the commit (a full disk, say) removes the stage and leaves the old set untouched. A
+ * process killed at any point leaves either a stage (the old set is intact: the stage is deleted) or a commit
+ * folder (the new set is complete on disk: the remaining moves are redone). `recoverOutputSet` does that
+ * repair; `writeOutputSet` runs it first, and the CLI runs it before each job and after an interruption, so
+ * a kill during step 3 — the only moment a reader could see old and new files side by side — is healed by
+ * the next run. Stray temporary files of writeFileAtomic for the set's names are removed too.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { fsyncDir, isAtomicTempName, writeError, writeNewFileDurable } from "./atomic-write";
+import { FileError } from "./file-error";
+
+const STAGE_PREFIX = ".vae-lab-stage-";
+const COMMIT = ".vae-lab-commit";
+
+/** Points where a test can stop the writer (to simulate a kill): after staging `name`, after the commit rename, after moving `name`, at the end. */
+export type OutputSetStep = `staged ${string}` | "committed" | `moved ${string}` | "finished";
+
+/**
+ * Check, without writing anything there, that `dir` can be created or written: the nearest existing folder
+ * on its path must be a folder we can create entries in (a probe folder is made and removed at once).
+ */
+export function checkWritableFolder(dir: string): void {
+  const target = path.resolve(dir);
+  let existing = target;
+  while (!fs.existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
+  if (!fs.statSync(existing).isDirectory()) throw new FileError(existing === target ? dir : existing, "is not a folder");
+  const probe = path.join(existing, `.vae-lab-probe-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  try {
+    fs.mkdirSync(probe);
+  } catch (e) {
+    throw writeError(dir, e);
+  }
+  fs.rmdirSync(probe);
+}
+
+/** Finish or undo an interrupted writeOutputSet in `dir`; returns what was done ("" when nothing was needed). */
+export function recoverOutputSet(dir: string, names: readonly string[] = []): string {
+  if (!fs.existsSync(dir)) return "";
+  const done: string[] = [];
+  const commit = path.join(dir, COMMIT);
+  if (fs.existsSync(commit)) {
+    for (const name of fs.readdirSync(commit)) fs.renameSync(path.join(commit, name), path.join(dir, name));
+    fs.rmdirSync(commit);
+    fsyncDir(dir);
+    done.push("completed an interrupted write");
+  }
+  for (const entry of fs.readdirSync(dir)) {
+    const stale = entry.startsWith(STAGE_PREFIX) || names.some((n) => isAtomicTempName(entry, n));
+    if (stale) {
+      fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
+      done.push(`removed ${entry}`);
+    }
+  }
+  return done.join("; ");
+}
+
+/**
+ * Replace the files `files` (name → contents) in `dir` as one set (see above). Errors are FileErrors naming
+ * the file that could not be written. `at` is called at each step (tests stop the process there).
+ */
+export function writeOutputSet(dir: string, files: Record<string, string | Uint8Array>, at?: (step: OutputSetStep) => void): void {
+  const names = Object.keys(files);
+  for (const n of names) if (n !== path.basename(n) || n.startsWith(".")) throw new Error(`writeOutputSet: "${n}" is not a plain file name`);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw writeError(dir, e);
+  }
+  recoverOutputSet(dir, names);
+  const stage = path.join(dir, `${STAGE_PREFIX}${process.pid}-${Math.random().toString(36).slice(2)}`);
+  try {
+    fs.mkdirSync(stage);
+  } catch (e) {
+    throw writeError(dir, e);
+  }
+  try {
+    for (const n of names) {
+      try {
+        writeNewFileDurable(path.join(stage, n), files[n]);
+      } catch (e) {
+        throw writeError(path.join(dir, n), e);
+      }
+      at?.(`staged ${n}`);
+    }
+    fsyncDir(stage);
+    fs.renameSync(stage, path.join(dir, COMMIT));
+    fsyncDir(dir);
+  } catch (e) {
+    fs.rmSync(stage, { recursive: true, force: true });
+    throw e instanceof FileError ? e : writeError(dir, e);
+  }
+  at?.("committed");
+  const commit = path.join(dir, COMMIT);
+  for (const n of names) {
+    fs.renameSync(path.join(commit, n), path.join(dir, n));
+    at?.(`moved ${n}`);
+  }
+  fs.rmdirSync(commit);
+  fsyncDir(dir);
+  at?.("finished");
+}

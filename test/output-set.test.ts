@@ -1,0 +1,69 @@
+/**
+ * Issue 11, item 2: model.json, report.html and metrics.json are replaced as one set. A process killed
+ * (SIGKILL) at every step of writeOutputSet leaves every file whole, and after the repair the next run
+ * makes (recoverOutputSet) the folder holds exactly one run's set — the old one if the kill came before the
+ * commit, the new one after — and nothing else.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { describe, expect, it } from "vitest";
+import { recoverOutputSet, writeOutputSet } from "../src/files/output-set";
+
+const NAMES = ["model.json", "report.html", "metrics.json"];
+const set = (tag: string) => Object.fromEntries(NAMES.map((n) => [n, `${tag} ${n} `.repeat(5000)]));
+const OLD = set("old");
+const NEW = set("new");
+const STEPS = [...NAMES.map((n) => `staged ${n}`), "committed", ...NAMES.map((n) => `moved ${n}`), "finished"];
+const dist = path.resolve(__dirname, "../dist/files/output-set.js");
+
+function read(dir: string): Record<string, string> {
+  return Object.fromEntries(NAMES.map((n) => [n, fs.readFileSync(path.join(dir, n), "utf8")]));
+}
+
+/** Write NEW over OLD in a child process that SIGKILLs itself at `step`. */
+function killedWrite(dir: string, step: string) {
+  const script = `
+    const { writeOutputSet } = require(${JSON.stringify(dist)});
+    writeOutputSet(${JSON.stringify(dir)}, ${JSON.stringify(NEW)}, (s) => { if (s === ${JSON.stringify(step)}) process.kill(process.pid, "SIGKILL"); });`;
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-kill-")), "write.js");
+  fs.writeFileSync(file, script); // too long for one command-line argument
+  return spawnSync(process.execPath, [file], { encoding: "utf8", timeout: 60_000 });
+}
+
+describe("writeOutputSet", () => {
+  it.each(STEPS)("killed at %s: files whole, then one whole set and no temporary files", (step) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-set-"));
+    writeOutputSet(dir, OLD);
+    fs.writeFileSync(path.join(dir, "notes.txt"), "a file of the user's"); // left alone
+    const r = killedWrite(dir, step);
+    expect(r.signal).toBe("SIGKILL");
+    // Right after the kill each file is whole: old or new, never cut.
+    for (const [n, text] of Object.entries(read(dir))) expect([OLD[n], NEW[n]]).toContain(text);
+    recoverOutputSet(dir, NAMES);
+    const afterCommit = STEPS.indexOf(step) >= STEPS.indexOf("committed");
+    expect(read(dir)).toEqual(afterCommit ? NEW : OLD);
+    expect(fs.readdirSync(dir).sort()).toEqual([...NAMES, "notes.txt"].sort());
+  });
+
+  it("a failure while staging (a full disk, say) leaves the old set and nothing else", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-set-"));
+    writeOutputSet(dir, OLD);
+    expect(() =>
+      writeOutputSet(dir, NEW, (s) => {
+        if (s === "staged report.html") throw new Error("disk full");
+      }),
+    ).toThrow(/disk full/);
+    expect(read(dir)).toEqual(OLD);
+    expect(fs.readdirSync(dir).sort()).toEqual([...NAMES].sort());
+  });
+
+  it("removes writeFileAtomic's stray temporary files of the set's names", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-set-"));
+    fs.writeFileSync(path.join(dir, ".report.html.1234.abc.tmp"), "half a report");
+    fs.writeFileSync(path.join(dir, ".other.tmp"), "not ours");
+    writeOutputSet(dir, NEW);
+    expect(fs.readdirSync(dir).sort()).toEqual([".other.tmp", ...NAMES].sort());
+  });
+});
