@@ -152,7 +152,7 @@ describe("estimator variances match the closed forms", () => {
         expect(Math.abs(v[0] - formula[0])).toBeLessThanOrEqual(5 * se[0]);
       }
     }
-  }, 60_000);
+  });
 
   it("the closed forms agree with a float64 Monte Carlo that does not use TensorFlow.js", () => {
     const rng = new Rng(6);

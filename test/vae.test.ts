@@ -113,7 +113,10 @@ describe("the model", () => {
       const a = read(ours.grads[v.name]);
       const b = read(ref.grads[v.name]);
       const scale = Math.max(...b.map(Math.abs), 1e-6);
-      a.forEach((g, i) => expect(Math.abs(g - b[i]) / scale).toBeLessThan(1e-4));
+      // One assertion on the worst entry (an expect per weight is slow under load).
+      const worst = a.reduce((w, g, i) => Math.max(w, Math.abs(g - b[i]) / scale), 0);
+      expect(a).toHaveLength(b.length);
+      expect(worst, v.name).toBeLessThan(1e-4);
     }
     tf.dispose([x, ours.value, ref.value, ...Object.values(ours.grads), ...Object.values(ref.grads)]);
     vae.dispose();
