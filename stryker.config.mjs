@@ -43,6 +43,8 @@ export default {
   // A mutant that makes a test loop forever is killed by timeout: after 3× the test's time plus a minute.
   timeoutFactor: 3,
   timeoutMS: 60_000,
+  // The first, unmutated run of all the tests above (with coverage) takes minutes on a busy machine.
+  dryRunTimeoutMinutes: 60,
   tempDirName: "out/stryker-tmp",
   cleanTempDir: true,
 };
