@@ -29,7 +29,7 @@ run("charts in headless Chromium", () => {
     const png = path.join(dir, "chart.png");
     expect(await checkCharts(browser(), file, { screenshot: { nth: 1, file: png } })).toEqual({ plots: 3, rendered: 3, errors: [] });
     expect(fs.statSync(png).size).toBeGreaterThan(5_000);
-  }, 180_000);
+  });
 
   it("the check sees a chart that cannot draw (no plotly.js on the page)", async () => {
     const file = path.join(tmpDir(), "broken.html");
@@ -37,7 +37,7 @@ run("charts in headless Chromium", () => {
     const r = await checkCharts(browser(), file, { timeoutMs: 3000 });
     expect(r.plots).toBe(1);
     expect(r.rendered).toBe(0);
-  }, 180_000);
+  });
 
   const htmlDir = process.env.VAE_LAB_HTML_DIR;
   const pages = htmlDir ? fs.readdirSync(htmlDir).filter((f) => f.endsWith(".html") && f !== "index.html").sort() : [];
@@ -53,6 +53,6 @@ run("charts in headless Chromium", () => {
       expect(r.plots).toBeGreaterThan(0);
       expect(r).toEqual({ plots: r.plots, rendered: r.plots, errors: [] });
       if (screenshot) expect(fs.statSync(screenshot.file).size).toBeGreaterThan(10_000);
-    }, 300_000);
+    });
   }
 });

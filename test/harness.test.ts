@@ -33,10 +33,10 @@ describe("notebook harness", () => {
     expect(run.failure?.message).toContain("boom in cell two");
     const saved = JSON.parse(fs.readFileSync(file, "utf8"));
     expect(saved.cells[0].outputs[0].text).toContain("answer 42");
-  }, 120_000);
+  });
 
   it("reports a type error as a failure", async () => {
     const run = await runNotebook(notebook(['const s: string = 3;']));
     expect(run.failure?.message).toMatch(/not assignable/);
-  }, 120_000);
+  });
 });

@@ -20,6 +20,6 @@ run("notebooks in the Jupyter Notebook UI", () => {
       console.log(`${nb}: ${r.rendered}/${r.plots} charts rendered in the Notebook UI`);
       expect(r.plots).toBeGreaterThan(0);
       expect(r).toEqual({ plots: r.plots, rendered: r.plots, stderrOutputs: 0, errors: [] });
-    }, 900_000);
+    });
   }
 });

@@ -64,3 +64,61 @@ describe("Adam elsewhere", () => {
     o.dispose();
   });
 });
+
+/**
+ * Adam from its definition in float64 (Kingma & Ba, Algorithm 1, ε added to √v̂ as in tf.train.adam and
+ * torch.optim.Adam): m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², p ← p − lr · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε).
+ */
+function adamReference(p0: number[], grads: number[][], lr: number, b1 = 0.9, b2 = 0.999, eps = 1e-8): number[] {
+  const p = [...p0];
+  const m = p.map(() => 0);
+  const v = p.map(() => 0);
+  grads.forEach((g, s) => {
+    const t = s + 1;
+    for (let i = 0; i < p.length; i++) {
+      m[i] = b1 * m[i] + (1 - b1) * g[i];
+      v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+      p[i] -= (lr * (m[i] / (1 - b1 ** t))) / (Math.sqrt(v[i] / (1 - b2 ** t)) + eps);
+    }
+  });
+  return p;
+}
+
+// Runs on every machine: on cpu createAdam gives the tfjs Adam, on wasm the fused native one where the addon
+// was built (else the tfjs one again), so the bias correction is checked whether or not the addon exists.
+describe.each(["cpu", "wasm"])("Adam from createAdam on %s against the float64 formula", (backend) => {
+  const rng = new Rng(9);
+  const p0 = Array.from({ length: 50 }, () => rng.normal());
+  const grads = Array.from({ length: 12 }, (_, s) => p0.map(() => rng.normal() * (s % 4 === 0 ? 5 : 0.2)));
+
+  function run(steps: number, lr: number, options = {}): number[] {
+    const v = tf.tidy(() => tf.variable(tf.tensor1d(p0), true, `adam-formula-${backend}-${Math.random()}`));
+    const o = createAdam(lr, options);
+    for (const g of grads.slice(0, steps)) {
+      const t = tf.tensor1d(g);
+      o.applyGradients({ [v.name]: t }, [v]);
+      t.dispose();
+    }
+    const out = Array.from(v.dataSync());
+    o.dispose();
+    v.dispose();
+    return out;
+  }
+
+  it("the first step moves every parameter by lr against the sign of its gradient (bias correction)", async () => {
+    await initBackend(backend);
+    // t = 1: m̂ = g and v̂ = g², so the step is lr · g / (|g| + ε).
+    const p1 = run(1, 0.01);
+    p1.forEach((p, i) => expect(p - p0[i]).toBeCloseTo(-0.01 * Math.sign(grads[0][i]), 6));
+  });
+
+  it("twelve steps with changing gradients follow the formula, with the defaults (β₁ 0.9, β₂ 0.999, ε 1e-8) and others", async () => {
+    await initBackend(backend);
+    const ours = run(12, 0.05);
+    const ref = adamReference(p0, grads, 0.05);
+    ours.forEach((p, i) => expect(Math.abs(p - ref[i])).toBeLessThan(1e-5));
+    const ours2 = run(12, 0.05, { beta1: 0.8, beta2: 0.99, epsilon: 1e-1 });
+    const ref2 = adamReference(p0, grads, 0.05, 0.8, 0.99, 1e-1);
+    ours2.forEach((p, i) => expect(Math.abs(p - ref2[i])).toBeLessThan(1e-5));
+  });
+});

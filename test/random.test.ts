@@ -40,6 +40,19 @@ describe("Rng", () => {
     for (const b of bins) expect(Math.abs(b - n / 10)).toBeLessThan(5 * 95);
   });
 
+  it("shuffle draws every permutation equally often (Fisher–Yates, not Sattolo's cycles-only variant)", () => {
+    const r = new Rng(4);
+    const counts = new Map<string, number>();
+    const n = 24_000;
+    for (let i = 0; i < n; i++) {
+      const key = Array.from(r.shuffle([0, 1, 2, 3])).join("");
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    // All 4! = 24 orders, each ~ Binomial(n, 1/24): mean 1000, sd 31.
+    expect(counts.size).toBe(24);
+    for (const c of counts.values()) expect(Math.abs(c - n / 24)).toBeLessThan(5 * 31);
+  });
+
   it("permutation is a permutation, and seeded", () => {
     const p = new Rng(3).permutation(1000);
     expect(Array.from(p).sort((x, y) => x - y)).toEqual(Array.from({ length: 1000 }, (_, i) => i));

@@ -54,6 +54,8 @@ const cases: Case[] = [
   { name: "ReLU with β = 0.4 and L = 3 samples", config: { hiddenDims: [32], latentDim: 4 }, beta: 0.4, samples: 3 },
   { name: "tanh, two hidden layers", config: { activation: "tanh", hiddenDims: [24, 12], latentDim: 3 }, beta: 2.5, samples: 1 },
   { name: "sigmoid, no hidden layer", config: { activation: "sigmoid", hiddenDims: [], latentDim: 3 }, beta: 1, samples: 2 },
+  // A hidden layer, so the sigmoid's derivative h(1 − h) is on the backward path.
+  { name: "sigmoid, one hidden layer", config: { activation: "sigmoid", hiddenDims: [16], latentDim: 3 }, beta: 1, samples: 1 },
   { name: "ELU, two hidden layers", config: { activation: "elu", hiddenDims: [20, 10], latentDim: 2 }, beta: 1, samples: 1 },
   { name: "leaky ReLU", config: { activation: "leakyRelu", hiddenDims: [16], latentDim: 2 }, beta: 0.7, samples: 1 },
   { name: "softplus", config: { activation: "softplus", hiddenDims: [16], latentDim: 5 }, beta: 1, samples: 2 },
