@@ -114,5 +114,20 @@ describe("KL divergence", () => {
     expect(fwdKl(fwd)).toBeLessThan(fwdKl(rev));
     // Reverse KL at the optimum is about log(1/0.6): q sits on one mode that holds 60% of the mass.
     expect(rev.kl).toBeCloseTo(Math.log(1 / 0.6), 2);
-  });
+  }, 60_000); // nine local searches over a 2001-point quadrature: seconds on a busy machine
+
+  it("reverse KL from a given start: each mode is a local minimum, with KL about −log of its weight", () => {
+    const mix = { weights: [0.4, 0.6], means: [-3, 3], sds: [0.7, 0.9] };
+    const grid = linspace(-10, 10, 801);
+    const left = fitGaussianToMixture(mix, "reverse", grid, { mean: -1, sd: 1 });
+    const right = fitGaussianToMixture(mix, "reverse", grid, { mean: 1, sd: 1 });
+    expect(left.mean).toBeCloseTo(-3, 1);
+    expect(left.sd).toBeCloseTo(0.7, 1);
+    expect(right.mean).toBeCloseTo(3, 1);
+    expect(right.sd).toBeCloseTo(0.9, 1);
+    expect(left.kl).toBeCloseTo(-Math.log(0.4), 2);
+    expect(right.kl).toBeCloseTo(-Math.log(0.6), 2);
+    // Without a start, the better of the two.
+    expect(fitGaussianToMixture(mix, "reverse", grid).mean).toBeCloseTo(right.mean, 6);
+  }, 60_000);
 });
