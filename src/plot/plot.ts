@@ -138,6 +138,8 @@ export interface Series {
   dash?: "solid" | "dash" | "dot";
   /** Symmetric error bars. */
   error?: Numbers;
+  /** Marker shape and size (plotly symbol names: "circle", "x", "diamond-open", …). */
+  marker?: { symbol?: string; size?: number };
 }
 
 /** Line chart of one or more curves (loss curves, densities, variance vs. sample count…). */
@@ -150,6 +152,7 @@ export function lineChart(series: Series[], options: AxesOptions = {}): Figure {
     y: Array.from(s.y),
     line: s.dash ? { dash: s.dash } : undefined,
     error_y: s.error ? { type: "data", array: Array.from(s.error), visible: true } : undefined,
+    marker: s.marker,
   }));
   const xs = data.flatMap((d) => d.x);
   const ys = series.flatMap((s) => {
