@@ -112,13 +112,13 @@ describe("log axes and reference lines", () => {
     expect((lineChart([{ name: "a", y: [1, 2] }]).layout.xaxis as { tickvals?: number[] }).tickvals).toBeUndefined();
   });
 
-  it("reference lines become shapes (in log10 units on log axes) with labels", () => {
+  it("reference lines become shapes (data units) with labels (log10 units on a log axis, as plotly places annotations)", () => {
     const f = lineChart([{ name: "a", x: [1, 100], y: [1, 2] }], { logX: true, vLines: [{ value: 10, label: "ten" }], hLines: [{ value: 1.5 }] });
     const shapes = f.layout.shapes as { x0: number; y0: number; xref: string; yref: string }[];
     expect(shapes).toHaveLength(2);
-    expect(shapes[0]).toMatchObject({ x0: 1, xref: "x", yref: "y domain" });
+    expect(shapes[0]).toMatchObject({ x0: 10, x1: 10, xref: "x", yref: "y domain" });
     expect(shapes[1]).toMatchObject({ y0: 1.5, xref: "x domain", yref: "y" });
-    expect((f.layout.annotations as { text: string }[]).map((a) => a.text)).toEqual(["ten"]);
+    expect((f.layout.annotations as { text: string; x: number }[]).map((a) => [a.text, a.x])).toEqual([["ten", 1]]);
     expect(lineChart([{ name: "a", y: [1] }]).layout.shapes).toBeUndefined();
   });
 

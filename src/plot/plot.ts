@@ -42,12 +42,14 @@ export interface AxesOptions {
   vLines?: ReferenceLine[];
   /** Horizontal reference lines at these y values. */
   hLines?: ReferenceLine[];
+  /** Fixed distance between x ticks (1 for integer positions such as indices). */
+  xTickStep?: number;
 }
 
 function baseLayout(o: AxesOptions): Record<string, unknown> {
   return {
     title: o.title ? { text: o.title } : undefined,
-    xaxis: { title: { text: o.xTitle ?? "" }, type: o.logX ? "log" : "linear", ...(o.logX ? { exponentformat: "power" } : {}) },
+    xaxis: { title: { text: o.xTitle ?? "" }, type: o.logX ? "log" : "linear", ...(o.logX ? { exponentformat: "power" } : {}), ...(o.xTickStep ? { dtick: o.xTickStep } : {}) },
     yaxis: { title: { text: o.yTitle ?? "" }, type: o.logY ? "log" : "linear", ...(o.logY ? { exponentformat: "power" } : {}) },
     width: o.width,
     height: o.height ?? 400,
@@ -63,14 +65,13 @@ function referenceLines(o: AxesOptions, axes: { x: string; y: string }[] = [{ x:
   const line = { color: "#444", width: 1.5, dash: "dashdot" };
   for (const a of axes) {
     for (const r of o.vLines ?? []) {
-      const x = o.logX ? Math.log10(r.value) : r.value; // plotly places shapes and annotations in log10 units on log axes
-      shapes.push({ type: "line", xref: a.x, yref: `${a.y} domain`, x0: x, x1: x, y0: 0, y1: 1, line });
-      if (r.label) annotations.push({ xref: a.x, yref: `${a.y} domain`, x, y: 1, text: r.label, showarrow: false, xanchor: "left", yanchor: "top", font: { size: 11 } });
+      // On a log axis plotly takes shapes in data units but annotations in log10 units.
+      shapes.push({ type: "line", xref: a.x, yref: `${a.y} domain`, x0: r.value, x1: r.value, y0: 0, y1: 1, line });
+      if (r.label) annotations.push({ xref: a.x, yref: `${a.y} domain`, x: o.logX ? Math.log10(r.value) : r.value, y: 1, text: r.label, showarrow: false, xanchor: "left", yanchor: "top", font: { size: 11 }, bgcolor: "rgba(255,255,255,0.8)" });
     }
     for (const r of o.hLines ?? []) {
-      const y = o.logY ? Math.log10(r.value) : r.value;
-      shapes.push({ type: "line", xref: `${a.x} domain`, yref: a.y, x0: 0, x1: 1, y0: y, y1: y, line });
-      if (r.label) annotations.push({ xref: `${a.x} domain`, yref: a.y, x: 1, y, text: r.label, showarrow: false, xanchor: "right", yanchor: "bottom", font: { size: 11 } });
+      shapes.push({ type: "line", xref: `${a.x} domain`, yref: a.y, x0: 0, x1: 1, y0: r.value, y1: r.value, line });
+      if (r.label) annotations.push({ xref: `${a.x} domain`, yref: a.y, x: 1, y: o.logY ? Math.log10(r.value) : r.value, text: r.label, showarrow: false, xanchor: "right", yanchor: "bottom", font: { size: 11 }, bgcolor: "rgba(255,255,255,0.8)" });
     }
   }
   return shapes.length ? { shapes, annotations } : {};
