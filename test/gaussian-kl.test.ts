@@ -12,7 +12,7 @@ describe("Gaussian densities", () => {
     const cov = q.sigma.map((s, i) => q.sigma.map((_, j) => (i === j ? s * s : 0)));
     expect(logNormalDiag(x, q)).toBeCloseTo(logNormal(x, q.mu, cov), 10);
     expect(logNormal1d(1, 0, 1)).toBeCloseTo(-0.5 - 0.5 * Math.log(2 * Math.PI), 12);
-  });
+  }, 60_000); // the first use of mathjs loads it: seconds on a busy machine
 
   it("cholesky reconstructs the matrix; logDet matches the 2×2 formula", () => {
     const S = [[4, 1.2], [1.2, 2]];
@@ -88,7 +88,7 @@ describe("KL divergence", () => {
       3,
     );
     expect(Math.abs(mc.estimate - klGaussians(m0, S0, m1, S1))).toBeLessThan(4 * mc.stderr);
-  });
+  }, 60_000);
 
   it("1-D quadrature agrees with the closed form", () => {
     const kl = klQuadrature1d((x) => logNormal1d(x, 1, 0.5), (x) => logNormal1d(x, -1, 2), linspace(-15, 15, 4001));
@@ -114,5 +114,20 @@ describe("KL divergence", () => {
     expect(fwdKl(fwd)).toBeLessThan(fwdKl(rev));
     // Reverse KL at the optimum is about log(1/0.6): q sits on one mode that holds 60% of the mass.
     expect(rev.kl).toBeCloseTo(Math.log(1 / 0.6), 2);
-  });
+  }, 60_000); // nine local searches over a 2001-point quadrature: seconds on a busy machine
+
+  it("reverse KL from a given start: each mode is a local minimum, with KL about −log of its weight", () => {
+    const mix = { weights: [0.4, 0.6], means: [-3, 3], sds: [0.7, 0.9] };
+    const grid = linspace(-10, 10, 801);
+    const left = fitGaussianToMixture(mix, "reverse", grid, { mean: -1, sd: 1 });
+    const right = fitGaussianToMixture(mix, "reverse", grid, { mean: 1, sd: 1 });
+    expect(left.mean).toBeCloseTo(-3, 1);
+    expect(left.sd).toBeCloseTo(0.7, 1);
+    expect(right.mean).toBeCloseTo(3, 1);
+    expect(right.sd).toBeCloseTo(0.9, 1);
+    expect(left.kl).toBeCloseTo(-Math.log(0.4), 2);
+    expect(right.kl).toBeCloseTo(-Math.log(0.6), 2);
+    // Without a start, the better of the two.
+    expect(fitGaussianToMixture(mix, "reverse", grid).mean).toBeCloseTo(right.mean, 6);
+  }, 60_000);
 });

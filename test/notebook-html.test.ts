@@ -1,6 +1,9 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { notebookPage, notebookTitle, renderMarkdown } from "../src/notebook/html";
-import { summary } from "../src/notebook/site";
+import { buildSite, summary } from "../src/notebook/site";
 
 describe("notebook → HTML", () => {
   it("keeps LaTeX intact through Markdown (underscores, stars, backslashes)", () => {
@@ -61,4 +64,20 @@ describe("site index summaries", () => {
     expect(summary(nb(long), 120)).toBe("A first sentence that is long enough to count here.");
     expect(summary(nb(long), 120)).not.toMatch(/:$/);
   });
+});
+
+describe("site", () => {
+  it("copies notebooks/figures beside the pages, so markdown's figures/… links resolve", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-site-"));
+    const notebooks = path.join(dir, "notebooks");
+    fs.mkdirSync(path.join(notebooks, "figures"), { recursive: true });
+    fs.writeFileSync(path.join(notebooks, "figures", "g.svg"), "<svg xmlns='http://www.w3.org/2000/svg'/>");
+    const nb = { cells: [{ cell_type: "markdown", metadata: {}, source: ["# 01 · T\n", "\n", "A figure. ![g](figures/g.svg)"] }], metadata: {}, nbformat: 4, nbformat_minor: 5 };
+    fs.writeFileSync(path.join(notebooks, "01_t.ipynb"), JSON.stringify(nb));
+    const out = path.join(dir, "site");
+    await buildSite({ notebooks, out, quick: true });
+    expect(fs.readFileSync(path.join(out, "01_t.html"), "utf8")).toContain('src="figures/g.svg"');
+    expect(fs.existsSync(path.join(out, "figures", "g.svg"))).toBe(true);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 180_000);
 });

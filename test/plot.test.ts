@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { barChart, figureHtml, heatmap, histogram, imageGrid, lineChart, pageHtml, saveHtml, scatterByLabel } from "../src/plot/plot";
+import { barChart, figureHtml, heatmap, histogram, imageGrid, lineChart, logAxisTicks, pageHtml, saveHtml, scatterByLabel } from "../src/plot/plot";
 import { show } from "../src/notebook/display";
 
 describe("figure builders", () => {
@@ -88,5 +88,46 @@ describe("tables", () => {
     expect(html).toContain(">3.14<");
     expect(html).toContain(">1.23e-5<");
     expect(html).toContain(">42<");
+  });
+});
+
+describe("log axes and reference lines", () => {
+  it("logAxisTicks: 1-2-5 ticks within two and a half decades, decades beyond, plain labels without SI prefixes", () => {
+    expect(logAxisTicks(0.06, 0.8)).toEqual({ tickvals: [0.1, 0.2, 0.5], ticktext: ["0.1", "0.2", "0.5"] });
+    const wide = logAxisTicks(3e-6, 2000);
+    expect(wide.tickvals).toEqual([1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10, 100, 1000]);
+    expect(wide.ticktext.slice(0, 3)).toEqual(["10<sup>−5</sup>", "10<sup>−4</sup>", "0.001"]);
+    expect(wide.ticktext.join(" ")).not.toMatch(/μ|n$|k/);
+    expect(logAxisTicks(3, 4)).toEqual({ tickvals: [3, 4], ticktext: ["3", "4"] });
+  });
+
+  it("lineChart sets explicit ticks on log axes only, covering the data and its error bars", () => {
+    const f = lineChart([{ name: "a", x: [1, 10, 100], y: [5, 50, 400], error: [1, 1, 200] }], { logX: true, logY: true });
+    const xaxis = f.layout.xaxis as { tickvals: number[]; tickmode: string; exponentformat: string };
+    const yaxis = f.layout.yaxis as { tickvals: number[] };
+    expect(xaxis.tickvals).toEqual([1, 2, 5, 10, 20, 50, 100]);
+    expect(xaxis.exponentformat).toBe("power");
+    expect(yaxis.tickvals[0]).toBe(5);
+    expect(yaxis.tickvals[yaxis.tickvals.length - 1]).toBe(500); // 400 + 200 from the error bar
+    expect((lineChart([{ name: "a", y: [1, 2] }]).layout.xaxis as { tickvals?: number[] }).tickvals).toBeUndefined();
+  });
+
+  it("reference lines become shapes (data units) with labels (log10 units on a log axis, as plotly places annotations)", () => {
+    const f = lineChart([{ name: "a", x: [1, 100], y: [1, 2] }], { logX: true, vLines: [{ value: 10, label: "ten" }], hLines: [{ value: 1.5 }] });
+    const shapes = f.layout.shapes as { x0: number; y0: number; xref: string; yref: string }[];
+    expect(shapes).toHaveLength(2);
+    expect(shapes[0]).toMatchObject({ x0: 10, x1: 10, xref: "x", yref: "y domain" });
+    expect(shapes[1]).toMatchObject({ y0: 1.5, xref: "x domain", yref: "y" });
+    expect((f.layout.annotations as { text: string; x: number }[]).map((a) => [a.text, a.x])).toEqual([["ten", 1]]);
+    expect(lineChart([{ name: "a", y: [1] }]).layout.shapes).toBeUndefined();
+  });
+
+  it("histogram panels: one y axis per series on a shared x axis, reference line in each", () => {
+    const f = histogram([{ name: "a", values: [1, 2] }, { name: "b", values: [3] }], { panels: true, vLines: [{ value: 1 }] });
+    expect(f.data.map((d) => [d.xaxis, d.yaxis])).toEqual([["x", "y"], ["x", "y2"]]);
+    expect(f.layout.grid).toMatchObject({ rows: 2, columns: 1 });
+    expect((f.layout.shapes as { yref: string }[]).map((s) => s.yref)).toEqual(["y domain", "y2 domain"]);
+    expect(f.layout.showlegend).toBe(false);
+    expect(histogram([{ name: "a", values: [1] }, { name: "b", values: [2] }]).data[0].xaxis).toBeUndefined();
   });
 });

@@ -24,6 +24,12 @@ export interface Figure {
 
 type Numbers = ArrayLike<number>;
 
+/** A reference line across the whole plot (an exact value, a threshold), labelled at its end. */
+export interface ReferenceLine {
+  value: number;
+  label?: string;
+}
+
 export interface AxesOptions {
   title?: string;
   xTitle?: string;
@@ -32,17 +38,95 @@ export interface AxesOptions {
   logY?: boolean;
   width?: number;
   height?: number;
+  /** Vertical reference lines at these x values. */
+  vLines?: ReferenceLine[];
+  /** Horizontal reference lines at these y values. */
+  hLines?: ReferenceLine[];
+  /** Fixed distance between x ticks (1 for integer positions such as indices). */
+  xTickStep?: number;
 }
 
 function baseLayout(o: AxesOptions): Record<string, unknown> {
   return {
     title: o.title ? { text: o.title } : undefined,
-    xaxis: { title: { text: o.xTitle ?? "" }, type: o.logX ? "log" : "linear" },
-    yaxis: { title: { text: o.yTitle ?? "" }, type: o.logY ? "log" : "linear" },
+    xaxis: { title: { text: o.xTitle ?? "" }, type: o.logX ? "log" : "linear", ...(o.logX ? { exponentformat: "power" } : {}), ...(o.xTickStep ? { dtick: o.xTickStep } : {}) },
+    yaxis: { title: { text: o.yTitle ?? "" }, type: o.logY ? "log" : "linear", ...(o.logY ? { exponentformat: "power" } : {}) },
     width: o.width,
     height: o.height ?? 400,
     margin: { l: 60, r: 20, t: o.title ? 50 : 20, b: 50 },
+    ...referenceLines(o),
   };
+}
+
+/** Shapes and labels for the reference lines of `o`, on the axes `x`/`y` (default the first pair). */
+function referenceLines(o: AxesOptions, axes: { x: string; y: string }[] = [{ x: "x", y: "y" }]): Record<string, unknown> {
+  const shapes: Record<string, unknown>[] = [];
+  const annotations: Record<string, unknown>[] = [];
+  const line = { color: "#444", width: 1.5, dash: "dashdot" };
+  for (const a of axes) {
+    for (const r of o.vLines ?? []) {
+      // On a log axis plotly takes shapes in data units but annotations in log10 units.
+      shapes.push({ type: "line", xref: a.x, yref: `${a.y} domain`, x0: r.value, x1: r.value, y0: 0, y1: 1, line });
+      if (r.label) annotations.push({ xref: a.x, yref: `${a.y} domain`, x: o.logX ? Math.log10(r.value) : r.value, y: 1, text: r.label, showarrow: false, xanchor: "left", yanchor: "top", font: { size: 11 }, bgcolor: "rgba(255,255,255,0.8)" });
+    }
+    for (const r of o.hLines ?? []) {
+      shapes.push({ type: "line", xref: `${a.x} domain`, yref: a.y, x0: 0, x1: 1, y0: r.value, y1: r.value, line });
+      if (r.label) annotations.push({ xref: `${a.x} domain`, yref: a.y, x: 1, y: o.logY ? Math.log10(r.value) : r.value, text: r.label, showarrow: false, xanchor: "right", yanchor: "bottom", font: { size: 11 }, bgcolor: "rgba(255,255,255,0.8)" });
+    }
+  }
+  return shapes.length ? { shapes, annotations } : {};
+}
+
+/** Plain tick labels: 0.001 … 10000 written out, other magnitudes as powers of ten (never SI prefixes like "100μ"). */
+function logTickText(v: number): string {
+  const k = Math.floor(Math.log10(v) + 1e-9);
+  const m = Math.round(v / 10 ** k);
+  if (k >= -3 && k <= 4) return String(Number(v.toPrecision(1)));
+  const sup = String(k).replace("-", "−");
+  return m === 1 ? `10<sup>${sup}</sup>` : `${m}×10<sup>${sup}</sup>`;
+}
+
+/**
+ * Ticks for a log axis showing [lo, hi]: the powers of ten, with 2 and 5 between them when the range spans
+ * two and a half decades or less; only labelled ticks, so no crowd of minor labels ("2 3 4 5 …").
+ */
+export function logAxisTicks(lo: number, hi: number): { tickvals: number[]; ticktext: string[] } {
+  if (!(lo > 0) || !(hi >= lo) || !Number.isFinite(hi)) return { tickvals: [], ticktext: [] };
+  const k0 = Math.floor(Math.log10(lo) + 1e-9);
+  const k1 = Math.ceil(Math.log10(hi) - 1e-9);
+  const mantissas = Math.log10(hi / lo) <= 2.5 ? [1, 2, 5] : [1];
+  const tickvals: number[] = [];
+  for (let k = k0; k <= k1; k++) {
+    for (const m of mantissas) {
+      const v = Number((m * 10 ** k).toPrecision(1));
+      if (v >= lo / 1.0001 && v <= hi * 1.0001) tickvals.push(v);
+    }
+  }
+  // A range inside one decade without a 1-2-5 value: label its ends.
+  if (tickvals.length < 2) return { tickvals: [lo, hi], ticktext: [lo, hi].map((v) => String(Number(v.toPrecision(2)))) };
+  return { tickvals, ticktext: tickvals.map(logTickText) };
+}
+
+function positiveRange(values: number[]): [number, number] | undefined {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (v > 0 && Number.isFinite(v)) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+  }
+  return lo <= hi ? [lo, hi] : undefined;
+}
+
+/** Set explicit 1-2-5 ticks on the log axes of a layout, for the data values given per axis. */
+function withLogTicks(layout: Record<string, unknown>, o: AxesOptions, xs: number[], ys: number[]): Record<string, unknown> {
+  const out = { ...layout };
+  for (const [key, on, values] of [["xaxis", o.logX, xs], ["yaxis", o.logY, ys]] as [string, boolean | undefined, number[]][]) {
+    const range = on ? positiveRange(values) : undefined;
+    if (range) out[key] = { ...(out[key] as Record<string, unknown>), ...logAxisTicks(range[0], range[1]), tickmode: "array" };
+  }
+  return out;
 }
 
 export interface Series {
@@ -55,6 +139,8 @@ export interface Series {
   dash?: "solid" | "dash" | "dot";
   /** Symmetric error bars. */
   error?: Numbers;
+  /** Marker shape and size (plotly symbol names: "circle", "x", "diamond-open", …). */
+  marker?: { symbol?: string; size?: number };
 }
 
 /** Line chart of one or more curves (loss curves, densities, variance vs. sample count…). */
@@ -67,8 +153,14 @@ export function lineChart(series: Series[], options: AxesOptions = {}): Figure {
     y: Array.from(s.y),
     line: s.dash ? { dash: s.dash } : undefined,
     error_y: s.error ? { type: "data", array: Array.from(s.error), visible: true } : undefined,
+    marker: s.marker,
   }));
-  return { data, layout: { ...baseLayout(options), showlegend: series.length > 1 } };
+  const xs = data.flatMap((d) => d.x);
+  const ys = series.flatMap((s) => {
+    const y = Array.from(s.y);
+    return s.error ? y.flatMap((v, i) => [v - s.error![i], v + s.error![i]]) : y;
+  });
+  return { data, layout: { ...withLogTicks(baseLayout(options), options, xs, ys), showlegend: series.length > 1 } };
 }
 
 /** 2-D scatter with one trace (and colour, and legend entry) per label value, e.g. latent codes by digit. */
@@ -120,17 +212,39 @@ export interface HistogramSeries {
   values: Numbers;
 }
 
-/** Overlaid histograms (normalised to densities so different sample sizes compare). */
-export function histogram(series: HistogramSeries[], options: AxesOptions & { bins?: number } = {}): Figure {
-  const data = series.map((s) => ({
+/**
+ * Histograms normalised to densities (so different sample sizes compare): overlaid, translucent with
+ * outlines, or with `panels` one above the other on a shared x axis (for spreads too different to overlay).
+ */
+export function histogram(series: HistogramSeries[], options: AxesOptions & { bins?: number; panels?: boolean } = {}): Figure {
+  const panels = options.panels === true && series.length > 1;
+  const axis = (i: number) => (panels && i > 0 ? String(i + 1) : "");
+  const data = series.map((s, i) => ({
     type: "histogram",
     name: s.name,
     x: Array.from(s.values),
     histnorm: "probability density",
-    opacity: series.length > 1 ? 0.6 : 1,
+    opacity: series.length > 1 && !panels ? 0.6 : 1,
+    marker: series.length > 1 ? { line: { width: 1, color: "rgba(0,0,0,0.5)" } } : undefined,
     nbinsx: options.bins ?? 50,
+    ...(panels ? { xaxis: "x", yaxis: `y${axis(i)}` } : {}),
   }));
-  return { data, layout: { ...baseLayout(options), barmode: "overlay", showlegend: series.length > 1 } };
+  const layout: Record<string, unknown> = { ...baseLayout(options), barmode: "overlay", showlegend: series.length > 1 && !panels };
+  if (panels) {
+    // One row per series, the x axis shared; each panel named in its top-left corner instead of a legend.
+    layout.grid = { rows: series.length, columns: 1, pattern: "coupled", roworder: "top to bottom" };
+    layout.height = options.height ?? 220 * series.length + 80;
+    series.forEach((_, i) => {
+      layout[`yaxis${axis(i)}`] = { title: { text: options.yTitle ?? "" } };
+    });
+    const refs = referenceLines(options, series.map((_, i) => ({ x: "x", y: `y${axis(i)}` })));
+    layout.shapes = refs.shapes;
+    layout.annotations = [
+      ...((refs.annotations as Record<string, unknown>[] | undefined) ?? []),
+      ...series.map((s, i) => ({ xref: "x domain", yref: `y${axis(i)} domain`, x: 0.01, y: 1, text: `<b>${s.name}</b>`, showarrow: false, xanchor: "left", yanchor: "top" })),
+    ];
+  }
+  return { data, layout };
 }
 
 /** A heatmap of a matrix (row 0 drawn at the top, as images are). */

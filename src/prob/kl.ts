@@ -103,9 +103,10 @@ export interface Gaussian1d {
  * - "forward" KL(p‖q) is minimised by matching p's mean and variance (mass-covering);
  * - "reverse" KL(q‖p), the direction variational inference uses, is minimised numerically (a grid search
  *   refined by coordinate steps) and locks onto one mode (mode-seeking). Starting points near each mode
- *   are tried so the global minimum is found.
+ *   are tried so the global minimum is found; with `start`, the search runs from that one point only and
+ *   returns the local minimum it reaches (which mode depends on the start).
  */
-export function fitGaussianToMixture(p: Mixture1d, direction: "forward" | "reverse", grid?: number[]): Gaussian1d & { kl: number } {
+export function fitGaussianToMixture(p: Mixture1d, direction: "forward" | "reverse", grid?: number[], start?: Gaussian1d): Gaussian1d & { kl: number } {
   const lo = Math.min(...p.means.map((m, k) => m - 8 * p.sds[k]));
   const hi = Math.max(...p.means.map((m, k) => m + 8 * p.sds[k]));
   const xs = grid ?? linspace(lo, hi, 2001);
@@ -118,25 +119,24 @@ export function fitGaussianToMixture(p: Mixture1d, direction: "forward" | "rever
   const objective = (mean: number, logSd: number) => klQuadrature1d((x) => logNormal1d(x, mean, Math.exp(logSd)), logP, xs);
   let best = { mean: 0, logSd: 0, kl: Infinity };
   const { variance } = mixtureMoments(p);
-  for (const m0 of [...p.means, mixtureMoments(p).mean]) {
-    for (const s0 of [...p.sds, Math.sqrt(variance)]) {
-      let cur = { mean: m0, logSd: Math.log(s0), kl: objective(m0, Math.log(s0)) };
-      // Coordinate search with shrinking steps: robust and plenty fast for a 2-parameter problem.
-      for (let step = 0.5; step > 1e-5; step /= 2) {
-        let improved = true;
-        while (improved) {
-          improved = false;
-          for (const [dm, ds] of [[step, 0], [-step, 0], [0, step], [0, -step]]) {
-            const kl = objective(cur.mean + dm, cur.logSd + ds);
-            if (kl < cur.kl) {
-              cur = { mean: cur.mean + dm, logSd: cur.logSd + ds, kl };
-              improved = true;
-            }
+  const starts = start ? [start] : [...p.means, mixtureMoments(p).mean].flatMap((mean) => [...p.sds, Math.sqrt(variance)].map((sd) => ({ mean, sd })));
+  for (const { mean: m0, sd: s0 } of starts) {
+    let cur = { mean: m0, logSd: Math.log(s0), kl: objective(m0, Math.log(s0)) };
+    // Coordinate search with shrinking steps: robust and plenty fast for a 2-parameter problem.
+    for (let step = 0.5; step > 1e-5; step /= 2) {
+      let improved = true;
+      while (improved) {
+        improved = false;
+        for (const [dm, ds] of [[step, 0], [-step, 0], [0, step], [0, -step]]) {
+          const kl = objective(cur.mean + dm, cur.logSd + ds);
+          if (kl < cur.kl) {
+            cur = { mean: cur.mean + dm, logSd: cur.logSd + ds, kl };
+            improved = true;
           }
         }
       }
-      if (cur.kl < best.kl) best = cur;
     }
+    if (cur.kl < best.kl) best = cur;
   }
   return { mean: best.mean, sd: Math.exp(best.logSd), kl: best.kl };
 }

@@ -1,0 +1,163 @@
+/**
+ * The numbers the notebooks' exercise solutions state, recomputed from the library: a solution that no
+ * longer matches the code it describes fails here.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "../src/engine/backend";
+import { binomialLikelihood, discreteBayes, LinearGaussianModel, pilotMatrix } from "../src/prob/bayes";
+import { linearCost, quadraticCost } from "../src/prob/costs";
+import { fitElbo } from "../src/prob/elbo";
+import { studyEstimator } from "../src/prob/estimators";
+import { fitGaussianToMixture, klDiagGaussians, linspace } from "../src/prob/kl";
+import { mixtureMoments } from "../src/prob/gaussian";
+import { Rng } from "../src/engine/random";
+import { labelCounts, loadMnist } from "../src/data/mnist";
+
+describe("00_setup exercises", () => {
+  it("full training set: rarest digit 5 (5421), commonest 1 (6742); mean grey level 0.1307, sd 0.3081", () => {
+    const train = loadMnist({ split: "train" });
+    const counts = labelCounts(train);
+    expect(Math.min(...counts)).toBe(5421);
+    expect(counts.indexOf(5421)).toBe(5);
+    expect(Math.max(...counts)).toBe(6742);
+    expect(counts.indexOf(6742)).toBe(1);
+    const others = counts.filter((_, d) => d !== 1 && d !== 5);
+    expect([Math.min(...others), Math.max(...others)]).toEqual([5842, 6265]);
+    let s = 0;
+    let s2 = 0;
+    for (const v of train.images) {
+      s += v;
+      s2 += v * v;
+    }
+    const mean = s / train.images.length;
+    expect(mean).toBeCloseTo(0.1307, 4);
+    expect(Math.sqrt(s2 / train.images.length - mean * mean)).toBeCloseTo(0.3081, 4);
+  }, 120_000);
+});
+
+describe("02_bayes_rule exercises", () => {
+  const thetas = linspace(0, 1, 101);
+  const uniform = thetas.map(() => 1 / 101);
+  it("uniform grid prior: posterior mean 0.6667 after 7/10; log evidence −2.4078 (k = 7) and −2.3534 (k = 0)", () => {
+    const post = discreteBayes(uniform, binomialLikelihood(7, 10, thetas));
+    expect(post.posterior.reduce((s, p, i) => s + p * thetas[i], 0)).toBeCloseTo(0.6667, 4);
+    expect(post.logEvidence).toBeCloseTo(-2.4078, 4);
+    expect(post.logEvidence).toBeCloseTo(Math.log(100 / 101) + Math.log(1 / 11), 4);
+    expect(discreteBayes(uniform, binomialLikelihood(0, 10, thetas)).logEvidence).toBeCloseTo(-2.3534, 4);
+  }, 60_000);
+
+  it("one pilot: sd of tap 0 is √(7/9) = 0.8819 (the pilots chart's first point)", () => {
+    const m = new LinearGaussianModel({ A: pilotMatrix(1, 4, new Rng(1)), noiseVar: 0.5 });
+    expect(Math.sqrt(m.posterior([0]).cov[0][0])).toBeCloseTo(Math.sqrt(7 / 9), 10);
+    expect(Math.sqrt(7 / 9)).toBeCloseTo(0.8819, 4);
+  });
+
+  it("Hadamard pilots: every tap's sd is √(σn²/(σn²+n)): 0.2425 for n = 8, 0.06238 for n = 128", () => {
+    const H = [[1, 1, 1, 1], [1, -1, 1, -1], [1, 1, -1, -1], [1, -1, -1, 1]];
+    for (const [n, sd] of [[8, 0.2425], [128, 0.06238]]) {
+      const A = Array.from({ length: n }, (_, i) => H[i % 4]);
+      const cov = new LinearGaussianModel({ A, noiseVar: 0.5 }).posterior(new Array(n).fill(0)).cov;
+      for (let t = 0; t < 4; t++) expect(Math.sqrt(cov[t][t])).toBeCloseTo(Math.sqrt(0.5 / (0.5 + n)), 10);
+      expect(Math.sqrt(0.5 / (0.5 + n))).toBeCloseTo(sd, 4);
+    }
+  });
+});
+
+describe("03_kl_and_elbo exercises", () => {
+  it("KL(N(0,1)‖N(1,1)) = 0.5 and KL(N(0,1)‖N(0,2²)) = 0.3181", () => {
+    expect(klDiagGaussians({ mu: [0], sigma: [1] }, { mu: [1], sigma: [1] })).toBeCloseTo(0.5, 10);
+    expect(klDiagGaussians({ mu: [0], sigma: [1] }, { mu: [0], sigma: [2] })).toBeCloseTo(0.3181, 4);
+  });
+
+  it("forward fit of the notebook's mixture: mean 0.6, variance 9.322, sd 3.0532", () => {
+    const m = mixtureMoments({ weights: [0.4, 0.6], means: [-3, 3], sds: [0.7, 0.9] });
+    expect(m.mean).toBeCloseTo(0.6, 10);
+    expect(m.variance).toBeCloseTo(9.322, 10);
+    expect(Math.sqrt(m.variance)).toBeCloseTo(3.0532, 4);
+  });
+
+  it("modes at ±1: both starts reach one q, μ = 0.23, σ = 1.24, KL = 0.0347", () => {
+    const target = { weights: [0.4, 0.6], means: [-1, 1], sds: [0.7, 0.9] };
+    for (const start of [{ mean: -1, sd: 1 }, { mean: 1, sd: 1 }]) {
+      const f = fitGaussianToMixture(target, "reverse", undefined, start);
+      expect(f.mean).toBeCloseTo(0.23, 2);
+      expect(f.sd).toBeCloseTo(1.24, 2);
+      expect(f.kl).toBeCloseTo(0.0347, 4);
+    }
+  }, 60_000);
+
+  it("A = [[1,1],[1,1]], σn² = 1: the mean-field gap is ½ log(9/5) = 0.2939 whatever y", () => {
+    const model = new LinearGaussianModel({ A: [[1, 1], [1, 1]], noiseVar: 1 });
+    for (const seed of [1, 2]) {
+      const { y } = model.sample(new Rng(seed));
+      expect(fitElbo(model, y, { family: "diagonal", steps: 2000 }).history[2000].gap).toBeCloseTo(0.5 * Math.log(9 / 5), 6);
+    }
+    expect(0.5 * Math.log(9 / 5)).toBeCloseTo(0.2939, 4);
+  }, 60_000);
+});
+
+describe("04_score_function_gradients exercises", () => {
+  const q = { mu: [0.5, -1.0, 1.5], sigma: [0.8, 1.2, 0.5] };
+  it("linear cost: variance 27.60 at b = 0, 11.10 at the optimal baseline b* = aᵀμ = 3.25", () => {
+    const linear = linearCost([1, -2, 0.5]);
+    expect(linear.variances!(q, 0).score.mu[0]).toBeCloseTo(27.6016, 4);
+    expect(linear.variances!(q, 3.25).score.mu[0]).toBeCloseTo(11.0977, 4);
+    for (const b of [3.0, 3.2, 3.3, 3.5]) expect(linear.variances!(q, b).score.mu[0]).toBeGreaterThan(linear.variances!(q, 3.25).score.mu[0]);
+  });
+
+  it("f = ‖z‖²: single-sample variance 104.02 at b = 0 and 25.03 at b* = 7.11, so S ≈ 10 400 and 2 500 for sd 0.1", () => {
+    const quadratic = quadraticCost();
+    expect(quadratic.variances!(q, 0).score.mu[0]).toBeCloseTo(104.02, 2);
+    expect(quadratic.variances!(q, 7.11).score.mu[0]).toBeCloseTo(25.03, 2);
+  });
+});
+
+describe("05_reparameterization exercises", () => {
+  beforeAll(async () => {
+    await initBackend();
+  });
+  const varReparam = (w: number) => w * w * ((1 + Math.exp(-2 * w * w)) / 2 - Math.exp(-w * w));
+  const varScore = (w: number) => (1 - (1 - 4 * w * w) * Math.exp(-2 * w * w)) / 2 - w * w * Math.exp(-w * w);
+
+  it("sin(ωz) under N(0, 1): the closed-form variances match Monte Carlo at ω = 0.5 and ω = 5", () => {
+    for (const w of [0.5, 5]) {
+      const f = (z: tf.Tensor2D) => z.mul(w).sin().sum(1) as tf.Tensor1D;
+      const q = { mu: [0], sigma: [1] };
+      const score = studyEstimator("score", f, q, { samples: 1, repeats: 100000, seed: 1 }).variance.mu[0];
+      const reparam = studyEstimator("reparam", f, q, { samples: 1, repeats: 100000, seed: 2 }).variance.mu[0];
+      expect(score / varScore(w)).toBeCloseTo(1, 1);
+      expect(reparam / varReparam(w)).toBeCloseTo(1, 1);
+    }
+    expect(varReparam(5)).toBeCloseTo(12.5, 6);
+    expect(varScore(5)).toBeCloseTo(0.5, 6);
+    expect(varReparam(0.5)).toBeCloseTo(0.0061, 4);
+    expect(varScore(0.5)).toBeCloseTo(0.305, 3);
+  }, 120_000);
+
+  it("the score function wins above ω = 1.109", () => {
+    let lo = 0.5;
+    let hi = 2;
+    for (let i = 0; i < 60; i++) {
+      const mid = (lo + hi) / 2;
+      if (varReparam(mid) < varScore(mid)) lo = mid;
+      else hi = mid;
+    }
+    expect(lo).toBeCloseTo(1.109, 3);
+  });
+
+  it("score-function variance vs D (μ = 0.5, σ = 1) is 1.5625 D² + 8 D + 9; the D² term dominates from D = 7", () => {
+    const quadratic = quadraticCost();
+    const v = (D: number) => quadratic.variances!({ mu: new Array(D).fill(0.5), sigma: new Array(D).fill(1) }).score.mu[0];
+    for (const D of [1, 2, 3, 7, 16, 64]) expect(v(D)).toBeCloseTo(1.5625 * D * D + 8 * D + 9, 8);
+    const firstDominant = [1, 2, 3, 4, 5, 6, 7, 8].find((D) => 1.5625 * D * D > 8 * D + 9);
+    expect(firstDominant).toBe(7);
+  });
+
+  it("reparameterized ∂/∂log σ₀ for ‖z‖²: variance σ₀²·4(μ₀² + 2σ₀²) = 3.9168", () => {
+    const q = { mu: [0.5, -1.0, 1.5], sigma: [0.8, 1.2, 0.5] };
+    const measured = studyEstimator("reparam", quadraticCost().f, q, { samples: 1, repeats: 100000, seed: 3 }).variance.logSigma[0];
+    expect(0.64 * 4 * (0.25 + 1.28)).toBeCloseTo(3.9168, 10);
+    expect(measured / 3.9168).toBeCloseTo(1, 1);
+  }, 120_000);
+});
