@@ -100,16 +100,16 @@ describe("KL divergence", () => {
     const fwd = fitGaussianToMixture(mix, "forward");
     const rev = fitGaussianToMixture(mix, "reverse");
     const mm = mixtureMoments(mix);
-    expect(fwd.mean).toBeCloseTo(mm.mean, 10);
-    expect(fwd.sd).toBeCloseTo(Math.sqrt(mm.variance), 10);
-    expect(fwd.sd).toBeGreaterThan(2.5); // spans both modes
-    expect(rev.mean).toBeCloseTo(3, 1); // the heavier mode
-    expect(rev.sd).toBeCloseTo(0.7, 1);
+    expect(fwd.mu[0]).toBeCloseTo(mm.mean, 10);
+    expect(fwd.sigma[0]).toBeCloseTo(Math.sqrt(mm.variance), 10);
+    expect(fwd.sigma[0]).toBeGreaterThan(2.5); // spans both modes
+    expect(rev.mu[0]).toBeCloseTo(3, 1); // the heavier mode
+    expect(rev.sigma[0]).toBeCloseTo(0.7, 1);
     // Each fit is the better one in its own direction.
     const xs = linspace(-12, 12, 4001);
     const logP = (x: number) => logMixture1d(x, mix);
-    const revKl = (g: { mean: number; sd: number }) => klQuadrature1d((x) => logNormal1d(x, g.mean, g.sd), logP, xs);
-    const fwdKl = (g: { mean: number; sd: number }) => klQuadrature1d(logP, (x) => logNormal1d(x, g.mean, g.sd), xs);
+    const revKl = (g: { mu: number[]; sigma: number[] }) => klQuadrature1d((x) => logNormal1d(x, g.mu[0], g.sigma[0]), logP, xs);
+    const fwdKl = (g: { mu: number[]; sigma: number[] }) => klQuadrature1d(logP, (x) => logNormal1d(x, g.mu[0], g.sigma[0]), xs);
     expect(revKl(rev)).toBeLessThan(revKl(fwd));
     expect(fwdKl(fwd)).toBeLessThan(fwdKl(rev));
     // Reverse KL at the optimum is about log(1/0.6): q sits on one mode that holds 60% of the mass.

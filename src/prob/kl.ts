@@ -93,19 +93,14 @@ export function klQuadrature1d(logA: (x: number) => number, logB: (x: number) =>
   return s;
 }
 
-export interface Gaussian1d {
-  mean: number;
-  sd: number;
-}
-
 /**
- * The Gaussian q that best fits a 1-D mixture p in either direction.
+ * The Gaussian q that best fits a 1-D mixture p in either direction (a DiagGaussian with one coordinate).
  * - "forward" KL(p‖q) is minimised by matching p's mean and variance (mass-covering);
  * - "reverse" KL(q‖p), the direction variational inference uses, is minimised numerically (a grid search
  *   refined by coordinate steps) and locks onto one mode (mode-seeking). Starting points near each mode
  *   are tried so the global minimum is found.
  */
-export function fitGaussianToMixture(p: Mixture1d, direction: "forward" | "reverse", grid?: number[]): Gaussian1d & { kl: number } {
+export function fitGaussianToMixture(p: Mixture1d, direction: "forward" | "reverse", grid?: number[]): DiagGaussian & { kl: number } {
   const lo = Math.min(...p.means.map((m, k) => m - 8 * p.sds[k]));
   const hi = Math.max(...p.means.map((m, k) => m + 8 * p.sds[k]));
   const xs = grid ?? linspace(lo, hi, 2001);
@@ -113,7 +108,7 @@ export function fitGaussianToMixture(p: Mixture1d, direction: "forward" | "rever
   if (direction === "forward") {
     const { mean, variance } = mixtureMoments(p);
     const sd = Math.sqrt(variance);
-    return { mean, sd, kl: klQuadrature1d(logP, (x) => logNormal1d(x, mean, sd), xs) };
+    return { mu: [mean], sigma: [sd], kl: klQuadrature1d(logP, (x) => logNormal1d(x, mean, sd), xs) };
   }
   const objective = (mean: number, logSd: number) => klQuadrature1d((x) => logNormal1d(x, mean, Math.exp(logSd)), logP, xs);
   let best = { mean: 0, logSd: 0, kl: Infinity };
@@ -138,5 +133,5 @@ export function fitGaussianToMixture(p: Mixture1d, direction: "forward" | "rever
       if (cur.kl < best.kl) best = cur;
     }
   }
-  return { mean: best.mean, sd: Math.exp(best.logSd), kl: best.kl };
+  return { mu: [best.mean], sigma: [Math.exp(best.logSd)], kl: best.kl };
 }

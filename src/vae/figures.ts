@@ -10,7 +10,8 @@ import { EpochRecord } from "./train";
 import { Vae } from "./model";
 
 /** Train and test negative ELBO per epoch, and the test reconstruction and KL terms. */
-export function lossCurves(history: EpochRecord[], title = "Negative ELBO per image (nats)"): Figure {
+export function lossCurves(history: EpochRecord[], options: { title?: string } = {}): Figure {
+  const { title = "Negative ELBO per image (nats)" } = options;
   const x = history.map((h) => h.epoch);
   const fig = lineChart(
     [
@@ -30,7 +31,8 @@ export function lossCurves(history: EpochRecord[], title = "Negative ELBO per im
  * Posterior means of `limit` examples, coloured by digit. For latent spaces of more than two dimensions
  * the two dimensions with the largest spread are shown.
  */
-export function latentScatter(vae: Vae, set: MnistSet, limit = 5000): Figure {
+export function latentScatter(vae: Vae, set: MnistSet, options: { limit?: number } = {}): Figure {
+  const { limit = 5000 } = options;
   const D = vae.config.latentDim;
   const n = Math.min(limit, set.count);
   const means = encodeMeans(vae, set, { limit: n });
@@ -48,13 +50,15 @@ export function latentScatter(vae: Vae, set: MnistSet, limit = 5000): Figure {
 }
 
 /** The decoded n × n grid over the latent plane (2-D models only). */
-export function manifoldFigure(vae: Vae, n = 20): Figure {
-  const grid = decodeLatentGrid(vae, n);
+export function manifoldFigure(vae: Vae, options: { n?: number } = {}): Figure {
+  const { n = 20 } = options;
+  const grid = decodeLatentGrid(vae, { n });
   return imageGrid(grid.images, 28, 28, { columns: n, gap: 0, title: `Decoded manifold: z on a ${n}×${n} grid of Gaussian quantiles`, width: 640 });
 }
 
 /** Originals (odd rows) above their reconstructions (even rows). */
-export function reconstructionFigure(vae: Vae, set: MnistSet, n = 10): Figure {
+export function reconstructionFigure(vae: Vae, set: MnistSet, options: { n?: number } = {}): Figure {
+  const { n = 10 } = options;
   const idx = Array.from({ length: n }, (_, i) => i);
   const rec = reconstruct(vae, set, idx);
   const px = set.pixels;
@@ -65,6 +69,7 @@ export function reconstructionFigure(vae: Vae, set: MnistSet, n = 10): Figure {
 }
 
 /** Pixel means of p(x|z) for z ~ N(0, I). */
-export function samplesFigure(vae: Vae, n = 30, seed = 1): Figure {
-  return imageGrid(samplePrior(vae, n, seed), 28, 28, { columns: Math.min(n, 10), title: "Samples: decoder means at z ~ N(0, I)", width: 640 });
+export function samplesFigure(vae: Vae, options: { n?: number; seed?: number } = {}): Figure {
+  const { n = 30, seed = 1 } = options;
+  return imageGrid(samplePrior(vae, { n, seed }), 28, 28, { columns: Math.min(n, 10), title: "Samples: decoder means at z ~ N(0, I)", width: 640 });
 }
