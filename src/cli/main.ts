@@ -4,7 +4,8 @@
  * stderr naming the flag or file, and a non-zero exit; VAE_LAB_DEBUG=1 shows stack traces.
  */
 import { parseArgs } from "util";
-import { BackendChoice, initBackend, parseBackendChoice } from "../engine/backend";
+import { BackendChoice, initBackend, nativeKernelsHint, parseBackendChoice } from "../engine/backend";
+import { nativeBlasCore } from "../engine/native-kernels";
 import { runBench } from "./bench";
 import { DEFAULT_JOB, JobConfig, runJob } from "./job";
 import { BINARIZE_CHOICES, Binarize, defaultMnistDir, labelCounts, loadMnist } from "../data/mnist";
@@ -132,7 +133,11 @@ async function train(argv: string[]): Promise<void> {
   const config = parseTrainFlags(argv);
   const progress = new ProgressPrinter(process.stderr);
   const m = await runJob(config, {
-    onBackend: (b) => progress.line(`backend: ${b.summary}`),
+    onBackend: (b) => {
+      progress.line(`backend: ${b.summary}`);
+      const hint = nativeKernelsHint(b);
+      if (hint) progress.line(hint);
+    },
     onStep: (p) => progress.step(p.epoch, p.epochs, p.step, p.stepsPerEpoch, p.loss),
     onEpoch: (r, epochs) =>
       progress.line(
@@ -181,6 +186,10 @@ async function info(argv: string[]): Promise<void> {
   const train = loadMnist({ dir, split: "train" });
   const test = loadMnist({ dir, split: "test" });
   console.log(`backend: ${backend.summary}`);
+  const core = nativeBlasCore();
+  if (core) console.log(`blas:    OpenBLAS core ${core.name}${core.note ? ` (${core.note})` : core.source === "user" ? " (OPENBLAS_CORETYPE)" : " (OpenBLAS's own choice)"}`);
+  const hint = nativeKernelsHint(backend);
+  if (hint) console.log(hint);
   console.log(`data:    ${dir}`);
   console.log(`         train ${train.count} × ${train.rows}×${train.cols}, test ${test.count}; digits per class ${labelCounts(train).join(" ")}`);
 }
