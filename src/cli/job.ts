@@ -14,6 +14,7 @@ import { Figure, saveHtml, tableHtml } from "../plot/plot";
 import { EpochRecord, evaluateElbo, StepProgress, trainVae, TrainingState } from "../vae/train";
 import { latentScatter, lossCurves, manifoldFigure, reconstructionFigure, samplesFigure } from "../vae/figures";
 import { Activation, Likelihood, Vae } from "../vae/model";
+import { latentExplorerHtml } from "../vae/explorer";
 
 export interface JobConfig {
   epochs: number;
@@ -149,7 +150,8 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}): Promise<
     const figures: (Figure | { html: string })[] = [
       { html: summaryHtml(metrics, backend) },
       lossCurves(history),
-      latentScatter(vae, test),
+      // A 2-D latent plane is shown as the explorer (the scatter beside the digit decoded under the pointer).
+      config.latentDim === 2 ? { html: latentExplorerHtml(vae, test, { includePlotly: false }) } : latentScatter(vae, test),
     ];
     if (config.latentDim === 2) figures.push(manifoldFigure(vae));
     figures.push(reconstructionFigure(vae, test), samplesFigure(vae));
