@@ -67,7 +67,8 @@ export async function runBench(options: { steps?: number; backend: BackendChoice
   const steps = Math.min(options.steps ?? STEPS_PER_EPOCH, STEPS_PER_EPOCH);
   log(`backend: ${backend.summary}`);
   const core = nativeBlasCore();
-  log(`cpu: ${os.cpus()[0]?.model ?? "unknown"} × ${os.cpus().length}; BLAS core: ${core ? `OpenBLAS ${core.name}` : "none (no native kernels)"}`);
+  const blas = core ? `OpenBLAS ${core.name}` : backend.name === "tensorflow" ? "libtensorflow's own kernels" : "none (no native kernels)";
+  log(`cpu: ${os.cpus()[0]?.model ?? "unknown"} × ${os.cpus().length}; BLAS core: ${blas}`);
   const hint = nativeKernelsHint(backend);
   if (hint) log(hint);
   log(`setup: 784-400-20 ReLU VAE, Bernoulli (BCE) + analytic KL, Adam 1e-3, batch ${BATCH}; timing ${steps} of ${STEPS_PER_EPOCH} steps per epoch`);
