@@ -75,7 +75,7 @@ describe.skipIf(!enabled)("vae-lab installed from its packed tarball into a fres
     const install = sh("npm", ["install", "--prefer-offline", path.join(tmp, tarball)], app);
     expect(install.code, install.err).toBe(0);
   }, 1_800_000);
-  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }), 120_000);
 
   it("installs none of the notebook tooling; reports the size of node_modules", () => {
     const pkgs = packagesUnder(app);
@@ -83,7 +83,7 @@ describe.skipIf(!enabled)("vae-lab installed from its packed tarball into a fres
     expect(pkgs).toContain("@tensorflow/tfjs");
     expect(pkgs.filter((p) => NOTEBOOK_TOOLING.includes(p))).toEqual([]);
     console.log(`consumer node_modules: ${(duBytes(path.join(app, "node_modules")) / 1e6).toFixed(0)} MB in ${new Set(pkgs).size} packages`);
-  });
+  }, 120_000);
 
   it('require("vae-lab") works (CommonJS), and its time is printed', () => {
     const r = node(["-e", 'const t = process.hrtime.bigint(); const vl = require("vae-lab"); const ms = Number(process.hrtime.bigint() - t) / 1e6; console.log(typeof vl.Vae, typeof vl.trainVae, typeof vl.latentExplorerHtml, ms.toFixed(0));']);
@@ -91,7 +91,7 @@ describe.skipIf(!enabled)("vae-lab installed from its packed tarball into a fres
     const [vae, train, explorer, ms] = r.out.trim().split(" ");
     expect([vae, train, explorer]).toEqual(["function", "function", "function"]);
     console.log(`require("vae-lab"): ${ms} ms`);
-  });
+  }, 600_000);
 
   it('import { Vae } from "vae-lab" works in an ES module, with the subpaths vae-lab/notebook and vae-lab/pitfalls', () => {
     fs.writeFileSync(
@@ -111,7 +111,7 @@ console.log(vae.parameterCount(), typeof quickMode, typeof showHtml, Object.keys
     expect(cjs.out.trim()).toBe("node_modules/vae-lab/dist/notebook/index.js node_modules/vae-lab/dist/pitfalls/index.js");
     // Only the exported entry points: deep imports into dist/ are closed.
     expect(node(["-e", 'require("vae-lab/dist/vae/model")']).err).toMatch(/ERR_PACKAGE_PATH_NOT_EXPORTED/);
-  });
+  }, 600_000);
 
   it("the README's library example runs as written (saved as example.mjs)", () => {
     const { code, from } = readmeExample();
@@ -126,5 +126,5 @@ console.log(vae.parameterCount(), typeof quickMode, typeof showHtml, Object.keys
     expect(iwae).toBeLessThan(elbo + 5);
     expect(fs.readFileSync(path.join(app, "latent.html"), "utf8")).toContain("vae-lab-explorer");
     console.log(`README example (${from}): ${r.out.trim().split("\n").join(" | ")}`);
-  });
+  }, 1_200_000);
 });

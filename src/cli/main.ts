@@ -65,7 +65,10 @@ Options of bench:
   --no-torch             skip the PyTorch comparison
   --profile              also print where a training step's time goes, kernel by kernel
 
-Environment: VAE_LAB_BACKEND (default backend), VAE_LAB_DEBUG=1 (stack traces on errors).
+Environment: VAE_LAB_BACKEND (default backend), VAE_LAB_DEBUG=1 (stack traces on errors),
+  VAE_LAB_NATIVE=0 (no native kernels), OPENBLAS_CORETYPE (the OpenBLAS kernels to use; by default vae-lab
+  picks SkylakeX/Haswell where OpenBLAS falls back to narrower ones than the CPU runs), VAE_LAB_BLAS_CORE=keep
+  (leave OpenBLAS's own choice).
 `;
 
 type Parsed = ReturnType<typeof parseArgs>;
