@@ -36,14 +36,15 @@ export function latentExplorerHtml(vae: Vae, set: MnistSet, options: ExplorerOpt
   const side = Math.round(Math.sqrt(inputDim));
   if (side * side !== inputDim) throw new Error(`latentExplorerHtml needs square images (the model has ${inputDim} pixels)`);
   const fig = latentScatter(vae, set, { limit });
-  fig.layout = { ...fig.layout, title: { text: "Move the pointer over the latent plane: the decoder's mean image at that z is drawn on the right" }, height: 520, dragmode: false, hovermode: false };
+  fig.layout = { ...fig.layout, title: { text: "Latent plane: point anywhere to decode that z" }, width: 620, height: 520, autosize: false, dragmode: false, hovermode: false };
+  fig.config = { ...(fig.config ?? {}), displayModeBar: false, responsive: false };
   const layers = [...vae.decoder, vae.decOut].map((l) => ({ rows: l.W.shape[0], cols: l.W.shape[1], W: base64(l.W.dataSync() as Float32Array), b: base64(l.b.dataSync() as Float32Array) }));
   const id = `vae-lab-explorer-${process.pid.toString(36)}-${Date.now().toString(36)}-${++counter}`;
   const spec = JSON.stringify({ activation, side, layers }).replace(/</g, "\\u003c");
   // The scatter is an ordinary vae-lab chart (div.vae-lab-plot, data-rendered once drawn); the script below
   // finds it inside the explorer and listens to the pointer over its plotting area.
   return `${includePlotly ? plotlyScriptTag() : ""}<div id="${id}" class="vae-lab-explorer" style="display:flex;flex-wrap:wrap;align-items:center;gap:16px">
-<div style="flex:1 1 520px;min-width:360px">${figureHtml(fig)}</div>
+<div style="flex:0 0 620px">${figureHtml(fig)}</div>
 <div style="text-align:center;font-family:system-ui,sans-serif">
 <canvas class="vae-lab-explorer-digit" width="${size}" height="${size}" style="width:${size}px;height:${size}px;border:1px solid #ccc;image-rendering:pixelated"></canvas>
 <div class="vae-lab-explorer-z" style="margin-top:6px;font-size:14px">z = (0.00, 0.00)</div>
