@@ -163,7 +163,7 @@ async function train(argv: string[]): Promise<void> {
   });
   const iw = m.test.iwae ? `, IWAE(k=${m.test.iwae.k}) −log p(x) ≈ ${m.test.iwae.nll.toFixed(2)}` : "";
   console.log(`test −ELBO ${m.test.elbo.toFixed(2)} nats${iw}, active units ${m.test.activeUnits}/${config.latentDim}`);
-  console.log(`wrote ${config.out}/metrics.json, ${config.out}/report.html, ${config.out}/model.json (${m.totalSeconds.toFixed(0)} s)`);
+  console.log(`wrote ${config.out}/metrics.json, report.html, model.json, training-state.json (${m.totalSeconds.toFixed(0)} s)`);
 }
 
 async function notebooks(argv: string[]): Promise<void> {

@@ -133,5 +133,6 @@ export function backendInfo(): BackendInfo | undefined {
  */
 export function nativeKernelsHint(info: BackendInfo): string | undefined {
   if (info.name !== "wasm" || nativeMatMulStatus().active || process.env.VAE_LAB_NATIVE === "0") return undefined;
-  return `native kernels: ${nativeMatMulStatus().reason}; ${NATIVE_HOWTO}`;
+  const reason = nativeMatMulStatus().reason;
+  return reason.startsWith("not built") ? `native kernels not built: ${NATIVE_HOWTO}` : `native kernels off (${reason}); ${NATIVE_HOWTO}`;
 }

@@ -63,7 +63,7 @@ let core: { name: string; choice: BlasCoreChoice } | undefined;
 export const NATIVE_ADDON_PATH = path.join(__dirname, "..", "..", "src", "engine", "native", "build", "Release", "vae_lab_blas.node");
 
 /** How to get the native kernels where they are not built (one line for `vae-lab info` and `train`). */
-export const NATIVE_HOWTO = "faster: install OpenBLAS (Debian/Ubuntu: apt-get install libopenblas-dev), then npm rebuild vae-lab";
+export const NATIVE_HOWTO = "for faster training install OpenBLAS (Debian/Ubuntu: apt-get install libopenblas-dev), then run npm rebuild vae-lab";
 
 /**
  * The compiled addon, or null (with the reason in nativeMatMulStatus()) where it was not built or its
