@@ -33,5 +33,7 @@ export * from "./vae/train";
 export * from "./vae/evaluate";
 export * from "./vae/checkpoint";
 export * from "./vae/figures";
+export * from "./vae/explorer";
+export * from "./vae/layers-export";
 export { runJob, DEFAULT_JOB } from "./cli/job";
 export type { JobConfig, Metrics } from "./cli/job";

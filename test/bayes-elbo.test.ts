@@ -3,7 +3,7 @@ import * as math from "mathjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { binomialLikelihood, discreteBayes, LinearGaussianModel, logMeanExp, pilotMatrix } from "../src/prob/bayes";
-import { elboExact, elboGradient, elboMonteCarlo, fitElbo, GaussianQ, klToPosterior } from "../src/prob/elbo";
+import { elboExact, elboGradient, elboMonteCarlo, fitElbo, CholeskyGaussian, klToPosterior } from "../src/prob/elbo";
 import { cholesky, logNormal1d } from "../src/prob/gaussian";
 import { linspace } from "../src/prob/kl";
 import { Rng } from "../src/engine/random";
@@ -91,14 +91,14 @@ describe("linear-Gaussian model y = A h + n", () => {
   });
 });
 
-function randomQ(rng: Rng): GaussianQ {
-  return { mean: [rng.normal(), rng.normal()], L: [[0.3 + rng.uniform(), 0], [rng.normal() * 0.3, 0.3 + rng.uniform()]] };
+function randomQ(rng: Rng): CholeskyGaussian {
+  return { mu: [rng.normal(), rng.normal()], L: [[0.3 + rng.uniform(), 0], [rng.normal() * 0.3, 0.3 + rng.uniform()]] };
 }
 
 describe("ELBO", () => {
   const logEv = model.logEvidence(y);
   const post = model.posterior(y);
-  const exactQ: GaussianQ = { mean: post.mean, L: cholesky(post.cov) };
+  const exactQ: CholeskyGaussian = { mu: post.mean, L: cholesky(post.cov) };
 
   it("ELBO = log p(y) − KL(q ‖ posterior) for arbitrary q, so ELBO ≤ log p(y)", () => {
     const rng = new Rng(11);
@@ -117,10 +117,10 @@ describe("ELBO", () => {
 
   it("Monte Carlo ELBO agrees with the closed form (within 4 standard errors); at the posterior it has zero variance", () => {
     const q = randomQ(new Rng(3));
-    const mc = elboMonteCarlo(model, y, q, 50_000, 9);
+    const mc = elboMonteCarlo(model, y, q, { samples: 50_000, seed: 9 });
     expect(Math.abs(mc.estimate - elboExact(model, y, q))).toBeLessThan(4 * mc.stderr);
     // log p(y,h) − log q(h) = log p(y) for every h when q is the posterior.
-    const atPost = elboMonteCarlo(model, y, exactQ, 1000, 1);
+    const atPost = elboMonteCarlo(model, y, exactQ, { samples: 1000, seed: 1 });
     expect(atPost.estimate).toBeCloseTo(logEv, 9);
     expect(atPost.stderr).toBeLessThan(1e-9);
   });
@@ -129,14 +129,14 @@ describe("ELBO", () => {
     const q = randomQ(new Rng(4));
     const g = elboGradient(model, y, q);
     const h = 1e-6;
-    const bump = (f: (qq: GaussianQ) => void) => {
-      const qq = { mean: [...q.mean], L: q.L.map((r) => [...r]) };
+    const bump = (f: (qq: CholeskyGaussian) => void) => {
+      const qq = { mu: [...q.mu], L: q.L.map((r) => [...r]) };
       f(qq);
       return qq;
     };
     for (let i = 0; i < 2; i++) {
-      const fd = (elboExact(model, y, bump((qq) => (qq.mean[i] += h))) - elboExact(model, y, bump((qq) => (qq.mean[i] -= h)))) / (2 * h);
-      expect(g.mean[i]).toBeCloseTo(fd, 5);
+      const fd = (elboExact(model, y, bump((qq) => (qq.mu[i] += h))) - elboExact(model, y, bump((qq) => (qq.mu[i] -= h)))) / (2 * h);
+      expect(g.mu[i]).toBeCloseTo(fd, 5);
     }
     for (const [i, j] of [[0, 0], [1, 0], [1, 1]]) {
       const fd = (elboExact(model, y, bump((qq) => (qq.L[i][j] += h))) - elboExact(model, y, bump((qq) => (qq.L[i][j] -= h)))) / (2 * h);
@@ -166,12 +166,12 @@ describe("ELBO", () => {
         const entropy = Lt.mul(tf.eye(2)).sum(1).log().sum(); // Σ log L_ii
         return logLik.add(logPrior).mean().add(entropy) as tf.Scalar; // constants dropped
       };
-      const grads = tf.grads((m: tf.Tensor, L: tf.Tensor) => f(m, L))([tf.tensor1d(q.mean), tf.tensor2d(q.L)]);
+      const grads = tf.grads((m: tf.Tensor, L: tf.Tensor) => f(m, L))([tf.tensor1d(q.mu), tf.tensor2d(q.L)]);
       return [Array.from(grads[0].dataSync()), Array.from(grads[1].dataSync())];
     });
     // Monte Carlo noise of the reparameterized gradient with 200k draws is ~0.01 here.
-    expect(gm[0]).toBeCloseTo(g.mean[0], 1);
-    expect(gm[1]).toBeCloseTo(g.mean[1], 1);
+    expect(gm[0]).toBeCloseTo(g.mu[0], 1);
+    expect(gm[1]).toBeCloseTo(g.mu[1], 1);
     expect(gL[0]).toBeCloseTo(g.L[0][0], 1);
     expect(gL[2]).toBeCloseTo(g.L[1][0], 1);
     expect(gL[3]).toBeCloseTo(g.L[1][1], 1);
@@ -182,7 +182,7 @@ describe("ELBO", () => {
     expect(history[0].gap).toBeGreaterThan(0.5);
     expect(history[history.length - 1].gap).toBeLessThan(1e-8);
     for (let t = 1; t < history.length; t++) expect(history[t].elbo).toBeGreaterThanOrEqual(history[t - 1].elbo - 1e-12);
-    q.mean.forEach((m, i) => expect(m).toBeCloseTo(post.mean[i], 5));
+    q.mu.forEach((m, i) => expect(m).toBeCloseTo(post.mean[i], 5));
     const S = math.multiply(q.L, math.transpose(q.L)) as number[][];
     S.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(post.cov[i][j], 5)));
   });

@@ -49,7 +49,7 @@ describe("vae-lab train (smoke run on the tiny fixture)", () => {
     expect(r.err).toMatch(/^backend: cpu/m);
     expect(r.err).toMatch(/^epoch 2\/2  train \d+\.\d\d  test \d+\.\d\d \(recon/m);
     expect(r.out).toMatch(/wrote .*metrics.json/);
-    expect(fs.readdirSync(out).sort()).toEqual(["metrics.json", "model.json", "report.html"]);
+    expect(fs.readdirSync(out).sort()).toEqual(["metrics.json", "model.json", "report.html", "training-state.json"]);
     const m = JSON.parse(fs.readFileSync(path.join(out, "metrics.json"), "utf8"));
     expect(m.backend).toBe("cpu");
     expect(m.config).toMatchObject({ epochs: 2, latentDim: 2, hiddenDim: 32, seed: 3 });

@@ -79,10 +79,10 @@ describe("03_kl_and_elbo exercises", () => {
 
   it("modes at ±1: both starts reach one q, μ = 0.23, σ = 1.24, KL = 0.0347", () => {
     const target = { weights: [0.4, 0.6], means: [-1, 1], sds: [0.7, 0.9] };
-    for (const start of [{ mean: -1, sd: 1 }, { mean: 1, sd: 1 }]) {
+    for (const start of [{ mu: [-1], sigma: [1] }, { mu: [1], sigma: [1] }]) {
       const f = fitGaussianToMixture(target, "reverse", undefined, start);
-      expect(f.mean).toBeCloseTo(0.23, 2);
-      expect(f.sd).toBeCloseTo(1.24, 2);
+      expect(f.mu[0]).toBeCloseTo(0.23, 2);
+      expect(f.sigma[0]).toBeCloseTo(1.24, 2);
       expect(f.kl).toBeCloseTo(0.0347, 4);
     }
   }, 60_000);

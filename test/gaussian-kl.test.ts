@@ -100,16 +100,16 @@ describe("KL divergence", () => {
     const fwd = fitGaussianToMixture(mix, "forward");
     const rev = fitGaussianToMixture(mix, "reverse");
     const mm = mixtureMoments(mix);
-    expect(fwd.mean).toBeCloseTo(mm.mean, 10);
-    expect(fwd.sd).toBeCloseTo(Math.sqrt(mm.variance), 10);
-    expect(fwd.sd).toBeGreaterThan(2.5); // spans both modes
-    expect(rev.mean).toBeCloseTo(3, 1); // the heavier mode
-    expect(rev.sd).toBeCloseTo(0.7, 1);
+    expect(fwd.mu[0]).toBeCloseTo(mm.mean, 10);
+    expect(fwd.sigma[0]).toBeCloseTo(Math.sqrt(mm.variance), 10);
+    expect(fwd.sigma[0]).toBeGreaterThan(2.5); // spans both modes
+    expect(rev.mu[0]).toBeCloseTo(3, 1); // the heavier mode
+    expect(rev.sigma[0]).toBeCloseTo(0.7, 1);
     // Each fit is the better one in its own direction.
     const xs = linspace(-12, 12, 4001);
     const logP = (x: number) => logMixture1d(x, mix);
-    const revKl = (g: { mean: number; sd: number }) => klQuadrature1d((x) => logNormal1d(x, g.mean, g.sd), logP, xs);
-    const fwdKl = (g: { mean: number; sd: number }) => klQuadrature1d(logP, (x) => logNormal1d(x, g.mean, g.sd), xs);
+    const revKl = (g: { mu: number[]; sigma: number[] }) => klQuadrature1d((x) => logNormal1d(x, g.mu[0], g.sigma[0]), logP, xs);
+    const fwdKl = (g: { mu: number[]; sigma: number[] }) => klQuadrature1d(logP, (x) => logNormal1d(x, g.mu[0], g.sigma[0]), xs);
     expect(revKl(rev)).toBeLessThan(revKl(fwd));
     expect(fwdKl(fwd)).toBeLessThan(fwdKl(rev));
     // Reverse KL at the optimum is about log(1/0.6): q sits on one mode that holds 60% of the mass.
@@ -119,15 +119,15 @@ describe("KL divergence", () => {
   it("reverse KL from a given start: each mode is a local minimum, with KL about −log of its weight", () => {
     const mix = { weights: [0.4, 0.6], means: [-3, 3], sds: [0.7, 0.9] };
     const grid = linspace(-10, 10, 801);
-    const left = fitGaussianToMixture(mix, "reverse", grid, { mean: -1, sd: 1 });
-    const right = fitGaussianToMixture(mix, "reverse", grid, { mean: 1, sd: 1 });
-    expect(left.mean).toBeCloseTo(-3, 1);
-    expect(left.sd).toBeCloseTo(0.7, 1);
-    expect(right.mean).toBeCloseTo(3, 1);
-    expect(right.sd).toBeCloseTo(0.9, 1);
+    const left = fitGaussianToMixture(mix, "reverse", grid, { mu: [-1], sigma: [1] });
+    const right = fitGaussianToMixture(mix, "reverse", grid, { mu: [1], sigma: [1] });
+    expect(left.mu[0]).toBeCloseTo(-3, 1);
+    expect(left.sigma[0]).toBeCloseTo(0.7, 1);
+    expect(right.mu[0]).toBeCloseTo(3, 1);
+    expect(right.sigma[0]).toBeCloseTo(0.9, 1);
     expect(left.kl).toBeCloseTo(-Math.log(0.4), 2);
     expect(right.kl).toBeCloseTo(-Math.log(0.6), 2);
     // Without a start, the better of the two.
-    expect(fitGaussianToMixture(mix, "reverse", grid).mean).toBeCloseTo(right.mean, 6);
+    expect(fitGaussianToMixture(mix, "reverse", grid).mu[0]).toBeCloseTo(right.mu[0], 6);
   }, 60_000);
 });

@@ -277,18 +277,18 @@ describe("evaluation", () => {
   });
 
   it("decodes a latent grid of Gaussian quantiles, reconstructions and prior samples", () => {
-    const g = decodeLatentGrid(vae, 5);
+    const g = decodeLatentGrid(vae, { n: 5 });
     expect(g.images).toHaveLength(25 * 784);
     expect(g.z1[2]).toBeCloseTo(0, 12);
     expect(g.z1[4]).toBeCloseTo(normalQuantile(0.9), 12);
     expect(g.z2[0]).toBeCloseTo(normalQuantile(0.9), 12);
     expect(reconstruct(vae, test, [0, 1])).toHaveLength(2 * 784);
-    const s = samplePrior(vae, 3, 1);
-    expect(s).toEqual(samplePrior(vae, 3, 1));
+    const s = samplePrior(vae, { n: 3, seed: 1 });
+    expect(s).toEqual(samplePrior(vae, { n: 3, seed: 1 }));
     expect(Math.min(...s)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...s)).toBeLessThanOrEqual(1);
     const big = new Vae({ hiddenDims: [4], latentDim: 3 });
-    expect(() => decodeLatentGrid(big, 3)).toThrow(/needs a 2-D latent space \(this model has 3\)/);
+    expect(() => decodeLatentGrid(big, { n: 3 })).toThrow(/needs a 2-D latent space \(this model has 3\)/);
     big.dispose();
   });
 

@@ -8,7 +8,9 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { BackendChoice, initBackend } from "../engine/backend";
+import { BackendChoice, initBackend, nativeKernelsHint } from "../engine/backend";
+import { nativeBlasCore } from "../engine/native-kernels";
+import * as os from "os";
 import { loadMnist } from "../data/mnist";
 import { trainVae } from "../vae/train";
 import { Vae } from "../vae/model";
@@ -64,6 +66,11 @@ export async function runBench(options: { steps?: number; backend: BackendChoice
   const backend = await initBackend(options.backend);
   const steps = Math.min(options.steps ?? STEPS_PER_EPOCH, STEPS_PER_EPOCH);
   log(`backend: ${backend.summary}`);
+  const core = nativeBlasCore();
+  const blas = core ? `OpenBLAS ${core.name}` : backend.name === "tensorflow" ? "libtensorflow's own kernels" : "none (no native kernels)";
+  log(`cpu: ${os.cpus()[0]?.model ?? "unknown"} × ${os.cpus().length}; BLAS core: ${blas}`);
+  const hint = nativeKernelsHint(backend);
+  if (hint) log(hint);
   log(`setup: 784-400-20 ReLU VAE, Bernoulli (BCE) + analytic KL, Adam 1e-3, batch ${BATCH}; timing ${steps} of ${STEPS_PER_EPOCH} steps per epoch`);
   const train = loadMnist({ split: "train", limit: Math.min(TRAIN_IMAGES, steps * BATCH) });
   const tiny = loadMnist({ split: "test", limit: 10 });
@@ -93,7 +100,10 @@ export async function runBench(options: { steps?: number; backend: BackendChoice
   }
   const t = JSON.parse(r.stdout.trim().split("\n").pop() as string) as { secondsPerEpoch: number };
   result.torch = { secondsPerEpoch: t.secondsPerEpoch, imagesPerSecond: TRAIN_IMAGES / t.secondsPerEpoch, ratio: secondsPerEpoch / t.secondsPerEpoch };
-  log(`PyTorch (CPU, 1 thread): ${t.secondsPerEpoch.toFixed(2)} s per epoch, ${result.torch.imagesPerSecond.toFixed(0)} images/s`);
+  // The child inherits this process's OPENBLAS_CORETYPE (the user's, or the one chosen in blas-core.ts), so a
+  // PyTorch on the system's OpenBLAS runs the same kernel set.
+  const torchBlas = process.env.OPENBLAS_CORETYPE ? `OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE}` : "its BLAS's own core choice";
+  log(`PyTorch (CPU, 1 thread, ${torchBlas}): ${t.secondsPerEpoch.toFixed(2)} s per epoch, ${result.torch.imagesPerSecond.toFixed(0)} images/s`);
   log(`ratio vae-lab / PyTorch: ${result.torch.ratio.toFixed(2)}×`);
   return result;
 }

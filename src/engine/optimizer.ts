@@ -14,11 +14,36 @@ export interface AdamOptions {
   epsilon?: number;
 }
 
+/**
+ * Everything Adam carries from step to step, in the order of the model's variables: the step count t, the
+ * moments m and v (null for a variable never updated), and β1^(t+1), β2^(t+1) as tf.train.adam accumulates
+ * them in float32 (the native Adam computes the powers from t). Saved beside a checkpoint, it lets a
+ * resumed run take exactly the steps an uninterrupted one would.
+ */
+export interface AdamState {
+  step: number;
+  accBeta1: number;
+  accBeta2: number;
+  m: (Float32Array | null)[];
+  v: (Float32Array | null)[];
+}
+
 export interface TrainingOptimizer {
   /** "native" (fused, in place on the wasm heap) or "tfjs". */
   readonly kind: "native" | "tfjs";
   applyGradients(grads: tf.NamedTensorMap, variables: tf.Variable[]): void;
+  /** The state after the steps taken so far, for `variables` in this order. */
+  getState(variables: tf.Variable[]): AdamState;
+  /** Continue from `state` (taken for the same model's variables, in the same order); before the first step. */
+  setState(state: AdamState, variables: tf.Variable[]): void;
   dispose(): void;
+}
+
+function checkState(state: AdamState, variables: tf.Variable[]): void {
+  if (state.m.length !== variables.length || state.v.length !== variables.length) throw new Error(`optimizer state holds moments for ${state.m.length} variables, the model has ${variables.length}`);
+  variables.forEach((v, i) => {
+    for (const arr of [state.m[i], state.v[i]]) if (arr && arr.length !== v.size) throw new Error(`optimizer state: moment ${i} has ${arr.length} values, variable ${v.name} has ${v.size}`);
+  });
 }
 
 interface WasmInternals {
@@ -59,20 +84,97 @@ class NativeAdam implements TrainingOptimizer {
     }
   }
 
+  getState(variables: tf.Variable[]): AdamState {
+    const mv = variables.map((v) => this.moments.get(v.name));
+    return {
+      step: this.step,
+      accBeta1: Math.fround(this.beta1 ** (this.step + 1)),
+      accBeta2: Math.fround(this.beta2 ** (this.step + 1)),
+      m: mv.map((x) => (x ? Float32Array.from(x.m.dataSync() as Float32Array) : null)),
+      v: mv.map((x) => (x ? Float32Array.from(x.v.dataSync() as Float32Array) : null)),
+    };
+  }
+
+  setState(state: AdamState, variables: tf.Variable[]): void {
+    checkState(state, variables);
+    this.dispose();
+    this.step = state.step;
+    variables.forEach((variable, i) => {
+      const [m, v] = [state.m[i], state.v[i]];
+      if (m && v) this.moments.set(variable.name, { m: tf.keep(tf.tensor(m, variable.shape)), v: tf.keep(tf.tensor(v, variable.shape)) });
+    });
+  }
+
   dispose(): void {
     for (const { m, v } of this.moments.values()) tf.dispose([m, v]);
     this.moments.clear();
   }
 }
 
+/** What tf.AdamOptimizer keeps (tfjs-core 4.22's adam_optimizer.ts): β powers and moments by gradient position. */
+interface TfjsAdamInternals {
+  accBeta1: tf.Variable;
+  accBeta2: tf.Variable;
+  accumulatedFirstMoment: ({ originalName: string; variable: tf.Variable } | undefined)[];
+  accumulatedSecondMoment: ({ originalName: string; variable: tf.Variable } | undefined)[];
+}
+
 class TfjsAdam implements TrainingOptimizer {
   readonly kind = "tfjs" as const;
   private readonly opt: tf.AdamOptimizer;
+  private step = 0;
+  /** Moments to install at the first step, by variable name (tfjs keys them by the gradient's position). */
+  private pending: Map<string, { m: Float32Array; v: Float32Array }> | undefined;
   constructor(lr: number, beta1: number, beta2: number, epsilon: number) {
     this.opt = tf.train.adam(lr, beta1, beta2, epsilon);
   }
+  private get internals(): TfjsAdamInternals {
+    return this.opt as unknown as TfjsAdamInternals;
+  }
   applyGradients(grads: tf.NamedTensorMap): void {
+    if (this.pending) {
+      const o = this.internals;
+      Object.keys(grads).forEach((name, i) => {
+        const p = this.pending!.get(name);
+        if (!p) return;
+        const shape = grads[name].shape;
+        o.accumulatedFirstMoment[i] = { originalName: `${name}/m`, variable: tf.variable(tf.tensor(p.m, shape), false) };
+        o.accumulatedSecondMoment[i] = { originalName: `${name}/v`, variable: tf.variable(tf.tensor(p.v, shape), false) };
+      });
+      this.pending = undefined;
+    }
     this.opt.applyGradients(grads as Record<string, tf.Variable>);
+    this.step += 1;
+  }
+  getState(variables: tf.Variable[]): AdamState {
+    const o = this.internals;
+    const byName = new Map<string, { m: Float32Array; v: Float32Array }>(this.pending ?? []);
+    o.accumulatedFirstMoment.forEach((first, i) => {
+      const second = o.accumulatedSecondMoment[i];
+      if (!first || !second) return;
+      byName.set(first.originalName.replace(/\/m$/, ""), { m: Float32Array.from(first.variable.dataSync() as Float32Array), v: Float32Array.from(second.variable.dataSync() as Float32Array) });
+    });
+    return {
+      step: this.step,
+      accBeta1: o.accBeta1.dataSync()[0],
+      accBeta2: o.accBeta2.dataSync()[0],
+      m: variables.map((v) => byName.get(v.name)?.m ?? null),
+      v: variables.map((v) => byName.get(v.name)?.v ?? null),
+    };
+  }
+  setState(state: AdamState, variables: tf.Variable[]): void {
+    checkState(state, variables);
+    const o = this.internals;
+    tf.tidy(() => {
+      o.accBeta1.assign(tf.scalar(state.accBeta1));
+      o.accBeta2.assign(tf.scalar(state.accBeta2));
+    });
+    this.step = state.step;
+    this.pending = new Map();
+    variables.forEach((variable, i) => {
+      const [m, v] = [state.m[i], state.v[i]];
+      if (m && v) this.pending!.set(variable.name, { m, v });
+    });
   }
   dispose(): void {
     this.opt.dispose();

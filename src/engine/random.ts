@@ -25,12 +25,30 @@ export function tfSeed(seed: number): number {
   return seed === 0 ? 2 ** 32 : seed;
 }
 
+/** Where an Rng is in its stream (plain JSON): what a resumed training run continues from. */
+export interface RngState {
+  seed: number;
+  alea: seedrandom.State.Alea;
+  spareNormal?: number;
+}
+
 export class Rng {
-  private readonly prng: seedrandom.PRNG;
+  private readonly prng: seedrandom.StatefulPRNG<seedrandom.State.Alea>;
   private spareNormal: number | undefined;
 
-  constructor(readonly seed: number = Math.floor(Math.random() * 2 ** 31)) {
-    this.prng = seedrandom.alea(String(seed));
+  constructor(readonly seed: number = Math.floor(Math.random() * 2 ** 31), state?: RngState) {
+    this.prng = seedrandom.alea(String(seed), { state: state?.alea ?? true });
+    this.spareNormal = state?.spareNormal;
+  }
+
+  /** The current position in the stream; `Rng.fromState` continues from it exactly. */
+  state(): RngState {
+    return { seed: this.seed, alea: this.prng.state(), spareNormal: this.spareNormal };
+  }
+
+  /** An Rng that continues where `state` was taken. */
+  static fromState(state: RngState): Rng {
+    return new Rng(state.seed, state);
   }
 
   /** Uniform on [0, 1). */

@@ -94,7 +94,7 @@ export function liveLossCurves(title?: string): { onEpoch: (r: EpochRecord, hist
   return {
     onEpoch: (r, history) => {
       console.log(`epoch ${r.epoch}: train ${r.trainLoss.toFixed(2)}, test ${r.testLoss.toFixed(2)} = recon ${r.recon.toFixed(2)} + KL ${r.kl.toFixed(2)} nats (${r.seconds.toFixed(1)} s)`);
-      fig.update(lossCurves(history, title));
+      fig.update(lossCurves(history, { title }));
     },
   };
 }

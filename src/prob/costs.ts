@@ -11,7 +11,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../engine/random";
-import { Baseline, CostFn, GaussianParams, studyEstimator } from "./estimators";
+import { Baseline, CostFn, studyEstimator } from "./estimators";
+import { DiagGaussian } from "./gaussian";
 
 export interface PerCoordinate {
   mu: number[];
@@ -32,10 +33,10 @@ export interface CostFunction {
   f: CostFn;
   /** f for one point, in float64 (for independent Monte Carlo checks). */
   value(z: number[]): number;
-  expectation(q: GaussianParams): number;
-  gradient(q: GaussianParams): PerCoordinate;
+  expectation(q: DiagGaussian): number;
+  gradient(q: DiagGaussian): PerCoordinate;
   /** Exact single-sample estimator variances with constant baseline b (default 0), where derived. */
-  variances?(q: GaussianParams, baseline?: number): EstimatorVariances;
+  variances?(q: DiagGaussian, baseline?: number): EstimatorVariances;
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -131,7 +132,7 @@ export interface VarianceComparison {
  */
 export function measureVariances(
   cost: CostFunction,
-  q: GaussianParams,
+  q: DiagGaussian,
   options: { repeats: number; seed?: number; baseline?: number },
 ): VarianceComparison {
   const rng = new Rng(options.seed);

@@ -13,15 +13,18 @@ import { Matrix, Vector } from "./gaussian";
 import { klGaussians, meanAndStderr, MonteCarloEstimate } from "./kl";
 import { Rng } from "../engine/random";
 
-/** q(h) = N(mean, L Lᵀ), L lower-triangular with a positive diagonal. */
-export interface GaussianQ {
-  mean: Vector;
+/**
+ * A Gaussian with a full covariance, N(mu, L Lᵀ), L lower-triangular with a positive diagonal (a diagonal L
+ * is the mean-field family; with independent coordinates the library's type is DiagGaussian).
+ */
+export interface CholeskyGaussian {
+  mu: Vector;
   L: Matrix;
 }
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
-export function covarianceOf(q: GaussianQ): Matrix {
+export function covarianceOf(q: CholeskyGaussian): Matrix {
   return mathjs().multiply(q.L, mathjs().transpose(q.L)) as Matrix;
 }
 
@@ -30,14 +33,14 @@ function trace(M: Matrix): number {
 }
 
 /** The ELBO in closed form: E_q log p(y|h) + E_q log p(h) + H(q). */
-export function elboExact(model: LinearGaussianModel, y: Vector, q: GaussianQ): number {
+export function elboExact(model: LinearGaussianModel, y: Vector, q: CholeskyGaussian): number {
   const S = covarianceOf(q);
   const { A, noiseVar: s2, n, d } = model;
   const P0 = model.priorPrecision;
-  const r = mathjs().subtract(y, mathjs().multiply(A, q.mean)) as Vector;
+  const r = mathjs().subtract(y, mathjs().multiply(A, q.mu)) as Vector;
   const AtA = mathjs().multiply(mathjs().transpose(A), A) as Matrix;
   const expLik = -0.5 * n * Math.log(2 * Math.PI * s2) - (mathjs().dot(r, r) + trace(mathjs().multiply(AtA, S) as Matrix)) / (2 * s2);
-  const dm = mathjs().subtract(q.mean, model.priorMean) as Vector;
+  const dm = mathjs().subtract(q.mu, model.priorMean) as Vector;
   const expPrior =
     -0.5 * d * LOG_2PI - 0.5 * Math.log(mathjs().det(model.priorCov)) - 0.5 * (mathjs().dot(dm, mathjs().multiply(P0, dm) as Vector) + trace(mathjs().multiply(P0, S) as Matrix));
   const entropy = 0.5 * d * (1 + LOG_2PI) + q.L.reduce((s, row, i) => s + Math.log(row[i]), 0);
@@ -45,20 +48,21 @@ export function elboExact(model: LinearGaussianModel, y: Vector, q: GaussianQ): 
 }
 
 /** KL(q ‖ p(h | y)) in closed form. */
-export function klToPosterior(model: LinearGaussianModel, y: Vector, q: GaussianQ): number {
+export function klToPosterior(model: LinearGaussianModel, y: Vector, q: CholeskyGaussian): number {
   const post = model.posterior(y);
-  return klGaussians(q.mean, covarianceOf(q), post.mean, post.cov);
+  return klGaussians(q.mu, covarianceOf(q), post.mean, post.cov);
 }
 
-/** Monte Carlo ELBO: the mean of log p(y, h) − log q(h) over n draws h = μ + L ε. */
-export function elboMonteCarlo(model: LinearGaussianModel, y: Vector, q: GaussianQ, n: number, seed?: number): MonteCarloEstimate {
+/** Monte Carlo ELBO: the mean of log p(y, h) − log q(h) over `samples` draws h = μ + L ε. */
+export function elboMonteCarlo(model: LinearGaussianModel, y: Vector, q: CholeskyGaussian, options: { samples: number; seed?: number }): MonteCarloEstimate {
+  const { samples: n, seed } = options;
   const rng = new Rng(seed);
   const values = new Float64Array(n);
-  const d = q.mean.length;
+  const d = q.mu.length;
   const logDetS = 2 * q.L.reduce((s, row, i) => s + Math.log(row[i]), 0);
   for (let k = 0; k < n; k++) {
     const eps = Array.from({ length: d }, () => rng.normal());
-    const h = q.mean.map((m, i) => m + q.L[i].reduce((s, l, j) => s + l * eps[j], 0));
+    const h = q.mu.map((m, i) => m + q.L[i].reduce((s, l, j) => s + l * eps[j], 0));
     // log q(h) with L known: −½ (d log 2π + log|S| + εᵀε)
     const logQ = -0.5 * (d * LOG_2PI + logDetS + eps.reduce((s, e) => s + e * e, 0));
     values[k] = model.logJoint(y, h) - logQ;
@@ -72,13 +76,13 @@ export function elboMonteCarlo(model: LinearGaussianModel, y: Vector, q: Gaussia
  * (∂/∂L kept to the lower triangle). Λ is the posterior precision, so the gradient vanishes where
  * μ = posterior mean and L Lᵀ = Λ⁻¹.
  */
-export function elboGradient(model: LinearGaussianModel, y: Vector, q: GaussianQ): GaussianQ {
+export function elboGradient(model: LinearGaussianModel, y: Vector, q: CholeskyGaussian): CholeskyGaussian {
   const { A, noiseVar: s2, d } = model;
-  const r = mathjs().subtract(y, mathjs().multiply(A, q.mean)) as Vector;
-  const gMean = mathjs().subtract(mathjs().divide(mathjs().multiply(mathjs().transpose(A), r), s2), mathjs().multiply(model.priorPrecision, mathjs().subtract(q.mean, model.priorMean))) as Vector;
+  const r = mathjs().subtract(y, mathjs().multiply(A, q.mu)) as Vector;
+  const gMean = mathjs().subtract(mathjs().divide(mathjs().multiply(mathjs().transpose(A), r), s2), mathjs().multiply(model.priorPrecision, mathjs().subtract(q.mu, model.priorMean))) as Vector;
   const LL = mathjs().multiply(model.posteriorPrecision, q.L) as Matrix;
   const gL = Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => (j > i ? 0 : -LL[i][j] + (i === j ? 1 / q.L[i][i] : 0))));
-  return { mean: gMean, L: gL };
+  return { mu: gMean, L: gL };
 }
 
 export interface ElboFitOptions {
@@ -88,7 +92,7 @@ export interface ElboFitOptions {
   /** Step size; default 0.5 / tr(Λ), stable for this quadratic-like objective. */
   lr?: number;
   /** Starting q; default the prior's mean with L = I. */
-  init?: GaussianQ;
+  init?: CholeskyGaussian;
 }
 
 export interface ElboFitStep {
@@ -102,14 +106,14 @@ export interface ElboFitStep {
  * Maximise the closed-form ELBO over q's parameters by gradient ascent (the diagonal of L is updated on the
  * log scale so it stays positive). Returns the fitted q and the ELBO / gap after every step.
  */
-export function fitElbo(model: LinearGaussianModel, y: Vector, options: ElboFitOptions = {}): { q: GaussianQ; history: ElboFitStep[] } {
+export function fitElbo(model: LinearGaussianModel, y: Vector, options: ElboFitOptions = {}): { q: CholeskyGaussian; history: ElboFitStep[] } {
   const { family = "full", steps = 500 } = options;
   const d = model.d;
   const lr = options.lr ?? 0.5 / trace(model.posteriorPrecision);
   const logEv = model.logEvidence(y);
-  const q: GaussianQ = options.init
-    ? { mean: [...options.init.mean], L: options.init.L.map((r) => [...r]) }
-    : { mean: [...model.priorMean], L: Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => (i === j ? 1 : 0))) };
+  const q: CholeskyGaussian = options.init
+    ? { mu: [...options.init.mu], L: options.init.L.map((r) => [...r]) }
+    : { mu: [...model.priorMean], L: Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => (i === j ? 1 : 0))) };
   const history: ElboFitStep[] = [];
   const record = (step: number) => {
     const elbo = elboExact(model, y, q);
@@ -118,7 +122,7 @@ export function fitElbo(model: LinearGaussianModel, y: Vector, options: ElboFitO
   record(0);
   for (let t = 1; t <= steps; t++) {
     const g = elboGradient(model, y, q);
-    for (let i = 0; i < d; i++) q.mean[i] += lr * g.mean[i];
+    for (let i = 0; i < d; i++) q.mu[i] += lr * g.mu[i];
     for (let i = 0; i < d; i++) {
       for (let j = 0; j <= i; j++) {
         if (i === j) q.L[i][i] *= Math.exp(lr * q.L[i][i] * g.L[i][i]); // log-scale step on the diagonal

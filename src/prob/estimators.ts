@@ -15,14 +15,11 @@
 import * as tf from "@tensorflow/tfjs";
 import { mathjs } from "../engine/mathjs";
 import { Rng, tfSeed } from "../engine/random";
+import { DiagGaussian } from "./gaussian";
 import { tidyValue } from "../engine/tidy";
 
 export type CostFn = (z: tf.Tensor2D) => tf.Tensor1D;
 
-export interface GaussianParams {
-  mu: number[];
-  sigma: number[];
-}
 
 export interface GradientEstimate {
   mu: number[];
@@ -62,7 +59,7 @@ export interface EstimatorOptions {
   seed?: number;
 }
 
-function check(q: GaussianParams, samples: number, where: string): void {
+function check(q: DiagGaussian, samples: number, where: string): void {
   if (q.mu.length !== q.sigma.length) throw new Error(`${where}: mu has ${q.mu.length} entries, sigma ${q.sigma.length}`);
   if (q.sigma.some((s) => !(s > 0))) throw new Error(`${where}: every sigma must be > 0`);
   if (!(Number.isInteger(samples) && samples >= 1)) throw new Error(`${where}: samples must be a positive integer (got ${samples})`);
@@ -78,7 +75,7 @@ function seedOf(seed: number | undefined): number {
  */
 function scoreFunctionBatch(
   f: CostFn,
-  q: GaussianParams,
+  q: DiagGaussian,
   samples: number,
   groups: number,
   seed: number,
@@ -112,7 +109,7 @@ function scoreFunctionBatch(
   };
 }
 
-function reparameterizedBatch(f: CostFn, q: GaussianParams, samples: number, groups: number, seed: number): { mu: tf.Tensor2D; sigma: tf.Tensor2D } {
+function reparameterizedBatch(f: CostFn, q: DiagGaussian, samples: number, groups: number, seed: number): { mu: tf.Tensor2D; sigma: tf.Tensor2D } {
   const D = q.mu.length;
   const mu = tf.tensor1d(q.mu);
   const sigma = tf.tensor1d(q.sigma);
@@ -132,12 +129,12 @@ function reparameterizedBatch(f: CostFn, q: GaussianParams, samples: number, gro
   };
 }
 
-function toEstimate(mu: number[], sigmaGrad: number[], q: GaussianParams): GradientEstimate {
+function toEstimate(mu: number[], sigmaGrad: number[], q: DiagGaussian): GradientEstimate {
   return { mu, sigma: sigmaGrad, logSigma: sigmaGrad.map((g, d) => g * q.sigma[d]) };
 }
 
 /** Score-function (REINFORCE) estimate of ∇ E_q[f], averaged over `samples` draws. */
-export function scoreFunctionGradient(f: CostFn, q: GaussianParams, options: EstimatorOptions & { baseline?: Baseline }): GradientEstimate {
+export function scoreFunctionGradient(f: CostFn, q: DiagGaussian, options: EstimatorOptions & { baseline?: Baseline }): GradientEstimate {
   check(q, options.samples, "scoreFunctionGradient");
   const base = options.baseline ?? 0;
   const b = base instanceof RunningMeanBaseline ? base.value : base;
@@ -151,7 +148,7 @@ export function scoreFunctionGradient(f: CostFn, q: GaussianParams, options: Est
 }
 
 /** Reparameterization-trick estimate of ∇ E_q[f], averaged over `samples` draws. */
-export function reparameterizedGradient(f: CostFn, q: GaussianParams, options: EstimatorOptions): GradientEstimate {
+export function reparameterizedGradient(f: CostFn, q: DiagGaussian, options: EstimatorOptions): GradientEstimate {
   check(q, options.samples, "reparameterizedGradient");
   const seed = seedOf(options.seed);
   const [mu, sigma] = tidyValue(() => {
@@ -205,7 +202,7 @@ function rowsOf(t: tf.Tensor2D): number[][] {
  * variance and standard error. Constant and leave-one-out baselines are computed in one batched pass; a
  * RunningMeanBaseline is sequential by nature and is run estimate by estimate.
  */
-export function studyEstimator(kind: EstimatorKind, f: CostFn, q: GaussianParams, options: StudyOptions): EstimatorStudy {
+export function studyEstimator(kind: EstimatorKind, f: CostFn, q: DiagGaussian, options: StudyOptions): EstimatorStudy {
   const { samples, repeats } = options;
   check(q, samples, "studyEstimator");
   if (!(Number.isInteger(repeats) && repeats >= 2)) throw new Error(`studyEstimator: repeats must be an integer ≥ 2 (got ${repeats})`);
@@ -248,7 +245,7 @@ export function studyEstimator(kind: EstimatorKind, f: CostFn, q: GaussianParams
  */
 export function varianceSweep<T>(
   values: T[],
-  setup: (value: T) => { kind: EstimatorKind; f: CostFn; q: GaussianParams; options: StudyOptions },
+  setup: (value: T) => { kind: EstimatorKind; f: CostFn; q: DiagGaussian; options: StudyOptions },
 ): { value: T; study: EstimatorStudy }[] {
   return values.map((value) => {
     const s = setup(value);

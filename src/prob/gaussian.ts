@@ -11,7 +11,11 @@ export type Matrix = number[][];
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
-/** A diagonal Gaussian N(mu, diag(sigma²)), parameterised by its standard deviations. */
+/**
+ * A diagonal Gaussian N(mu, diag(sigma²)), parameterised by its standard deviations: the one type for a
+ * Gaussian with independent coordinates (the VAE's q(z|x), the estimators' q, a 1-D fit with one entry).
+ * A Gaussian with a full covariance is a CholeskyGaussian (prob/elbo.ts).
+ */
 export interface DiagGaussian {
   mu: Vector;
   sigma: Vector;

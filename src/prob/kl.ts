@@ -93,20 +93,15 @@ export function klQuadrature1d(logA: (x: number) => number, logB: (x: number) =>
   return s;
 }
 
-export interface Gaussian1d {
-  mean: number;
-  sd: number;
-}
-
 /**
- * The Gaussian q that best fits a 1-D mixture p in either direction.
+ * The Gaussian q that best fits a 1-D mixture p in either direction (a DiagGaussian with one coordinate).
  * - "forward" KL(p‖q) is minimised by matching p's mean and variance (mass-covering);
  * - "reverse" KL(q‖p), the direction variational inference uses, is minimised numerically (a grid search
  *   refined by coordinate steps) and locks onto one mode (mode-seeking). Starting points near each mode
  *   are tried so the global minimum is found; with `start`, the search runs from that one point only and
  *   returns the local minimum it reaches (which mode depends on the start).
  */
-export function fitGaussianToMixture(p: Mixture1d, direction: "forward" | "reverse", grid?: number[], start?: Gaussian1d): Gaussian1d & { kl: number } {
+export function fitGaussianToMixture(p: Mixture1d, direction: "forward" | "reverse", grid?: number[], start?: DiagGaussian): DiagGaussian & { kl: number } {
   const lo = Math.min(...p.means.map((m, k) => m - 8 * p.sds[k]));
   const hi = Math.max(...p.means.map((m, k) => m + 8 * p.sds[k]));
   const xs = grid ?? linspace(lo, hi, 2001);
@@ -114,12 +109,12 @@ export function fitGaussianToMixture(p: Mixture1d, direction: "forward" | "rever
   if (direction === "forward") {
     const { mean, variance } = mixtureMoments(p);
     const sd = Math.sqrt(variance);
-    return { mean, sd, kl: klQuadrature1d(logP, (x) => logNormal1d(x, mean, sd), xs) };
+    return { mu: [mean], sigma: [sd], kl: klQuadrature1d(logP, (x) => logNormal1d(x, mean, sd), xs) };
   }
   const objective = (mean: number, logSd: number) => klQuadrature1d((x) => logNormal1d(x, mean, Math.exp(logSd)), logP, xs);
   let best = { mean: 0, logSd: 0, kl: Infinity };
   const { variance } = mixtureMoments(p);
-  const starts = start ? [start] : [...p.means, mixtureMoments(p).mean].flatMap((mean) => [...p.sds, Math.sqrt(variance)].map((sd) => ({ mean, sd })));
+  const starts = start ? [{ mean: start.mu[0], sd: start.sigma[0] }] : [...p.means, mixtureMoments(p).mean].flatMap((mean) => [...p.sds, Math.sqrt(variance)].map((sd) => ({ mean, sd })));
   for (const { mean: m0, sd: s0 } of starts) {
     let cur = { mean: m0, logSd: Math.log(s0), kl: objective(m0, Math.log(s0)) };
     // Coordinate search with shrinking steps: robust and plenty fast for a 2-parameter problem.
@@ -138,5 +133,5 @@ export function fitGaussianToMixture(p: Mixture1d, direction: "forward" | "rever
     }
     if (cur.kl < best.kl) best = cur;
   }
-  return { mean: best.mean, sd: Math.exp(best.logSd), kl: best.kl };
+  return { mu: [best.mean], sigma: [Math.exp(best.logSd)], kl: best.kl };
 }

@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { writeFileAtomic } from "../files/atomic-write";
 import { FileError } from "../files/file-error";
 import { validateVaeConfig, Vae, VaeConfig } from "./model";
+import type { TrainingState } from "./train";
 
 export const CHECKPOINT_FORMAT = "vae-lab/checkpoint@1";
 
@@ -150,4 +151,56 @@ function decodeWeight(file: string, i: string, w: unknown, shape: number[]): Flo
     if (!Number.isFinite(values[j])) throw new CheckpointError(file, `weight ${i} holds ${values[j]} at index ${j}: weights must be finite numbers`);
   }
   return values;
+}
+
+export const TRAINING_STATE_FORMAT = "vae-lab/training-state@1";
+
+/**
+ * Write where a training run stopped (TrainingState: epochs done, the random stream, Adam's step and
+ * moments) beside its checkpoint, atomically; `extra` holds what else a resumed run needs (the CLI's job
+ * configuration).
+ */
+export function saveTrainingState(state: TrainingState, file: string, extra?: Record<string, unknown>): void {
+  writeFileAtomic(file, trainingStateJson(state, extra));
+}
+
+/** The text saveTrainingState writes. */
+export function trainingStateJson(state: TrainingState, extra?: Record<string, unknown>): string {
+  const enc = (a: Float32Array | null) => (a ? toBase64(a) : null);
+  const doc = {
+    format: TRAINING_STATE_FORMAT,
+    epoch: state.epoch,
+    rng: state.rng,
+    adam: { step: state.adam.step, accBeta1: state.adam.accBeta1, accBeta2: state.adam.accBeta2, m: state.adam.m.map(enc), v: state.adam.v.map(enc) },
+    extra,
+  };
+  return JSON.stringify(doc);
+}
+
+/** Read a file written by saveTrainingState. */
+export function loadTrainingState(file: string): { state: TrainingState; extra?: Record<string, unknown> } {
+  let doc: {
+    format?: string;
+    epoch: number;
+    rng: TrainingState["rng"];
+    adam: { step: number; accBeta1: number; accBeta2: number; m: (string | null)[]; v: (string | null)[] };
+    extra?: Record<string, unknown>;
+  };
+  try {
+    doc = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CheckpointError(file, code === "ENOENT" ? "training state not found (was the run written by this version of vae-lab train?)" : code ? `cannot read (${code})` : "not valid JSON");
+  }
+  if (!doc || doc.format !== TRAINING_STATE_FORMAT) throw new CheckpointError(file, `not a vae-lab training state (format ${JSON.stringify(doc?.format)}, expected ${TRAINING_STATE_FORMAT})`);
+  const dec = (s: string | null) => {
+    if (s === null) return null;
+    const bytes = Buffer.from(s, "base64");
+    return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+  };
+  if (!Array.isArray(doc.adam?.m) || !Array.isArray(doc.adam?.v) || !(Number.isInteger(doc.epoch) && doc.epoch >= 0)) throw new CheckpointError(file, "incomplete training state");
+  return {
+    state: { epoch: doc.epoch, rng: doc.rng, adam: { step: doc.adam.step, accBeta1: doc.adam.accBeta1, accBeta2: doc.adam.accBeta2, m: doc.adam.m.map(dec), v: doc.adam.v.map(dec) } },
+    extra: doc.extra,
+  };
 }

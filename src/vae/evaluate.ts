@@ -116,7 +116,8 @@ export function normalQuantile(p: number): number {
  * row-major image after image (grid row 0 = the largest z₂, so the picture has z₂ growing upwards), and the
  * coordinates used. Needs a 2-D latent space.
  */
-export function decodeLatentGrid(vae: Vae, n: number): { images: Float32Array; z1: number[]; z2: number[] } {
+export function decodeLatentGrid(vae: Vae, options: { n?: number } = {}): { images: Float32Array; z1: number[]; z2: number[] } {
+  const { n = 20 } = options;
   if (vae.config.latentDim !== 2) throw new Error(`decodeLatentGrid needs a 2-D latent space (this model has ${vae.config.latentDim})`);
   const coords = Array.from({ length: n }, (_, i) => normalQuantile((i + 0.5) / n));
   const z: number[] = [];
@@ -130,8 +131,9 @@ export function reconstruct(vae: Vae, set: MnistSet, indices: number[]): Float32
   return tidyValue(() => Float32Array.from(vae.decodeMean(vae.encode(batchTensor(set, indices, new Rng(0))).mu).dataSync()));
 }
 
-/** Pixel means of p(x|z) for z drawn from the prior N(0, I): [n × pixels]. */
-export function samplePrior(vae: Vae, n: number, seed?: number): Float32Array {
-  const s = seed ?? new Rng().nextSeed();
+/** Pixel means of p(x|z) for `n` draws z from the prior N(0, I) (same seed → same draws): [n × pixels]. */
+export function samplePrior(vae: Vae, options: { n?: number; seed?: number } = {}): Float32Array {
+  const { n = 30 } = options;
+  const s = options.seed ?? new Rng().nextSeed();
   return tidyValue(() => Float32Array.from(vae.decodeMean(tf.randomNormal([n, vae.config.latentDim], 0, 1, "float32", tfSeed(s)) as tf.Tensor2D).dataSync()));
 }

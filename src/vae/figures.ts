@@ -10,7 +10,8 @@ import { EpochRecord } from "./train";
 import { Vae } from "./model";
 
 /** Train and test negative ELBO per epoch, and the test reconstruction and KL terms. */
-export function lossCurves(history: EpochRecord[], title = "Negative ELBO per image (nats)"): Figure {
+export function lossCurves(history: EpochRecord[], options: { title?: string } = {}): Figure {
+  const { title = "Negative ELBO per image (nats)" } = options;
   const x = history.map((h) => h.epoch);
   const fig = lineChart(
     [
@@ -30,7 +31,8 @@ export function lossCurves(history: EpochRecord[], title = "Negative ELBO per im
  * Posterior means of `limit` examples, coloured by digit. For latent spaces of more than two dimensions
  * the two dimensions with the largest spread are shown.
  */
-export function latentScatter(vae: Vae, set: MnistSet, limit = 5000): Figure {
+export function latentScatter(vae: Vae, set: MnistSet, options: { limit?: number } = {}): Figure {
+  const { limit = 5000 } = options;
   const D = vae.config.latentDim;
   const n = Math.min(limit, set.count);
   const means = encodeMeans(vae, set, { limit: n });
@@ -64,14 +66,16 @@ function imageShapeOf(vae: Vae, shape?: ImageShape): ImageShape {
 }
 
 /** The decoded n × n grid over the latent plane (2-D models only). */
-export function manifoldFigure(vae: Vae, n = 20, shape?: ImageShape): Figure {
-  const grid = decodeLatentGrid(vae, n);
-  const { rows, cols } = imageShapeOf(vae, shape);
+export function manifoldFigure(vae: Vae, options: { n?: number; shape?: ImageShape } = {}): Figure {
+  const { n = 20 } = options;
+  const grid = decodeLatentGrid(vae, { n });
+  const { rows, cols } = imageShapeOf(vae, options.shape);
   return imageGrid(grid.images, rows, cols, { columns: n, gap: 0, title: `Decoded manifold: z on a ${n}×${n} grid of Gaussian quantiles`, width: 640 });
 }
 
 /** Originals (odd rows) above their reconstructions (even rows). */
-export function reconstructionFigure(vae: Vae, set: MnistSet, n = 10): Figure {
+export function reconstructionFigure(vae: Vae, set: MnistSet, options: { n?: number } = {}): Figure {
+  const { n = 10 } = options;
   const idx = Array.from({ length: n }, (_, i) => i);
   const rec = reconstruct(vae, set, idx);
   const px = set.pixels;
@@ -82,7 +86,8 @@ export function reconstructionFigure(vae: Vae, set: MnistSet, n = 10): Figure {
 }
 
 /** Pixel means of p(x|z) for z ~ N(0, I). */
-export function samplesFigure(vae: Vae, n = 30, seed = 1, shape?: ImageShape): Figure {
-  const { rows, cols } = imageShapeOf(vae, shape);
-  return imageGrid(samplePrior(vae, n, seed), rows, cols, { columns: Math.min(n, 10), title: "Samples: decoder means at z ~ N(0, I)", width: 640 });
+export function samplesFigure(vae: Vae, options: { n?: number; seed?: number; shape?: ImageShape } = {}): Figure {
+  const { n = 30, seed = 1 } = options;
+  const { rows, cols } = imageShapeOf(vae, options.shape);
+  return imageGrid(samplePrior(vae, { n, seed }), rows, cols, { columns: Math.min(n, 10), title: "Samples: decoder means at z ~ N(0, I)", width: 640 });
 }

@@ -5,8 +5,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { batchTensor, MnistSet } from "../data/mnist";
-import { createAdam } from "../engine/optimizer";
-import { Rng } from "../engine/random";
+import { AdamState, createAdam } from "../engine/optimizer";
+import { Rng, RngState } from "../engine/random";
 import { tidyValue } from "../engine/tidy";
 import { negativeElbo, Vae } from "./model";
 import { explicitGradientsSupported, negativeElboGradients } from "./backprop";
@@ -36,6 +36,14 @@ export interface TrainOptions {
    * the tape. Both give the same gradients; the written-out one is faster.
    */
   backprop?: "auto" | "tape";
+  /**
+   * Continue a run from where it stopped (see TrainingState): epochs are numbered on from `resume.epoch`,
+   * and the random stream and Adam's moments continue, so 1 + 1 epochs equal 2 epochs of one run. The
+   * other options must be those of the run being continued.
+   */
+  resume?: TrainingState;
+  /** Called at the end with the state to resume from (before the optimizer's memory is freed). */
+  onState?: (state: TrainingState) => void;
   /** Called after every optimisation step. */
   onStep?: (p: StepProgress) => void;
   /** Called after every epoch with its record (and the history so far). */
@@ -67,6 +75,13 @@ export interface EpochRecord {
   beta: number;
   /** Wall-clock seconds of the epoch's training (evaluation excluded). */
   seconds: number;
+}
+
+/** Where a training run stopped: the epochs done, the random stream's position and Adam's state. */
+export interface TrainingState {
+  epoch: number;
+  rng: RngState;
+  adam: AdamState;
 }
 
 /** Thrown when the loss becomes NaN or infinite; the bad step is not applied, so the model keeps its last good weights. */
@@ -119,8 +134,8 @@ export function betaAt(epoch: number, beta: number, warmupEpochs: number): numbe
 }
 
 /**
- * Train `vae` on `train`, evaluating on `test` after every epoch. Returns the per-epoch history. The
- * optimiser state lives only for this call.
+ * Train `vae` on `train`, evaluating on `test` after every epoch. Returns the per-epoch history of this
+ * call. The optimiser state lives only for this call; `onState` hands it out and `resume` takes it back.
  */
 export function trainVae(vae: Vae, train: MnistSet, test: MnistSet, options: TrainOptions): EpochRecord[] {
   const steps = trainVaeSteps(vae, train, test, options);
@@ -141,15 +156,17 @@ export function* trainVaeSteps(vae: Vae, train: MnistSet, test: MnistSet, option
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`batchSize must be a positive integer (got ${batchSize})`);
   if (!(lr > 0)) throw new Error(`lr must be > 0 (got ${lr})`);
   if (train.pixels !== vae.config.inputDim) throw new Error(`the data have ${train.pixels} pixels per image but the model expects ${vae.config.inputDim}`);
-  const rng = new Rng(options.seed ?? 0);
+  const rng = options.resume ? Rng.fromState(options.resume.rng) : new Rng(options.seed ?? 0);
+  const first = (options.resume?.epoch ?? 0) + 1;
   // PyTorch's Adam defaults (tfjs would otherwise use ε = 1e-7); fused and native on wasm where built.
   const optimizer = createAdam(lr);
   const variables = vae.variables();
+  if (options.resume) optimizer.setState(options.resume.adam, variables);
   const history: EpochRecord[] = [];
   const stepsPerEpoch = Math.ceil(train.count / batchSize);
   const explicit = options.backprop !== "tape" && explicitGradientsSupported(vae);
   try {
-    for (let epoch = 1; epoch <= epochs; epoch++) {
+    for (let epoch = first; epoch < first + epochs; epoch++) {
       const b = betaAt(epoch, beta, warmupEpochs);
       const order = rng.permutation(train.count);
       const t0 = performance.now();
@@ -208,6 +225,7 @@ export function* trainVaeSteps(vae: Vae, train: MnistSet, test: MnistSet, option
       history.push(record);
       options.onEpoch?.(record, history);
     }
+    options.onState?.({ epoch: first + epochs - 1, rng: rng.state(), adam: optimizer.getState(variables) });
   } finally {
     optimizer.dispose();
   }

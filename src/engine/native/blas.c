@@ -8,6 +8,8 @@
  *   For i < batch: C_i (M×N, row-major) = op(A_i) · op(B_i), A_i at aOffset + i·strideA, B_i at
  *   bOffset + i·strideB, C_i at cOffset + i·M·N (a stride of 0 broadcasts one operand).
  * setThreads(n): OpenBLAS threads (default 1, like the single-threaded backends it is compared with).
+ * coreName(): the kernel set OpenBLAS chose for this CPU ("SkylakeX", "Haswell", "Prescott", ...); a
+ *   dynamic-arch build picks it when the library loads, from the CPU or from OPENBLAS_CORETYPE.
  * adam(heap, pOffset, gOffset, mOffset, vOffset, n, lr, beta1, beta2, epsilon, beta1Power, beta2Power):
  *   one Adam step in place, the formula of tf.train.adam and torch.optim.Adam:
  *   m = β1 m + (1−β1) g,  v = β2 v + (1−β2) g²,  p −= lr · (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε).
@@ -27,6 +29,7 @@ float log1pf(float) __attribute__((simd("notinbranch")));
 #include <stdio.h>
 
 extern void openblas_set_num_threads(int);
+extern char* openblas_get_corename(void);
 
 #define CHECK(call)                                                    \
   do {                                                                 \
@@ -186,6 +189,14 @@ static napi_value SetThreads(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value CoreName(napi_env env, napi_callback_info info) {
+  (void)info;
+  const char* name = openblas_get_corename();
+  napi_value out;
+  CHECK(napi_create_string_utf8(env, name ? name : "unknown", NAPI_AUTO_LENGTH, &out));
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "sgemm", NAPI_AUTO_LENGTH, Sgemm, NULL, &fn) != napi_ok) return NULL;
@@ -196,6 +207,8 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "adam", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "bernoulliNll", NAPI_AUTO_LENGTH, BernoulliNll, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "bernoulliNll", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "coreName", NAPI_AUTO_LENGTH, CoreName, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "coreName", fn) != napi_ok) return NULL;
   openblas_set_num_threads(1);
   return exports;
 }

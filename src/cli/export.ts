@@ -1,0 +1,37 @@
+/**
+ * `vae-lab export --model FILE --out DIR`: a checkpoint's encoder and decoder as TensorFlow.js Layers models
+ * (DIR/encoder/, DIR/decoder/; see vae/layers-export.ts).
+ */
+import { initBackend } from "../engine/backend";
+import { loadVae } from "../vae/checkpoint";
+import { exportLayersModels } from "../vae/layers-export";
+import { backendFlag, parse, UsageError } from "./main";
+
+export const EXPORT_HELP = `vae-lab export --model FILE --out DIR [--backend B]
+
+Write the model of a checkpoint (the model.json that vae-lab train writes) as two TensorFlow.js Layers
+models that tf.loadLayersModel loads in Node or a browser, each a folder with model.json and weights.bin:
+  DIR/encoder/   x [batch, 784] → [μ, log σ²], two outputs of [batch, latent dimensions]
+  DIR/decoder/   z [batch, latent dimensions] → pixel means [batch, 784] (the sigmoid of the logits)
+
+Options:
+  --model FILE           checkpoint to read (required)
+  --out DIR              output folder (required)
+  --backend B            auto | tensorflow | wasm | cpu [auto]
+`;
+
+export async function exportCommand(argv: string[]): Promise<void> {
+  const { values } = parse(argv, { model: { type: "string" }, out: { type: "string" }, backend: { type: "string" } });
+  const model = values.model as string | undefined;
+  const out = values.out as string | undefined;
+  if (!model) throw new UsageError("export: --model FILE is required");
+  if (!out) throw new UsageError("export: --out DIR is required");
+  await initBackend(backendFlag(values.backend));
+  const { vae } = loadVae(model);
+  try {
+    await exportLayersModels(vae, out);
+  } finally {
+    vae.dispose();
+  }
+  console.log(`wrote ${out}/encoder/ and ${out}/decoder/ (TensorFlow.js Layers models: model.json + weights.bin)`);
+}

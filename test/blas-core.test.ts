@@ -1,0 +1,105 @@
+import * as fs from "fs";
+import { afterEach, describe, expect, it } from "vitest";
+import { chooseCoreType, coreIsa, cpuVectorIsa, prepareBlasCore, probeBlasCore, ProbeResult, SELF_CHECK_TOLERANCE, sgemmSelfCheck } from "../src/engine/blas-core";
+import { NATIVE_ADDON_PATH } from "../src/engine/native-kernels";
+
+const SKYLAKE_FLAGS = "flags\t\t: fpu sse sse2 ssse3 sse4_1 sse4_2 avx fma avx2 avx512f avx512dq avx512cd avx512bw avx512vl\n";
+const HASWELL_FLAGS = "processor : 0\nflags\t\t: fpu sse sse2 ssse3 sse4_1 sse4_2 avx fma avx2 bmi2\n";
+const OLD_FLAGS = "flags\t\t: fpu sse sse2 ssse3 sse4_1 sse4_2 avx\n";
+
+const cpuinfo = fs.existsSync("/proc/cpuinfo") ? fs.readFileSync("/proc/cpuinfo", "utf8") : "";
+const canProbe = fs.existsSync(NATIVE_ADDON_PATH) && cpuVectorIsa(cpuinfo) !== "none";
+
+/** A plain row-major product with sgemm's signature (no transposes, batch 1). */
+function jsSgemm(heap: Float32Array, a: number, b: number, c: number, _batch: number, _sa: number, _sb: number, m: number, n: number, k: number): void {
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let t = 0; t < k; t++) s += heap[a + i * k + t] * heap[b + t * n + j];
+      heap[c + i * n + j] = s;
+    }
+}
+
+describe("OpenBLAS core choice", () => {
+  const saved = process.env.OPENBLAS_CORETYPE;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.OPENBLAS_CORETYPE;
+    else process.env.OPENBLAS_CORETYPE = saved;
+  });
+
+  it("reads the CPU's vector instruction set from /proc/cpuinfo flags", () => {
+    expect(cpuVectorIsa(SKYLAKE_FLAGS)).toBe("avx512");
+    expect(cpuVectorIsa(HASWELL_FLAGS)).toBe("avx2");
+    expect(cpuVectorIsa(OLD_FLAGS)).toBe("none");
+    expect(cpuVectorIsa("")).toBe("none");
+    expect(coreIsa("SkylakeX")).toBe("avx512");
+    expect(coreIsa("Zen")).toBe("avx2");
+    expect(coreIsa("Prescott")).toBe("none");
+  });
+
+  it("replaces a core narrower than the CPU (the generic fallback) and keeps one that matches", () => {
+    expect(chooseCoreType("avx512", "Prescott")).toBe("SkylakeX");
+    expect(chooseCoreType("avx512", "Haswell")).toBe("SkylakeX");
+    expect(chooseCoreType("avx2", "Prescott")).toBe("Haswell");
+    expect(chooseCoreType("avx2", "Sandybridge")).toBe("Haswell");
+    expect(chooseCoreType("avx512", "SkylakeX")).toBeUndefined();
+    expect(chooseCoreType("avx512", "SapphireRapids")).toBeUndefined();
+    expect(chooseCoreType("avx2", "Zen")).toBeUndefined();
+    expect(chooseCoreType("none", "Prescott")).toBeUndefined();
+  });
+
+  it("the sgemm self-check passes a correct product and catches a wrong one", () => {
+    expect(sgemmSelfCheck(jsSgemm)).toBeLessThan(1e-6);
+    const offByOne: typeof jsSgemm = (heap, a, b, c, batch, sa, sb, m, n, k) => jsSgemm(heap, a, b + 1, c, batch, sa, sb, m, n, k);
+    expect(sgemmSelfCheck(offByOne)).toBeGreaterThan(SELF_CHECK_TOLERANCE);
+    const skipsLastTerm: typeof jsSgemm = (heap, a, b, c, batch, sa, sb, m, n, k) => jsSgemm(heap, a, b, c, batch, sa, sb, m, n, k - 1);
+    expect(sgemmSelfCheck(skipsLastTerm)).toBeGreaterThan(SELF_CHECK_TOLERANCE);
+  });
+
+  it("a user's OPENBLAS_CORETYPE is kept, and nothing is probed", () => {
+    process.env.OPENBLAS_CORETYPE = "Haswell";
+    const r = prepareBlasCore(NATIVE_ADDON_PATH, () => {
+      throw new Error("probed");
+    });
+    expect(r.source).toBe("user");
+    expect(process.env.OPENBLAS_CORETYPE).toBe("Haswell");
+  });
+
+  it.skipIf(!canProbe)("a child process reports the core and a passing self-check, for OpenBLAS's choice and a forced Prescott", () => {
+    const env = { ...process.env };
+    delete env.OPENBLAS_CORETYPE;
+    const own = probeBlasCore(NATIVE_ADDON_PATH, env);
+    expect(own.core).toMatch(/^[A-Za-z0-9]+$/);
+    expect(own.error).toBeLessThan(SELF_CHECK_TOLERANCE);
+    const prescott = probeBlasCore(NATIVE_ADDON_PATH, { ...env, OPENBLAS_CORETYPE: "Prescott" });
+    expect(prescott.core).toBe("Prescott");
+    expect(prescott.error).toBeLessThan(SELF_CHECK_TOLERANCE);
+  });
+
+  it.skipIf(!canProbe)("on a generic fallback (Prescott), sets OPENBLAS_CORETYPE to the CPU's kernels after the child's check", () => {
+    delete process.env.OPENBLAS_CORETYPE;
+    const want = cpuVectorIsa(cpuinfo) === "avx512" ? "SkylakeX" : "Haswell";
+    const seen: (string | undefined)[] = [];
+    // The first probe pretends OpenBLAS fell back; the second is real, with the chosen core.
+    const r = prepareBlasCore(NATIVE_ADDON_PATH, (env) => {
+      seen.push(env.OPENBLAS_CORETYPE);
+      return env.OPENBLAS_CORETYPE ? probeBlasCore(NATIVE_ADDON_PATH, env) : { core: "Prescott", error: 0 };
+    });
+    expect(seen).toEqual([undefined, want]);
+    expect(r.source).toBe("chosen");
+    expect(r.defaultCore).toBe("Prescott");
+    expect(r.note).toContain(`using ${want}`);
+    expect(process.env.OPENBLAS_CORETYPE).toBe(want);
+  });
+
+  it("keeps OpenBLAS's choice when the chosen core fails its check or kills the child", () => {
+    for (const bad of [{ core: "SkylakeX", error: 0.3 }, { why: "killed by SIGILL" }] as ProbeResult[]) {
+      delete process.env.OPENBLAS_CORETYPE;
+      if (!fs.existsSync(NATIVE_ADDON_PATH) || cpuVectorIsa(cpuinfo) === "none") return; // needs the addon and /proc/cpuinfo
+      const r = prepareBlasCore(NATIVE_ADDON_PATH, (env) => (env.OPENBLAS_CORETYPE ? bad : { core: "Prescott", error: 0 }));
+      expect(r.source).toBe("default");
+      expect(r.note).toMatch(/failed its check/);
+      expect(process.env.OPENBLAS_CORETYPE).toBeUndefined();
+    }
+  });
+});
