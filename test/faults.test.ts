@@ -83,8 +83,9 @@ describe("2. the output set under a kill (VAE_LAB_TEST_KILL_AT)", () => {
     expect(r.signal).toBe("SIGKILL");
     // The next run repairs the folder before it trains; here a run that stops right after (bad data size).
     const { recoverOutputSet } = require("../dist/files/output-set") as typeof import("../src/files/output-set");
-    recoverOutputSet(out, ["model.json", "report.html", "metrics.json"]);
-    expect(fs.readdirSync(out).sort()).toEqual(["metrics.json", "model.json", "report.html"]);
+    const { OUTPUT_FILES } = require("../dist/cli/job") as typeof import("../src/cli/job");
+    recoverOutputSet(out, OUTPUT_FILES);
+    expect(fs.readdirSync(out).sort()).toEqual(["metrics.json", "model.json", "report.html", "training-state.json"]);
     const now = hashes(out);
     const seeds = JSON.parse(fs.readFileSync(path.join(out, "metrics.json"), "utf8")).config.seed;
     const model = JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8")).config.seed;
