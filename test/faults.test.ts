@@ -251,6 +251,7 @@ describe("6. flags: bounds, and the flag named in every message", () => {
     [["--lr", "-0.1"], '--lr: expected a learning rate > 0 and ≤ 1, got "-0.1"'],
     [["--beta", "1e9"], '--beta: expected a number from 0 to 10000, got "1e9"'],
     [["--hidden-dim", "0x10"], '--hidden-dim: expected an integer from 1 to 4096, got "0x10"'],
+    [["--train-size", "0"], '--train-size: expected an integer from 1 to 10000000, got "0"'],
     [["--out="], '--out: expected a path, got ""'],
     [["--data="], '--data: expected a path, got ""'],
   ])("%j → %s", (args, message) => {
