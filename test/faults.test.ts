@@ -241,7 +241,7 @@ describe("6. flags: bounds, and the flag named in every message", () => {
     [["--latent-dim", "99999999999999999999"], '--latent-dim: expected an integer from 1 to 512, got "99999999999999999999"'],
     [["--latent-dim", "100000"], '--latent-dim: expected an integer from 1 to 512, got "100000"'],
     [["--samples", "10000"], '--samples: expected an integer from 1 to 1000, got "10000"'],
-    [["--samples", "100"], "--samples: 100 samples × --batch-size 128 = 12800 rows per step, more than 8192; lower one of them"],
+    [["--samples", "100"], "--samples: 100 samples × --batch-size 128 = 12800 rows per step, more than 4096; lower one of them"],
     [["--epochs", "1e20"], '--epochs: expected an integer from 1 to 10000, got "1e20"'],
     [["--epochs", "-1"], '--epochs: expected an integer from 1 to 10000, got "-1"'],
     [["--seed="], '--seed: expected an integer from 0 to 4294967295, got ""'],
@@ -265,8 +265,8 @@ describe("6. flags: bounds, and the flag named in every message", () => {
   });
 
   it("the largest accepted values parse", () => {
-    const c = parseTrainFlags(["--seed", "0", "--latent-dim", "512", "--hidden-dim", "4096", "--batch-size", "8192", "--iwae-k", "0", "--warmup", "0"]);
-    expect(c).toMatchObject({ seed: 0, latentDim: 512, hiddenDim: 4096, batchSize: 8192, iwaeK: 0, warmupEpochs: 0 });
+    const c = parseTrainFlags(["--seed", "0", "--latent-dim", "512", "--hidden-dim", "4096", "--batch-size", "4096", "--iwae-k", "0", "--warmup", "0"]);
+    expect(c).toMatchObject({ seed: 0, latentDim: 512, hiddenDim: 4096, batchSize: 4096, iwaeK: 0, warmupEpochs: 0 });
   });
 });
 
