@@ -81,7 +81,7 @@ describe("2. the output set under a kill (VAE_LAB_TEST_KILL_AT)", () => {
     const old = hashes(out);
     const r = run(quick(out, "--seed", "4"), { VAE_LAB_TEST_KILL_AT: step });
     expect(r.signal).toBe("SIGKILL");
-    // The next run repairs the folder before it trains; here a run that stops right after (bad data size).
+    // The repair `vae-lab train` makes before it trains (called directly here).
     const { recoverOutputSet } = require("../dist/files/output-set") as typeof import("../src/files/output-set");
     recoverOutputSet(out, ["model.json", "report.html", "metrics.json"]);
     expect(fs.readdirSync(out).sort()).toEqual(["metrics.json", "model.json", "report.html"]);
