@@ -81,7 +81,7 @@ describe("2. the output set under a kill (VAE_LAB_TEST_KILL_AT)", () => {
     const old = hashes(out);
     const r = run(quick(out, "--seed", "4"), { VAE_LAB_TEST_KILL_AT: step });
     expect(r.signal).toBe("SIGKILL");
-    // The next run repairs the folder before it trains; here a run that stops right after (bad data size).
+    // The repair `vae-lab train` makes before it trains (called directly here).
     const { recoverOutputSet } = require("../dist/files/output-set") as typeof import("../src/files/output-set");
     const { OUTPUT_FILES } = require("../dist/cli/job") as typeof import("../src/cli/job");
     recoverOutputSet(out, OUTPUT_FILES);
@@ -242,7 +242,7 @@ describe("6. flags: bounds, and the flag named in every message", () => {
     [["--latent-dim", "99999999999999999999"], '--latent-dim: expected an integer from 1 to 512, got "99999999999999999999"'],
     [["--latent-dim", "100000"], '--latent-dim: expected an integer from 1 to 512, got "100000"'],
     [["--samples", "10000"], '--samples: expected an integer from 1 to 1000, got "10000"'],
-    [["--samples", "100"], "--samples: 100 samples × --batch-size 128 = 12800 rows per step, more than 8192; lower one of them"],
+    [["--samples", "100"], "--samples: 100 samples × --batch-size 128 = 12800 rows per step, more than 4096; lower one of them"],
     [["--epochs", "1e20"], '--epochs: expected an integer from 1 to 10000, got "1e20"'],
     [["--epochs", "-1"], '--epochs: expected an integer from 1 to 10000, got "-1"'],
     [["--seed="], '--seed: expected an integer from 0 to 4294967295, got ""'],
@@ -252,6 +252,7 @@ describe("6. flags: bounds, and the flag named in every message", () => {
     [["--lr", "-0.1"], '--lr: expected a learning rate > 0 and ≤ 1, got "-0.1"'],
     [["--beta", "1e9"], '--beta: expected a number from 0 to 10000, got "1e9"'],
     [["--hidden-dim", "0x10"], '--hidden-dim: expected an integer from 1 to 4096, got "0x10"'],
+    [["--train-size", "0"], '--train-size: expected an integer from 1 to 10000000, got "0"'],
     [["--out="], '--out: expected a path, got ""'],
     [["--data="], '--data: expected a path, got ""'],
   ])("%j → %s", (args, message) => {
@@ -265,8 +266,8 @@ describe("6. flags: bounds, and the flag named in every message", () => {
   });
 
   it("the largest accepted values parse", () => {
-    const c = parseTrainFlags(["--seed", "0", "--latent-dim", "512", "--hidden-dim", "4096", "--batch-size", "8192", "--iwae-k", "0", "--warmup", "0"]);
-    expect(c).toMatchObject({ seed: 0, latentDim: 512, hiddenDim: 4096, batchSize: 8192, iwaeK: 0, warmupEpochs: 0 });
+    const c = parseTrainFlags(["--seed", "0", "--latent-dim", "512", "--hidden-dim", "4096", "--batch-size", "4096", "--iwae-k", "0", "--warmup", "0"]);
+    expect(c).toMatchObject({ seed: 0, latentDim: 512, hiddenDim: 4096, batchSize: 4096, iwaeK: 0, warmupEpochs: 0 });
   });
 });
 

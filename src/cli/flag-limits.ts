@@ -5,7 +5,7 @@
  *
  * The bounds are generous for MNIST-sized work and keep every tensor of a training step well inside the
  * wasm backend's heap: the largest activation is rows × width floats with rows = batch size × samples
- * ≤ MAX_ROWS and width ≤ 4096, i.e. at most 128 MiB.
+ * ≤ MAX_ROWS and width ≤ 4096, i.e. at most 64 MiB.
  */
 import type { JobConfig } from "./job";
 
@@ -17,7 +17,7 @@ export const FLAG_MAX: Record<string, number> = {
   epochs: 10_000,
   "latent-dim": 512,
   "hidden-dim": 4096,
-  "batch-size": 8192,
+  "batch-size": 4096,
   samples: 1000,
   warmup: 10_000,
   seed: 2 ** 32 - 1,
@@ -28,7 +28,7 @@ export const FLAG_MAX: Record<string, number> = {
 };
 
 /** Rows of the matrices in one training step (batch size × samples of z). */
-export const MAX_ROWS = 8192;
+export const MAX_ROWS = 4096;
 
 /** Checks across flags, after each flag was checked on its own. */
 export function checkTrainLimits(c: JobConfig): void {

@@ -142,7 +142,7 @@ export function parseTrainFlags(argv: string[]): JobConfig {
     samples: intFlag(values, "samples", d.samples),
     activation: choiceFlag<Activation>(values, "activation", d.activation, ACTIVATIONS),
     seed: intFlag(values, "seed", d.seed, 0),
-    trainSize: values["train-size"] === undefined ? undefined : intFlag(values, "train-size", 0),
+    trainSize: values["train-size"] === undefined ? undefined : intFlag(values, "train-size", 0, 1),
     iwaeK: intFlag(values, "iwae-k", d.iwaeK, 0),
     iwaeImages: intFlag(values, "iwae-images", d.iwaeImages),
     data: pathFlag(values, "data"),

@@ -12,9 +12,11 @@
  * A failure before the commit (a full disk, say) removes the stage and leaves the old set untouched. A
  * process killed at any point leaves either a stage (the old set is intact: the stage is deleted) or a commit
  * folder (the new set is complete on disk: the remaining moves are redone). `recoverOutputSet` does that
- * repair; `writeOutputSet` runs it first, and the CLI runs it before each job and after an interruption, so
+ * repair; `writeOutputSet` runs it first, and `vae-lab train` runs it before it trains, so
  * a kill during step 3 — the only moment a reader could see old and new files side by side — is healed by
  * the next run. Stray temporary files of writeFileAtomic for the set's names are removed too.
+ * Two processes writing into the same folder at the same time are not supported (one's repair removes the
+ * other's stage, which then fails with an error; neither leaves a mixed set).
  */
 import * as fs from "fs";
 import * as path from "path";
