@@ -112,6 +112,19 @@ describe.each(["cpu", "wasm"])("Adam from createAdam on %s against the float64 f
     p1.forEach((p, i) => expect(p - p0[i]).toBeCloseTo(-0.01 * Math.sign(grads[0][i]), 6));
   });
 
+  it("leaves a variable without a gradient untouched, and updates the others", async () => {
+    await initBackend(backend);
+    const a = tf.tidy(() => tf.variable(tf.tensor1d([1, 2]), true, `adam-a-${backend}-${Math.random()}`));
+    const b = tf.tidy(() => tf.variable(tf.tensor1d([3, 4]), true, `adam-b-${backend}-${Math.random()}`));
+    const o = createAdam(0.1);
+    const g = tf.tensor1d([1, -1]);
+    o.applyGradients({ [b.name]: g }, [a, b]);
+    expect(Array.from(a.dataSync())).toEqual([1, 2]);
+    Array.from(b.dataSync()).forEach((p, i) => expect(p).toBeCloseTo([2.9, 4.1][i], 5));
+    o.dispose();
+    tf.dispose([a, b, g]);
+  });
+
   it("twelve steps with changing gradients follow the formula, with the defaults (β₁ 0.9, β₂ 0.999, ε 1e-8) and others", async () => {
     await initBackend(backend);
     const ours = run(12, 0.05);

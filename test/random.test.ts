@@ -12,6 +12,29 @@ describe("Rng", () => {
     expect(draw(c)).not.toEqual(da);
   });
 
+  it("without a seed, each Rng draws its own (a non-negative 31-bit integer) and its own stream", () => {
+    const seeds = Array.from({ length: 20 }, () => new Rng().seed);
+    for (const s of seeds) expect(Number.isInteger(s) && s >= 0 && s < 2 ** 31).toBe(true);
+    expect(new Set(seeds).size).toBeGreaterThan(15);
+    expect(new Rng().uniform()).not.toBe(new Rng().uniform());
+  });
+
+  it("nextSeed gives unsigned 32-bit integers, spread over the whole range", () => {
+    const r = new Rng(5);
+    const seeds = Array.from({ length: 4000 }, () => r.nextSeed());
+    for (const s of seeds) expect(Number.isInteger(s) && s >= 0 && s < 2 ** 32).toBe(true);
+    // About half of them at or above 2³¹ (Binomial(4000, ½): sd 32).
+    expect(Math.abs(seeds.filter((s) => s >= 2 ** 31).length - 2000)).toBeLessThan(5 * 32);
+  });
+
+  it("int(n) covers 0..n−1 evenly", () => {
+    const r = new Rng(6);
+    const counts = new Array(7).fill(0);
+    for (let i = 0; i < 70_000; i++) counts[r.int(7)]++;
+    // Each ~ Binomial(70 000, 1/7): sd 92.6.
+    for (const c of counts) expect(Math.abs(c - 10_000)).toBeLessThan(5 * 93);
+  });
+
   it("normal draws have mean 0 and variance 1 (within 5 standard errors)", () => {
     const r = new Rng(1);
     const n = 200_000;
