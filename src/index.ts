@@ -35,3 +35,4 @@ export * from "./vae/checkpoint";
 export * from "./vae/figures";
 export { runJob, DEFAULT_JOB } from "./cli/job";
 export type { JobConfig, Metrics } from "./cli/job";
+export * from "./variational/brachistochrone";
