@@ -36,3 +36,4 @@ export * from "./vae/figures";
 export { runJob, DEFAULT_JOB } from "./cli/job";
 export type { JobConfig, Metrics } from "./cli/job";
 export * from "./variational/brachistochrone";
+export * from "./autoencoder/autoencoder";
