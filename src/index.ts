@@ -37,3 +37,5 @@ export * from "./vae/explorer";
 export * from "./vae/layers-export";
 export { runJob, DEFAULT_JOB } from "./cli/job";
 export type { JobConfig, Metrics } from "./cli/job";
+export * from "./variational/brachistochrone";
+export * from "./autoencoder/autoencoder";

@@ -53,7 +53,7 @@ export interface Dense {
  * (the default gradient of tf.matMul multiplies with transposed operands, which the wasm backend runs 5–10×
  * slower). With `inputGrad: false` (the encoder's first layer, whose input is data) dx is not computed.
  */
-function denseOp(inputGrad: boolean) {
+export function denseOp(inputGrad: boolean) {
   return tf.customGrad(((x: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D, save: (t: tf.Tensor[]) => void) => {
     save([x, W]);
     return {
