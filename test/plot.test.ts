@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { barChart, figureHtml, heatmap, histogram, imageGrid, lineChart, pageHtml, saveHtml, scatterByLabel } from "../src/plot/plot";
+import { barChart, figureHtml, heatmap, histogram, imageGrid, lineChart, logAxis, pageHtml, saveHtml, scatterByLabel } from "../src/plot/plot";
 import { show } from "../src/notebook/display";
 
 describe("figure builders", () => {
@@ -40,6 +40,28 @@ describe("figure builders", () => {
     expect(heatmap([[1, 2]]).data[0].type).toBe("heatmap");
     const b = barChart([0, 1], [{ name: "p", values: [0.3, 0.7] }]);
     expect(b.data[0]).toMatchObject({ type: "bar", x: ["0", "1"], y: [0.3, 0.7] });
+  });
+});
+
+describe("axes and chart options", () => {
+  it("log axes: powers of ten written as powers once the data span a decade; plotly's ticks below that", () => {
+    expect(logAxis([1e-9, 3e-4, 2])).toMatchObject({ type: "log", exponentformat: "power", dtick: 2 });
+    expect(logAxis([1, 50, 1000])).toMatchObject({ dtick: 1 });
+    expect(logAxis([2, 5, 8]).dtick).toBeUndefined();
+    const f = lineChart([{ name: "a", x: [1, 2], y: [1e-6, 1e-2] }], { logY: true, integerX: true });
+    expect(f.layout.yaxis).toMatchObject({ type: "log", exponentformat: "power", dtick: 1 });
+    expect(f.layout.xaxis).toMatchObject({ type: "linear", dtick: 1, tickformat: "d" });
+  });
+
+  it("barChart style dots draws markers; histogram panels stack one y axis per series", () => {
+    const b = barChart(["u", "v"], [{ name: "p", values: [3, 3000] }], { style: "dots", logY: true });
+    expect(b.data[0]).toMatchObject({ type: "scatter", mode: "markers" });
+    expect(b.layout.yaxis).toMatchObject({ type: "log", dtick: 1 });
+    const h = histogram([{ name: "a", values: [1, 2] }, { name: "b", values: [2, 3] }, { name: "c", values: [3] }], { panels: true });
+    expect(h.data.map((d) => d.yaxis)).toEqual(["y", "y2", "y3"]);
+    const domains = ["yaxis", "yaxis2", "yaxis3"].map((k) => (h.layout[k] as { domain: number[] }).domain);
+    for (let i = 1; i < 3; i++) expect(domains[i][1]).toBeLessThan(domains[i - 1][0]);
+    expect(histogram([{ name: "a", values: [1] }, { name: "b", values: [2] }]).data[0].yaxis).toBeUndefined();
   });
 });
 
@@ -89,4 +111,25 @@ describe("tables", () => {
     expect(html).toContain(">1.23e-5<");
     expect(html).toContain(">42<");
   });
+});
+
+describe("VAE figures", () => {
+  it("lossCurves puts the KL on its own right-hand axis; manifoldFigure's ticks are the grid's z values", async () => {
+    const { lossCurves, manifoldFigure } = await import("../src/vae/figures");
+    const { Vae } = await import("../src/vae/model");
+    const { normalQuantile } = await import("../src/vae/evaluate");
+    const rec = (epoch: number) => ({ epoch, trainLoss: 200, testLoss: 190, recon: 185, kl: 5, trainRecon: 195, trainKl: 5, beta: 1, seconds: 1 });
+    const f = lossCurves([rec(1), rec(2)]);
+    expect(f.data.filter((d) => d.yaxis === "y2").map((d) => d.name)).toEqual(["test KL (right axis)"]);
+    expect(f.layout.yaxis2).toMatchObject({ overlaying: "y", side: "right" });
+    const vae = new Vae({ latentDim: 2, hiddenDims: [4], seed: 1 });
+    const m = manifoldFigure(vae, 20);
+    vae.dispose();
+    const x = m.layout.xaxis as { tickvals: number[]; ticktext: string[] };
+    const y = m.layout.yaxis as { tickvals: number[]; ticktext: string[] };
+    expect(x.tickvals[0]).toBe(13.5);
+    expect(x.ticktext[0]).toBe(normalQuantile(0.5 / 20).toFixed(2)); // leftmost column: most negative z1
+    expect(y.ticktext[0]).toBe(normalQuantile(19.5 / 20).toFixed(2)); // top row: largest z2, as in the scatter
+    expect(x.ticktext).toEqual([...x.ticktext].reverse().map((t) => (t.startsWith("-") ? t.slice(1) : `-${t}`)));
+  }, 60_000);
 });

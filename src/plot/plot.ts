@@ -32,13 +32,37 @@ export interface AxesOptions {
   logY?: boolean;
   width?: number;
   height?: number;
+  /** Ticks at whole numbers only on the x axis (epochs, counts). */
+  integerX?: boolean;
 }
 
-function baseLayout(o: AxesOptions): Record<string, unknown> {
+/**
+ * A log axis labelled at powers of ten written as powers (10⁻⁶, not "1µ") when the values span at least a
+ * decade, so no minor labels (2, 3, 4, 5…) crowd it; over less than a decade plotly's own ticks are kept.
+ */
+export function logAxis(values: Iterable<number | null | undefined> = []): Record<string, unknown> {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (typeof v === "number" && v > 0 && Number.isFinite(v)) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+  }
+  const axis: Record<string, unknown> = { type: "log", exponentformat: "power", showexponent: "all" };
+  if (hi / lo >= 10) axis.dtick = Math.max(1, Math.ceil(Math.log10(hi / lo) / 8));
+  return axis;
+}
+
+function axisLayout(title: string | undefined, log: boolean | undefined, values: Iterable<number | null | undefined> | undefined): Record<string, unknown> {
+  return { title: { text: title ?? "" }, ...(log ? logAxis(values) : { type: "linear" }) };
+}
+
+function baseLayout(o: AxesOptions, xs?: Iterable<number | null | undefined>, ys?: Iterable<number | null | undefined>): Record<string, unknown> {
   return {
     title: o.title ? { text: o.title } : undefined,
-    xaxis: { title: { text: o.xTitle ?? "" }, type: o.logX ? "log" : "linear" },
-    yaxis: { title: { text: o.yTitle ?? "" }, type: o.logY ? "log" : "linear" },
+    xaxis: { ...axisLayout(o.xTitle, o.logX, xs), ...(o.integerX ? { dtick: 1, tickformat: "d" } : {}) },
+    yaxis: axisLayout(o.yTitle, o.logY, ys),
     width: o.width,
     height: o.height ?? 400,
     margin: { l: 60, r: 20, t: o.title ? 50 : 20, b: 50 },
@@ -68,7 +92,8 @@ export function lineChart(series: Series[], options: AxesOptions = {}): Figure {
     line: s.dash ? { dash: s.dash } : undefined,
     error_y: s.error ? { type: "data", array: Array.from(s.error), visible: true } : undefined,
   }));
-  return { data, layout: { ...baseLayout(options), showlegend: series.length > 1 } };
+  const all = (key: "x" | "y") => data.flatMap((d) => d[key] as number[]);
+  return { data, layout: { ...baseLayout(options, all("x"), all("y")), showlegend: series.length > 1 } };
 }
 
 /** 2-D scatter with one trace (and colour, and legend entry) per label value, e.g. latent codes by digit. */
@@ -102,16 +127,30 @@ export function scatterByLabel(
   return { data, layout: { ...baseLayout(options), showlegend: true } };
 }
 
-/** Bar chart of values per category (a discrete distribution, counts per class…); several series group. */
+/**
+ * Bar chart of values per category (a discrete distribution, counts per class…); several series group.
+ * `style: "dots"` draws a marker per value instead of a bar — the right choice on a log axis, where a bar's
+ * length means nothing.
+ */
 export function barChart(
   categories: (string | number)[],
   series: { name: string; values: Numbers }[],
-  options: AxesOptions = {},
+  options: AxesOptions & { style?: "bars" | "dots" } = {},
 ): Figure {
-  const data = series.map((s) => ({ type: "bar", name: s.name, x: categories.map(String), y: Array.from(s.values) }));
+  const dots = options.style === "dots";
+  const data = series.map((s) =>
+    dots
+      ? { type: "scatter", mode: "markers", marker: { size: 11 }, name: s.name, x: categories.map(String), y: Array.from(s.values) }
+      : { type: "bar", name: s.name, x: categories.map(String), y: Array.from(s.values) },
+  );
   return {
     data,
-    layout: { ...baseLayout(options), xaxis: { title: { text: options.xTitle ?? "" }, type: "category" }, barmode: "group", showlegend: series.length > 1 },
+    layout: {
+      ...baseLayout(options, undefined, series.flatMap((s) => Array.from(s.values))),
+      xaxis: { title: { text: options.xTitle ?? "" }, type: "category" },
+      barmode: "group",
+      showlegend: series.length > 1,
+    },
   };
 }
 
@@ -120,17 +159,36 @@ export interface HistogramSeries {
   values: Numbers;
 }
 
-/** Overlaid histograms (normalised to densities so different sample sizes compare). */
-export function histogram(series: HistogramSeries[], options: AxesOptions & { bins?: number } = {}): Figure {
-  const data = series.map((s) => ({
+/**
+ * Histograms normalised to densities so different sample sizes compare: overlaid, or with `panels: true`
+ * one panel per series, stacked on a shared x axis (several overlaid histograms blur into one mass).
+ */
+export function histogram(series: HistogramSeries[], options: AxesOptions & { bins?: number; panels?: boolean } = {}): Figure {
+  const panels = options.panels === true && series.length > 1;
+  const data = series.map((s, i) => ({
     type: "histogram",
     name: s.name,
     x: Array.from(s.values),
     histnorm: "probability density",
-    opacity: series.length > 1 ? 0.6 : 1,
+    opacity: series.length > 1 && !panels ? 0.6 : 1,
     nbinsx: options.bins ?? 50,
+    ...(panels ? { yaxis: i === 0 ? "y" : `y${i + 1}` } : {}),
   }));
-  return { data, layout: { ...baseLayout(options), barmode: "overlay", showlegend: series.length > 1 } };
+  const layout: Record<string, unknown> = { ...baseLayout(options), barmode: "overlay", showlegend: series.length > 1 };
+  if (panels) {
+    const n = series.length;
+    const gap = 0.04;
+    const h = (1 - gap * (n - 1)) / n;
+    series.forEach((s, i) => {
+      // Panel 0 at the top.
+      const top = 1 - i * (h + gap);
+      // Each panel's y axis is titled with its series (the legend would repeat it).
+      layout[i === 0 ? "yaxis" : `yaxis${i + 1}`] = { domain: [top - h, top], title: { text: s.name }, anchor: "x" };
+    });
+    layout.showlegend = false;
+    layout.height = options.height ?? 150 * n + 100;
+  }
+  return { data, layout };
 }
 
 /** A heatmap of a matrix (row 0 drawn at the top, as images are). */
