@@ -55,6 +55,9 @@ export async function buildSite(options: SiteOptions): Promise<SitePage[]> {
   fs.mkdirSync(assets, { recursive: true });
   fs.copyFileSync(require.resolve("plotly.js-dist/plotly.js"), path.join(assets, "plotly.js"));
   fs.copyFileSync(require.resolve("mathjax/es5/tex-svg-full.js"), path.join(assets, "tex-svg-full.js"));
+  // The diagrams the notebooks' markdown shows (figures/*.svg) sit next to the pages as they sit next to the notebooks.
+  const figures = path.join(options.notebooks, "figures");
+  if (fs.existsSync(figures)) fs.cpSync(figures, path.join(options.out, "figures"), { recursive: true });
 
   const pages: (SitePage & { summary: string })[] = files.map((f) => ({ notebook: f, page: f.replace(/\.ipynb$/, ".html"), title: f, seconds: 0, summary: "" }));
   const nav = (current: string) =>
