@@ -149,6 +149,8 @@ export function barChart(
       ...baseLayout(options, undefined, series.flatMap((s) => Array.from(s.values))),
       xaxis: { title: { text: options.xTitle ?? "" }, type: "category" },
       barmode: "group",
+      // Dots of several series side by side within a category, as grouped bars would be.
+      ...(dots ? { scattermode: "group" } : {}),
       showlegend: series.length > 1,
     },
   };
@@ -187,6 +189,8 @@ export function histogram(series: HistogramSeries[], options: AxesOptions & { bi
     });
     layout.showlegend = false;
     layout.height = options.height ?? 150 * n + 100;
+    // The shared x axis (and its title) under the bottom panel.
+    layout.xaxis = { ...(layout.xaxis as object), anchor: `y${n}` };
   }
   return { data, layout };
 }

@@ -27,7 +27,7 @@ export function lossCurves(history: EpochRecord[], title = "Negative ELBO per im
     { title, xTitle: "epoch", yTitle: "−ELBO, reconstruction (nats per image)" },
   );
   fig.data[3].yaxis = "y2";
-  fig.layout.yaxis2 = { title: { text: "KL (nats per image)" }, overlaying: "y", side: "right", rangemode: "tozero", showgrid: false };
+  fig.layout.yaxis2 = { title: { text: "KL (nats per image)" }, overlaying: "y", side: "right", rangemode: "tozero", showgrid: false, tickmode: "auto", nticks: 6, tickformat: ".1f" };
   fig.layout.margin = { ...(fig.layout.margin as object), r: 70 };
   fig.layout.legend = { orientation: "h", y: -0.2 };
   fig.layout.height = 460;
