@@ -57,10 +57,13 @@ describe("axes and chart options", () => {
     const b = barChart(["u", "v"], [{ name: "p", values: [3, 3000] }], { style: "dots", logY: true });
     expect(b.data[0]).toMatchObject({ type: "scatter", mode: "markers" });
     expect(b.layout.yaxis).toMatchObject({ type: "log", dtick: 1 });
+    expect(b.layout.scattermode).toBe("group");
+    expect(barChart(["u"], [{ name: "p", values: [1] }]).layout.scattermode).toBeUndefined();
     const h = histogram([{ name: "a", values: [1, 2] }, { name: "b", values: [2, 3] }, { name: "c", values: [3] }], { panels: true });
     expect(h.data.map((d) => d.yaxis)).toEqual(["y", "y2", "y3"]);
     const domains = ["yaxis", "yaxis2", "yaxis3"].map((k) => (h.layout[k] as { domain: number[] }).domain);
     for (let i = 1; i < 3; i++) expect(domains[i][1]).toBeLessThan(domains[i - 1][0]);
+    expect((h.layout.xaxis as { anchor: string }).anchor).toBe("y3"); // x ticks under the bottom panel
     expect(histogram([{ name: "a", values: [1] }, { name: "b", values: [2] }]).data[0].yaxis).toBeUndefined();
   });
 });
