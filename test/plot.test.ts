@@ -51,6 +51,9 @@ describe("axes and chart options", () => {
     const f = lineChart([{ name: "a", x: [1, 2], y: [1e-6, 1e-2] }], { logY: true, integerX: true });
     expect(f.layout.yaxis).toMatchObject({ type: "log", exponentformat: "power", dtick: 1 });
     expect(f.layout.xaxis).toMatchObject({ type: "linear", dtick: 1, tickformat: "d" });
+    const few = lineChart([{ name: "v", x: [2, 4, 16, 64], y: [8, 4, 1, 0.25] }], { logX: true });
+    expect(few.layout.xaxis).toMatchObject({ type: "log", tickvals: [2, 4, 16, 64], ticktext: ["2", "4", "16", "64"] });
+    expect((lineChart([{ name: "v", x: [1, 2, 3], y: [1, 2, 3] }]).layout.xaxis as { tickvals?: number[] }).tickvals).toBeUndefined();
   });
 
   it("barChart style dots draws markers; histogram panels stack one y axis per series", () => {

@@ -93,7 +93,11 @@ export function lineChart(series: Series[], options: AxesOptions = {}): Figure {
     error_y: s.error ? { type: "data", array: Array.from(s.error), visible: true } : undefined,
   }));
   const all = (key: "x" | "y") => data.flatMap((d) => d[key] as number[]);
-  return { data, layout: { ...baseLayout(options, all("x"), all("y")), showlegend: series.length > 1 } };
+  const layout: Record<string, unknown> = { ...baseLayout(options, all("x"), all("y")), showlegend: series.length > 1 };
+  // A log x axis over a few sample points (L = 2, 4, 16, 64; β = 0.5 … 784) is labelled at exactly those points.
+  const xs = [...new Set(all("x"))].filter((v) => v > 0).sort((a, b) => a - b);
+  if (options.logX && xs.length <= 8) layout.xaxis = { ...(layout.xaxis as object), tickvals: xs, ticktext: xs.map(String) };
+  return { data, layout };
 }
 
 /** 2-D scatter with one trace (and colour, and legend entry) per label value, e.g. latent codes by digit. */
