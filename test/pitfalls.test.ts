@@ -5,6 +5,20 @@ import { initBackend } from "../src/engine/backend";
 import { activeUnits } from "../src/vae/evaluate";
 import { loadMnist } from "../src/data/mnist";
 import {
+  addPerPixelToPerImage,
+  bernoulliCrossEntropyParts,
+  expectedLogQ,
+  gaussianCrossEntropyParts,
+  hiddenBetaMeanMean,
+  klArticle003Torch,
+  klAsTrace,
+  lgElbo,
+  lgLikelihoodMassOverZ,
+  lgLogEvidence,
+  lgPosterior,
+  lossMeanMean,
+  mixtureElbo,
+  mixturePosterior,
   bceFloor,
   bceLossesTensor,
   bceSigmoidTwice,
@@ -18,6 +32,8 @@ import {
 } from "../src/pitfalls";
 import { trainVae } from "../src/vae/train";
 import { bernoulliNll, klStandardNormalTensor, Vae } from "../src/vae/model";
+import { klDiagGaussians } from "../src/prob/kl";
+import { logMixture1d } from "../src/prob/gaussian";
 
 beforeAll(async () => {
   await initBackend("cpu");
@@ -99,5 +115,103 @@ describe("posterior collapse", () => {
     };
     expect(au(1)).toBeGreaterThanOrEqual(2);
     expect(au(784)).toBe(0);
+  });
+});
+
+describe("article 003: the remaining code bugs", () => {
+  it("the PyTorch KL (2σ for 2 log σ, then a mean) is −1 at the prior and finite as σ → 0", () => {
+    expect(klArticle003Torch([0], [1])).toBe(-1);
+    expect(klArticle003Torch([0, 0], [1, 1])).toBe(-1);
+    for (const [m, s] of [[0.5, 0.2], [-2, 1.7], [0, 0.01]]) expect(klArticle003Torch([m], [s])).toBeCloseTo(0.5 * (m * m + (s - 1) ** 2) - 1, 12);
+    // σ = 0.01: the true KL is 4.1 nats, the bug sits 0.49 above its own minimum.
+    expect(klCorrect([0], [0.01])).toBeCloseTo(4.1052, 4);
+    expect(klArticle003Torch([0], [0.01]) - klArticle003Torch([0], [1])).toBeCloseTo(0.49005, 5);
+  });
+
+  it("[B, 784] + [B] fails to broadcast unless B is 1 or 784; at 784 it adds image j's KL to pixel j", () => {
+    const before = tf.memory().numTensors;
+    const try_ = (B: number) => {
+      const ce = tf.ones([B, 784]) as tf.Tensor2D;
+      const kl = tf.range(0, B) as tf.Tensor1D;
+      const r = addPerPixelToPerImage(ce, kl);
+      tf.dispose([ce, kl]);
+      return r;
+    };
+    const r128 = try_(128);
+    expect(r128.shape).toBeUndefined();
+    expect(r128.error).toMatch(/broadcast/i);
+    expect(try_(1).shape).toEqual([1, 784]);
+    expect(try_(784).shape).toEqual([784, 784]);
+    const wrong = tf.tidy(() => tf.add(tf.zeros([784, 784]), tf.range(0, 784)).slice([5, 0], [1, 3]).dataSync());
+    expect(Array.from(wrong)).toEqual([0, 1, 2]); // image 5's row carries images 0, 1, 2's KL
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("mean over B×784 pixels plus mean over B×D KL terms is recon/784 + KL/D: β = 784/D (392 for D = 2)", () => {
+    expect(hiddenBetaMeanMean(784, 2)).toBe(392);
+    const B = 16;
+    const D = 2;
+    const bce = tf.randomUniform([B, 784], 0, 1, "float32", 1);
+    const klTerms = tf.randomUniform([B, D], 0, 3, "float32", 2);
+    const article = tf.tidy(() => tf.mean(bce).add(tf.mean(klTerms)).dataSync()[0]);
+    const recon = tf.tidy(() => tf.mean(tf.sum(bce, 1)).dataSync()[0]);
+    const kl = tf.tidy(() => tf.mean(tf.sum(klTerms, 1)).dataSync()[0]);
+    expect(article).toBeCloseTo(lossMeanMean(recon, kl, 784, D), 5);
+    expect(article * 784).toBeCloseTo(recon + 392 * kl, 2);
+    tf.dispose([bce, klTerms]);
+  });
+});
+
+describe("article 003: the conceptual errors, put to numbers", () => {
+  const model = { w: 2, s: 0.5 };
+  it("p(x|z) is not a distribution over z: it integrates to 1/|w| over z", () => {
+    for (const x of [-1, 0.3, 2]) expect(lgLikelihoodMassOverZ(model, x)).toBeCloseTo(0.5, 8);
+    expect(lgLikelihoodMassOverZ({ w: 1, s: 0.5 }, 0.3)).toBeCloseTo(1, 8);
+  });
+
+  it("the ELBO at the exact posterior is log p(x); E_q log q is not, and does not even depend on x", () => {
+    const xs = [-1, 0, 0.3, 2];
+    for (const x of xs) {
+      const post = lgPosterior(model, x);
+      expect(lgElbo(model, x, post)).toBeCloseTo(lgLogEvidence(model, x), 12);
+      expect(lgElbo(model, x, { mean: post.mean + 0.3, sd: post.sd * 2 })).toBeLessThan(lgLogEvidence(model, x) - 0.1);
+    }
+    const eq = xs.map((x) => expectedLogQ(lgPosterior(model, x)));
+    expect(new Set(eq.map((v) => v.toFixed(12))).size).toBe(1);
+    // σ_post = 0.2425 for every x: E_q log q = −0.0023, while log p(0) = −1.6424 and log p(2) = −2.1130.
+    expect(lgLogEvidence(model, 0)).toBeCloseTo(-1.6424, 4);
+    expect(eq[0]).toBeCloseTo(-0.0023, 4);
+    expect(lgLogEvidence(model, 2)).toBeCloseTo(-2.113, 4);
+  });
+
+  it("the trace alone is not the KL: D at q = p and blind to the means", () => {
+    expect(klAsTrace([1, 1], [1, 1])).toBe(2);
+    expect(klDiagGaussians({ mu: [0, 0], sigma: [1, 1] }, { mu: [0, 0], sigma: [1, 1] })).toBe(0);
+    expect(klAsTrace([1, 1], [1, 1])).toBe(2); // q = N((3, 0), I): the same trace …
+    expect(klDiagGaussians({ mu: [3, 0], sigma: [1, 1] }, { mu: [0, 0], sigma: [1, 1] })).toBeCloseTo(4.5, 12); // … a KL of 4.5
+  });
+
+  it("a mixture's ELBO at its exact (finite-sum) posterior is log p(x); at q = the weights it is lower", () => {
+    const p = { weights: [0.3, 0.7], means: [-2, 1], sds: [0.5, 1] };
+    for (const x of [-2.5, 0, 1.7]) {
+      const post = mixturePosterior(p, x);
+      expect(post[0] + post[1]).toBeCloseTo(1, 12);
+      expect(mixtureElbo(p, x, post)).toBeCloseTo(logMixture1d(x, p), 12);
+      expect(mixtureElbo(p, x, p.weights)).toBeLessThan(logMixture1d(x, p));
+    }
+  });
+
+  it("cross-entropy = entropy + KL: above the KL for Bernoullis, below it for a narrow Gaussian", () => {
+    const b = bernoulliCrossEntropyParts(0.3, 0.6);
+    expect(b.crossEntropy).toBeCloseTo(-(0.3 * Math.log(0.6) + 0.7 * Math.log(0.4)), 12);
+    expect(b.entropy).toBeCloseTo(-(0.3 * Math.log(0.3) + 0.7 * Math.log(0.7)), 12);
+    expect(b.kl).toBeCloseTo(0.3 * Math.log(0.3 / 0.6) + 0.7 * Math.log(0.7 / 0.4), 12);
+    expect(bernoulliCrossEntropyParts(0, 0.2).entropy).toBe(0);
+    const g = gaussianCrossEntropyParts({ mean: 0, sd: 0.1 }, { mean: 0, sd: 1 });
+    expect(g.entropy).toBeCloseTo(-0.8836, 4);
+    expect(g.kl).toBeCloseTo(klDiagGaussians({ mu: [0], sigma: [0.1] }, { mu: [0], sigma: [1] }), 12);
+    expect(g.crossEntropy).toBeLessThan(g.kl);
+    expect(g.crossEntropy).toBeCloseTo(0.9239, 4);
+    expect(g.kl).toBeCloseTo(1.8076, 4);
   });
 });

@@ -43,6 +43,27 @@ describe("figure builders", () => {
   });
 });
 
+describe("axes and chart options", () => {
+  it("integer x ticks; a log x axis over a few sample points is labelled at exactly those points", () => {
+    const f = lineChart([{ name: "a", x: [1, 2], y: [1e-6, 1e-2] }], { logY: true, integerX: true });
+    expect(f.layout.yaxis).toMatchObject({ type: "log", exponentformat: "power", tickmode: "array" });
+    expect(f.layout.xaxis).toMatchObject({ type: "linear", dtick: 1, tickformat: "d" });
+    const few = lineChart([{ name: "v", x: [2, 4, 16, 64], y: [8, 4, 1, 0.25] }], { logX: true });
+    expect(few.layout.xaxis).toMatchObject({ type: "log", tickvals: [2, 4, 16, 64], ticktext: ["2", "4", "16", "64"] });
+    expect((lineChart([{ name: "v", x: [1, 2, 3], y: [1, 2, 3] }]).layout.xaxis as { tickvals?: number[] }).tickvals).toBeUndefined();
+  });
+
+  it("barChart style dots draws markers on a log axis with explicit ticks", () => {
+    const b = barChart(["u", "v"], [{ name: "p", values: [3, 3000] }], { style: "dots", logY: true });
+    expect(b.data[0]).toMatchObject({ type: "scatter", mode: "markers" });
+    expect(b.layout.yaxis).toMatchObject({ type: "log", tickmode: "array" });
+    expect((b.layout.yaxis as { tickvals: number[] }).tickvals).toEqual([1, 10, 100, 1000, 10000]);
+    expect(b.layout.scattermode).toBe("group");
+    expect(barChart(["u"], [{ name: "p", values: [1] }]).layout.scattermode).toBeUndefined();
+  });
+
+});
+
 describe("HTML output", () => {
   it("figureHtml embeds typed arrays as JSON arrays and cannot be broken out of by a title", () => {
     const f = lineChart([{ name: "</script><b>x", y: new Float64Array([1.5, 2]) }]);
@@ -130,4 +151,25 @@ describe("log axes and reference lines", () => {
     expect(f.layout.showlegend).toBe(false);
     expect(histogram([{ name: "a", values: [1] }, { name: "b", values: [2] }]).data[0].xaxis).toBeUndefined();
   });
+});
+
+describe("VAE figures", () => {
+  it("lossCurves puts the KL on its own right-hand axis; manifoldFigure's ticks are the grid's z values", async () => {
+    const { lossCurves, manifoldFigure } = await import("../src/vae/figures");
+    const { Vae } = await import("../src/vae/model");
+    const { normalQuantile } = await import("../src/vae/evaluate");
+    const rec = (epoch: number) => ({ epoch, trainLoss: 200, testLoss: 190, recon: 185, kl: 5, trainRecon: 195, trainKl: 5, beta: 1, seconds: 1 });
+    const f = lossCurves([rec(1), rec(2)]);
+    expect(f.data.filter((d) => d.yaxis === "y2").map((d) => d.name)).toEqual(["test KL (right axis)"]);
+    expect(f.layout.yaxis2).toMatchObject({ overlaying: "y", side: "right" });
+    const vae = new Vae({ latentDim: 2, hiddenDims: [4], seed: 1 });
+    const m = manifoldFigure(vae, { n: 20 });
+    vae.dispose();
+    const x = m.layout.xaxis as { tickvals: number[]; ticktext: string[] };
+    const y = m.layout.yaxis as { tickvals: number[]; ticktext: string[] };
+    expect(x.tickvals[0]).toBe(13.5);
+    expect(x.ticktext[0]).toBe(normalQuantile(0.5 / 20).toFixed(2)); // leftmost column: most negative z1
+    expect(y.ticktext[0]).toBe(normalQuantile(19.5 / 20).toFixed(2)); // top row: largest z2, as in the scatter
+    expect(x.ticktext).toEqual([...x.ticktext].reverse().map((t) => (t.startsWith("-") ? t.slice(1) : `-${t}`)));
+  }, 60_000);
 });

@@ -89,12 +89,12 @@ export class LiveFigure {
  * For notebooks: an `onEpoch` callback that redraws the loss curves in place after every epoch and prints
  * one line per epoch. `trainVae(vae, train, test, { epochs, onEpoch: liveLossCurves().onEpoch })`.
  */
-export function liveLossCurves(title?: string): { onEpoch: (r: EpochRecord, history: EpochRecord[]) => void } {
+export function liveLossCurves(options: { title?: string } = {}): { onEpoch: (r: EpochRecord, history: EpochRecord[]) => void } {
   const fig = new LiveFigure();
   return {
     onEpoch: (r, history) => {
       console.log(`epoch ${r.epoch}: train ${r.trainLoss.toFixed(2)}, test ${r.testLoss.toFixed(2)} = recon ${r.recon.toFixed(2)} + KL ${r.kl.toFixed(2)} nats (${r.seconds.toFixed(1)} s)`);
-      fig.update(lossCurves(history, { title }));
+      fig.update(lossCurves(history, { title: options.title }));
     },
   };
 }

@@ -6,6 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { klToStandardNormal } from "../prob/kl";
+import { logMixture1d, Mixture1d } from "../prob/gaussian";
 import { tidyValue } from "../engine/tidy";
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -127,4 +128,151 @@ export function bceLossesTensor(logits: tf.Tensor2D, x: tf.Tensor2D): { correct:
     const bce = (l: tf.Tensor) => tf.relu(l).sub(l.mul(x)).add(tf.log1p(tf.exp(tf.neg(tf.abs(l))))).sum(1);
     return { correct: Array.from(bce(logits).dataSync()), sigmoidTwice: Array.from(bce(tf.sigmoid(logits)).dataSync()) };
   });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Seed article 003: its remaining code bugs.
+
+/**
+ * Bug (article 003's PyTorch code): `kld = -0.5 * torch.mean(1 + 2*stddev - mean² - stddev²)`, with σ where
+ * 2 log σ belongs, averaged (not summed) over the latent dimensions. It equals ½ mean(μ² + (σ − 1)²) − 1:
+ * −1 at the prior, where the KL is 0, and it stays finite as σ → 0, where the KL goes to +∞, so it no
+ * longer stops the encoder from shrinking its posteriors to points.
+ */
+export function klArticle003Torch(mu: number[], sigma: number[]): number {
+  return (-0.5 * sum(mu.map((m, d) => 1 + 2 * sigma[d] - m * m - sigma[d] ** 2))) / mu.length;
+}
+
+/**
+ * Article 003's TensorFlow code adds a per-pixel cross-entropy of shape [B, 784] to a per-image KL of shape
+ * [B]. Broadcasting aligns trailing axes (784 against B), so the sum fails unless B is 1 or 784 — and at
+ * B = 784 it silently adds image j's KL to pixel j of every image. Returns the result's shape, or the
+ * error tfjs raises.
+ */
+export function addPerPixelToPerImage(perPixel: tf.Tensor2D, perImage: tf.Tensor1D): { shape?: number[]; error?: string } {
+  try {
+    return tidyValue(() => ({ shape: tf.add(perPixel, perImage).shape }));
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+/**
+ * Bug (article 003's PyTorch code): `BCELoss(reduction='mean')` averages over the B × P pixel values and
+ * `torch.mean` the KL's B × D terms. Per image that is recon/P + KL/D = (1/P)(recon + (P/D)·KL): a hidden
+ * β of P / D (392 for 784 pixels and a 2-D code), not P. Arguments are per-image sums.
+ */
+export function lossMeanMean(reconSum: number, klSum: number, pixels: number, latentDim: number): number {
+  return reconSum / pixels + klSum / latentDim;
+}
+
+/** The β hidden in the mean/mean reduction: pixels / latent dimensions. */
+export function hiddenBetaMeanMean(pixels: number, latentDim: number): number {
+  return pixels / latentDim;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Seed article 003: its conceptual errors, checked on models where every quantity is exact.
+
+/**
+ * The linear-Gaussian latent-variable model z ~ N(0, 1), x | z ~ N(w·z, s²): prior, likelihood, evidence
+ * and posterior all in closed form, so each of the article's statements can be put to a number.
+ */
+export interface LinearGaussian {
+  w: number;
+  s: number;
+}
+
+export interface Gaussian1 {
+  mean: number;
+  sd: number;
+}
+
+const LOG_2PI = Math.log(2 * Math.PI);
+const logN = (x: number, m: number, sd: number) => -0.5 * ((x - m) / sd) ** 2 - Math.log(sd) - 0.5 * LOG_2PI;
+
+/** The likelihood p(x | z) = N(x; w z, s²) (what article 003 calls the "posterior"). */
+export function lgLikelihood(model: LinearGaussian, x: number, z: number): number {
+  return Math.exp(logN(x, model.w * z, model.s));
+}
+
+/**
+ * ∫ p(x | z) dz over z by the trapezoid rule on [−L, L]: a posterior over z would integrate to 1; the
+ * likelihood integrates to 1/|w|.
+ */
+export function lgLikelihoodMassOverZ(model: LinearGaussian, x: number, options: { half?: number; points?: number } = {}): number {
+  const L = options.half ?? 60;
+  const n = options.points ?? 200001;
+  const h = (2 * L) / (n - 1);
+  let s = 0;
+  for (let i = 0; i < n; i++) s += (i === 0 || i === n - 1 ? 0.5 : 1) * lgLikelihood(model, x, -L + i * h);
+  return s * h;
+}
+
+/** The exact posterior p(z | x) = N(w x / (w² + s²), s² / (w² + s²)). */
+export function lgPosterior(model: LinearGaussian, x: number): Gaussian1 {
+  const v = model.w ** 2 + model.s ** 2;
+  return { mean: (model.w * x) / v, sd: model.s / Math.sqrt(v) };
+}
+
+/** log p(x) = log N(x; 0, w² + s²). */
+export function lgLogEvidence(model: LinearGaussian, x: number): number {
+  return logN(x, 0, Math.sqrt(model.w ** 2 + model.s ** 2));
+}
+
+/** E_q[log q(z)] = −H(q) = −½ log(2πe σ²): what article 003 equates with log p(x). It depends on q alone. */
+export function expectedLogQ(q: Gaussian1): number {
+  return -0.5 * (LOG_2PI + 1) - Math.log(q.sd);
+}
+
+/** The ELBO E_q[log p(x | z) + log p(z) − log q(z)] for q = N(mean, sd²), in closed form. */
+export function lgElbo(model: LinearGaussian, x: number, q: Gaussian1): number {
+  const { w, s } = model;
+  const v = q.sd ** 2;
+  const logLik = -0.5 * LOG_2PI - Math.log(s) - ((x - w * q.mean) ** 2 + w * w * v) / (2 * s * s);
+  const logPrior = -0.5 * LOG_2PI - (q.mean ** 2 + v) / 2;
+  return logLik + logPrior - expectedLogQ(q);
+}
+
+/**
+ * Article 003's "KL as a trace": Σ_j tr(Σ_q Σ_p⁻¹), for diagonal covariances Σ_j σ_q,j² / σ_p,j². It is only
+ * the first of the Gaussian KL's four terms, ½ [tr(Σ_p⁻¹Σ_q) + (μ_p − μ_q)ᵀΣ_p⁻¹(μ_p − μ_q) − D + log det Σ_p/det Σ_q]:
+ * D (not 0) when q = p, and blind to the means.
+ */
+export function klAsTrace(sigmaQ: number[], sigmaP: number[]): number {
+  return sum(sigmaQ.map((s, j) => (s / sigmaP[j]) ** 2));
+}
+
+/** A 1-D Gaussian mixture's exact posterior over its component k given x: responsibilities w_k N(x; m_k, s_k²) / p(x). */
+export function mixturePosterior(p: Mixture1d, x: number): number[] {
+  const logPx = logMixture1d(x, p);
+  return p.weights.map((w, k) => Math.exp(Math.log(w) + logN(x, p.means[k], p.sds[k]) - logPx));
+}
+
+/**
+ * The ELBO of a mixture with the component k as its latent variable and a discrete q(k):
+ * Σ_k q_k [log w_k + log N(x; m_k, s_k²) − log q_k]. With q = mixturePosterior it equals log p(x) exactly:
+ * EM's E-step, possible because the posterior is a finite sum — exactly what a VAE's continuous z lacks.
+ */
+export function mixtureElbo(p: Mixture1d, x: number, q: number[]): number {
+  return sum(q.map((qk, k) => (qk > 0 ? qk * (Math.log(p.weights[k]) + logN(x, p.means[k], p.sds[k]) - Math.log(qk)) : 0)));
+}
+
+/** Cross-entropy H(p, q), entropy H(p) and KL(p‖q) of two Bernoullis with means p and q, in nats. */
+export function bernoulliCrossEntropyParts(p: number, q: number): { crossEntropy: number; entropy: number; kl: number } {
+  const xlogy = (a: number, b: number) => (a === 0 ? 0 : a * Math.log(b));
+  const crossEntropy = 0 - xlogy(p, q) - xlogy(1 - p, 1 - q);
+  const entropy = 0 - xlogy(p, p) - xlogy(1 - p, 1 - p);
+  return { crossEntropy, entropy, kl: crossEntropy - entropy };
+}
+
+/**
+ * The same for two 1-D Gaussians p = N(m0, s0²), q = N(m1, s1²), in closed form: H(p, q) = ½ log(2π s1²) +
+ * (s0² + (m0 − m1)²)/(2 s1²), H(p) = ½ log(2πe s0²), KL = H(p, q) − H(p). A density's entropy is negative
+ * once s0 < 1/√(2πe) ≈ 0.242, and then the cross-entropy is *below* the KL.
+ */
+export function gaussianCrossEntropyParts(p: Gaussian1, q: Gaussian1): { crossEntropy: number; entropy: number; kl: number } {
+  const crossEntropy = 0.5 * LOG_2PI + Math.log(q.sd) + (p.sd ** 2 + (p.mean - q.mean) ** 2) / (2 * q.sd ** 2);
+  const entropy = 0.5 * (LOG_2PI + 1) + Math.log(p.sd);
+  return { crossEntropy, entropy, kl: crossEntropy - entropy };
 }

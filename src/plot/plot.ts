@@ -44,12 +44,14 @@ export interface AxesOptions {
   hLines?: ReferenceLine[];
   /** Fixed distance between x ticks (1 for integer positions such as indices). */
   xTickStep?: number;
+  /** Ticks at whole numbers only on the x axis (epochs, counts). */
+  integerX?: boolean;
 }
 
 function baseLayout(o: AxesOptions): Record<string, unknown> {
   return {
     title: o.title ? { text: o.title } : undefined,
-    xaxis: { title: { text: o.xTitle ?? "" }, type: o.logX ? "log" : "linear", ...(o.logX ? { exponentformat: "power" } : {}), ...(o.xTickStep ? { dtick: o.xTickStep } : {}) },
+    xaxis: { title: { text: o.xTitle ?? "" }, type: o.logX ? "log" : "linear", ...(o.logX ? { exponentformat: "power" } : {}), ...(o.xTickStep ? { dtick: o.xTickStep } : {}), ...(o.integerX ? { dtick: 1, tickformat: "d" } : {}) },
     yaxis: { title: { text: o.yTitle ?? "" }, type: o.logY ? "log" : "linear", ...(o.logY ? { exponentformat: "power" } : {}) },
     width: o.width,
     height: o.height ?? 400,
@@ -160,7 +162,11 @@ export function lineChart(series: Series[], options: AxesOptions = {}): Figure {
     const y = Array.from(s.y);
     return s.error ? y.flatMap((v, i) => [v - s.error![i], v + s.error![i]]) : y;
   });
-  return { data, layout: { ...withLogTicks(baseLayout(options), options, xs, ys), showlegend: series.length > 1 } };
+  const layout: Record<string, unknown> = { ...withLogTicks(baseLayout(options), options, xs, ys), showlegend: series.length > 1 };
+  // A log x axis over a few sample points (L = 2, 4, 16, 64; β = 0.5 … 784) is labelled at exactly those points.
+  const points = [...new Set(xs)].filter((v) => v > 0).sort((a, b) => a - b);
+  if (options.logX && points.length <= 8) layout.xaxis = { ...(layout.xaxis as object), tickvals: points, ticktext: points.map(String) };
+  return { data, layout };
 }
 
 /** 2-D scatter with one trace (and colour, and legend entry) per label value, e.g. latent codes by digit. */
@@ -194,16 +200,32 @@ export function scatterByLabel(
   return { data, layout: { ...baseLayout(options), showlegend: true } };
 }
 
-/** Bar chart of values per category (a discrete distribution, counts per class…); several series group. */
+/**
+ * Bar chart of values per category (a discrete distribution, counts per class…); several series group.
+ * `style: "dots"` draws a marker per value instead of a bar — the right choice on a log axis, where a bar's
+ * length means nothing.
+ */
 export function barChart(
   categories: (string | number)[],
   series: { name: string; values: Numbers }[],
-  options: AxesOptions = {},
+  options: AxesOptions & { style?: "bars" | "dots" } = {},
 ): Figure {
-  const data = series.map((s) => ({ type: "bar", name: s.name, x: categories.map(String), y: Array.from(s.values) }));
+  const dots = options.style === "dots";
+  const data = series.map((s) =>
+    dots
+      ? { type: "scatter", mode: "markers", marker: { size: 11 }, name: s.name, x: categories.map(String), y: Array.from(s.values) }
+      : { type: "bar", name: s.name, x: categories.map(String), y: Array.from(s.values) },
+  );
   return {
     data,
-    layout: { ...baseLayout(options), xaxis: { title: { text: options.xTitle ?? "" }, type: "category" }, barmode: "group", showlegend: series.length > 1 },
+    layout: {
+      ...withLogTicks(baseLayout(options), options, [], series.flatMap((s) => Array.from(s.values))),
+      xaxis: { title: { text: options.xTitle ?? "" }, type: "category" },
+      barmode: "group",
+      // Dots of several series side by side within a category, as grouped bars would be.
+      ...(dots ? { scattermode: "group" } : {}),
+      showlegend: series.length > 1,
+    },
   };
 }
 

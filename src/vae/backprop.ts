@@ -81,7 +81,7 @@ export interface GradientOptions extends LossOptions {
   variables?: "all" | "encoder";
 }
 
-interface Gradients {
+export interface Gradients {
   grads: tf.NamedTensorMap;
   /** recon + β·kl, averaged over the batch (nats per image). */
   loss: tf.Scalar;

@@ -9,21 +9,31 @@ import { Figure, imageGrid, lineChart, scatterByLabel } from "../plot/plot";
 import { EpochRecord } from "./train";
 import { Vae } from "./model";
 
-/** Train and test negative ELBO per epoch, and the test reconstruction and KL terms. */
+/**
+ * Train and test negative ELBO per epoch and the test reconstruction term on the left axis; the test KL,
+ * a few to a few tens of nats, on its own right-hand axis (on the totals' axis it would be a flat line).
+ * Train −ELBO is the mean over the epoch's minibatches while the weights were still changing; the test
+ * numbers are measured once, at the epoch's end — the legend says so.
+ */
 export function lossCurves(history: EpochRecord[], options: { title?: string } = {}): Figure {
   const { title = "Negative ELBO per image (nats)" } = options;
   const x = history.map((h) => h.epoch);
   const fig = lineChart(
     [
-      { name: "train −ELBO", x, y: history.map((h) => h.trainLoss), mode: "lines+markers" },
-      { name: "test −ELBO", x, y: history.map((h) => h.testLoss), mode: "lines+markers" },
-      { name: "test reconstruction", x, y: history.map((h) => h.recon), dash: "dash" },
-      { name: "test KL", x, y: history.map((h) => h.kl), dash: "dot" },
+      { name: "train −ELBO (mean during the epoch)", x, y: history.map((h) => h.trainLoss), mode: "lines+markers" },
+      { name: "test −ELBO (at the epoch's end)", x, y: history.map((h) => h.testLoss), mode: "lines+markers" },
+      { name: "test reconstruction", x, y: history.map((h) => h.recon), dash: "dash", mode: "lines+markers" },
+      { name: "test KL (right axis)", x, y: history.map((h) => h.kl), dash: "dot", mode: "lines+markers" },
     ],
-    { title, xTitle: "epoch", yTitle: "nats per image" },
+    { title, xTitle: "epoch", yTitle: "−ELBO, reconstruction (nats per image)" },
   );
+  fig.data[3].yaxis = "y2";
+  fig.layout.yaxis2 = { title: { text: "KL (nats per image)" }, overlaying: "y", side: "right", rangemode: "tozero", showgrid: false, tickmode: "auto", nticks: 6, tickformat: ".1f" };
+  fig.layout.margin = { ...(fig.layout.margin as object), r: 70 };
+  fig.layout.legend = { orientation: "h", y: -0.2 };
+  fig.layout.height = 460;
   // Whole epochs only on the axis.
-  fig.layout.xaxis = { ...(fig.layout.xaxis as object), dtick: Math.max(1, Math.ceil(history.length / 10)) };
+  fig.layout.xaxis = { ...(fig.layout.xaxis as object), dtick: Math.max(1, Math.ceil(history.length / 10)), tickformat: "d" };
   return fig;
 }
 
@@ -65,24 +75,37 @@ function imageShapeOf(vae: Vae, shape?: ImageShape): ImageShape {
   return { rows: side, cols: side };
 }
 
-/** The decoded n × n grid over the latent plane (2-D models only). */
+/**
+ * The decoded n × n grid over the latent plane (2-D models only), with z₁ along the bottom and z₂ up the
+ * side at the grid's Gaussian-quantile coordinates, so it can be read against the latent scatter.
+ */
 export function manifoldFigure(vae: Vae, options: { n?: number; shape?: ImageShape } = {}): Figure {
   const { n = 20 } = options;
   const grid = decodeLatentGrid(vae, { n });
   const { rows, cols } = imageShapeOf(vae, options.shape);
-  return imageGrid(grid.images, rows, cols, { columns: n, gap: 0, title: `Decoded manifold: z on a ${n}×${n} grid of Gaussian quantiles`, width: 640 });
+  const fig = imageGrid(grid.images, rows, cols, { columns: n, gap: 0, title: `Decoded manifold: z on a ${n}×${n} grid of Gaussian quantiles`, width: 680 });
+  // Ticks every few cells, symmetric about the centre, at cell centres (cell k spans pixels k*cols … k*cols + cols − 1).
+  const every = Math.max(1, Math.round(n / 7));
+  const cells = Array.from({ length: n }, (_, k) => k).filter((k) => Math.min(k, n - 1 - k) % every === 0);
+  const centreX = (k: number) => k * cols + (cols - 1) / 2;
+  const centreY = (k: number) => k * rows + (rows - 1) / 2;
+  fig.layout.xaxis = { visible: true, constrain: "domain", tickvals: cells.map(centreX), ticktext: cells.map((k) => grid.z1[k].toFixed(2)), title: { text: "z1" }, showgrid: false, zeroline: false };
+  fig.layout.yaxis = { visible: true, autorange: "reversed", scaleanchor: "x", tickvals: cells.map(centreY), ticktext: cells.map((k) => grid.z2[k].toFixed(2)), title: { text: "z2" }, showgrid: false, zeroline: false };
+  fig.layout.margin = { l: 60, r: 10, t: 50, b: 50 };
+  fig.layout.height = Number(fig.layout.height) + 60;
+  return fig;
 }
 
 /** Originals (odd rows) above their reconstructions (even rows). */
-export function reconstructionFigure(vae: Vae, set: MnistSet, options: { n?: number } = {}): Figure {
-  const { n = 10 } = options;
+export function reconstructionFigure(vae: Vae, set: MnistSet, options: { n?: number; title?: string } = {}): Figure {
+  const { n = 10, title = "Test digits (top) and their reconstructions (bottom)" } = options;
   const idx = Array.from({ length: n }, (_, i) => i);
   const rec = reconstruct(vae, set, idx);
   const px = set.pixels;
   const rows = new Float32Array(2 * n * px);
   rows.set(set.images.subarray(0, n * px), 0);
   rows.set(rec, n * px);
-  return imageGrid(rows, set.rows, set.cols, { columns: n, title: "Test digits (top) and their reconstructions (bottom)", width: 640 });
+  return imageGrid(rows, set.rows, set.cols, { columns: n, title, width: 640 });
 }
 
 /** Pixel means of p(x|z) for z ~ N(0, I). */
