@@ -46,6 +46,8 @@ export interface AxesOptions {
   xTickStep?: number;
   /** Ticks at whole numbers only on the x axis (epochs, counts). */
   integerX?: boolean;
+  /** Label a log x axis at the data's own x values (a few sample points: L = 2, 4, 16, 64; β = 0.5 … 16). */
+  xTicksAtData?: boolean;
 }
 
 function baseLayout(o: AxesOptions): Record<string, unknown> {
@@ -163,9 +165,8 @@ export function lineChart(series: Series[], options: AxesOptions = {}): Figure {
     return s.error ? y.flatMap((v, i) => [v - s.error![i], v + s.error![i]]) : y;
   });
   const layout: Record<string, unknown> = { ...withLogTicks(baseLayout(options), options, xs, ys), showlegend: series.length > 1 };
-  // A log x axis over a few sample points (L = 2, 4, 16, 64; β = 0.5 … 784) is labelled at exactly those points.
   const points = [...new Set(xs)].filter((v) => v > 0).sort((a, b) => a - b);
-  if (options.logX && points.length <= 8) layout.xaxis = { ...(layout.xaxis as object), tickvals: points, ticktext: points.map(String) };
+  if (options.xTicksAtData) layout.xaxis = { ...(layout.xaxis as object), tickvals: points, ticktext: points.map(String) };
   return { data, layout };
 }
 
