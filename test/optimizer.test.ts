@@ -92,6 +92,7 @@ describe.each(["cpu", "wasm"])("Adam from createAdam on %s against the float64 f
   const grads = Array.from({ length: 12 }, (_, s) => p0.map(() => rng.normal() * (s % 4 === 0 ? 5 : 0.2)));
 
   function run(steps: number, lr: number, options = {}): number[] {
+    const before = tf.memory().numTensors;
     const v = tf.tidy(() => tf.variable(tf.tensor1d(p0), true, `adam-formula-${backend}-${Math.random()}`));
     const o = createAdam(lr, options);
     for (const g of grads.slice(0, steps)) {
@@ -102,6 +103,7 @@ describe.each(["cpu", "wasm"])("Adam from createAdam on %s against the float64 f
     const out = Array.from(v.dataSync());
     o.dispose();
     v.dispose();
+    expect(tf.memory().numTensors, "tensors left after dispose").toBe(before);
     return out;
   }
 

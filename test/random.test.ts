@@ -35,6 +35,17 @@ describe("Rng", () => {
     for (const c of counts) expect(Math.abs(c - 10_000)).toBeLessThan(5 * 93);
   });
 
+  it("normal() uses both halves of each Box–Muller pair: two draws per two uniforms", () => {
+    const r = new Rng(12);
+    const u = new Rng(12);
+    for (let i = 0; i < 5; i++) {
+      const [a, b] = [u.uniform(), u.uniform()];
+      const radius = Math.sqrt(-2 * Math.log(a));
+      expect(r.normal()).toBeCloseTo(radius * Math.cos(2 * Math.PI * b), 12);
+      expect(r.normal()).toBeCloseTo(radius * Math.sin(2 * Math.PI * b), 12);
+    }
+  });
+
   it("normal draws have mean 0 and variance 1 (within 5 standard errors)", () => {
     const r = new Rng(1);
     const n = 200_000;
