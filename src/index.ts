@@ -26,6 +26,7 @@ export * from "./prob/bayes";
 export * from "./prob/elbo";
 export * from "./prob/estimators";
 export * from "./prob/costs";
+export * from "./prob/categorical";
 export * from "./vae/model";
 export * from "./vae/backprop";
 export * from "./vae/encoder-gradients";
