@@ -98,6 +98,14 @@ describe("the Gumbel-softmax relaxation is biased, and τ trades bias for varian
     expect(err).toBeLessThan(1.5 * p.bias);
   });
 
+  it("straight-through's backward pass is the relaxed one: for a linear f (∇f constant) both give the same estimate", async () => {
+    const lin: CategoricalCostFn = (z) => tf.tidy(() => z.matMul(tf.tensor2d([[2], [-1], [0.5], [1]])).reshape([-1]) as tf.Tensor1D);
+    const a = await gumbelSoftmaxGradient(lin, logits, { samples: 30, temperature: 0.7, seed: 12 });
+    const b = await gumbelSoftmaxGradient(lin, logits, { samples: 30, temperature: 0.7, seed: 12, straightThrough: true });
+    expect(Math.hypot(...a)).toBeGreaterThan(0.01);
+    b.forEach((v, j) => expect(v).toBeCloseTo(a[j], 6));
+  });
+
   it("straight-through evaluates f on one-hot vectors only; plain Gumbel-softmax on points inside the simplex", async () => {
     const seen: number[][] = [];
     const spy: CategoricalCostFn = (z) => {
