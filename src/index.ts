@@ -34,5 +34,6 @@ export * from "./vae/train";
 export * from "./vae/evaluate";
 export * from "./vae/checkpoint";
 export * from "./vae/figures";
+export * from "./vae/categorical";
 export { runJob, DEFAULT_JOB } from "./cli/job";
 export type { JobConfig, Metrics } from "./cli/job";
