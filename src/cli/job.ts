@@ -13,6 +13,7 @@ import { Figure, saveHtml, tableHtml } from "../plot/plot";
 import { EpochRecord, evaluateElbo, StepProgress, trainVae } from "../vae/train";
 import { latentScatter, lossCurves, manifoldFigure, reconstructionFigure, samplesFigure } from "../vae/figures";
 import { Activation, Likelihood, Vae } from "../vae/model";
+import type { CategoricalEstimator } from "../vae/categorical";
 
 export interface JobConfig {
   epochs: number;
@@ -36,6 +37,10 @@ export interface JobConfig {
   data?: string;
   out: string;
   backend: BackendChoice;
+  /** "categorical": the 20×10 categorical VAE of vae/categorical.ts (run by cli/categorical-job.ts). Default gaussian. */
+  latent?: "gaussian" | "categorical";
+  /** Gradient estimator of the categorical VAE's encoder. */
+  estimator?: CategoricalEstimator;
 }
 
 /** Defaults of `vae-lab train` (and so of `npm start`): a 2-D latent space, so the scatter is the latent space itself. */

@@ -449,3 +449,12 @@ export function codeVariations(base: number[], variable: number, classes: number
 export function samplePriorCode(vae: CategoricalVae, rng: Rng): number[] {
   return Array.from({ length: vae.config.variables }, () => rng.int(vae.config.classes));
 }
+
+/**
+ * Decoded images of `base` with each of `variables` changed in turn through its K classes: one row per
+ * variable, K images per row (pixel means), for imageGrid.
+ */
+export function codeVariationImages(vae: CategoricalVae, base: number[], variables: number[]): Float32Array {
+  const codes = variables.flatMap((n) => codeVariations(base, n, vae.config.classes));
+  return decodeCodes(vae, codes);
+}
