@@ -104,7 +104,7 @@ describe("the categorical VAE", () => {
       // With the top layer's weights at zero, ℓ = its bias.
       top.W.assign(tf.zerosLike(top.W));
       const seedVals = [1, 2, 3];
-      for (const estimator of ["score", "score-baseline", "vimco"] as const) {
+      for (const estimator of ["score", "score-loo", "vimco"] as const) {
         for (const seed of seedVals) {
           const g = tidyNumber(() => {
             const { grads } = tf.variableGrads(() => categoricalSurrogate(vae, x, { estimator, samples: 3, seed }).objective, [top.b]);
@@ -113,7 +113,7 @@ describe("the categorical VAE", () => {
           // The same quantities by hand: the samples drawn, f at each, then the estimator's formula.
           const manual = tidyNumber(() => {
             const logits = Array.from(top.b.dataSync());
-            const u = tf.randomUniform([3, 1, 4], 1e-7, 1, "float32", seed).dataSync();
+            const u = tf.clipByValue(tf.randomUniform([3, 1, 4], 0, 1, "float32", seed), 1e-7, 1 - 1e-7).dataSync();
             const cls = [0, 1, 2].map((i) => {
               let best = 0;
               for (let k = 1; k < 4; k++) if (logits[k] - Math.log(-Math.log(u[i * 4 + k])) > logits[best] - Math.log(-Math.log(u[i * 4 + best]))) best = k;
@@ -128,7 +128,7 @@ describe("the categorical VAE", () => {
             const logq = cls.map((c) => Math.log(p[c]));
             let signal: number[];
             if (estimator === "score") signal = f;
-            else if (estimator === "score-baseline") signal = f.map((fi, i) => fi - (f.reduce((a, c) => a + c, 0) - fi) / 2);
+            else if (estimator === "score-loo") signal = f.map((fi, i) => fi - (f.reduce((a, c) => a + c, 0) - fi) / 2);
             else signal = vimcoSignals(f.map((fi, i) => -fi - logq[i] - Math.log(4))).map((s) => -s);
             const grad = [0, 0, 0, 0];
             cls.forEach((c, i) => {

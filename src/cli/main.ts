@@ -116,7 +116,7 @@ export function parseTrainFlags(argv: string[]): JobConfig {
   if (!categorical && values.estimator !== undefined) throw new UsageError("--estimator: only with --latent categorical");
   const estimator = categorical ? choiceFlag<CategoricalEstimator>(values, "estimator", "gumbel", CATEGORICAL_ESTIMATORS) : undefined;
   const samples = intFlag(values, "samples", categorical ? 2 : d.samples);
-  if (estimator && (estimator === "vimco" || estimator === "score-baseline") && samples < 2) throw new UsageError(`--samples: --estimator ${estimator} needs at least 2`);
+  if (estimator && (estimator === "vimco" || estimator === "score-loo") && samples < 2) throw new UsageError(`--samples: --estimator ${estimator} needs at least 2`);
   return {
     ...(categorical ? { latent, estimator } : {}),
     epochs: intFlag(values, "epochs", d.epochs),

@@ -9,7 +9,7 @@
  * one of five estimators, all with the same number L of samples of z per image:
  *
  * - "score": the score function, (f − 0) ∇ log q(z|x), f = −log p(x|z);
- * - "score-baseline": the score function with the leave-one-out baseline (the mean f of the other L − 1
+ * - "score-loo": the score function with the leave-one-out baseline (the mean f of the other L − 1
  *   samples of the same image: an input-dependent baseline that is free);
  * - "vimco": VIMCO (Mnih & Rezende 2016) on the L-sample bound log (1/L) Σ_i p(x, z_i)/q(z_i|x);
  * - "gumbel": Gumbel-softmax, the decoder sees relaxed samples softmax((ℓ + g)/τ), τ annealed;
@@ -27,8 +27,8 @@ import { gumbelSoftmax, straightThrough, vimcoSignals } from "../prob/categorica
 import { bernoulliNll } from "./model";
 import { TrainingDivergedError } from "./train";
 
-export type CategoricalEstimator = "score" | "score-baseline" | "vimco" | "gumbel" | "st";
-export const CATEGORICAL_ESTIMATORS: readonly CategoricalEstimator[] = ["score", "score-baseline", "vimco", "gumbel", "st"];
+export type CategoricalEstimator = "score" | "score-loo" | "vimco" | "gumbel" | "st";
+export const CATEGORICAL_ESTIMATORS: readonly CategoricalEstimator[] = ["score", "score-loo", "vimco", "gumbel", "st"];
 
 export interface CategoricalVaeConfig {
   inputDim: number;
@@ -153,7 +153,7 @@ export function categoricalKlToUniform(logits: tf.Tensor2D, classes: number): tf
 
 export interface CategoricalLossOptions {
   estimator: CategoricalEstimator;
-  /** Samples of z per image (L); "score-baseline" and "vimco" need L ≥ 2. */
+  /** Samples of z per image (L); "score-loo" and "vimco" need L ≥ 2. */
   samples?: number;
   /** τ of the relaxation ("gumbel", "st"). */
   temperature?: number;
@@ -172,7 +172,7 @@ export interface CategoricalLossTerms {
 export function checkCategoricalEstimator(estimator: CategoricalEstimator, samples: number): void {
   if (!CATEGORICAL_ESTIMATORS.includes(estimator)) throw new Error(`estimator must be one of ${CATEGORICAL_ESTIMATORS.join(", ")} (got ${estimator})`);
   if (!(Number.isInteger(samples) && samples >= 1)) throw new Error(`samples must be a positive integer (got ${samples})`);
-  if ((estimator === "score-baseline" || estimator === "vimco") && samples < 2) throw new Error(`estimator ${estimator} needs samples ≥ 2 (got ${samples})`);
+  if ((estimator === "score-loo" || estimator === "vimco") && samples < 2) throw new Error(`estimator ${estimator} needs samples ≥ 2 (got ${samples})`);
 }
 
 /** log (1/n) Σ exp along axis 0. */
@@ -194,7 +194,8 @@ export function categoricalSurrogate(vae: CategoricalVae, x: tf.Tensor2D, option
     const kl = categoricalKlToUniform(logits.reshape([B, N * K]) as tf.Tensor2D, K).mean() as tf.Scalar;
     const logitsL = tf.tile(logits, [L, 1, 1]); // row s·B + b: sample s of image b
     const xL = (L === 1 ? x : tf.tile(x, [L, 1])) as tf.Tensor2D;
-    const u = tf.randomUniform([L * B, N, K], 1e-7, 1, "float32", options.seed || 1);
+    // u is kept inside [1e-7, 1 − 1e-7]: a float32 draw can round to 1, and −log(−log 1) = +∞ turns the relaxed sample into NaN.
+    const u = tf.clipByValue(tf.randomUniform([L * B, N, K], 0, 1, "float32", options.seed || 1), 1e-7, 1 - 1e-7);
     const g = tf.neg(tf.log(tf.neg(tf.log(u))));
     if (estimator === "gumbel" || estimator === "st") {
       const y = gumbelSoftmax(logitsL, g, temperature);
@@ -225,7 +226,7 @@ export function categoricalSurrogate(vae: CategoricalVae, x: tf.Tensor2D, option
       return { objective: tf.neg(surrogate) as tf.Scalar, loss, recon, kl };
     }
     let signal: tf.Tensor = fS;
-    if (estimator === "score-baseline") signal = fS.sub(fS.sum(0, true).sub(fS).div(L - 1));
+    if (estimator === "score-loo") signal = fS.sub(fS.sum(0, true).sub(fS).div(L - 1));
     // Mean over samples and images of f (the decoder's gradient) + signal · log q (the encoder's), + KL.
     const objective = recon.add(signal.mul(logq.reshape([L, B])).mean()).add(kl) as tf.Scalar;
     return { objective, loss, recon, kl };
