@@ -137,6 +137,20 @@ export function categoricalExactGradient(f: CategoricalCostFn, logits: number[])
 }
 
 /**
+ * The exact total variance (Σ over logits) of a single-sample score-function estimate (f(z) − b)(z − p) with
+ * a constant baseline b, by enumeration: Σ_k p_k (f(e_k) − b)² ‖e_k − p‖² − ‖∇ E f‖². An S-sample mean has 1/S of it.
+ */
+export function categoricalScoreVariance(f: CategoricalCostFn, logits: number[], baseline = 0): number {
+  const { probabilities: p, values, gradient } = categoricalExactGradient(f, logits);
+  let second = 0;
+  for (let k = 0; k < p.length; k++) {
+    const dist2 = p.reduce((s, pj, j) => s + ((j === k ? 1 : 0) - pj) ** 2, 0);
+    second += p[k] * (values[k] - baseline) ** 2 * dist2;
+  }
+  return second - gradient.reduce((s, g) => s + g * g, 0);
+}
+
+/**
  * Score-function (REINFORCE) estimate of ∇_ℓ E_{z~Cat(softmax(ℓ))}[f(z)]: the mean over S one-hot samples of
  * (f(z_i) − b_i)(z_i − p).
  */
