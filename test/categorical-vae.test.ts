@@ -1,6 +1,6 @@
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { loadMnist } from "../src/data/mnist";
 import {
@@ -21,6 +21,9 @@ const tiny = path.join(__dirname, "..", "data", "mnist-tiny");
 const train = loadMnist({ dir: tiny, split: "train", binarize: "static", seed: 1 });
 const test = loadMnist({ dir: tiny, split: "test", binarize: "static", seed: 2 });
 const small = { hiddenDims: [64], variables: 20, classes: 10 };
+
+// Statistical checks with thousands of draws: slow on a busy machine, so a generous time limit (results do not depend on time).
+vi.setConfig({ testTimeout: 300_000 });
 
 beforeAll(async () => {
   await initBackend("cpu");

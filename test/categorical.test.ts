@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import {
   CategoricalCostFn,
@@ -13,6 +13,9 @@ import {
   vimcoExactGradient,
   vimcoGradient,
 } from "../src/prob/categorical";
+
+// Statistical checks with thousands of draws: slow on a busy machine, so a generous time limit (results do not depend on time).
+vi.setConfig({ testTimeout: 300_000 });
 
 beforeAll(async () => {
   await initBackend("cpu");
