@@ -15,6 +15,7 @@ import { EpochRecord, evaluateElbo, StepProgress, trainVaeSteps, TrainingState }
 import { latentScatter, lossCurves, manifoldFigure, reconstructionFigure, samplesFigure } from "../vae/figures";
 import { Activation, Likelihood, Vae } from "../vae/model";
 import { latentExplorerHtml } from "../vae/explorer";
+import type { CategoricalEstimator } from "../vae/categorical";
 
 export interface JobConfig {
   epochs: number;
@@ -43,6 +44,10 @@ export interface JobConfig {
    * epochs; the other settings must be that run's (cli/resume.ts reads them from training-state.json).
    */
   resume?: string;
+  /** "categorical": the 20×10 categorical VAE of vae/categorical.ts (run by cli/categorical-job.ts). Default gaussian. */
+  latent?: "gaussian" | "categorical";
+  /** Gradient estimator of the categorical VAE's encoder. */
+  estimator?: CategoricalEstimator;
 }
 
 /** Defaults of `vae-lab train` (and so of `npm start`): a 2-D latent space, so the scatter is the latent space itself. */

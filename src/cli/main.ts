@@ -18,6 +18,8 @@ import { parseResumeFlags, RESUME_HELP } from "./resume";
 import { SAMPLE_HELP, sampleCommand } from "./sample";
 import * as path from "path";
 import { ACTIVATIONS, Activation, Likelihood } from "../vae/model";
+import { CATEGORICAL_ESTIMATORS, CategoricalEstimator } from "../vae/categorical";
+import { runCategoricalJob } from "./categorical-job";
 
 /** An error in how the command was called: exit code 2, with a pointer to --help. */
 export class UsageError extends Error {}
@@ -60,6 +62,9 @@ Options of train (default in brackets):
   --out DIR              output folder [${DEFAULT_JOB.out}]
   --backend B            auto | tensorflow | wasm | cpu [auto]
   --resume DIR           continue the run saved in DIR (see vae-lab train --help)
+  --latent L             gaussian | categorical (20 variables × 10 classes, Jang et al. 2016) [gaussian]
+  --estimator E          categorical only: ${CATEGORICAL_ESTIMATORS.join(" | ")} [gumbel]
+                         (categorical defaults: --samples 2, --binarize static, hidden 512-256)
 
 Options of bench:
   --steps N              time N optimisation steps instead of a full epoch (469 steps)
@@ -122,24 +127,31 @@ function choiceFlag<T extends string>(values: Record<string, unknown>, name: str
 
 const TRAIN_FLAGS = [
   "epochs", "latent-dim", "hidden-dim", "batch-size", "lr", "likelihood", "binarize", "beta", "warmup", "samples",
-  "activation", "seed", "train-size", "iwae-k", "iwae-images", "data", "out", "backend",
+  "activation", "seed", "train-size", "iwae-k", "iwae-images", "data", "out", "backend", "latent", "estimator",
 ] as const;
 
 /** Parse `train` flags into a job configuration (exported for tests). */
 export function parseTrainFlags(argv: string[]): JobConfig {
   const { values } = parse(argv, Object.fromEntries(TRAIN_FLAGS.map((f) => [f, { type: "string" as const }])));
   const d = DEFAULT_JOB;
+  const latent = choiceFlag<"gaussian" | "categorical">(values, "latent", "gaussian", ["gaussian", "categorical"]);
+  const categorical = latent === "categorical";
+  if (!categorical && values.estimator !== undefined) throw new UsageError("--estimator: only with --latent categorical");
+  const estimator = categorical ? choiceFlag<CategoricalEstimator>(values, "estimator", "gumbel", CATEGORICAL_ESTIMATORS) : undefined;
+  const samples = intFlag(values, "samples", categorical ? 2 : d.samples);
+  if (estimator && (estimator === "vimco" || estimator === "score-loo") && samples < 2) throw new UsageError(`--samples: --estimator ${estimator} needs at least 2`);
   const config: JobConfig = {
+    ...(categorical ? { latent, estimator } : {}),
     epochs: intFlag(values, "epochs", d.epochs),
     latentDim: intFlag(values, "latent-dim", d.latentDim),
-    hiddenDim: intFlag(values, "hidden-dim", d.hiddenDim),
+    hiddenDim: intFlag(values, "hidden-dim", categorical ? 512 : d.hiddenDim),
     batchSize: intFlag(values, "batch-size", d.batchSize),
     lr: numFlag(values, "lr", d.lr, (v) => v > 0 && v <= 1, "a learning rate > 0 and ≤ 1"),
     likelihood: choiceFlag<Likelihood>(values, "likelihood", d.likelihood, ["bernoulli", "gaussian"]),
-    binarize: choiceFlag<Binarize>(values, "binarize", d.binarize, BINARIZE_CHOICES),
+    binarize: choiceFlag<Binarize>(values, "binarize", categorical ? "static" : d.binarize, BINARIZE_CHOICES),
     beta: numFlag(values, "beta", d.beta, (v) => v >= 0 && v <= 1e4, "a number from 0 to 10000"),
     warmupEpochs: intFlag(values, "warmup", d.warmupEpochs, 0),
-    samples: intFlag(values, "samples", d.samples),
+    samples,
     activation: choiceFlag<Activation>(values, "activation", d.activation, ACTIVATIONS),
     seed: intFlag(values, "seed", d.seed, 0),
     trainSize: values["train-size"] === undefined ? undefined : intFlag(values, "train-size", 0, 1),
@@ -157,6 +169,7 @@ async function train(argv: string[]): Promise<void> {
   const resuming = argv.some((a) => a === "--resume" || a.startsWith("--resume="));
   const config = resuming ? parseResumeFlags(argv, TRAIN_FLAGS) : parseTrainFlags(argv);
   const progress = new ProgressPrinter(process.stderr);
+  if (config.latent === "categorical") return trainCategorical(config, progress);
   const stop = new AbortController();
   const release = onInterrupt((signal) => stop.abort(signal));
   const m = await runJob(config, {
@@ -178,6 +191,17 @@ async function train(argv: string[]): Promise<void> {
   const iw = m.test.iwae ? `, IWAE(k=${m.test.iwae.k}) −log p(x) ≈ ${m.test.iwae.nll.toFixed(2)}` : "";
   console.log(`test −ELBO ${m.test.elbo.toFixed(2)} nats${iw}, active units ${m.test.activeUnits}/${config.latentDim}`);
   console.log(`wrote ${config.out}/metrics.json, report.html, model.json, training-state.json (${m.totalSeconds.toFixed(0)} s)`);
+}
+
+async function trainCategorical(config: JobConfig, progress: ProgressPrinter): Promise<void> {
+  const m = await runCategoricalJob(config, {
+    onBackend: (b) => progress.line(`backend: ${b.summary}`),
+    onStep: (p) => progress.step(p.epoch, p.epochs, p.step, p.stepsPerEpoch, p.loss),
+    onEpoch: (r, epochs) => progress.line(`epoch ${r.epoch}/${epochs}  train ${r.trainLoss.toFixed(2)}  test −ELBO ${r.testLoss.toFixed(2)}  ${r.seconds.toFixed(1)} s`),
+    onPhase: (msg) => progress.line(`${msg}…`),
+  });
+  console.log(`test −ELBO ${m.test.elbo.toFixed(2)} nats (categorical 20×10, ${config.estimator})`);
+  console.log(`wrote ${config.out}/metrics.json, ${config.out}/report.html (${m.totalSeconds.toFixed(0)} s)`);
 }
 
 async function notebooks(argv: string[]): Promise<void> {
