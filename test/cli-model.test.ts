@@ -171,7 +171,8 @@ describe("export, sample, encode", () => {
     [["export", "--out", "x"], 2, /^vae-lab: export: --model FILE is required/],
     [["encode", "--model", "m.json"], 2, /^vae-lab: encode: --out FILE\.json is required/],
     [["sample", "--model", "/no/such/model.json", "--out", "x.json"], 1, /^vae-lab: \/no\/such\/model\.json: checkpoint not found\n$/],
-    [["sample", "--model", "m.json", "--n", "0"], 2, /^vae-lab: --n: expected an integer ≥ 1/],
+    [["sample", "--model", "m.json", "--n", "0"], 2, /^vae-lab: --n: expected an integer from 1 to 10000/],
+    [["sample", "--model", "m.json", "--n", "100000"], 2, /^vae-lab: --n: expected an integer from 1 to 10000/],
   ])("bad input %j: one line, exit %i", (args, code, message) => {
     const r = run(...(args as string[]));
     expect(r.code).toBe(code);

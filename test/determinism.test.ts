@@ -53,7 +53,7 @@ describe("seed 0 is a seed", () => {
     const [sa, sb, sc] = twice((seed) => tf.tidy(() => values([surrogateLoss(vae, x, { estimator: "score", seed }).objective])));
     expect(sa).toEqual(sb);
     expect(sa).not.toEqual(sc);
-    const [pa, pb, pc] = twice((seed) => Array.from(samplePrior(vae, 4, seed)));
+    const [pa, pb, pc] = twice((seed) => Array.from(samplePrior(vae, { n: 4, seed })));
     expect(pa).toEqual(pb);
     expect(pa).not.toEqual(pc);
     expect(tf.memory().numTensors).toBe(before);

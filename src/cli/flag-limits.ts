@@ -25,6 +25,9 @@ export const FLAG_MAX: Record<string, number> = {
   "iwae-k": 10_000,
   "iwae-images": 1_000_000,
   steps: 1_000_000,
+  // sample and encode
+  n: 10_000,
+  limit: 10_000_000,
 };
 
 /** Rows of the matrices in one training step (batch size × samples of z). */

@@ -38,4 +38,4 @@ if (r.status !== 0) {
   say(`native kernels skipped: the build failed (${why})`);
   process.exit(0);
 }
-say("built the native kernels (src/native/build/Release/vae_lab_blas.node)");
+say("built the native kernels (src/engine/native/build/Release/vae_lab_blas.node)");
