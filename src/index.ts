@@ -13,6 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 
 export { tf };
 export * from "./engine/backend";
+export { convKernelStatus } from "./engine/wasm-conv";
 export * from "./engine/random";
 export { tidyValue } from "./engine/tidy";
 export * from "./data/idx";

@@ -49,7 +49,7 @@ Options of train (default in brackets):
   --batch-size N         minibatch size [${DEFAULT_JOB.batchSize}]
   --lr X                 Adam learning rate [${DEFAULT_JOB.lr}]
   --likelihood L         bernoulli | gaussian (learned variance) [${DEFAULT_JOB.likelihood}]
-  --binarize M           none | static | dynamic [${DEFAULT_JOB.binarize}]
+  --binarize M           none | static | dynamic | threshold (pixel > 0.5) [${DEFAULT_JOB.binarize}]
   --beta X               KL weight β [${DEFAULT_JOB.beta}]
   --warmup N             epochs of linear KL warm-up from 0 to β [${DEFAULT_JOB.warmupEpochs}]
   --samples N            Monte Carlo samples of z per image (L) [${DEFAULT_JOB.samples}]

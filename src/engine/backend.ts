@@ -9,6 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { enableFastTile } from "./wasm-tile";
 import { enableNativeMatMul, NATIVE_HOWTO, nativeBlasCore, nativeMatMulStatus } from "./native-kernels";
+import { enableConvKernels } from "./wasm-conv";
 
 export type BackendChoice = "auto" | "tensorflow" | "wasm" | "cpu";
 export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "tensorflow", "wasm", "cpu"];
@@ -22,7 +23,7 @@ export interface BackendInfo {
   tfjsVersion: string;
   /** Backends tried before this one, with why each was skipped. */
   skipped: { name: string; reason: string }[];
-  /** One-line human summary, e.g. "wasm (SIMD) + native kernels (OpenBLAS SkylakeX: matmul, Adam, Bernoulli NLL) — tfjs 4.22.0; tensorflow skipped: not installed". */
+  /** One-line human summary, e.g. "wasm (SIMD) + native kernels (OpenBLAS SkylakeX: matmul, conv, Adam, Bernoulli NLL) — tfjs 4.22.0; tensorflow skipped: not installed". */
   summary: string;
 }
 
@@ -57,9 +58,11 @@ async function tryWasm(): Promise<void> {
   require("@tensorflow/tfjs-backend-wasm");
   if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");
   // Matrix products through OpenBLAS (and the fused Adam and Bernoulli NLL) where the optional native addon
-  // was built (VAE_LAB_NATIVE=0: off); Tile as block copies (wasm-tile.ts), always.
+  // was built (VAE_LAB_NATIVE=0: off); Tile as block copies (wasm-tile.ts), always; the convolution kernels
+  // wasm lacks (and, with the addon, faster ones: wasm-conv.ts).
   enableNativeMatMul();
   enableFastTile();
+  enableConvKernels();
 }
 
 async function tryCpu(): Promise<void> {
@@ -110,7 +113,7 @@ function describe(name: string, requested: BackendChoice, skipped: { name: strin
     const native = nativeMatMulStatus();
     const blas = nativeBlasCore();
     const core = blas ? `OpenBLAS ${blas.name}${blas.note ? ` — ${blas.note}` : ""}` : "OpenBLAS";
-    detail += native.active ? ` + native kernels (${core}: matmul, Adam, Bernoulli NLL)` : `; native kernels ${native.reason}`;
+    detail += native.active ? ` + native kernels (${core}: matmul, conv, Adam, Bernoulli NLL)` : `; native kernels ${native.reason}`;
   }
   const skips = skipped.map((s) => `; ${s.name} skipped: ${s.reason}`).join("");
   return {
