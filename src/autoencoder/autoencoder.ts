@@ -11,7 +11,7 @@
  * `hiddenDims` and `latentDim` differ only in what the loss asks of the code.
  */
 import * as tf from "@tensorflow/tfjs";
-import { batchTensor, MnistSet } from "../data/mnist";
+import { batchTensor, meanOverSet, MnistSet } from "../data/mnist";
 import { createAdam } from "../engine/optimizer";
 import { Rng } from "../engine/random";
 import { tidyValue } from "../engine/tidy";
@@ -154,15 +154,7 @@ export interface AutoencoderEpochRecord {
 
 /** Mean reconstruction loss (nats per image) over a whole set, in batches. */
 export function evaluateAutoencoder(ae: Autoencoder, set: MnistSet, options: { batchSize?: number; seed?: number } = {}): number {
-  const { batchSize = 500 } = options;
-  const rng = new Rng(options.seed ?? 12345);
-  let total = 0;
-  for (let start = 0; start < set.count; start += batchSize) {
-    const n = Math.min(batchSize, set.count - start);
-    const idx = Int32Array.from({ length: n }, (_, i) => start + i);
-    total += n * tidyValue(() => autoencoderLoss(ae, batchTensor(set, idx, rng)).dataSync()[0]);
-  }
-  return total / set.count;
+  return meanOverSet(set, (x) => [autoencoderLoss(ae, x).dataSync()[0]], options)[0];
 }
 
 /**

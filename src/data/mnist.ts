@@ -10,6 +10,7 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { IdxError, readIdx } from "./idx";
 import { Rng } from "../engine/random";
+import { tidyValue } from "../engine/tidy";
 
 export type Split = "train" | "test";
 /**
@@ -164,4 +165,23 @@ export function imageRows(set: MnistSet, i: number): number[][] {
     out.push(Array.from(set.images.subarray(i * set.pixels + r * set.cols, i * set.pixels + (r + 1) * set.cols)));
   }
   return out;
+}
+
+/**
+ * Per-image means over a whole set, computed in batches (in order, each batch's tensors freed): `measure`
+ * gets one batch (binarised with `rng` where the set is dynamic) and the same `rng` for any other draws,
+ * and returns numbers that are means over that batch; the result weights them by batch size. The seed
+ * (default 12345) makes an evaluation repeatable.
+ */
+export function meanOverSet(set: MnistSet, measure: (x: tf.Tensor2D, rng: Rng) => number[], options: { batchSize?: number; seed?: number } = {}): number[] {
+  const { batchSize = 500 } = options;
+  const rng = new Rng(options.seed ?? 12345);
+  let sums: number[] = [];
+  for (let start = 0; start < set.count; start += batchSize) {
+    const n = Math.min(batchSize, set.count - start);
+    const idx = Int32Array.from({ length: n }, (_, i) => start + i);
+    const values = tidyValue(() => measure(batchTensor(set, idx, rng), rng));
+    sums = values.map((v, i) => (sums[i] ?? 0) + v * n);
+  }
+  return sums.map((s) => s / set.count);
 }

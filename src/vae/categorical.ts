@@ -18,7 +18,7 @@
  * Every estimator is evaluated the same way: the test −ELBO with discrete samples of z.
  */
 import * as tf from "@tensorflow/tfjs";
-import { batchTensor, MnistSet } from "../data/mnist";
+import { batchTensor, meanOverSet, MnistSet } from "../data/mnist";
 import { columnSums, matMulT } from "../engine/dense";
 import { createAdam } from "../engine/optimizer";
 import { Rng } from "../engine/random";
@@ -245,23 +245,11 @@ export interface CategoricalEvaluation {
 
 /** The −ELBO of a set with discrete samples of z (the same for every estimator), in batches. */
 export function evaluateCategoricalElbo(vae: CategoricalVae, set: MnistSet, options: { batchSize?: number; seed?: number } = {}): CategoricalEvaluation {
-  const { batchSize = 500 } = options;
-  const rng = new Rng(options.seed ?? 12345);
-  let loss = 0;
-  let recon = 0;
-  let kl = 0;
-  for (let start = 0; start < set.count; start += batchSize) {
-    const n = Math.min(batchSize, set.count - start);
-    const idx = Int32Array.from({ length: n }, (_, i) => start + i);
-    const [l, r, k] = tidyValue(() => {
-      const t = categoricalSurrogate(vae, batchTensor(set, idx, rng), { estimator: "score", samples: 1, seed: rng.nextSeed() });
-      return [t.loss.dataSync()[0], t.recon.dataSync()[0], t.kl.dataSync()[0]];
-    });
-    loss += l * n;
-    recon += r * n;
-    kl += k * n;
-  }
-  return { loss: loss / set.count, recon: recon / set.count, kl: kl / set.count };
+  const [loss, recon, kl] = meanOverSet(set, (x, rng) => {
+    const t = categoricalSurrogate(vae, x, { estimator: "score", samples: 1, seed: rng.nextSeed() });
+    return [t.loss.dataSync()[0], t.recon.dataSync()[0], t.kl.dataSync()[0]];
+  }, options);
+  return { loss, recon, kl };
 }
 
 export interface EncoderGradientStats {

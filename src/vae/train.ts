@@ -4,7 +4,7 @@
  * progress callbacks, and a clear stop when the loss stops being a finite number.
  */
 import * as tf from "@tensorflow/tfjs";
-import { batchTensor, MnistSet } from "../data/mnist";
+import { batchTensor, meanOverSet, MnistSet } from "../data/mnist";
 import { AdamState, createAdam } from "../engine/optimizer";
 import { Rng, RngState } from "../engine/random";
 import { tidyValue } from "../engine/tidy";
@@ -104,24 +104,12 @@ export interface Evaluation {
 
 /** Negative ELBO (β = 1 by default) averaged over a whole set, evaluated in batches. */
 export function evaluateElbo(vae: Vae, set: MnistSet, options: { batchSize?: number; seed?: number; samples?: number; beta?: number } = {}): Evaluation {
-  const { batchSize = 500, samples = 1, beta = 1 } = options;
-  const rng = new Rng(options.seed ?? 12345);
-  let loss = 0;
-  let recon = 0;
-  let kl = 0;
-  for (let start = 0; start < set.count; start += batchSize) {
-    const n = Math.min(batchSize, set.count - start);
-    const idx = Int32Array.from({ length: n }, (_, i) => start + i);
-    const [l, r, k] = tidyValue(() => {
-      const x = batchTensor(set, idx, rng);
-      const t = negativeElbo(vae, x, { beta, samples, seed: rng.nextSeed() });
-      return [t.loss.dataSync()[0], t.recon.dataSync()[0], t.kl.dataSync()[0]];
-    });
-    loss += l * n;
-    recon += r * n;
-    kl += k * n;
-  }
-  return { loss: loss / set.count, recon: recon / set.count, kl: kl / set.count };
+  const { samples = 1, beta = 1 } = options;
+  const [loss, recon, kl] = meanOverSet(set, (x, rng) => {
+    const t = negativeElbo(vae, x, { beta, samples, seed: rng.nextSeed() });
+    return [t.loss.dataSync()[0], t.recon.dataSync()[0], t.kl.dataSync()[0]];
+  }, options);
+  return { loss, recon, kl };
 }
 
 /**
