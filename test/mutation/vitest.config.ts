@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 import base from "../../vitest.config";
 
 /**
- * The test files `npm run mutation` (stryker.config.json) runs against mutants of the core: the ones that
+ * The test files `npm run mutation` (test/mutation/stryker.config.mjs) runs against mutants of the core: the ones that
  * import the probability library, the estimators, the VAE's loss, backprop and evaluation, the optimizer,
  * seeded randomness and data parsing. The notebook, browser, Jupyter, CLI, plotting and benchmark-like
  * files test other modules and take minutes, so they are left out here (they still run in `npm test`).
