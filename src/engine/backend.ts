@@ -9,6 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { enableFastTile } from "./wasm-tile";
 import { enableNativeMatMul, nativeMatMulStatus } from "./native-kernels";
+import { enableConvKernels } from "./wasm-conv";
 
 export type BackendChoice = "auto" | "tensorflow" | "wasm" | "cpu";
 export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "tensorflow", "wasm", "cpu"];
@@ -57,9 +58,11 @@ async function tryWasm(): Promise<void> {
   require("@tensorflow/tfjs-backend-wasm");
   if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");
   // Matrix products through OpenBLAS (and the fused Adam and Bernoulli NLL) where the optional native addon
-  // was built (VAE_LAB_NATIVE=0: off); Tile as block copies (wasm-tile.ts), always.
+  // was built (VAE_LAB_NATIVE=0: off); Tile as block copies (wasm-tile.ts), always; the convolution kernels
+  // wasm lacks (and, with the addon, faster ones: wasm-conv.ts).
   enableNativeMatMul();
   enableFastTile();
+  enableConvKernels();
 }
 
 async function tryCpu(): Promise<void> {
@@ -108,7 +111,7 @@ function describe(name: string, requested: BackendChoice, skipped: { name: strin
   if (name === "wasm") {
     detail = tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? " (SIMD)" : " (no SIMD)";
     const native = nativeMatMulStatus();
-    detail += native.active ? " + native kernels (OpenBLAS matmul, Adam, Bernoulli NLL)" : `; native kernels ${native.reason}`;
+    detail += native.active ? " + native kernels (OpenBLAS matmul, conv, Adam, Bernoulli NLL)" : `; native kernels ${native.reason}`;
   }
   const skips = skipped.map((s) => `; ${s.name} skipped: ${s.reason}`).join("");
   return {

@@ -43,6 +43,8 @@ interface NativeBlas {
     beta1Power: number,
     beta2Power: number,
   ): void;
+  /** 2-D convolution products (mode 0 forward, 1 input gradient, 2 filter gradient): see blas.c and wasm-conv.ts. */
+  conv2d(heap: Float32Array, mode: number, aOffset: number, bOffset: number, cOffset: number, ...geometry: [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]): void;
   bernoulliNll(heap: Float32Array, lOffset: number, xOffset: number, nllOffset: number, gradOffset: number, rows: number, cols: number, scale: number): void;
 }
 

@@ -11,6 +11,14 @@
  * adam(heap, pOffset, gOffset, mOffset, vOffset, n, lr, beta1, beta2, epsilon, beta1Power, beta2Power):
  *   one Adam step in place, the formula of tf.train.adam and torch.optim.Adam:
  *   m = β1 m + (1−β1) g,  v = β2 v + (1−β2) g²,  p −= lr · (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε).
+ * conv2d(heap, mode, aOffset, bOffset, cOffset, batch, inH, inW, inC, outH, outW, outC, fH, fW, strideH,
+ *        strideW, padTop, padLeft, dilationH, dilationW): the three products of a 2-D convolution in NHWC
+ *   layout with a filter of shape [fH, fW, inC, outC], through im2col and sgemm. With the im2col matrix
+ *   X̂ (one row per output pixel, one column per filter tap (fy, fx, c)), and W, dy as matrices:
+ *   mode 0 (forward):          y = X̂ · W,   a = x, b = W, c = y;
+ *   mode 1 (input gradient):   dx = col2im(dy · Wᵀ),   a = dy, b = W, c = dx;
+ *   mode 2 (filter gradient):  dW = X̂ᵀ · dy,   a = x, b = dy, c = dW.
+ *   Images are processed in chunks so the im2col scratch stays near 16 MB.
  * bernoulliNll(heap, lOffset, xOffset, nllOffset, gradOffset, rows, cols, scale): for logits l and targets x
  *   (rows×cols), nll[r] = Σ_j softplus(l) − l·x, computed as max(l, 0) − l·x + log1p(e^{−|l|}), and, unless
  *   gradOffset is −1, grad = (σ(l) − x) · scale, its derivative, from the same e^{−|l|}. The exp and log1p
@@ -25,6 +33,8 @@ float log1pf(float) __attribute__((simd("notinbranch")));
 #include <cblas.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 extern void openblas_set_num_threads(int);
 
@@ -176,6 +186,129 @@ static napi_value BernoulliNll(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Geometry of one convolution (NHWC; filter [fh, fw, ci, co]). */
+typedef struct {
+  int64_t batch, ih, iw, ci, oh, ow, co, fh, fw, sh, sw, pt, pl, dh, dw;
+} ConvGeom;
+
+static float* scratch = NULL;
+static size_t scratch_len = 0;
+
+static float* scratch_for(size_t n) {
+  if (n > scratch_len) {
+    float* p = (float*)realloc(scratch, n * sizeof(float));
+    if (!p) return NULL;
+    scratch = p;
+    scratch_len = n;
+  }
+  return scratch;
+}
+
+/* im2col of images [b0, b0 + nb): row ((b − b0)·oh + oy)·ow + ox, column (fy·fw + fx)·ci + c. */
+static void im2col(const float* x, float* cols, const ConvGeom* g, int64_t b0, int64_t nb) {
+  const int64_t K = g->fh * g->fw * g->ci;
+  for (int64_t b = 0; b < nb; b++) {
+    const float* xb = x + (b0 + b) * g->ih * g->iw * g->ci;
+    for (int64_t oy = 0; oy < g->oh; oy++) {
+      for (int64_t ox = 0; ox < g->ow; ox++) {
+        float* row = cols + ((b * g->oh + oy) * g->ow + ox) * K;
+        for (int64_t fy = 0; fy < g->fh; fy++) {
+          const int64_t iy = oy * g->sh - g->pt + fy * g->dh;
+          for (int64_t fx = 0; fx < g->fw; fx++) {
+            const int64_t ix = ox * g->sw - g->pl + fx * g->dw;
+            float* dst = row + (fy * g->fw + fx) * g->ci;
+            if (iy < 0 || iy >= g->ih || ix < 0 || ix >= g->iw) {
+              memset(dst, 0, (size_t)g->ci * sizeof(float));
+            } else {
+              memcpy(dst, xb + (iy * g->iw + ix) * g->ci, (size_t)g->ci * sizeof(float));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/* The adjoint of im2col: add each column entry back to the input pixel it was copied from (dx pre-zeroed). */
+static void col2im(const float* cols, float* dx, const ConvGeom* g, int64_t b0, int64_t nb) {
+  const int64_t K = g->fh * g->fw * g->ci;
+  for (int64_t b = 0; b < nb; b++) {
+    float* xb = dx + (b0 + b) * g->ih * g->iw * g->ci;
+    for (int64_t oy = 0; oy < g->oh; oy++) {
+      for (int64_t ox = 0; ox < g->ow; ox++) {
+        const float* row = cols + ((b * g->oh + oy) * g->ow + ox) * K;
+        for (int64_t fy = 0; fy < g->fh; fy++) {
+          const int64_t iy = oy * g->sh - g->pt + fy * g->dh;
+          if (iy < 0 || iy >= g->ih) continue;
+          for (int64_t fx = 0; fx < g->fw; fx++) {
+            const int64_t ix = ox * g->sw - g->pl + fx * g->dw;
+            if (ix < 0 || ix >= g->iw) continue;
+            const float* src = row + (fy * g->fw + fx) * g->ci;
+            float* dst = xb + (iy * g->iw + ix) * g->ci;
+            for (int64_t c = 0; c < g->ci; c++) dst[c] += src[c];
+          }
+        }
+      }
+    }
+  }
+}
+
+static napi_value Conv2d(napi_env env, napi_callback_info info) {
+  napi_value args[20];
+  int64_t len;
+  float* heap = begin_call(env, info, 20, args, "conv2d", &len);
+  if (!heap) return NULL;
+  int ok = 1;
+  const int64_t mode = int_arg(env, args[1], &ok);
+  const int64_t a_off = int_arg(env, args[2], &ok), b_off = int_arg(env, args[3], &ok), c_off = int_arg(env, args[4], &ok);
+  int64_t v[15];
+  for (int i = 0; i < 15; i++) v[i] = int_arg(env, args[5 + i], &ok);
+  const ConvGeom g = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14]};
+  int good = ok && mode >= 0 && mode <= 2 && a_off >= 0 && b_off >= 0 && c_off >= 0;
+  for (int i = 0; i < 15; i++) good = good && (i == 11 || i == 12 ? v[i] >= 0 : v[i] >= 1);
+  if (!good) {
+    napi_throw_range_error(env, NULL, "vae-lab native conv2d: bad sizes or offsets");
+    return NULL;
+  }
+  const int64_t xn = g.batch * g.ih * g.iw * g.ci, yn = g.batch * g.oh * g.ow * g.co, wn = g.fh * g.fw * g.ci * g.co;
+  const int64_t an = mode == 1 ? yn : xn, bn = mode == 2 ? yn : wn, cn = mode == 0 ? yn : mode == 1 ? xn : wn;
+  if (a_off + an > len || b_off + bn > len || c_off + cn > len) {
+    napi_throw_range_error(env, NULL, "vae-lab native conv2d: operands outside the heap");
+    return NULL;
+  }
+  const int64_t K = g.fh * g.fw * g.ci, pix = g.oh * g.ow;
+  int64_t chunk = ((int64_t)1 << 22) / (pix * K);
+  if (chunk < 1) chunk = 1;
+  if (chunk > g.batch) chunk = g.batch;
+  float* cols = scratch_for((size_t)(chunk * pix * K));
+  if (!cols) {
+    napi_throw_error(env, NULL, "vae-lab native conv2d: out of memory");
+    return NULL;
+  }
+  const float* A = heap + a_off;
+  const float* B = heap + b_off;
+  float* C = heap + c_off;
+  if (mode == 1) memset(C, 0, (size_t)xn * sizeof(float));
+  for (int64_t b0 = 0; b0 < g.batch; b0 += chunk) {
+    const int64_t nb = g.batch - b0 < chunk ? g.batch - b0 : chunk;
+    const int rows = (int)(nb * pix);
+    if (mode == 0) {
+      im2col(A, cols, &g, b0, nb);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, (int)g.co, (int)K, 1.0f, cols, (int)K, B, (int)g.co, 0.0f,
+                  C + b0 * pix * g.co, (int)g.co);
+    } else if (mode == 1) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, (int)K, (int)g.co, 1.0f, A + b0 * pix * g.co, (int)g.co, B, (int)g.co, 0.0f,
+                  cols, (int)K);
+      col2im(cols, C, &g, b0, nb);
+    } else {
+      im2col(A, cols, &g, b0, nb);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)g.co, rows, 1.0f, cols, (int)K, B + b0 * pix * g.co, (int)g.co,
+                  b0 == 0 ? 0.0f : 1.0f, C, (int)g.co);
+    }
+  }
+  return NULL;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value args[1];
@@ -196,6 +329,8 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "adam", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "bernoulliNll", NAPI_AUTO_LENGTH, BernoulliNll, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "bernoulliNll", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "conv2d", NAPI_AUTO_LENGTH, Conv2d, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "conv2d", fn) != napi_ok) return NULL;
   openblas_set_num_threads(1);
   return exports;
 }

@@ -1,0 +1,223 @@
+/**
+ * 2-D convolutions that train on the wasm backend.
+ *
+ * tfjs-backend-wasm 4.22 has Conv2D (XNNPACK) and Conv2DBackpropInput (a direct loop) but no
+ * Conv2DBackpropFilter, so the gradient of any convolution's filter — and of a transposed convolution's
+ * (tf.conv2dTranspose runs Conv2DBackpropInput, whose filter gradient is again Conv2DBackpropFilter) — has no
+ * kernel and training stops with "kernel not registered". This module registers:
+ *
+ * - with the native addon (src/engine/native/blas.c, built where OpenBLAS is installed): all three
+ *   (Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter) as im2col + OpenBLAS sgemm on the wasm heap in place;
+ * - without it: Conv2DBackpropFilter in JavaScript over the heap (the other two stay wasm's own).
+ *
+ * wasm's own Conv2D (XNNPACK) returns zeros or wrong values for "same" padding with a stride of 2 and a
+ * non-square filter (e.g. a 4×4 image, a 3×1 filter: 40 of 738 small cases); given the same padding as
+ * explicit numbers it is right. So wherever wasm's Conv2D still runs, "same" is passed to it as explicit
+ * padding (tested on those cases).
+ *
+ * Layout NHWC, filters [fh, fw, inC, outC], float32; anything else (NCHW, other dtypes, empty tensors) goes to
+ * the original kernel where there is one and raises a one-line error where there is not. Tested against the
+ * cpu backend (test/wasm-conv.test.ts) on random shapes, strides, paddings, dilations and batch sizes, and
+ * through autodiff.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { loadNativeBlas } from "./native-kernels";
+
+interface WasmBackendInternals {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: unknown): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+type ConvInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
+
+/** Which implementation each convolution kernel of the wasm backend runs. */
+export interface ConvKernelStatus {
+  conv2d: "native" | "wasm";
+  backpropInput: "native" | "wasm";
+  backpropFilter: "native" | "js" | "missing";
+}
+
+const KERNELS = ["Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"] as const;
+type KernelName = (typeof KERNELS)[number];
+const originals = new Map<KernelName, tf.KernelConfig | undefined>();
+let status: ConvKernelStatus | undefined;
+
+const MODE = { Conv2D: 0, Conv2DBackpropInput: 1, Conv2DBackpropFilter: 2 } as const;
+
+/** The 15 geometry numbers blas.c's conv2d takes, from tfjs's own convolution bookkeeping. */
+function geometry(c: ConvInfo): number[] {
+  return [
+    c.batchSize,
+    c.inHeight,
+    c.inWidth,
+    c.inChannels,
+    c.outHeight,
+    c.outWidth,
+    c.outChannels,
+    c.filterHeight,
+    c.filterWidth,
+    c.strideHeight,
+    c.strideWidth,
+    c.padInfo.top,
+    c.padInfo.left,
+    c.dilationHeight,
+    c.dilationWidth,
+  ];
+}
+
+/** The convolution's geometry for `kernel`, from its inputs and attributes (as tfjs's own kernels compute it). */
+function convInfoOf(kernel: KernelName, inputs: Record<string, tf.TensorInfo>, attrs: tf.NamedAttrMap): ConvInfo {
+  const { strides, pad, dataFormat, dimRoundingMode } = attrs as unknown as {
+    strides: number | [number, number];
+    pad: "same" | "valid" | number | tf.backend_util.ExplicitPadding;
+    dataFormat: "NHWC" | "NCHW";
+    dimRoundingMode?: "floor" | "round" | "ceil";
+  };
+  const format = tf.backend_util.convertConv2DDataFormat(dataFormat ?? "NHWC");
+  const shape4 = (s: number[]) => s as [number, number, number, number];
+  if (kernel === "Conv2D") {
+    const dilations = ((attrs as { dilations?: number | [number, number] }).dilations ?? 1) as number | [number, number];
+    return tf.backend_util.computeConv2DInfo(shape4(inputs.x.shape), shape4(inputs.filter.shape), strides, dilations, pad, dimRoundingMode, false, format);
+  }
+  if (kernel === "Conv2DBackpropInput") {
+    const inputShape = (attrs as unknown as { inputShape: number[] }).inputShape;
+    return tf.backend_util.computeConv2DInfo(shape4(inputShape), shape4(inputs.filter.shape), strides, 1, pad, dimRoundingMode, false, format);
+  }
+  const filterShape = (attrs as unknown as { filterShape: number[] }).filterShape;
+  return tf.backend_util.computeConv2DInfo(shape4(inputs.x.shape), shape4(filterShape), strides, 1, pad, dimRoundingMode, false, format);
+}
+
+/** Whether the fast paths apply: NHWC, float32 inputs, nothing empty. */
+function handled(info: ConvInfo, inputs: tf.TensorInfo[]): boolean {
+  if (info.dataFormat !== "channelsLast") return false;
+  if (inputs.some((t) => t.dtype !== "float32")) return false;
+  return [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels].every((n) => n > 0);
+}
+
+function outputShape(kernel: KernelName, info: ConvInfo): number[] {
+  if (kernel === "Conv2D") return info.outShape;
+  if (kernel === "Conv2DBackpropInput") return info.inShape;
+  return [info.filterHeight, info.filterWidth, info.inChannels, info.outChannels];
+}
+
+/**
+ * dW[fy, fx, c, o] = Σ_{b, oy, ox} x[b, oy·sh − padTop + fy·dh, ox·sw − padLeft + fx·dw, c] · dy[b, oy, ox, o]
+ * (zero outside the image), written into `heap` at `out`: the filter gradient in plain JavaScript.
+ */
+export function conv2dBackpropFilterJs(heap: Float32Array, x: number, dy: number, out: number, g: number[]): void {
+  const [batch, ih, iw, ci, oh, ow, co, fh, fw, sh, sw, pt, pl, dh, dw] = g;
+  const acc = new Float32Array(fh * fw * ci * co);
+  for (let b = 0; b < batch; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const dyRow = dy + ((b * oh + oy) * ow + ox) * co;
+        for (let fy = 0; fy < fh; fy++) {
+          const iy = oy * sh - pt + fy * dh;
+          if (iy < 0 || iy >= ih) continue;
+          for (let fx = 0; fx < fw; fx++) {
+            const ix = ox * sw - pl + fx * dw;
+            if (ix < 0 || ix >= iw) continue;
+            const xRow = x + ((b * ih + iy) * iw + ix) * ci;
+            const wBase = (fy * fw + fx) * ci * co;
+            for (let c = 0; c < ci; c++) {
+              const xv = heap[xRow + c];
+              if (xv === 0) continue;
+              const base = wBase + c * co;
+              for (let o = 0; o < co; o++) acc[base + o] += xv * heap[dyRow + o];
+            }
+          }
+        }
+      }
+    }
+  }
+  heap.set(acc, out);
+}
+
+/**
+ * wasm's own Conv2D with "same" padding given as the explicit padding tfjs computes for it (see the top of
+ * this file for why); other paddings unchanged.
+ */
+function conv2dWithExplicitSame(original: tf.KernelFunc): tf.KernelFunc {
+  return ((args: KernelArgs) => {
+    const attrs = args.attrs ?? {};
+    if (attrs.pad !== "same") return original(args as Parameters<tf.KernelFunc>[0]);
+    const info = convInfoOf("Conv2D", args.inputs as Record<string, tf.TensorInfo>, attrs);
+    const { top, bottom, left, right } = info.padInfo;
+    const pad = info.dataFormat === "channelsLast" ? [[0, 0], [top, bottom], [left, right], [0, 0]] : [[0, 0], [0, 0], [top, bottom], [left, right]];
+    return original({ ...args, attrs: { ...attrs, pad, dimRoundingMode: undefined } } as unknown as Parameters<tf.KernelFunc>[0]);
+  }) as unknown as tf.KernelFunc;
+}
+
+function makeKernel(kernel: KernelName, impl: "native" | "js", fallback: tf.KernelFunc | undefined) {
+  const blas = impl === "native" ? loadNativeBlas() : null;
+  const [first, second] = kernel === "Conv2D" ? ["x", "filter"] : kernel === "Conv2DBackpropInput" ? ["dy", "filter"] : ["x", "dy"];
+  return (args: KernelArgs): tf.TensorInfo => {
+    const inputs = args.inputs as Record<string, tf.TensorInfo>;
+    const a = inputs[first];
+    const b = inputs[second];
+    const info = convInfoOf(kernel, inputs, args.attrs ?? {});
+    if (!handled(info, [a, b])) {
+      if (fallback) return fallback(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+      throw new Error(`${kernel} on the wasm backend: only float32 NHWC tensors are supported (got ${a.dtype}/${b.dtype}, ${info.dataFormat})`);
+    }
+    const backend = args.backend as WasmBackendInternals;
+    const out = backend.makeOutput(outputShape(kernel, info), "float32");
+    // The heap may have grown while allocating the output: take the buffer afterwards.
+    const heap = new Float32Array(backend.wasm.HEAPU8.buffer);
+    const off = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+    const g = geometry(info);
+    if (blas) blas.conv2d(heap, MODE[kernel], off(a), off(b), off(out), ...(g as [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]));
+    else conv2dBackpropFilterJs(heap, off(a), off(b), off(out), g);
+    return out;
+  };
+}
+
+function register(kernel: KernelName, kernelFunc: (args: KernelArgs) => tf.TensorInfo): void {
+  const original = originals.get(kernel);
+  if (original) tf.unregisterKernel(kernel, "wasm");
+  tf.registerKernel({ ...(original ?? {}), kernelName: kernel, backendName: "wasm", kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+}
+
+/**
+ * Register the convolution kernels for the wasm backend (after it is initialised): native where the addon is
+ * built (and `options.native` is not false), else the JavaScript filter gradient. Idempotent; returns what runs.
+ */
+export function enableConvKernels(options: { native?: boolean } = {}): ConvKernelStatus {
+  const blas = options.native === false ? null : loadNativeBlas();
+  const wantNative = !!blas && typeof blas.conv2d === "function";
+  if (status && (status.conv2d === "native") === wantNative) return status;
+  if (status) disableConvKernels();
+  if (!tf.findBackend("wasm")) return { conv2d: "wasm", backpropInput: "wasm", backpropFilter: "missing" };
+  for (const k of KERNELS) originals.set(k, tf.getKernel(k, "wasm"));
+  const wasmConv = originals.get("Conv2D");
+  const conv2dFallback = wasmConv ? conv2dWithExplicitSame(wasmConv.kernelFunc) : undefined;
+  if (wantNative) {
+    register("Conv2D", makeKernel("Conv2D", "native", conv2dFallback));
+    for (const k of ["Conv2DBackpropInput", "Conv2DBackpropFilter"] as const) register(k, makeKernel(k, "native", originals.get(k)?.kernelFunc));
+    status = { conv2d: "native", backpropInput: "native", backpropFilter: "native" };
+  } else {
+    if (conv2dFallback) register("Conv2D", conv2dFallback as unknown as (args: KernelArgs) => tf.TensorInfo);
+    register("Conv2DBackpropFilter", makeKernel("Conv2DBackpropFilter", "js", originals.get("Conv2DBackpropFilter")?.kernelFunc));
+    status = { conv2d: "wasm", backpropInput: "wasm", backpropFilter: "js" };
+  }
+  return status;
+}
+
+/** Put the wasm backend's own convolution kernels back (Conv2DBackpropFilter: none), for comparisons and tests. */
+export function disableConvKernels(): void {
+  if (!status) return;
+  for (const k of KERNELS) {
+    if (tf.getKernel(k, "wasm")) tf.unregisterKernel(k, "wasm");
+    const original = originals.get(k);
+    if (original) tf.registerKernel(original);
+  }
+  originals.clear();
+  status = undefined;
+}
+
+/** What the wasm backend's convolution kernels run now. */
+export function convKernelStatus(): ConvKernelStatus {
+  return status ?? { conv2d: "wasm", backpropInput: "wasm", backpropFilter: tf.getKernel("Conv2DBackpropFilter", "wasm") ? "js" : "missing" };
+}

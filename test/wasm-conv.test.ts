@@ -1,0 +1,163 @@
+/**
+ * The convolution kernels registered for the wasm backend (src/engine/wasm-conv.ts) must keep tfjs's
+ * semantics: every result is compared with the cpu backend (the reference) — the forward convolution, the
+ * transposed convolution (Conv2DBackpropInput) and the filter gradient (Conv2DBackpropFilter) — on random
+ * shapes, strides 1 and 2, "same" and "valid" padding, dilations and batch sizes, and gradients through
+ * autodiff of a small conv / transposed-conv loss. Both implementations are tested: the native one
+ * (im2col + OpenBLAS, where the addon is built; CI builds it) and the JavaScript filter gradient.
+ */
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "../src/engine/backend";
+import { loadNativeBlas } from "../src/engine/native-kernels";
+import { convKernelStatus, disableConvKernels, enableConvKernels } from "../src/engine/wasm-conv";
+import { Rng } from "../src/engine/random";
+
+const nativeBuilt = loadNativeBlas() !== null;
+const rng = new Rng(7);
+
+function randomData(shape: number[]) {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return { shape, values: Float32Array.from({ length: n }, () => rng.normal()) };
+}
+type Data = ReturnType<typeof randomData>;
+const t = (d: Data) => tf.tensor(d.values, d.shape) as tf.Tensor4D;
+
+/** The Conv2DBackpropFilter kernel itself (tfjs exports no op for it; autodiff of tf.conv2d reaches it). */
+function backpropFilter(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[], strides: number, pad: "same" | "valid"): tf.Tensor4D {
+  return tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, { strides, pad, dataFormat: "NHWC", dimRoundingMode: undefined, filterShape } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+async function on(backend: string, f: () => number[]): Promise<number[]> {
+  await tf.setBackend(backend);
+  return tf.tidy(f);
+}
+
+function expectClose(got: number[], ref: number[], tol = 1e-5) {
+  expect(got.length).toBe(ref.length);
+  const scale = ref.reduce((s, v) => Math.max(s, Math.abs(v)), 1);
+  let worst = 0;
+  got.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - ref[i]) / scale)));
+  expect(worst).toBeLessThan(tol);
+}
+
+interface Case {
+  batch: number;
+  h: number;
+  w: number;
+  ci: number;
+  co: number;
+  fh: number;
+  fw: number;
+  stride: number;
+  pad: "same" | "valid";
+  dilation: number;
+}
+
+/** Random small convolutions: every stride × padding combination, batch sizes 1–3, odd and even sizes. */
+function cases(): Case[] {
+  const out: Case[] = [];
+  for (const stride of [1, 2]) {
+    for (const pad of ["same", "valid"] as const) {
+      for (let i = 0; i < 3; i++) {
+        const fh = 1 + rng.int(3);
+        const fw = 1 + rng.int(3);
+        out.push({ batch: 1 + rng.int(3), h: fh + rng.int(7), w: fw + rng.int(7), ci: 1 + rng.int(4), co: 1 + rng.int(5), fh, fw, stride, pad, dilation: 1 });
+      }
+    }
+  }
+  // Dilation (forward only in tfjs), a 1×1 filter, and the conv VAE's own layer shapes (batch 2).
+  out.push({ batch: 2, h: 9, w: 8, ci: 2, co: 3, fh: 3, fw: 2, stride: 1, pad: "same", dilation: 2 });
+  out.push({ batch: 3, h: 5, w: 5, ci: 4, co: 2, fh: 1, fw: 1, stride: 1, pad: "valid", dilation: 1 });
+  // "same", stride 2, non-square filters: wasm's own Conv2D (XNNPACK) gets these wrong unless given explicit padding.
+  out.push({ batch: 3, h: 4, w: 2, ci: 1, co: 2, fh: 3, fw: 1, stride: 2, pad: "same", dilation: 1 });
+  out.push({ batch: 1, h: 4, w: 4, ci: 2, co: 1, fh: 1, fw: 2, stride: 2, pad: "same", dilation: 1 });
+  out.push({ batch: 2, h: 28, w: 28, ci: 1, co: 32, fh: 3, fw: 3, stride: 2, pad: "valid", dilation: 1 });
+  out.push({ batch: 2, h: 13, w: 13, ci: 32, co: 64, fh: 3, fw: 3, stride: 2, pad: "valid", dilation: 1 });
+  out.push({ batch: 2, h: 14, w: 14, ci: 64, co: 32, fh: 3, fw: 3, stride: 2, pad: "same", dilation: 1 });
+  return out;
+}
+
+const label = (c: Case) => `x [${c.batch},${c.h},${c.w},${c.ci}] * W [${c.fh},${c.fw},${c.ci},${c.co}], stride ${c.stride}, ${c.pad}${c.dilation > 1 ? `, dilation ${c.dilation}` : ""}`;
+
+const modes: { name: string; native: boolean }[] = [{ name: "JavaScript filter gradient", native: false }];
+if (nativeBuilt || process.env.CI) modes.push({ name: "native (im2col + OpenBLAS)", native: true });
+
+for (const mode of modes) {
+  describe(`wasm convolution kernels, ${mode.name}, against the cpu backend`, () => {
+    beforeAll(async () => {
+      await initBackend("cpu"); // once through initBackend, so the cpu backend's first-use banner stays quiet
+      await initBackend("wasm");
+      const s = enableConvKernels({ native: mode.native });
+      expect(s.backpropFilter).toBe(mode.native ? "native" : "js");
+    });
+    afterAll(async () => {
+      await tf.setBackend("wasm");
+      enableConvKernels();
+    });
+
+    for (const c of cases()) {
+      it(label(c), async () => {
+        const x = randomData([c.batch, c.h, c.w, c.ci]);
+        const W = randomData([c.fh, c.fw, c.ci, c.co]);
+        const conv = (xt: tf.Tensor4D, Wt: tf.Tensor4D) => tf.conv2d(xt, Wt, c.stride, c.pad, "NHWC", c.dilation);
+        // Forward.
+        const fwd = () => Array.from(conv(t(x), t(W)).dataSync());
+        const y = await on("cpu", fwd);
+        expectClose(await on("wasm", fwd), y);
+        const yShape = tf.tidy(() => conv(t(x), t(W)).shape);
+        const dy = randomData(yShape);
+        if (c.dilation === 1) {
+          // Transposed convolution (Conv2DBackpropInput) of dy, and the filter gradient (Conv2DBackpropFilter).
+          const transposed = () => Array.from(tf.conv2dTranspose(t(dy), t(W), [c.batch, c.h, c.w, c.ci], c.stride, c.pad).dataSync());
+          expectClose(await on("wasm", transposed), await on("cpu", transposed));
+          const filterGrad = () => Array.from(backpropFilter(t(x), t(dy), [c.fh, c.fw, c.ci, c.co], c.stride, c.pad).dataSync());
+          expectClose(await on("wasm", filterGrad), await on("cpu", filterGrad));
+        }
+      });
+    }
+
+    it("gradients of a conv → relu → transposed-conv loss through autodiff match the cpu backend", async () => {
+      const x = randomData([3, 12, 12, 2]);
+      const W1 = randomData([3, 3, 2, 5]);
+      const W2 = randomData([3, 3, 4, 5]);
+      const r = randomData([3, 12, 12, 4]);
+      const g = () => {
+        const loss = (xt: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => {
+          const h = tf.relu(tf.conv2d(xt as tf.Tensor4D, a as tf.Tensor4D, 2, "same"));
+          const out = tf.conv2dTranspose(h, b as tf.Tensor4D, [3, 12, 12, 4], 2, "same");
+          return tf.sum(tf.mul(tf.square(out), t(r)));
+        };
+        return tf.grads(loss)([t(x), t(W1), t(W2)]).flatMap((d) => Array.from(d.dataSync()));
+      };
+      expectClose(await on("wasm", g), await on("cpu", g), 1e-4);
+    });
+
+    it("leaks no tensors", async () => {
+      await tf.setBackend("wasm");
+      const before = tf.memory().numTensors;
+      tf.tidy(() => {
+        const x = tf.ones([2, 6, 6, 3]) as tf.Tensor4D;
+        const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, "same").sum())([x, tf.ones([3, 3, 3, 4])]);
+        gx.dataSync();
+        gw.dataSync();
+      });
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  });
+}
+
+describe("without the registered kernels", () => {
+  it("the wasm backend has no Conv2DBackpropFilter (what this module is for), and enabling brings it back", async () => {
+    await initBackend("wasm");
+    disableConvKernels();
+    expect(tf.getKernel("Conv2DBackpropFilter", "wasm")).toBeUndefined();
+    expect(convKernelStatus().backpropFilter).toBe("missing");
+    expect(() => tf.tidy(() => backpropFilter(tf.ones([1, 4, 4, 1]) as tf.Tensor4D, tf.ones([1, 2, 2, 1]) as tf.Tensor4D, [3, 3, 1, 1], 1, "valid"))).toThrow(/not registered|not found|Conv2DBackpropFilter/);
+    const s = enableConvKernels();
+    expect(s.backpropFilter).toBe(nativeBuilt ? "native" : "js");
+    const v = tf.tidy(() => Array.from(backpropFilter(tf.ones([1, 4, 4, 1]) as tf.Tensor4D, tf.ones([1, 2, 2, 1]) as tf.Tensor4D, [3, 3, 1, 1], 1, "valid").dataSync()));
+    expect(v).toEqual(new Array(9).fill(4));
+  });
+});
