@@ -118,6 +118,26 @@ for (const mode of modes) {
       });
     }
 
+    if (mode.native) {
+      it("gives the same results when the im2col scratch holds one image at a time (each image its own chunk)", async () => {
+        const x = randomData([4, 7, 6, 3]);
+        const W = randomData([3, 3, 3, 5]);
+        const dy = randomData([4, 4, 3, 5]);
+        const all = () => [
+          ...tf.conv2d(t(x), t(W), 2, "same").dataSync(),
+          ...tf.conv2dTranspose(t(dy), t(W), [4, 7, 6, 3], 2, "same").dataSync(),
+          ...backpropFilter(t(x), t(dy), [3, 3, 3, 5], 2, "same").dataSync(),
+        ];
+        const ref = await on("cpu", all);
+        loadNativeBlas()!.setConvScratch(1);
+        try {
+          expectClose(await on("wasm", all), ref);
+        } finally {
+          loadNativeBlas()!.setConvScratch(1 << 22);
+        }
+      });
+    }
+
     it("gradients of a conv → relu → transposed-conv loss through autodiff match the cpu backend", async () => {
       const x = randomData([3, 12, 12, 2]);
       const W1 = randomData([3, 3, 2, 5]);

@@ -45,6 +45,8 @@ interface NativeBlas {
   ): void;
   /** 2-D convolution products (mode 0 forward, 1 input gradient, 2 filter gradient): see blas.c and wasm-conv.ts. */
   conv2d(heap: Float32Array, mode: number, aOffset: number, bOffset: number, cOffset: number, ...geometry: [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]): void;
+  /** The im2col scratch budget of conv2d, in floats (default 2²², about 16 MB). */
+  setConvScratch(floats: number): void;
   bernoulliNll(heap: Float32Array, lOffset: number, xOffset: number, nllOffset: number, gradOffset: number, rows: number, cols: number, scale: number): void;
 }
 

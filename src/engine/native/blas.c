@@ -18,7 +18,8 @@
  *   mode 0 (forward):          y = X̂ · W,   a = x, b = W, c = y;
  *   mode 1 (input gradient):   dx = col2im(dy · Wᵀ),   a = dy, b = W, c = dx;
  *   mode 2 (filter gradient):  dW = X̂ᵀ · dy,   a = x, b = dy, c = dW.
- *   Images are processed in chunks so the im2col scratch stays near 16 MB.
+ *   Images are processed in chunks so the im2col scratch stays near 16 MB (setConvScratch(floats) sets
+ *   that budget; a small one makes every image its own chunk, which the tests use).
  * bernoulliNll(heap, lOffset, xOffset, nllOffset, gradOffset, rows, cols, scale): for logits l and targets x
  *   (rows×cols), nll[r] = Σ_j softplus(l) − l·x, computed as max(l, 0) − l·x + log1p(e^{−|l|}), and, unless
  *   gradOffset is −1, grad = (σ(l) − x) · scale, its derivative, from the same e^{−|l|}. The exp and log1p
@@ -191,6 +192,8 @@ typedef struct {
   int64_t batch, ih, iw, ci, oh, ow, co, fh, fw, sh, sw, pt, pl, dh, dw;
 } ConvGeom;
 
+/* Floats of im2col scratch per chunk of images (at least one image); setConvScratch changes it (tests). */
+static int64_t chunk_floats = (int64_t)1 << 22;
 static float* scratch = NULL;
 static size_t scratch_len = 0;
 
@@ -277,7 +280,7 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
     return NULL;
   }
   const int64_t K = g.fh * g.fw * g.ci, pix = g.oh * g.ow;
-  int64_t chunk = ((int64_t)1 << 22) / (pix * K);
+  int64_t chunk = chunk_floats / (pix * K);
   if (chunk < 1) chunk = 1;
   if (chunk > g.batch) chunk = g.batch;
   float* cols = scratch_for((size_t)(chunk * pix * K));
@@ -309,6 +312,16 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value SetConvScratch(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value args[1];
+  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  int64_t n = 0;
+  CHECK(napi_get_value_int64(env, args[0], &n));
+  chunk_floats = n < 1 ? 1 : n;
+  return NULL;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value args[1];
@@ -331,6 +344,8 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "bernoulliNll", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "conv2d", NAPI_AUTO_LENGTH, Conv2d, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "conv2d", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "setConvScratch", NAPI_AUTO_LENGTH, SetConvScratch, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "setConvScratch", fn) != napi_ok) return NULL;
   openblas_set_num_threads(1);
   return exports;
 }
