@@ -96,6 +96,23 @@ describe("loadMnist options", () => {
     expect(() => batchTensor(d, [0])).toThrow(/needs an Rng/);
   });
 
+  it("threshold binarisation sets exactly the pixels above 0.5 to 1", () => {
+    const raw = loadMnist({ dir: tiny });
+    const t = loadMnist({ dir: tiny, binarize: "threshold" });
+    expect(t.binarize).toBe("threshold");
+    expect(new Set(t.images)).toEqual(new Set([0, 1]));
+    let ones = 0;
+    let wrong = 0;
+    for (let i = 0; i < raw.images.length; i++) {
+      if (t.images[i] !== (raw.images[i] > 0.5 ? 1 : 0)) wrong++;
+      ones += t.images[i];
+    }
+    expect(wrong).toBe(0);
+    // Grey level 128/255 > 0.5 but 127/255 is not: the boundary is strict and the result is not trivial.
+    expect(ones).toBeGreaterThan(0);
+    expect(ones).toBeLessThan(raw.images.filter((v) => v > 0).length);
+  });
+
   it("rejects an unknown binarisation mode", () => {
     expect(() => loadMnist({ dir: tiny, binarize: "maybe" as never })).toThrow(/binarize: unknown mode "maybe"/);
   });

@@ -13,8 +13,14 @@ import { Figure, saveHtml, tableHtml } from "../plot/plot";
 import { EpochRecord, evaluateElbo, StepProgress, trainVae } from "../vae/train";
 import { latentScatter, lossCurves, manifoldFigure, reconstructionFigure, samplesFigure } from "../vae/figures";
 import { Activation, Likelihood, Vae } from "../vae/model";
+import { ConvVae } from "../vae/conv";
+
+/** "mlp": the MLP VAE (model.ts); "conv": the TensorFlow CVAE tutorial's convolutional VAE (conv.ts). */
+export type Arch = "mlp" | "conv";
+export const ARCH_CHOICES: readonly Arch[] = ["mlp", "conv"];
 
 export interface JobConfig {
+  arch: Arch;
   epochs: number;
   latentDim: number;
   hiddenDim: number;
@@ -40,6 +46,7 @@ export interface JobConfig {
 
 /** Defaults of `vae-lab train` (and so of `npm start`): a 2-D latent space, so the scatter is the latent space itself. */
 export const DEFAULT_JOB: JobConfig = {
+  arch: "mlp",
   epochs: 10,
   latentDim: 2,
   hiddenDim: 400,
@@ -88,20 +95,24 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}): Promise<
   const t0 = performance.now();
   if (fs.existsSync(config.out) && !fs.statSync(config.out).isDirectory()) throw new Error(`--out: ${config.out} exists and is not a folder`);
   // Data first: a bad --data fails before anything is printed or started.
+  if (config.arch === "conv" && config.likelihood !== "bernoulli") throw new Error("--likelihood: the conv model has a Bernoulli likelihood only");
   const dir = config.data ?? defaultMnistDir();
   const train = loadMnist({ dir, split: "train", binarize: config.binarize, limit: config.trainSize, seed: config.seed });
   const test = loadMnist({ dir, split: "test", binarize: config.binarize, seed: config.seed + 1 });
   const backend = await initBackend(config.backend);
   cb.onBackend?.(backend);
-  const vae = new Vae({
-    inputDim: train.pixels,
-    hiddenDims: [config.hiddenDim],
-    latentDim: config.latentDim,
-    activation: config.activation,
-    likelihood: config.likelihood,
-    gaussianVariance: config.likelihood === "gaussian" ? "learned" : 1,
-    seed: config.seed,
-  });
+  const vae =
+    config.arch === "conv"
+      ? new ConvVae({ latentDim: config.latentDim, seed: config.seed })
+      : new Vae({
+          inputDim: train.pixels,
+          hiddenDims: [config.hiddenDim],
+          latentDim: config.latentDim,
+          activation: config.activation,
+          likelihood: config.likelihood,
+          gaussianVariance: config.likelihood === "gaussian" ? "learned" : 1,
+          seed: config.seed,
+        });
   try {
     const history = trainVae(vae, train, test, {
       epochs: config.epochs,
@@ -149,7 +160,12 @@ function summaryHtml(m: Metrics, backend: BackendInfo): string {
   const c = m.config;
   const rows: (string | number)[][] = [
     ["backend", backend.summary],
-    ["model", `${c.likelihood} MLP VAE 784-${c.hiddenDim}-${c.latentDim} (${c.activation}), ${c.parameters} parameters`],
+    [
+      "model",
+      c.arch === "conv"
+        ? `bernoulli convolutional VAE (TensorFlow CVAE tutorial's), z = ${c.latentDim}, ${c.parameters} parameters`
+        : `${c.likelihood} MLP VAE 784-${c.hiddenDim}-${c.latentDim} (${c.activation}), ${c.parameters} parameters`,
+    ],
     ["data", `${c.trainSize ?? 60000} training images, binarisation: ${c.binarize}`],
     ["training", `${c.epochs} epochs, batch ${c.batchSize}, Adam lr ${c.lr}, β ${c.beta}, seed ${c.seed}`],
     ["test −ELBO (nats/image)", m.test.elbo],

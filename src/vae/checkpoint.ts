@@ -2,13 +2,15 @@
  * Saving and loading a trained VAE as one JSON file: the configuration, optional metadata, and every
  * weight as base64-encoded little-endian float32. The file is written atomically (temporary file, fsync,
  * rename), so a crash mid-save never leaves a half-written checkpoint; loading checks the format, the
- * shapes and the sizes, and says which file is wrong and how.
+ * shapes and the sizes, and says which file is wrong and how. The MLP (model.ts) and the convolutional model
+ * (conv.ts, whose configuration has arch "conv") are stored alike; loadModel reads either.
  */
 import * as fs from "fs";
 import * as tf from "@tensorflow/tfjs";
 import { writeFileAtomic } from "../files/atomic-write";
 import { FileError } from "../files/file-error";
 import { validateVaeConfig, Vae, VaeConfig } from "./model";
+import { ConvVae, ConvVaeConfig, validateConvVaeConfig } from "./conv";
 
 export const CHECKPOINT_FORMAT = "vae-lab/checkpoint@1";
 
@@ -20,7 +22,7 @@ interface StoredWeight {
 
 interface Checkpoint {
   format: string;
-  config: VaeConfig;
+  config: VaeConfig | ConvVaeConfig;
   metadata?: Record<string, unknown>;
   weights: StoredWeight[];
 }
@@ -38,15 +40,25 @@ function toBase64(values: Float32Array): string {
   return Buffer.from(le.buffer, le.byteOffset, le.byteLength).toString("base64");
 }
 
-/** Write `vae` (and optional metadata such as the training history) to `file`. */
-export function saveVae(vae: Vae, file: string, metadata?: Record<string, unknown>): void {
+/** Write `vae` (MLP or convolutional; and optional metadata such as the training history) to `file`. */
+export function saveVae(vae: Vae | ConvVae, file: string, metadata?: Record<string, unknown>): void {
   const weights = vae.variables().map((v) => ({ shape: v.shape, data: toBase64(v.dataSync() as Float32Array) }));
   const ckpt: Checkpoint = { format: CHECKPOINT_FORMAT, config: vae.config, metadata, weights };
   writeFileAtomic(file, JSON.stringify(ckpt));
 }
 
-/** Read a checkpoint written by saveVae into a new model. */
+/** Read a checkpoint of an MLP VAE written by saveVae into a new model. */
 export function loadVae(file: string): { vae: Vae; metadata?: Record<string, unknown> } {
+  const { model, metadata } = loadModel(file);
+  if (!(model instanceof Vae)) {
+    model.dispose();
+    throw new CheckpointError(file, "holds a convolutional VAE (read it with loadModel)");
+  }
+  return { vae: model, metadata };
+}
+
+/** Read a checkpoint written by saveVae (MLP or convolutional) into a new model. */
+export function loadModel(file: string): { model: Vae | ConvVae; metadata?: Record<string, unknown> } {
   let text: string;
   try {
     text = fs.readFileSync(file, "utf8");
@@ -63,12 +75,14 @@ export function loadVae(file: string): { vae: Vae; metadata?: Record<string, unk
   if (!ckpt || ckpt.format !== CHECKPOINT_FORMAT) {
     throw new CheckpointError(file, `not a vae-lab checkpoint (format ${JSON.stringify(ckpt?.format)}, expected ${CHECKPOINT_FORMAT})`);
   }
+  const conv = (ckpt.config as { arch?: string })?.arch === "conv";
   try {
-    validateVaeConfig(ckpt.config);
+    if (conv) validateConvVaeConfig(ckpt.config as ConvVaeConfig);
+    else validateVaeConfig(ckpt.config as VaeConfig);
   } catch (e) {
     throw new CheckpointError(file, `bad configuration: ${(e as Error).message}`);
   }
-  const vae = new Vae(ckpt.config);
+  const vae: Vae | ConvVae = conv ? new ConvVae(ckpt.config as ConvVaeConfig) : new Vae(ckpt.config as VaeConfig);
   const vars = vae.variables();
   try {
     if (!Array.isArray(ckpt.weights) || ckpt.weights.length !== vars.length) {
@@ -88,5 +102,5 @@ export function loadVae(file: string): { vae: Vae; metadata?: Record<string, unk
     vae.dispose();
     throw e;
   }
-  return { vae, metadata: ckpt.metadata };
+  return { model: vae, metadata: ckpt.metadata };
 }

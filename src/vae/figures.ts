@@ -7,7 +7,7 @@ import { activeUnits, decodeLatentGrid, encodeMeans, reconstruct, samplePrior } 
 import { MnistSet } from "../data/mnist";
 import { Figure, imageGrid, lineChart, scatterByLabel } from "../plot/plot";
 import { EpochRecord } from "./train";
-import { Vae } from "./model";
+import type { LatentModel } from "./latent-model";
 
 /** Train and test negative ELBO per epoch, and the test reconstruction and KL terms. */
 export function lossCurves(history: EpochRecord[], title = "Negative ELBO per image (nats)"): Figure {
@@ -30,7 +30,7 @@ export function lossCurves(history: EpochRecord[], title = "Negative ELBO per im
  * Posterior means of `limit` examples, coloured by digit. For latent spaces of more than two dimensions
  * the two dimensions with the largest spread are shown.
  */
-export function latentScatter(vae: Vae, set: MnistSet, limit = 5000): Figure {
+export function latentScatter(vae: LatentModel, set: MnistSet, limit = 5000): Figure {
   const D = vae.config.latentDim;
   const n = Math.min(limit, set.count);
   const means = encodeMeans(vae, set, { limit: n });
@@ -48,13 +48,13 @@ export function latentScatter(vae: Vae, set: MnistSet, limit = 5000): Figure {
 }
 
 /** The decoded n × n grid over the latent plane (2-D models only). */
-export function manifoldFigure(vae: Vae, n = 20): Figure {
+export function manifoldFigure(vae: LatentModel, n = 20): Figure {
   const grid = decodeLatentGrid(vae, n);
   return imageGrid(grid.images, 28, 28, { columns: n, gap: 0, title: `Decoded manifold: z on a ${n}×${n} grid of Gaussian quantiles`, width: 640 });
 }
 
 /** Originals (odd rows) above their reconstructions (even rows). */
-export function reconstructionFigure(vae: Vae, set: MnistSet, n = 10): Figure {
+export function reconstructionFigure(vae: LatentModel, set: MnistSet, n = 10): Figure {
   const idx = Array.from({ length: n }, (_, i) => i);
   const rec = reconstruct(vae, set, idx);
   const px = set.pixels;
@@ -65,6 +65,6 @@ export function reconstructionFigure(vae: Vae, set: MnistSet, n = 10): Figure {
 }
 
 /** Pixel means of p(x|z) for z ~ N(0, I). */
-export function samplesFigure(vae: Vae, n = 30, seed = 1): Figure {
+export function samplesFigure(vae: LatentModel, n = 30, seed = 1): Figure {
   return imageGrid(samplePrior(vae, n, seed), 28, 28, { columns: Math.min(n, 10), title: "Samples: decoder means at z ~ N(0, I)", width: 640 });
 }

@@ -8,7 +8,8 @@ import { batchTensor, MnistSet } from "../data/mnist";
 import { createAdam } from "../engine/optimizer";
 import { Rng } from "../engine/random";
 import { tidyValue } from "../engine/tidy";
-import { negativeElbo, Vae } from "./model";
+import { LossTerms, negativeElbo, Vae } from "./model";
+import type { LatentModel } from "./latent-model";
 import { explicitGradientsSupported, negativeElboGradients } from "./backprop";
 import { EncoderEstimator, surrogateLoss } from "./encoder-gradients";
 
@@ -88,7 +89,7 @@ export interface Evaluation {
 }
 
 /** Negative ELBO (β = 1 by default) averaged over a whole set, evaluated in batches. */
-export function evaluateElbo(vae: Vae, set: MnistSet, options: { batchSize?: number; seed?: number; samples?: number; beta?: number } = {}): Evaluation {
+export function evaluateElbo(vae: LatentModel, set: MnistSet, options: { batchSize?: number; seed?: number; samples?: number; beta?: number } = {}): Evaluation {
   const { batchSize = 500, samples = 1, beta = 1 } = options;
   const rng = new Rng(options.seed ?? 12345);
   let loss = 0;
@@ -109,6 +110,11 @@ export function evaluateElbo(vae: Vae, set: MnistSet, options: { batchSize?: num
   return { loss: loss / set.count, recon: recon / set.count, kl: kl / set.count };
 }
 
+/** The loss itself as the objective (the reparameterization gradient), for models without surrogateLoss. */
+function reparamObjective(t: LossTerms): LossTerms & { objective: tf.Scalar } {
+  return { ...t, objective: t.loss };
+}
+
 /** β in epoch `epoch` (1-based) under a linear warm-up over `warmupEpochs` epochs. */
 export function betaAt(epoch: number, beta: number, warmupEpochs: number): number {
   if (warmupEpochs <= 0) return beta;
@@ -117,9 +123,10 @@ export function betaAt(epoch: number, beta: number, warmupEpochs: number): numbe
 
 /**
  * Train `vae` on `train`, evaluating on `test` after every epoch. Returns the per-epoch history. The
- * optimiser state lives only for this call.
+ * optimiser state lives only for this call. Models other than the MLP (the convolutional one of conv.ts)
+ * train with the reparameterization gradient through tfjs's autodiff.
  */
-export function trainVae(vae: Vae, train: MnistSet, test: MnistSet, options: TrainOptions): EpochRecord[] {
+export function trainVae(vae: LatentModel, train: MnistSet, test: MnistSet, options: TrainOptions): EpochRecord[] {
   const { epochs, batchSize = 128, lr = 1e-3, beta = 1, warmupEpochs = 0, samples = 1, encoderEstimator: estimator = "reparam" } = options;
   if (!(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`epochs must be a positive integer (got ${epochs})`);
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`batchSize must be a positive integer (got ${batchSize})`);
@@ -131,7 +138,9 @@ export function trainVae(vae: Vae, train: MnistSet, test: MnistSet, options: Tra
   const variables = vae.variables();
   const history: EpochRecord[] = [];
   const stepsPerEpoch = Math.ceil(train.count / batchSize);
-  const explicit = options.backprop !== "tape" && explicitGradientsSupported(vae);
+  const mlp = vae instanceof Vae ? vae : undefined;
+  if (!mlp && estimator !== "reparam") throw new Error(`the ${estimator} estimator is implemented for the MLP VAE only`);
+  const explicit = options.backprop !== "tape" && !!mlp && explicitGradientsSupported(mlp);
   try {
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const b = betaAt(epoch, beta, warmupEpochs);
@@ -145,7 +154,7 @@ export function trainVae(vae: Vae, train: MnistSet, test: MnistSet, options: Tra
         const [l, r, k] = tidyValue(() => {
           const x = batchTensor(train, idx, rng);
           if (explicit) {
-            const g = negativeElboGradients(vae, x, { estimator, beta: b, samples, seed: rng.nextSeed() });
+            const g = negativeElboGradients(mlp!, x, { estimator, beta: b, samples, seed: rng.nextSeed() });
             const [reconValue, klValue] = [g.recon.dataSync()[0], g.kl.dataSync()[0]];
             const loss = reconValue + b * klValue;
             if (Number.isFinite(loss)) optimizer.applyGradients(g.grads, variables);
@@ -155,7 +164,8 @@ export function trainVae(vae: Vae, train: MnistSet, test: MnistSet, options: Tra
           let recon: tf.Scalar | undefined;
           let kl: tf.Scalar | undefined;
           const { grads } = tf.variableGrads(() => {
-            const t = surrogateLoss(vae, x, { estimator, beta: b, samples, seed: rng.nextSeed() });
+            const opts = { beta: b, samples, seed: rng.nextSeed() };
+            const t = mlp ? surrogateLoss(mlp, x, { estimator, ...opts }) : reparamObjective(negativeElbo(vae, x, opts));
             recon = tf.keep(t.recon);
             kl = tf.keep(t.kl);
             return t.objective;
