@@ -66,7 +66,7 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
   });
 
   const withTorch = torchPython ? it : it.skip;
-  withTorch("computes the same μ, log σ², logits and loss as the PyTorch reference model with the same weights", async () => {
+  withTorch("computes the same μ, log σ², logits, loss and gradients (autodiff through the wasm conv kernels) as the PyTorch reference model with the same weights", async () => {
     await tf.setBackend("wasm");
     const m = new ConvVae({ latentDim: 2, seed: 5 });
     // Non-zero biases (their layout is checked too) and weights large enough that the logits vary by tens of
@@ -84,10 +84,19 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
       const loss = bernoulliNll(logits, xt).add(klStandardNormalTensor(mu, logVar)).mean();
       return { mu: Array.from(mu.dataSync()), logVar: Array.from(logVar.dataSync()), logits: Array.from(logits.dataSync()), loss: loss.dataSync()[0] };
     });
+    const grads = tf.tidy(() => {
+      const xt = tf.tensor2d(x, [3, 784]);
+      const { grads: g } = tf.variableGrads(() => {
+        const { mu, logVar } = m.encode(xt);
+        const z = mu.add(tf.exp(logVar.mul(0.5)).mul(tf.tensor2d(eps, [3, 2]))) as tf.Tensor2D;
+        return bernoulliNll(m.decode(z), xt).add(klStandardNormalTensor(mu, logVar)).mean() as tf.Scalar;
+      }, m.variables());
+      return Object.fromEntries(m.variables().map((v) => [v.name.split("/").slice(1).join("/"), Array.from(g[v.name].dataSync())]));
+    });
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "conv-vae-")), "forward.json");
     fs.writeFileSync(file, JSON.stringify({ weights: weightsOf(m), x, eps }));
-    const r = spawnSync(torchPython!, [script, "--forward", file, "--threads", "1"], { encoding: "utf8" });
-    expect(r.status, r.stderr).toBe(0);
+    const r = spawnSync(torchPython!, [script, "--forward", file, "--threads", "1"], { encoding: "utf8", maxBuffer: 1 << 26 });
+    expect(r.status, `${r.error ?? ""} ${r.signal ?? ""} ${r.stderr}`).toBe(0);
     const theirs = JSON.parse(r.stdout.trim().split("\n").pop()!);
     // Float32 rounding only: within 1e-5 of each output's largest magnitude.
     const close = (a: number[], b: number[]) => {
@@ -101,6 +110,8 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
     close(ours.logVar, theirs.logVar);
     close(ours.logits, theirs.logits);
     close([ours.loss], [theirs.loss]);
+    expect(Object.keys(theirs.grads).sort()).toEqual(Object.keys(grads).sort());
+    for (const name of Object.keys(grads)) close(grads[name], theirs.grads[name]);
     m.dispose();
   });
 

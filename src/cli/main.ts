@@ -19,7 +19,7 @@ const HELP = `vae-lab — Variational Autoencoders on MNIST with TensorFlow.js
 
 Usage:
   vae-lab train [options]     Train a VAE on MNIST; write metrics.json, report.html, model.json to --out.
-  vae-lab bench [options]     Time the reference setup (784-400-20, batch 128) on this backend.
+  vae-lab bench [options]     Time the reference setup (784-400-20, batch 128; --arch conv: the conv VAE) on this backend.
   vae-lab notebooks [--quick] [--out DIR] [--only NN ...]
                               Execute every notebook and publish them as HTML pages with an index [site/].
   vae-lab info [--backend B] [--data DIR]
@@ -48,6 +48,7 @@ Options of train (default in brackets):
   --backend B            auto | tensorflow | wasm | cpu [auto]
 
 Options of bench:
+  --arch A               mlp (the reference setup) | conv (the convolutional VAE, z = 2) [mlp]
   --steps N              time N optimisation steps instead of a full epoch (469 steps)
   --backend B            auto | tensorflow | wasm | cpu [auto]
   --no-torch             skip the PyTorch comparison
@@ -166,8 +167,9 @@ async function notebooks(argv: string[]): Promise<void> {
 }
 
 async function bench(argv: string[]): Promise<void> {
-  const { values } = parse(argv, { steps: { type: "string" }, backend: { type: "string" }, "no-torch": { type: "boolean" }, profile: { type: "boolean" } });
+  const { values } = parse(argv, { steps: { type: "string" }, backend: { type: "string" }, "no-torch": { type: "boolean" }, profile: { type: "boolean" }, arch: { type: "string" } });
   await runBench({
+    arch: choiceFlag<Arch>(values, "arch", "mlp", ARCH_CHOICES),
     profile: !!values.profile,
     steps: values.steps === undefined ? undefined : intFlag(values, "steps", 0),
     backend: backendFlag(values.backend),

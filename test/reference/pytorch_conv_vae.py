@@ -15,7 +15,8 @@ Binarisation: "threshold" (pixel > 0.5, the tutorial's) or "none" (grey levels a
 Prints one JSON object per line: {"epoch", "trainLoss", "testLoss", "seconds"} (nats per image), or with
 --steps N only the time of N training steps ({"steps", "seconds", "secondsPerEpoch"}), or with --forward FILE
 (JSON: vae-lab's weights in its own layouts, "x" [B, 784], "eps" [B, z]) the model's outputs for those
-weights ({"mu", "logVar", "logits", "loss"}; test/conv-vae.test.ts compares them with vae-lab's).
+weights and the loss's gradients in vae-lab's layouts ({"mu", "logVar", "logits", "loss", "grads"};
+test/conv-vae.test.ts compares them with vae-lab's).
 """
 import argparse, json, os, sys, time
 
@@ -76,6 +77,20 @@ def load_vae_lab_weights(model, w):
         model.dec.bias.copy_(t("dec/b").view(7, 7, 32).permute(2, 0, 1).reshape(-1))
 
 
+def vae_lab_gradients(model):
+    """The parameters' gradients in vae-lab's layouts and names (the inverse of load_vae_lab_weights)."""
+    z = model.z
+    g = {}
+    for ours, theirs in [("conv1", model.c1), ("conv2", model.c2), ("deconv1", model.t1), ("deconv2", model.t2), ("deconv3", model.t3)]:
+        g[ours + "/W"] = theirs.weight.grad.permute(2, 3, 1, 0)
+        g[ours + "/b"] = theirs.bias.grad
+    g["enc/W"] = model.enc.weight.grad.view(2 * z, 64, 6, 6).permute(2, 3, 1, 0).reshape(6 * 6 * 64, 2 * z)
+    g["enc/b"] = model.enc.bias.grad
+    g["dec/W"] = model.dec.weight.grad.view(32, 7, 7, z).permute(3, 1, 2, 0).reshape(z, 7 * 7 * 32)
+    g["dec/b"] = model.dec.bias.grad.view(32, 7, 7).permute(1, 2, 0).reshape(-1)
+    return {k: v.contiguous().flatten().tolist() for k, v in g.items()}
+
+
 def forward_check(path):
     with open(path) as f:
         spec = json.load(f)
@@ -83,11 +98,13 @@ def forward_check(path):
     eps = torch.tensor(spec["eps"], dtype=torch.float32).view(len(x), -1)
     model = ConvVAE(eps.shape[1])
     load_vae_lab_weights(model, spec["weights"])
+    loss = neg_elbo_sum(model, x, eps) / len(x)
+    loss.backward()
     with torch.no_grad():
-        loss = neg_elbo_sum(model, x, eps) / len(x)
         mu, logvar = model.encode(x)
         logits = model.decode(mu + eps * torch.exp(0.5 * logvar))
-    print(json.dumps({"mu": mu.flatten().tolist(), "logVar": logvar.flatten().tolist(), "logits": logits.flatten().tolist(), "loss": loss.item()}))
+    print(json.dumps({"mu": mu.flatten().tolist(), "logVar": logvar.flatten().tolist(), "logits": logits.flatten().tolist(), "loss": loss.item(),
+                      "grads": vae_lab_gradients(model)}))
 
 
 def neg_elbo_sum(model, x, eps=None):
@@ -134,14 +151,15 @@ def main():
     bs = 128
     if a.steps:
         perm = torch.randperm(len(xtr))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for s in range(a.steps):
             x = xtr[perm[(s * bs) % len(xtr):][:bs]]
             opt.zero_grad()
             (neg_elbo_sum(model, x) / len(x)).backward()
             opt.step()
-        sec = time.perf_counter() - t0
-        print(json.dumps({"steps": a.steps, "seconds": sec, "secondsPerEpoch": sec / a.steps * ((60000 + bs - 1) // bs)}))
+        sec, cpu = time.perf_counter() - t0, time.process_time() - c0
+        per_epoch = (60000 + bs - 1) // bs / a.steps
+        print(json.dumps({"steps": a.steps, "seconds": sec, "secondsPerEpoch": sec * per_epoch, "cpuSecondsPerEpoch": cpu * per_epoch}))
         return
     for epoch in range(1, a.epochs + 1):
         perm = torch.randperm(len(xtr))
