@@ -181,6 +181,27 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
     model.dispose();
   });
 
+  it("vae-lab train --arch conv trains and writes metrics.json, report.html and a loadable model.json (built CLI)", () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "conv-vae-cli-"));
+    const cli = path.resolve(__dirname, "../dist/cli/main.js");
+    const args = ["train", "--arch", "conv", "--epochs", "1", "--batch-size", "32", "--binarize", "threshold", "--iwae-k", "4", "--iwae-images", "5"];
+    const r = spawnSync(process.execPath, [cli, ...args, "--data", tiny, "--out", out, "--backend", "wasm"], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    const metrics = JSON.parse(fs.readFileSync(path.join(out, "metrics.json"), "utf8"));
+    expect(metrics.config.arch).toBe("conv");
+    expect(metrics.config.parameters).toBe(69989);
+    expect(Number.isFinite(metrics.test.elbo)).toBe(true);
+    expect(Number.isFinite(metrics.test.iwae.nll)).toBe(true);
+    expect(fs.readFileSync(path.join(out, "report.html"), "utf8")).toMatch(/convolutional VAE/);
+    const { model } = loadModel(path.join(out, "model.json"));
+    expect(model).toBeInstanceOf(ConvVae);
+    model.dispose();
+    const bad = spawnSync(process.execPath, [cli, "train", "--arch", "conv", "--likelihood", "gaussian", "--data", tiny, "--out", out], { encoding: "utf8" });
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+    expect(bad.stderr).toMatch(/--likelihood: the conv model has a Bernoulli likelihood only/);
+  });
+
   it("vae-lab train --arch conv | mlp; anything else is a usage error naming the flag", () => {
     expect(parseTrainFlags(["--arch", "conv"]).arch).toBe("conv");
     expect(parseTrainFlags([]).arch).toBe("mlp");
