@@ -31,7 +31,7 @@ describe("backend selection", () => {
     const wasm = await initBackend("wasm");
     expect(wasm.name).toBe("wasm");
     expect(tf.getBackend()).toBe("wasm");
-    expect(wasm.summary).toMatch(/^wasm \((no )?SIMD\)( \+ native kernels \(OpenBLAS matmul, Adam, Bernoulli NLL\)|; native kernels .+)? — tfjs 4\./);
+    expect(wasm.summary).toMatch(/^wasm \((no )?SIMD\)( \+ native kernels \(OpenBLAS matmul, conv, Adam, Bernoulli NLL\)|; native kernels .+)? — tfjs 4\./);
     const y = tf.tidy(() => tf.tensor1d([1, 2, 3]).square().sum().dataSync()[0]);
     expect(y).toBe(14);
   });

@@ -23,7 +23,7 @@ export interface BackendInfo {
   tfjsVersion: string;
   /** Backends tried before this one, with why each was skipped. */
   skipped: { name: string; reason: string }[];
-  /** One-line human summary, e.g. "wasm (SIMD) + native kernels (OpenBLAS matmul, Adam, Bernoulli NLL) — tfjs 4.22.0; tensorflow skipped: not installed". */
+  /** One-line human summary, e.g. "wasm (SIMD) + native kernels (OpenBLAS matmul, conv, Adam, Bernoulli NLL) — tfjs 4.22.0; tensorflow skipped: not installed". */
   summary: string;
 }
 
