@@ -2,7 +2,8 @@
  * vae-lab: Variational Autoencoders from Bayes' rule to MNIST — the library.
  *
  * - `prob/`: Bayes' rule, Gaussians, KL, the ELBO, gradient estimators and test costs.
- * - `vae/`: the model, its written-out backpropagation, training, evaluation, checkpoints, figures.
+ * - `vae/`: the MLP model and the convolutional one (conv.ts), the MLP's written-out backpropagation, training,
+ *   evaluation, checkpoints, figures.
  * - `engine/`: what runs underneath (backend choice, native kernels, Adam, dense products, seeded randomness).
  * - `data/`: IDX files and MNIST.
  *
@@ -15,6 +16,8 @@ export { tf };
 export * from "./engine/backend";
 export { convKernelStatus } from "./engine/wasm-conv";
 export * from "./engine/random";
+export { convKernelStatus } from "./engine/wasm-conv";
+export type { ConvKernelStatus } from "./engine/wasm-conv";
 export { tidyValue } from "./engine/tidy";
 export * from "./data/idx";
 export * from "./data/mnist";
@@ -29,6 +32,8 @@ export * from "./prob/estimators";
 export * from "./prob/costs";
 export * from "./prob/categorical";
 export * from "./vae/model";
+export * from "./vae/conv";
+export type { LatentModel } from "./vae/latent-model";
 export * from "./vae/backprop";
 export * from "./vae/encoder-gradients";
 export * from "./vae/train";

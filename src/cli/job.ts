@@ -7,7 +7,7 @@ import * as path from "path";
 import { checkWritableFolder, recoverOutputSet, writeOutputSet } from "../files/output-set";
 import { checkTrainingData } from "../data/checks";
 import { BackendChoice, BackendInfo, initBackend } from "../engine/backend";
-import { checkpointJson, CheckpointError, loadTrainingState, loadVae, trainingStateJson } from "../vae/checkpoint";
+import { checkpointJson, CheckpointError, loadModel, loadTrainingState, trainingStateJson } from "../vae/checkpoint";
 import { activeUnits, iwaeNll } from "../vae/evaluate";
 import { Binarize, defaultMnistDir, loadMnist } from "../data/mnist";
 import { Figure, pageHtml, tableHtml } from "../plot/plot";
@@ -16,8 +16,14 @@ import { latentScatter, lossCurves, manifoldFigure, reconstructionFigure, sample
 import { Activation, Likelihood, Vae } from "../vae/model";
 import { latentExplorerHtml } from "../vae/explorer";
 import type { CategoricalEstimator } from "../vae/categorical";
+import { ConvVae } from "../vae/conv";
+
+/** "mlp": the MLP VAE (model.ts); "conv": the TensorFlow CVAE tutorial's convolutional VAE (conv.ts). */
+export type Arch = "mlp" | "conv";
+export const ARCH_CHOICES: readonly Arch[] = ["mlp", "conv"];
 
 export interface JobConfig {
+  arch: Arch;
   epochs: number;
   latentDim: number;
   hiddenDim: number;
@@ -52,6 +58,7 @@ export interface JobConfig {
 
 /** Defaults of `vae-lab train` (and so of `npm start`): a 2-D latent space, so the scatter is the latent space itself. */
 export const DEFAULT_JOB: JobConfig = {
+  arch: "mlp",
   epochs: 10,
   latentDim: 2,
   hiddenDim: 400,
@@ -117,6 +124,7 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
   const t0 = performance.now();
   // The output folder and the data are checked before anything is printed or started.
   if (fs.existsSync(config.out) && !fs.statSync(config.out).isDirectory()) throw new Error(`--out: ${config.out} exists and is not a folder`);
+  if (config.arch === "conv" && config.likelihood !== "bernoulli") throw new Error("--likelihood: the conv model has a Bernoulli likelihood only");
   try {
     checkWritableFolder(config.out);
   } catch (e) {
@@ -133,15 +141,17 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
   const start = config.resume ? loadResumePoint(config.resume) : undefined;
   const vae =
     start?.vae ??
-    new Vae({
-      inputDim: train.pixels,
-      hiddenDims: [config.hiddenDim],
-      latentDim: config.latentDim,
-      activation: config.activation,
-      likelihood: config.likelihood,
-      gaussianVariance: config.likelihood === "gaussian" ? "learned" : 1,
-      seed: config.seed,
-    });
+    (config.arch === "conv"
+      ? new ConvVae({ latentDim: config.latentDim, seed: config.seed })
+      : new Vae({
+          inputDim: train.pixels,
+          hiddenDims: [config.hiddenDim],
+          latentDim: config.latentDim,
+          activation: config.activation,
+          likelihood: config.likelihood,
+          gaussianVariance: config.likelihood === "gaussian" ? "learned" : 1,
+          seed: config.seed,
+        }));
   let state: TrainingState | undefined;
   try {
     const total = (start?.state.epoch ?? 0) + config.epochs;
@@ -227,9 +237,9 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
 }
 
 /** The model, its history and its training state saved in folder `dir` by an earlier run. */
-function loadResumePoint(dir: string): { vae: Vae; history: EpochRecord[]; state: TrainingState } {
+function loadResumePoint(dir: string): { vae: Vae | ConvVae; history: EpochRecord[]; state: TrainingState } {
   const { state } = loadTrainingState(path.join(dir, "training-state.json"));
-  const { vae, metadata } = loadVae(path.join(dir, "model.json"));
+  const { model: vae, metadata } = loadModel(path.join(dir, "model.json"));
   const history = (metadata?.history ?? []) as EpochRecord[];
   if (history.length !== state.epoch) {
     vae.dispose();
@@ -242,7 +252,12 @@ function summaryHtml(m: Metrics, backend: BackendInfo): string {
   const c = m.config;
   const rows: (string | number)[][] = [
     ["backend", backend.summary],
-    ["model", `${c.likelihood} MLP VAE ${m.data.rows * m.data.cols}-${c.hiddenDim}-${c.latentDim} (${c.activation}), ${c.parameters} parameters`],
+    [
+      "model",
+      c.arch === "conv"
+        ? `bernoulli convolutional VAE (TensorFlow CVAE tutorial's), z = ${c.latentDim}, ${c.parameters} parameters`
+        : `${c.likelihood} MLP VAE ${m.data.rows * m.data.cols}-${c.hiddenDim}-${c.latentDim} (${c.activation}), ${c.parameters} parameters`,
+    ],
     ["data", `${m.data.trainImages} training and ${m.data.testImages} test images of ${m.data.rows}×${m.data.cols} pixels, binarisation: ${c.binarize}`],
     ["training", `${c.epochs} epochs, batch ${c.batchSize}, Adam lr ${c.lr}, β ${c.beta}, seed ${c.seed}`],
     ["test −ELBO (nats/image)", m.test.elbo],

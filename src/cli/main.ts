@@ -7,7 +7,7 @@ import { parseArgs } from "util";
 import { BackendChoice, initBackend, nativeKernelsHint, parseBackendChoice } from "../engine/backend";
 import { nativeBlasCore } from "../engine/native-kernels";
 import { runBench } from "./bench";
-import { DEFAULT_JOB, JobConfig, JobInterruptedError, runJob } from "./job";
+import { ARCH_CHOICES, Arch, DEFAULT_JOB, JobConfig, JobInterruptedError, runJob } from "./job";
 import { exitCodeOf, onInterrupt } from "./signals";
 import { BINARIZE_CHOICES, Binarize, defaultMnistDir, labelCounts, loadMnist } from "../data/mnist";
 import { ProgressPrinter } from "./progress";
@@ -35,7 +35,7 @@ Usage:
                               Write q(z|x) (mean, log-variance) of MNIST digits as JSON.
   vae-lab export --model FILE --out DIR
                               Write DIR/encoder/ and DIR/decoder/ as TensorFlow.js Layers models.
-  vae-lab bench [options]     Time the reference setup (784-400-20, batch 128) on this backend.
+  vae-lab bench [options]     Time the reference setup (784-400-20, batch 128; --arch conv: the conv VAE) on this backend.
   vae-lab notebooks [--quick] [--out DIR] [--only NN ...]
                               Execute every notebook and publish them as HTML pages with an index [site/].
   vae-lab info [--backend B] [--data DIR]
@@ -43,6 +43,7 @@ Usage:
   vae-lab --help, vae-lab COMMAND --help
 
 Options of train (default in brackets):
+  --arch A               mlp | conv (the TensorFlow CVAE tutorial's convolutional VAE) [${DEFAULT_JOB.arch}]
   --epochs N             training epochs [${DEFAULT_JOB.epochs}]
   --latent-dim N         latent dimensions [${DEFAULT_JOB.latentDim}]
   --hidden-dim N         width of the hidden layer [${DEFAULT_JOB.hiddenDim}]
@@ -67,6 +68,7 @@ Options of train (default in brackets):
                          (categorical defaults: --samples 2, --binarize static, hidden 512-256)
 
 Options of bench:
+  --arch A               mlp (the reference setup) | conv (the convolutional VAE, z = 2) [mlp]
   --steps N              time N optimisation steps instead of a full epoch (469 steps)
   --backend B            auto | tensorflow | wasm | cpu [auto]
   --no-torch             skip the PyTorch comparison
@@ -126,7 +128,7 @@ function choiceFlag<T extends string>(values: Record<string, unknown>, name: str
 }
 
 const TRAIN_FLAGS = [
-  "epochs", "latent-dim", "hidden-dim", "batch-size", "lr", "likelihood", "binarize", "beta", "warmup", "samples",
+  "arch", "epochs", "latent-dim", "hidden-dim", "batch-size", "lr", "likelihood", "binarize", "beta", "warmup", "samples",
   "activation", "seed", "train-size", "iwae-k", "iwae-images", "data", "out", "backend", "latent", "estimator",
 ] as const;
 
@@ -140,8 +142,11 @@ export function parseTrainFlags(argv: string[]): JobConfig {
   const estimator = categorical ? choiceFlag<CategoricalEstimator>(values, "estimator", "gumbel", CATEGORICAL_ESTIMATORS) : undefined;
   const samples = intFlag(values, "samples", categorical ? 2 : d.samples);
   if (estimator && (estimator === "vimco" || estimator === "score-loo") && samples < 2) throw new UsageError(`--samples: --estimator ${estimator} needs at least 2`);
+  const arch = choiceFlag<Arch>(values, "arch", d.arch, ARCH_CHOICES);
+  if (categorical && arch !== "mlp") throw new UsageError("--arch: --latent categorical has the MLP architecture only");
   const config: JobConfig = {
     ...(categorical ? { latent, estimator } : {}),
+    arch,
     epochs: intFlag(values, "epochs", d.epochs),
     latentDim: intFlag(values, "latent-dim", d.latentDim),
     hiddenDim: intFlag(values, "hidden-dim", categorical ? 512 : d.hiddenDim),
@@ -235,8 +240,9 @@ async function notebooks(argv: string[]): Promise<void> {
 }
 
 async function bench(argv: string[]): Promise<void> {
-  const { values } = parse(argv, { steps: { type: "string" }, backend: { type: "string" }, "no-torch": { type: "boolean" }, profile: { type: "boolean" } });
+  const { values } = parse(argv, { steps: { type: "string" }, backend: { type: "string" }, "no-torch": { type: "boolean" }, profile: { type: "boolean" }, arch: { type: "string" } });
   await runBench({
+    arch: choiceFlag<Arch>(values, "arch", "mlp", ARCH_CHOICES),
     profile: !!values.profile,
     steps: values.steps === undefined ? undefined : intFlag(values, "steps", 1),
     backend: backendFlag(values.backend),

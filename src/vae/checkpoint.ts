@@ -2,7 +2,8 @@
  * Saving and loading a trained VAE as one JSON file: the configuration, optional metadata, and every
  * weight as base64-encoded little-endian float32. The file is written atomically (temporary file, fsync,
  * rename), so a crash mid-save never leaves a half-written checkpoint; loading checks the format, the
- * shapes and the sizes, and says which file is wrong and how.
+ * shapes and the sizes, and says which file is wrong and how. The MLP (model.ts) and the convolutional model
+ * (conv.ts, whose configuration has arch "conv") are stored alike; loadModel reads either.
  */
 import * as fs from "fs";
 import * as tf from "@tensorflow/tfjs";
@@ -10,6 +11,7 @@ import { writeFileAtomic } from "../files/atomic-write";
 import { FileError } from "../files/file-error";
 import { validateVaeConfig, Vae, VaeConfig } from "./model";
 import type { TrainingState } from "./train";
+import { ConvVae, ConvVaeConfig, convWeightLayout, validateConvVaeConfig } from "./conv";
 
 export const CHECKPOINT_FORMAT = "vae-lab/checkpoint@1";
 
@@ -21,7 +23,7 @@ interface StoredWeight {
 
 interface Checkpoint {
   format: string;
-  config: VaeConfig;
+  config: VaeConfig | ConvVaeConfig;
   metadata?: Record<string, unknown>;
   weights: StoredWeight[];
 }
@@ -39,20 +41,30 @@ function toBase64(values: Float32Array): string {
   return Buffer.from(le.buffer, le.byteOffset, le.byteLength).toString("base64");
 }
 
-/** The checkpoint of `vae` as JSON text (what saveVae writes). */
-export function checkpointJson(vae: Vae, metadata?: Record<string, unknown>): string {
+/** The checkpoint of `vae` (MLP or convolutional) as JSON text (what saveVae writes). */
+export function checkpointJson(vae: Vae | ConvVae, metadata?: Record<string, unknown>): string {
   const weights = vae.variables().map((v) => ({ shape: v.shape, data: toBase64(v.dataSync() as Float32Array) }));
   const ckpt: Checkpoint = { format: CHECKPOINT_FORMAT, config: vae.config, metadata, weights };
   return JSON.stringify(ckpt);
 }
 
-/** Write `vae` (and optional metadata such as the training history) to `file`. */
-export function saveVae(vae: Vae, file: string, metadata?: Record<string, unknown>): void {
+/** Write `vae` (MLP or convolutional; and optional metadata such as the training history) to `file`. */
+export function saveVae(vae: Vae | ConvVae, file: string, metadata?: Record<string, unknown>): void {
   writeFileAtomic(file, checkpointJson(vae, metadata));
 }
 
-/** Read a checkpoint written by saveVae into a new model. */
+/** Read a checkpoint of an MLP VAE written by saveVae into a new model. */
 export function loadVae(file: string): { vae: Vae; metadata?: Record<string, unknown> } {
+  const { model, metadata } = loadModel(file);
+  if (!(model instanceof Vae)) {
+    model.dispose();
+    throw new CheckpointError(file, "holds a convolutional VAE (read it with loadModel)");
+  }
+  return { vae: model, metadata };
+}
+
+/** Read a checkpoint written by saveVae (MLP or convolutional) into a new model. */
+export function loadModel(file: string): { model: Vae | ConvVae; metadata?: Record<string, unknown> } {
   let text: string;
   try {
     text = fs.readFileSync(file, "utf8");
@@ -70,26 +82,38 @@ export function loadVae(file: string): { vae: Vae; metadata?: Record<string, unk
     throw new CheckpointError(file, `not a vae-lab checkpoint (format ${JSON.stringify(ckpt?.format)}, expected ${CHECKPOINT_FORMAT})`);
   }
   // Everything is checked before the model is built, so a file cannot make us allocate more than it holds.
+  const conv = (ckpt.config as { arch?: unknown } | null)?.arch === "conv";
   try {
-    checkConfigFields(ckpt.config);
-    validateVaeConfig(ckpt.config);
+    if (conv) {
+      checkConvConfigFields(ckpt.config);
+      validateConvVaeConfig(ckpt.config);
+    } else {
+      checkConfigFields(ckpt.config);
+      validateVaeConfig(ckpt.config);
+    }
   } catch (e) {
     throw new CheckpointError(file, `bad configuration: ${(e as Error).message}`);
   }
-  const shapes = weightShapes(ckpt.config);
-  const names = weightNames(ckpt.config);
-  if (!Array.isArray(ckpt.weights) || ckpt.weights.length !== shapes.length) {
-    throw new CheckpointError(file, `holds ${Array.isArray(ckpt.weights) ? ckpt.weights.length : "no list of"} weight arrays, the configuration needs ${shapes.length}`);
+  const layout = conv ? convWeightLayout(ckpt.config as ConvVaeConfig) : weightLayout(ckpt.config as VaeConfig);
+  if (!Array.isArray(ckpt.weights) || ckpt.weights.length !== layout.length) {
+    throw new CheckpointError(file, `holds ${Array.isArray(ckpt.weights) ? ckpt.weights.length : "no list of"} weight arrays, the configuration needs ${layout.length}`);
   }
-  const values = shapes.map((shape, i) => decodeWeight(file, `${i} (${names[i]})`, ckpt.weights[i], shape));
-  const vae = new Vae(ckpt.config);
+  const values = layout.map((w, i) => decodeWeight(file, `${i} (${w.name})`, ckpt.weights[i], w.shape));
+  const vae: Vae | ConvVae = conv ? new ConvVae(ckpt.config as ConvVaeConfig) : new Vae(ckpt.config as VaeConfig);
   try {
     vae.variables().forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(values[i], v.shape))));
   } catch (e) {
     vae.dispose();
     throw e;
   }
-  return { vae, metadata: ckpt.metadata };
+  return { model: vae, metadata: ckpt.metadata };
+}
+
+/** The types of a stored convolutional configuration's fields (validateConvVaeConfig then checks values). */
+function checkConvConfigFields(c: unknown): asserts c is ConvVaeConfig {
+  if (!c || typeof c !== "object" || Array.isArray(c)) throw new Error("missing or not an object");
+  const r = c as Record<string, unknown>;
+  for (const k of ["inputDim", "latentDim", "seed"]) if (typeof r[k] !== "number") throw new Error(`${k} must be a number (got ${JSON.stringify(r[k])})`);
 }
 
 /** The types of a stored configuration's fields (validateVaeConfig then checks their values). */

@@ -7,7 +7,8 @@ import { mathjs } from "../engine/mathjs";
 import { batchTensor, MnistSet } from "../data/mnist";
 import { Rng, tfSeed } from "../engine/random";
 import { tidyValue } from "../engine/tidy";
-import { reconstructionNll, Vae } from "./model";
+import { reconstructionNll } from "./model";
+import type { LatentModel } from "./latent-model";
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
@@ -19,7 +20,7 @@ const LOG_2PI = Math.log(2 * Math.PI);
  * L_1 is the ELBO, L_k increases with k and tends to log p(x); with k = 5000 it is the usual estimate of
  * the test log-likelihood. Returned as a negative log-likelihood in nats per image (lower is better).
  */
-export function iwaeNll(vae: Vae, set: MnistSet, options: { k?: number; limit?: number; seed?: number; chunk?: number } = {}): number {
+export function iwaeNll(vae: LatentModel, set: MnistSet, options: { k?: number; limit?: number; seed?: number; chunk?: number } = {}): number {
   const { k = 100, chunk = 1000 } = options;
   const n = Math.min(options.limit ?? set.count, set.count);
   const rng = new Rng(options.seed ?? 7);
@@ -50,7 +51,7 @@ export function iwaeNll(vae: Vae, set: MnistSet, options: { k?: number; limit?: 
 }
 
 /** Posterior means E_q[z|x] of the first `limit` examples, as a [n × latentDim] row-major array. */
-export function encodeMeans(vae: Vae, set: MnistSet, options: { limit?: number; batchSize?: number } = {}): Float32Array {
+export function encodeMeans(vae: LatentModel, set: MnistSet, options: { limit?: number; batchSize?: number } = {}): Float32Array {
   const n = Math.min(options.limit ?? set.count, set.count);
   const bs = options.batchSize ?? 1000;
   const D = vae.config.latentDim;
@@ -68,7 +69,7 @@ export function encodeMeans(vae: Vae, set: MnistSet, options: { limit?: number; 
  * Active units (Burda et al.): latent dimension d is active when the posterior mean E_q[z_d|x] varies
  * across the data, Cov_x(E_q[z_d|x]) > threshold (0.01). Returns the per-dimension variances and the count.
  */
-export function activeUnits(vae: Vae, set: MnistSet, options: { limit?: number; threshold?: number } = {}): { count: number; variances: number[] } {
+export function activeUnits(vae: LatentModel, set: MnistSet, options: { limit?: number; threshold?: number } = {}): { count: number; variances: number[] } {
   const D = vae.config.latentDim;
   const means = encodeMeans(vae, set, { limit: options.limit });
   const n = means.length / D;
@@ -116,7 +117,7 @@ export function normalQuantile(p: number): number {
  * row-major image after image (grid row 0 = the largest z₂, so the picture has z₂ growing upwards), and the
  * coordinates used. Needs a 2-D latent space.
  */
-export function decodeLatentGrid(vae: Vae, options: { n?: number } = {}): { images: Float32Array; z1: number[]; z2: number[] } {
+export function decodeLatentGrid(vae: LatentModel, options: { n?: number } = {}): { images: Float32Array; z1: number[]; z2: number[] } {
   const { n = 20 } = options;
   if (vae.config.latentDim !== 2) throw new Error(`decodeLatentGrid needs a 2-D latent space (this model has ${vae.config.latentDim})`);
   const coords = Array.from({ length: n }, (_, i) => normalQuantile((i + 0.5) / n));
@@ -127,12 +128,12 @@ export function decodeLatentGrid(vae: Vae, options: { n?: number } = {}): { imag
 }
 
 /** Pixel means of p(x|z) at the posterior means of the given examples: [n × pixels]. */
-export function reconstruct(vae: Vae, set: MnistSet, indices: number[]): Float32Array {
+export function reconstruct(vae: LatentModel, set: MnistSet, indices: number[]): Float32Array {
   return tidyValue(() => Float32Array.from(vae.decodeMean(vae.encode(batchTensor(set, indices, new Rng(0))).mu).dataSync()));
 }
 
 /** Pixel means of p(x|z) for `n` draws z from the prior N(0, I) (same seed → same draws): [n × pixels]. */
-export function samplePrior(vae: Vae, options: { n?: number; seed?: number } = {}): Float32Array {
+export function samplePrior(vae: LatentModel, options: { n?: number; seed?: number } = {}): Float32Array {
   const { n = 30 } = options;
   const s = options.seed ?? new Rng().nextSeed();
   return tidyValue(() => Float32Array.from(vae.decodeMean(tf.randomNormal([n, vae.config.latentDim], 0, 1, "float32", tfSeed(s)) as tf.Tensor2D).dataSync()));

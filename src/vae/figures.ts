@@ -7,7 +7,7 @@ import { activeUnits, decodeLatentGrid, encodeMeans, reconstruct, samplePrior } 
 import { MnistSet } from "../data/mnist";
 import { Figure, imageGrid, lineChart, scatterByLabel } from "../plot/plot";
 import { EpochRecord } from "./train";
-import { Vae } from "./model";
+import type { LatentModel } from "./latent-model";
 
 /**
  * Train and test negative ELBO per epoch and the test reconstruction term on the left axis; the test KL,
@@ -41,7 +41,7 @@ export function lossCurves(history: EpochRecord[], options: { title?: string } =
  * Posterior means of `limit` examples, coloured by digit. For latent spaces of more than two dimensions
  * the two dimensions with the largest spread are shown.
  */
-export function latentScatter(vae: Vae, set: MnistSet, options: { limit?: number } = {}): Figure {
+export function latentScatter(vae: LatentModel, set: MnistSet, options: { limit?: number } = {}): Figure {
   const { limit = 5000 } = options;
   const D = vae.config.latentDim;
   const n = Math.min(limit, set.count);
@@ -65,7 +65,7 @@ export interface ImageShape {
   cols: number;
 }
 
-function imageShapeOf(vae: Vae, shape?: ImageShape): ImageShape {
+function imageShapeOf(vae: LatentModel, shape?: ImageShape): ImageShape {
   if (shape) {
     if (shape.rows * shape.cols !== vae.config.inputDim) throw new Error(`image shape ${shape.rows}×${shape.cols} does not match the model's ${vae.config.inputDim} pixels`);
     return shape;
@@ -79,7 +79,7 @@ function imageShapeOf(vae: Vae, shape?: ImageShape): ImageShape {
  * The decoded n × n grid over the latent plane (2-D models only), with z₁ along the bottom and z₂ up the
  * side at the grid's Gaussian-quantile coordinates, so it can be read against the latent scatter.
  */
-export function manifoldFigure(vae: Vae, options: { n?: number; shape?: ImageShape } = {}): Figure {
+export function manifoldFigure(vae: LatentModel, options: { n?: number; shape?: ImageShape } = {}): Figure {
   const { n = 20 } = options;
   const grid = decodeLatentGrid(vae, { n });
   const { rows, cols } = imageShapeOf(vae, options.shape);
@@ -97,7 +97,7 @@ export function manifoldFigure(vae: Vae, options: { n?: number; shape?: ImageSha
 }
 
 /** Originals (odd rows) above their reconstructions (even rows). */
-export function reconstructionFigure(vae: Vae, set: MnistSet, options: { n?: number; title?: string } = {}): Figure {
+export function reconstructionFigure(vae: LatentModel, set: MnistSet, options: { n?: number; title?: string } = {}): Figure {
   const { n = 10, title = "Test digits (top) and their reconstructions (bottom)" } = options;
   const idx = Array.from({ length: n }, (_, i) => i);
   const rec = reconstruct(vae, set, idx);
@@ -109,7 +109,7 @@ export function reconstructionFigure(vae: Vae, set: MnistSet, options: { n?: num
 }
 
 /** Pixel means of p(x|z) for z ~ N(0, I). */
-export function samplesFigure(vae: Vae, options: { n?: number; seed?: number; shape?: ImageShape } = {}): Figure {
+export function samplesFigure(vae: LatentModel, options: { n?: number; seed?: number; shape?: ImageShape } = {}): Figure {
   const { n = 30, seed = 1 } = options;
   const { rows, cols } = imageShapeOf(vae, options.shape);
   return imageGrid(samplePrior(vae, { n, seed }), rows, cols, { columns: Math.min(n, 10), title: "Samples: decoder means at z ~ N(0, I)", width: 640 });

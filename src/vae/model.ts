@@ -13,6 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import { columnSums, matMulT } from "../engine/dense";
 import { nativeBernoulliNll } from "../engine/native-kernels";
 import { Rng, tfSeed } from "../engine/random";
+import type { LatentModel } from "./latent-model";
 
 export type Activation = "relu" | "tanh" | "softplus" | "elu" | "leakyRelu" | "sigmoid";
 export const ACTIVATIONS: readonly Activation[] = ["relu", "tanh", "softplus", "elu", "leakyRelu", "sigmoid"];
@@ -263,7 +264,7 @@ export function klStandardNormalTensor(mu: tf.Tensor2D, logVar: tf.Tensor2D): tf
 }
 
 /** −log p(x|z) per row for the model's likelihood, from decoder outputs. */
-export function reconstructionNll(vae: Vae, out: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor1D {
+export function reconstructionNll(vae: LatentModel, out: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor1D {
   if (vae.config.likelihood === "bernoulli") return bernoulliNll(out, x);
   return tf.tidy(() => {
     const lv = vae.logNoiseVar ?? Math.log(vae.config.gaussianVariance as number);
@@ -294,7 +295,7 @@ export interface LossTerms {
 }
 
 /** The negative ELBO of a batch (β-weighted), with its two terms. The caller disposes the result. */
-export function negativeElbo(vae: Vae, x: tf.Tensor2D, options: LossOptions = {}): LossTerms {
+export function negativeElbo(vae: LatentModel, x: tf.Tensor2D, options: LossOptions = {}): LossTerms {
   const { beta = 1, samples = 1 } = options;
   return tf.tidy(() => {
     const B = x.shape[0];

@@ -8,7 +8,8 @@ import { batchTensor, meanOverSet, MnistSet } from "../data/mnist";
 import { AdamState, createAdam } from "../engine/optimizer";
 import { Rng, RngState } from "../engine/random";
 import { tidyValue } from "../engine/tidy";
-import { negativeElbo, Vae } from "./model";
+import { LossTerms, negativeElbo, Vae } from "./model";
+import type { LatentModel } from "./latent-model";
 import { explicitGradientsSupported, negativeElboGradients } from "./backprop";
 import { EncoderEstimator, surrogateLoss } from "./encoder-gradients";
 
@@ -103,13 +104,18 @@ export interface Evaluation {
 }
 
 /** Negative ELBO (β = 1 by default) averaged over a whole set, evaluated in batches. */
-export function evaluateElbo(vae: Vae, set: MnistSet, options: { batchSize?: number; seed?: number; samples?: number; beta?: number } = {}): Evaluation {
+export function evaluateElbo(vae: LatentModel, set: MnistSet, options: { batchSize?: number; seed?: number; samples?: number; beta?: number } = {}): Evaluation {
   const { samples = 1, beta = 1 } = options;
   const [loss, recon, kl] = meanOverSet(set, (x, rng) => {
     const t = negativeElbo(vae, x, { beta, samples, seed: rng.nextSeed() });
     return [t.loss.dataSync()[0], t.recon.dataSync()[0], t.kl.dataSync()[0]];
   }, options);
   return { loss, recon, kl };
+}
+
+/** The loss itself as the objective (the reparameterization gradient), for models without surrogateLoss. */
+function reparamObjective(t: LossTerms): LossTerms & { objective: tf.Scalar } {
+  return { ...t, objective: t.loss };
 }
 
 /**
@@ -124,8 +130,10 @@ export function betaAt(epoch: number, beta: number, warmupEpochs: number): numbe
 /**
  * Train `vae` on `train`, evaluating on `test` after every epoch. Returns the per-epoch history of this
  * call. The optimiser state lives only for this call; `onState` hands it out and `resume` takes it back.
+ * Models other than the MLP (the convolutional one of conv.ts) train with the reparameterization gradient
+ * through tfjs's autodiff.
  */
-export function trainVae(vae: Vae, train: MnistSet, test: MnistSet, options: TrainOptions): EpochRecord[] {
+export function trainVae(vae: LatentModel, train: MnistSet, test: MnistSet, options: TrainOptions): EpochRecord[] {
   const steps = trainVaeSteps(vae, train, test, options);
   for (;;) {
     const r = steps.next();
@@ -138,7 +146,7 @@ export function trainVae(vae: Vae, train: MnistSet, test: MnistSet, options: Tra
  * the event loop a turn (to notice Ctrl-C) or stop early; stopping (`return()`, or a throw in a for…of)
  * frees the optimiser state. Its return value is the history.
  */
-export function* trainVaeSteps(vae: Vae, train: MnistSet, test: MnistSet, options: TrainOptions): Generator<StepProgress, EpochRecord[], void> {
+export function* trainVaeSteps(vae: LatentModel, train: MnistSet, test: MnistSet, options: TrainOptions): Generator<StepProgress, EpochRecord[], void> {
   const { epochs, batchSize = 128, lr = 1e-3, beta = 1, warmupEpochs = 0, samples = 1, encoderEstimator: estimator = "reparam" } = options;
   if (!(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`epochs must be a positive integer (got ${epochs})`);
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`batchSize must be a positive integer (got ${batchSize})`);
@@ -152,7 +160,9 @@ export function* trainVaeSteps(vae: Vae, train: MnistSet, test: MnistSet, option
   if (options.resume) optimizer.setState(options.resume.adam, variables);
   const history: EpochRecord[] = [];
   const stepsPerEpoch = Math.ceil(train.count / batchSize);
-  const explicit = options.backprop !== "tape" && explicitGradientsSupported(vae);
+  const mlp = vae instanceof Vae ? vae : undefined;
+  if (!mlp && estimator !== "reparam") throw new Error(`the ${estimator} estimator is implemented for the MLP VAE only`);
+  const explicit = options.backprop !== "tape" && !!mlp && explicitGradientsSupported(mlp);
   try {
     for (let epoch = first; epoch < first + epochs; epoch++) {
       const b = betaAt(epoch, beta, warmupEpochs);
@@ -166,7 +176,7 @@ export function* trainVaeSteps(vae: Vae, train: MnistSet, test: MnistSet, option
         const [l, r, k] = tidyValue(() => {
           const x = batchTensor(train, idx, rng);
           if (explicit) {
-            const g = negativeElboGradients(vae, x, { estimator, beta: b, samples, seed: rng.nextSeed() });
+            const g = negativeElboGradients(mlp!, x, { estimator, beta: b, samples, seed: rng.nextSeed() });
             const [reconValue, klValue] = [g.recon.dataSync()[0], g.kl.dataSync()[0]];
             const loss = reconValue + b * klValue;
             if (Number.isFinite(loss)) optimizer.applyGradients(g.grads, variables);
@@ -176,7 +186,8 @@ export function* trainVaeSteps(vae: Vae, train: MnistSet, test: MnistSet, option
           let recon: tf.Scalar | undefined;
           let kl: tf.Scalar | undefined;
           const { grads } = tf.variableGrads(() => {
-            const t = surrogateLoss(vae, x, { estimator, beta: b, samples, seed: rng.nextSeed() });
+            const opts = { beta: b, samples, seed: rng.nextSeed() };
+            const t = mlp ? surrogateLoss(mlp, x, { estimator, ...opts }) : reparamObjective(negativeElbo(vae, x, opts));
             recon = tf.keep(t.recon);
             kl = tf.keep(t.kl);
             return t.objective;
