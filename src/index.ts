@@ -14,11 +14,12 @@ import * as tf from "@tensorflow/tfjs";
 
 export { tf };
 export * from "./engine/backend";
-export { convKernelStatus } from "./engine/wasm-conv";
 export * from "./engine/random";
 export { convKernelStatus } from "./engine/wasm-conv";
 export type { ConvKernelStatus } from "./engine/wasm-conv";
 export { tidyValue } from "./engine/tidy";
+export { createAdam } from "./engine/optimizer";
+export type { AdamOptions, AdamState, TrainingOptimizer } from "./engine/optimizer";
 export * from "./data/idx";
 export * from "./data/mnist";
 export * from "./plot/plot";

@@ -283,6 +283,11 @@ export interface LossOptions {
   samples?: number;
   /** Seed of ε. */
   seed?: number;
+  /**
+   * ε itself, [samples · batch, latentDim] (z = μ + σ ⊙ ε, row i·B + b for sample i of image b), instead of
+   * drawing it: the same noise in two programs (test/reference/parity-conv.js) or two models.
+   */
+  eps?: tf.Tensor2D;
 }
 
 export interface LossTerms {
@@ -301,7 +306,10 @@ export function negativeElbo(vae: LatentModel, x: tf.Tensor2D, options: LossOpti
     const B = x.shape[0];
     const { mu, logVar } = vae.encode(x);
     const D = vae.config.latentDim;
-    const eps = tf.randomNormal([samples * B, D], 0, 1, "float32", tfSeed(options.seed ?? new Rng().nextSeed()));
+    if (options.eps && (options.eps.shape[0] !== samples * B || options.eps.shape[1] !== D)) {
+      throw new Error(`eps has shape [${options.eps.shape}], expected [${samples * B}, ${D}] (samples × batch, latent dimensions)`);
+    }
+    const eps = options.eps ?? tf.randomNormal([samples * B, D], 0, 1, "float32", tfSeed(options.seed ?? new Rng().nextSeed()));
     const muL = samples === 1 ? mu : tf.tile(mu, [samples, 1]);
     const sdL = samples === 1 ? tf.exp(logVar.mul(0.5)) : tf.tile(tf.exp(logVar.mul(0.5)), [samples, 1]);
     const z = muL.add(sdL.mul(eps)) as tf.Tensor2D;

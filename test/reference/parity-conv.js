@@ -1,12 +1,23 @@
 #!/usr/bin/env node
 /**
- * Reference parity of the convolutional VAE: train the TensorFlow CVAE tutorial's model (z = 2,
- * threshold-binarised MNIST, Adam 1e-3, batch 128) with PyTorch (test/reference/pytorch_conv_vae.py) and
- * with vae-lab (`vae-lab train --arch conv`), and print the two test −ELBO curves side by side.
- * Needs python3-torch. Usage: node test/reference/parity-conv.js [--epochs N] [--train-size N]
- * (--train-size: the first N training images in both runs; the full 10 000-image test set is always used).
+ * Reference parity of the convolutional VAE (the TensorFlow CVAE tutorial's model, z = 2, threshold-binarised
+ * MNIST, Adam 1e-3, batch 128): the test −ELBO per epoch of vae-lab and of the same model in PyTorch
+ * (test/reference/pytorch_conv_vae.py), side by side. Needs python3-torch and a built dist/.
+ *
+ *   node test/reference/parity-conv.js [--epochs N] [--train-size N] [--seeds 1,2,3] [--independent]
+ *
+ * Matched (the default): for each seed, vae-lab draws the initial weights, every epoch's minibatch order and
+ * every ε (training and test) once; both frameworks start from those weights and use that order and that
+ * noise, so the two curves differ only by how each framework rounds (float32 kernels, summation order) and
+ * how that grows over the steps. vae-lab's side is ConvVae, negativeElbo (with the given ε) and createAdam
+ * in a plain loop; PyTorch's side is pytorch_conv_vae.py --replay.
+ *
+ * --independent: each framework trains from its own seed with its own randomness (`vae-lab train --arch
+ * conv` against pytorch_conv_vae.py); the difference then also holds the seed-to-seed spread.
+ *
+ * --train-size N: the first N training images in both runs; the full 10 000-image test set is always used.
  */
-const { spawnSync } = require("child_process");
+const { spawn, spawnSync } = require("child_process");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
@@ -16,34 +27,145 @@ const flag = (name, fallback) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : fallback;
 };
-const epochs = flag("--epochs", "10");
+const epochs = Number(flag("--epochs", "10"));
 const trainSize = flag("--train-size", undefined);
+const seeds = flag("--seeds", "1").split(",").map(Number);
+const independent = args.includes("--independent");
 const root = path.resolve(__dirname, "..", "..");
+const script = path.join(__dirname, "pytorch_conv_vae.py");
 const py = ["/usr/bin/python3", "python3"].find((p) => spawnSync(p, ["-c", "import torch"], { stdio: "ignore" }).status === 0);
 if (!py) {
   console.error("parity-conv: PyTorch is not installed (apt-get install python3-torch)");
   process.exit(1);
 }
-const subset = trainSize ? ["--train-size", trainSize] : [];
-console.error(`PyTorch: ${epochs} epochs…`);
-const t = spawnSync(py, [path.join(__dirname, "pytorch_conv_vae.py"), "--epochs", epochs, "--threads", "1", "--binarize", "threshold", ...subset], { encoding: "utf8" });
-if (t.status !== 0) {
-  console.error(`parity-conv: the PyTorch run failed: ${t.stderr.trim().split("\n").pop()}`);
-  process.exit(1);
+const BATCH = 128;
+const TEST_BATCH = 500;
+
+/** Run a child to completion; resolves with its stdout (its stderr passes through). */
+function run(cmd, argv) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`${path.basename(argv[0])} exited with ${code}`))));
+  });
 }
-const torch = t.stdout.trim().split("\n").map((l) => JSON.parse(l));
-const out = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-parity-conv-"));
-console.error(`vae-lab: ${epochs} epochs…`);
-const v = spawnSync(
-  process.execPath,
-  [path.join(root, "dist", "cli", "main.js"), "train", "--arch", "conv", "--latent-dim", "2", "--binarize", "threshold", "--lr", "0.001", "--batch-size", "128", "--epochs", epochs, "--iwae-k", "0", ...subset, "--out", out],
-  { stdio: ["ignore", "ignore", "inherit"] },
-);
-if (v.status !== 0) process.exit(1);
-const ours = JSON.parse(fs.readFileSync(path.join(out, "metrics.json"), "utf8"));
-console.log(`backend: ${ours.backend}; training images: ${trainSize ?? 60000}; test images: 10000`);
-console.log("epoch | PyTorch test | vae-lab test | difference | PyTorch s/epoch | vae-lab s/epoch");
-torch.forEach((p, i) => {
-  const o = ours.epochs[i];
-  console.log(`${String(p.epoch).padStart(5)} | ${p.testLoss.toFixed(2).padStart(12)} | ${o.testLoss.toFixed(2).padStart(12)} | ${(o.testLoss - p.testLoss).toFixed(2).padStart(10)} | ${p.seconds.toFixed(1).padStart(15)} | ${o.seconds.toFixed(1).padStart(15)}`);
+
+/** vae-lab's initial weights, minibatch orders and noise for one seed, written where PyTorch reads them. */
+function writeTrace(vl, seed, dir, trainCount, testCount) {
+  const m = new vl.ConvVae({ latentDim: 2, seed });
+  const weights = Object.fromEntries(m.variables().map((v) => [v.name.split("/").slice(1).join("/"), { shape: v.shape, data: Array.from(v.dataSync()) }]));
+  m.dispose();
+  const rng = new vl.Rng(seed + 1000);
+  const perm = new Int32Array(epochs * trainCount);
+  const eps = new Float32Array(epochs * trainCount * 2);
+  const testEps = new Float32Array(epochs * testCount * 2);
+  for (let e = 0; e < epochs; e++) {
+    perm.set(rng.permutation(trainCount), e * trainCount);
+    for (let i = 0; i < trainCount * 2; i++) eps[e * trainCount * 2 + i] = rng.normal();
+    for (let i = 0; i < testCount * 2; i++) testEps[e * testCount * 2 + i] = rng.normal();
+  }
+  fs.writeFileSync(path.join(dir, "weights.json"), JSON.stringify(weights));
+  fs.writeFileSync(path.join(dir, "perm.i32"), Buffer.from(perm.buffer));
+  fs.writeFileSync(path.join(dir, "eps.f32"), Buffer.from(eps.buffer));
+  fs.writeFileSync(path.join(dir, "test-eps.f32"), Buffer.from(testEps.buffer));
+  return { weights, perm, eps, testEps };
+}
+
+/** The matched run on vae-lab's side: the trace's weights, order and noise, in a plain training loop. */
+function trainMatched(vl, trace, train, test) {
+  const { tf } = vl;
+  const m = new vl.ConvVae({ latentDim: 2, seed: 0 });
+  const vars = m.variables();
+  vars.forEach((v) => {
+    const w = trace.weights[v.name.split("/").slice(1).join("/")];
+    tf.tidy(() => v.assign(tf.tensor(w.data, w.shape)));
+  });
+  const adam = vl.createAdam(1e-3);
+  const rows = (set, idx) => {
+    const x = new Float32Array(idx.length * 784);
+    idx.forEach((j, r) => x.set(set.images.subarray(j * 784, (j + 1) * 784), r * 784));
+    return tf.tensor2d(x, [idx.length, 784]);
+  };
+  const out = [];
+  for (let e = 0; e < epochs; e++) {
+    const t0 = performance.now();
+    const perm = trace.perm.subarray(e * train.count, (e + 1) * train.count);
+    let total = 0;
+    for (let s = 0; s < train.count; s += BATCH) {
+      const n = Math.min(BATCH, train.count - s);
+      total += tf.tidy(() => {
+        const x = rows(train, perm.subarray(s, s + n));
+        const eps = tf.tensor2d(trace.eps.subarray(e * train.count * 2 + s * 2, e * train.count * 2 + (s + n) * 2), [n, 2]);
+        const { value, grads } = tf.variableGrads(() => vl.negativeElbo(m, x, { eps }).loss, vars);
+        adam.applyGradients(grads, vars);
+        return value.dataSync()[0] * n;
+      });
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    let testTotal = 0;
+    for (let s = 0; s < test.count; s += TEST_BATCH) {
+      const n = Math.min(TEST_BATCH, test.count - s);
+      testTotal += tf.tidy(() => {
+        const x = rows(test, Int32Array.from({ length: n }, (_, i) => s + i));
+        const eps = tf.tensor2d(trace.testEps.subarray(e * test.count * 2 + s * 2, e * test.count * 2 + (s + n) * 2), [n, 2]);
+        return vl.negativeElbo(m, x, { eps }).loss.dataSync()[0] * n;
+      });
+    }
+    out.push({ epoch: e + 1, trainLoss: total / train.count, testLoss: testTotal / test.count, seconds });
+    console.error(`  vae-lab epoch ${e + 1}: test ${out[e].testLoss.toFixed(2)}`);
+  }
+  adam.dispose();
+  m.dispose();
+  return out;
+}
+
+async function matched(seed) {
+  const vl = require(path.join(root, "dist"));
+  const backend = await vl.initBackend("auto");
+  const train = vl.loadMnist({ split: "train", binarize: "threshold", limit: trainSize ? Number(trainSize) : undefined });
+  const test = vl.loadMnist({ split: "test", binarize: "threshold" });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-parity-conv-"));
+  const trace = writeTrace(vl, seed, dir, train.count, test.count);
+  // PyTorch runs in its own process while vae-lab trains here (one thread each).
+  const torchRun = run(py, [script, "--replay", dir, "--epochs", String(epochs), "--threads", "1", "--binarize", "threshold", ...(trainSize ? ["--train-size", trainSize] : [])]);
+  const ours = trainMatched(vl, trace, train, test);
+  const torch = (await torchRun).trim().split("\n").map((l) => JSON.parse(l));
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { backend: backend.summary, ours, torch };
+}
+
+async function independentRun(seed) {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-parity-conv-"));
+  const subset = trainSize ? ["--train-size", trainSize] : [];
+  const torchRun = run(py, [script, "--epochs", String(epochs), "--threads", "1", "--binarize", "threshold", "--seed", String(seed), ...subset]);
+  const cli = [path.join(root, "dist", "cli", "main.js"), "train", "--arch", "conv", "--latent-dim", "2", "--binarize", "threshold", "--lr", "0.001", "--batch-size", "128", "--epochs", String(epochs), "--iwae-k", "0", "--seed", String(seed), ...subset, "--out", out];
+  await run(process.execPath, cli);
+  const metrics = JSON.parse(fs.readFileSync(path.join(out, "metrics.json"), "utf8"));
+  const torch = (await torchRun).trim().split("\n").map((l) => JSON.parse(l));
+  fs.rmSync(out, { recursive: true, force: true });
+  return { backend: metrics.backend, ours: metrics.epochs, torch };
+}
+
+(async () => {
+  console.log(`${independent ? "independent runs (own seeds and noise)" : "matched runs (same initial weights, minibatch order and ε)"}; training images: ${trainSize ?? 60000}; test images: 10000; ${epochs} epochs`);
+  const worst = [];
+  for (const seed of seeds) {
+    console.error(`seed ${seed}: both frameworks, ${epochs} epochs…`);
+    const r = independent ? await independentRun(seed) : await matched(seed);
+    console.log(`\nseed ${seed}; vae-lab backend: ${r.backend}`);
+    console.log("epoch | PyTorch test | vae-lab test | difference | PyTorch s/epoch | vae-lab s/epoch");
+    let w = 0;
+    r.torch.forEach((p, i) => {
+      const o = r.ours[i];
+      w = Math.max(w, Math.abs(o.testLoss - p.testLoss));
+      console.log(`${String(p.epoch).padStart(5)} | ${p.testLoss.toFixed(2).padStart(12)} | ${o.testLoss.toFixed(2).padStart(12)} | ${(o.testLoss - p.testLoss).toFixed(2).padStart(10)} | ${p.seconds.toFixed(1).padStart(15)} | ${o.seconds.toFixed(1).padStart(15)}`);
+    });
+    worst.push(w);
+    console.log(`largest |difference| over the ${epochs} epochs: ${w.toFixed(2)} nats`);
+  }
+  if (seeds.length > 1) console.log(`\nlargest |difference| per seed: ${worst.map((w) => w.toFixed(2)).join(", ")} nats`);
+})().catch((e) => {
+  console.error(`parity-conv: ${e.message}`);
+  process.exit(1);
 });

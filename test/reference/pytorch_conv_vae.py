@@ -17,6 +17,9 @@ Prints one JSON object per line: {"epoch", "trainLoss", "testLoss", "seconds"} (
 (JSON: vae-lab's weights in its own layouts, "x" [B, 784], "eps" [B, z]) the model's outputs for those
 weights and the loss's gradients in vae-lab's layouts ({"mu", "logVar", "logits", "loss", "grads"};
 test/conv-vae.test.ts compares them with vae-lab's).
+With --replay DIR (written by test/reference/parity-conv.js): start from DIR/weights.json (vae-lab's initial
+weights) and use DIR/perm.i32 (each epoch's minibatch order) and DIR/eps.f32, DIR/test-eps.f32 (every epsilon),
+so that the run differs from vae-lab's only by rounding.
 """
 import argparse, json, os, sys, time
 
@@ -107,6 +110,39 @@ def forward_check(path):
                       "grads": vae_lab_gradients(model)}))
 
 
+def replay(a, xtr, xte):
+    """Train with vae-lab's initial weights, minibatch orders and noise (see the top of this file)."""
+    with open(os.path.join(a.replay, "weights.json")) as f:
+        weights = json.load(f)
+    n, m = len(xtr), len(xte)
+    perm = np.fromfile(os.path.join(a.replay, "perm.i32"), dtype="<i4").reshape(a.epochs, n)
+    eps = np.fromfile(os.path.join(a.replay, "eps.f32"), dtype="<f4").reshape(a.epochs, n, -1)
+    test_eps = np.fromfile(os.path.join(a.replay, "test-eps.f32"), dtype="<f4").reshape(a.epochs, m, -1)
+    model = ConvVAE(eps.shape[2])
+    load_vae_lab_weights(model, weights)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    bs = 128
+    for epoch in range(a.epochs):
+        order = torch.from_numpy(perm[epoch].astype(np.int64))
+        e = torch.from_numpy(eps[epoch])
+        total = 0.0
+        t0 = time.perf_counter()
+        for i in range(0, n, bs):
+            x = xtr[order[i:i + bs]]
+            opt.zero_grad()
+            loss = neg_elbo_sum(model, x, e[i:i + bs])
+            (loss / len(x)).backward()
+            total += loss.item()
+            opt.step()
+        sec = time.perf_counter() - t0
+        te = torch.from_numpy(test_eps[epoch])
+        test = 0.0
+        with torch.no_grad():
+            for i in range(0, m, 500):
+                test += neg_elbo_sum(model, xte[i:i + 500], te[i:i + 500]).item()
+        print(json.dumps({"epoch": epoch + 1, "trainLoss": total / n, "testLoss": test / m, "seconds": sec}), flush=True)
+
+
 def neg_elbo_sum(model, x, eps=None):
     mu, logvar = model.encode(x)
     z = mu + (torch.randn_like(mu) if eps is None else eps) * torch.exp(0.5 * logvar)
@@ -129,6 +165,7 @@ def main():
     p.add_argument("--test-size", type=int, default=0, help="first N test images (0 = all)")
     p.add_argument("--binarize", choices=["threshold", "none"], default="threshold")
     p.add_argument("--data", default=default_data)
+    p.add_argument("--replay", help="folder of vae-lab's initial weights, minibatch orders and noise (parity-conv.js)")
     p.add_argument("--forward", help="JSON file of vae-lab weights and inputs: print the model's outputs")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -146,6 +183,8 @@ def main():
 
     xtr = load("train-images-idx3-ubyte", a.train_size)
     xte = load("t10k-images-idx3-ubyte", a.test_size)
+    if a.replay:
+        return replay(a, xtr, xte)
     model = ConvVAE(a.latent_dim)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     bs = 128
