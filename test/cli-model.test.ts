@@ -10,7 +10,7 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
-import { loadVae } from "../src/vae/checkpoint";
+import { loadModel, loadVae } from "../src/vae/checkpoint";
 import { batchTensor, loadMnist } from "../src/data/mnist";
 
 const cli = path.resolve(__dirname, "../dist/cli/main.js");
@@ -85,8 +85,8 @@ describe("export, sample, encode", () => {
     expect(ex.code, ex.err).toBe(0);
     // Serve the export over http, as a browser page would load it (weights.bin by its relative path).
     server = http.createServer((req, res) => {
-      const file = path.join(tmp, "exported", decodeURIComponent((req.url ?? "/").split("?")[0]));
-      if (!file.startsWith(path.join(tmp, "exported")) || !fs.existsSync(file)) {
+      const file = path.join(tmp, decodeURIComponent((req.url ?? "/").split("?")[0]));
+      if (!file.startsWith(tmp) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
         res.statusCode = 404;
         res.end();
         return;
@@ -101,7 +101,7 @@ describe("export, sample, encode", () => {
 
   it("the exported decoder loads with tf.loadLayersModel and outputs decodeMean's numbers (to 1e-6)", async () => {
     expect(fs.readdirSync(path.join(tmp, "exported", "decoder")).sort()).toEqual(["model.json", "weights.bin"]);
-    const decoder = await tf.loadLayersModel(`${base}/decoder/model.json`);
+    const decoder = await tf.loadLayersModel(`${base}/exported/decoder/model.json`);
     const { vae } = loadVae(path.join(tmp, "model", "model.json"));
     const z = tf.randomNormal([64, 3], 0, 2, "float32", 7) as tf.Tensor2D;
     const got = (decoder.predict(z) as tf.Tensor).dataSync();
@@ -117,7 +117,7 @@ describe("export, sample, encode", () => {
   });
 
   it("the exported encoder outputs μ and log σ² (to 1e-6)", async () => {
-    const encoder = await tf.loadLayersModel(`${base}/encoder/model.json`);
+    const encoder = await tf.loadLayersModel(`${base}/exported/encoder/model.json`);
     const { vae } = loadVae(path.join(tmp, "model", "model.json"));
     const x = tf.randomUniform([16, 784], 0, 1, "float32", 3) as tf.Tensor2D;
     const [mu, logVar] = encoder.predict(x) as tf.Tensor[];
@@ -166,6 +166,47 @@ describe("export, sample, encode", () => {
     tf.dispose([q.mu, q.logVar]);
     vae.dispose();
   });
+
+  it("the convolutional VAE: resume (1 + 1 epochs = 2), export (decoder and encoder to 1e-5), sample, encode", async () => {
+    // On wasm (its conv kernels): tfjs's cpu backend takes minutes for these convolutions.
+    const conv = ["--arch", "conv", "--binarize", "threshold", "--iwae-k", "0", "--data", data, "--backend", "wasm", "--seed", "2", "--train-size", "40", "--batch-size", "8", "--lr", "0.01"];
+    expect(run("train", "--epochs", "2", ...conv, "--out", path.join(tmp, "conv2")).code).toBe(0);
+    expect(run("train", "--epochs", "1", ...conv, "--out", path.join(tmp, "conv1")).code).toBe(0);
+    const r = run("train", "--resume", path.join(tmp, "conv1"), "--epochs", "1", "--out", path.join(tmp, "conv1+1"));
+    expect(r.code, r.err).toBe(0);
+    expect(weightsOf(path.join(tmp, "conv1+1", "model.json"))).toEqual(weightsOf(path.join(tmp, "conv2", "model.json")));
+    const model = path.join(tmp, "conv2", "model.json");
+    const ex = run("export", "--model", model, "--out", path.join(tmp, "conv-exported"));
+    expect(ex.code, ex.err).toBe(0);
+    const { model: vae } = loadModel(model);
+    expect(vae.constructor.name).toBe("ConvVae");
+    const decoder = await tf.loadLayersModel(`${base}/conv-exported/decoder/model.json`);
+    const encoder = await tf.loadLayersModel(`${base}/conv-exported/encoder/model.json`);
+    const z = tf.randomNormal([8, 2], 0, 2, "float32", 5) as tf.Tensor2D;
+    const x = tf.randomUniform([8, 784], 0, 1, "float32", 6) as tf.Tensor2D;
+    const gap = (a: tf.Tensor, b: tf.Tensor) => {
+      const [u, v] = [a.dataSync(), b.dataSync()];
+      expect(u.length).toBe(v.length);
+      return Math.max(...Array.from(u, (t, i) => Math.abs(t - v[i])));
+    };
+    const means = vae.decodeMean(z);
+    expect(gap(decoder.predict(z) as tf.Tensor, means)).toBeLessThan(1e-5);
+    expect(tf.moments(means).variance.dataSync()[0]).toBeGreaterThan(1e-4); // not a constant picture
+    const [mu, logVar] = encoder.predict(x) as tf.Tensor[];
+    const q = vae.encode(x);
+    expect(gap(mu, q.mu)).toBeLessThan(1e-5);
+    expect(gap(logVar, q.logVar)).toBeLessThan(1e-5);
+    const s = path.join(tmp, "conv-s.json");
+    expect(run("sample", "--model", model, "--n", "3", "--seed", "1", "--out", s, "--backend", "wasm").code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(s, "utf8")).images).toHaveLength(3);
+    const e = path.join(tmp, "conv-e.json");
+    expect(run("encode", "--model", model, "--data", data, "--limit", "5", "--out", e, "--backend", "wasm").code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(e, "utf8")).mu).toHaveLength(5);
+    tf.dispose([z, x, mu, logVar, q.mu, q.logVar]);
+    decoder.dispose();
+    encoder.dispose();
+    vae.dispose();
+  }, 600_000);
 
   it.each([
     [["export", "--out", "x"], 2, /^vae-lab: export: --model FILE is required/],

@@ -8,8 +8,10 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { loadMnist } from "../src/data/mnist";
-import { latentExplorerHtml } from "../src/vae/explorer";
+import { DECODER_JS, decoderSpec, latentExplorerHtml } from "../src/vae/explorer";
 import { Vae } from "../src/vae/model";
+import { ConvVae } from "../src/vae/conv";
+import { Rng } from "../src/engine/random";
 import { findChromium, tmpDir, useBrowser } from "./harness/browser";
 
 const chromium = findChromium();
@@ -31,6 +33,47 @@ describe("latentExplorerHtml", () => {
     expect(latentExplorerHtml(vae, set)).toContain("data-vae-lab-plotly");
     const spec = JSON.parse(html.match(/var spec = (\{.*\});/)![1]);
     expect(spec.layers.map((l: { rows: number; cols: number }) => [l.rows, l.cols])).toEqual([[2, 8], [8, 784]]);
+    vae.dispose();
+  });
+
+  // The page's own decoder source, run here: its pixel means against the model's decodeMean.
+  const pageDecoder = (vae: Vae | ConvVae) => {
+    const f32 = (b64: string) => {
+      const bytes = Buffer.from(b64, "base64");
+      return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+    };
+    return new Function(`return (${DECODER_JS});`)()(decoderSpec(vae), f32) as (z: number[]) => Float64Array;
+  };
+  const worstGap = (vae: Vae | ConvVae, zs: number[][]) => {
+    const decode = pageDecoder(vae);
+    const ours = tf.tidy(() => vae.decodeMean(tf.tensor2d(zs)).arraySync() as number[][]);
+    let worst = 0;
+    zs.forEach((z, i) => decode(z).forEach((v, j) => (worst = Math.max(worst, Math.abs(v - ours[i][j])))));
+    return worst;
+  };
+  const zs = [[0, 0], [1.3, -0.4], [-2.2, 1.7], [0.05, 2.9]];
+
+  it("the page's decoder computes decodeMean of the MLP (every activation)", () => {
+    for (const activation of ["relu", "tanh", "softplus", "elu", "leakyRelu", "sigmoid"] as const) {
+      const vae = new Vae({ latentDim: 2, hiddenDims: [16, 24], activation, seed: 2 });
+      expect(worstGap(vae, zs)).toBeLessThan(1e-5);
+      vae.dispose();
+    }
+  });
+
+  it("the page's decoder computes decodeMean of the convolutional VAE (transposed convolutions, TensorFlow's 'same' padding)", () => {
+    const vae = new ConvVae({ latentDim: 2, seed: 4 });
+    // Larger, non-zero weights and biases, so a misplaced row, column or channel changes many pixels.
+    const rng = new Rng(9);
+    tf.tidy(() => vae.variables().forEach((v) => v.assign(tf.add(tf.mul(v, 2), tf.randomUniform(v.shape, -0.2, 0.2, "float32", rng.nextSeed())))));
+    const spread = tf.tidy(() => {
+      const m = vae.decodeMean(tf.tensor2d(zs));
+      return tf.moments(m).variance.sqrt().dataSync()[0];
+    });
+    expect(spread).toBeGreaterThan(0.1);
+    expect(worstGap(vae, zs)).toBeLessThan(1e-5);
+    const spec = decoderSpec(vae);
+    expect(spec.map((l) => l.kind)).toEqual(["dense", "convT", "convT", "convT"]);
     vae.dispose();
   });
 });

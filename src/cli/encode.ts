@@ -7,7 +7,7 @@ import { loadMnist, Split } from "../data/mnist";
 import { tidyValue } from "../engine/tidy";
 import { batchTensor } from "../data/mnist";
 import { Rng } from "../engine/random";
-import { loadVae } from "../vae/checkpoint";
+import { loadModel } from "../vae/checkpoint";
 import { backendFlag, intFlag, parse, UsageError } from "./main";
 
 export const ENCODE_HELP = `vae-lab encode --model FILE --out FILE.json [--data DIR] [--split S] [--limit N] [--backend B]
@@ -43,7 +43,7 @@ export async function encodeCommand(argv: string[]): Promise<void> {
   const limit = values.limit === undefined ? undefined : intFlag(values, "limit", 0);
   const set = loadMnist({ dir: values.data as string | undefined, split: split as Split, limit });
   await initBackend(backendFlag(values.backend));
-  const { vae } = loadVae(model);
+  const { model: vae } = loadModel(model);
   const D = vae.config.latentDim;
   try {
     if (set.pixels !== vae.config.inputDim) throw new Error(`${model}: the model expects ${vae.config.inputDim} pixels per image, the data have ${set.pixels}`);

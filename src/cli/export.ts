@@ -3,7 +3,7 @@
  * (DIR/encoder/, DIR/decoder/; see vae/layers-export.ts).
  */
 import { initBackend } from "../engine/backend";
-import { loadVae } from "../vae/checkpoint";
+import { loadModel } from "../vae/checkpoint";
 import { exportLayersModels } from "../vae/layers-export";
 import { backendFlag, parse, UsageError } from "./main";
 
@@ -27,7 +27,7 @@ export async function exportCommand(argv: string[]): Promise<void> {
   if (!model) throw new UsageError("export: --model FILE is required");
   if (!out) throw new UsageError("export: --out DIR is required");
   await initBackend(backendFlag(values.backend));
-  const { vae } = loadVae(model);
+  const { model: vae } = loadModel(model);
   try {
     await exportLayersModels(vae, out);
   } finally {

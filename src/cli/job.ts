@@ -207,7 +207,7 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
       { html: summaryHtml(metrics, backend) },
       lossCurves(history),
       // A 2-D latent plane is shown as the explorer (the scatter beside the digit decoded under the pointer).
-      config.latentDim === 2 && vae instanceof Vae ? { html: latentExplorerHtml(vae, test, { includePlotly: false }) } : latentScatter(vae, test),
+      config.latentDim === 2 ? { html: latentExplorerHtml(vae, test, { includePlotly: false }) } : latentScatter(vae, test),
     ];
     const shape = { rows: train.rows, cols: train.cols };
     if (config.latentDim === 2) figures.push(manifoldFigure(vae, { n: 20, shape }));

@@ -4,7 +4,7 @@
 import { initBackend } from "../engine/backend";
 import { writeFileAtomic } from "../files/atomic-write";
 import { saveHtml } from "../plot/plot";
-import { loadVae } from "../vae/checkpoint";
+import { loadModel } from "../vae/checkpoint";
 import { samplePrior } from "../vae/evaluate";
 import { samplesFigure } from "../vae/figures";
 import { backendFlag, intFlag, parse, UsageError } from "./main";
@@ -34,7 +34,7 @@ export async function sampleCommand(argv: string[]): Promise<void> {
   const ext = out.toLowerCase().split(".").pop();
   if (ext !== "html" && ext !== "json") throw new UsageError(`--out: expected a .html or .json file, got "${out}"`);
   await initBackend(backendFlag(values.backend));
-  const { vae } = loadVae(model);
+  const { model: vae } = loadModel(model);
   try {
     const side = Math.round(Math.sqrt(vae.config.inputDim));
     if (ext === "json") {

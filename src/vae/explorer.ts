@@ -2,12 +2,14 @@
  * The interactive latent explorer: the 2-D latent plane with the posterior means of test digits (a plotly
  * scatter), next to a canvas that shows the decoded digit at the pointer's position in that plane. The
  * decoder runs in the page itself — its weights are embedded (base64 float32) and a few lines of plain
- * JavaScript do the products — so the HTML works offline, without TensorFlow.js or a server.
+ * JavaScript do the products (dense layers for the MLP; dense and transposed convolutions for the
+ * convolutional model) — so the HTML works offline, without TensorFlow.js or a server.
  */
 import { MnistSet } from "../data/mnist";
 import { figureHtml, plotlyScriptTag } from "../plot/plot";
 import { latentScatter } from "./figures";
-import { Vae } from "./model";
+import { Activation, Vae } from "./model";
+import { ConvVae } from "./conv";
 
 export interface ExplorerOptions {
   /** Test digits in the scatter [2000]. */
@@ -29,18 +31,18 @@ function base64(values: Float32Array): string {
 let counter = 0;
 
 /** Self-contained HTML (a fragment: put it in a page, or show it with nb.showHtml) of the explorer. */
-export function latentExplorerHtml(vae: Vae, set: MnistSet, options: ExplorerOptions = {}): string {
+export function latentExplorerHtml(vae: Vae | ConvVae, set: MnistSet, options: ExplorerOptions = {}): string {
   const { limit = 2000, includePlotly = true, size = 224 } = options;
-  const { latentDim, activation, inputDim } = vae.config;
+  const { latentDim, inputDim } = vae.config;
   if (latentDim !== 2) throw new Error(`latentExplorerHtml needs a 2-D latent space (this model has ${latentDim})`);
   const side = Math.round(Math.sqrt(inputDim));
   if (side * side !== inputDim) throw new Error(`latentExplorerHtml needs square images (the model has ${inputDim} pixels)`);
   const fig = latentScatter(vae, set, { limit });
   fig.layout = { ...fig.layout, title: { text: "Latent plane: point anywhere to decode that z" }, width: 620, height: 520, autosize: false, dragmode: false, hovermode: false };
   fig.config = { ...(fig.config ?? {}), displayModeBar: false, responsive: false };
-  const layers = [...vae.decoder, vae.decOut].map((l) => ({ rows: l.W.shape[0], cols: l.W.shape[1], W: base64(l.W.dataSync() as Float32Array), b: base64(l.b.dataSync() as Float32Array) }));
+  const layers = decoderSpec(vae);
   const id = `vae-lab-explorer-${process.pid.toString(36)}-${Date.now().toString(36)}-${++counter}`;
-  const spec = JSON.stringify({ activation, side, layers }).replace(/</g, "\\u003c");
+  const spec = JSON.stringify({ side, layers }).replace(/</g, "\\u003c");
   // The scatter is an ordinary vae-lab chart (div.vae-lab-plot, data-rendered once drawn); the script below
   // finds it inside the explorer and listens to the pointer over its plotting area.
   return `${includePlotly ? plotlyScriptTag() : ""}<div id="${id}" class="vae-lab-explorer" style="display:flex;flex-wrap:wrap;align-items:center;gap:16px">
@@ -58,36 +60,7 @@ export function latentExplorerHtml(vae: Vae, set: MnistSet, options: ExplorerOpt
     for (var i = 0; i < s.length; i++) u[i] = s.charCodeAt(i);
     return new Float32Array(u.buffer);
   }
-  var layers = spec.layers.map(function (l) { return { rows: l.rows, cols: l.cols, W: f32(l.W), b: f32(l.b) }; });
-  function act(v) {
-    switch (spec.activation) {
-      case "relu": return v > 0 ? v : 0;
-      case "tanh": return Math.tanh(v);
-      case "softplus": return v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v));
-      case "elu": return v > 0 ? v : Math.exp(v) - 1;
-      case "leakyRelu": return v > 0 ? v : 0.01 * v;
-      case "sigmoid": return 1 / (1 + Math.exp(-v));
-    }
-    return v;
-  }
-  // The decoder's forward pass: h ← act(h·W + b) per hidden layer, then the pixel means sigmoid(h·W + b).
-  function decode(z) {
-    var h = Float64Array.from(z);
-    layers.forEach(function (l, k) {
-      var out = new Float64Array(l.cols);
-      for (var j = 0; j < l.cols; j++) out[j] = l.b[j];
-      for (var i = 0; i < l.rows; i++) {
-        var hi = h[i];
-        if (hi === 0) continue;
-        var row = i * l.cols;
-        for (var j2 = 0; j2 < l.cols; j2++) out[j2] += hi * l.W[row + j2];
-      }
-      var last = k === layers.length - 1;
-      for (var j3 = 0; j3 < l.cols; j3++) out[j3] = last ? 1 / (1 + Math.exp(-out[j3])) : act(out[j3]);
-      h = out;
-    });
-    return h;
-  }
+  var decode = (${DECODER_JS})(spec.layers, f32);
   var canvas = root.querySelector("canvas.vae-lab-explorer-digit"), ctx = canvas.getContext("2d");
   var small = document.createElement("canvas");
   small.width = small.height = spec.side;
@@ -119,3 +92,96 @@ export function latentExplorerHtml(vae: Vae, set: MnistSet, options: ExplorerOpt
   });
 })();</script>`;
 }
+
+type Act = Activation | "linear";
+
+/** One decoder layer as the page computes it: a dense layer, or a transposed convolution (NHWC). */
+export type DecoderLayer =
+  | { kind: "dense"; rows: number; cols: number; act: Act; W: string; b: string }
+  | { kind: "convT"; inH: number; inW: number; inC: number; outH: number; outW: number; outC: number; k: number; stride: number; act: Act; W: string; b: string };
+
+/** The decoder of `vae` as the layers the page runs; the last one is followed by the sigmoid. */
+export function decoderSpec(vae: Vae | ConvVae): DecoderLayer[] {
+  const w = (t: { dataSync(): unknown }) => base64(t.dataSync() as Float32Array);
+  if (vae instanceof Vae) {
+    const all = [...vae.decoder, vae.decOut];
+    return all.map((l, i) => ({ kind: "dense", rows: l.W.shape[0], cols: l.W.shape[1], act: i === all.length - 1 ? "linear" : vae.config.activation, W: w(l.W), b: w(l.b) }));
+  }
+  const z = vae.config.latentDim;
+  const convT = (l: ConvVae["deconv1"], inH: number, inC: number, outH: number, outC: number, stride: number, act: Act): DecoderLayer => ({
+    kind: "convT", inH, inW: inH, inC, outH, outW: outH, outC, k: 3, stride, act, W: w(l.W), b: w(l.b),
+  });
+  return [
+    { kind: "dense", rows: z, cols: 7 * 7 * 32, act: "relu", W: w(vae.decIn.W), b: w(vae.decIn.b) },
+    convT(vae.deconv1, 7, 32, 14, 64, 2, "relu"),
+    convT(vae.deconv2, 14, 64, 28, 32, 2, "relu"),
+    convT(vae.deconv3, 28, 32, 28, 1, 1, "linear"),
+  ];
+}
+
+/**
+ * The page's decoder, as JavaScript source: a function of (layers, f32) returning decode(z) → pixel means.
+ * A transposed convolution with TensorFlow's "same" padding is the gradient of the forward convolution of
+ * the output size: input pixel (i, j) adds W[a][b] into output pixel (i·s + a − p, j·s + b − p), where p is
+ * the forward convolution's padding before (half of the total, rounded down).
+ * test/explorer.test.ts runs this very source against decodeMean.
+ */
+export const DECODER_JS = `function (specLayers, f32) {
+  var layers = specLayers.map(function (l) { var c = Object.assign({}, l); c.W = f32(l.W); c.b = f32(l.b); return c; });
+  function act(name, v) {
+    switch (name) {
+      case "relu": return v > 0 ? v : 0;
+      case "tanh": return Math.tanh(v);
+      case "softplus": return v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v));
+      case "elu": return v > 0 ? v : Math.exp(v) - 1;
+      case "leakyRelu": return v > 0 ? v : 0.01 * v;
+      case "sigmoid": return 1 / (1 + Math.exp(-v));
+    }
+    return v;
+  }
+  function dense(l, h) {
+    var out = new Float64Array(l.cols);
+    for (var j = 0; j < l.cols; j++) out[j] = l.b[j];
+    for (var i = 0; i < l.rows; i++) {
+      var hi = h[i];
+      if (hi === 0) continue;
+      var row = i * l.cols;
+      for (var j2 = 0; j2 < l.cols; j2++) out[j2] += hi * l.W[row + j2];
+    }
+    return out;
+  }
+  function convT(l, h) {
+    var out = new Float64Array(l.outH * l.outW * l.outC);
+    var padH = Math.floor(Math.max((l.inH - 1) * l.stride + l.k - l.outH, 0) / 2);
+    var padW = Math.floor(Math.max((l.inW - 1) * l.stride + l.k - l.outW, 0) / 2);
+    for (var i = 0; i < l.inH; i++) for (var j = 0; j < l.inW; j++) {
+      var src = (i * l.inW + j) * l.inC;
+      for (var a = 0; a < l.k; a++) {
+        var oi = i * l.stride + a - padH;
+        if (oi < 0 || oi >= l.outH) continue;
+        for (var b = 0; b < l.k; b++) {
+          var oj = j * l.stride + b - padW;
+          if (oj < 0 || oj >= l.outW) continue;
+          var dst = (oi * l.outW + oj) * l.outC, wk = (a * l.k + b) * l.outC * l.inC;
+          for (var oc = 0; oc < l.outC; oc++) {
+            var s = 0, wrow = wk + oc * l.inC;
+            for (var ic = 0; ic < l.inC; ic++) s += h[src + ic] * l.W[wrow + ic];
+            out[dst + oc] += s;
+          }
+        }
+      }
+    }
+    for (var p = 0; p < l.outH * l.outW; p++) for (var c = 0; c < l.outC; c++) out[p * l.outC + c] += l.b[c];
+    return out;
+  }
+  // h <- act(layer(h)) for every layer, then the pixel means sigmoid(h).
+  return function decode(z) {
+    var h = Float64Array.from(z);
+    layers.forEach(function (l) {
+      h = l.kind === "convT" ? convT(l, h) : dense(l, h);
+      for (var j = 0; j < h.length; j++) h[j] = act(l.act, h[j]);
+    });
+    for (var j2 = 0; j2 < h.length; j2++) h[j2] = 1 / (1 + Math.exp(-h[j2]));
+    return h;
+  };
+}`;

@@ -13,6 +13,7 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { writeFileAtomic } from "../files/atomic-write";
 import { Activation, Dense, Vae } from "./model";
+import { ConvVae } from "./conv";
 
 /** The layer after a Dense product that applies `a` as Vae does (leaky ReLU's slope 0.01 is its own layer). */
 function activationLayer(a: Activation, name: string): tf.layers.Layer {
@@ -28,7 +29,8 @@ function dense(input: tf.SymbolicTensor, d: Dense, name: string): tf.SymbolicTen
 }
 
 /** The encoder and the decoder of `vae` as Layers models (weights copied; the caller disposes them). */
-export function toLayersModels(vae: Vae): { encoder: tf.LayersModel; decoder: tf.LayersModel } {
+export function toLayersModels(vae: Vae | ConvVae): { encoder: tf.LayersModel; decoder: tf.LayersModel } {
+  if (vae instanceof ConvVae) return convLayersModels(vae);
   const { inputDim, latentDim, activation } = vae.config;
   const x = tf.input({ shape: [inputDim], name: "x" });
   let h = x;
@@ -47,6 +49,41 @@ export function toLayersModels(vae: Vae): { encoder: tf.LayersModel; decoder: tf
   const logits = dense(g, vae.decOut, "logits");
   const means = tf.layers.activation({ activation: "sigmoid", name: "pixel_means" }).apply(logits) as tf.SymbolicTensor;
   const decoder = tf.model({ inputs: z, outputs: means, name: "vae_lab_decoder" });
+  return { encoder, decoder };
+}
+
+/**
+ * The convolutional VAE (conv.ts) as Layers models: Conv2D / Conv2DTranspose layers hold the same filters
+ * (Keras's layouts are tf.conv2d's and tf.conv2dTranspose's), the encoder's one Dense 2·z layer is split
+ * into μ and log σ² columns, and images enter and leave flattened [batch, 784] as in vae-lab.
+ */
+function convLayersModels(vae: ConvVae): { encoder: tf.LayersModel; decoder: tf.LayersModel } {
+  const z = vae.config.latentDim;
+  const withWeights = <T extends tf.SymbolicTensor>(layer: tf.layers.Layer, input: tf.SymbolicTensor, weights: tf.Tensor[]): T => {
+    const out = layer.apply(input) as T;
+    layer.setWeights(weights);
+    return out;
+  };
+  const x = tf.input({ shape: [784], name: "x" });
+  let h = tf.layers.reshape({ targetShape: [28, 28, 1], name: "image" }).apply(x) as tf.SymbolicTensor;
+  h = withWeights(tf.layers.conv2d({ filters: 32, kernelSize: 3, strides: 2, padding: "valid", activation: "relu", name: "conv1" }), h, [vae.conv1.W, vae.conv1.b]);
+  h = withWeights(tf.layers.conv2d({ filters: 64, kernelSize: 3, strides: 2, padding: "valid", activation: "relu", name: "conv2" }), h, [vae.conv2.W, vae.conv2.b]);
+  h = tf.layers.flatten({ name: "flatten" }).apply(h) as tf.SymbolicTensor;
+  const [muW, lvW] = tf.split(vae.encOut.W, [z, z], 1);
+  const [muB, lvB] = tf.split(vae.encOut.b, [z, z]);
+  const mu = withWeights(tf.layers.dense({ units: z, name: "mu" }), h, [muW, muB]);
+  const logVar = withWeights(tf.layers.dense({ units: z, name: "log_var" }), h, [lvW, lvB]);
+  tf.dispose([muW, lvW, muB, lvB]);
+  const encoder = tf.model({ inputs: x, outputs: [mu, logVar], name: "vae_lab_conv_encoder" });
+
+  const zIn = tf.input({ shape: [z], name: "z" });
+  let g = withWeights<tf.SymbolicTensor>(tf.layers.dense({ units: 7 * 7 * 32, activation: "relu", name: "dec" }), zIn, [vae.decIn.W, vae.decIn.b]);
+  g = tf.layers.reshape({ targetShape: [7, 7, 32], name: "grid" }).apply(g) as tf.SymbolicTensor;
+  g = withWeights(tf.layers.conv2dTranspose({ filters: 64, kernelSize: 3, strides: 2, padding: "same", activation: "relu", name: "deconv1" }), g, [vae.deconv1.W, vae.deconv1.b]);
+  g = withWeights(tf.layers.conv2dTranspose({ filters: 32, kernelSize: 3, strides: 2, padding: "same", activation: "relu", name: "deconv2" }), g, [vae.deconv2.W, vae.deconv2.b]);
+  g = withWeights(tf.layers.conv2dTranspose({ filters: 1, kernelSize: 3, strides: 1, padding: "same", activation: "sigmoid", name: "deconv3" }), g, [vae.deconv3.W, vae.deconv3.b]);
+  const means = tf.layers.flatten({ name: "pixel_means" }).apply(g) as tf.SymbolicTensor;
+  const decoder = tf.model({ inputs: zIn, outputs: means, name: "vae_lab_conv_decoder" });
   return { encoder, decoder };
 }
 
@@ -71,7 +108,7 @@ export async function saveLayersModel(model: tf.LayersModel, dir: string): Promi
 }
 
 /** Write `dir/encoder/` and `dir/decoder/` (see the top of this file). */
-export async function exportLayersModels(vae: Vae, dir: string): Promise<void> {
+export async function exportLayersModels(vae: Vae | ConvVae, dir: string): Promise<void> {
   const { encoder, decoder } = toLayersModels(vae);
   try {
     await saveLayersModel(encoder, path.join(dir, "encoder"));
