@@ -115,6 +115,20 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
     m.dispose();
   });
 
+  withTorch("trains like PyTorch given the same initial weights, minibatch order and ε (parity-conv.js, 2 short epochs)", () => {
+    const parity = path.resolve(__dirname, "reference/parity-conv.js");
+    const r = spawnSync(process.execPath, [parity, "--epochs", "2", "--train-size", "512", "--test-size", "500", "--seeds", "3", "--json"], { encoding: "utf8", maxBuffer: 1 << 26 });
+    expect(r.status, r.stderr).toBe(0);
+    const [run] = JSON.parse(r.stdout.trim().split("\n").pop()!);
+    expect(run.torch).toHaveLength(2);
+    // Both learn (the loss falls by tens of nats from epoch 1 to 2) and agree to rounding on the way.
+    expect(run.ours[0].testLoss - run.ours[1].testLoss).toBeGreaterThan(10);
+    run.ours.forEach((o: { trainLoss: number; testLoss: number }, i: number) => {
+      expect(Math.abs(o.testLoss - run.torch[i].testLoss)).toBeLessThan(0.01);
+      expect(Math.abs(o.trainLoss - run.torch[i].trainLoss)).toBeLessThan(0.01);
+    });
+  });
+
   it("gradients of the negative ELBO on wasm (its conv kernels) equal those on the cpu backend", async () => {
     const set = loadMnist({ dir: tiny, limit: 2, binarize: "threshold" });
     const grads = async (backend: string) => {
@@ -151,8 +165,8 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
     const iwae = iwaeNll(m, test, { k: 8, limit: 4 });
     expect(Number.isFinite(iwae)).toBe(true);
     expect(latentScatter(m, test).data.length).toBeGreaterThan(0);
-    expect(manifoldFigure(m, 4).data.length).toBeGreaterThan(0);
-    expect(samplesFigure(m, 4).data.length).toBeGreaterThan(0);
+    expect(manifoldFigure(m, { n: 4 }).data.length).toBeGreaterThan(0);
+    expect(samplesFigure(m, { n: 4 }).data.length).toBeGreaterThan(0);
     expect(tf.memory().numTensors).toBe(before);
     m.dispose();
   });
@@ -177,6 +191,23 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
     ckpt.weights[0].shape = [3, 3, 1, 16];
     fs.writeFileSync(file, JSON.stringify(ckpt));
     expect(() => loadModel(file)).toThrow(/weight 0 .*conv1\/W.* has shape \[3,3,1,16\]/);
+    // Short data, a non-finite value, a configuration the architecture cannot take: refused before a model is
+    // built, naming the file and the layer.
+    const good = JSON.parse(JSON.stringify(ckpt));
+    good.weights[0].shape = [3, 3, 1, 32];
+    const tryWith = (edit: (c: typeof good) => void) => {
+      const c = JSON.parse(JSON.stringify(good));
+      edit(c);
+      fs.writeFileSync(file, JSON.stringify(c));
+      return () => loadModel(file);
+    };
+    expect(tryWith(() => {})).not.toThrow();
+    expect(tryWith((c) => (c.weights[7].data = c.weights[7].data.slice(0, 40)))).toThrow(/weight 7 \(dec\/b\) holds fewer than/);
+    const nan = Buffer.from(new Float32Array([NaN]).buffer).toString("base64");
+    expect(tryWith((c) => (c.weights[13].data = nan))).toThrow(/weight 13 \(deconv3\/b\) holds NaN/);
+    expect(tryWith((c) => (c.config.inputDim = 100))).toThrow(/bad configuration: the convolutional VAE takes 28×28 images/);
+    expect(tryWith((c) => (c.config.latentDim = "2"))).toThrow(/bad configuration: latentDim must be a number/);
+    expect(tryWith((c) => c.weights.pop())).toThrow(/holds 13 weight arrays, the configuration needs 14/);
     m.dispose();
     model.dispose();
   });
@@ -200,6 +231,25 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
     expect(bad.status).not.toBe(0);
     expect(bad.stderr.trim().split("\n")).toHaveLength(1);
     expect(bad.stderr).toMatch(/--likelihood: the conv model has a Bernoulli likelihood only/);
+    // 10 × 10 images (the MLP trains on them): refused in one line naming the flag and the size.
+    const small = fs.mkdtempSync(path.join(os.tmpdir(), "conv-vae-10x10-"));
+    const idx = (count: number, rows: number) => {
+      const b = Buffer.alloc(16 + count * rows * rows);
+      b.writeUInt32BE(0x803, 0);
+      [count, rows, rows].forEach((v, i) => b.writeUInt32BE(v, 4 + 4 * i));
+      return b;
+    };
+    const labels = (count: number) => Buffer.concat([Buffer.from([0, 0, 8, 1]), Buffer.from(new Uint32Array([0]).buffer), Buffer.alloc(count)]).fill(0, 8);
+    for (const [split, n] of [["train", 20], ["t10k", 10]] as const) {
+      fs.writeFileSync(path.join(small, `${split}-images-idx3-ubyte`), idx(n, 10));
+      const l = labels(n);
+      l.writeUInt32BE(n, 4);
+      fs.writeFileSync(path.join(small, `${split}-labels-idx1-ubyte`), l);
+    }
+    const tenByTen = spawnSync(process.execPath, [cli, "train", "--arch", "conv", "--data", small, "--out", out], { encoding: "utf8" });
+    expect(tenByTen.status, tenByTen.stderr).toBe(1);
+    expect(tenByTen.stderr.trim().split("\n")).toHaveLength(1);
+    expect(tenByTen.stderr).toMatch(/--arch conv: the convolutional VAE takes 28×28 images; .* holds 10×10/);
   });
 
   it("vae-lab train --arch conv | mlp; anything else is a usage error naming the flag", () => {

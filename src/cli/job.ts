@@ -134,6 +134,9 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
   const train = loadMnist({ dir, split: "train", binarize: config.binarize, limit: config.trainSize, seed: config.seed });
   const test = loadMnist({ dir, split: "test", binarize: config.binarize, seed: config.seed + 1 });
   checkTrainingData(train, test);
+  if (config.arch === "conv" && (train.rows !== 28 || train.cols !== 28)) {
+    throw new Error(`--arch conv: the convolutional VAE takes 28×28 images; ${dir} holds ${train.rows}×${train.cols}`);
+  }
   // Leftovers of an interrupted earlier run in --out are finished or removed now, not at the end.
   recoverOutputSet(config.out, OUTPUT_FILES);
   const backend = await initBackend(config.backend);

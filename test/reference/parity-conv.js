@@ -15,7 +15,8 @@
  * --independent: each framework trains from its own seed with its own randomness (`vae-lab train --arch
  * conv` against pytorch_conv_vae.py); the difference then also holds the seed-to-seed spread.
  *
- * --train-size N: the first N training images in both runs; the full 10 000-image test set is always used.
+ * --train-size N, --test-size N: the first N training / test images in both runs (all by default).
+ * --json: print the per-seed results as one JSON line instead of tables (test/conv-vae.test.ts reads it).
  */
 const { spawn, spawnSync } = require("child_process");
 const fs = require("fs");
@@ -29,6 +30,8 @@ const flag = (name, fallback) => {
 };
 const epochs = Number(flag("--epochs", "10"));
 const trainSize = flag("--train-size", undefined);
+const testSize = flag("--test-size", undefined);
+const json = args.includes("--json");
 const seeds = flag("--seeds", "1").split(",").map(Number);
 const independent = args.includes("--independent");
 const root = path.resolve(__dirname, "..", "..");
@@ -124,11 +127,11 @@ async function matched(seed) {
   const vl = require(path.join(root, "dist"));
   const backend = await vl.initBackend("auto");
   const train = vl.loadMnist({ split: "train", binarize: "threshold", limit: trainSize ? Number(trainSize) : undefined });
-  const test = vl.loadMnist({ split: "test", binarize: "threshold" });
+  const test = vl.loadMnist({ split: "test", binarize: "threshold", limit: testSize ? Number(testSize) : undefined });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-parity-conv-"));
   const trace = writeTrace(vl, seed, dir, train.count, test.count);
   // PyTorch runs in its own process while vae-lab trains here (one thread each).
-  const torchRun = run(py, [script, "--replay", dir, "--epochs", String(epochs), "--threads", "1", "--binarize", "threshold", ...(trainSize ? ["--train-size", trainSize] : [])]);
+  const torchRun = run(py, [script, "--replay", dir, "--epochs", String(epochs), "--threads", "1", "--binarize", "threshold", ...(trainSize ? ["--train-size", trainSize] : []), ...(testSize ? ["--test-size", testSize] : [])]);
   const ours = trainMatched(vl, trace, train, test);
   const torch = (await torchRun).trim().split("\n").map((l) => JSON.parse(l));
   fs.rmSync(dir, { recursive: true, force: true });
@@ -136,6 +139,7 @@ async function matched(seed) {
 }
 
 async function independentRun(seed) {
+  if (testSize) throw new Error("--test-size: the independent runs use the whole test set");
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-parity-conv-"));
   const subset = trainSize ? ["--train-size", trainSize] : [];
   const torchRun = run(py, [script, "--epochs", String(epochs), "--threads", "1", "--binarize", "threshold", "--seed", String(seed), ...subset]);
@@ -148,7 +152,13 @@ async function independentRun(seed) {
 }
 
 (async () => {
-  console.log(`${independent ? "independent runs (own seeds and noise)" : "matched runs (same initial weights, minibatch order and ε)"}; training images: ${trainSize ?? 60000}; test images: 10000; ${epochs} epochs`);
+  if (json) {
+    const results = [];
+    for (const seed of seeds) results.push({ seed, ...(independent ? await independentRun(seed) : await matched(seed)) });
+    console.log(JSON.stringify(results));
+    return;
+  }
+  console.log(`${independent ? "independent runs (own seeds and noise)" : "matched runs (same initial weights, minibatch order and ε)"}; training images: ${trainSize ?? 60000}; test images: ${testSize ?? 10000}; ${epochs} epochs`);
   const worst = [];
   for (const seed of seeds) {
     console.error(`seed ${seed}: both frameworks, ${epochs} epochs…`);
