@@ -67,6 +67,14 @@ export async function shutdownAllKernels(): Promise<void> {
   await Promise.all([...liveKernels].map((k) => k.shutdown()));
 }
 
+/**
+ * Hang detectors, not speed limits: a kernel that has not answered in 10 minutes, or a cell still running after
+ * an hour, is stuck. They are far above what was measured (kernel start-up 2–15 s; the longest full-mode cell
+ * a few minutes, on a loaded 2-core machine), so no notebook passes or fails by how fast the machine is.
+ */
+const KERNEL_START_LIMIT_SECONDS = 600;
+const CELL_LIMIT_SECONDS = 3600;
+
 export class TslabKernel {
   private shell = new Dealer();
   private iopub = new Subscriber();
@@ -80,7 +88,7 @@ export class TslabKernel {
   private exited = false;
 
   /** Start `tslab kernel` in `cwd` (the notebook's folder) with extra environment variables. */
-  static async start(cwd: string, env: Record<string, string> = {}, startupSeconds = 120): Promise<TslabKernel> {
+  static async start(cwd: string, env: Record<string, string> = {}, startupSeconds = KERNEL_START_LIMIT_SECONDS): Promise<TslabKernel> {
     const k = new TslabKernel();
     if (liveKernels.size === 0) process.on("exit", killLiveKernelsNow);
     liveKernels.add(k);
@@ -169,7 +177,7 @@ export class TslabKernel {
   }
 
   /** Execute one cell's code; resolves when the kernel is idle again (or the timeout passes). */
-  async execute(code: string, timeoutSeconds = 600): Promise<CellResult> {
+  async execute(code: string, timeoutSeconds = CELL_LIMIT_SECONDS): Promise<CellResult> {
     const t0 = Date.now();
     const outputs: Output[] = [];
     const displayIndex = new Map<string, number>();
@@ -329,12 +337,12 @@ export async function runNotebook(
       if (cell.cell_type !== "code") continue;
       const source = cellText(cell.source);
       if (source.trim() === "") continue;
-      const result = await kernel.execute(source, options.cellTimeoutSeconds ?? 600);
+      const result = await kernel.execute(source, options.cellTimeoutSeconds ?? CELL_LIMIT_SECONDS);
       cell.outputs = result.outputs;
       cell.execution_count = result.executionCount ?? null;
       run.cells.push({ index, source, result });
       if (result.status !== "ok") {
-        const why = result.status === "timeout" ? `timed out after ${options.cellTimeoutSeconds ?? 600} s` : result.status;
+        const why = result.status === "timeout" ? `timed out after ${options.cellTimeoutSeconds ?? CELL_LIMIT_SECONDS} s` : result.status;
         run.failure = { index, source, message: `${why}: ${outputText(result.outputs).trim().slice(-3000)}` };
         break;
       }
