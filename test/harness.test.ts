@@ -35,6 +35,14 @@ describe("notebook harness", () => {
     expect(saved.cells[0].outputs[0].text).toContain("answer 42");
   });
 
+  it("stops a cell that runs past its limit and says so (the hang detector works)", async () => {
+    const file = notebook(['const end = Date.now() + 60_000;\nwhile (Date.now() < end) {}', 'console.log("never runs");']);
+    const run = await runNotebook(file, { cellTimeoutSeconds: 3 });
+    expect(run.cells).toHaveLength(1);
+    expect(run.cells[0].result.status).toBe("timeout");
+    expect(run.failure?.message).toMatch(/^timed out after 3 s/);
+  });
+
   it("reports a type error as a failure", async () => {
     const run = await runNotebook(notebook(['const s: string = 3;']));
     expect(run.failure?.message).toMatch(/not assignable/);
