@@ -228,7 +228,7 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
     expect(model).toBeInstanceOf(ConvVae);
     model.dispose();
     const bad = spawnSync(process.execPath, [cli, "train", "--arch", "conv", "--likelihood", "gaussian", "--data", tiny, "--out", out], { encoding: "utf8" });
-    expect(bad.status).not.toBe(0);
+    expect(bad.status).toBe(2);
     expect(bad.stderr.trim().split("\n")).toHaveLength(1);
     expect(bad.stderr).toMatch(/--likelihood: the conv model has a Bernoulli likelihood only/);
     // 10 × 10 images (the MLP trains on them): refused in one line naming the flag and the size.
@@ -258,5 +258,9 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
     expect(parseTrainFlags(["--binarize", "threshold"]).binarize).toBe("threshold");
     expect(() => parseTrainFlags(["--arch", "cnn"])).toThrow(UsageError);
     expect(() => parseTrainFlags(["--arch", "cnn"])).toThrow(/--arch: expected one of mlp, conv/);
+    expect(() => parseTrainFlags(["--arch", "conv", "--hidden-dim", "200"])).toThrow(/^--hidden-dim: the conv model's layers are fixed/);
+    expect(() => parseTrainFlags(["--arch", "conv", "--activation", "tanh"])).toThrow(/^--activation: the conv model's layers are fixed/);
+    expect(() => parseTrainFlags(["--arch", "conv", "--likelihood", "gaussian"])).toThrow(/^--likelihood: the conv model has a Bernoulli likelihood only/);
+    expect(parseTrainFlags(["--arch", "conv", "--likelihood", "bernoulli"]).likelihood).toBe("bernoulli");
   });
 });

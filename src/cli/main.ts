@@ -144,6 +144,11 @@ export function parseTrainFlags(argv: string[]): JobConfig {
   if (estimator && (estimator === "vimco" || estimator === "score-loo") && samples < 2) throw new UsageError(`--samples: --estimator ${estimator} needs at least 2`);
   const arch = choiceFlag<Arch>(values, "arch", d.arch, ARCH_CHOICES);
   if (categorical && arch !== "mlp") throw new UsageError("--arch: --latent categorical has the MLP architecture only");
+  if (arch === "conv") {
+    // The convolutional model's layers are the CVAE tutorial's; a flag that would change them is refused, not ignored.
+    for (const f of ["hidden-dim", "activation"] as const) if (values[f] !== undefined) throw new UsageError(`--${f}: the conv model's layers are fixed (the TensorFlow CVAE tutorial's); drop --${f} or use --arch mlp`);
+    if (values.likelihood !== undefined && values.likelihood !== "bernoulli") throw new UsageError("--likelihood: the conv model has a Bernoulli likelihood only");
+  }
   const config: JobConfig = {
     ...(categorical ? { latent, estimator } : {}),
     arch,
