@@ -18,6 +18,7 @@ export * from "./engine/random";
 export { convKernelStatus } from "./engine/wasm-conv";
 export type { ConvKernelStatus } from "./engine/wasm-conv";
 export { tidyValue } from "./engine/tidy";
+export { batchNorm } from "./engine/batch-norm";
 export { createAdam } from "./engine/optimizer";
 export type { AdamOptions, AdamState, TrainingOptimizer } from "./engine/optimizer";
 export * from "./data/idx";

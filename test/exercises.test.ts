@@ -13,6 +13,9 @@ import { fitGaussianToMixture, klDiagGaussians, linspace } from "../src/prob/kl"
 import { mixtureMoments } from "../src/prob/gaussian";
 import { Rng } from "../src/engine/random";
 import { labelCounts, loadMnist } from "../src/data/mnist";
+import { gaussianNll } from "../src/vae/model";
+import { ConvVae, convWeightLayout } from "../src/vae/conv";
+import { createAdam } from "../src/engine/optimizer";
 
 describe("00_setup exercises", () => {
   it("full training set: rarest digit 5 (5421), commonest 1 (6742); mean grey level 0.1307, sd 0.3081", () => {
@@ -160,4 +163,79 @@ describe("05_reparameterization exercises", () => {
     expect(0.64 * 4 * (0.25 + 1.28)).toBeCloseTo(3.9168, 10);
     expect(measured / 3.9168).toBeCloseTo(1, 1);
   }, 120_000);
+});
+
+describe("08_conv_vae exercises", () => {
+  beforeAll(async () => {
+    await initBackend();
+  });
+
+  it("kl_weight = 2σ²/D: 5.10e-5 for σ² = 0.02 at D = 784; σ² = 15.36 for kl_weight 0.0025 at D = 64·64·3; 0.98 at D = 784", () => {
+    expect((2 * 0.02) / 784).toBeCloseTo(5.102e-5, 8);
+    expect((0.0025 * 64 * 64 * 3) / 2).toBeCloseTo(15.36, 10);
+    expect((0.0025 * 784) / 2).toBeCloseTo(0.98, 12);
+  });
+
+  it("mse_loss/0.0025 + (D/2)·log(2π·0.98) is the Gaussian −log-likelihood with σ² = 0.98 (gaussianNll)", () => {
+    const rng = new Rng(8);
+    const B = 16;
+    const x = tf.tensor2d(Float32Array.from({ length: B * 784 }, () => rng.uniform()), [B, 784]);
+    const mean = tf.tensor2d(Float32Array.from({ length: B * 784 }, () => rng.uniform()), [B, 784]);
+    const mse = tf.mean(tf.square(tf.sub(x, mean))).dataSync()[0];
+    const nll = tf.mean(gaussianNll(mean, x, Math.log(0.98))).dataSync()[0];
+    expect(mse / 0.0025 + (784 / 2) * Math.log(2 * Math.PI * 0.98)).toBeCloseTo(nll, 2);
+    tf.dispose([x, mean]);
+  });
+
+  it("S/(2σ²) + (D/2)·log(2πσ²) is smallest at σ² = S/D, where it is (D/2)(1 + log(2πS/D))", () => {
+    const rng = new Rng(9);
+    const D = 784;
+    const x = tf.tensor2d(Float32Array.from({ length: D }, () => rng.uniform()), [1, D]);
+    const mean = tf.tensor2d(Float32Array.from({ length: D }, () => rng.uniform()), [1, D]);
+    const S = tf.sum(tf.square(tf.sub(x, mean))).dataSync()[0];
+    const at = (v: number) => gaussianNll(mean, x, Math.log(v)).dataSync()[0];
+    const best = at(S / D);
+    expect(best).toBeCloseTo((D / 2) * (1 + Math.log((2 * Math.PI * S) / D)), 2);
+    for (const f of [0.8, 0.95, 1.05, 1.25]) expect(at((f * S) / D)).toBeGreaterThan(best);
+    tf.dispose([x, mean]);
+  });
+
+  it("parameters: article 004's model at z = 2 has 24 493 (24 321 without the 172 biases before a BatchNorm); the CVAE tutorial's 69 989", () => {
+    const conv = (cin: number, cout: number, bias = true) => 9 * cin * cout + (bias ? cout : 0);
+    const bn = (c: number) => 2 * c;
+    const linear = (fanIn: number, fanOut: number) => fanIn * fanOut + fanOut;
+    const encoder = [[1, 4], [4, 8], [8, 16], [16, 32]].reduce((s, [i, o]) => s + conv(i, o) + bn(o), 0) + 2 * linear(128, 2);
+    const block = [[8, 32], [32, 16], [16, 8]].reduce((s, [i, o]) => s + conv(i, o) + bn(o), 0);
+    const decoder = linear(2, 392) + 2 * block + conv(8, 1);
+    expect([encoder, block, decoder, encoder + decoder]).toEqual([6780, 8232, 17713, 24493]);
+    expect(4 + 8 + 16 + 32 + 2 * (32 + 16 + 8)).toBe(172);
+    const m = new ConvVae({ latentDim: 2 });
+    expect(m.parameterCount()).toBe(69989);
+    expect(convWeightLayout(m.config).map((l) => l.shape.reduce((a, b) => a * b, 1))).toEqual([288, 32, 18432, 64, 9216, 4, 3136, 1568, 18432, 64, 18432, 32, 288, 1]);
+    m.dispose();
+  });
+
+  it("Adam's first step hardly changes when the loss is multiplied by 400: relative change ≈ ε/|g| (ε = 1e-8)", () => {
+    const rng = new Rng(10);
+    const grad = Float32Array.from({ length: 500 }, () => rng.normal() * 1e-3);
+    const step = (scale: number) => {
+      const v = tf.variable(tf.zeros([500]), true, `ex08-adam-${scale}`);
+      const opt = createAdam(1e-3);
+      const g = tf.mul(tf.tensor1d(grad), scale);
+      opt.applyGradients({ [v.name]: g }, [v]);
+      const moved = Array.from(v.dataSync());
+      opt.dispose();
+      tf.dispose([v, g]);
+      return moved;
+    };
+    const a = step(1);
+    const b = step(400);
+    a.forEach((d, i) => {
+      const rel = Math.abs(d - b[i]) / Math.abs(b[i]);
+      expect(rel).toBeLessThan(1.1e-8 / Math.abs(grad[i]) + 1e-5);
+      expect(Math.abs(b[i])).toBeCloseTo(1e-3, 5);
+    });
+    const typical = a.map((d, i) => Math.abs(d - b[i]) / Math.abs(b[i])).sort((x, y) => x - y)[250];
+    expect(typical).toBeLessThan(1e-4);
+  });
 });
