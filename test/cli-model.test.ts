@@ -92,6 +92,9 @@ describe("export, sample, encode", () => {
         return;
       }
       res.setHeader("content-type", file.endsWith(".json") ? "application/json" : "application/octet-stream");
+      // No keep-alive: the tests block the event loop in spawnSync for many seconds between fetches, and a pooled
+      // connection the server closes meanwhile would reset the next request (ECONNRESET).
+      res.setHeader("connection", "close");
       res.end(fs.readFileSync(file));
     });
     await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
