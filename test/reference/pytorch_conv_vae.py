@@ -29,6 +29,17 @@ from torch import nn
 from torch.nn import functional as F
 
 
+def set_threads(n):
+    """Run on n threads: torch's own pool and the BLAS library's. Debian's torch calls the system OpenBLAS,
+    whose thread pool torch.set_num_threads does not reach (with n = 1 it still ran a second, busy thread)."""
+    import ctypes
+    torch.set_num_threads(n)
+    with open("/proc/self/maps") as f:
+        libs = {line.split()[-1] for line in f if "/libopenblas" in line}
+    for lib in libs:
+        ctypes.CDLL(lib).openblas_set_num_threads(n)
+
+
 def read_idx(path):
     with open(path, "rb") as f:
         data = f.read()
@@ -168,7 +179,7 @@ def main():
     p.add_argument("--replay", help="folder of vae-lab's initial weights, minibatch orders and noise (parity-conv.js)")
     p.add_argument("--forward", help="JSON file of vae-lab weights and inputs: print the model's outputs")
     a = p.parse_args()
-    torch.set_num_threads(a.threads)
+    set_threads(a.threads)
     if a.forward:
         return forward_check(a.forward)
     torch.manual_seed(a.seed)

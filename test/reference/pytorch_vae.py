@@ -12,6 +12,17 @@ from torch import nn
 from torch.nn import functional as F
 
 
+def set_threads(n):
+    """Run on n threads: torch's own pool and the BLAS library's. Debian's torch calls the system OpenBLAS,
+    whose thread pool torch.set_num_threads does not reach (with n = 1 it still ran a second, busy thread)."""
+    import ctypes
+    torch.set_num_threads(n)
+    with open("/proc/self/maps") as f:
+        libs = {line.split()[-1] for line in f if "/libopenblas" in line}
+    for lib in libs:
+        ctypes.CDLL(lib).openblas_set_num_threads(n)
+
+
 def read_idx(path):
     with open(path, "rb") as f:
         data = f.read()
@@ -62,7 +73,7 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--data", default=default_data)
     a = p.parse_args()
-    torch.set_num_threads(a.threads)
+    set_threads(a.threads)
     torch.manual_seed(a.seed)
     load = lambda name: read_idx(os.path.join(a.data, name))
     xtr = torch.from_numpy(load("train-images-idx3-ubyte").reshape(-1, 784).astype(np.float32) / 255.0)
