@@ -11,24 +11,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-
-def set_threads(n):
-    """Run on n threads: torch's own pool and the BLAS library's. Debian's torch calls the system OpenBLAS,
-    whose thread pool torch.set_num_threads does not reach (with n = 1 it still ran a second, busy thread)."""
-    import ctypes
-    torch.set_num_threads(n)
-    with open("/proc/self/maps") as f:
-        libs = {line.split()[-1] for line in f if "/libopenblas" in line}
-    for lib in libs:
-        ctypes.CDLL(lib).openblas_set_num_threads(n)
+from cpu_reference import read_idx, set_threads
 
 
-def read_idx(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
 class VAE(nn.Module):
