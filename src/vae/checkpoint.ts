@@ -109,18 +109,22 @@ export function loadModel(file: string): { model: Vae | ConvVae; metadata?: Reco
   return { model: vae, metadata: ckpt.metadata };
 }
 
-/** The types of a stored convolutional configuration's fields (validateConvVaeConfig then checks values). */
-function checkConvConfigFields(c: unknown): asserts c is ConvVaeConfig {
+/** The types of the fields every stored configuration has (MLP and convolutional); returns its fields. */
+function checkCommonConfigFields(c: unknown): Record<string, unknown> {
   if (!c || typeof c !== "object" || Array.isArray(c)) throw new Error("missing or not an object");
   const r = c as Record<string, unknown>;
   for (const k of ["inputDim", "latentDim", "seed"]) if (typeof r[k] !== "number") throw new Error(`${k} must be a number (got ${JSON.stringify(r[k])})`);
+  return r;
+}
+
+/** The types of a stored convolutional configuration's fields (validateConvVaeConfig then checks values). */
+function checkConvConfigFields(c: unknown): asserts c is ConvVaeConfig {
+  checkCommonConfigFields(c);
 }
 
 /** The types of a stored configuration's fields (validateVaeConfig then checks their values). */
 function checkConfigFields(c: unknown): asserts c is VaeConfig {
-  if (!c || typeof c !== "object" || Array.isArray(c)) throw new Error("missing or not an object");
-  const r = c as Record<string, unknown>;
-  for (const k of ["inputDim", "latentDim", "seed"]) if (typeof r[k] !== "number") throw new Error(`${k} must be a number (got ${JSON.stringify(r[k])})`);
+  const r = checkCommonConfigFields(c);
   if (!Array.isArray(r.hiddenDims) || !r.hiddenDims.every((h) => typeof h === "number")) throw new Error(`hiddenDims must be a list of numbers (got ${JSON.stringify(r.hiddenDims)})`);
   if (typeof r.gaussianVariance !== "number" && r.gaussianVariance !== "learned") throw new Error(`gaussianVariance must be a number or "learned"`);
 }
