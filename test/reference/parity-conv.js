@@ -54,10 +54,13 @@ function run(cmd, argv) {
   });
 }
 
+/** A variable's layer name without the model's unique prefix ("conv1/W", …), the key both frameworks use. */
+const layerName = (v) => v.name.split("/").slice(1).join("/");
+
 /** vae-lab's initial weights, minibatch orders and noise for one seed, written where PyTorch reads them. */
 function writeTrace(vl, seed, dir, trainCount, testCount) {
   const m = new vl.ConvVae({ latentDim: 2, seed });
-  const weights = Object.fromEntries(m.variables().map((v) => [v.name.split("/").slice(1).join("/"), { shape: v.shape, data: Array.from(v.dataSync()) }]));
+  const weights = Object.fromEntries(m.variables().map((v) => [layerName(v), { shape: v.shape, data: Array.from(v.dataSync()) }]));
   m.dispose();
   const rng = new vl.Rng(seed + 1000);
   const perm = new Int32Array(epochs * trainCount);
@@ -81,15 +84,10 @@ function trainMatched(vl, trace, train, test) {
   const m = new vl.ConvVae({ latentDim: 2, seed: 0 });
   const vars = m.variables();
   vars.forEach((v) => {
-    const w = trace.weights[v.name.split("/").slice(1).join("/")];
+    const w = trace.weights[layerName(v)];
     tf.tidy(() => v.assign(tf.tensor(w.data, w.shape)));
   });
   const adam = vl.createAdam(1e-3);
-  const rows = (set, idx) => {
-    const x = new Float32Array(idx.length * 784);
-    idx.forEach((j, r) => x.set(set.images.subarray(j * 784, (j + 1) * 784), r * 784));
-    return tf.tensor2d(x, [idx.length, 784]);
-  };
   const out = [];
   for (let e = 0; e < epochs; e++) {
     const t0 = performance.now();
@@ -98,7 +96,7 @@ function trainMatched(vl, trace, train, test) {
     for (let s = 0; s < train.count; s += BATCH) {
       const n = Math.min(BATCH, train.count - s);
       total += tf.tidy(() => {
-        const x = rows(train, perm.subarray(s, s + n));
+        const x = vl.batchTensor(train, perm.subarray(s, s + n));
         const eps = tf.tensor2d(trace.eps.subarray(e * train.count * 2 + s * 2, e * train.count * 2 + (s + n) * 2), [n, 2]);
         const { value, grads } = tf.variableGrads(() => vl.negativeElbo(m, x, { eps }).loss, vars);
         adam.applyGradients(grads, vars);
@@ -110,7 +108,7 @@ function trainMatched(vl, trace, train, test) {
     for (let s = 0; s < test.count; s += TEST_BATCH) {
       const n = Math.min(TEST_BATCH, test.count - s);
       testTotal += tf.tidy(() => {
-        const x = rows(test, Int32Array.from({ length: n }, (_, i) => s + i));
+        const x = vl.batchTensor(test, Int32Array.from({ length: n }, (_, i) => s + i));
         const eps = tf.tensor2d(trace.testEps.subarray(e * test.count * 2 + s * 2, e * test.count * 2 + (s + n) * 2), [n, 2]);
         return vl.negativeElbo(m, x, { eps }).loss.dataSync()[0] * n;
       });
