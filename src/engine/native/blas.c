@@ -315,23 +315,27 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value SetConvScratch(napi_env env, napi_callback_info info) {
+/** The one integer argument of a setter, raised to at least 1; napi_ok or the failing call's status. */
+static napi_status positive_int_arg(napi_env env, napi_callback_info info, int64_t* n) {
   size_t argc = 1;
   napi_value args[1];
-  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
-  int64_t n = 0;
-  CHECK(napi_get_value_int64(env, args[0], &n));
-  chunk_floats = n < 1 ? 1 : n;
+  napi_status st = napi_get_cb_info(env, info, &argc, args, NULL, NULL);
+  if (st == napi_ok) st = napi_get_value_int64(env, args[0], n);
+  if (st == napi_ok && *n < 1) *n = 1;
+  return st;
+}
+
+static napi_value SetConvScratch(napi_env env, napi_callback_info info) {
+  int64_t n = 1;
+  CHECK(positive_int_arg(env, info, &n));
+  chunk_floats = n;
   return NULL;
 }
 
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value args[1];
-  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
-  int32_t n = 1;
-  CHECK(napi_get_value_int32(env, args[0], &n));
-  openblas_set_num_threads(n < 1 ? 1 : n);
+  int64_t n = 1;
+  CHECK(positive_int_arg(env, info, &n));
+  openblas_set_num_threads(n > INT32_MAX ? INT32_MAX : (int)n);
   return NULL;
 }
 
