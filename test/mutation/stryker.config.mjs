@@ -1,18 +1,26 @@
 // @ts-check
+import { PARTS } from "./parts.mjs";
 /**
- * `npm run mutation`: StrykerJS mutation testing of the core (not part of `npm test`; it takes long).
- * Each mutant of the files in `mutate` must make at least one test fail. The tests it runs are those of
- * test/mutation/vitest.config.ts, and of those only the ones that cover the mutant (perTest coverage).
- * The HTML report is out/mutation/index.html; survivors that cannot be killed because they do not change
- * behaviour are listed with a reason in test/mutation/equivalent.md. Incremental: results are kept in
- * out/mutation/stryker-incremental.json, so a rerun only tests mutants in changed code or covered by
- * changed tests (`npm run mutation -- --force` for a full run).
+ * StrykerJS mutation testing of one part of the core (test/mutation/parts.mjs), named by the environment
+ * variable MUTATION_PART; `npm run mutation` (test/mutation/run.mjs) runs the parts one after another (not
+ * part of `npm test`; it takes long). Each mutant of the part's files must make at least one of the part's
+ * tests fail (test/mutation/vitest.config.ts reads the same variable), and of those only the tests that
+ * cover the mutant run (perTest coverage). Reports: out/mutation/<part>/index.html; survivors that cannot be
+ * killed because they do not change behaviour are listed with a reason in test/mutation/equivalent.md.
+ * Incremental: results are kept in out/mutation/<part>/stryker-incremental.json, so a rerun only tests
+ * mutants in changed code or covered by changed tests (`npm run mutation -- --force` for a full run).
  *
  * Versions: StrykerJS 9.6 (10.x needs Node ≥ 22; this package supports Node ≥ 18, and Node 20 is what it was set up with),
  * whose vitest runner accepts vitest ≥ 2 and runs with the installed vitest 4.
  *
  * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
+const part = PARTS.find((p) => p.name === process.env.MUTATION_PART);
+if (!part) {
+  throw new Error(`MUTATION_PART must name a part of test/mutation/parts.mjs (${PARTS.map((p) => p.name).join(", ")}); run it through \`npm run mutation\``);
+}
+const out = `out/mutation/${part.name}`;
+
 export default {
   packageManager: "npm",
   testRunner: "vitest",
@@ -20,23 +28,14 @@ export default {
   checkers: ["typescript"],
   tsconfigFile: "tsconfig.json",
   coverageAnalysis: "perTest",
-  mutate: [
-    "src/prob/*.ts",
-    "src/vae/model.ts",
-    "src/vae/backprop.ts",
-    "src/vae/evaluate.ts",
-    "src/engine/optimizer.ts",
-    "src/engine/random.ts",
-    "src/data/idx.ts",
-    "src/data/mnist.ts",
-  ],
+  mutate: part.mutate,
   // Not needed in the sandbox copy of the project.
   ignorePatterns: ["dist", "out", "site", "notebooks", ".ci", "*.log"],
   incremental: true,
-  incrementalFile: "out/mutation/stryker-incremental.json",
+  incrementalFile: `${out}/stryker-incremental.json`,
   reporters: ["progress", "clear-text", "html", "json"],
-  htmlReporter: { fileName: "out/mutation/index.html" },
-  jsonReporter: { fileName: "out/mutation/mutation.json" },
+  htmlReporter: { fileName: `${out}/index.html` },
+  jsonReporter: { fileName: `${out}/mutation.json` },
   thresholds: { high: 90, low: 80, break: null },
   // One test process: the statistical tests are CPU-bound, and two cores are shared with the rest.
   concurrency: 1,
@@ -45,6 +44,6 @@ export default {
   timeoutMS: 60_000,
   // The first, unmutated run of all the tests above (with coverage) takes minutes on a busy machine.
   dryRunTimeoutMinutes: 60,
-  tempDirName: "out/stryker-tmp",
+  tempDirName: `out/stryker-tmp-${part.name}`,
   cleanTempDir: true,
 };

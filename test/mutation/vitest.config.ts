@@ -1,24 +1,17 @@
 import { fileURLToPath } from "url";
 import { defineConfig } from "vitest/config";
 import base from "../../vitest.config";
+import { PARTS, testFiles } from "./parts.mjs";
 
 /**
- * The test files `npm run mutation` (test/mutation/stryker.config.mjs) runs against mutants of the core: the ones that
- * import the probability library, the estimators, the VAE's loss, backprop and evaluation, the optimizer,
- * seeded randomness and data parsing. The notebook, browser, Jupyter, CLI, plotting and benchmark-like
- * files test other modules and take minutes, so they are left out here (they still run in `npm test`).
+ * The test files that run against mutants of the core (test/mutation/stryker.config.mjs): those of the part of
+ * test/mutation/parts.mjs named by MUTATION_PART, or of every part when it is unset. The notebook, browser,
+ * Jupyter, CLI, plotting and benchmark-like files test other modules and take minutes, so they are left out
+ * here (they still run in `npm test`).
  */
-export const MUTATION_TESTS = [
-  "test/bayes-elbo.test.ts",
-  "test/gaussian-kl.test.ts",
-  "test/estimators.test.ts",
-  "test/random.test.ts",
-  "test/optimizer.test.ts",
-  "test/idx.test.ts",
-  "test/mnist.test.ts",
-  "test/vae.test.ts",
-  "test/vae-backprop.test.ts",
-];
+type Part = { name: string; mutate: string[]; tests: string[] };
+const parts = (PARTS as Part[]).filter((p) => !process.env.MUTATION_PART || p.name === process.env.MUTATION_PART);
+export const MUTATION_TESTS: string[] = parts.flatMap((p) => testFiles(p) as string[]);
 
 // The shared settings (time budgets) of the project's config, with this list in place of its include.
 export default defineConfig({

@@ -1,0 +1,21 @@
+// @ts-check
+/**
+ * The core, split into parts that `npm run mutation` (test/mutation/run.mjs) runs one after another: each part's
+ * source files are mutated and tested against the test files that exercise them, and no others. A mutant
+ * runs only the tests that cover it (perTest coverage), but a covering test from another module can be a
+ * slow statistical study (two million draws in estimators.test.ts cover gaussian.ts too); leaving those out
+ * keeps a part's run short, and a mutant only counts as killed by a test written for its module.
+ */
+export const PARTS = [
+  { name: "random-optimizer", mutate: ["src/engine/random.ts", "src/engine/optimizer.ts"], tests: ["random", "optimizer"] },
+  { name: "data", mutate: ["src/data/idx.ts", "src/data/mnist.ts"], tests: ["idx", "mnist"] },
+  { name: "gaussian-kl", mutate: ["src/prob/gaussian.ts", "src/prob/kl.ts"], tests: ["gaussian-kl"] },
+  { name: "bayes-elbo", mutate: ["src/prob/bayes.ts", "src/prob/elbo.ts"], tests: ["bayes-elbo"] },
+  { name: "estimators", mutate: ["src/prob/estimators.ts", "src/prob/costs.ts"], tests: ["estimators"] },
+  { name: "categorical", mutate: ["src/prob/categorical.ts"], tests: ["categorical"] },
+  { name: "vae", mutate: ["src/vae/model.ts", "src/vae/evaluate.ts"], tests: ["vae"] },
+  { name: "backprop", mutate: ["src/vae/backprop.ts"], tests: ["vae-backprop"] },
+];
+
+/** test/<name>.test.ts for each test name. */
+export const testFiles = (part) => part.tests.map((t) => `test/${t}.test.ts`);
