@@ -6,6 +6,91 @@ import { Rng } from "../src/engine/random";
 const q = { mu: [0.3, -1.2, 2], sigma: [0.5, 1.5, 0.8] };
 const p = { mu: [0, 0.5, 1], sigma: [1, 0.7, 2] };
 
+// Values worked out by hand (constants written as numbers), so that a slip that two functions would share,
+// such as a wrong log 2π, cannot pass by comparing them with each other. These come first: each takes
+// microseconds.
+const LOG_2PI = 1.8378770664093453; // log 2π
+const LOG2 = 0.6931471805599453;
+
+describe("exact values", () => {
+  it("log-densities: diagonal, 1-D, full covariance (2×2 by hand), and a mixture far out in its tail", () => {
+    // x = (1, −1), μ = (0, 1), σ = (2, 0.5): u = (0.5, −4)
+    expect(logNormalDiag([1, -1], { mu: [0, 1], sigma: [2, 0.5] })).toBeCloseTo(-0.125 - LOG2 - 8 + LOG2 - LOG_2PI, 12);
+    expect(logNormal1d(3, 1, 2)).toBeCloseTo(-0.5 - LOG2 - LOG_2PI / 2, 12);
+    // Σ = [[2, 1], [1, 2]]: |Σ| = 3, Σ⁻¹ = [[2, −1], [−1, 2]]/3, so (x − m)ᵀΣ⁻¹(x − m) = 2/3 for x − m = (1, 0)
+    expect(logNormal([2, -1], [1, -1], [[2, 1], [1, 2]])).toBeCloseTo(-0.5 * (2 * LOG_2PI + Math.log(3) + 2 / 3), 12);
+    // p = ¼ N(0, 1) + ¾ N(2, ½²) at x = 1, directly: ¼ e^{−½}/√(2π) + ¾ e^{−2}/(½√(2π))
+    const mix = { weights: [0.25, 0.75], means: [0, 2], sds: [1, 0.5] };
+    expect(logMixture1d(1, mix)).toBeCloseTo(Math.log((0.25 * Math.exp(-0.5) + 1.5 * Math.exp(-2)) / Math.sqrt(2 * Math.PI)), 12);
+    // at x = 40 both densities underflow to 0; the log is that of the wider component: log ¼ − 800 − ½ log 2π
+    expect(logMixture1d(40, mix)).toBeCloseTo(-2 * LOG2 - 800 - LOG_2PI / 2, 9);
+  });
+
+  it("mixture moments with weights that do not sum to 1; entropy; log-determinant", () => {
+    // weights (1, 3) are (¼, ¾): mean ¾·2 = 1.5, E x² = ¼·1 + ¾(¼ + 4) = 3.4375, variance 3.4375 − 2.25
+    const m = mixtureMoments({ weights: [1, 3], means: [0, 2], sds: [1, 0.5] });
+    expect(m.mean).toBeCloseTo(1.5, 12);
+    expect(m.variance).toBeCloseTo(1.1875, 12);
+    // N(0, diag(2², ½²)): 2 · ½(log 2π + 1) + log 2 + log ½
+    expect(entropyDiag({ mu: [5, -5], sigma: [2, 0.5] })).toBeCloseTo(LOG_2PI + 1, 12);
+    // [[4, 2, −2], [2, 10, 2], [−2, 2, 5]] = L Lᵀ with L = [[2, 0, 0], [1, 3, 0], [−1, 1, √3]]
+    const S = [[4, 2, -2], [2, 10, 2], [-2, 2, 5]];
+    const L = cholesky(S);
+    const want = [[2, 0, 0], [1, 3, 0], [-1, 1, Math.sqrt(3)]];
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) expect(L[i][j]).toBeCloseTo(want[i][j], 12);
+    expect(logDet(S)).toBeCloseTo(Math.log(4 * 9 * 3), 12);
+    // singular (a zero pivot) and indefinite matrices are refused
+    expect(() => cholesky([[1, 1], [1, 1]])).toThrow("cholesky: matrix is not positive definite");
+    expect(() => cholesky([[-1]])).toThrow("cholesky: matrix is not positive definite");
+  });
+
+  it("sampleDiag draws μ + σ ⊙ ε, row by row, with ε the Rng's own normal draws", () => {
+    const draws = sampleDiag({ mu: [1, -2], sigma: [0.5, 3] }, 3, new Rng(5));
+    const rng = new Rng(5);
+    expect(draws.length).toBe(3);
+    for (const row of draws) {
+      expect(row[0]).toBeCloseTo(1 + 0.5 * rng.normal(), 12);
+      expect(row[1]).toBeCloseTo(-2 + 3 * rng.normal(), 12);
+    }
+  });
+
+  it("a diagonal Gaussian with mismatched lengths or a σ that is not > 0 is refused, naming the function", () => {
+    expect(() => logNormalDiag([0, 0], { mu: [0, 1], sigma: [1] })).toThrow("logNormalDiag: mu has 2 entries, sigma 1");
+    expect(() => logNormalDiag([0], { mu: [0], sigma: [0] })).toThrow("logNormalDiag: every sigma must be > 0 (got 0)");
+    expect(() => logNormalDiag([0], { mu: [0], sigma: [NaN] })).toThrow("logNormalDiag: every sigma must be > 0 (got NaN)");
+    expect(() => sampleDiag({ mu: [0], sigma: [-1] }, 1, new Rng(1))).toThrow("sampleDiag: every sigma must be > 0 (got -1)");
+  });
+
+  it("KL closed forms: diagonal and full covariance, both directions, by hand", () => {
+    // KL(N(1, ½²) ‖ N(−1, 2²)) = log(2/½) + (¼ + 4)/8 − ½, plus a second coordinate KL(N(0, 1) ‖ N(0, 1)) = 0
+    expect(klDiagGaussians({ mu: [1, 0], sigma: [0.5, 1] }, { mu: [-1, 0], sigma: [2, 1] })).toBeCloseTo(2 * LOG2 + 0.03125, 12);
+    expect(klToStandardNormal({ mu: [1, 0], sigma: [2, 0.5] })).toBeCloseTo(0.5 * (4 - 2 * LOG2) + 0.5 * (0.25 - 1 + 2 * LOG2), 12);
+    // N(0, I) against N((1, 0), [[2, 1], [1, 2]]): ½(tr Σ₁⁻¹ + dᵀΣ₁⁻¹d − 2 + log 3) = ½(4/3 + 2/3 − 2 + log 3)
+    const S1 = [[2, 1], [1, 2]];
+    const I = [[1, 0], [0, 1]];
+    expect(klGaussians([0, 0], I, [1, 0], S1)).toBeCloseTo(0.5 * Math.log(3), 12);
+    // and the other way: ½(tr Σ₁ + 1 − 2 − log 3)
+    expect(klGaussians([1, 0], S1, [0, 0], I)).toBeCloseTo(0.5 * (3 - Math.log(3)), 12);
+  });
+
+  it("mean and standard error; Monte Carlo averages log q − log p over the sampler's draws; linspace", () => {
+    // mean 4, squared deviations 9 + 4 + 1 + 0 + 36 = 50, sample variance 12.5, standard error √(12.5/5)
+    expect(meanAndStderr([1, 2, 3, 4, 10])).toEqual({ estimate: 4, stderr: Math.sqrt(2.5), n: 5 });
+    const rng = new Rng(9);
+    const u = Array.from({ length: 4 }, () => rng.uniform());
+    const mc = klMonteCarlo((z: number) => 3 * z, (z) => z, (r) => r.uniform(), 4, 9);
+    expect(mc.n).toBe(4);
+    expect(mc.estimate).toBeCloseTo((2 * (u[0] + u[1] + u[2] + u[3])) / 4, 12);
+    expect(linspace(2, 4, 5)).toEqual([2, 2.5, 3, 3.5, 4]);
+  });
+
+  it("quadrature skips the points where the first density is 0: KL(U(0, 1) ‖ N(0, 1)) = ½ log 2π + 1/6", () => {
+    const logU = (x: number) => (x >= 0 && x <= 1 ? 0 : -Infinity);
+    const kl = klQuadrature1d(logU, (x) => logNormal1d(x, 0, 1), linspace(-1, 2, 30001));
+    expect(kl).toBeCloseTo(LOG_2PI / 2 + 1 / 6, 3);
+  });
+});
+
 describe("Gaussian densities", () => {
   it("diagonal log-density equals the full-covariance one with a diagonal matrix", () => {
     const x = [0.1, 0.2, 0.3];
