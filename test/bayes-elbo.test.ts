@@ -12,6 +12,99 @@ beforeAll(async () => {
   await initBackend("cpu");
 });
 
+// Values worked out by hand and draws replayed from the same Rng: fast checks that come first, so that a
+// change to any branch fails at once (the statistical checks below take seconds).
+describe("exact values", () => {
+  const LOG_2PI = 1.8378770664093453; // log 2π
+
+  it("binomial likelihoods at the ends (0 or n heads, θ = 0 or 1); log-mean-exp of −∞, huge and ordinary values", () => {
+    const lik0 = binomialLikelihood(0, 3, [0, 0.5, 1]);
+    const lik3 = binomialLikelihood(3, 3, [0, 0.5, 1]);
+    [1, 0.125, 0].forEach((v, i) => expect(lik0[i]).toBeCloseTo(v, 14));
+    [0, 0.125, 1].forEach((v, i) => expect(lik3[i]).toBeCloseTo(v, 14));
+    expect(binomialLikelihood(1, 3, [0.5])[0]).toBeCloseTo(0.375, 14); // C(3, 1) / 8
+    expect(logMeanExp([-Infinity, -Infinity])).toBe(-Infinity);
+    expect(logMeanExp([1000, 1000 + Math.log(3)])).toBeCloseTo(1000 + Math.log(2), 10);
+    expect(logMeanExp([Math.log(3), -Infinity, 0])).toBeCloseTo(Math.log(4 / 3), 14);
+  });
+
+  it("discrete Bayes returns joint, evidence and its log; each bad input is one whole message", () => {
+    const r = discreteBayes([0.25, 0.75], [0.4, 0.2]);
+    expect(r.joint).toEqual([0.1, 0.15000000000000002]);
+    expect(r.evidence).toBeCloseTo(0.25, 15);
+    expect(r.logEvidence).toBeCloseTo(Math.log(0.25), 15);
+    expect(r.posterior[0]).toBeCloseTo(0.4, 15);
+    expect(() => discreteBayes([0.5, 0.5], [1])).toThrow("discreteBayes: prior has 2 entries, likelihood 1");
+    expect(() => discreteBayes([0.5, 0.6], [1, 1])).toThrow("discreteBayes: prior must be a distribution (sums to 1.1)");
+    expect(() => discreteBayes([1.5, -0.5], [1, 1])).toThrow("discreteBayes: prior must be a distribution (sums to 1)");
+    expect(() => discreteBayes([0.5, 0.5], [1, -1])).toThrow("discreteBayes: likelihoods must be ≥ 0");
+    expect(() => discreteBayes([1, 0], [0, 1])).toThrow("discreteBayes: the evidence is 0 (the data are impossible under every hypothesis)");
+    expect(discreteBayes([1, 0], [1, 0]).posterior).toEqual([1, 0]);
+  });
+
+  it("a model without a prior has N(0, I); its densities by hand; noiseVar must be positive", () => {
+    const m = new LinearGaussianModel({ A: [[1, 2]], noiseVar: 1 });
+    expect([m.n, m.d]).toEqual([1, 2]);
+    expect(m.priorMean).toEqual([0, 0]);
+    expect(m.priorCov).toEqual([[1, 0], [0, 1]]);
+    // y = 4 at h = (1, 1): residual 4 − 3 = 1
+    expect(m.logLikelihood([4], [1, 1])).toBeCloseTo(-0.5 * (LOG_2PI + 1), 14);
+    expect(m.logPrior([1, 1])).toBeCloseTo(-LOG_2PI - 1, 12);
+    expect(m.logJoint([4], [1, 1])).toBeCloseTo(-1.5 * LOG_2PI - 1.5, 12);
+    // p(y) = N(0, A Aᵀ + σ²) = N(0, 6)
+    expect(m.logEvidence([3])).toBeCloseTo(-0.5 * (LOG_2PI + Math.log(6) + 9 / 6), 12);
+    // posterior precision I + AᵀA = [[2, 2], [2, 5]], so the covariance is [[5, −2], [−2, 2]]/6 and the mean Σ Aᵀy
+    const post = m.posterior([3]);
+    [[5 / 6, -2 / 6], [-2 / 6, 2 / 6]].forEach((row, i) => row.forEach((v, j) => expect(post.cov[i][j]).toBeCloseTo(v, 12)));
+    [0.5, 1].forEach((v, i) => expect(post.mean[i]).toBeCloseTo(v, 12));
+    for (const noiseVar of [0, -1, NaN]) {
+      expect(() => new LinearGaussianModel({ A: [[1]], noiseVar })).toThrow("LinearGaussianModel: noiseVar must be > 0");
+    }
+  });
+
+  it("sample draws h = m + L ε and then y = A h + σ ε′ from one Rng, in that order; pilots are its uniforms' signs", () => {
+    const m = new LinearGaussianModel({ A: [[1, 0], [1, 1]], priorMean: [1, 2], priorCov: [[4, 2], [2, 10]], noiseVar: 0.25 });
+    const s = m.sample(new Rng(3));
+    const rng = new Rng(3);
+    const [e0, e1] = [rng.normal(), rng.normal()];
+    const h = [1 + 2 * e0, 2 + e0 + 3 * e1]; // L = [[2, 0], [1, 3]]
+    h.forEach((v, i) => expect(s.h[i]).toBeCloseTo(v, 12));
+    expect(s.y[0]).toBeCloseTo(h[0] + 0.5 * rng.normal(), 12);
+    expect(s.y[1]).toBeCloseTo(h[0] + h[1] + 0.5 * rng.normal(), 12);
+    // the Monte Carlo evidence is log-mean-exp of log p(y | h) over the same draws
+    const r = new Rng(4);
+    const logs = Array.from({ length: 5 }, () => m.logLikelihood([1, 3], m.sample(r).h));
+    expect(m.logEvidenceMonteCarlo([1, 3], 5, 4)).toBeCloseTo(logMeanExp(logs), 12);
+    const u = new Rng(6);
+    const signs = Array.from({ length: 3 }, () => Array.from({ length: 2 }, () => (u.uniform() < 0.5 ? -1 : 1)));
+    expect(pilotMatrix(3, 2, new Rng(6))).toEqual(signs);
+  });
+
+  it("the ELBO's gradient has no entries above the diagonal; the fit starts from the prior or a copy of init, records every step", () => {
+    const q: CholeskyGaussian = { mu: [0.1, 0.2], L: [[0.9, 0], [0.3, 1.1]] };
+    expect(elboGradient(model, y, q).L[0][1]).toBe(0);
+    const start = { mu: [...q.mu], L: q.L.map((r) => [...r]) };
+    const fit = fitElbo(model, y, { steps: 3, init: q, family: "diagonal" });
+    expect(q).toEqual(start); // init is not changed
+    expect(fit.history.map((h) => h.step)).toEqual([0, 1, 2, 3]);
+    expect(fit.history[0].elbo).toBeCloseTo(elboExact(model, y, q), 12);
+    expect(fit.history[0].gap).toBeCloseTo(model.logEvidence(y) - elboExact(model, y, q), 12);
+    expect(fit.q.L[1][0]).toBe(0.3); // a mean-field fit leaves the off-diagonal alone
+    expect(fit.q.L[0][1]).toBe(0);
+    // one step by hand: μ += lr g_μ, L_ii *= exp(lr L_ii g_ii), L_ij += lr g_ij (full), lr = ½ / tr Λ by default
+    const lr = 0.5 / (model.posteriorPrecision[0][0] + model.posteriorPrecision[1][1]);
+    const g = elboGradient(model, y, q);
+    const one = fitElbo(model, y, { steps: 1, init: q });
+    expect(one.q.mu[1]).toBeCloseTo(q.mu[1] + lr * g.mu[1], 12);
+    expect(one.q.L[1][1]).toBeCloseTo(1.1 * Math.exp(lr * 1.1 * g.L[1][1]), 12);
+    expect(one.q.L[1][0]).toBeCloseTo(0.3 + lr * g.L[1][0], 12);
+    expect(fitElbo(model, y, { steps: 1, init: q, lr: 0.01 }).q.mu[0]).toBeCloseTo(q.mu[0] + 0.01 * g.mu[0], 12);
+    // without init: the prior's mean and L = I
+    const fromPrior = fitElbo(model, y, { steps: 0 });
+    expect(fromPrior.q).toEqual({ mu: model.priorMean, L: [[1, 0], [0, 1]] });
+  });
+});
+
 describe("discrete Bayes", () => {
   it("a coin: 7 heads in 10 under three hypotheses", () => {
     const prior = [0.25, 0.5, 0.25];
