@@ -4,14 +4,34 @@ import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { encodeIdx } from "../src/data/idx";
-import { batchTensor, defaultMnistDir, firstOfEachDigit, imagesTensor, labelCounts, loadMnist } from "../src/data/mnist";
+import {
+  batchTensor,
+  defaultMnistDir,
+  firstOfEachDigit,
+  imageRows,
+  imagesTensor,
+  labelCounts,
+  loadMnist,
+  meanOverSet,
+  staticBinarize,
+  thresholdBinarize,
+} from "../src/data/mnist";
 import { Rng } from "../src/engine/random";
 
 const tiny = path.resolve(__dirname, "../data/mnist-tiny");
 const md5 = (f: string) => crypto.createHash("md5").update(fs.readFileSync(f)).digest("hex");
+/** The message of the error `f` throws (the test fails if it returns). */
+function messageOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error("expected an error, got none");
+}
 
 beforeAll(async () => {
   await initBackend("cpu");
@@ -113,13 +133,14 @@ describe("loadMnist options", () => {
     expect(ones).toBeLessThan(raw.images.filter((v) => v > 0).length);
   });
 
-  it("rejects an unknown binarisation mode", () => {
-    expect(() => loadMnist({ dir: tiny, binarize: "maybe" as never })).toThrow(/binarize: unknown mode "maybe"/);
+  it("rejects an unknown binarisation mode, listing the known ones", () => {
+    expect(messageOf(() => loadMnist({ dir: tiny, binarize: "maybe" as never }))).toBe('binarize: unknown mode "maybe" (expected none, static, dynamic, threshold)');
   });
 });
 
 describe("loadMnist errors name the file", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-mnist-"));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
   const put = (name: string, bytes: Uint8Array) => fs.writeFileSync(path.join(dir, name), bytes);
 
   it("missing folder and missing file", () => {
@@ -167,5 +188,115 @@ describe("tensors from MNIST", () => {
     const s = loadMnist({ dir: tiny });
     const first = firstOfEachDigit(s);
     first.forEach((i, digit) => expect(s.labels[i]).toBe(digit));
+  });
+});
+
+describe("a small split, every example checked", () => {
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  /** The grey byte of pixel k (counted over the whole image file) of the small splits. */
+  const byte = (k: number) => (15 * k) % 256;
+  const grey = (k: number) => Math.fround(byte(k) / 255);
+  /** A folder holding a train split of `labels.length` images of 2×3 pixels, pixel k having the grey byte byte(k). */
+  function smallSplit(labels: number[]): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-mnist-small-"));
+    dirs.push(dir);
+    const n = labels.length;
+    fs.writeFileSync(path.join(dir, "train-images-idx3-ubyte"), encodeIdx([n, 2, 3], Array.from({ length: n * 6 }, (_, k) => byte(k))));
+    fs.writeFileSync(path.join(dir, "train-labels-idx1-ubyte"), encodeIdx([n], labels));
+    return dir;
+  }
+  const three = () => loadMnist({ dir: smallSplit([4, 9, 0]) });
+
+  it("loads every image and label, the last ones included", () => {
+    const s = three();
+    expect([s.count, s.rows, s.cols, s.pixels]).toEqual([3, 2, 3, 6]);
+    expect(Array.from(s.labels)).toEqual([4, 9, 0]);
+    expect(Array.from(s.images)).toEqual(Array.from({ length: 18 }, (_, k) => grey(k)));
+  });
+
+  it("checks the labels of the examples kept, up to the last, and no further", () => {
+    const dir = smallSplit([4, 9, 10]);
+    expect(messageOf(() => loadMnist({ dir }))).toBe(`${path.join(dir, "train-labels-idx1-ubyte")}: label 10 at index 2 is not a digit 0–9`);
+    expect(Array.from(loadMnist({ dir, limit: 2 }).labels)).toEqual([4, 9]);
+  });
+
+  it("imageRows gives image i as its rows of pixels", () => {
+    const s = three();
+    const rows = (first: number) => [0, 1].map((r) => [0, 1, 2].map((c) => grey(first + 3 * r + c)));
+    expect(imageRows(s, 0)).toEqual(rows(0));
+    expect(imageRows(s, 1)).toEqual(rows(6));
+    expect(imageRows(s, 2)).toEqual(rows(12));
+  });
+
+  it("imagesTensor takes the first n examples in order, at most all", () => {
+    const s = three();
+    for (const [n, want] of [[2, 2], [undefined, 3], [10, 3]] as const) {
+      const x = imagesTensor(s, n);
+      expect(x.shape).toEqual([want, 6]);
+      expect(Array.from(x.dataSync())).toEqual(Array.from(s.images.subarray(0, want * 6)));
+      x.dispose();
+    }
+  });
+
+  it("batchTensor accepts the indices 0..count−1 and names any other with the range", () => {
+    const s = three();
+    const x = batchTensor(s, [2, 0]);
+    expect(Array.from(x.dataSync())).toEqual([...s.images.subarray(12, 18), ...s.images.subarray(0, 6)]);
+    x.dispose();
+    expect(() => batchTensor(s, [3])).toThrow(RangeError);
+    expect(messageOf(() => batchTensor(s, [3]))).toBe("batchTensor: index 3 outside 0..2");
+    expect(messageOf(() => batchTensor(s, [0, -1]))).toBe("batchTensor: index -1 outside 0..2");
+  });
+
+  it("firstOfEachDigit gives the first index of each digit, −1 where a digit is absent", () => {
+    const s = loadMnist({ dir: smallSplit([3, 0, 3, 5, 0]) });
+    expect(firstOfEachDigit(s)).toEqual([1, -1, -1, 0, -1, 3, -1, -1, -1, -1]);
+  });
+
+  it("meanOverSet weights the batch means by batch size, a short last batch included", () => {
+    const s = loadMnist({ dir: smallSplit([1, 2, 3, 4, 5]) });
+    const mean = s.images.reduce((a, v) => a + v, 0) / s.images.length;
+    for (const [batchSize, sizes] of [[2, [2, 2, 1]], [5, [5]], [undefined, [5]]] as const) {
+      const seen: number[] = [];
+      const result = meanOverSet(
+        s,
+        (x) => {
+          seen.push(x.shape[0]);
+          return [x.mean().dataSync()[0], 1];
+        },
+        { batchSize },
+      );
+      expect(seen).toEqual(sizes);
+      expect(result).toHaveLength(2);
+      expect(result[0]).toBeCloseTo(mean, 6);
+      expect(result[1]).toBeCloseTo(1, 12);
+    }
+  });
+
+  it("meanOverSet hands measure an Rng seeded 12345 unless told otherwise", () => {
+    const s = three();
+    const draw = (_: tf.Tensor2D, rng: Rng) => [rng.uniform()];
+    expect(meanOverSet(s, draw)[0]).toBeCloseTo(new Rng(12345).uniform(), 12);
+    expect(meanOverSet(s, draw, { seed: 7 })[0]).toBeCloseTo(new Rng(7).uniform(), 12);
+  });
+});
+
+describe("binarisation rules", () => {
+  it("thresholdBinarize sets 1 strictly above 0.5, in place", () => {
+    const x = Float32Array.of(0, 0.5, 127 / 255, 128 / 255, 1);
+    expect(thresholdBinarize(x)).toBe(x);
+    expect(Array.from(x)).toEqual([0, 0, 0, 1, 1]);
+  });
+
+  it("staticBinarize sets 1 exactly where the draw is below the grey level, one draw per pixel", () => {
+    const draws = [0, 0.5, 0.25, 0.5, 0.999];
+    let calls = 0;
+    const rng = { uniform: () => draws[calls++] } as unknown as Rng;
+    // A grey level of 0 never gives 1 (not even for a draw of 0), a draw equal to the grey level gives 0, and 1 always gives 1.
+    const x = Float32Array.of(0, 0.5, 0.5, 0.75, 1);
+    expect(staticBinarize(x, rng)).toBe(x);
+    expect(Array.from(x)).toEqual([0, 0, 1, 1, 1]);
+    expect(calls).toBe(5);
   });
 });
