@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { writeFileAtomic } from "../src/files/atomic-write";
 import { FileError } from "../src/files/file-error";
 import { mountTmpfs, Tmpfs, tmpfsUnavailable } from "./harness/tmpfs";
+import { scratchDir } from "./harness/scratch";
 
 const skip = tmpfsUnavailable !== undefined;
 const why = skip ? ` [skipped: ${tmpfsUnavailable}]` : "";
@@ -48,7 +49,7 @@ describe("writeFileAtomic on a full disk", () => {
 
 describe("writeFileAtomic errors", () => {
   it("a folder in place of the target's folder: one line naming the file, nothing left behind", () => {
-    const dir = fs.mkdtempSync(path.join(require("os").tmpdir(), "vae-lab-aw-"));
+    const dir = scratchDir("vae-lab-aw-");
     fs.writeFileSync(path.join(dir, "f"), "x");
     const target = path.join(dir, "f", "out.json");
     expect(() => writeFileAtomic(target, "{}")).toThrow(new RegExp(`^${target.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: cannot write`));

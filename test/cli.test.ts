@@ -1,6 +1,7 @@
 import { spawnSync } from "child_process";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
+import { scratchDir } from "./harness/scratch";
 
 const cli = path.resolve(__dirname, "../dist/cli/main.js");
 function run(...args: string[]) {
@@ -42,8 +43,7 @@ describe("vae-lab train (smoke run on the tiny fixture)", () => {
 
   it("trains, evaluates and writes metrics.json, report.html and model.json", () => {
     const fs = require("fs") as typeof import("fs");
-    const os = require("os") as typeof import("os");
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-train-"));
+    const out = scratchDir("vae-lab-train-");
     const r = run("train", "--epochs", "2", "--hidden-dim", "32", "--data", data, "--out", out, "--backend", "cpu", "--iwae-k", "5", "--iwae-images", "10", "--seed", "3");
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(/^backend: cpu/m);
@@ -78,8 +78,7 @@ describe("vae-lab train (smoke run on the tiny fixture)", () => {
 
   it("a bad data folder or an --out that is a file: one line, exit 1, nothing written", () => {
     const fs = require("fs") as typeof import("fs");
-    const os = require("os") as typeof import("os");
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-bad-"));
+    const dir = scratchDir("vae-lab-bad-");
     const r = run("train", "--data", path.join(dir, "none"), "--out", path.join(dir, "out"), "--backend", "cpu");
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/^vae-lab: .*none: MNIST folder not found\n$/);

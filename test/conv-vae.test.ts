@@ -6,7 +6,6 @@
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
@@ -21,6 +20,7 @@ import { CheckpointError, loadModel, loadVae, saveVae } from "../src/vae/checkpo
 import { loadMnist } from "../src/data/mnist";
 import { parseTrainFlags, UsageError } from "../src/cli/main";
 import { Rng } from "../src/engine/random";
+import { scratchDir } from "./harness/scratch";
 
 const tiny = path.resolve(__dirname, "../data/mnist-tiny");
 const script = path.resolve(__dirname, "reference/pytorch_conv_vae.py");
@@ -93,7 +93,7 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
       }, m.variables());
       return Object.fromEntries(m.variables().map((v) => [v.name.split("/").slice(1).join("/"), Array.from(g[v.name].dataSync())]));
     });
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "conv-vae-")), "forward.json");
+    const file = path.join(scratchDir("conv-vae-"), "forward.json");
     fs.writeFileSync(file, JSON.stringify({ weights: weightsOf(m), x, eps }));
     const r = spawnSync(torchPython!, [script, "--forward", file, "--threads", "1"], { encoding: "utf8", maxBuffer: 1 << 26 });
     expect(r.status, `${r.error ?? ""} ${r.signal ?? ""} ${r.stderr}`).toBe(0);
@@ -174,7 +174,7 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
   it("checkpoints: save and load give the same weights and outputs; loadVae says it is not an MLP", async () => {
     await tf.setBackend("wasm");
     const m = new ConvVae({ latentDim: 3, seed: 4 });
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "conv-vae-")), "model.json");
+    const file = path.join(scratchDir("conv-vae-"), "model.json");
     saveVae(m, file, { note: "round trip" });
     const { model, metadata } = loadModel(file);
     expect(model).toBeInstanceOf(ConvVae);
@@ -213,7 +213,7 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
   });
 
   it("vae-lab train --arch conv trains and writes metrics.json, report.html and a loadable model.json (built CLI)", () => {
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), "conv-vae-cli-"));
+    const out = scratchDir("conv-vae-cli-");
     const cli = path.resolve(__dirname, "../dist/cli/main.js");
     const args = ["train", "--arch", "conv", "--epochs", "1", "--batch-size", "32", "--binarize", "threshold", "--iwae-k", "4", "--iwae-images", "5"];
     const r = spawnSync(process.execPath, [cli, ...args, "--data", tiny, "--out", out, "--backend", "wasm"], { encoding: "utf8" });
@@ -232,7 +232,7 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
     expect(bad.stderr.trim().split("\n")).toHaveLength(1);
     expect(bad.stderr).toMatch(/--likelihood: the conv model has a Bernoulli likelihood only/);
     // 10 × 10 images (the MLP trains on them): refused in one line naming the flag and the size.
-    const small = fs.mkdtempSync(path.join(os.tmpdir(), "conv-vae-10x10-"));
+    const small = scratchDir("conv-vae-10x10-");
     const idx = (count: number, rows: number) => {
       const b = Buffer.alloc(16 + count * rows * rows);
       b.writeUInt32BE(0x803, 0);

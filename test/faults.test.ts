@@ -5,7 +5,6 @@
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
 import * as tf from "@tensorflow/tfjs";
@@ -19,12 +18,13 @@ import { parseTrainFlags } from "../src/cli/main";
 import { escapeHtml, notebookPage, renderMarkdown } from "../src/notebook/html";
 import { indexItem, siteNav } from "../src/notebook/site";
 import { fillUntilFree, mountTmpfs, tmpfsUnavailable } from "./harness/tmpfs";
+import { scratchDir } from "./harness/scratch";
 import { initBackend } from "../src/engine/backend";
 
 // VAE_LAB_TEST_CLI: run these tests against another build (to check that they fail without the fixes).
 const cli = process.env.VAE_LAB_TEST_CLI ?? path.resolve(__dirname, "../dist/cli/main.js");
 const tiny = path.resolve(__dirname, "../data/mnist-tiny");
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-faults-"));
+const tmp = () => scratchDir("vae-lab-faults-");
 const skipTmpfs = tmpfsUnavailable !== undefined;
 const whyTmpfs = skipTmpfs ? ` [skipped: ${tmpfsUnavailable}]` : "";
 

@@ -1,12 +1,12 @@
 /** The notebook harness itself: it must report a failing cell, not just pass everything. */
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { runNotebook } from "../src/notebook/runner";
+import { scratchDir } from "./harness/scratch";
 
 function notebook(cells: string[]): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-nb-"));
+  const dir = scratchDir("vae-lab-nb-");
   const file = path.join(dir, "t.ipynb");
   const nb = {
     cells: cells.map((source) => ({ cell_type: "code", metadata: {}, source, outputs: [], execution_count: null })),

@@ -3,15 +3,14 @@ import * as fs from "fs";
 import fsModule from "fs";
 import { syncBuiltinESMExports } from "module";
 import * as net from "net";
-import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { scratchDir } from "./harness/scratch";
 import { FileError } from "../src/files/file-error";
 import { encodeIdx, IdxError, MAX_IDX_BYTES, parseIdx, parseIdxHeader, readIdx } from "../src/data/idx";
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-idx-"));
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const tmp = scratchDir("vae-lab-idx-");
 function write(name: string, bytes: Uint8Array): string {
   const f = path.join(tmp, name);
   fs.writeFileSync(f, bytes);

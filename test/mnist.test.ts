@@ -1,10 +1,10 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
 import * as tf from "@tensorflow/tfjs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { scratchDir } from "./harness/scratch";
 import { initBackend } from "../src/engine/backend";
 import { encodeIdx } from "../src/data/idx";
 import {
@@ -139,8 +139,7 @@ describe("loadMnist options", () => {
 });
 
 describe("loadMnist errors name the file", () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-mnist-"));
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const dir = scratchDir("vae-lab-mnist-");
   const put = (name: string, bytes: Uint8Array) => fs.writeFileSync(path.join(dir, name), bytes);
 
   it("missing folder and missing file", () => {
@@ -192,15 +191,12 @@ describe("tensors from MNIST", () => {
 });
 
 describe("a small split, every example checked", () => {
-  const dirs: string[] = [];
-  afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
   /** The grey byte of pixel k (counted over the whole image file) of the small splits. */
   const byte = (k: number) => (15 * k) % 256;
   const grey = (k: number) => Math.fround(byte(k) / 255);
   /** A folder holding a train split of `labels.length` images of 2×3 pixels, pixel k having the grey byte byte(k). */
   function smallSplit(labels: number[]): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-mnist-small-"));
-    dirs.push(dir);
+    const dir = scratchDir("vae-lab-mnist-small-");
     const n = labels.length;
     fs.writeFileSync(path.join(dir, "train-images-idx3-ubyte"), encodeIdx([n, 2, 3], Array.from({ length: n * 6 }, (_, k) => byte(k))));
     fs.writeFileSync(path.join(dir, "train-labels-idx1-ubyte"), encodeIdx([n], labels));

@@ -6,10 +6,10 @@
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { recoverOutputSet, writeOutputSet } from "../src/files/output-set";
+import { scratchDir } from "./harness/scratch";
 
 const NAMES = ["model.json", "report.html", "metrics.json"];
 const set = (tag: string) => Object.fromEntries(NAMES.map((n) => [n, `${tag} ${n} `.repeat(5000)]));
@@ -27,14 +27,14 @@ function killedWrite(dir: string, step: string) {
   const script = `
     const { writeOutputSet } = require(${JSON.stringify(dist)});
     writeOutputSet(${JSON.stringify(dir)}, ${JSON.stringify(NEW)}, (s) => { if (s === ${JSON.stringify(step)}) process.kill(process.pid, "SIGKILL"); });`;
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-kill-")), "write.js");
+  const file = path.join(scratchDir("vae-lab-kill-"), "write.js");
   fs.writeFileSync(file, script); // too long for one command-line argument
   return spawnSync(process.execPath, [file], { encoding: "utf8", timeout: 60_000 });
 }
 
 describe("writeOutputSet", () => {
   it.each(STEPS)("killed at %s: files whole, then one whole set and no temporary files", (step) => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-set-"));
+    const dir = scratchDir("vae-lab-set-");
     writeOutputSet(dir, OLD);
     fs.writeFileSync(path.join(dir, "notes.txt"), "a file of the user's"); // left alone
     const r = killedWrite(dir, step);
@@ -48,7 +48,7 @@ describe("writeOutputSet", () => {
   });
 
   it("a failure while staging (a full disk, say) leaves the old set and nothing else", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-set-"));
+    const dir = scratchDir("vae-lab-set-");
     writeOutputSet(dir, OLD);
     expect(() =>
       writeOutputSet(dir, NEW, (s) => {
@@ -60,7 +60,7 @@ describe("writeOutputSet", () => {
   });
 
   it("removes writeFileAtomic's stray temporary files of the set's names", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-set-"));
+    const dir = scratchDir("vae-lab-set-");
     fs.writeFileSync(path.join(dir, ".report.html.1234.abc.tmp"), "half a report");
     fs.writeFileSync(path.join(dir, ".other.tmp"), "not ours");
     writeOutputSet(dir, NEW);

@@ -1,9 +1,9 @@
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { barChart, figureHtml, heatmap, histogram, imageGrid, lineChart, logAxisTicks, pageHtml, saveHtml, scatterByLabel } from "../src/plot/plot";
 import { show } from "../src/notebook/display";
+import { scratchDir } from "./harness/scratch";
 
 describe("figure builders", () => {
   it("lineChart: one trace per series, x defaults to 0..n-1, log axes", () => {
@@ -81,7 +81,7 @@ describe("HTML output", () => {
   });
 
   it("saveHtml writes the whole page atomically and leaves no temporary file", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-plot-"));
+    const dir = scratchDir("vae-lab-plot-");
     const file = path.join(dir, "sub", "chart.html");
     saveHtml(file, lineChart([{ name: "a", y: [1, 2] }]));
     expect(fs.readFileSync(file, "utf8")).toMatch(/<\/html>\n$/);

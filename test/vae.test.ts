@@ -1,5 +1,4 @@
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import * as math from "mathjs";
@@ -13,6 +12,7 @@ import { loadMnist, MnistSet } from "../src/data/mnist";
 import { Rng } from "../src/engine/random";
 import { betaAt, evaluateElbo, trainVae, TrainingDivergedError } from "../src/vae/train";
 import { bernoulliNll, gaussianNll, klStandardNormalTensor, negativeElbo, Vae } from "../src/vae/model";
+import { scratchDir } from "./harness/scratch";
 
 const tiny = path.resolve(__dirname, "../data/mnist-tiny");
 let train: MnistSet;
@@ -305,7 +305,7 @@ describe("evaluation", () => {
   });
 
   it("a checkpoint round-trips exactly, is written whole, and bad files are named", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-ckpt-"));
+    const dir = scratchDir("vae-lab-ckpt-");
     const file = path.join(dir, "model.json");
     saveVae(vae, file, { note: "hi" });
     expect(fs.readdirSync(dir)).toEqual(["model.json"]);

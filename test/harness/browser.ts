@@ -4,10 +4,10 @@
  * `data-rendered="1"` once plotly has drawn it.
  */
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { Browser, chromium as pw } from "playwright-core";
 import { afterAll, beforeAll } from "vitest";
+import { scratchDir } from "./scratch";
 
 export function findChromium(): string | undefined {
   for (const c of [process.env.CHROMIUM, "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]) {
@@ -75,9 +75,9 @@ export async function checkCharts(browser: Browser, htmlFile: string, options: {
   }
 }
 
-/** A temporary folder for test pages. */
+/** A temporary folder for test pages, removed when the test file finishes. */
 export function tmpDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-browser-"));
+  return scratchDir("vae-lab-browser-");
 }
 
 /**
