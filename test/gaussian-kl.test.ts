@@ -84,6 +84,26 @@ describe("exact values", () => {
     expect(linspace(2, 4, 5)).toEqual([2, 2.5, 3, 3.5, 4]);
   });
 
+  it("Monte Carlo KL draws exactly n samples", () => {
+    let draws = 0;
+    klMonteCarlo((z: number) => z, () => 0, (r) => (draws++, r.uniform()), 7, 1);
+    expect(draws).toBe(7);
+  });
+
+  it("the default grid spans 8 standard deviations around every component", () => {
+    // Wide components (sd 3): a grid of ±8 sd reaches ±27; the forward fit's KL must equal a quadrature that wide.
+    const mix = { weights: [0.5, 0.5], means: [-3, 3], sds: [3, 3] };
+    const fit = fitGaussianToMixture(mix, "forward");
+    const kl = klQuadrature1d((x) => logMixture1d(x, mix), (x) => logNormal1d(x, fit.mu[0], fit.sigma[0]), linspace(-27, 27, 2001));
+    expect(fit.kl).toBeCloseTo(kl, 12);
+  });
+
+  it("reverse fit from a start the grid cannot see: every neighbour's KL is 0 as well, so the search stops there", () => {
+    // N(1000, 1) underflows to 0 on the whole grid: the quadrature is flat and no step improves on it.
+    const fit = fitGaussianToMixture({ weights: [1], means: [0], sds: [1] }, "reverse", linspace(-10, 10, 201), { mu: [1000], sigma: [1] });
+    expect(fit).toEqual({ mu: [1000], sigma: [1], kl: 0 });
+  });
+
   it("quadrature skips the points where the first density is 0: KL(U(0, 1) ‖ N(0, 1)) = ½ log 2π + 1/6", () => {
     const logU = (x: number) => (x >= 0 && x <= 1 ? 0 : -Infinity);
     const kl = klQuadrature1d(logU, (x) => logNormal1d(x, 0, 1), linspace(-1, 2, 30001));
