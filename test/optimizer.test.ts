@@ -68,13 +68,14 @@ describe("Adam elsewhere", () => {
 /**
  * Adam from its definition in float64 (Kingma & Ba, Algorithm 1, ε added to √v̂ as in tf.train.adam and
  * torch.optim.Adam): m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², p ← p − lr · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε).
+ * t counts from `firstStep` (a variable whose first gradient comes at the optimizer's step t₀ is corrected with t₀).
  */
-function adamReference(p0: number[], grads: number[][], lr: number, b1 = 0.9, b2 = 0.999, eps = 1e-8): number[] {
+function adamReference(p0: number[], grads: number[][], lr: number, b1 = 0.9, b2 = 0.999, eps = 1e-8, firstStep = 1): number[] {
   const p = [...p0];
   const m = p.map(() => 0);
   const v = p.map(() => 0);
   grads.forEach((g, s) => {
-    const t = s + 1;
+    const t = s + firstStep;
     for (let i = 0; i < p.length; i++) {
       m[i] = b1 * m[i] + (1 - b1) * g[i];
       v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
@@ -135,5 +136,58 @@ describe.each(["cpu", "wasm"])("Adam from createAdam on %s against the float64 f
     const ours2 = run(12, 0.05, { beta1: 0.8, beta2: 0.99, epsilon: 1e-1 });
     const ref2 = adamReference(p0, grads, 0.05, 0.8, 0.99, 1e-1);
     ours2.forEach((p, i) => expect(Math.abs(p - ref2[i])).toBeLessThan(1e-5));
+  });
+
+  it("a state saved after 5 steps and restored into a new Adam continues as one Adam would: 5 + 7 steps = 12", async () => {
+    await initBackend(backend);
+    const before = tf.memory().numTensors;
+    // Two variables, so that moments are matched to variables by name; `b` gets no gradient in the first part.
+    const a = tf.tidy(() => tf.variable(tf.tensor1d(p0), true, `adam-resume-a-${backend}-${Math.random()}`));
+    const b = tf.tidy(() => tf.variable(tf.tensor1d([1, 2, 3]), true, `adam-resume-b-${backend}-${Math.random()}`));
+    const step = (o: ReturnType<typeof createAdam>, s: number) => {
+      const gs = { [a.name]: tf.tensor1d(grads[s]), ...(s >= 5 ? { [b.name]: tf.tensor1d([0.5, -1, 2]) } : {}) };
+      o.applyGradients(gs, [a, b]);
+      tf.dispose(Object.values(gs));
+    };
+    const first = createAdam(0.05);
+    for (let s = 0; s < 5; s++) step(first, s);
+    const state = first.getState([a, b]);
+    first.dispose();
+    expect(state.step).toBe(5);
+    expect(state.accBeta1).toBeCloseTo(0.9 ** 6, 6); // β^(t+1): what the next step's bias correction starts from
+    expect(state.accBeta2).toBeCloseTo(0.999 ** 6, 6);
+    expect(state.m[1]).toBeNull(); // no moments yet for the variable without a gradient
+    expect(state.v[1]).toBeNull();
+    // 5 steps by the formula: m = Σ 0.1·0.9^(5−s) g_s
+    state.m[0]!.forEach((m, i) => expect(m).toBeCloseTo(grads.slice(0, 5).reduce((acc, g) => 0.9 * acc + 0.1 * g[i], 0), 5));
+    const second = createAdam(0.05);
+    second.setState(state, [a, b]);
+    const again = second.getState([a, b]); // before any step: the state just set
+    expect(again.step).toBe(5);
+    expect(Array.from(again.m[0]!)).toEqual(Array.from(state.m[0]!));
+    expect(Array.from(again.v[0]!)).toEqual(Array.from(state.v[0]!));
+    for (let s = 5; s < 12; s++) step(second, s);
+    expect(second.getState([a, b]).step).toBe(12);
+    second.dispose();
+    const ref = adamReference(p0, grads, 0.05);
+    Array.from(a.dataSync()).forEach((p, i) => expect(Math.abs(p - ref[i])).toBeLessThan(1e-5));
+    // b: 7 steps from zero moments, bias-corrected by the optimizer's step count (t = 6 … 12), as tf.train.adam does
+    const refB = adamReference([1, 2, 3], Array.from({ length: 7 }, () => [0.5, -1, 2]), 0.05, 0.9, 0.999, 1e-8, 6);
+    Array.from(b.dataSync()).forEach((p, i) => expect(Math.abs(p - refB[i])).toBeLessThan(1e-5));
+    tf.dispose([a, b]);
+    expect(tf.memory().numTensors, "tensors left after dispose").toBe(before);
+  });
+
+  it("a state for another model is refused in one line, naming what does not match", async () => {
+    await initBackend(backend);
+    const a = tf.tidy(() => tf.variable(tf.zeros([4]), true, `adam-check-a-${backend}`));
+    const o = createAdam(0.1);
+    const state = { step: 1, accBeta1: 0.81, accBeta2: 0.998, m: [new Float32Array(4)], v: [new Float32Array(4)] };
+    expect(() => o.setState({ ...state, m: [], v: [] }, [a])).toThrow("optimizer state holds moments for 0 variables, the model has 1");
+    expect(() => o.setState({ ...state, v: [] }, [a])).toThrow("optimizer state holds moments for 1 variables, the model has 1");
+    expect(() => o.setState({ ...state, m: [new Float32Array(3)] }, [a])).toThrow(`optimizer state: moment 0 has 3 values, variable ${a.name} has 4`);
+    expect(() => o.setState({ ...state, v: [new Float32Array(5)] }, [a])).toThrow(`optimizer state: moment 0 has 5 values, variable ${a.name} has 4`);
+    o.dispose();
+    a.dispose();
   });
 });

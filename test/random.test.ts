@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Rng } from "../src/engine/random";
+import { Rng, tfSeed } from "../src/engine/random";
 
 describe("Rng", () => {
   it("same seed, same stream; other seed, other stream", () => {
@@ -92,5 +92,12 @@ describe("Rng", () => {
     expect(Array.from(p).sort((x, y) => x - y)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
     expect(Array.from(new Rng(3).permutation(1000))).toEqual(Array.from(p));
     expect(Array.from(p.subarray(0, 10))).not.toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+});
+
+describe("tfSeed", () => {
+  it("passes every seed unchanged except 0, which tfjs would read as 'unseeded' and so becomes 2³²", () => {
+    expect(tfSeed(0)).toBe(2 ** 32);
+    for (const seed of [1, 5, 12345, 2 ** 32 - 1]) expect(tfSeed(seed)).toBe(seed);
   });
 });

@@ -138,8 +138,9 @@ class TfjsAdam implements TrainingOptimizer {
         const p = this.pending!.get(name);
         if (!p) return;
         const shape = grads[name].shape;
-        o.accumulatedFirstMoment[i] = { originalName: `${name}/m`, variable: tf.variable(tf.tensor(p.m, shape), false) };
-        o.accumulatedSecondMoment[i] = { originalName: `${name}/v`, variable: tf.variable(tf.tensor(p.v, shape), false) };
+        // tidy frees the tensors the variables are made from (a variable is kept, its initial tensor is not).
+        o.accumulatedFirstMoment[i] = { originalName: `${name}/m`, variable: tf.tidy(() => tf.variable(tf.tensor(p.m, shape), false)) };
+        o.accumulatedSecondMoment[i] = { originalName: `${name}/v`, variable: tf.tidy(() => tf.variable(tf.tensor(p.v, shape), false)) };
       });
       this.pending = undefined;
     }
