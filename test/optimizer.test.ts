@@ -142,7 +142,8 @@ describe.each(["cpu", "wasm"])("Adam from createAdam on %s against the float64 f
     await initBackend(backend);
     const before = tf.memory().numTensors;
     // Two variables, so that moments are matched to variables by name; `b` gets no gradient in the first part.
-    const a = tf.tidy(() => tf.variable(tf.tensor1d(p0), true, `adam-resume-a-${backend}-${Math.random()}`));
+    // A name with "/m" inside: the tfjs Adam names a moment `${name}/m` and must strip only that suffix.
+    const a = tf.tidy(() => tf.variable(tf.tensor1d(p0), true, `adam/m-resume-a-${backend}-${Math.random()}`));
     const b = tf.tidy(() => tf.variable(tf.tensor1d([1, 2, 3]), true, `adam-resume-b-${backend}-${Math.random()}`));
     const step = (o: ReturnType<typeof createAdam>, s: number) => {
       const gs = { [a.name]: tf.tensor1d(grads[s]), ...(s >= 5 ? { [b.name]: tf.tensor1d([0.5, -1, 2]) } : {}) };
@@ -166,8 +167,14 @@ describe.each(["cpu", "wasm"])("Adam from createAdam on %s against the float64 f
     expect(again.step).toBe(5);
     expect(Array.from(again.m[0]!)).toEqual(Array.from(state.m[0]!));
     expect(Array.from(again.v[0]!)).toEqual(Array.from(state.v[0]!));
+    const trainable = () => Object.values(tf.engine().registeredVariables).filter((v) => v.trainable).length;
+    const trainableBefore = trainable();
     for (let s = 5; s < 12; s++) step(second, s);
-    expect(second.getState([a, b]).step).toBe(12);
+    expect(trainable(), "the restored moments are not trainable variables").toBe(trainableBefore);
+    const after = second.getState([a, b]);
+    expect(after.step).toBe(12);
+    // the moments read back after the restore and 7 more steps: m = Σ 0.1·0.9^(12−s) g_s
+    after.m[0]!.forEach((m, i) => expect(m).toBeCloseTo(grads.reduce((acc, g) => 0.9 * acc + 0.1 * g[i], 0), 5));
     second.dispose();
     const ref = adamReference(p0, grads, 0.05);
     Array.from(a.dataSync()).forEach((p, i) => expect(Math.abs(p - ref[i])).toBeLessThan(1e-5));
@@ -184,6 +191,7 @@ describe.each(["cpu", "wasm"])("Adam from createAdam on %s against the float64 f
     const o = createAdam(0.1);
     const state = { step: 1, accBeta1: 0.81, accBeta2: 0.998, m: [new Float32Array(4)], v: [new Float32Array(4)] };
     expect(() => o.setState({ ...state, m: [], v: [] }, [a])).toThrow("optimizer state holds moments for 0 variables, the model has 1");
+    expect(() => o.setState({ ...state, m: [] }, [a])).toThrow("optimizer state holds moments for 0 variables, the model has 1");
     expect(() => o.setState({ ...state, v: [] }, [a])).toThrow("optimizer state holds moments for 1 variables, the model has 1");
     expect(() => o.setState({ ...state, m: [new Float32Array(3)] }, [a])).toThrow(`optimizer state: moment 0 has 3 values, variable ${a.name} has 4`);
     expect(() => o.setState({ ...state, v: [new Float32Array(5)] }, [a])).toThrow(`optimizer state: moment 0 has 5 values, variable ${a.name} has 4`);
