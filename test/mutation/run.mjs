@@ -11,6 +11,9 @@ import { spawnSync } from "child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "fs";
 import { PARTS } from "./parts.mjs";
 
+/** Each part's last run time in seconds, by part name. */
+const TIMES_FILE = "out/mutation/seconds.json";
+
 const args = process.argv.slice(2);
 const summaryOnly = args.includes("--summary");
 const names = args.filter((a) => !a.startsWith("-"));
@@ -23,7 +26,6 @@ for (const n of names) {
 }
 const chosen = summaryOnly ? [] : names.length ? PARTS.filter((p) => names.includes(p.name)) : PARTS;
 
-const seconds = {};
 for (const part of chosen) {
   console.log(`\n== mutation part ${part.name}: ${part.mutate.join(", ")} against ${part.tests.map((t) => `test/${t}.test.ts`).join(", ")}`);
   const start = Date.now();
@@ -31,15 +33,14 @@ for (const part of chosen) {
     stdio: "inherit",
     env: { ...process.env, MUTATION_PART: part.name },
   });
-  seconds[part.name] = (Date.now() - start) / 1000;
+  const took = (Date.now() - start) / 1000;
   if (r.status !== 0) {
     console.error(`npm run mutation: part ${part.name} failed (exit ${r.status ?? r.signal})`);
     process.exit(r.status || 1);
   }
-  const timesFile = "out/mutation/seconds.json";
-  const times = existsSync(timesFile) ? JSON.parse(readFileSync(timesFile, "utf8")) : {};
-  times[part.name] = seconds[part.name];
-  writeAtomically(timesFile, JSON.stringify(times, null, 2) + "\n");
+  const times = existsSync(TIMES_FILE) ? JSON.parse(readFileSync(TIMES_FILE, "utf8")) : {};
+  times[part.name] = took;
+  writeAtomically(TIMES_FILE, JSON.stringify(times, null, 2) + "\n");
 }
 summarise();
 
@@ -57,7 +58,7 @@ function equivalentsPerFile() {
 
 function summarise() {
   const equivalents = equivalentsPerFile();
-  const times = existsSync("out/mutation/seconds.json") ? JSON.parse(readFileSync("out/mutation/seconds.json", "utf8")) : {};
+  const times = existsSync(TIMES_FILE) ? JSON.parse(readFileSync(TIMES_FILE, "utf8")) : {};
   const rows = [];
   for (const part of PARTS) {
     const report = `out/mutation/${part.name}/mutation.json`;
