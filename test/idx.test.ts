@@ -6,6 +6,7 @@ import * as net from "net";
 import * as path from "path";
 import * as zlib from "zlib";
 import { describe, expect, it, vi } from "vitest";
+import { errorOf, messageOf } from "./harness/errors";
 import { scratchDir } from "./harness/scratch";
 import { FileError } from "../src/files/file-error";
 import { encodeIdx, IdxError, MAX_IDX_BYTES, parseIdx, parseIdxHeader, readIdx } from "../src/data/idx";
@@ -17,16 +18,6 @@ function write(name: string, bytes: Uint8Array): string {
   return f;
 }
 
-/** The error `f` throws (the test fails if it returns). */
-function errorOf(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected an error, got none");
-}
-const messageOf = (f: () => unknown) => errorOf(f).message;
 
 /**
  * Run `f` while fs.statSync (also as src/data/idx.ts sees it) reports `fake` on top of the real stats: for a

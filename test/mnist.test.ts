@@ -4,6 +4,7 @@ import * as path from "path";
 import * as zlib from "zlib";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
+import { messageOf } from "./harness/errors";
 import { scratchDir } from "./harness/scratch";
 import { initBackend } from "../src/engine/backend";
 import { encodeIdx } from "../src/data/idx";
@@ -23,15 +24,6 @@ import { Rng } from "../src/engine/random";
 
 const tiny = path.resolve(__dirname, "../data/mnist-tiny");
 const md5 = (f: string) => crypto.createHash("md5").update(fs.readFileSync(f)).digest("hex");
-/** The message of the error `f` throws (the test fails if it returns). */
-function messageOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error("expected an error, got none");
-}
 
 beforeAll(async () => {
   await initBackend("cpu");
