@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import * as math from "mathjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
-import { binomialLikelihood, discreteBayes, LinearGaussianModel, logMeanExp, pilotMatrix } from "../src/prob/bayes";
+import { binomialLikelihood, discreteBayes, GaussianPosterior, LinearGaussianModel, logMeanExp, pilotMatrix } from "../src/prob/bayes";
 import { elboExact, elboGradient, elboMonteCarlo, fitElbo, CholeskyGaussian, klToPosterior } from "../src/prob/elbo";
 import { cholesky, logNormal1d } from "../src/prob/gaussian";
 import { linspace } from "../src/prob/kl";
@@ -80,6 +80,22 @@ describe("exact values", () => {
     expect(pilotMatrix(3, 2, new Rng(6))).toEqual(signs);
   });
 
+  it("the Monte Carlo ELBO replays h = μ + L ε from the Rng's normals: its mean and standard error of log p(y, h) − log q(h)", () => {
+    const q: CholeskyGaussian = { mu: [0.1, 0.2], L: [[0.9, 0], [0.3, 1.1]] };
+    const rng = new Rng(12);
+    const vals = Array.from({ length: 3 }, () => {
+      const [e0, e1] = [rng.normal(), rng.normal()];
+      const h = [0.1 + 0.9 * e0, 0.2 + 0.3 * e0 + 1.1 * e1];
+      // log q(h) of N(μ, L Lᵀ): −½ (2 log 2π + log |L Lᵀ| + εᵀε), |L Lᵀ| = (0.9 · 1.1)²
+      return model.logJoint(y, h) + 0.5 * (2 * LOG_2PI + 2 * Math.log(0.99) + e0 * e0 + e1 * e1);
+    });
+    const mean = (vals[0] + vals[1] + vals[2]) / 3;
+    const sd = Math.sqrt(vals.reduce((s, v) => s + (v - mean) ** 2, 0) / 2);
+    const mc = elboMonteCarlo(model, y, q, { samples: 3, seed: 12 });
+    expect(mc.estimate).toBeCloseTo(mean, 12);
+    expect(mc.stderr).toBeCloseTo(sd / Math.sqrt(3), 12);
+  });
+
   it("the ELBO's gradient has no entries above the diagonal; the fit starts from the prior or a copy of init, records every step", () => {
     const q: CholeskyGaussian = { mu: [0.1, 0.2], L: [[0.9, 0], [0.3, 1.1]] };
     expect(elboGradient(model, y, q).L[0][1]).toBe(0);
@@ -124,12 +140,16 @@ describe("discrete Bayes", () => {
   });
 });
 
-// y = A h + n with correlated prior: 3 pilots, 2 channel taps.
-const model = new LinearGaussianModel({
-  A: [[1, 0.5], [0.2, -1], [0.7, 0.7]],
-  priorMean: [0.5, -0.2],
-  priorCov: [[1, 0.3], [0.3, 0.8]],
-  noiseVar: 0.25,
+// y = A h + n with correlated prior: 3 pilots, 2 channel taps. Built in a hook, not while the tests are
+// collected: an error there would fail the file before any test runs (and StrykerJS then sees no failing test).
+let model: LinearGaussianModel;
+beforeAll(() => {
+  model = new LinearGaussianModel({
+    A: [[1, 0.5], [0.2, -1], [0.7, 0.7]],
+    priorMean: [0.5, -0.2],
+    priorCov: [[1, 0.3], [0.3, 0.8]],
+    noiseVar: 0.25,
+  });
 });
 const y = [1.1, -0.4, 0.9];
 
@@ -189,9 +209,14 @@ function randomQ(rng: Rng): CholeskyGaussian {
 }
 
 describe("ELBO", () => {
-  const logEv = model.logEvidence(y);
-  const post = model.posterior(y);
-  const exactQ: CholeskyGaussian = { mu: post.mean, L: cholesky(post.cov) };
+  let logEv: number;
+  let post: GaussianPosterior;
+  let exactQ: CholeskyGaussian;
+  beforeAll(() => {
+    logEv = model.logEvidence(y);
+    post = model.posterior(y);
+    exactQ = { mu: post.mean, L: cholesky(post.cov) };
+  });
 
   it("ELBO = log p(y) − KL(q ‖ posterior) for arbitrary q, so ELBO ≤ log p(y)", () => {
     const rng = new Rng(11);
