@@ -6,12 +6,24 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { CheckpointError, loadVae, saveVae } from "../src/vae/checkpoint";
 import { activeUnits, decodeLatentGrid, encodeMeans, iwaeNll, normalQuantile, reconstruct, samplePrior } from "../src/vae/evaluate";
+import { Rng, tfSeed } from "../src/engine/random";
 import { logNormal1d } from "../src/prob/gaussian";
 import { klToStandardNormal, meanAndStderr } from "../src/prob/kl";
 import { loadMnist, MnistSet } from "../src/data/mnist";
-import { Rng } from "../src/engine/random";
 import { betaAt, evaluateElbo, trainVae, TrainingDivergedError } from "../src/vae/train";
-import { bernoulliNll, gaussianNll, klStandardNormalTensor, negativeElbo, Vae } from "../src/vae/model";
+import {
+  Activation,
+  ACTIVATIONS,
+  activate,
+  bernoulliNll,
+  Dense,
+  denseOp,
+  gaussianNll,
+  klStandardNormalTensor,
+  negativeElbo,
+  reconstructionNll,
+  Vae,
+} from "../src/vae/model";
 import { scratchDir } from "./harness/scratch";
 
 const tiny = path.resolve(__dirname, "../data/mnist-tiny");
@@ -25,6 +37,383 @@ beforeAll(async () => {
 });
 
 const read = (t: tf.Tensor) => Array.from(t.dataSync());
+
+// Float64 references written out here, independent of the library's tfjs code.
+const ACT64: Record<Activation, (a: number) => number> = {
+  relu: (a) => Math.max(0, a),
+  tanh: Math.tanh,
+  softplus: (a) => Math.log1p(Math.exp(a)),
+  elu: (a) => (a > 0 ? a : Math.expm1(a)),
+  leakyRelu: (a) => (a > 0 ? a : 0.01 * a),
+  sigmoid: (a) => 1 / (1 + Math.exp(-a)),
+};
+const sigmoid64 = ACT64.sigmoid;
+const LOG_2PI_64 = 1.8378770664093453; // log 2π, typed in
+/** softplus(l) − l·x summed: −log Bernoulli(x; σ(l)). */
+const bce64 = (l: number[], x: number[]) => l.reduce((s, li, j) => s + Math.max(li, 0) + Math.log1p(Math.exp(-Math.abs(li))) - li * x[j], 0);
+
+/** A float64 forward pass of any MLP VAE of model.ts (every depth and activation) from its weights. */
+function mlp64(vae: Vae) {
+  const act = ACT64[vae.config.activation];
+  const get = (l: Dense) => ({ W: Array.from(l.W.dataSync()), b: Array.from(l.b.dataSync()), nin: l.W.shape[0], nout: l.W.shape[1] });
+  const layer = (x: number[], l: Dense, f?: (a: number) => number) => {
+    const { W, b, nin, nout } = get(l);
+    return Array.from({ length: nout }, (_, j) => {
+      let s = b[j];
+      for (let i = 0; i < nin; i++) s += x[i] * W[i * nout + j];
+      return f ? f(s) : s;
+    });
+  };
+  const encode = (x: number[]) => {
+    let h = x;
+    for (const l of vae.encoder) h = layer(h, l, act);
+    return { mu: layer(h, vae.encMu), logVar: layer(h, vae.encLogVar) };
+  };
+  const decode = (z: number[]) => {
+    let h = z;
+    for (const l of vae.decoder) h = layer(h, l, act);
+    return layer(h, vae.decOut);
+  };
+  return { encode, decode, decodeMean: (z: number[]) => decode(z).map(sigmoid64) };
+}
+
+const rowsOf = (t: tf.Tensor) => {
+  const d = read(t);
+  const c = t.shape[1]!;
+  return Array.from({ length: t.shape[0]! }, (_, i) => d.slice(i * c, (i + 1) * c));
+};
+const imageRows = (set: MnistSet, idx: number[]) => idx.map((i) => Array.from(set.images.subarray(i * 784, (i + 1) * 784)));
+const expectRowsClose = (got: ArrayLike<number>, want: number[][], digits: number, what = "") => {
+  const flat = want.flat();
+  expect(got, what).toHaveLength(flat.length);
+  const worst = flat.reduce((w, v, i) => Math.max(w, Math.abs(got[i] - v)), 0);
+  expect(worst, what).toBeLessThan(0.5 * 10 ** -digits);
+};
+
+// Exact values first: with Stryker's bail a wrong line fails here, in milliseconds.
+describe("exact values of the model's pieces", () => {
+  it("each activation equals its formula", () => {
+    const a = [-2, -0.5, 0, 0.7, 3];
+    for (const name of ACTIVATIONS) {
+      const got = tf.tidy(() => read(activate(tf.tensor1d(a), name)));
+      got.forEach((v, i) => expect(v, name).toBeCloseTo(ACT64[name](a[i]), 6));
+    }
+  });
+
+  it("every invalid setting is refused with its whole message; the valid ones are accepted", () => {
+    expect(() => new Vae({ inputDim: 0 })).toThrow("inputDim must be a positive integer (got 0)");
+    expect(() => new Vae({ inputDim: 2.5 })).toThrow("inputDim must be a positive integer (got 2.5)");
+    expect(() => new Vae({ latentDim: -1 })).toThrow("latentDim must be a positive integer (got -1)");
+    expect(() => new Vae({ hiddenDims: [3, 0] })).toThrow("hiddenDims must be positive integers (got 3,0)");
+    expect(() => new Vae({ activation: "swish" as never })).toThrow("activation must be one of relu, tanh, softplus, elu, leakyRelu, sigmoid (got swish)");
+    expect(() => new Vae({ likelihood: "poisson" as never })).toThrow("likelihood must be bernoulli or gaussian (got poisson)");
+    for (const v of [0, -1, NaN]) expect(() => new Vae({ likelihood: "gaussian", gaussianVariance: v })).toThrow('gaussianVariance must be > 0 or "learned"');
+    for (const c of [{ likelihood: "gaussian" as const, gaussianVariance: 0.5 }, { likelihood: "gaussian" as const, gaussianVariance: "learned" as const }, { hiddenDims: [] }]) {
+      const m = new Vae({ inputDim: 4, latentDim: 1, ...c });
+      m.dispose();
+    }
+  });
+
+  it("the layers, their names, shapes and order; the encoder's variables; the parameter count; the defaults", () => {
+    const m = new Vae({ inputDim: 6, hiddenDims: [5, 3], latentDim: 2, seed: 1 });
+    const shapes = [[6, 5], [5], [5, 3], [3], [3, 2], [2], [3, 2], [2], [2, 3], [3], [3, 5], [5], [5, 6], [6]];
+    const names = ["enc0", "enc1", "mu", "logvar", "dec0", "dec1", "out"].flatMap((l) => [`${l}/W`, `${l}/b`]);
+    const vars = m.variables();
+    expect(vars.map((v) => v.shape)).toEqual(shapes);
+    const prefix = vars[0].name.split("/")[0];
+    expect(prefix).toMatch(/^vae\d+$/);
+    expect(vars.map((v) => v.name)).toEqual(names.map((n) => `${prefix}/${n}`));
+    expect(vars.every((v) => v.trainable)).toBe(true);
+    expect(m.encoderVariables().map((v) => v.name)).toEqual(vars.slice(0, 8).map((v) => v.name));
+    expect(m.parameterCount()).toBe(30 + 5 + 15 + 3 + 6 + 2 + 6 + 2 + 6 + 3 + 15 + 5 + 30 + 6);
+    const other = new Vae({ inputDim: 6, hiddenDims: [5, 3], latentDim: 2, seed: 1 });
+    expect(other.variables()[0].name.split("/")[0]).not.toBe(prefix);
+    // Same seed, same weights.
+    other.variables().forEach((v, i) => expect(read(v)).toEqual(read(vars[i])));
+    other.dispose();
+    m.dispose();
+    expect(vars.every((v) => v.isDisposed)).toBe(true);
+    const hidden = [7];
+    const d = new Vae({ hiddenDims: hidden, inputDim: 3, latentDim: 1 });
+    hidden.push(9);
+    expect(d.config).toEqual({ inputDim: 3, hiddenDims: [7], latentDim: 1, activation: "relu", likelihood: "bernoulli", gaussianVariance: 1, seed: 0 });
+    const seed0 = new Vae({ hiddenDims: [7], inputDim: 3, latentDim: 1, seed: 0 });
+    seed0.variables().forEach((v, i) => expect(read(v)).toEqual(read(d.variables()[i])));
+    const seed2 = new Vae({ hiddenDims: [7], inputDim: 3, latentDim: 1, seed: 2 });
+    expect(read(seed2.variables()[0])).not.toEqual(read(d.variables()[0]));
+    [d, seed0, seed2].forEach((x) => x.dispose());
+    const def = new Vae({ hiddenDims: [] });
+    expect(def.config).toEqual({ inputDim: 784, hiddenDims: [], latentDim: 20, activation: "relu", likelihood: "bernoulli", gaussianVariance: 1, seed: 0 });
+    expect(new Vae({ inputDim: 2, hiddenDims: [], latentDim: 1 }).variables()).toHaveLength(6);
+    def.dispose();
+  });
+
+  it("every layer starts uniform on ±1/√fan_in (weights and biases), each drawn from its own seed", () => {
+    const m = new Vae({ inputDim: 64, hiddenDims: [32], latentDim: 16, seed: 6 });
+    const fanIn = [64, 64, 32, 32, 32, 32, 16, 16, 32, 32];
+    m.variables().forEach((v, i) => {
+      const a = read(v).map(Math.abs);
+      const bound = 1 / Math.sqrt(fanIn[i]);
+      expect(Math.max(...a), v.name).toBeLessThanOrEqual(bound);
+      expect(Math.max(...a), v.name).toBeGreaterThan(0.75 * bound);
+    });
+    // μ's and log σ²'s layers have the same shape but different draws.
+    expect(read(m.encMu.W)).not.toEqual(read(m.encLogVar.W));
+    m.dispose();
+  });
+
+  it("only a Gaussian likelihood with a learned variance has log σ² (a trainable 0, last of the variables)", () => {
+    const fixed = new Vae({ likelihood: "gaussian", gaussianVariance: 0.5, hiddenDims: [], inputDim: 3, latentDim: 1 });
+    const bern = new Vae({ gaussianVariance: "learned", hiddenDims: [], inputDim: 3, latentDim: 1 });
+    const learned = new Vae({ likelihood: "gaussian", gaussianVariance: "learned", hiddenDims: [], inputDim: 3, latentDim: 1 });
+    expect(fixed.logNoiseVar).toBeUndefined();
+    expect(bern.logNoiseVar).toBeUndefined();
+    expect(fixed.variables()).toHaveLength(6);
+    const v = learned.variables();
+    expect(v).toHaveLength(7);
+    expect(v[6]).toBe(learned.logNoiseVar);
+    expect(v[6].name).toMatch(/^vae\d+\/lognoisevar$/);
+    expect(v[6].trainable).toBe(true);
+    expect(learned.parameterCount()).toBe(3 + 1 + 3 + 1 + 3 + 3 + 1);
+    learned.dispose();
+    expect(learned.logNoiseVar!.isDisposed).toBe(true);
+    [fixed, bern].forEach((m) => m.dispose());
+  });
+
+  it("encode, decode and decodeMean equal a float64 forward pass for every activation, with no hidden layer and with two", () => {
+    const x = [[0.1, 0.9, 0, 0.5, 1], [1, 0, 0.3, 0.2, 0.7]];
+    const z = [[0.4, -1.2], [2, 0.1]];
+    for (const activation of ACTIVATIONS) {
+      for (const hiddenDims of [[], [4, 3]]) {
+        const m = new Vae({ inputDim: 5, hiddenDims, latentDim: 2, activation, seed: 3 });
+        const ref = mlp64(m);
+        const what = `${activation} [${hiddenDims}]`;
+        tf.tidy(() => {
+          const { mu, logVar } = m.encode(tf.tensor2d(x));
+          expectRowsClose(read(mu), x.map((r) => ref.encode(r).mu), 6, what);
+          expectRowsClose(read(logVar), x.map((r) => ref.encode(r).logVar), 6, what);
+          expectRowsClose(read(m.decode(tf.tensor2d(z))), z.map(ref.decode), 6, what);
+          expectRowsClose(read(m.decodeMean(tf.tensor2d(z))), z.map(ref.decodeMean), 6, what);
+        });
+        m.dispose();
+      }
+    }
+  });
+
+  it("a dense layer's written-out gradient: dW = xᵀ·dy, db = Σ dy, dx = dy·Wᵀ (zero for the data layer)", () => {
+    const x = [[1, 2, -1], [0.5, 0, 3]];
+    const W = [[1, -2], [0.5, 1], [2, 0]];
+    const c = [[1, 2], [3, -4]];
+    for (const inputGrad of [true, false]) {
+      const op = denseOp(inputGrad);
+      const [dx, dW, db] = tf.tidy(() => {
+        const ct = tf.tensor2d(c);
+        const g = tf.grads((a: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => op(a, w, b).mul(ct).sum())([tf.tensor2d(x), tf.tensor2d(W), tf.tensor1d([0.1, -0.2])]);
+        const value = read(op(tf.tensor2d(x), tf.tensor2d(W), tf.tensor1d([0.1, -0.2])));
+        expect(value).toEqual([1 * 1 + 2 * 0.5 - 2 + 0.1, -2 + 2 + 0 - 0.2, 0.5 + 0 + 6 + 0.1, -1 + 0 + 0 - 0.2].map(Math.fround));
+        return g.map(read);
+      });
+      expect(dx).toEqual(inputGrad ? [1 * 1 + 2 * -2, 1 * 0.5 + 2 * 1, 1 * 2, 3 * 1 - 4 * -2, 3 * 0.5 - 4, 3 * 2] : [0, 0, 0, 0, 0, 0]);
+      expect(dW).toEqual([1 * 1 + 0.5 * 3, 1 * 2 + 0.5 * -4, 2 * 1 + 0 * 3, 2 * 2 + 0, -1 * 1 + 3 * 3, -1 * 2 + 3 * -4]);
+      expect(db).toEqual([4, -2]);
+    }
+  });
+
+  it("the Bernoulli NLL's gradient is (σ(l) − x)·dy for the logits and −l·dy for x", () => {
+    const l = [[-1, 0.5], [2, 0]];
+    const x = [[0, 1], [0.3, 0.6]];
+    const dy = [2, -3];
+    const [gl, gx] = tf.tidy(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => bernoulliNll(a as tf.Tensor2D, b as tf.Tensor2D).mul(tf.tensor1d(dy)).sum())([tf.tensor2d(l), tf.tensor2d(x)]).map(read));
+    l.flat().forEach((li, i) => {
+      const r = Math.floor(i / 2);
+      expect(gl[i]).toBeCloseTo((sigmoid64(li) - x.flat()[i]) * dy[r], 6);
+      expect(gx[i]).toBeCloseTo(-li * dy[r], 6);
+    });
+  });
+
+  it("the Gaussian NLL by hand: ½ Σ ((x − m)²/σ² + log σ² + log 2π), with log σ² a number or a tensor", () => {
+    const want = 0.5 * (0.25 / 2 + 1 / 2 + 2 * Math.log(2) + 2 * LOG_2PI_64);
+    expect(tf.tidy(() => read(gaussianNll(tf.tensor2d([[0.5, 1]]), tf.tensor2d([[1, 2]]), Math.log(2))))[0]).toBeCloseTo(want, 5);
+    expect(tf.tidy(() => read(gaussianNll(tf.tensor2d([[0.5, 1]]), tf.tensor2d([[1, 2]]), tf.scalar(Math.log(2)))))[0]).toBeCloseTo(want, 5);
+  });
+
+  it("the KL's value ½ Σ (μ² + e^{lv} − 1 − lv) and its written-out gradient μ·dy, ½ (e^{lv} − 1)·dy", () => {
+    const mu = [[0.5, -1]];
+    const lv = [[0, Math.log(2)]];
+    const [value, gm, gl] = tf.tidy(() => {
+      const v = read(klStandardNormalTensor(tf.tensor2d(mu), tf.tensor2d(lv)));
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => klStandardNormalTensor(a as tf.Tensor2D, b as tf.Tensor2D).mul(3).sum())([tf.tensor2d(mu), tf.tensor2d(lv)]);
+      return [v, ...g.map(read)];
+    });
+    expect(value[0]).toBeCloseTo(0.5 * (0.25 + 1 + 2 - 1 - Math.log(2)), 6);
+    expect(gm[0]).toBeCloseTo(1.5, 6);
+    expect(gm[1]).toBeCloseTo(-3, 6);
+    expect(gl[0]).toBeCloseTo(0, 6);
+    expect(gl[1]).toBeCloseTo(1.5, 6);
+  });
+
+  it("reconstructionNll: BCE on logits; for a Gaussian, the NLL of σ(out) with the fixed or the learned variance", () => {
+    const out = [[0.3, -1]];
+    const x = [[0.2, 0.9]];
+    const means = out[0].map(sigmoid64);
+    const gauss = (v: number) => 0.5 * means.reduce((s, m, j) => s + (x[0][j] - m) ** 2 / v + Math.log(v) + LOG_2PI_64, 0);
+    const bern = new Vae({ inputDim: 2, hiddenDims: [], latentDim: 1 });
+    const fixed = new Vae({ inputDim: 2, hiddenDims: [], latentDim: 1, likelihood: "gaussian", gaussianVariance: 0.5 });
+    const learned = new Vae({ inputDim: 2, hiddenDims: [], latentDim: 1, likelihood: "gaussian", gaussianVariance: "learned" });
+    learned.logNoiseVar!.assign(tf.scalar(Math.log(0.2)));
+    const nll = (m: Vae) => tf.tidy(() => read(reconstructionNll(m, tf.tensor2d(out), tf.tensor2d(x)))[0]);
+    expect(nll(bern)).toBeCloseTo(bce64(out[0], x[0]), 5);
+    expect(nll(fixed)).toBeCloseTo(gauss(0.5), 5);
+    expect(nll(learned)).toBeCloseTo(gauss(0.2), 5);
+    [bern, fixed, learned].forEach((m) => m.dispose());
+  });
+
+  it("the negative ELBO with given ε (L = 2 samples of 2 images, sample-major rows, β = 0.5) equals its float64 value; a wrong ε is refused", () => {
+    const m = new Vae({ inputDim: 5, hiddenDims: [3], latentDim: 2, seed: 4, activation: "tanh" });
+    const ref = mlp64(m);
+    const x = [[0.1, 0.9, 0, 0.5, 1], [1, 0, 0.3, 0.2, 0.7]];
+    const eps = [[0.3, -1], [1.5, 0.2], [-0.7, 0.4], [0, 2]];
+    const enc = x.map(ref.encode);
+    let recon = 0;
+    eps.forEach((e, row) => {
+      const b = row % 2;
+      const z = enc[b].mu.map((mu, d) => mu + Math.exp(enc[b].logVar[d] / 2) * e[d]);
+      recon += bce64(ref.decode(z), x[b]) / 4;
+    });
+    const kl = enc.reduce((s, { mu, logVar }) => s + 0.5 * mu.reduce((a, mi, d) => a + mi * mi + Math.exp(logVar[d]) - 1 - logVar[d], 0), 0) / 2;
+    const t = tf.tidy(() => {
+      const r = negativeElbo(m, tf.tensor2d(x), { samples: 2, beta: 0.5, eps: tf.tensor2d(eps) });
+      return [r.loss, r.recon, r.kl].map((s) => s.dataSync()[0]);
+    });
+    expect(t[1]).toBeCloseTo(recon, 5);
+    expect(t[2]).toBeCloseTo(kl, 5);
+    expect(t[0]).toBeCloseTo(recon + 0.5 * kl, 5);
+    // β defaults to 1, L to 1; a seed is ε = N(0, I) drawn by tfjs with that seed (0 included).
+    const one = tf.tidy(() => {
+      const r = negativeElbo(m, tf.tensor2d(x), { eps: tf.tensor2d(eps.slice(0, 2)) });
+      return [r.loss, r.recon, r.kl].map((s) => s.dataSync()[0]);
+    });
+    expect(one[0]).toBeCloseTo(one[1] + one[2], 5);
+    for (const seed of [0, 5]) {
+      const drawn = tf.tidy(() => negativeElbo(m, tf.tensor2d(x), { seed, samples: 2 }).loss.dataSync()[0]);
+      const given = tf.tidy(() => negativeElbo(m, tf.tensor2d(x), { samples: 2, eps: tf.randomNormal([4, 2], 0, 1, "float32", tfSeed(seed)) }).loss.dataSync()[0]);
+      expect(drawn).toBe(given);
+    }
+    expect(() => tf.tidy(() => negativeElbo(m, tf.tensor2d(x), { samples: 2, eps: tf.zeros([3, 2]) }))).toThrow("eps has shape [3,2], expected [4, 2] (samples × batch, latent dimensions)");
+    expect(() => tf.tidy(() => negativeElbo(m, tf.tensor2d(x), { samples: 2, eps: tf.zeros([4, 3]) }))).toThrow("eps has shape [4,3], expected [4, 2]");
+    m.dispose();
+  });
+});
+
+describe("exact values of the evaluation", () => {
+  const small = () => new Vae({ inputDim: 784, hiddenDims: [4], latentDim: 2, seed: 12 });
+  /** The k-sample bound of image i, in float64 from the model's weights and the ε tfjs draws for each chunk's seed. */
+  function iwae64(m: Vae, set: MnistSet, n: number, k: number, chunk: number, seed: number) {
+    const ref = mlp64(m);
+    const rng = new Rng(seed);
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const x = imageRows(set, [i])[0];
+      const { mu, logVar } = ref.encode(x);
+      const logW: number[] = [];
+      for (let start = 0; start < k; start += chunk) {
+        const rows = Math.min(chunk, k - start);
+        const eps = rowsOf(tf.tidy(() => tf.randomNormal([rows, 2], 0, 1, "float32", tfSeed(rng.nextSeed()))));
+        for (const e of eps) {
+          const z = mu.map((m0, d) => m0 + Math.exp(logVar[d] / 2) * e[d]);
+          const logPz = z.reduce((s, v) => s - 0.5 * (v * v + LOG_2PI_64), 0);
+          const logQz = z.reduce((s, v, d) => s - 0.5 * ((v - mu[d]) ** 2 / Math.exp(logVar[d]) + logVar[d] + LOG_2PI_64), 0);
+          logW.push(-bce64(ref.decode(z), x) + logPz - logQz);
+        }
+      }
+      const mx = Math.max(...logW);
+      total += mx + Math.log(logW.reduce((s, v) => s + Math.exp(v - mx), 0) / k);
+    }
+    return -total / n;
+  }
+
+  it("the IWAE bound equals its float64 value: k = 7 in chunks of 3, and the defaults (k = 100, seed 7, the whole set)", () => {
+    const m = small();
+    const sub = loadMnist({ dir: tiny, split: "test", limit: 3 });
+    expect(iwaeNll(m, sub, { k: 7, chunk: 3, seed: 11, limit: 2 })).toBeCloseTo(iwae64(m, sub, 2, 7, 3, 11), 3);
+    expect(iwaeNll(m, sub, { k: 7, chunk: 3, seed: 11, limit: 50 })).toBeCloseTo(iwae64(m, sub, 3, 7, 3, 11), 3);
+    expect(iwaeNll(m, sub)).toBeCloseTo(iwae64(m, sub, 3, 100, 1000, 7), 3);
+    m.dispose();
+  });
+
+  it("encodeMeans, reconstruct and samplePrior equal their float64 values", () => {
+    const m = small();
+    const ref = mlp64(m);
+    const sub = loadMnist({ dir: tiny, split: "test", limit: 5 });
+    const x = imageRows(sub, [0, 1, 2, 3, 4]);
+    expectRowsClose(encodeMeans(m, sub, { limit: 4, batchSize: 3 }), x.slice(0, 4).map((r) => ref.encode(r).mu), 5);
+    expectRowsClose(encodeMeans(m, sub, { limit: 50 }), x.map((r) => ref.encode(r).mu), 5);
+    expectRowsClose(encodeMeans(m, sub), x.map((r) => ref.encode(r).mu), 5);
+    expectRowsClose(reconstruct(m, sub, [2, 0]), [2, 0].map((i) => ref.decodeMean(ref.encode(x[i]).mu)), 5);
+    for (const seed of [0, 9]) {
+      const z = rowsOf(tf.tidy(() => tf.randomNormal([4, 2], 0, 1, "float32", tfSeed(seed))));
+      expectRowsClose(samplePrior(m, { n: 4, seed }), z.map(ref.decodeMean), 5);
+    }
+    expect(samplePrior(m)).toHaveLength(30 * 784);
+    expect(samplePrior(m, { n: 2 })).not.toEqual(samplePrior(m, { n: 2 }));
+    m.dispose();
+  });
+
+  it("a dynamically binarised set can be evaluated (each function hands batchTensor an Rng)", () => {
+    const m = small();
+    const dyn = loadMnist({ dir: tiny, split: "test", limit: 3, binarize: "dynamic" });
+    expect(Number.isFinite(iwaeNll(m, dyn, { k: 2 }))).toBe(true);
+    expect(encodeMeans(m, dyn)).toHaveLength(6);
+    expect(reconstruct(m, dyn, [1])).toHaveLength(784);
+    expect(activeUnits(m, dyn).variances).toHaveLength(2);
+    m.dispose();
+  });
+
+  it("active units: the variance over the data of each posterior mean (divided by n), of the first `limit` examples", () => {
+    const m = small();
+    const sub = loadMnist({ dir: tiny, split: "test", limit: 6 });
+    for (const limit of [undefined, 4]) {
+      const means = rowsOf(tf.tensor2d(encodeMeans(m, sub, { limit }), [limit ?? 6, 2]));
+      const want = [0, 1].map((d) => {
+        const col = means.map((r) => r[d]);
+        const mean = col.reduce((a, b) => a + b, 0) / col.length;
+        return col.reduce((s, v) => s + (v - mean) ** 2, 0) / col.length;
+      });
+      const au = activeUnits(m, sub, { limit, threshold: 0 });
+      au.variances.forEach((v, d) => expect(v).toBeCloseTo(want[d], 10));
+      expect(au.count).toBe(2);
+      expect(activeUnits(m, sub, { limit, threshold: 1.001 * Math.max(...want) }).count).toBe(0);
+      expect(activeUnits(m, sub, { limit, threshold: (want[0] + want[1]) / 2 }).count).toBe(1);
+    }
+    m.dispose();
+  });
+
+  it("the latent grid: image r·n + c is decoded at (Φ⁻¹((c + ½)/n), Φ⁻¹((n − r − ½)/n)); 20 × 20 by default", () => {
+    const m = small();
+    const ref = mlp64(m);
+    const g = decodeLatentGrid(m, { n: 3 });
+    const q = [1 / 6, 0.5, 5 / 6].map(normalQuantile);
+    expect(g.z1).toEqual(q);
+    expect(g.z2).toEqual([...q].reverse());
+    const want: number[][] = [];
+    for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) want.push(ref.decodeMean([q[c], q[2 - r]]));
+    expectRowsClose(g.images, want, 5);
+    const d = decodeLatentGrid(m);
+    expect(d.images).toHaveLength(400 * 784);
+    expect(d.z1).toHaveLength(20);
+    expect(d.z1[0]).toBeCloseTo(normalQuantile(0.025), 14);
+    m.dispose();
+  });
+
+  it("normalQuantile: the lower and upper tails by Acklam's formula, the centre refined; p outside (0, 1) refused", () => {
+    const Phi = (x: number) => 0.5 * (1 + (math.erf(x / Math.SQRT2) as number));
+    // Just inside each tail, and just outside (the refined centre): Φ(x) − p relative to p.
+    for (const p of [0.0242, 0.02426, 0.97574, 0.9758]) expect(Math.abs(Phi(normalQuantile(p)) - p) / Math.min(p, 1 - p)).toBeLessThan(1e-8);
+    expect(normalQuantile(0.99)).toBeCloseTo(2.326347874040841, 8);
+    expect(normalQuantile(0.9758)).toBeCloseTo(-normalQuantile(0.0242), 8);
+    for (const p of [0, 1, -0.5, NaN]) expect(() => normalQuantile(p)).toThrow(`normalQuantile: p must be in (0, 1), got ${p}`);
+  });
+});
 
 describe("loss terms", () => {
   it("Bernoulli NLL on logits equals −[x log σ(l) + (1−x) log(1−σ(l))], and stays finite for huge logits", () => {
