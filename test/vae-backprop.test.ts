@@ -105,6 +105,8 @@ function checkScoreEstimators(batch: number) {
           return (objective = t.objective);
         }, vae.variables());
         expect(all.loss.dataSync()[0]).toBeCloseTo(loss!.dataSync()[0], 2);
+        // A gradient for every variable (for the encoder's only, in encoder-only mode), and nothing else.
+        expect(Object.keys(all.grads).sort()).toEqual(vae.variables().map((v) => v.name).sort());
         expect(Object.keys(enc.grads).sort()).toEqual(vae.encoderVariables().map((v) => v.name).sort());
         for (const v of vae.variables()) {
           const b = ref.grads[v.name].dataSync();
@@ -151,6 +153,37 @@ describe("written-out backpropagation on the cpu backend", () => {
     await initBackend("cpu");
     train = loadMnist({ dir: tiny, split: "train" });
     test = loadMnist({ dir: tiny, split: "test" });
+  });
+
+  it("computes only what it needs: its matrix products, counted by hand, for each estimator and depth; no tiles or reshapes for one sample", async () => {
+    // Per dense layer: one product forward, one for its weight gradient, one for its input's gradient when that is
+    // needed (not for the data layer, not below z for a score-function estimator, no decoder pass at all for the
+    // encoder's variables only). score-baseline decodes μ once more.
+    for (const hidden of [2, 0]) {
+      const cases = [
+        { estimator: "reparam", variables: "all", decoderBack: 2 * (hidden + 1) },
+        { estimator: "score", variables: "all", decoderBack: 2 * hidden + 1 },
+        { estimator: "score", variables: "encoder", decoderBack: 0 },
+        { estimator: "score-baseline", variables: "all", decoderBack: 2 * hidden + 1 },
+      ] as const;
+      for (const c of cases) {
+        const vae = new Vae({ inputDim: 8, hiddenDims: [6, 5].slice(0, hidden), latentDim: 2, seed: 1 });
+        const x = tf.ones([3, 8]) as tf.Tensor2D;
+        const profile = await tf.profile(() => {
+          const g = negativeElboGradients(vae, x, { estimator: c.estimator, variables: c.variables, seed: 1 });
+          tf.dispose([g.grads, g.loss, g.recon, g.kl]);
+        });
+        const count = (name: string) => profile.kernels.filter((k) => k.name === name).length;
+        const forward = 2 * hidden + 3 + (c.estimator === "score-baseline" ? hidden + 1 : 0);
+        const encoderBack = 2 + (hidden > 0 ? 2 : 0) + hidden + Math.max(hidden - 1, 0);
+        const what = `${c.estimator} ${c.variables}, ${hidden} hidden`;
+        expect(count("BatchMatMul"), what).toBe(forward + c.decoderBack + encoderBack);
+        expect(count("Tile"), what).toBe(c.estimator === "score-baseline" ? 1 : 0); // only the baseline, per sample
+        expect(count("Reshape"), what).toBe(0);
+        x.dispose();
+        vae.dispose();
+      }
+    }
   });
 
   checkAllCases(6);
