@@ -236,6 +236,11 @@ describe("exact values", () => {
       expect(st.estimates.mu[r]).toEqual(e.mu);
       expect(st.estimates.sigma[r]).toEqual(e.sigma);
     }
+    expect(st.estimates.mu).toHaveLength(3);
+    expect(st.mean.mu).toHaveLength(3); // one entry per dimension
+    // The baseline is for the score function only: a reparameterized study ignores it. Two repeats are enough.
+    const plain = studyEstimator("reparam", quad.f, q, { samples: 3, repeats: 2, seed: 4 });
+    expect(studyEstimator("reparam", quad.f, q, { samples: 3, repeats: 2, seed: 4, baseline: new RunningMeanBaseline(0.5) })).toEqual(plain);
   });
 
   it("varianceSweep: one study per value, as studyEstimator gives it", () => {
@@ -273,7 +278,7 @@ describe("exact values", () => {
   it("every bad input is refused with its whole message", () => {
     const f = lin.f;
     expect(() => scoreFunctionGradient(f, { mu: [0, 1], sigma: [1] }, { samples: 2 })).toThrow("scoreFunctionGradient: mu has 2 entries, sigma 1");
-    for (const s of [0, -1, NaN]) expect(() => reparameterizedGradient(f, { mu: [0], sigma: [s] }, { samples: 2 })).toThrow("reparameterizedGradient: every sigma must be > 0");
+    for (const s of [0, -1, NaN]) expect(() => reparameterizedGradient(f, { mu: [0, 1], sigma: [1, s] }, { samples: 2 })).toThrow("reparameterizedGradient: every sigma must be > 0");
     for (const n of [0, 1.5]) expect(() => studyEstimator("score", f, q, { samples: n, repeats: 3 })).toThrow(`studyEstimator: samples must be a positive integer (got ${n})`);
     for (const n of [1, 2.5]) expect(() => studyEstimator("reparam", f, q, { samples: 1, repeats: n })).toThrow(`studyEstimator: repeats must be an integer ≥ 2 (got ${n})`);
     expect(() => scoreFunctionGradient(f, q, { samples: 1, baseline: "leave-one-out" })).toThrow("leave-one-out baseline needs samples ≥ 2");
@@ -286,6 +291,10 @@ describe("exact values", () => {
     expect(() => reparameterizedGradient(wrong, q, { samples: 3 })).toThrow("cost function must return one value per sample: shape [3], got [1]");
     expect(() => reparameterizedGradient(scalar, q, { samples: 3 })).toThrow("cost function must return one value per sample: shape [3], got []");
     expect(() => studyEstimator("reparam", wrong, q, { samples: 2, repeats: 3 })).toThrow("shape [6], got [1]");
+    // One column per sample ([S, 1]) is refused too.
+    const column = (z: tf.Tensor2D) => z.sum(1, true) as unknown as tf.Tensor1D;
+    expect(() => scoreFunctionGradient(column, q, { samples: 3 })).toThrow("cost function must return one value per sample: shape [3], got [3,1]");
+    expect(() => reparameterizedGradient(column, q, { samples: 3 })).toThrow("cost function must return one value per sample: shape [3], got [3,1]");
   });
 
   it("mathjs's symbolic score: the log density it starts from and both derivatives", () => {
