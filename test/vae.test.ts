@@ -18,6 +18,7 @@ import {
   bernoulliNll,
   Dense,
   denseOp,
+  ENCODER_ESTIMATORS,
   gaussianNll,
   klStandardNormalTensor,
   negativeElbo,
@@ -219,6 +220,26 @@ describe("exact values of the model's pieces", () => {
     }
   });
 
+  it("the traced gradient of the negative ELBO runs only the products it needs: none for the data's gradient, no tiles for one sample", async () => {
+    // Per dense layer: one product forward, one for its weights' gradient, one for its input's, except the
+    // encoder's first layer (its input is data).
+    for (const hidden of [2, 0]) {
+      const m = new Vae({ inputDim: 8, hiddenDims: [6, 5].slice(0, hidden), latentDim: 2, seed: 1 });
+      const x = tf.ones([3, 8]) as tf.Tensor2D;
+      const profile = await tf.profile(() => {
+        const g = tf.variableGrads(() => negativeElbo(m, x, { seed: 1 }).loss, m.variables());
+        tf.dispose([g.value, g.grads]);
+      });
+      const count = (name: string) => profile.kernels.filter((k) => k.name === name).length;
+      const layers = 2 * hidden + 3;
+      expect(count("BatchMatMul"), `${hidden} hidden`).toBe(3 * layers - (hidden > 0 ? 1 : 2));
+      expect(count("Tile"), `${hidden} hidden`).toBe(0);
+      x.dispose();
+      m.dispose();
+    }
+    expect(ENCODER_ESTIMATORS).toEqual(["reparam", "score", "score-baseline", "score-loo"]);
+  });
+
   it("the Bernoulli NLL's gradient is (σ(l) − x)·dy for the logits and −l·dy for x", () => {
     const l = [[-1, 0.5], [2, 0]];
     const x = [[0, 1], [0.3, 0.6]];
@@ -338,6 +359,8 @@ describe("exact values of the evaluation", () => {
     expect(iwaeNll(m, sub, { k: 7, chunk: 3, seed: 11, limit: 2 })).toBeCloseTo(iwae64(m, sub, 2, 7, 3, 11), 3);
     expect(iwaeNll(m, sub, { k: 7, chunk: 3, seed: 11, limit: 50 })).toBeCloseTo(iwae64(m, sub, 3, 7, 3, 11), 3);
     expect(iwaeNll(m, sub)).toBeCloseTo(iwae64(m, sub, 3, 100, 1000, 7), 3);
+    // k a multiple of the chunk: no empty last chunk (it would take a seed, and the next image's ε would move).
+    expect(iwaeNll(m, sub, { k: 6, chunk: 3, seed: 11 })).toBeCloseTo(iwae64(m, sub, 3, 6, 3, 11), 3);
     m.dispose();
   });
 
@@ -384,6 +407,8 @@ describe("exact values of the evaluation", () => {
       expect(au.count).toBe(2);
       expect(activeUnits(m, sub, { limit, threshold: 1.001 * Math.max(...want) }).count).toBe(0);
       expect(activeUnits(m, sub, { limit, threshold: (want[0] + want[1]) / 2 }).count).toBe(1);
+      // A variance equal to the threshold does not count (strictly greater).
+      expect(activeUnits(m, sub, { limit, threshold: Math.max(...au.variances) }).count).toBe(0);
     }
     m.dispose();
   });
@@ -409,6 +434,8 @@ describe("exact values of the evaluation", () => {
     const Phi = (x: number) => 0.5 * (1 + (math.erf(x / Math.SQRT2) as number));
     // Just inside each tail, and just outside (the refined centre): Φ(x) − p relative to p.
     for (const p of [0.0242, 0.02426, 0.97574, 0.9758]) expect(Math.abs(Phi(normalQuantile(p)) - p) / Math.min(p, 1 - p)).toBeLessThan(1e-8);
+    // Both ends of the central region are refined: there Φ(x) is p to 1e-14.
+    for (const p of [0.02425, 1 - 0.02425]) expect(Math.abs(Phi(normalQuantile(p)) - p)).toBeLessThan(1e-14);
     expect(normalQuantile(0.99)).toBeCloseTo(2.326347874040841, 8);
     expect(normalQuantile(0.9758)).toBeCloseTo(-normalQuantile(0.0242), 8);
     for (const p of [0, 1, -0.5, NaN]) expect(() => normalQuantile(p)).toThrow(`normalQuantile: p must be in (0, 1), got ${p}`);
