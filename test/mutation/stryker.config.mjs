@@ -10,9 +10,10 @@ import { PARTS } from "./parts.mjs";
  * Incremental: results are kept in out/mutation/<part>/stryker-incremental.json, so a rerun only tests
  * mutants in changed code or covered by changed tests (`npm run mutation -- --force` for a full run).
  *
- * For the tests of these parts: call the code under test inside tests or hooks, never in a describe body. A
- * mutant that throws while vitest collects a file leaves it with no test run, which the vitest runner reports
- * as no failure, so the mutant is counted as a survivor (it was, for 18 mutants, until the tests changed).
+ * For the tests of these parts: call the code under test inside tests (or a describe's hooks), never in a
+ * describe body or a file-level hook. A mutant that throws while vitest collects a file, or in a file-level
+ * beforeAll, leaves every test unrun or skipped, which the vitest runner reports as no failure, so the mutant
+ * is counted as a survivor (18 were, in two parts, until the tests changed).
  *
  * Versions: StrykerJS 9.6 (10.x needs Node ≥ 22; this package supports Node ≥ 18, and Node 20 is what it was set up with),
  * whose vitest runner accepts vitest ≥ 2 and runs with the installed vitest 4.
