@@ -224,6 +224,8 @@ describe("exact values", () => {
     expect(await sf({ samples: 2, seed: 3, baseline: "leave-one-out" })).toHaveLength(4);
     await expect(gumbelSoftmaxGradient(f, logits, { samples: 4, temperature: Infinity })).rejects.toThrow("gumbelSoftmaxGradient: temperature must be > 0 (got Infinity)");
     await expect(gumbelSoftmaxGradient(f, logits, { samples: 4, temperature: -1 })).rejects.toThrow("temperature must be > 0 (got -1)");
+    await expect(gumbelSoftmaxGradient(f, logits, { samples: 4, temperature: 0 })).rejects.toThrow("gumbelSoftmaxGradient: temperature must be > 0 (got 0)");
+    await expect(sf({}, [1])).rejects.toThrow("categoricalScoreFunctionGradient: logits must be at least 2 finite numbers (got [1])");
     await expect(gumbelSoftmaxGradient(f, logits, { samples: 0, temperature: 1 })).rejects.toThrow("gumbelSoftmaxGradient: samples must be an integer ≥ 1 (got 0)");
     await expect(gumbelSoftmaxGradient(f, [0], { samples: 1, temperature: 1 })).rejects.toThrow("gumbelSoftmaxGradient: logits must be at least 2 finite numbers (got [0])");
     const bad: CategoricalCostFn = (z) => z.sum(1).slice(0, 1) as tf.Tensor1D;
@@ -382,7 +384,7 @@ describe("VIMCO", () => {
   });
 });
 
-describe("seeds, leaks and errors", () => {
+describe("seeds and leaks", () => {
   it("the same seed gives the same estimate (0 included), another seed another one", async () => {
     for (const seed of [0, 1]) {
       expect(await categoricalScoreFunctionGradient(f, logits, { samples: 5, seed })).toEqual(await categoricalScoreFunctionGradient(f, logits, { samples: 5, seed }));
@@ -403,14 +405,5 @@ describe("seeds, leaks and errors", () => {
     vimcoExactGradient(f, logits, 2);
     relaxationTradeoff(f, logits, { temperatures: [1, 0.5], samples: 10 });
     expect(tf.memory().numTensors).toBe(before);
-  });
-
-  it("bad options are one-line errors naming the option", async () => {
-    await expect(gumbelSoftmaxGradient(f, logits, { samples: 4, temperature: 0 })).rejects.toThrow(/temperature must be > 0/);
-    await expect(categoricalScoreFunctionGradient(f, logits, { samples: 1, baseline: "leave-one-out" })).rejects.toThrow(/samples must be an integer ≥ 2/);
-    await expect(vimcoGradient(f, logits, { samples: 1 })).rejects.toThrow(/samples must be an integer ≥ 2/);
-    await expect(categoricalScoreFunctionGradient(f, [1], { samples: 4 })).rejects.toThrow(/logits/);
-    const bad: CategoricalCostFn = (z) => z.sum() as unknown as tf.Tensor1D;
-    await expect(categoricalScoreFunctionGradient(bad, logits, { samples: 4 })).rejects.toThrow(/one value per sample/);
   });
 });
