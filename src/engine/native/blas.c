@@ -25,7 +25,9 @@
  * bernoulliNll(heap, lOffset, xOffset, nllOffset, gradOffset, rows, cols, scale): for logits l and targets x
  *   (rows×cols), nll[r] = Σ_j softplus(l) − l·x, computed as max(l, 0) − l·x + log1p(e^{−|l|}), and, unless
  *   gradOffset is −1, grad = (σ(l) − x) · scale, its derivative, from the same e^{−|l|}. The exp and log1p
- *   are glibc's vector math library (libmvec), which the compiler calls for whole SIMD registers.
+ *   are glibc's vector math library (libmvec), which the compiler calls for whole SIMD registers. The NLL
+ *   of a call with the gradient is bit for bit the NLL of one without (one function computes both); against
+ *   float64 it is close, not exact, and how close depends on the CPU's vector width.
  */
 #include <math.h>
 /* The vector variants of these in glibc's libmvec (declared by math.h only under -ffast-math, which would
@@ -148,6 +150,24 @@ static napi_value Adam(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * One row's Σ_j softplus(l) − l·x, leaving e^{−|l_j|} in t[j] for the gradient. Both the forward-only call
+ * and the fused forward+gradient call get their NLL from this one function, so they return the same bits on
+ * every CPU: the vectorised exp and log1p differ from CPU to CPU (glibc picks AVX2 or AVX-512 variants), and
+ * two loops compiled apart may also differ in how they vectorise, but one compiled loop run twice on the same
+ * input does not. noinline/noclone keep the compiler from specialising a copy for either caller.
+ */
+static float __attribute__((noinline, noclone)) row_nll(const float* l, const float* x, float* t, int64_t cols) {
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < cols; j++) {
+    const float v = l[j], e = expf(-fabsf(v));
+    t[j] = e;
+    sum += (v > 0.0f ? v : 0.0f) - v * x[j] + log1pf(e);
+  }
+  return sum;
+}
+
 static napi_value BernoulliNll(napi_env env, napi_callback_info info) {
   napi_value args[8];
   int64_t len;
@@ -164,29 +184,31 @@ static napi_value BernoulliNll(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "vae-lab native bernoulliNll: bad sizes or offsets");
     return NULL;
   }
+  /* e^{−|l|} goes into the gradient's own place when there is one, else into a scratch row. */
+  float* row_scratch = NULL;
+  if (g_off < 0 && cols > 0) {
+    row_scratch = (float*)malloc((size_t)cols * sizeof(float));
+    if (!row_scratch) {
+      napi_throw_error(env, NULL, "vae-lab native bernoulliNll: out of memory");
+      return NULL;
+    }
+  }
   const float fscale = (float)scale;
   for (int64_t r = 0; r < rows; r++) {
     const float* l = heap + l_off + r * cols;
     const float* x = heap + x_off + r * cols;
     float* g = g_off >= 0 ? heap + g_off + r * cols : NULL;
-    float sum = 0.0f;
+    heap[nll_off + r] = row_nll(l, x, g ? g : row_scratch, cols);
     if (g) {
-#pragma omp simd reduction(+ : sum)
+#pragma omp simd
       for (int64_t j = 0; j < cols; j++) {
-        const float v = l[j], t = expf(-fabsf(v));
-        sum += (v > 0.0f ? v : 0.0f) - v * x[j] + log1pf(t);
+        const float v = l[j], t = g[j];
         const float inv = 1.0f / (1.0f + t); /* σ(|v|) */
         g[j] = ((v >= 0.0f ? inv : t * inv) - x[j]) * fscale;
       }
-    } else {
-#pragma omp simd reduction(+ : sum)
-      for (int64_t j = 0; j < cols; j++) {
-        const float v = l[j];
-        sum += (v > 0.0f ? v : 0.0f) - v * x[j] + log1pf(expf(-fabsf(v)));
-      }
     }
-    heap[nll_off + r] = sum;
   }
+  free(row_scratch);
   return NULL;
 }
 
