@@ -8,13 +8,13 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
-import { disableNativeMatMul, enableNativeMatMul, loadNativeBlas, nativeBernoulliNll, nativeMatMulStatus } from "../src/engine/native-kernels";
+import { disableNativeMatMul, enableNativeMatMul, nativeBernoulliNll, nativeMatMulStatus } from "../src/engine/native-kernels";
+import { nativeExpected, nativeSkipped } from "./harness/native";
 import { Rng } from "../src/engine/random";
 import { bernoulliNll } from "../src/vae/model";
 
-const available = loadNativeBlas() !== null;
-const run = available || process.env.CI ? describe : describe.skip;
-if (!available && !process.env.CI) console.log(`native matmul tests skipped: ${nativeMatMulStatus().reason}`);
+const run = nativeExpected ? describe : describe.skip;
+if (nativeSkipped) console.log(`native matmul tests skipped: ${nativeSkipped}`);
 
 const rng = new Rng(42);
 function randomTensorData(shape: number[]) {

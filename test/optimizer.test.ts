@@ -1,12 +1,13 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
-import { loadNativeBlas, nativeMatMulStatus } from "../src/engine/native-kernels";
+import { nativeMatMulStatus } from "../src/engine/native-kernels";
+import { nativeExpected, nativeSkipped } from "./harness/native";
 import { createAdam } from "../src/engine/optimizer";
 import { Rng } from "../src/engine/random";
 
-const available = loadNativeBlas() !== null;
-const run = available || process.env.CI ? describe : describe.skip;
+const run = nativeExpected ? describe : describe.skip;
+if (nativeSkipped) console.log(`native Adam tests skipped: ${nativeSkipped}`);
 
 /** Run `steps` Adam steps on a variable with a fixed sequence of gradients; return the parameters. */
 function adamSteps(make: (lr: number) => { apply: (g: tf.Tensor, v: tf.Variable) => void; dispose: () => void }, steps: number): number[] {

@@ -12,7 +12,8 @@ import "@tensorflow/tfjs-backend-wasm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { loadMnist, MnistSet } from "../src/data/mnist";
-import { loadNativeBlas, nativeMatMulStatus } from "../src/engine/native-kernels";
+import { nativeMatMulStatus } from "../src/engine/native-kernels";
+import { nativeExpected } from "./harness/native";
 import { trainVae } from "../src/vae/train";
 import { activate, Activation, Vae, VaeConfig } from "../src/vae/model";
 import { explicitGradientsSupported, negativeElboGradients } from "../src/vae/backprop";
@@ -251,8 +252,7 @@ describe("written-out backpropagation on the cpu backend", () => {
   });
 });
 
-const native = loadNativeBlas() !== null;
-(native || process.env.CI ? describe : describe.skip)("written-out backpropagation on wasm with the native kernels", () => {
+(nativeExpected ? describe : describe.skip)("written-out backpropagation on wasm with the native kernels", () => {
   beforeAll(async () => {
     await initBackend("wasm");
     expect(nativeMatMulStatus().active).toBe(true);

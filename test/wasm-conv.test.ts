@@ -11,10 +11,10 @@ import "@tensorflow/tfjs-backend-wasm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { loadNativeBlas } from "../src/engine/native-kernels";
+import { nativeExpected } from "./harness/native";
 import { convKernelStatus, disableConvKernels, enableConvKernels } from "../src/engine/wasm-conv";
 import { Rng } from "../src/engine/random";
 
-const nativeBuilt = loadNativeBlas() !== null;
 const rng = new Rng(7);
 
 function randomData(shape: number[]) {
@@ -85,7 +85,7 @@ function cases(): Case[] {
 const label = (c: Case) => `x [${c.batch},${c.h},${c.w},${c.ci}] * W [${c.fh},${c.fw},${c.ci},${c.co}], stride ${c.stride}, ${c.pad}${c.dilation > 1 ? `, dilation ${c.dilation}` : ""}`;
 
 const modes: { name: string; native: boolean }[] = [{ name: "JavaScript filter gradient", native: false }];
-if (nativeBuilt || process.env.CI) modes.push({ name: "native (im2col + OpenBLAS)", native: true });
+if (nativeExpected) modes.push({ name: "native (im2col + OpenBLAS)", native: true });
 
 // The cpu backend's reference convolutions are slow on a loaded machine: generous per-test time limits.
 for (const mode of modes) {
@@ -180,7 +180,7 @@ describe("without the registered kernels", () => {
     expect(convKernelStatus().backpropFilter).toBe("missing");
     expect(() => tf.tidy(() => backpropFilter(tf.ones([1, 4, 4, 1]) as tf.Tensor4D, tf.ones([1, 2, 2, 1]) as tf.Tensor4D, [3, 3, 1, 1], 1, "valid"))).toThrow(/not registered|not found|Conv2DBackpropFilter/);
     const s = enableConvKernels();
-    expect(s.backpropFilter).toBe(nativeBuilt ? "native" : "js");
+    expect(s.backpropFilter).toBe(loadNativeBlas() !== null ? "native" : "js");
     const v = tf.tidy(() => Array.from(backpropFilter(tf.ones([1, 4, 4, 1]) as tf.Tensor4D, tf.ones([1, 2, 2, 1]) as tf.Tensor4D, [3, 3, 1, 1], 1, "valid").dataSync()));
     expect(v).toEqual(new Array(9).fill(4));
   });
