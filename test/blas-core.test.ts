@@ -1,4 +1,6 @@
+import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as path from "path";
 import { afterEach, describe, expect, it } from "vitest";
 import { chooseCoreType, coreIsa, cpuVectorIsa, prepareBlasCore, probeBlasCore, ProbeResult, SELF_CHECK_TOLERANCE, sgemmSelfCheck } from "../src/engine/blas-core";
 import { NATIVE_ADDON_PATH } from "../src/engine/native-kernels";
@@ -56,13 +58,57 @@ describe("OpenBLAS core choice", () => {
     expect(sgemmSelfCheck(skipsLastTerm)).toBeGreaterThan(SELF_CHECK_TOLERANCE);
   });
 
-  it("a user's OPENBLAS_CORETYPE is kept, and nothing is probed", () => {
+  it("a user's OPENBLAS_CORETYPE is kept when a child process runs it and passes the self-check", () => {
     process.env.OPENBLAS_CORETYPE = "Haswell";
-    const r = prepareBlasCore(NATIVE_ADDON_PATH, () => {
-      throw new Error("probed");
+    const seen: (string | undefined)[] = [];
+    const r = prepareBlasCore(__filename, (env) => {
+      seen.push(env.OPENBLAS_CORETYPE);
+      return { core: "Haswell", error: 1e-7 };
     });
-    expect(r.source).toBe("user");
+    expect(seen).toEqual(["Haswell"]);
+    expect(r).toEqual({ source: "user", note: "OPENBLAS_CORETYPE=Haswell" });
     expect(process.env.OPENBLAS_CORETYPE).toBe("Haswell");
+  });
+
+  it("a user's OPENBLAS_CORETYPE that kills the child (SIGILL), fails its check or gives no answer is dropped, in one line", () => {
+    const isa = cpuVectorIsa(cpuinfo);
+    const own = isa === "avx512" ? "SkylakeX" : isa === "avx2" ? "Haswell" : "Prescott"; // OpenBLAS's own choice fits the CPU
+    const cases: [ProbeResult, string][] = [
+      [{ why: "killed by SIGILL" }, "a process using it failed (killed by SIGILL)"],
+      [{ core: "SkylakeX", error: 0.3 }, "its sgemm self-check failed (relative error 0.3)"],
+      [{}, "a process using it gave no answer"],
+    ];
+    for (const [bad, why] of cases) {
+      process.env.OPENBLAS_CORETYPE = "SkylakeX";
+      const seen: (string | undefined)[] = [];
+      const r = prepareBlasCore(__filename, (env) => {
+        seen.push(env.OPENBLAS_CORETYPE);
+        return env.OPENBLAS_CORETYPE ? bad : { core: own, error: 0 };
+      });
+      expect(r.note).toBe(`OPENBLAS_CORETYPE=SkylakeX ignored: ${why}`);
+      expect(r.source).toBe("default");
+      expect(process.env.OPENBLAS_CORETYPE).toBeUndefined();
+      expect(seen).toEqual(isa === "none" ? ["SkylakeX"] : ["SkylakeX", undefined]);
+    }
+  });
+
+  it.skipIf(cpuVectorIsa(cpuinfo) === "none")("a dropped user core is followed by the usual choice, and both are said", () => {
+    const want = cpuVectorIsa(cpuinfo) === "avx512" ? "SkylakeX" : "Haswell";
+    process.env.OPENBLAS_CORETYPE = "Bogus";
+    const r = prepareBlasCore(__filename, (env) =>
+      env.OPENBLAS_CORETYPE === "Bogus" ? { why: "killed by SIGILL" } : env.OPENBLAS_CORETYPE ? { core: env.OPENBLAS_CORETYPE, error: 0 } : { core: "Prescott", error: 0 },
+    );
+    expect(r.source).toBe("chosen");
+    expect(r.note).toBe(`OPENBLAS_CORETYPE=Bogus ignored: a process using it failed (killed by SIGILL); OpenBLAS chose Prescott on an ${want === "SkylakeX" ? "AVX-512" : "AVX2"} CPU; using ${want}`);
+    expect(process.env.OPENBLAS_CORETYPE).toBe(want);
+  });
+
+  it.skipIf(!canProbe || cpuVectorIsa(cpuinfo) !== "avx2")("on an AVX2-only CPU, OPENBLAS_CORETYPE=SkylakeX does not kill vae-lab info: it is ignored, in one line", () => {
+    const cli = path.resolve(__dirname, "../dist/cli/main.js");
+    const r = spawnSync(process.execPath, [cli, "info"], { encoding: "utf8", timeout: 120_000, env: { ...process.env, OPENBLAS_CORETYPE: "SkylakeX" } });
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("OPENBLAS_CORETYPE=SkylakeX ignored: a process using it failed (killed by SIGILL)");
   });
 
   it.skipIf(!canProbe)("a child process reports the core and a passing self-check, for OpenBLAS's choice and a forced Prescott", () => {

@@ -12,8 +12,10 @@
  *    product — a kernel the CPU cannot run dies there, not here;
  * 3. only if that passes is OPENBLAS_CORETYPE set in this process, before the addon is loaded.
  *
- * A user's own OPENBLAS_CORETYPE is always respected. After loading, the core in use is checked once more
- * with the same numeric self-check (native-kernels.ts).
+ * A user's own OPENBLAS_CORETYPE is respected where a child process runs it and passes the same check; one
+ * this CPU cannot run (SkylakeX on an AVX2-only CPU dies of SIGILL) is dropped, with a note saying why, and
+ * the choice above is made instead. After loading, the core in use is checked once more with the same
+ * numeric self-check (native-kernels.ts).
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -109,10 +111,23 @@ process.stdout.write(JSON.stringify({ core: a.coreName(), error: check(a.sgemm) 
 /**
  * Set OPENBLAS_CORETYPE for this process if OpenBLAS would fall back to narrower kernels than the CPU runs.
  * Call before the addon is first loaded. Does nothing where there is no /proc/cpuinfo or no addon, or where
- * the user set OPENBLAS_CORETYPE (or VAE_LAB_BLAS_CORE=keep). `probe` is replaceable for tests.
+ * the user set OPENBLAS_CORETYPE to a core that passes its check in a child (or set VAE_LAB_BLAS_CORE=keep).
+ * `probe` is replaceable for tests.
  */
 export function prepareBlasCore(addonPath: string, probe: (env: NodeJS.ProcessEnv) => ProbeResult = (env) => probeBlasCore(addonPath, env)): BlasCoreChoice {
-  if (process.env.OPENBLAS_CORETYPE) return { source: "user", note: `OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE}` };
+  const userCore = process.env.OPENBLAS_CORETYPE;
+  if (userCore && !fs.existsSync(addonPath)) return { source: "user", note: `OPENBLAS_CORETYPE=${userCore}` };
+  if (userCore) {
+    // The user's choice is kept if a child process runs it correctly; a core the CPU cannot run (SkylakeX on an
+    // AVX2-only CPU dies of SIGILL) or that computes wrong products is dropped before OpenBLAS loads here.
+    const r = probe(process.env);
+    if (r.core && r.error! <= SELF_CHECK_TOLERANCE) return { source: "user", note: `OPENBLAS_CORETYPE=${userCore}` };
+    delete process.env.OPENBLAS_CORETYPE;
+    const why = r.why ? `a process using it failed (${r.why})` : r.core ? `its sgemm self-check failed (relative error ${r.error})` : "a process using it gave no answer";
+    const rest = prepareBlasCore(addonPath, probe);
+    const ignored = `OPENBLAS_CORETYPE=${userCore} ignored: ${why}`;
+    return { ...rest, note: rest.note ? `${ignored}; ${rest.note}` : ignored };
+  }
   if (process.env.VAE_LAB_BLAS_CORE === "keep" || !fs.existsSync(addonPath)) return { source: "default", note: "" };
   let cpu: VectorIsa = "none";
   try {
