@@ -2,7 +2,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { runNotebook } from "../src/notebook/runner";
+import { Message, runNotebook, TslabKernel } from "../src/notebook/runner";
 import { scratchDir } from "./harness/scratch";
 
 function notebook(cells: string[]): string {
@@ -46,5 +46,30 @@ describe("notebook harness", () => {
   it("reports a type error as a failure", async () => {
     const run = await runNotebook(notebook(['const s: string = 3;']));
     expect(run.failure?.message).toMatch(/not assignable/);
+  });
+
+  it("a lost 'idle' broadcast ends the cell on its reply after the grace period, with a warning, not after the hang detector", async () => {
+    /** A kernel client that loses every "idle" status message, as a subscriber that misses a broadcast would. */
+    class LosesIdle extends TslabKernel {
+      protected receiveIopub(m: Message): void {
+        if (m.header.msg_type === "status" && m.content.execution_state === "idle") return;
+        super.receiveIopub(m);
+      }
+    }
+    const k = await LosesIdle.start(scratchDir("vae-lab-nb-"));
+    try {
+      k.idleGraceSeconds = 1;
+      const ok = await k.execute('console.log("ran");', 600);
+      expect(ok.status).toBe("ok");
+      expect(ok.outputs[0]).toEqual({ output_type: "stream", name: "stdout", text: "ran\n" });
+      expect(ok.outputs[1].text).toBe('vae-lab: the kernel replied (ok) but its "idle" message did not follow within 1 s; outputs sent after the reply may be missing\n');
+      expect(ok.seconds).toBeLessThan(600);
+      const bad = await k.execute('throw new Error("still reported");', 600);
+      expect(bad.status).toBe("error");
+      expect(bad.outputs[0].text).toContain("Error: still reported"); // tslab reports a throw on stderr
+      expect(bad.outputs.at(-1)!.text).toMatch(/^vae-lab: the kernel replied \(error\) but its "idle" message did not follow within 1 s/);
+    } finally {
+      await k.shutdown();
+    }
   });
 });

@@ -33,7 +33,7 @@ export interface CellResult {
   seconds: number;
 }
 
-interface Message {
+export interface Message {
   header: { msg_id: string; msg_type: string };
   parent_header: { msg_id?: string };
   content: Record<string, unknown>;
@@ -75,9 +75,19 @@ export async function shutdownAllKernels(): Promise<void> {
 const KERNEL_START_LIMIT_SECONDS = 600;
 const CELL_LIMIT_SECONDS = 3600;
 
+/**
+ * A cell is over when the kernel has replied on the shell channel (which carries its status, ok or error) and
+ * said "idle" on the iopub channel (after its last output). The reply cannot be lost; the idle message, a
+ * broadcast, can (ZeroMQ drops broadcasts a subscriber cannot take in time). Once the reply is in, the idle
+ * message is waited for this long; if it never comes, the cell ends with its reply's status and a warning,
+ * instead of waiting out the hour-long hang detector.
+ */
+export const IDLE_AFTER_REPLY_SECONDS = 60;
+
 export class TslabKernel {
   private shell = new Dealer();
-  private iopub = new Subscriber();
+  // No receive limit: every broadcast the kernel sends is queued here rather than dropped.
+  private iopub = new Subscriber({ receiveHighWaterMark: 0 });
   private readonly key = crypto.randomBytes(16).toString("hex");
   private readonly session = crypto.randomUUID();
   private proc?: ChildProcess;
@@ -86,10 +96,12 @@ export class TslabKernel {
   private replies = new Map<string, (m: Message) => void>();
   private dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-kernel-"));
   private exited = false;
+  /** Seconds to wait for the "idle" message once the reply is in (IDLE_AFTER_REPLY_SECONDS; tests lower it). */
+  idleGraceSeconds = IDLE_AFTER_REPLY_SECONDS;
 
   /** Start `tslab kernel` in `cwd` (the notebook's folder) with extra environment variables. */
-  static async start(cwd: string, env: Record<string, string> = {}, startupSeconds = KERNEL_START_LIMIT_SECONDS): Promise<TslabKernel> {
-    const k = new TslabKernel();
+  static async start<K extends TslabKernel>(this: new () => K, cwd: string, env: Record<string, string> = {}, startupSeconds = KERNEL_START_LIMIT_SECONDS): Promise<K> {
+    const k = new this();
     if (liveKernels.size === 0) process.on("exit", killLiveKernelsNow);
     liveKernels.add(k);
     try {
@@ -120,7 +132,7 @@ export class TslabKernel {
     this.iopub.connect(`tcp://127.0.0.1:${ports.iopub_port}`);
     this.iopub.subscribe();
     void this.pump(this.shell, (m) => this.replies.get(m.parent_header.msg_id ?? "")?.(m));
-    void this.pump(this.iopub, (m) => this.listeners.get(m.parent_header.msg_id ?? "")?.(m));
+    void this.pump(this.iopub, (m) => this.receiveIopub(m));
 
     // Ask for kernel_info until its status message arrives on iopub: then both channels are live.
     const deadline = Date.now() + startupSeconds * 1000;
@@ -138,6 +150,11 @@ export class TslabKernel {
       this.listeners.delete(id);
       if (seen) return;
     }
+  }
+
+  /** Hand a broadcast to the cell (or start-up check) it belongs to. A test may override this to lose some. */
+  protected receiveIopub(m: Message): void {
+    this.listeners.get(m.parent_header.msg_id ?? "")?.(m);
   }
 
   private sign(parts: string[]): string {
@@ -250,10 +267,26 @@ export class TslabKernel {
       }, 200);
       void Promise.all([replyP, idleP]).then(() => clearInterval(check));
     });
-    const result = await Promise.race([Promise.all([replyP, idleP]).then(() => "done" as const), timeout, exit]);
+    let sawIdle = false;
+    void idleP.then(() => (sawIdle = true));
+    let graceTimer: NodeJS.Timeout | undefined;
+    const idleOrGrace = replyP.then(
+      () =>
+        new Promise<"done" | "no-idle">((r) => {
+          graceTimer = setTimeout(() => r("no-idle"), this.idleGraceSeconds * 1000);
+          void idleP.then(() => r("done"));
+        }),
+    );
+    const result = await Promise.race([idleOrGrace, timeout, exit]);
     clearTimeout(timer);
+    clearTimeout(graceTimer);
     this.listeners.delete(msgId);
     this.replies.delete(msgId);
+    if (result === "no-idle" && !sawIdle) {
+      const note = `vae-lab: the kernel replied (${status}) but its "idle" message did not follow within ${this.idleGraceSeconds} s; outputs sent after the reply may be missing\n`;
+      process.stderr.write(note);
+      outputs.push({ output_type: "stream", name: "stderr", text: note });
+    }
     if (result === "timeout") status = "timeout";
     if (result === "exit") {
       status = "error";
