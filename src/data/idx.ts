@@ -13,6 +13,7 @@
 import * as fs from "fs";
 import * as zlib from "zlib";
 import { FileError } from "../files/file-error";
+import { fileKind } from "../files/bounded-read";
 
 /** A problem with an IDX file (or the folder that should hold it). */
 export class IdxError extends FileError {
@@ -120,14 +121,6 @@ export function readIdx(file: string, expectedDims?: number): IdxArray {
   return parseIdx(bytes, file, expectedDims);
 }
 
-function fileKind(st: fs.Stats): string {
-  if (st.isDirectory()) return "a folder";
-  if (st.isFIFO()) return "a FIFO";
-  if (st.isCharacterDevice()) return "a character device";
-  if (st.isBlockDevice()) return "a block device";
-  if (st.isSocket()) return "a socket";
-  return "not a file";
-}
 
 /** Encode an array as IDX bytes (unsigned bytes); used to write test fixtures. */
 export function encodeIdx(dims: number[], data: ArrayLike<number>): Uint8Array {

@@ -5,10 +5,10 @@
  * shapes and the sizes, and says which file is wrong and how. The MLP (model.ts) and the convolutional model
  * (conv.ts, whose configuration has arch "conv") are stored alike; loadModel reads either.
  */
-import * as fs from "fs";
 import * as tf from "@tensorflow/tfjs";
 import { writeFileAtomic } from "../files/atomic-write";
 import { FileError } from "../files/file-error";
+import { readFileBounded } from "../files/bounded-read";
 import { validateVaeConfig, Vae, VaeConfig } from "./model";
 import type { TrainingState } from "./train";
 import { ConvVae, ConvVaeConfig, convWeightLayout, validateConvVaeConfig } from "./conv";
@@ -33,6 +33,21 @@ export class CheckpointError extends FileError {
   constructor(file: string, problem: string) {
     super(file, problem);
     this.name = "CheckpointError";
+  }
+}
+
+/**
+ * The most a checkpoint or training state may hold, checked before it is read. The largest model the CLI
+ * makes (hidden 4096, latent 512) is a 68 MB checkpoint and a 136 MB training state (Adam's two moments).
+ */
+export const MAX_CHECKPOINT_BYTES = 256 * 1024 * 1024;
+
+/** A checkpoint file's text, bounded (bounded-read.ts), with errors as CheckpointErrors. */
+function readCheckpointText(file: string, what: string, notFound: string): string {
+  try {
+    return readFileBounded(file, MAX_CHECKPOINT_BYTES, what, notFound).toString("utf8");
+  } catch (e) {
+    throw e instanceof FileError ? new CheckpointError(e.file, e.problem) : e;
   }
 }
 
@@ -65,13 +80,7 @@ export function loadVae(file: string): { vae: Vae; metadata?: Record<string, unk
 
 /** Read a checkpoint written by saveVae (MLP or convolutional) into a new model. */
 export function loadModel(file: string): { model: Vae | ConvVae; metadata?: Record<string, unknown> } {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CheckpointError(file, code === "ENOENT" ? "checkpoint not found" : `cannot read (${code})`);
-  }
+  const text = readCheckpointText(file, "a checkpoint", "checkpoint not found");
   let ckpt: Checkpoint;
   try {
     ckpt = JSON.parse(text);
@@ -214,11 +223,11 @@ export function loadTrainingState(file: string): { state: TrainingState; extra?:
     adam: { step: number; accBeta1: number; accBeta2: number; m: (string | null)[]; v: (string | null)[] };
     extra?: Record<string, unknown>;
   };
+  const text = readCheckpointText(file, "a training state", "training state not found (was the run written by this version of vae-lab train?)");
   try {
-    doc = JSON.parse(fs.readFileSync(file, "utf8"));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CheckpointError(file, code === "ENOENT" ? "training state not found (was the run written by this version of vae-lab train?)" : code ? `cannot read (${code})` : "not valid JSON");
+    doc = JSON.parse(text);
+  } catch {
+    throw new CheckpointError(file, "not valid JSON");
   }
   if (!doc || doc.format !== TRAINING_STATE_FORMAT) throw new CheckpointError(file, `not a vae-lab training state (format ${JSON.stringify(doc?.format)}, expected ${TRAINING_STATE_FORMAT})`);
   const dec = (s: string | null) => {
