@@ -67,3 +67,47 @@ describe("writeOutputSet", () => {
     expect(fs.readdirSync(dir).sort()).toEqual([".other.tmp", ...NAMES].sort());
   });
 });
+
+describe("writeOutputSet with subfolders (an export's encoder/ and decoder/)", () => {
+  const NESTED = ["encoder/model.json", "encoder/weights.bin", "decoder/model.json", "decoder/weights.bin"];
+  const nested = (tag: string) => Object.fromEntries(NESTED.map((n) => [n, `${tag} ${n}`]));
+  const readNested = (dir: string) => Object.fromEntries(NESTED.map((n) => [n, fs.readFileSync(path.join(dir, n), "utf8")]));
+
+  it("writes each file into its subfolder, replaces an earlier set, and leaves other files and folders alone", () => {
+    const dir = scratchDir("vae-lab-set-");
+    writeOutputSet(dir, nested("old"));
+    fs.writeFileSync(path.join(dir, "encoder", "notes.txt"), "mine");
+    writeOutputSet(dir, nested("new"));
+    expect(readNested(dir)).toEqual(nested("new"));
+    expect(fs.readdirSync(dir).sort()).toEqual(["decoder", "encoder"]);
+    expect(fs.readdirSync(path.join(dir, "encoder")).sort()).toEqual(["model.json", "notes.txt", "weights.bin"]);
+  });
+
+  it("a repair after a kill in the middle of the moves finishes the new set in both subfolders", () => {
+    const dir = scratchDir("vae-lab-set-");
+    writeOutputSet(dir, nested("old"));
+    expect(() =>
+      writeOutputSet(dir, nested("new"), (s) => {
+        if (s === "moved encoder/weights.bin") throw new Error("killed");
+      }),
+    ).toThrow(/killed/);
+    expect(fs.readFileSync(path.join(dir, "decoder/model.json"), "utf8")).toBe("old decoder/model.json"); // mixed until the repair
+    expect(recoverOutputSet(dir, NESTED)).toBe("completed an interrupted write");
+    expect(readNested(dir)).toEqual(nested("new"));
+    expect(fs.readdirSync(dir).sort()).toEqual(["decoder", "encoder"]);
+  });
+
+  it("removes stray temporary files in the subfolders, and refuses a subfolder that is a file before staging", () => {
+    const dir = scratchDir("vae-lab-set-");
+    fs.mkdirSync(path.join(dir, "encoder"));
+    fs.writeFileSync(path.join(dir, "encoder", ".weights.bin.99.x.tmp"), "half");
+    fs.writeFileSync(path.join(dir, "decoder"), "a file");
+    expect(() => writeOutputSet(dir, nested("new"))).toThrow(`${path.join(dir, "decoder")}: is not a folder`);
+    expect(fs.readdirSync(path.join(dir, "encoder"))).toEqual([]);
+    expect(fs.readdirSync(dir).sort()).toEqual(["decoder", "encoder"]);
+  });
+
+  it.each(["a/b/c", "../x", ".hidden/x", "a/.x", "a//b", "/abs", ""])("refuses the name %j", (name) => {
+    expect(() => writeOutputSet(scratchDir("vae-lab-set-"), { [name]: "x" })).toThrow(`writeOutputSet: "${name}" is not a plain file name or folder/file name`);
+  });
+});

@@ -4,8 +4,11 @@
  */
 import { initBackend } from "../engine/backend";
 import { loadModel } from "../vae/checkpoint";
-import { exportLayersModels } from "../vae/layers-export";
+import { writeOutputSet } from "../files/output-set";
+import { layersExportFiles } from "../vae/layers-export";
 import { backendFlag, parse, UsageError } from "./main";
+import { checkOutFolder } from "./out-guard";
+import { interruptible } from "./signals";
 
 export const EXPORT_HELP = `vae-lab export --model FILE --out DIR [--backend B]
 
@@ -26,10 +29,16 @@ export async function exportCommand(argv: string[]): Promise<void> {
   const out = values.out as string | undefined;
   if (!model) throw new UsageError("export: --model FILE is required");
   if (!out) throw new UsageError("export: --out DIR is required");
+  checkOutFolder(out);
   await initBackend(backendFlag(values.backend));
   const { model: vae } = loadModel(model);
   try {
-    await exportLayersModels(vae, out);
+    await interruptible("exporting", async (checkpoint) => {
+      const files = await layersExportFiles(vae);
+      await checkpoint();
+      // The four files replace an earlier export's as one set (files/output-set.ts).
+      writeOutputSet(out, files);
+    });
   } finally {
     vae.dispose();
   }

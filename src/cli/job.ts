@@ -17,6 +17,7 @@ import { Activation, Likelihood, Vae } from "../vae/model";
 import { latentExplorerHtml } from "../vae/explorer";
 import type { CategoricalEstimator } from "../vae/categorical";
 import { ConvVae } from "../vae/conv";
+import { InterruptedError } from "./signals";
 
 /** "mlp": the MLP VAE (model.ts); "conv": the TensorFlow CVAE tutorial's convolutional VAE (conv.ts). */
 export type Arch = "mlp" | "conv";
@@ -105,13 +106,9 @@ export interface JobCallbacks {
 }
 
 /** A job stopped by a signal (`signal.reason` names it): nothing was written, earlier outputs are kept. */
-export class JobInterruptedError extends Error {
-  constructor(
-    readonly signalName: string,
-    when: string,
-    out: string,
-  ) {
-    super(`interrupted by ${signalName} ${when}; nothing written, earlier outputs in ${out} kept`);
+export class JobInterruptedError extends InterruptedError {
+  constructor(signalName: string, when: string, out: string) {
+    super(signalName, `interrupted by ${signalName} ${when}; nothing written, earlier outputs in ${out} kept`);
     this.name = "JobInterruptedError";
   }
 }
@@ -220,19 +217,14 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
     if (signal?.aborted) throw new JobInterruptedError(String(signal.reason), "before writing the outputs", config.out);
     // The four files replace the previous run's as one set (files/output-set.ts).
     const { resume: _resumedFrom, ...job } = config;
-    // VAE_LAB_TEST_KILL_AT (fault injection for the tests only): the process kills itself at that step.
-    const killAt = process.env.VAE_LAB_TEST_KILL_AT;
-    writeOutputSet(
-      config.out,
-      {
-        "model.json": checkpointJson(vae, { history, backend: backend.name }),
-        "report.html": pageHtml(figures, "vae-lab training report"),
-        "metrics.json": JSON.stringify(metrics, null, 2) + "\n",
-        // What `vae-lab train --resume` continues from (Adam's moments, the random stream).
-        "training-state.json": trainingStateJson(state!, { job: { ...job, epochs: total } }),
-      },
-      killAt ? (step) => step === killAt && process.kill(process.pid, "SIGKILL") : undefined,
-    );
+    writeOutputSet(config.out, {
+      // The image shape goes with the model, so that sample, encode and export draw the data's shape.
+      "model.json": checkpointJson(vae, { history, backend: backend.name, image: { rows: train.rows, cols: train.cols } }),
+      "report.html": pageHtml(figures, "vae-lab training report"),
+      "metrics.json": JSON.stringify(metrics, null, 2) + "\n",
+      // What `vae-lab train --resume` continues from (Adam's moments, the random stream).
+      "training-state.json": trainingStateJson(state!, { job: { ...job, epochs: total } }),
+    });
     return metrics;
   } finally {
     vae.dispose();

@@ -13,6 +13,37 @@ export function exitCodeOf(signal: string): number {
   return n ? 128 + n : 1;
 }
 
+/** A command stopped by a signal: main() exits with 128 + the signal's number. */
+export class InterruptedError extends Error {
+  constructor(
+    readonly signalName: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "InterruptedError";
+  }
+}
+
+/**
+ * Run a command that computes and then writes (sample, encode, export) so that a signal stops it between
+ * two chunks of work: `checkpoint()` lets pending signal handlers run and, after the first signal, throws an
+ * InterruptedError saying that nothing was written. Its writes are single atomic renames made in synchronous
+ * code, which a signal handler cannot cut in half, so an interrupted command leaves no partial or temporary file.
+ */
+export async function interruptible<T>(what: string, run: (checkpoint: () => Promise<void>) => Promise<T>): Promise<T> {
+  let signal: string | undefined;
+  const release = onInterrupt((s) => (signal = s));
+  const checkpoint = async () => {
+    await new Promise((r) => setImmediate(r));
+    if (signal) throw new InterruptedError(signal, `interrupted by ${signal} while ${what}; nothing written`);
+  };
+  try {
+    return await run(checkpoint);
+  } finally {
+    release();
+  }
+}
+
 /** Call `stop` on the first of these signals; returns a function that removes the handlers. */
 export function onInterrupt(stop: (signal: string) => void): () => void {
   let seen = false;

@@ -1,6 +1,8 @@
 /**
- * Writing a set of files into a folder (a training run's model.json, report.html and metrics.json) so that
- * the folder holds either the whole old set or the whole new set — never a new model beside an old report.
+ * Writing a set of files into a folder (a training run's model.json, report.html and metrics.json; an
+ * export's encoder/ and decoder/ model.json and weights.bin) so that the folder holds either the whole old
+ * set or the whole new set — never a new model beside an old report, or new weights beside an old topology.
+ * A name is a file name or one subfolder and a file name ("encoder/model.json").
  *
  * One rename cannot replace several files, so the set goes through a small journal in the folder itself:
  *
@@ -47,25 +49,54 @@ export function checkWritableFolder(dir: string): void {
   fs.rmdirSync(probe);
 }
 
+/** The files below `dir`, as paths relative to it ("a", "sub/b"). */
+function filesUnder(dir: string, prefix = ""): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
+}
+
+/** Move staged file `name` (which may be "sub/file") from `from` to its place in `dir`. */
+function moveInto(from: string, dir: string, name: string): void {
+  const target = path.join(dir, name);
+  if (path.dirname(name) !== ".") fs.mkdirSync(path.dirname(target), { recursive: true });
+  fs.renameSync(path.join(from, name), target);
+}
+
+/** The folders of a set's names below `dir`: "." (itself) always, and "sub" for "sub/file". */
+function setFolders(names: readonly string[]): string[] {
+  return [...new Set([".", ...names.map((n) => path.dirname(n))])];
+}
+
 /** Finish or undo an interrupted writeOutputSet in `dir`; returns what was done ("" when nothing was needed). */
 export function recoverOutputSet(dir: string, names: readonly string[] = []): string {
   if (!fs.existsSync(dir)) return "";
   const done: string[] = [];
   const commit = path.join(dir, COMMIT);
   if (fs.existsSync(commit)) {
-    for (const name of fs.readdirSync(commit)) fs.renameSync(path.join(commit, name), path.join(dir, name));
-    fs.rmdirSync(commit);
-    fsyncDir(dir);
+    const staged = filesUnder(commit);
+    for (const name of staged) moveInto(commit, dir, name);
+    fs.rmSync(commit, { recursive: true }); // only empty folders are left in it
+    for (const sub of setFolders(staged)) fsyncDir(path.join(dir, sub));
     done.push("completed an interrupted write");
   }
-  for (const entry of fs.readdirSync(dir)) {
-    const stale = entry.startsWith(STAGE_PREFIX) || names.some((n) => isAtomicTempName(entry, n));
-    if (stale) {
-      fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
-      done.push(`removed ${entry}`);
+  for (const sub of setFolders(names)) {
+    const folder = path.join(dir, sub);
+    if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) continue;
+    for (const entry of fs.readdirSync(folder)) {
+      const stale = (sub === "." && entry.startsWith(STAGE_PREFIX)) || names.some((n) => path.dirname(n) === sub && isAtomicTempName(entry, path.basename(n)));
+      if (stale) {
+        fs.rmSync(path.join(folder, entry), { recursive: true, force: true });
+        done.push(`removed ${path.join(sub, entry)}`);
+      }
     }
   }
   return done.join("; ");
+}
+
+/** A name of a set: a plain file name, or one folder and a file name ("encoder/model.json"); no dot files. */
+function checkSetName(n: string): void {
+  const parts = n.split("/");
+  const plain = (p: string) => p !== "" && p === path.basename(p) && !p.startsWith(".");
+  if (parts.length > 2 || !parts.every(plain)) throw new Error(`writeOutputSet: "${n}" is not a plain file name or folder/file name`);
 }
 
 /**
@@ -74,13 +105,18 @@ export function recoverOutputSet(dir: string, names: readonly string[] = []): st
  */
 export function writeOutputSet(dir: string, files: Record<string, string | Uint8Array>, at?: (step: OutputSetStep) => void): void {
   const names = Object.keys(files);
-  for (const n of names) if (n !== path.basename(n) || n.startsWith(".")) throw new Error(`writeOutputSet: "${n}" is not a plain file name`);
+  names.forEach(checkSetName);
   try {
     fs.mkdirSync(dir, { recursive: true });
   } catch (e) {
     throw writeError(dir, e);
   }
   recoverOutputSet(dir, names);
+  // A set's subfolder that exists as a file is found now, before anything is staged.
+  for (const sub of setFolders(names)) {
+    const folder = path.join(dir, sub);
+    if (fs.existsSync(folder) && !fs.statSync(folder).isDirectory()) throw new FileError(folder, "is not a folder");
+  }
   const stage = path.join(dir, `${STAGE_PREFIX}${process.pid}-${Math.random().toString(36).slice(2)}`);
   try {
     fs.mkdirSync(stage);
@@ -90,13 +126,14 @@ export function writeOutputSet(dir: string, files: Record<string, string | Uint8
   try {
     for (const n of names) {
       try {
+        if (path.dirname(n) !== ".") fs.mkdirSync(path.join(stage, path.dirname(n)), { recursive: true });
         writeNewFileDurable(path.join(stage, n), files[n]);
       } catch (e) {
         throw writeError(path.join(dir, n), e);
       }
       at?.(`staged ${n}`);
     }
-    fsyncDir(stage);
+    for (const sub of setFolders(names)) fsyncDir(path.join(stage, sub));
     fs.renameSync(stage, path.join(dir, COMMIT));
     fsyncDir(dir);
   } catch (e) {
@@ -106,10 +143,10 @@ export function writeOutputSet(dir: string, files: Record<string, string | Uint8
   at?.("committed");
   const commit = path.join(dir, COMMIT);
   for (const n of names) {
-    fs.renameSync(path.join(commit, n), path.join(dir, n));
+    moveInto(commit, dir, n);
     at?.(`moved ${n}`);
   }
-  fs.rmdirSync(commit);
-  fsyncDir(dir);
+  fs.rmSync(commit, { recursive: true }); // only empty folders are left in it
+  for (const sub of setFolders(names)) fsyncDir(path.join(dir, sub));
   at?.("finished");
 }

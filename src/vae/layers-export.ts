@@ -9,9 +9,8 @@
  * Each is written as a folder with `model.json` (format "layers-model") and `weights.bin`, the layout
  * `tf.loadLayersModel("…/model.json")` reads over http(s) and `tfjs-node` reads from file://.
  */
-import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { writeFileAtomic } from "../files/atomic-write";
+import { writeOutputSet } from "../files/output-set";
 import { Activation, Dense, Vae } from "./model";
 import { ConvVae } from "./conv";
 
@@ -87,13 +86,13 @@ function convLayersModels(vae: ConvVae): { encoder: tf.LayersModel; decoder: tf.
   return { encoder, decoder };
 }
 
-/** Save a Layers model as `dir/model.json` + `dir/weights.bin` (each file written atomically). */
-export async function saveLayersModel(model: tf.LayersModel, dir: string): Promise<void> {
+/** A Layers model's two files, `model.json` and `weights.bin`, as bytes (nothing written). */
+export async function layersModelFiles(model: tf.LayersModel): Promise<{ "model.json": string; "weights.bin": Uint8Array }> {
+  let files: { "model.json": string; "weights.bin": Uint8Array } | undefined;
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
       const data = artifacts.weightData;
       const bytes = data === undefined ? new Uint8Array(0) : new Uint8Array(Array.isArray(data) ? tf.io.concatenateArrayBuffers(data) : data);
-      writeFileAtomic(path.join(dir, "weights.bin"), bytes);
       const json = {
         format: "layers-model",
         generatedBy: `vae-lab (TensorFlow.js ${tf.version_layers})`,
@@ -101,20 +100,40 @@ export async function saveLayersModel(model: tf.LayersModel, dir: string): Promi
         modelTopology: artifacts.modelTopology,
         weightsManifest: [{ paths: ["weights.bin"], weights: artifacts.weightSpecs }],
       };
-      writeFileAtomic(path.join(dir, "model.json"), JSON.stringify(json));
+      files = { "model.json": JSON.stringify(json), "weights.bin": bytes };
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON", weightDataBytes: bytes.byteLength } };
     }),
   );
+  return files!;
 }
 
-/** Write `dir/encoder/` and `dir/decoder/` (see the top of this file). */
-export async function exportLayersModels(vae: Vae | ConvVae, dir: string): Promise<void> {
+/** Save a Layers model as `dir/model.json` + `dir/weights.bin`, the two as one set (files/output-set.ts). */
+export async function saveLayersModel(model: tf.LayersModel, dir: string): Promise<void> {
+  writeOutputSet(dir, await layersModelFiles(model));
+}
+
+/**
+ * The four files of an export, `encoder/model.json`, `encoder/weights.bin`, `decoder/model.json` and
+ * `decoder/weights.bin` (see the top of this file), as bytes: nothing is written.
+ */
+export async function layersExportFiles(vae: Vae | ConvVae): Promise<Record<string, string | Uint8Array>> {
   const { encoder, decoder } = toLayersModels(vae);
   try {
-    await saveLayersModel(encoder, path.join(dir, "encoder"));
-    await saveLayersModel(decoder, path.join(dir, "decoder"));
+    const files: Record<string, string | Uint8Array> = {};
+    for (const [name, model] of [["encoder", encoder], ["decoder", decoder]] as const) {
+      for (const [file, bytes] of Object.entries(await layersModelFiles(model))) files[`${name}/${file}`] = bytes;
+    }
+    return files;
   } finally {
     encoder.dispose();
     decoder.dispose();
   }
+}
+
+/**
+ * Write `dir/encoder/` and `dir/decoder/` as one set: a reader or a kill never finds new weights beside an
+ * old model.json, or a new encoder beside an old decoder (files/output-set.ts; the next export repairs a kill).
+ */
+export async function exportLayersModels(vae: Vae | ConvVae, dir: string): Promise<void> {
+  writeOutputSet(dir, await layersExportFiles(vae));
 }
