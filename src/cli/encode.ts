@@ -9,6 +9,9 @@ import { batchTensor } from "../data/mnist";
 import { Rng } from "../engine/random";
 import { loadModel } from "../vae/checkpoint";
 import { backendFlag, intFlag, parse, UsageError } from "./main";
+import { checkOutFile } from "./out-guard";
+import { interruptible } from "./signals";
+import { checkFinite } from "./model-outputs";
 
 export const ENCODE_HELP = `vae-lab encode --model FILE --out FILE.json [--data DIR] [--split S] [--limit N] [--backend B]
 
@@ -38,6 +41,7 @@ export async function encodeCommand(argv: string[]): Promise<void> {
   const out = values.out as string | undefined;
   if (!model) throw new UsageError("encode: --model FILE is required");
   if (!out) throw new UsageError("encode: --out FILE.json is required");
+  checkOutFile(out, ["json"], { model });
   const split = (values.split as string | undefined) ?? "test";
   if (split !== "test" && split !== "train") throw new UsageError(`--split: expected test or train, got "${split}"`);
   const limit = values.limit === undefined ? undefined : intFlag(values, "limit", 0);
@@ -47,21 +51,26 @@ export async function encodeCommand(argv: string[]): Promise<void> {
   const D = vae.config.latentDim;
   try {
     if (set.pixels !== vae.config.inputDim) throw new Error(`${model}: the model expects ${vae.config.inputDim} pixels per image, the data have ${set.pixels}`);
-    const mu: number[][] = [];
-    const logVar: number[][] = [];
-    const rng = new Rng(0);
-    for (let start = 0; start < set.count; start += 500) {
-      const idx = Int32Array.from({ length: Math.min(500, set.count - start) }, (_, i) => start + i);
-      const [m, lv] = tidyValue(() => {
-        const q = vae.encode(batchTensor(set, idx, rng));
-        return [Float32Array.from(q.mu.dataSync()), Float32Array.from(q.logVar.dataSync())];
-      });
-      for (let i = 0; i < idx.length; i++) {
-        mu.push(Array.from(m.subarray(i * D, (i + 1) * D)));
-        logVar.push(Array.from(lv.subarray(i * D, (i + 1) * D)));
+    await interruptible("encoding", async (checkpoint) => {
+      const mu: number[][] = [];
+      const logVar: number[][] = [];
+      const rng = new Rng(0);
+      for (let start = 0; start < set.count; start += 500) {
+        const idx = Int32Array.from({ length: Math.min(500, set.count - start) }, (_, i) => start + i);
+        const [m, lv] = tidyValue(() => {
+          const q = vae.encode(batchTensor(set, idx, rng));
+          return [Float32Array.from(q.mu.dataSync()), Float32Array.from(q.logVar.dataSync())];
+        });
+        checkFinite(m, model, "the encoder's means");
+        checkFinite(lv, model, "the encoder's log-variances");
+        for (let i = 0; i < idx.length; i++) {
+          mu.push(Array.from(m.subarray(i * D, (i + 1) * D)));
+          logVar.push(Array.from(lv.subarray(i * D, (i + 1) * D)));
+        }
+        await checkpoint();
       }
-    }
-    writeFileAtomic(out, JSON.stringify({ split, count: set.count, latentDim: D, labels: Array.from(set.labels), mu, logVar }) + "\n");
+      writeFileAtomic(out, JSON.stringify({ split, count: set.count, latentDim: D, labels: Array.from(set.labels), mu, logVar }) + "\n");
+    });
   } finally {
     vae.dispose();
   }

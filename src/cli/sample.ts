@@ -3,11 +3,14 @@
  */
 import { initBackend } from "../engine/backend";
 import { writeFileAtomic } from "../files/atomic-write";
-import { saveHtml } from "../plot/plot";
+import { pageHtml } from "../plot/plot";
 import { loadModel } from "../vae/checkpoint";
 import { samplePrior } from "../vae/evaluate";
 import { samplesFigure } from "../vae/figures";
 import { backendFlag, intFlag, parse, UsageError } from "./main";
+import { checkOutFile } from "./out-guard";
+import { interruptible } from "./signals";
+import { checkFinite, imageShapeOfCheckpoint } from "./model-outputs";
 
 export const SAMPLE_HELP = `vae-lab sample --model FILE [--n N] [--seed S] [--out FILE] [--backend B]
 
@@ -31,20 +34,26 @@ export async function sampleCommand(argv: string[]): Promise<void> {
   const n = intFlag(values, "n", 16);
   const seed = intFlag(values, "seed", 1, 0);
   const out = (values.out as string | undefined) ?? "samples.html";
-  const ext = out.toLowerCase().split(".").pop();
-  if (ext !== "html" && ext !== "json") throw new UsageError(`--out: expected a .html or .json file, got "${out}"`);
+  checkOutFile(out, ["html", "json"], { model });
+  const ext = out.toLowerCase().endsWith(".json") ? "json" : "html";
   await initBackend(backendFlag(values.backend));
-  const { model: vae } = loadModel(model);
+  const { model: vae, metadata } = loadModel(model);
   try {
-    const side = Math.round(Math.sqrt(vae.config.inputDim));
-    if (ext === "json") {
-      const px = vae.config.inputDim;
-      const flat = samplePrior(vae, { n, seed });
-      const images = Array.from({ length: n }, (_, i) => Array.from(flat.subarray(i * px, (i + 1) * px), (v) => Math.round(v * 1e6) / 1e6));
-      writeFileAtomic(out, JSON.stringify({ n, seed, rows: side, cols: side, latentDim: vae.config.latentDim, images }) + "\n");
-    } else {
-      saveHtml(out, [samplesFigure(vae, { n, seed })], `vae-lab samples (seed ${seed})`);
-    }
+    const shape = imageShapeOfCheckpoint(model, vae.config.inputDim, metadata);
+    await interruptible("sampling", async (checkpoint) => {
+      let text: string;
+      const flat = checkFinite(samplePrior(vae, { n, seed }), model, "the decoded samples");
+      await checkpoint();
+      if (ext === "json") {
+        const px = vae.config.inputDim;
+        const images = Array.from({ length: n }, (_, i) => Array.from(flat.subarray(i * px, (i + 1) * px), (v) => Math.round(v * 1e6) / 1e6));
+        text = JSON.stringify({ n, seed, rows: shape.rows, cols: shape.cols, latentDim: vae.config.latentDim, images }) + "\n";
+      } else {
+        text = pageHtml([samplesFigure(vae, { n, seed, shape })], `vae-lab samples (seed ${seed})`);
+      }
+      await checkpoint();
+      writeFileAtomic(out, text);
+    });
   } finally {
     vae.dispose();
   }

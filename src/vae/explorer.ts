@@ -35,20 +35,22 @@ export function latentExplorerHtml(vae: Vae | ConvVae, set: MnistSet, options: E
   const { limit = 2000, includePlotly = true, size = 224 } = options;
   const { latentDim, inputDim } = vae.config;
   if (latentDim !== 2) throw new Error(`latentExplorerHtml needs a 2-D latent space (this model has ${latentDim})`);
-  const side = Math.round(Math.sqrt(inputDim));
-  if (side * side !== inputDim) throw new Error(`latentExplorerHtml needs square images (the model has ${inputDim} pixels)`);
+  // The images' shape is the data's (rows × cols, which need not be square).
+  if (set.rows * set.cols !== inputDim) throw new Error(`latentExplorerHtml: the data's ${set.rows}×${set.cols} images do not have the model's ${inputDim} pixels`);
+  const { rows, cols } = set;
+  const [width, height] = cols >= rows ? [size, Math.round((size * rows) / cols)] : [Math.round((size * cols) / rows), size];
   const fig = latentScatter(vae, set, { limit });
   fig.layout = { ...fig.layout, title: { text: "Latent plane: point anywhere to decode that z" }, width: 620, height: 520, autosize: false, dragmode: false, hovermode: false };
   fig.config = { ...(fig.config ?? {}), displayModeBar: false, responsive: false };
   const layers = decoderSpec(vae);
   const id = `vae-lab-explorer-${process.pid.toString(36)}-${Date.now().toString(36)}-${++counter}`;
-  const spec = JSON.stringify({ side, layers }).replace(/</g, "\\u003c");
+  const spec = JSON.stringify({ rows, cols, layers }).replace(/</g, "\\u003c");
   // The scatter is an ordinary vae-lab chart (div.vae-lab-plot, data-rendered once drawn); the script below
   // finds it inside the explorer and listens to the pointer over its plotting area.
   return `${includePlotly ? plotlyScriptTag() : ""}<div id="${id}" class="vae-lab-explorer" style="display:flex;flex-wrap:wrap;align-items:center;gap:16px">
 <div style="flex:0 0 620px">${figureHtml(fig)}</div>
 <div style="text-align:center;font-family:system-ui,sans-serif">
-<canvas class="vae-lab-explorer-digit" width="${size}" height="${size}" style="width:${size}px;height:${size}px;border:1px solid #ccc;image-rendering:pixelated"></canvas>
+<canvas class="vae-lab-explorer-digit" width="${width}" height="${height}" style="width:${width}px;height:${height}px;border:1px solid #ccc;image-rendering:pixelated"></canvas>
 <div class="vae-lab-explorer-z" style="margin-top:6px;font-size:14px">z = (0.00, 0.00)</div>
 <div style="font-size:12px;color:#666">decoded in this page from the embedded weights</div>
 </div></div>
@@ -63,11 +65,12 @@ export function latentExplorerHtml(vae: Vae | ConvVae, set: MnistSet, options: E
   var decode = (${DECODER_JS})(spec.layers, f32);
   var canvas = root.querySelector("canvas.vae-lab-explorer-digit"), ctx = canvas.getContext("2d");
   var small = document.createElement("canvas");
-  small.width = small.height = spec.side;
+  small.width = spec.cols;
+  small.height = spec.rows;
   var sctx = small.getContext("2d");
   var label = root.querySelector(".vae-lab-explorer-z");
   function draw(z) {
-    var px = decode(z), img = sctx.createImageData(spec.side, spec.side);
+    var px = decode(z), img = sctx.createImageData(spec.cols, spec.rows);
     for (var i = 0; i < px.length; i++) {
       var g = Math.round(255 * (1 - px[i]));
       img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = g;

@@ -1,0 +1,39 @@
+/**
+ * What sample and encode need to know of a loaded checkpoint and of what they compute with it: the image
+ * shape to draw and describe its outputs in, and that the outputs are numbers. A checkpoint with finite but
+ * huge weights decodes to NaN or ±Infinity, which JSON would silently write as null: that is an error naming
+ * the checkpoint, not an output.
+ */
+import { CheckpointError } from "../vae/checkpoint";
+
+export interface ImageShape {
+  rows: number;
+  cols: number;
+}
+
+/**
+ * The image shape recorded in a checkpoint's metadata by vae-lab train (`metadata.image`), checked against
+ * the model's pixel count; a checkpoint without it (written before it was recorded, or by the library) gets
+ * the square shape its pixel count allows, and an error naming the file where there is none.
+ */
+export function imageShapeOfCheckpoint(file: string, pixels: number, metadata?: Record<string, unknown>): ImageShape {
+  const image = metadata?.image as { rows?: unknown; cols?: unknown } | undefined;
+  if (image !== undefined) {
+    const { rows, cols } = image ?? {};
+    if (!(Number.isSafeInteger(rows) && Number.isSafeInteger(cols) && (rows as number) > 0 && (cols as number) > 0 && (rows as number) * (cols as number) === pixels)) {
+      throw new CheckpointError(file, `metadata.image is ${JSON.stringify(image)}, not a shape of the model's ${pixels} pixels`);
+    }
+    return { rows: rows as number, cols: cols as number };
+  }
+  const side = Math.round(Math.sqrt(pixels));
+  if (side * side !== pixels) throw new CheckpointError(file, `the model's ${pixels} pixels are not a square image, and the checkpoint does not record the image shape (metadata.image)`);
+  return { rows: side, cols: side };
+}
+
+/** `values` if every entry is a finite number; else an error naming the checkpoint and what was computed. */
+export function checkFinite<T extends ArrayLike<number>>(values: T, file: string, what: string): T {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) throw new CheckpointError(file, `${what} are not all finite numbers (entry ${i} is ${values[i]}): the weights are unusable`);
+  }
+  return values;
+}
