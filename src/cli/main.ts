@@ -7,8 +7,8 @@ import { parseArgs } from "util";
 import { BackendChoice, initBackend, nativeKernelsHint, parseBackendChoice } from "../engine/backend";
 import { nativeBlasCore } from "../engine/native-kernels";
 import { runBench } from "./bench";
-import { ARCH_CHOICES, Arch, DEFAULT_JOB, JobConfig, JobInterruptedError, runJob } from "./job";
-import { exitCodeOf, onInterrupt } from "./signals";
+import { ARCH_CHOICES, Arch, DEFAULT_JOB, JobConfig, runJob } from "./job";
+import { exitCodeOf, InterruptedError, onInterrupt } from "./signals";
 import { BINARIZE_CHOICES, Binarize, defaultMnistDir, labelCounts, loadMnist } from "../data/mnist";
 import { ProgressPrinter } from "./progress";
 import { attachNegativeValues, checkTrainLimits, FLAG_MAX, FlagError, pathFlag } from "./flag-limits";
@@ -342,12 +342,27 @@ export async function main(argv: string[]): Promise<number> {
     const msg = e instanceof Error ? e.message : String(e);
     process.stderr.write(`vae-lab: ${msg}${usage ? " (see vae-lab --help)" : ""}\n`);
     if (process.env.VAE_LAB_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-    if (e instanceof JobInterruptedError) return exitCodeOf(e.signalName);
+    if (e instanceof InterruptedError) return exitCodeOf(e.signalName);
     return usage ? 2 : 1;
   }
 }
 
+/**
+ * A closed pipe on stdout or stderr (`vae-lab train 2>&1 | head -1`, a log viewer that quits) must not kill
+ * the command: what is printed there is only progress and a summary, and the work and its files go on. The
+ * first failed write (EPIPE) destroys the stream, later ones fail as ERR_STREAM_DESTROYED; both are dropped.
+ * Any other error on these streams still ends the process as before.
+ */
+export function survivePipeClose(streams: NodeJS.WriteStream[] = [process.stdout, process.stderr]): void {
+  for (const s of streams) {
+    s.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code !== "EPIPE" && e.code !== "ERR_STREAM_DESTROYED") throw e;
+    });
+  }
+}
+
 if (require.main === module) {
+  survivePipeClose();
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
