@@ -29,8 +29,12 @@ const tmp = () => scratchDir("vae-lab-faults-");
 const skipTmpfs = tmpfsUnavailable !== undefined;
 const whyTmpfs = skipTmpfs ? ` [skipped: ${tmpfsUnavailable}]` : "";
 
+/** The CLI's preload for fault injection (test/harness/fault-preload.cjs), when VAE_LAB_TEST_KILL_AT is given. */
+const killAtPreload = path.resolve(__dirname, "harness/fault-preload.cjs");
+
 function run(args: string[], env: Record<string, string> = {}, timeout = 180_000) {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", timeout, env: { ...process.env, VAE_LAB_BACKEND: "", ...env } });
+  const preload = env.VAE_LAB_TEST_KILL_AT ? ["--require", killAtPreload] : [];
+  const r = spawnSync(process.execPath, [...preload, cli, ...args], { encoding: "utf8", timeout, env: { ...process.env, VAE_LAB_BACKEND: "", ...env } });
   return { code: r.status, signal: r.signal, out: r.stdout, err: r.stderr, lines: r.stderr.split("\n").filter(Boolean) };
 }
 
@@ -72,7 +76,15 @@ describe("1. a full disk (tmpfs)", () => {
   }, 300_000);
 });
 
-describe("2. the output set under a kill (VAE_LAB_TEST_KILL_AT)", () => {
+describe("2. the output set under a kill (VAE_LAB_TEST_KILL_AT, through a test-only preload)", () => {
+  it("the shipped CLI has no kill hook: VAE_LAB_TEST_KILL_AT alone does nothing to a run", () => {
+    const out = path.join(tmp(), "out");
+    const r = spawnSync(process.execPath, [cli, ...quick(out)], { encoding: "utf8", timeout: 180_000, env: { ...process.env, VAE_LAB_BACKEND: "", VAE_LAB_TEST_KILL_AT: "committed" } });
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    expect(fs.readdirSync(out).sort()).toEqual(["metrics.json", "model.json", "report.html", "training-state.json"]);
+  });
+
   it.each([
     ["staged report.html", "old"],
     ["moved model.json", "new"],

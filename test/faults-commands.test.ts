@@ -1,0 +1,247 @@
+/**
+ * Faults, round two (issue 24): the commands other than `train` — sample, encode, export — as careful as
+ * train, through the compiled CLI (`npm run build` first). Each block names the issue's item it guards.
+ */
+import { spawn, spawnSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { describe, expect, it } from "vitest";
+import { encodeIdx } from "../src/data/idx";
+import { saveVae } from "../src/vae/checkpoint";
+import { Vae } from "../src/vae/model";
+import { initBackend } from "../src/engine/backend";
+import { scratchDir } from "./harness/scratch";
+
+const cli = process.env.VAE_LAB_TEST_CLI ?? path.resolve(__dirname, "../dist/cli/main.js");
+const tiny = path.resolve(__dirname, "../data/mnist-tiny");
+const preload = path.resolve(__dirname, "harness/fault-preload.cjs");
+const tmp = () => scratchDir("vae-lab-faults2-");
+
+/** The CLI, with the test-only fault preload where a VAE_LAB_TEST_* variable asks for it. */
+function run(args: string[], env: Record<string, string> = {}) {
+  const faults = Object.keys(env).some((k) => k.startsWith("VAE_LAB_TEST_")) ? ["--require", preload] : [];
+  const r = spawnSync(process.execPath, [...faults, cli, ...args], { encoding: "utf8", timeout: 180_000, env: { ...process.env, VAE_LAB_BACKEND: "cpu", ...env } });
+  return { code: r.status, signal: r.signal, out: r.stdout, err: r.stderr, lines: r.stderr.split("\n").filter(Boolean) };
+}
+
+function hashes(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string, prefix: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (e.isDirectory()) walk(path.join(d, e.name), `${prefix}${e.name}/`);
+      else out[`${prefix}${e.name}`] = crypto.createHash("sha256").update(fs.readFileSync(path.join(d, e.name))).digest("hex");
+    }
+  };
+  walk(dir, "");
+  return out;
+}
+
+/** A training run on the tiny fixture (made once per seed, on first use inside a test). */
+const runs = new Map<number, string>();
+function trainedRun(seed = 3): string {
+  if (!runs.has(seed)) {
+    const out = path.join(tmp(), "run");
+    const r = run(["train", "--epochs", "1", "--hidden-dim", "16", "--data", tiny, "--out", out, "--iwae-k", "0", "--seed", String(seed)]);
+    expect(r.code, r.err).toBe(0);
+    runs.set(seed, out);
+  }
+  return runs.get(seed)!;
+}
+
+describe("1. a command cannot destroy its own input", () => {
+  it.each([
+    ["sample", "model.json"],
+    ["encode", "model.json"],
+  ])("%s --out the --model file is refused in one line, and the checkpoint is untouched", (command, file) => {
+    const dir = trainedRun();
+    const model = path.join(dir, file);
+    const before = hashes(dir);
+    const data = command === "encode" ? ["--data", tiny] : [];
+    const r = run([command, "--model", model, ...data, "--out", model]);
+    expect(r.code).toBe(2);
+    expect(r.lines).toEqual([`vae-lab: --out: ${model} is the --model file, which would be overwritten; choose another --out (see vae-lab --help)`]);
+    expect(hashes(dir)).toEqual(before);
+  });
+
+  it("the --model file reached through a symbolic link or another spelling of its path is refused too", () => {
+    const dir = trainedRun();
+    const link = path.join(tmp(), "link.json");
+    fs.symlinkSync(path.join(dir, "model.json"), link);
+    const before = hashes(dir);
+    expect(run(["sample", "--model", path.join(dir, "model.json"), "--out", link]).code).toBe(2);
+    const other = `${dir}/./../${path.basename(dir)}/model.json`;
+    expect(run(["sample", "--model", link, "--out", other]).lines[0]).toMatch(/is the --model file/);
+    expect(hashes(dir)).toEqual(before);
+  });
+
+  it.each(["model.json", "training-state.json", "metrics.json", "report.html"])("an --out that would replace %s of a training run is refused", (name) => {
+    const dir = trainedRun();
+    const other = trainedRun(4);
+    const before = hashes(dir);
+    const command = name.endsWith(".html") ? ["sample"] : ["encode", "--data", tiny];
+    const r = run([...command, "--model", path.join(other, "model.json"), "--out", path.join(dir, name)]);
+    expect(r.code).toBe(2);
+    expect(r.lines).toEqual([`vae-lab: --out: ${path.join(dir, name)} would replace the ${name} of the training run in ${dir}; choose another --out (see vae-lab --help)`]);
+    expect(hashes(dir)).toEqual(before);
+  });
+
+  it("an extension that does not match the format written is refused (encode writes JSON; sample HTML or JSON)", () => {
+    const dir = trainedRun();
+    const out = path.join(tmp(), "codes.html");
+    const e = run(["encode", "--model", path.join(dir, "model.json"), "--data", tiny, "--out", out]);
+    expect(e.code).toBe(2);
+    expect(e.lines).toEqual([`vae-lab: --out: expected a .json file (the format written follows the extension), got "${out}" (see vae-lab --help)`]);
+    const s = run(["sample", "--model", path.join(dir, "model.json"), "--out", path.join(tmp(), "x.png")]);
+    expect(s.lines[0]).toMatch(/^vae-lab: --out: expected a \.html or a \.json file/);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it("export --out that is a file is refused in one line", () => {
+    const dir = trainedRun();
+    const file = path.join(tmp(), "a-file");
+    fs.writeFileSync(file, "mine");
+    const r = run(["export", "--model", path.join(dir, "model.json"), "--out", file]);
+    expect(r.code).toBe(2);
+    expect(r.lines).toEqual([`vae-lab: --out: ${file} is a file, not a folder (see vae-lab --help)`]);
+    expect(fs.readFileSync(file, "utf8")).toBe("mine");
+  });
+});
+
+describe("2. a closed output pipe does not lose the run", () => {
+  it("train with stdout and stderr read by nobody (the pipes closed at once) finishes and writes its set, exit 0", async () => {
+    const out = path.join(tmp(), "run");
+    const child = spawn(process.execPath, [cli, "train", "--epochs", "2", "--hidden-dim", "16", "--data", tiny, "--out", out, "--iwae-k", "0"], {
+      env: { ...process.env, VAE_LAB_BACKEND: "cpu" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout!.destroy();
+    child.stderr!.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    expect(code).toBe(0);
+    expect(fs.readdirSync(out).sort()).toEqual(["metrics.json", "model.json", "report.html", "training-state.json"]);
+  }, 300_000);
+});
+
+describe("3. export writes its four files as one set", () => {
+  it("a clean export: encoder/ and decoder/, each model.json + weights.bin, and nothing else", () => {
+    const out = path.join(tmp(), "web");
+    const r = run(["export", "--model", path.join(trainedRun(), "model.json"), "--out", out]);
+    expect(r.code, r.err).toBe(0);
+    expect(Object.keys(hashes(out))).toEqual(["decoder/model.json", "decoder/weights.bin", "encoder/model.json", "encoder/weights.bin"]);
+  });
+
+  it.each([
+    ["staged decoder/model.json", "old"],
+    ["committed", "new"],
+    ["moved encoder/model.json", "new"],
+    ["moved decoder/model.json", "new"],
+  ])("killed at %s: the next export's repair leaves the whole %s set, never a mixture", (step, which) => {
+    const [a, b] = [path.join(trainedRun(3), "model.json"), path.join(trainedRun(4), "model.json")];
+    const refB = path.join(tmp(), "ref");
+    expect(run(["export", "--model", b, "--out", refB]).code).toBe(0);
+    const out = path.join(tmp(), "web");
+    expect(run(["export", "--model", a, "--out", out]).code).toBe(0);
+    const old = hashes(out);
+    const killed = run(["export", "--model", b, "--out", out], { VAE_LAB_TEST_KILL_AT: step });
+    expect(killed.signal).toBe("SIGKILL");
+    // The repair every export makes first, by itself (a library call on the same folder).
+    const { recoverOutputSet } = require("../dist/files/output-set") as typeof import("../src/files/output-set");
+    recoverOutputSet(out, ["encoder/model.json", "encoder/weights.bin", "decoder/model.json", "decoder/weights.bin"]);
+    expect(hashes(out)).toEqual(which === "old" ? old : hashes(refB));
+  });
+});
+
+describe("5. every file a command reads is bounded before it is read", () => {
+  it("--model /dev/zero is refused at once as not a regular file", () => {
+    const r = run(["sample", "--model", "/dev/zero", "--out", path.join(tmp(), "s.json")]);
+    expect(r.code).toBe(1);
+    expect(r.lines).toEqual(["vae-lab: /dev/zero: not a regular file (a character device)"]);
+  });
+
+  it("a FIFO as --model or as a run's training-state.json is refused, not waited on", () => {
+    const dir = tmp();
+    const fifo = path.join(dir, "model.json");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    const r = run(["sample", "--model", fifo, "--out", path.join(dir, "s.json")]);
+    expect(r.lines).toEqual([`vae-lab: ${fifo}: not a regular file (a FIFO)`]);
+    const runDir = path.join(tmp(), "run");
+    fs.cpSync(trainedRun(), runDir, { recursive: true });
+    fs.rmSync(path.join(runDir, "training-state.json"));
+    expect(spawnSync("mkfifo", [path.join(runDir, "training-state.json")]).status).toBe(0);
+    const resume = run(["train", "--resume", runDir, "--epochs", "1"]);
+    expect(resume.code).not.toBe(0);
+    expect(resume.lines.at(-1)).toMatch(new RegExp(`training-state\\.json: not a regular file \\(a FIFO\\)`));
+  });
+
+  it("a checkpoint larger than 256 MiB (a sparse file) is refused unread", () => {
+    const file = path.join(tmp(), "huge.json");
+    fs.writeFileSync(file, "");
+    fs.truncateSync(file, 256 * 1024 * 1024 + 1);
+    const r = run(["sample", "--model", file, "--out", path.join(tmp(), "s.json")]);
+    expect(r.code).toBe(1);
+    expect(r.lines).toEqual([`vae-lab: ${file}: 268435457 bytes, more than the 256 MiB a checkpoint may have`]);
+  });
+});
+
+describe("11. signals during sample, encode and export: one line, the signal's exit code, nothing written, no temporary file", () => {
+  it.each([
+    ["sample", "vae/evaluate:samplePrior", "sampling", "s.json"],
+    ["encode", "data/mnist:batchTensor", "encoding", "c.json"],
+    ["export", "vae/layers-export:layersExportFiles", "exporting", "web"],
+  ])("%s interrupted by SIGTERM", (command, where, what, name) => {
+    const dir = tmp();
+    const out = path.join(dir, name);
+    const data = command === "encode" ? ["--data", tiny] : [];
+    const r = run([command, "--model", path.join(trainedRun(), "model.json"), ...data, "--out", out], { VAE_LAB_TEST_SIGNAL_IN: `${where}:SIGTERM` });
+    expect(r.code).toBe(143);
+    expect(r.lines).toEqual([`vae-lab: interrupted by SIGTERM while ${what}; nothing written`]);
+    expect(r.out).toBe("");
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe("13. no silent non-numbers; metadata describe the data", () => {
+  it("encode of a checkpoint whose weights overflow: an error naming the checkpoint, no file", async () => {
+    await initBackend("cpu");
+    const vae = new Vae({ inputDim: 784, hiddenDims: [8], latentDim: 2, seed: 1 });
+    for (const l of [...vae.encoder, vae.encMu, ...vae.decoder, vae.decOut]) l.W.assign(l.W.mul(1e30));
+    const file = path.join(tmp(), "huge-weights.json");
+    saveVae(vae, file);
+    vae.dispose();
+    const out = path.join(tmp(), "o.json");
+    const r = run(["encode", "--data", tiny, "--model", file, "--out", out]);
+    expect(r.code).toBe(1);
+    expect(r.lines).toEqual([`vae-lab: ${file}: the encoder's means are not all finite numbers (entry 0 is Infinity): the weights are unusable`]);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it("sample's rows and cols are the training data's shape (recorded in the checkpoint), not a square guessed from the pixel count", () => {
+    const data = tmp();
+    const write = (stem: string, n: number) => {
+      fs.writeFileSync(path.join(data, `${stem}-images-idx3-ubyte`), encodeIdx([n, 6, 15], new Uint8Array(n * 90).map((_, i) => (i * 37) % 256)));
+      fs.writeFileSync(path.join(data, `${stem}-labels-idx1-ubyte`), encodeIdx([n], new Uint8Array(n).map((_, i) => i % 10)));
+    };
+    write("train", 40);
+    write("t10k", 20);
+    const runDir = path.join(tmp(), "run");
+    const t = run(["train", "--epochs", "1", "--hidden-dim", "8", "--latent-dim", "2", "--data", data, "--out", runDir, "--iwae-k", "0"]);
+    expect(t.code, t.err).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(runDir, "model.json"), "utf8")).metadata.image).toEqual({ rows: 6, cols: 15 });
+    const out = path.join(tmp(), "s.json");
+    expect(run(["sample", "--model", path.join(runDir, "model.json"), "--n", "2", "--out", out]).code).toBe(0);
+    const s = JSON.parse(fs.readFileSync(out, "utf8"));
+    expect([s.rows, s.cols, s.images[0].length]).toEqual([6, 15, 90]);
+  });
+
+  it("a checkpoint of non-square images without a recorded shape: one line saying so", async () => {
+    await initBackend("cpu");
+    const vae = new Vae({ inputDim: 3000, hiddenDims: [4], latentDim: 2, seed: 1 });
+    const file = path.join(tmp(), "wide.json");
+    saveVae(vae, file);
+    vae.dispose();
+    const r = run(["sample", "--model", file, "--out", path.join(tmp(), "s.json")]);
+    expect(r.code).toBe(1);
+    expect(r.lines).toEqual([`vae-lab: ${file}: the model's 3000 pixels are not a square image, and the checkpoint does not record the image shape (metadata.image)`]);
+  });
+});
