@@ -245,3 +245,69 @@ describe("13. no silent non-numbers; metadata describe the data", () => {
     expect(r.lines).toEqual([`vae-lab: ${file}: the model's 3000 pixels are not a square image, and the checkpoint does not record the image shape (metadata.image)`]);
   });
 });
+
+describe("7. Ctrl-C during evaluation and report building", () => {
+  it("SIGINT while the IWAE bound is computed stops there: one line saying where, exit 130, earlier outputs kept", async () => {
+    const out = path.join(tmp(), "run");
+    fs.cpSync(trainedRun(), out, { recursive: true });
+    const before = hashes(out);
+    const args = ["train", "--epochs", "1", "--hidden-dim", "16", "--data", tiny, "--out", out, "--iwae-k", "10000", "--iwae-images", "50"];
+    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, VAE_LAB_BACKEND: "cpu" } });
+    let err = "";
+    child.stderr.on("data", (d) => (err += d));
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if (/evaluating…/.test(err)) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 20);
+    });
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    expect(code).toBe(130);
+    const last = err.split("\n").filter(Boolean).at(-1);
+    expect(last).toMatch(new RegExp(`^vae-lab: interrupted by SIGINT while evaluating \\((after the test ELBO|IWAE, image \\d+/50)\\); nothing written, earlier outputs in ${out} kept$`));
+    expect(hashes(out)).toEqual(before);
+  }, 300_000);
+
+  it("after the first signal the handlers are gone, so a second one ends the process even while it computes", async () => {
+    const { onInterrupt } = await import("../src/cli/signals");
+    const counts = () => (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((s) => process.listenerCount(s));
+    const base = counts();
+    const seen: string[] = [];
+    const release = onInterrupt((s) => seen.push(s));
+    expect(counts()).toEqual(base.map((n) => n + 1));
+    process.emit("SIGTERM", "SIGTERM");
+    expect(seen).toEqual(["SIGTERM"]);
+    expect(counts()).toEqual(base);
+    release();
+    const [, baseTerm] = base;
+    // notebooks keeps its handler for a second signal (its main thread is free to shut the kernel down)
+    const keep = onInterrupt(() => undefined, { secondAtOnce: false });
+    process.emit("SIGTERM", "SIGTERM");
+    expect(process.listenerCount("SIGTERM")).toBe(baseTerm + 1);
+    keep();
+    expect(process.listenerCount("SIGTERM")).toBe(baseTerm);
+  });
+
+  it("a real second SIGINT during a long synchronous computation ends the process at once (signal death, no JavaScript needed)", () => {
+    // A child that takes the first SIGINT, then computes for 60 s without yielding; the second SIGINT must end it.
+    const script = `
+      const { onInterrupt } = require(${JSON.stringify(path.resolve(__dirname, "../dist/cli/signals.js"))});
+      onInterrupt(() => {
+        process.stdout.write("first\\n");
+        setImmediate(() => {
+          const end = Date.now() + 60000;
+          process.kill(process.pid, "SIGINT"); // the second signal, with the main thread about to be busy for 60 s
+          while (Date.now() < end) {}
+          process.stdout.write("finished\\n");
+        });
+      });
+      process.kill(process.pid, "SIGINT");
+      setTimeout(() => {}, 120000);`;
+    const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", timeout: 50_000 });
+    expect(r.stdout).toBe("first\n");
+    expect(r.signal).toBe("SIGINT");
+  });
+});

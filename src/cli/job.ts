@@ -8,7 +8,7 @@ import { checkWritableFolder, recoverOutputSet, writeOutputSet } from "../files/
 import { checkTrainingData } from "../data/checks";
 import { BackendChoice, BackendInfo, initBackend } from "../engine/backend";
 import { checkpointJson, CheckpointError, loadModel, loadTrainingState, trainingStateJson } from "../vae/checkpoint";
-import { activeUnits, iwaeNll } from "../vae/evaluate";
+import { activeUnits, iwaeNllSteps } from "../vae/evaluate";
 import { Binarize, defaultMnistDir, loadMnist } from "../data/mnist";
 import { Figure, pageHtml, tableHtml } from "../plot/plot";
 import { EpochRecord, evaluateElbo, StepProgress, trainVaeSteps, TrainingState } from "../vae/train";
@@ -117,6 +117,27 @@ export class JobInterruptedError extends InterruptedError {
 export const OUTPUT_FILES = ["model.json", "report.html", "metrics.json", "training-state.json"] as const;
 
 /** Run the whole job; returns the metrics that were written. */
+/**
+ * Run a generator of steps (training, or the IWAE bound image by image) to its end, giving the event loop a
+ * turn every 50 ms so that a signal (Ctrl-C) is noticed between two steps; after one, the generator is closed
+ * and a JobInterruptedError says when (`when` of the last step).
+ */
+async function driveSteps<Y, R>(steps: Generator<Y, R>, signal: AbortSignal | undefined, when: (step: Y) => string, out: string): Promise<R> {
+  let last = performance.now();
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (performance.now() - last > 50) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      last = performance.now();
+      if (signal?.aborted) {
+        steps.return(undefined as R);
+        throw new JobInterruptedError(String(signal.reason), when(r.value), out);
+      }
+    }
+  }
+}
+
 export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: AbortSignal): Promise<Metrics> {
   const t0 = performance.now();
   // The output folder and the data are checked before anything is printed or started.
@@ -168,32 +189,28 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
       onStep: (p) => cb.onStep?.({ ...p, epochs: total }),
       onEpoch: (r) => cb.onEpoch?.(r, total),
     });
-    // Give the event loop a turn every 50 ms of training, so a signal (Ctrl-C) is noticed between steps.
-    let latest: EpochRecord[];
-    let last = performance.now();
-    for (;;) {
-      const r = steps.next();
-      if (r.done) {
-        latest = r.value;
-        break;
-      }
-      if (performance.now() - last > 50) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        last = performance.now();
-        if (signal?.aborted) {
-          steps.return([]);
-          throw new JobInterruptedError(String(signal.reason), `during training (epoch ${r.value.epoch}/${total})`, config.out);
-        }
-      }
-    }
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    if (signal?.aborted) throw new JobInterruptedError(String(signal.reason), "after training, before evaluating", config.out);
+    const latest = await driveSteps(steps, signal, (p) => `during training (epoch ${p.epoch}/${total})`, config.out);
+    /** Give a pending signal its turn between two phases, and stop there if one came. */
+    const between = async (when: string) => {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (signal?.aborted) throw new JobInterruptedError(String(signal.reason), when, config.out);
+    };
+    await between("after training, before evaluating");
     const history = [...(start?.history ?? []), ...latest];
     cb.onPhase?.("evaluating");
     const final = evaluateElbo(vae, test, { seed: config.seed });
+    await between("while evaluating (after the test ELBO)");
+    const iwaeImages = Math.min(config.iwaeImages, test.count);
     const iwae =
-      config.iwaeK > 0 ? { k: config.iwaeK, images: Math.min(config.iwaeImages, test.count), nll: iwaeNll(vae, test, { k: config.iwaeK, limit: config.iwaeImages, seed: config.seed }) } : null;
+      config.iwaeK > 0
+        ? {
+            k: config.iwaeK,
+            images: iwaeImages,
+            nll: await driveSteps(iwaeNllSteps(vae, test, { k: config.iwaeK, limit: config.iwaeImages, seed: config.seed }), signal, (i) => `while evaluating (IWAE, image ${i}/${iwaeImages})`, config.out),
+          }
+        : null;
     const au = activeUnits(vae, test).count;
+    await between("while evaluating (after the active units)");
     const metrics: Metrics = {
       backend: backend.name,
       config: { ...config, parameters: vae.parameterCount() },
@@ -213,8 +230,7 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
     if (config.latentDim === 2) figures.push(manifoldFigure(vae, { n: 20, shape }));
     figures.push(reconstructionFigure(vae, test), samplesFigure(vae, { n: 30, seed: 1, shape }));
     metrics.totalSeconds = (performance.now() - t0) / 1000;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    if (signal?.aborted) throw new JobInterruptedError(String(signal.reason), "before writing the outputs", config.out);
+    await between("before writing the outputs");
     // The four files replace the previous run's as one set (files/output-set.ts).
     const { resume: _resumedFrom, ...job } = config;
     writeOutputSet(config.out, {

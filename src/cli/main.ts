@@ -225,12 +225,15 @@ async function notebooks(argv: string[]): Promise<void> {
   }
   // On a signal, the running tslab kernel is shut down and its connection folder removed before exiting.
   const runner: typeof import("../notebook/runner") = require("../notebook/runner");
-  const release = onInterrupt((signal) => {
-    void runner.shutdownAllKernels().finally(() => {
-      process.stderr.write(`vae-lab: interrupted by ${signal} while running notebooks; kernel shut down\n`);
-      process.exit(exitCodeOf(signal));
-    });
-  });
+  const release = onInterrupt(
+    (signal) => {
+      void runner.shutdownAllKernels().finally(() => {
+        process.stderr.write(`vae-lab: interrupted by ${signal} while running notebooks; kernel shut down\n`);
+        process.exit(exitCodeOf(signal));
+      });
+    },
+    { secondAtOnce: false },
+  );
   try {
     await site.buildSite({
       notebooks: path.join(__dirname, "..", "..", "notebooks"),

@@ -3,6 +3,12 @@
  * (it finishes cleanly: says it was interrupted, keeps earlier outputs, shuts kernels down); a second one
  * stops the process at once, which is safe because outputs are only ever replaced atomically.
  * The exit code is 128 + the signal's number, as a shell reports a process killed by it.
+ *
+ * "At once" even in the middle of a long computation: a JavaScript handler runs only when the event loop is
+ * free, so after the first signal the handlers are removed and a second signal takes its default action,
+ * ending the process in the kernel. A command whose main thread stays free and that must tidy up after a
+ * second signal too (`notebooks`, which shuts its kernel down) asks for `{ secondAtOnce: false }`: its handler
+ * then stays, and a second signal prints a line and exits from JavaScript.
  */
 import * as os from "os";
 
@@ -45,19 +51,22 @@ export async function interruptible<T>(what: string, run: (checkpoint: () => Pro
 }
 
 /** Call `stop` on the first of these signals; returns a function that removes the handlers. */
-export function onInterrupt(stop: (signal: string) => void): () => void {
+export function onInterrupt(stop: (signal: string) => void, options: { secondAtOnce?: boolean } = {}): () => void {
+  const { secondAtOnce = true } = options;
   let seen = false;
-  const handler = (signal: NodeJS.Signals) => {
+  const remove = () => {
+    for (const s of SIGNALS) process.off(s, handler);
+  };
+  function handler(signal: NodeJS.Signals): void {
     if (seen) {
       if (process.stderr.isTTY) process.stderr.write("\r\x1b[2K");
       process.stderr.write(`vae-lab: interrupted by ${signal} again; stopped at once\n`);
       process.exit(exitCodeOf(signal));
     }
     seen = true;
+    if (secondAtOnce) remove(); // the next signal ends the process in the kernel, busy or not
     stop(signal);
-  };
+  }
   for (const s of SIGNALS) process.on(s, handler);
-  return () => {
-    for (const s of SIGNALS) process.off(s, handler);
-  };
+  return remove;
 }

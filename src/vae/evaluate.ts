@@ -21,6 +21,19 @@ const LOG_2PI = Math.log(2 * Math.PI);
  * the test log-likelihood. Returned as a negative log-likelihood in nats per image (lower is better).
  */
 export function iwaeNll(vae: LatentModel, set: MnistSet, options: { k?: number; limit?: number; seed?: number; chunk?: number } = {}): number {
+  const steps = iwaeNllSteps(vae, set, options);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * iwaeNll one image at a time: yields the number of images done after each, returns the same value. A
+ * caller that must stay responsive (the CLI, which polls for Ctrl-C) drives it and gives the event loop
+ * turns between images.
+ */
+export function* iwaeNllSteps(vae: LatentModel, set: MnistSet, options: { k?: number; limit?: number; seed?: number; chunk?: number } = {}): Generator<number, number> {
   const { k = 100, chunk = 1000 } = options;
   const n = Math.min(options.limit ?? set.count, set.count);
   const rng = new Rng(options.seed ?? 7);
@@ -46,6 +59,7 @@ export function iwaeNll(vae: LatentModel, set: MnistSet, options: { k?: number; 
     });
     const mx = logW.reduce((a, b) => Math.max(a, b), -Infinity);
     total += mx + Math.log(logW.reduce((s, v) => s + Math.exp(v - mx), 0) / k);
+    yield i + 1;
   }
   return -total / n;
 }
