@@ -311,3 +311,71 @@ describe("7. Ctrl-C during evaluation and report building", () => {
     expect(r.signal).toBe("SIGINT");
   });
 });
+
+describe("4. --resume checks the job stored in training-state.json as it checks flags, and against model.json", () => {
+  /** A copy of a trained run whose training-state.json's job is edited by `edit`; the result of resuming it. */
+  function resumeEdited(edit: (job: Record<string, unknown>) => unknown) {
+    const dir = path.join(tmp(), "run");
+    fs.cpSync(trainedRun(), dir, { recursive: true });
+    const file = path.join(dir, "training-state.json");
+    const state = JSON.parse(fs.readFileSync(file, "utf8"));
+    state.extra.job = edit(state.extra.job) ?? state.extra.job;
+    fs.writeFileSync(file, JSON.stringify(state));
+    const before = hashes(dir);
+    const r = run(["train", "--resume", dir, "--epochs", "1"]);
+    expect(hashes(dir)).toEqual(before);
+    return { r, file };
+  }
+
+  it.each([
+    ["samples", 1e6, 'job.samples: expected an integer from 1 to 1000, got "1000000"'],
+    ["lr", 1e6, 'job.lr: expected a learning rate > 0 and ≤ 1, got "1000000"'],
+    ["beta", "NaN", 'job.beta: expected a number from 0 to 10000, got "NaN"'],
+    ["latentDim", 1e9, 'job.latentDim: expected an integer from 1 to 512, got "1000000000"'],
+    ["latent", "categorical", 'job.latent is "categorical": only Gaussian runs can be resumed'],
+    ["iwaeK", undefined, "job.iwaeK is missing"],
+    ["seed", { x: 1 }, 'job.seed is {"x":1}, not a setting'],
+    ["latentDim", 3, "job.latentDim is 3 but model.json's model has 2"],
+    ["hiddenDim", 32, "job.hiddenDim is 32 but model.json's model has 16"],
+    ["arch", "conv", 'job.arch is "conv" but model.json\'s model has "mlp"'],
+    ["activation", "tanh", 'job.activation is "tanh" but model.json\'s model has "relu"'],
+  ])("job.%s = %j is refused in one line naming the file and the field, before training", (field, value, why) => {
+    const { r, file } = resumeEdited((job) => {
+      if (value === undefined) delete job[field];
+      else job[field] = value;
+    });
+    expect(r.code).toBe(1);
+    expect(r.lines.at(-1)).toBe(`vae-lab: ${file}: ${why}`);
+    expect(r.lines.some((l) => l.startsWith("epoch "))).toBe(false);
+  });
+
+  it("a job that is not an object, and an empty --resume=, are refused in one line", () => {
+    const { r, file } = resumeEdited(() => [1, 2]);
+    expect(r.lines).toEqual([`vae-lab: ${file}: holds no job settings (job)`]);
+    const empty = run(["train", "--resume=", "--epochs", "1"]);
+    expect(empty.code).toBe(2);
+    expect(empty.lines).toEqual(['vae-lab: --resume: expected the folder of a run, got "" (see vae-lab --help)']);
+  });
+
+  it("a malformed metadata.history in model.json is refused before training, not after it", () => {
+    const dir = path.join(tmp(), "run");
+    fs.cpSync(trainedRun(), dir, { recursive: true });
+    const model = JSON.parse(fs.readFileSync(path.join(dir, "model.json"), "utf8"));
+    model.metadata.history = [{ epoch: "one" }];
+    fs.writeFileSync(path.join(dir, "model.json"), JSON.stringify(model));
+    const r = run(["train", "--resume", dir, "--epochs", "1"]);
+    expect(r.code).toBe(1);
+    expect(r.lines.at(-1)).toBe(`vae-lab: ${path.join(dir, "training-state.json")}: cannot be continued: model.json's metadata.history is not a list of epoch records`);
+    expect(r.lines.some((l) => l.startsWith("epoch "))).toBe(false);
+  });
+
+  it("the stored --data is absolute, so a resume from another working directory reads the same data", () => {
+    const dir = path.join(tmp(), "run");
+    const cwd = path.dirname(tiny);
+    const t = spawnSync(process.execPath, [cli, "train", "--epochs", "1", "--hidden-dim", "8", "--data", path.basename(tiny), "--out", dir, "--iwae-k", "0"], { cwd, encoding: "utf8", env: { ...process.env, VAE_LAB_BACKEND: "cpu" } });
+    expect(t.status, t.stderr).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, "training-state.json"), "utf8")).extra.job.data).toBe(tiny);
+    const r = run(["train", "--resume", dir, "--epochs", "1"]);
+    expect(r.code, r.err).toBe(0);
+  });
+});

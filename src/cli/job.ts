@@ -159,7 +159,7 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
   recoverOutputSet(config.out, OUTPUT_FILES);
   const backend = await initBackend(config.backend);
   cb.onBackend?.(backend);
-  const start = config.resume ? loadResumePoint(config.resume) : undefined;
+  const start = config.resume ? loadResumePoint(config.resume, config) : undefined;
   const vae =
     start?.vae ??
     (config.arch === "conv"
@@ -239,7 +239,8 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
       "report.html": pageHtml(figures, "vae-lab training report"),
       "metrics.json": JSON.stringify(metrics, null, 2) + "\n",
       // What `vae-lab train --resume` continues from (Adam's moments, the random stream).
-      "training-state.json": trainingStateJson(state!, { job: { ...job, epochs: total } }),
+      // --data as an absolute path, so that a resume from another working directory reads the same data.
+      "training-state.json": trainingStateJson(state!, { job: { ...job, data: job.data === undefined ? undefined : path.resolve(job.data), epochs: total } }),
     });
     return metrics;
   } finally {
@@ -248,13 +249,24 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
 }
 
 /** The model, its history and its training state saved in folder `dir` by an earlier run. */
-function loadResumePoint(dir: string): { vae: Vae | ConvVae; history: EpochRecord[]; state: TrainingState } {
-  const { state } = loadTrainingState(path.join(dir, "training-state.json"));
+function loadResumePoint(dir: string, job: JobConfig): { vae: Vae | ConvVae; history: EpochRecord[]; state: TrainingState } {
+  const stateFile = path.join(dir, "training-state.json");
+  const { state } = loadTrainingState(stateFile);
   const { model: vae, metadata } = loadModel(path.join(dir, "model.json"));
-  const history = (metadata?.history ?? []) as EpochRecord[];
-  if (history.length !== state.epoch) {
+  const fail = (problem: string): never => {
     vae.dispose();
-    throw new CheckpointError(path.join(dir, "training-state.json"), `is from epoch ${state.epoch} but model.json from epoch ${history.length}`);
+    throw new CheckpointError(stateFile, problem);
+  };
+  const history = (metadata?.history ?? []) as EpochRecord[];
+  if (!Array.isArray(history) || !history.every((h) => h && typeof h === "object" && Number.isFinite(h.epoch) && Number.isFinite(h.testLoss))) {
+    fail("cannot be continued: model.json's metadata.history is not a list of epoch records");
+  }
+  if (history.length !== state.epoch) fail(`is from epoch ${state.epoch} but model.json from epoch ${history.length}`);
+  // The stored settings must describe the model they continue, or the metrics and report would describe another.
+  const model = vae instanceof ConvVae ? { arch: "conv", latentDim: vae.config.latentDim } : { arch: "mlp", latentDim: vae.config.latentDim, hiddenDim: vae.config.hiddenDims.length === 1 ? vae.config.hiddenDims[0] : vae.config.hiddenDims.join("×"), activation: vae.config.activation, likelihood: vae.config.likelihood };
+  for (const [field, value] of Object.entries(model)) {
+    const stored = job[field as keyof JobConfig];
+    if (stored !== value) fail(`job.${field} is ${JSON.stringify(stored)} but model.json's model has ${JSON.stringify(value)}`);
   }
   return { vae, history, state };
 }

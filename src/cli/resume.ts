@@ -3,9 +3,71 @@
  * training-state.json, written by an earlier `vae-lab train --out DIR`).
  */
 import * as path from "path";
-import { loadTrainingState } from "../vae/checkpoint";
+import { CheckpointError, loadTrainingState } from "../vae/checkpoint";
+import { FlagError } from "./flag-limits";
 import { JobConfig } from "./job";
-import { backendFlag, intFlag, parse, UsageError } from "./main";
+import { backendFlag, intFlag, parse, parseTrainFlags, UsageError } from "./main";
+
+/** Each stored job setting and the train flag it came from. */
+const JOB_FIELDS: Record<string, string> = {
+  arch: "arch",
+  epochs: "epochs",
+  latentDim: "latent-dim",
+  hiddenDim: "hidden-dim",
+  batchSize: "batch-size",
+  lr: "lr",
+  likelihood: "likelihood",
+  binarize: "binarize",
+  beta: "beta",
+  warmupEpochs: "warmup",
+  samples: "samples",
+  activation: "activation",
+  seed: "seed",
+  trainSize: "train-size",
+  iwaeK: "iwae-k",
+  iwaeImages: "iwae-images",
+  data: "data",
+  out: "out",
+  backend: "backend",
+};
+/** Settings a stored job may lack (their flags have no value by default). */
+const OPTIONAL_FIELDS = new Set(["trainSize", "data"]);
+
+/**
+ * The job stored in a run's training-state.json, checked exactly as the flags it came from are checked: each
+ * field is turned back into its flag and parsed by parseTrainFlags, so a value no flag would accept (a
+ * million samples, a learning rate of 10⁶, a β of "NaN") is refused, naming the file and the field.
+ */
+export function storedJob(file: string, job: unknown): JobConfig {
+  if (!job || typeof job !== "object" || Array.isArray(job)) throw new CheckpointError(file, "holds no job settings (job)");
+  const j = job as Record<string, unknown>;
+  if (j.latent !== undefined && j.latent !== "gaussian") throw new CheckpointError(file, `job.latent is ${JSON.stringify(j.latent)}: only Gaussian runs can be resumed`);
+  const argv: string[] = [];
+  for (const [field, flag] of Object.entries(JOB_FIELDS)) {
+    const v = j[field];
+    if (v === undefined || v === null) {
+      if (OPTIONAL_FIELDS.has(field)) continue;
+      throw new CheckpointError(file, `job.${field} is missing`);
+    }
+    if (typeof v !== "string" && typeof v !== "number") throw new CheckpointError(file, `job.${field} is ${JSON.stringify(v)}, not a setting`);
+    // The conv model's layers are fixed: its stored hidden width and activation are the defaults, not flags.
+    if (j.arch === "conv" && (field === "hiddenDim" || field === "activation")) continue;
+    argv.push(`--${flag}=${String(v)}`);
+  }
+  try {
+    const config = parseTrainFlags(argv);
+    if (j.arch === "conv") return { ...config, hiddenDim: j.hiddenDim as number, activation: j.activation as JobConfig["activation"] };
+    return config;
+  } catch (e) {
+    if (!(e instanceof UsageError || e instanceof FlagError)) throw e;
+    // "--samples: expected …" becomes "job.samples: expected …", named after the file.
+    const message = e.message.replace(/--([a-z-]+)/g, (m, flag: string) => {
+      const field = Object.keys(JOB_FIELDS).find((f) => JOB_FIELDS[f] === flag);
+      return field ? `job.${field}` : m;
+    });
+    throw new CheckpointError(file, message);
+  }
+}
 
 /** Flags that may change when resuming; every other train flag is fixed by the run being continued. */
 const RESUME_FLAGS = ["resume", "epochs", "out", "backend", "data", "iwae-k", "iwae-images"] as const;
@@ -22,9 +84,10 @@ export function parseResumeFlags(argv: string[], trainFlags: readonly string[]):
   const fixed = Object.keys(values).filter((k) => !(RESUME_FLAGS as readonly string[]).includes(k));
   if (fixed.length) throw new UsageError(`--${fixed[0]}: cannot be changed when resuming (the run in ${values.resume} fixes it)`);
   const dir = values.resume as string;
-  const { extra } = loadTrainingState(path.join(dir, "training-state.json"));
-  const job = extra?.job as JobConfig | undefined;
-  if (!job || typeof job.epochs !== "number") throw new UsageError(`--resume: ${path.join(dir, "training-state.json")} holds no job settings`);
+  if (typeof dir !== "string" || dir.trim() === "") throw new UsageError(`--resume: expected the folder of a run, got "${dir ?? ""}"`);
+  const file = path.join(dir, "training-state.json");
+  const { extra } = loadTrainingState(file);
+  const job = storedJob(file, extra?.job);
   return {
     ...job,
     epochs: intFlag(values, "epochs", job.epochs),
