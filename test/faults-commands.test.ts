@@ -379,3 +379,75 @@ describe("4. --resume checks the job stored in training-state.json as it checks 
     expect(r.code, r.err).toBe(0);
   });
 });
+
+describe("9. output-folder problems are found before training; one train per folder", () => {
+  const quick = (out: string, ...more: string[]) => ["train", "--epochs", "1", "--hidden-dim", "16", "--data", tiny, "--out", out, "--iwae-k", "0", ...more];
+
+  it("a dangling symbolic link or a symbolic link loop as --out: one line naming it, nothing trained", () => {
+    const dir = tmp();
+    const dangling = path.join(dir, "dangling");
+    fs.symlinkSync(path.join(dir, "nowhere"), dangling);
+    const a = run(quick(dangling));
+    expect(a.code).toBe(1);
+    expect(a.lines).toEqual([`vae-lab: --out: ${dangling}: is a symbolic link to ${path.join(dir, "nowhere")}, which does not exist`]);
+    const loop = path.join(dir, "loop");
+    fs.symlinkSync(loop, loop);
+    const b = run(quick(path.join(loop, "out")));
+    expect(b.lines).toEqual([`vae-lab: --out: ${loop}: is a symbolic link loop`]);
+    expect(fs.readdirSync(dir).sort()).toEqual(["dangling", "loop"]);
+  });
+
+  it("a folder named like an output file is refused before training, and the folder is left as it was", () => {
+    const out = path.join(tmp(), "out");
+    fs.mkdirSync(path.join(out, "training-state.json"), { recursive: true });
+    const r = run(quick(out));
+    expect(r.code).toBe(1);
+    expect(r.lines).toEqual([`vae-lab: --out: ${path.join(out, "training-state.json")}: is a folder; vae-lab writes a file there (move it away)`]);
+    expect(fs.readdirSync(out)).toEqual(["training-state.json"]);
+  });
+
+  it("a second train into the same --out while one runs is refused at once, naming the first", async () => {
+    const out = path.join(tmp(), "out");
+    const first = spawn(process.execPath, [cli, ...quick(out, "--epochs", "10000")], { env: { ...process.env, VAE_LAB_BACKEND: "cpu" } });
+    let err = "";
+    first.stderr.on("data", (d) => (err += d));
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if (/epoch 1\/10000/.test(err)) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 20);
+    });
+    const second = run(quick(out));
+    expect(second.code).toBe(1);
+    expect(second.lines).toEqual([`vae-lab: --out: ${out}: is in use by another vae-lab train (process ${first.pid}); wait for it to finish or choose another --out (if no such run is going on, remove ${path.join(out, ".vae-lab-lock")})`]);
+    first.kill("SIGINT");
+    expect(await new Promise<number | null>((resolve) => first.on("exit", (c) => resolve(c)))).toBe(130);
+    expect(fs.existsSync(out)).toBe(false); // the first made the folder, wrote nothing and removed it again
+  }, 300_000);
+
+  it("the lock of a run killed with SIGKILL is stale: the next train takes it over and leaves only its set", () => {
+    const out = path.join(tmp(), "out");
+    fs.mkdirSync(out);
+    const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" }).stdout;
+    fs.writeFileSync(path.join(out, ".vae-lab-lock"), `${dead} ${require("os").hostname()}\n`);
+    const r = run(quick(out));
+    expect(r.code, r.err).toBe(0);
+    expect(fs.readdirSync(out).sort()).toEqual(["metrics.json", "model.json", "report.html", "training-state.json"]);
+  });
+
+  it("--resume DIR finishes an interrupted write of DIR before reading it, also when writing elsewhere", () => {
+    const dir = path.join(tmp(), "run");
+    fs.cpSync(trainedRun(), dir, { recursive: true });
+    const killed = run(["train", "--resume", dir, "--epochs", "1"], { VAE_LAB_TEST_KILL_AT: "moved model.json" });
+    expect(killed.signal).toBe("SIGKILL");
+    expect(fs.existsSync(path.join(dir, ".vae-lab-commit"))).toBe(true);
+    const elsewhere = path.join(tmp(), "run2");
+    const r = run(["train", "--resume", dir, "--epochs", "1", "--out", elsewhere]);
+    expect(r.code, r.err).toBe(0);
+    expect(fs.readdirSync(dir).sort()).toEqual(["metrics.json", "model.json", "report.html", "training-state.json"]);
+    const epochs = (d: string) => JSON.parse(fs.readFileSync(path.join(d, "metrics.json"), "utf8")).epochs.length;
+    expect([epochs(dir), epochs(elsewhere)]).toEqual([2, 3]);
+  });
+});

@@ -4,12 +4,13 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { checkWritableFolder, recoverOutputSet, writeOutputSet } from "../files/output-set";
+import { checkSetTargets, checkWritableFolder, recoverOutputSet, writeOutputSet } from "../files/output-set";
+import { lockFolder } from "../files/folder-lock";
 import { checkTrainingData } from "../data/checks";
 import { BackendChoice, BackendInfo, initBackend } from "../engine/backend";
 import { checkpointJson, CheckpointError, loadModel, loadTrainingState, trainingStateJson } from "../vae/checkpoint";
 import { activeUnits, iwaeNllSteps } from "../vae/evaluate";
-import { Binarize, defaultMnistDir, loadMnist } from "../data/mnist";
+import { Binarize, defaultMnistDir, loadMnist, MnistSet } from "../data/mnist";
 import { Figure, pageHtml, tableHtml } from "../plot/plot";
 import { EpochRecord, evaluateElbo, StepProgress, trainVaeSteps, TrainingState } from "../vae/train";
 import { latentScatter, lossCurves, manifoldFigure, reconstructionFigure, samplesFigure } from "../vae/figures";
@@ -145,6 +146,7 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
   if (config.arch === "conv" && config.likelihood !== "bernoulli") throw new Error("--likelihood: the conv model has a Bernoulli likelihood only");
   try {
     checkWritableFolder(config.out);
+    checkSetTargets(config.out, OUTPUT_FILES);
   } catch (e) {
     throw new Error(`--out: ${(e as Error).message}`);
   }
@@ -155,6 +157,22 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
   if (config.arch === "conv" && (train.rows !== 28 || train.cols !== 28)) {
     throw new Error(`--arch conv: the convolutional VAE takes 28×28 images; ${dir} holds ${train.rows}×${train.cols}`);
   }
+  // One train per output folder at a time (files/folder-lock.ts): a second is refused now, not after training.
+  let release: () => void;
+  try {
+    release = lockFolder(config.out);
+  } catch (e) {
+    throw new Error(`--out: ${(e as Error).message}`);
+  }
+  try {
+    return await trainAndWrite(config, cb, signal, t0, train, test);
+  } finally {
+    release();
+  }
+}
+
+/** runJob after its checks, holding the output folder's lock. */
+async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortSignal | undefined, t0: number, train: MnistSet, test: MnistSet): Promise<Metrics> {
   // Leftovers of an interrupted earlier run in --out are finished or removed now, not at the end.
   recoverOutputSet(config.out, OUTPUT_FILES);
   const backend = await initBackend(config.backend);

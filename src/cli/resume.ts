@@ -2,10 +2,13 @@
  * `vae-lab train --resume DIR`: the job configuration of a run continued from DIR (its model.json and
  * training-state.json, written by an earlier `vae-lab train --out DIR`).
  */
+import * as fs from "fs";
 import * as path from "path";
+import { lockFolder } from "../files/folder-lock";
+import { recoverOutputSet } from "../files/output-set";
 import { CheckpointError, loadTrainingState } from "../vae/checkpoint";
 import { FlagError } from "./flag-limits";
-import { JobConfig } from "./job";
+import { JobConfig, OUTPUT_FILES } from "./job";
 import { backendFlag, intFlag, parse, parseTrainFlags, UsageError } from "./main";
 
 /** Each stored job setting and the train flag it came from. */
@@ -86,6 +89,15 @@ export function parseResumeFlags(argv: string[], trainFlags: readonly string[]):
   const dir = values.resume as string;
   if (typeof dir !== "string" || dir.trim() === "") throw new UsageError(`--resume: expected the folder of a run, got "${dir ?? ""}"`);
   const file = path.join(dir, "training-state.json");
+  // A write of DIR that a kill interrupted is finished first (under DIR's lock), so the files read are one set.
+  if (fs.existsSync(dir) && fs.statSync(dir).isDirectory()) {
+    const release = lockFolder(dir);
+    try {
+      recoverOutputSet(dir, OUTPUT_FILES);
+    } finally {
+      release();
+    }
+  }
   const { extra } = loadTrainingState(file);
   const job = storedJob(file, extra?.job);
   return {

@@ -16,7 +16,8 @@
  * folder (the new set is complete on disk: the remaining moves are redone). `recoverOutputSet` does that
  * repair; `writeOutputSet` runs it first, and `vae-lab train` runs it before it trains, so
  * a kill during step 3 — the only moment a reader could see old and new files side by side — is healed by
- * the next run. Stray temporary files of writeFileAtomic for the set's names are removed too.
+ * the next run. Stray temporary files of writeFileAtomic for the set's names are removed too, and the lock of a
+ * run that was killed (files/folder-lock.ts).
  * Two processes writing into the same folder at the same time are not supported (one's repair removes the
  * other's stage, which then fails with an error; neither leaves a mixed set).
  */
@@ -24,6 +25,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { fsyncDir, isAtomicTempName, writeError, writeNewFileDurable } from "./atomic-write";
 import { FileError } from "./file-error";
+import { LOCK_NAME, removeStaleLock } from "./folder-lock";
 
 const STAGE_PREFIX = ".vae-lab-stage-";
 const COMMIT = ".vae-lab-commit";
@@ -37,6 +39,23 @@ export type OutputSetStep = `staged ${string}` | "committed" | `moved ${string}`
  */
 export function checkWritableFolder(dir: string): void {
   const target = path.resolve(dir);
+  // A symbolic link on the way that leads nowhere, or in a circle, is found now: existsSync would call it
+  // missing, and creating the folder would fail only at the end, after the work.
+  for (let p = target; path.dirname(p) !== p; p = path.dirname(p)) {
+    let link: fs.Stats;
+    try {
+      link = fs.lstatSync(p);
+    } catch {
+      continue; // not there (yet)
+    }
+    if (!link.isSymbolicLink()) continue;
+    try {
+      fs.statSync(p);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new FileError(p, code === "ELOOP" ? "is a symbolic link loop" : `is a symbolic link to ${fs.readlinkSync(p)}, which does not exist`);
+    }
+  }
   let existing = target;
   while (!fs.existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
   if (!fs.statSync(existing).isDirectory()) throw new FileError(existing === target ? dir : existing, "is not a folder");
@@ -66,6 +85,24 @@ function setFolders(names: readonly string[]): string[] {
   return [...new Set([".", ...names.map((n) => path.dirname(n))])];
 }
 
+/**
+ * Check that each of a set's names can be written in `dir`: where something is there already, it is a file,
+ * not a folder (a folder named training-state.json would fail the move after the commit, and every later
+ * repair with it). Nothing is written.
+ */
+export function checkSetTargets(dir: string, names: readonly string[]): void {
+  for (const n of names) {
+    const target = path.join(dir, n);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(target);
+    } catch {
+      continue;
+    }
+    if (!st.isFile()) throw new FileError(target, `is ${st.isDirectory() ? "a folder" : "not a regular file"}; vae-lab writes a file there (move it away)`);
+  }
+}
+
 /** Finish or undo an interrupted writeOutputSet in `dir`; returns what was done ("" when nothing was needed). */
 export function recoverOutputSet(dir: string, names: readonly string[] = []): string {
   if (!fs.existsSync(dir)) return "";
@@ -78,6 +115,7 @@ export function recoverOutputSet(dir: string, names: readonly string[] = []): st
     for (const sub of setFolders(staged)) fsyncDir(path.join(dir, sub));
     done.push("completed an interrupted write");
   }
+  if (removeStaleLock(dir)) done.push(`removed a stale ${LOCK_NAME}`);
   for (const sub of setFolders(names)) {
     const folder = path.join(dir, sub);
     if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) continue;
@@ -106,6 +144,7 @@ function checkSetName(n: string): void {
 export function writeOutputSet(dir: string, files: Record<string, string | Uint8Array>, at?: (step: OutputSetStep) => void): void {
   const names = Object.keys(files);
   names.forEach(checkSetName);
+  checkSetTargets(dir, names);
   try {
     fs.mkdirSync(dir, { recursive: true });
   } catch (e) {
