@@ -451,3 +451,17 @@ describe("9. output-folder problems are found before training; one train per fol
     expect([epochs(dir), epochs(elsewhere)]).toEqual([2, 3]);
   });
 });
+
+describe("12. messages that point the right way", () => {
+  it("notebooks --out that is a file, and --only= (empty), are one line each, before any kernel starts", () => {
+    const file = path.join(tmp(), "a-file");
+    fs.writeFileSync(file, "mine");
+    const a = run(["notebooks", "--quick", "--out", file]);
+    expect(a.code).toBe(2);
+    expect(a.lines).toEqual([`vae-lab: --out: ${file} is a file, not a folder (see vae-lab --help)`]);
+    const b = run(["notebooks", "--quick", "--only="]);
+    expect(b.code).toBe(2);
+    expect(b.lines).toEqual([`vae-lab: --only: expected part of a notebook's name (e.g. 07), got "" (see vae-lab --help)`]);
+    expect(fs.readFileSync(file, "utf8")).toBe("mine");
+  });
+});

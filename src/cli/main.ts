@@ -16,6 +16,7 @@ import { ENCODE_HELP, encodeCommand } from "./encode";
 import { EXPORT_HELP, exportCommand } from "./export";
 import { parseResumeFlags, RESUME_HELP } from "./resume";
 import { SAMPLE_HELP, sampleCommand } from "./sample";
+import { checkOutFolder } from "./out-guard";
 import * as path from "path";
 import { ACTIVATIONS, Activation, Likelihood } from "../vae/model";
 import { CATEGORICAL_ESTIMATORS, CategoricalEstimator } from "../vae/categorical";
@@ -216,6 +217,9 @@ async function trainCategorical(config: JobConfig, progress: ProgressPrinter): P
 
 async function notebooks(argv: string[]): Promise<void> {
   const { values } = parse(argv, { quick: { type: "boolean" }, out: { type: "string" }, only: { type: "string", multiple: true } });
+  for (const o of (values.only as string[] | undefined) ?? []) if (o.trim() === "") throw new UsageError('--only: expected part of a notebook\'s name (e.g. 07), got ""');
+  const out = pathFlag(values, "out") ?? "site";
+  checkOutFolder(out);
   // The notebook tooling (tslab, zeromq, markdown-it, mathjax) comes with the repository, not with the library.
   let site: typeof import("../notebook/site");
   try {
@@ -237,7 +241,7 @@ async function notebooks(argv: string[]): Promise<void> {
   try {
     await site.buildSite({
       notebooks: path.join(__dirname, "..", "..", "notebooks"),
-      out: pathFlag(values, "out") ?? "site",
+      out,
       quick: !!values.quick,
       only: values.only as string[] | undefined,
       log: (m) => console.error(m),
