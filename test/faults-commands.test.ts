@@ -465,3 +465,74 @@ describe("12. messages that point the right way", () => {
     expect(fs.readFileSync(file, "utf8")).toBe("mine");
   });
 });
+
+describe("6. the categorical path has train's safeguards", () => {
+  const cat = (out: string, ...more: string[]) => ["train", "--latent", "categorical", "--epochs", "1", "--batch-size", "25", "--hidden-dim", "32", "--data", tiny, "--out", out, ...more];
+
+  it("over an earlier Gaussian run: one set (model.json, report.html, metrics.json), the stale Gaussian model and training state gone; sample, encode, export and --resume refuse it by name", () => {
+    const out = path.join(tmp(), "run");
+    fs.cpSync(trainedRun(), out, { recursive: true });
+    const r = run(cat(out));
+    expect(r.code, r.err).toBe(0);
+    expect(fs.readdirSync(out).sort()).toEqual(["metrics.json", "model.json", "report.html"]);
+    const model = path.join(out, "model.json");
+    expect(JSON.parse(fs.readFileSync(model, "utf8")).format).toBe("vae-lab/categorical-checkpoint@1");
+    const refusal = `vae-lab: ${model}: is the checkpoint of a categorical VAE (vae-lab train --latent categorical); this command takes the Gaussian models of vae-lab train`;
+    expect(run(["sample", "--model", model, "--out", path.join(tmp(), "s.json")]).lines).toEqual([refusal]);
+    expect(run(["encode", "--model", model, "--data", tiny, "--out", path.join(tmp(), "c.json")]).lines).toEqual([refusal]);
+    expect(run(["export", "--model", model, "--out", path.join(tmp(), "web")]).lines).toEqual([refusal]);
+    const resume = run(["train", "--resume", out, "--epochs", "1"]);
+    expect(resume.code).toBe(1);
+    expect(resume.lines).toEqual([`vae-lab: ${model}: is the checkpoint of a categorical VAE: only Gaussian runs can be resumed`]);
+  }, 300_000);
+
+  it("0 training images, 10×10 images and an unwritable --out are found before training", () => {
+    const empty = tmp();
+    const write = (stem: string, n: number, side: number) => {
+      fs.writeFileSync(path.join(empty, `${stem}-images-idx3-ubyte`), encodeIdx([n, side, side], new Uint8Array(n * side * side)));
+      fs.writeFileSync(path.join(empty, `${stem}-labels-idx1-ubyte`), encodeIdx([n], new Uint8Array(n)));
+    };
+    write("train", 0, 28);
+    write("t10k", 5, 28);
+    const a = run(["train", "--latent", "categorical", "--epochs", "1", "--data", empty, "--out", path.join(tmp(), "o")]);
+    expect(a.code).toBe(1);
+    expect(a.lines).toHaveLength(1);
+    expect(a.lines.some((l) => l.startsWith("epoch "))).toBe(false);
+    const small = tmp();
+    const write10 = (stem: string, n: number) => {
+      fs.writeFileSync(path.join(small, `${stem}-images-idx3-ubyte`), encodeIdx([n, 10, 10], new Uint8Array(n * 100).map((_, i) => (i * 37) % 256)));
+      fs.writeFileSync(path.join(small, `${stem}-labels-idx1-ubyte`), encodeIdx([n], new Uint8Array(n).map((_, i) => i % 10)));
+    };
+    write10("train", 50);
+    write10("t10k", 20);
+    const out10 = path.join(tmp(), "o10");
+    const b = run(["train", "--latent", "categorical", "--epochs", "1", "--batch-size", "25", "--hidden-dim", "32", "--data", small, "--out", out10]);
+    expect(b.code, b.err).toBe(0);
+    expect(fs.readFileSync(path.join(out10, "report.html"), "utf8")).toContain("images of 10×10");
+    const file = path.join(tmp(), "a-file");
+    fs.writeFileSync(file, "x");
+    const c = run(cat(path.join(file, "out")));
+    expect(c.lines).toEqual([`vae-lab: --out: ${file}: is not a folder`]);
+  }, 300_000);
+
+  it("Ctrl-C during categorical training: one line, exit 130, earlier outputs kept", async () => {
+    const out = path.join(tmp(), "run");
+    fs.cpSync(trainedRun(), out, { recursive: true });
+    const before = hashes(out);
+    const child = spawn(process.execPath, [cli, ...cat(out, "--epochs", "10000")], { env: { ...process.env, VAE_LAB_BACKEND: "cpu" } });
+    let err = "";
+    child.stderr.on("data", (d) => (err += d));
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if (/epoch 1\/10000/.test(err)) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 20);
+    });
+    child.kill("SIGINT");
+    expect(await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)))).toBe(130);
+    expect(err.split("\n").filter(Boolean).at(-1)).toMatch(new RegExp(`^vae-lab: interrupted by SIGINT during training \\(epoch \\d+/10000\\); nothing written, earlier outputs in ${out} kept$`));
+    expect(hashes(out)).toEqual(before);
+  }, 300_000);
+});

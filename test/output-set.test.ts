@@ -111,3 +111,36 @@ describe("writeOutputSet with subfolders (an export's encoder/ and decoder/)", (
     expect(() => writeOutputSet(scratchDir("vae-lab-set-"), { [name]: "x" })).toThrow(`writeOutputSet: "${name}" is not a plain file name or folder/file name`);
   });
 });
+
+describe("writeOutputSet removing a file with the set (null)", () => {
+  it("the new set replaces the old and the file it lacks is gone; killed after the commit, the repair removes it too", () => {
+    const dir = scratchDir("vae-lab-set-");
+    writeOutputSet(dir, { "a.json": "old a", "state.json": "old state" });
+    writeOutputSet(dir, { "a.json": "new a", "state.json": null });
+    expect(fs.readdirSync(dir)).toEqual(["a.json"]);
+    expect(fs.readFileSync(path.join(dir, "a.json"), "utf8")).toBe("new a");
+
+    const again = scratchDir("vae-lab-set-");
+    writeOutputSet(again, { "a.json": "old a", "state.json": "old state" });
+    expect(() =>
+      writeOutputSet(again, { "a.json": "new a", "state.json": null }, (s) => {
+        if (s === "moved a.json") throw new Error("killed");
+      }),
+    ).toThrow(/killed/);
+    expect(fs.existsSync(path.join(again, "state.json"))).toBe(true); // the removal had not happened yet
+    recoverOutputSet(again, ["a.json", "state.json"]);
+    expect(fs.readdirSync(again)).toEqual(["a.json"]);
+  });
+
+  it("killed before the commit, the old set is whole, the file to be removed included", () => {
+    const dir = scratchDir("vae-lab-set-");
+    writeOutputSet(dir, { "a.json": "old a", "state.json": "old state" });
+    expect(() =>
+      writeOutputSet(dir, { "a.json": "new a", "state.json": null }, (s) => {
+        if (s === "staged a.json") throw new Error("disk full");
+      }),
+    ).toThrow(/disk full/);
+    expect(fs.readdirSync(dir).sort()).toEqual(["a.json", "state.json"]);
+    expect(fs.readFileSync(path.join(dir, "state.json"), "utf8")).toBe("old state");
+  });
+});

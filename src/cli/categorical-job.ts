@@ -1,24 +1,25 @@
 /**
  * `vae-lab train --latent categorical`: train the 20×10 categorical VAE of vae/categorical.ts with one
  * gradient estimator and write `metrics.json` (per-epoch test −ELBO, seconds, encoder gradient variance and
- * SNR) and `report.html` (loss curves, decoded code variations) into the output folder, each atomically.
+ * SNR), `report.html` (loss curves, decoded code variations) and `model.json` (a categorical checkpoint)
+ * into the output folder as one set, with runJob's checks, lock and signal handling.
  */
-import * as fs from "fs";
-import * as path from "path";
 import { initBackend } from "../engine/backend";
 import { Rng } from "../engine/random";
-import { writeFileAtomic } from "../files/atomic-write";
-import { defaultMnistDir, loadMnist } from "../data/mnist";
-import { imageGrid, lineChart, saveHtml, tableHtml } from "../plot/plot";
+import { recoverOutputSet, writeOutputSet } from "../files/output-set";
+import { checkTrainingData } from "../data/checks";
+import { Binarize, defaultMnistDir, loadMnist, MnistSet } from "../data/mnist";
+import { imageGrid, lineChart, pageHtml, tableHtml } from "../plot/plot";
+import { categoricalCheckpointJson } from "../vae/checkpoint";
 import {
   CategoricalEpochRecord,
   CategoricalVae,
   codeVariationImages,
   evaluateCategoricalElbo,
   samplePriorCode,
-  trainCategoricalVae,
+  trainCategoricalVaeSteps,
 } from "../vae/categorical";
-import type { JobCallbacks, JobConfig } from "./job";
+import { checkOutFolderForJob, driveSteps, JobCallbacks, JobConfig, JobInterruptedError, lockOutFolder, OUTPUT_FILES } from "./job";
 
 export interface CategoricalMetrics {
   backend: string;
@@ -28,21 +29,36 @@ export interface CategoricalMetrics {
   totalSeconds: number;
 }
 
-/** Run the categorical job (the caller has checked the flags). */
-export async function runCategoricalJob(config: JobConfig, cb: JobCallbacks = {}): Promise<CategoricalMetrics> {
+/** Run the categorical job (the caller has checked the flags): the same checks, lock, signals and output set as runJob. */
+export async function runCategoricalJob(config: JobConfig, cb: JobCallbacks = {}, signal?: AbortSignal): Promise<CategoricalMetrics> {
   const t0 = performance.now();
-  if (fs.existsSync(config.out) && !fs.statSync(config.out).isDirectory()) throw new Error(`--out: ${config.out} exists and is not a folder`);
-  const estimator = config.estimator ?? "gumbel";
+  checkOutFolderForJob(config.out);
   const dir = config.data ?? defaultMnistDir();
   const binarize = config.binarize === "none" ? "static" : config.binarize;
   const train = loadMnist({ dir, split: "train", binarize, limit: config.trainSize, seed: config.seed });
   const test = loadMnist({ dir, split: "test", binarize, seed: config.seed + 1 });
+  checkTrainingData(train, test);
+  const release = lockOutFolder(config.out);
+  try {
+    return await trainAndWrite(config, cb, signal, t0, train, test, binarize);
+  } finally {
+    release();
+  }
+}
+
+async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortSignal | undefined, t0: number, train: MnistSet, test: MnistSet, binarize: Binarize): Promise<CategoricalMetrics> {
+  recoverOutputSet(config.out, OUTPUT_FILES);
+  const estimator = config.estimator ?? "gumbel";
   const backend = await initBackend(config.backend);
   cb.onBackend?.(backend);
   const hiddenDims = [config.hiddenDim, Math.max(1, Math.round(config.hiddenDim / 2))];
   const vae = new CategoricalVae({ inputDim: train.pixels, hiddenDims, variables: 20, classes: 10, seed: config.seed });
+  const between = async (when: string) => {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (signal?.aborted) throw new JobInterruptedError(String(signal.reason), when, config.out);
+  };
   try {
-    const history = trainCategoricalVae(vae, train, test, {
+    const steps = trainCategoricalVaeSteps(vae, train, test, {
       epochs: config.epochs,
       estimator,
       batchSize: config.batchSize,
@@ -54,8 +70,11 @@ export async function runCategoricalJob(config: JobConfig, cb: JobCallbacks = {}
       onEpoch: (r) =>
         cb.onEpoch?.({ epoch: r.epoch, trainLoss: r.trainLoss, testLoss: r.testLoss, recon: r.recon, kl: r.kl, seconds: r.seconds, trainRecon: NaN, trainKl: NaN, beta: 1 }, config.epochs),
     });
+    const history = await driveSteps(steps, signal, (p) => `during training (epoch ${p.epoch}/${config.epochs})`, config.out);
+    await between("after training, before evaluating");
     cb.onPhase?.("evaluating");
     const final = evaluateCategoricalElbo(vae, test, { seed: config.seed });
+    await between("while evaluating");
     const metrics: CategoricalMetrics = {
       backend: backend.name,
       config: { ...config, binarize, estimator, parameters: vae.parameterCount(), variables: 20, classes: 10, hiddenDims },
@@ -64,18 +83,16 @@ export async function runCategoricalJob(config: JobConfig, cb: JobCallbacks = {}
       totalSeconds: 0,
     };
     cb.onPhase?.("writing report");
-    fs.mkdirSync(config.out, { recursive: true });
     const x = history.map((h) => h.epoch);
     const base = samplePriorCode(vae, new Rng(config.seed));
-    saveHtml(
-      path.join(config.out, "report.html"),
+    const report = pageHtml(
       [
         {
           html: tableHtml(["", ""], [
             ["backend", backend.summary],
-            ["model", `categorical VAE 784-${hiddenDims.join("-")}-(20×10), ${metrics.config.parameters} parameters`],
+            ["model", `categorical VAE ${train.pixels}-${hiddenDims.join("-")}-(20×10), ${metrics.config.parameters} parameters`],
             ["estimator", `${estimator}, ${config.samples} samples of z per image`],
-            ["training", `${config.epochs} epochs, ${train.count} images (binarisation: ${binarize}), batch ${config.batchSize}, Adam lr ${config.lr}, seed ${config.seed}`],
+            ["training", `${config.epochs} epochs, ${train.count} images of ${train.rows}×${train.cols} (binarisation: ${binarize}), batch ${config.batchSize}, Adam lr ${config.lr}, seed ${config.seed}`],
             ["test −ELBO (nats/image)", final.loss],
             ["seconds per epoch", history.map((h) => h.seconds.toFixed(1)).join(", ")],
           ]),
@@ -87,12 +104,20 @@ export async function runCategoricalJob(config: JobConfig, cb: JobCallbacks = {}
           ],
           { title: `Categorical VAE, ${estimator}`, xTitle: "epoch", yTitle: "nats per image" },
         ),
-        imageGrid(codeVariationImages(vae, base, [0, 1, 2, 3, 4]), 28, 28, { columns: 10, title: "A prior code with variables 1–5 (rows) set to each class 0–9 (columns)", width: 640 }),
+        imageGrid(codeVariationImages(vae, base, [0, 1, 2, 3, 4]), train.rows, train.cols, { columns: 10, title: "A prior code with variables 1–5 (rows) set to each class 0–9 (columns)", width: 640 }),
       ],
       "vae-lab categorical VAE report",
     );
     metrics.totalSeconds = (performance.now() - t0) / 1000;
-    writeFileAtomic(path.join(config.out, "metrics.json"), JSON.stringify(metrics, null, 2) + "\n");
+    await between("before writing the outputs");
+    // The same set as a Gaussian run's: an earlier run's model.json is replaced by this model's (a categorical
+    // checkpoint, which sample, encode, export and --resume refuse by name) and its training-state.json removed.
+    writeOutputSet(config.out, {
+      "model.json": categoricalCheckpointJson(vae, { history, backend: backend.name, image: { rows: train.rows, cols: train.cols } }),
+      "report.html": report,
+      "metrics.json": JSON.stringify(metrics, null, 2) + "\n",
+      "training-state.json": null,
+    });
     return metrics;
   } finally {
     vae.dispose();

@@ -123,7 +123,7 @@ export const OUTPUT_FILES = ["model.json", "report.html", "metrics.json", "train
  * turn every 50 ms so that a signal (Ctrl-C) is noticed between two steps; after one, the generator is closed
  * and a JobInterruptedError says when (`when` of the last step).
  */
-async function driveSteps<Y, R>(steps: Generator<Y, R>, signal: AbortSignal | undefined, when: (step: Y) => string, out: string): Promise<R> {
+export async function driveSteps<Y, R>(steps: Generator<Y, R>, signal: AbortSignal | undefined, when: (step: Y) => string, out: string): Promise<R> {
   let last = performance.now();
   for (;;) {
     const r = steps.next();
@@ -139,17 +139,31 @@ async function driveSteps<Y, R>(steps: Generator<Y, R>, signal: AbortSignal | un
   }
 }
 
-export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: AbortSignal): Promise<Metrics> {
-  const t0 = performance.now();
-  // The output folder and the data are checked before anything is printed or started.
-  if (fs.existsSync(config.out) && !fs.statSync(config.out).isDirectory()) throw new Error(`--out: ${config.out} exists and is not a folder`);
-  if (config.arch === "conv" && config.likelihood !== "bernoulli") throw new Error("--likelihood: the conv model has a Bernoulli likelihood only");
+/** Check, before anything runs, that a job's output folder can take its set (both kinds of job). */
+export function checkOutFolderForJob(out: string): void {
+  if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new Error(`--out: ${out} exists and is not a folder`);
   try {
-    checkWritableFolder(config.out);
-    checkSetTargets(config.out, OUTPUT_FILES);
+    checkWritableFolder(out);
+    checkSetTargets(out, OUTPUT_FILES);
   } catch (e) {
     throw new Error(`--out: ${(e as Error).message}`);
   }
+}
+
+/** One train per output folder at a time (files/folder-lock.ts): a second is refused now, not after training. */
+export function lockOutFolder(out: string): () => void {
+  try {
+    return lockFolder(out);
+  } catch (e) {
+    throw new Error(`--out: ${(e as Error).message}`);
+  }
+}
+
+export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: AbortSignal): Promise<Metrics> {
+  const t0 = performance.now();
+  // The output folder and the data are checked before anything is printed or started.
+  if (config.arch === "conv" && config.likelihood !== "bernoulli") throw new Error("--likelihood: the conv model has a Bernoulli likelihood only");
+  checkOutFolderForJob(config.out);
   const dir = config.data ?? defaultMnistDir();
   const train = loadMnist({ dir, split: "train", binarize: config.binarize, limit: config.trainSize, seed: config.seed });
   const test = loadMnist({ dir, split: "test", binarize: config.binarize, seed: config.seed + 1 });
@@ -157,13 +171,7 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
   if (config.arch === "conv" && (train.rows !== 28 || train.cols !== 28)) {
     throw new Error(`--arch conv: the convolutional VAE takes 28×28 images; ${dir} holds ${train.rows}×${train.cols}`);
   }
-  // One train per output folder at a time (files/folder-lock.ts): a second is refused now, not after training.
-  let release: () => void;
-  try {
-    release = lockFolder(config.out);
-  } catch (e) {
-    throw new Error(`--out: ${(e as Error).message}`);
-  }
+  const release = lockOutFolder(config.out);
   try {
     return await trainAndWrite(config, cb, signal, t0, train, test);
   } finally {

@@ -205,14 +205,23 @@ async function train(argv: string[]): Promise<void> {
 }
 
 async function trainCategorical(config: JobConfig, progress: ProgressPrinter): Promise<void> {
-  const m = await runCategoricalJob(config, {
-    onBackend: (b) => progress.line(`backend: ${b.summary}`),
-    onStep: (p) => progress.step(p.epoch, p.epochs, p.step, p.stepsPerEpoch, p.loss),
-    onEpoch: (r, epochs) => progress.line(`epoch ${r.epoch}/${epochs}  train ${r.trainLoss.toFixed(2)}  test −ELBO ${r.testLoss.toFixed(2)}  ${r.seconds.toFixed(1)} s`),
-    onPhase: (msg) => progress.line(`${msg}…`),
+  const stop = new AbortController();
+  const release = onInterrupt((signal) => stop.abort(signal));
+  const m = await runCategoricalJob(
+    config,
+    {
+      onBackend: (b) => progress.line(`backend: ${b.summary}`),
+      onStep: (p) => progress.step(p.epoch, p.epochs, p.step, p.stepsPerEpoch, p.loss),
+      onEpoch: (r, epochs) => progress.line(`epoch ${r.epoch}/${epochs}  train ${r.trainLoss.toFixed(2)}  test −ELBO ${r.testLoss.toFixed(2)}  ${r.seconds.toFixed(1)} s`),
+      onPhase: (msg) => progress.line(`${msg}…`),
+    },
+    stop.signal,
+  ).finally(() => {
+    progress.end();
+    release();
   });
   console.log(`test −ELBO ${m.test.elbo.toFixed(2)} nats (categorical 20×10, ${config.estimator})`);
-  console.log(`wrote ${config.out}/metrics.json, ${config.out}/report.html (${m.totalSeconds.toFixed(0)} s)`);
+  console.log(`wrote ${config.out}/metrics.json, report.html, model.json (${m.totalSeconds.toFixed(0)} s)`);
 }
 
 async function notebooks(argv: string[]): Promise<void> {

@@ -6,7 +6,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { lockFolder } from "../files/folder-lock";
 import { recoverOutputSet } from "../files/output-set";
-import { CheckpointError, loadTrainingState } from "../vae/checkpoint";
+import { readFileBounded } from "../files/bounded-read";
+import { CATEGORICAL_CHECKPOINT_FORMAT, CheckpointError, loadTrainingState, MAX_CHECKPOINT_BYTES } from "../vae/checkpoint";
 import { FlagError } from "./flag-limits";
 import { JobConfig, OUTPUT_FILES } from "./job";
 import { backendFlag, intFlag, parse, parseTrainFlags, UsageError } from "./main";
@@ -81,6 +82,15 @@ export const RESUME_HELP = `Resuming (vae-lab train --resume DIR [--epochs N] [-
   writes to --out [DIR itself]. 1 + 1 epochs give the same weights as 2 epochs in one run.
 `;
 
+/** The format field of a checkpoint file, or undefined where it cannot be read as one. */
+function checkpointFormat(file: string): unknown {
+  try {
+    return JSON.parse(readFileBounded(file, MAX_CHECKPOINT_BYTES, "a checkpoint").toString("utf8"))?.format;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Parse `train --resume DIR ...` into the job that continues DIR. */
 export function parseResumeFlags(argv: string[], trainFlags: readonly string[]): JobConfig {
   const { values } = parse(argv, Object.fromEntries([...trainFlags, "resume"].map((f) => [f, { type: "string" as const }])));
@@ -97,6 +107,11 @@ export function parseResumeFlags(argv: string[], trainFlags: readonly string[]):
     } finally {
       release();
     }
+  }
+  // A categorical run has no training state; its model.json says what it is.
+  const model = path.join(dir, "model.json");
+  if (!fs.existsSync(file) && fs.existsSync(model) && checkpointFormat(model) === CATEGORICAL_CHECKPOINT_FORMAT) {
+    throw new CheckpointError(model, "is the checkpoint of a categorical VAE: only Gaussian runs can be resumed");
   }
   const { extra } = loadTrainingState(file);
   const job = storedJob(file, extra?.job);

@@ -29,9 +29,11 @@ import { LOCK_NAME, removeStaleLock } from "./folder-lock";
 
 const STAGE_PREFIX = ".vae-lab-stage-";
 const COMMIT = ".vae-lab-commit";
+/** In a stage or commit folder: the JSON list of the set's names to remove (a set's names never start with "."). */
+const REMOVALS = ".vae-lab-remove";
 
-/** Points where a test can stop the writer (to simulate a kill): after staging `name`, after the commit rename, after moving `name`, at the end. */
-export type OutputSetStep = `staged ${string}` | "committed" | `moved ${string}` | "finished";
+/** Points where a test can stop the writer (to simulate a kill): after staging `name`, after the commit rename, after moving `name`, after removing `name`, at the end. */
+export type OutputSetStep = `staged ${string}` | "committed" | `moved ${string}` | `removed ${string}` | "finished";
 
 /**
  * Check, without writing anything there, that `dir` can be created or written: the nearest existing folder
@@ -109,8 +111,10 @@ export function recoverOutputSet(dir: string, names: readonly string[] = []): st
   const done: string[] = [];
   const commit = path.join(dir, COMMIT);
   if (fs.existsSync(commit)) {
-    const staged = filesUnder(commit);
+    const staged = filesUnder(commit).filter((n) => n !== REMOVALS);
     for (const name of staged) moveInto(commit, dir, name);
+    const list = path.join(commit, REMOVALS);
+    if (fs.existsSync(list)) for (const n of JSON.parse(fs.readFileSync(list, "utf8")) as string[]) if (checkSetNameOk(n)) fs.rmSync(path.join(dir, n), { force: true });
     fs.rmSync(commit, { recursive: true }); // only empty folders are left in it
     for (const sub of setFolders(staged)) fsyncDir(path.join(dir, sub));
     done.push("completed an interrupted write");
@@ -130,19 +134,27 @@ export function recoverOutputSet(dir: string, names: readonly string[] = []): st
   return done.join("; ");
 }
 
-/** A name of a set: a plain file name, or one folder and a file name ("encoder/model.json"); no dot files. */
-function checkSetName(n: string): void {
+/** Whether `n` is a name a set may have: a plain file name, or one folder and a file name ("encoder/model.json"); no dot files. */
+function checkSetNameOk(n: unknown): boolean {
+  if (typeof n !== "string") return false;
   const parts = n.split("/");
   const plain = (p: string) => p !== "" && p === path.basename(p) && !p.startsWith(".");
-  if (parts.length > 2 || !parts.every(plain)) throw new Error(`writeOutputSet: "${n}" is not a plain file name or folder/file name`);
+  return parts.length <= 2 && parts.every(plain);
+}
+
+function checkSetName(n: string): void {
+  if (!checkSetNameOk(n)) throw new Error(`writeOutputSet: "${n}" is not a plain file name or folder/file name`);
 }
 
 /**
- * Replace the files `files` (name → contents) in `dir` as one set (see above). Errors are FileErrors naming
- * the file that could not be written. `at` is called at each step (tests stop the process there).
+ * Replace the files `files` (name → contents; null: remove that file with the set) in `dir` as one set (see
+ * above). Errors are FileErrors naming the file that could not be written. `at` is called at each step
+ * (tests stop the process there).
  */
-export function writeOutputSet(dir: string, files: Record<string, string | Uint8Array>, at?: (step: OutputSetStep) => void): void {
+export function writeOutputSet(dir: string, files: Record<string, string | Uint8Array | null>, at?: (step: OutputSetStep) => void): void {
   const names = Object.keys(files);
+  const written = names.filter((n) => files[n] !== null);
+  const removed = names.filter((n) => files[n] === null);
   names.forEach(checkSetName);
   checkSetTargets(dir, names);
   try {
@@ -163,16 +175,18 @@ export function writeOutputSet(dir: string, files: Record<string, string | Uint8
     throw writeError(dir, e);
   }
   try {
-    for (const n of names) {
+    for (const n of written) {
       try {
         if (path.dirname(n) !== ".") fs.mkdirSync(path.join(stage, path.dirname(n)), { recursive: true });
-        writeNewFileDurable(path.join(stage, n), files[n]);
+        writeNewFileDurable(path.join(stage, n), files[n]!);
       } catch (e) {
         throw writeError(path.join(dir, n), e);
       }
       at?.(`staged ${n}`);
     }
-    for (const sub of setFolders(names)) fsyncDir(path.join(stage, sub));
+    // Files of an earlier set that this one does not have are listed, and removed with the moves.
+    if (removed.length) writeNewFileDurable(path.join(stage, REMOVALS), JSON.stringify(removed));
+    for (const sub of setFolders(written)) fsyncDir(path.join(stage, sub));
     fs.renameSync(stage, path.join(dir, COMMIT));
     fsyncDir(dir);
   } catch (e) {
@@ -181,11 +195,15 @@ export function writeOutputSet(dir: string, files: Record<string, string | Uint8
   }
   at?.("committed");
   const commit = path.join(dir, COMMIT);
-  for (const n of names) {
+  for (const n of written) {
     moveInto(commit, dir, n);
     at?.(`moved ${n}`);
   }
-  fs.rmSync(commit, { recursive: true }); // only empty folders are left in it
+  for (const n of removed) {
+    fs.rmSync(path.join(dir, n), { force: true });
+    at?.(`removed ${n}`);
+  }
+  fs.rmSync(commit, { recursive: true }); // only empty folders (and the list of removals) are left in it
   for (const sub of setFolders(names)) fsyncDir(path.join(dir, sub));
   at?.("finished");
 }

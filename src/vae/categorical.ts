@@ -338,6 +338,28 @@ export interface CategoricalEpochRecord {
 
 /** Train with Adam, evaluating the test −ELBO (discrete z) after every epoch. */
 export function trainCategoricalVae(vae: CategoricalVae, train: MnistSet, test: MnistSet, options: CategoricalTrainOptions): CategoricalEpochRecord[] {
+  const steps = trainCategoricalVaeSteps(vae, train, test, options);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** One step of categorical training, as trainCategoricalVaeSteps yields it. */
+export interface CategoricalStepProgress {
+  epoch: number;
+  step: number;
+  stepsPerEpoch: number;
+  loss: number;
+  temperature: number;
+}
+
+/**
+ * trainCategoricalVae one minibatch step at a time: yields each step's progress, returns the history. A
+ * caller that must stay responsive (the CLI, which polls for Ctrl-C) drives it and gives the event loop
+ * turns between steps; closing the generator early disposes the optimizer.
+ */
+export function* trainCategoricalVaeSteps(vae: CategoricalVae, train: MnistSet, test: MnistSet, options: CategoricalTrainOptions): Generator<CategoricalStepProgress, CategoricalEpochRecord[]> {
   const { epochs, estimator, batchSize = 100, lr = 1e-3, samples = 2 } = options;
   const { start: tau0, end: tauEnd } = options.temperature ?? { start: 1, end: 0.5 };
   if (!(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`epochs must be a positive integer (got ${epochs})`);
@@ -382,7 +404,9 @@ export function trainCategoricalVae(vae: CategoricalVae, train: MnistSet, test: 
         });
         if (!Number.isFinite(l)) throw new TrainingDivergedError(epoch, step + 1, l);
         sum += l * idx.length;
-        options.onStep?.({ epoch, step: step + 1, stepsPerEpoch, loss: l, temperature: tau });
+        const progress = { epoch, step: step + 1, stepsPerEpoch, loss: l, temperature: tau };
+        options.onStep?.(progress);
+        yield progress;
       }
       const seconds = (performance.now() - t0) / 1000;
       const ev = evaluateCategoricalElbo(vae, test, { seed: rng.nextSeed() });

@@ -12,6 +12,7 @@ import { readFileBounded } from "../files/bounded-read";
 import { validateVaeConfig, Vae, VaeConfig } from "./model";
 import type { TrainingState } from "./train";
 import { ConvVae, ConvVaeConfig, convWeightLayout, validateConvVaeConfig } from "./conv";
+import type { CategoricalVae } from "./categorical";
 
 export const CHECKPOINT_FORMAT = "vae-lab/checkpoint@1";
 
@@ -63,6 +64,19 @@ export function checkpointJson(vae: Vae | ConvVae, metadata?: Record<string, unk
   return JSON.stringify(ckpt);
 }
 
+/** The format of a categorical VAE's checkpoint (vae/categorical.ts), which `vae-lab train --latent categorical` writes. */
+export const CATEGORICAL_CHECKPOINT_FORMAT = "vae-lab/categorical-checkpoint@1";
+
+/**
+ * The checkpoint of a categorical VAE as JSON text: the same layout as checkpointJson's (config, metadata,
+ * weights in the order of vae.variables()) under its own format, so that commands made for the Gaussian
+ * models refuse it by name instead of misreading it.
+ */
+export function categoricalCheckpointJson(vae: CategoricalVae, metadata?: Record<string, unknown>): string {
+  const weights = vae.variables().map((v) => ({ shape: v.shape, data: toBase64(v.dataSync() as Float32Array) }));
+  return JSON.stringify({ format: CATEGORICAL_CHECKPOINT_FORMAT, config: vae.config, metadata, weights });
+}
+
 /** Write `vae` (MLP or convolutional; and optional metadata such as the training history) to `file`. */
 export function saveVae(vae: Vae | ConvVae, file: string, metadata?: Record<string, unknown>): void {
   writeFileAtomic(file, checkpointJson(vae, metadata));
@@ -86,6 +100,9 @@ export function loadModel(file: string): { model: Vae | ConvVae; metadata?: Reco
     ckpt = JSON.parse(text);
   } catch {
     throw new CheckpointError(file, "not valid JSON (truncated or not a vae-lab checkpoint)");
+  }
+  if (ckpt?.format === CATEGORICAL_CHECKPOINT_FORMAT) {
+    throw new CheckpointError(file, "is the checkpoint of a categorical VAE (vae-lab train --latent categorical); this command takes the Gaussian models of vae-lab train");
   }
   if (!ckpt || ckpt.format !== CHECKPOINT_FORMAT) {
     throw new CheckpointError(file, `not a vae-lab checkpoint (format ${JSON.stringify(ckpt?.format)}, expected ${CHECKPOINT_FORMAT})`);
