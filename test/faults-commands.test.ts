@@ -536,3 +536,61 @@ describe("6. the categorical path has train's safeguards", () => {
     expect(hashes(out)).toEqual(before);
   }, 300_000);
 });
+
+describe("8. the model's size is bounded for the data, and info reads headers only", () => {
+  /** A data folder whose train and test images are `n` × rows × cols (gzipped where asked). */
+  function dataFolder(n: number, rows: number, cols: number, gzip = false, nTest = n): string {
+    const dir = tmp();
+    const zlib = require("zlib") as typeof import("zlib");
+    for (const [stem, count] of [["train", n], ["t10k", nTest]] as const) {
+      const n = count;
+      // The header written by hand and zero pixels after it (encodeIdx builds arrays too large for a million images).
+      const header = Buffer.alloc(16);
+      [0x803, n, rows, cols].forEach((v, i) => header.writeUInt32BE(v, 4 * i));
+      const images = Buffer.concat([header, Buffer.alloc(n * rows * cols)]);
+      fs.writeFileSync(path.join(dir, `${stem}-images-idx3-ubyte${gzip ? ".gz" : ""}`), gzip ? zlib.gzipSync(images, { level: 1 }) : images);
+      fs.writeFileSync(path.join(dir, `${stem}-labels-idx1-ubyte`), encodeIdx([n], new Uint8Array(n)));
+    }
+    return dir;
+  }
+
+  it("one 4096×4096 image (a 16 KB gzip) is refused from its header, naming the file", () => {
+    const dir = dataFolder(1, 4096, 4096, true);
+    const r = run(["train", "--epochs", "1", "--data", dir, "--out", path.join(tmp(), "o")]);
+    expect(r.code).toBe(1);
+    expect(r.lines).toEqual([`vae-lab: ${path.join(dir, "train-images-idx3-ubyte.gz")}: images of 4096×4096 = 16777216 pixels, more than the 1048576 (1024×1024) vae-lab takes`]);
+  });
+
+  it("512×512 images with the default width: the first layer's size is refused, naming --hidden-dim; so is a batch whose activations would be too large", () => {
+    const dir = dataFolder(2, 512, 512);
+    const r = run(["train", "--epochs", "1", "--data", dir, "--out", path.join(tmp(), "o"), "--iwae-k", "0"]);
+    expect(r.code).toBe(2);
+    expect(r.lines).toEqual([
+      `vae-lab: --hidden-dim: 400 hidden units × 262144 pixels (512×512 images in ${dir}) = 104857600 weights in the first layer, more than 67108864; lower --hidden-dim or use smaller images (see vae-lab --help)`,
+    ]);
+    const b = run(["train", "--epochs", "1", "--hidden-dim", "4", "--batch-size", "512", "--data", dir, "--out", path.join(tmp(), "o"), "--iwae-k", "0"]);
+    expect(b.lines.at(-1)).toBe(
+      `vae-lab: --batch-size: 512 rows per step (--batch-size 512 × --samples 1) × 262144 pixels (512×512 images in ${dir}) = 134217728 floats per activation, more than 67108864; lower --batch-size (see vae-lab --help)`,
+    );
+  });
+
+  it("a set of 1 369 000 images (a small gzip) is refused before its floats are made; info describes it from the headers", () => {
+    const dir = dataFolder(1_369_000, 28, 28, true, 10);
+    const r = run(["train", "--epochs", "1", "--data", dir, "--out", path.join(tmp(), "o")]);
+    expect(r.lines).toEqual([`vae-lab: ${path.join(dir, "train-images-idx3-ubyte.gz")}: 1369000 images of 28×28 are 1073296000 pixels, more than the 268435456 (1 GiB as floats) vae-lab loads at once; use fewer (--train-size)`]);
+    const info = run(["info", "--data", dir]);
+    expect(info.code, info.err).toBe(0);
+    expect(info.out).toContain("train 1369000 × 28×28, test 10; digits per class 1369000 0 0 0 0 0 0 0 0 0");
+  }, 300_000);
+
+  it("info reads no image data: a folder whose image files stop after their headers is still described", () => {
+    const dir = tmp();
+    for (const stem of ["train", "t10k"]) {
+      fs.writeFileSync(path.join(dir, `${stem}-images-idx3-ubyte`), encodeIdx([1000, 28, 28], new Uint8Array(1000 * 784)).subarray(0, 16));
+      fs.writeFileSync(path.join(dir, `${stem}-labels-idx1-ubyte`), encodeIdx([1000], new Uint8Array(1000).map((_, i) => i % 10)));
+    }
+    const info = run(["info", "--data", dir]);
+    expect(info.code, info.err).toBe(0);
+    expect(info.out).toContain("train 1000 × 28×28, test 1000; digits per class 100 100 100 100 100 100 100 100 100 100");
+  });
+});

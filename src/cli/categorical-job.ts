@@ -19,6 +19,7 @@ import {
   samplePriorCode,
   trainCategoricalVaeSteps,
 } from "../vae/categorical";
+import { checkDataLimits } from "./flag-limits";
 import { checkOutFolderForJob, driveSteps, JobCallbacks, JobConfig, JobInterruptedError, lockOutFolder, OUTPUT_FILES } from "./job";
 
 export interface CategoricalMetrics {
@@ -38,6 +39,7 @@ export async function runCategoricalJob(config: JobConfig, cb: JobCallbacks = {}
   const train = loadMnist({ dir, split: "train", binarize, limit: config.trainSize, seed: config.seed });
   const test = loadMnist({ dir, split: "test", binarize, seed: config.seed + 1 });
   checkTrainingData(train, test);
+  checkDataLimits(config, { rows: train.rows, cols: train.cols, dir });
   const release = lockOutFolder(config.out);
   try {
     return await trainAndWrite(config, cb, signal, t0, train, test, binarize);

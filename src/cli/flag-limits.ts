@@ -40,6 +40,26 @@ export function checkTrainLimits(c: JobConfig): void {
   }
 }
 
+/** The most floats one weight matrix or one activation may hold (2²⁶, 256 MiB): far inside the wasm heap. */
+export const MAX_TENSOR_FLOATS = 1 << 26;
+
+/**
+ * Checks of the flags against the data, once the data's headers are read: the MLP's first layer has
+ * pixels × hidden units weights, and one step's activations rows × pixels floats, so large images with the
+ * default width would allocate gigabytes (one 4096×4096 image failed deep in tfjs or the wasm heap).
+ */
+export function checkDataLimits(c: JobConfig, data: { rows: number; cols: number; dir: string }): void {
+  const pixels = data.rows * data.cols;
+  const images = `${data.rows}×${data.cols} images in ${data.dir}`;
+  if (c.arch !== "conv" && pixels * c.hiddenDim > MAX_TENSOR_FLOATS) {
+    throw new FlagError(`--hidden-dim: ${c.hiddenDim} hidden units × ${pixels} pixels (${images}) = ${pixels * c.hiddenDim} weights in the first layer, more than ${MAX_TENSOR_FLOATS}; lower --hidden-dim or use smaller images`);
+  }
+  const rows = c.batchSize * c.samples;
+  if (rows * pixels > MAX_TENSOR_FLOATS) {
+    throw new FlagError(`--batch-size: ${rows} rows per step (--batch-size ${c.batchSize} × --samples ${c.samples}) × ${pixels} pixels (${images}) = ${rows * pixels} floats per activation, more than ${MAX_TENSOR_FLOATS}; lower --batch-size`);
+  }
+}
+
 /** A folder or file flag: absent → undefined; present but empty (`--out=`) is an error. */
 export function pathFlag(values: Record<string, unknown>, name: string): string | undefined {
   const raw = values[name];

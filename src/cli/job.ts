@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { checkSetTargets, checkWritableFolder, recoverOutputSet, writeOutputSet } from "../files/output-set";
 import { lockFolder } from "../files/folder-lock";
+import { checkDataLimits } from "./flag-limits";
 import { checkTrainingData } from "../data/checks";
 import { BackendChoice, BackendInfo, initBackend } from "../engine/backend";
 import { checkpointJson, CheckpointError, loadModel, loadTrainingState, trainingStateJson } from "../vae/checkpoint";
@@ -168,6 +169,7 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
   const train = loadMnist({ dir, split: "train", binarize: config.binarize, limit: config.trainSize, seed: config.seed });
   const test = loadMnist({ dir, split: "test", binarize: config.binarize, seed: config.seed + 1 });
   checkTrainingData(train, test);
+  checkDataLimits(config, { rows: train.rows, cols: train.cols, dir });
   if (config.arch === "conv" && (train.rows !== 28 || train.cols !== 28)) {
     throw new Error(`--arch conv: the convolutional VAE takes 28×28 images; ${dir} holds ${train.rows}×${train.cols}`);
   }

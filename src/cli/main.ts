@@ -9,7 +9,8 @@ import { nativeBlasCore } from "../engine/native-kernels";
 import { runBench } from "./bench";
 import { ARCH_CHOICES, Arch, DEFAULT_JOB, JobConfig, runJob } from "./job";
 import { exitCodeOf, InterruptedError, onInterrupt } from "./signals";
-import { BINARIZE_CHOICES, Binarize, defaultMnistDir, labelCounts, loadMnist } from "../data/mnist";
+import { BINARIZE_CHOICES, Binarize, defaultMnistDir, describeMnist } from "../data/mnist";
+import { readIdx } from "../data/idx";
 import { ProgressPrinter } from "./progress";
 import { attachNegativeValues, checkTrainLimits, FLAG_MAX, FlagError, pathFlag } from "./flag-limits";
 import { ENCODE_HELP, encodeCommand } from "./encode";
@@ -276,15 +277,18 @@ async function info(argv: string[]): Promise<void> {
   const { values } = parse(argv, { backend: { type: "string" }, data: { type: "string" } });
   const backend = await initBackend(backendFlag(values.backend));
   const dir = pathFlag(values, "data") ?? defaultMnistDir();
-  const train = loadMnist({ dir, split: "train" });
-  const test = loadMnist({ dir, split: "test" });
+  // Headers only for the images (a folder of any size is described at no cost); the labels are read to count digits.
+  const train = describeMnist(dir, "train");
+  const test = describeMnist(dir, "test");
+  const digits = new Array<number>(10).fill(0);
+  for (const y of readIdx(train.files.labels, 1).data) if (y < 10) digits[y] += 1;
   console.log(`backend: ${backend.summary}`);
   const core = nativeBlasCore();
   if (core) console.log(`blas:    OpenBLAS core ${core.name}${core.note ? ` (${core.note})` : core.source === "user" ? " (OPENBLAS_CORETYPE)" : " (OpenBLAS's own choice)"}`);
   const hint = nativeKernelsHint(backend);
   if (hint) console.log(hint);
   console.log(`data:    ${dir}`);
-  console.log(`         train ${train.count} × ${train.rows}×${train.cols}, test ${test.count}; digits per class ${labelCounts(train).join(" ")}`);
+  console.log(`         train ${train.count} × ${train.rows}×${train.cols}, test ${test.count}; digits per class ${digits.join(" ")}`);
 }
 
 /** The help of one subcommand: its own text, or its section of HELP. */

@@ -13,7 +13,7 @@
 import * as fs from "fs";
 import * as zlib from "zlib";
 import { FileError } from "../files/file-error";
-import { fileKind } from "../files/bounded-read";
+import { fileKind, readFileBounded } from "../files/bounded-read";
 
 /** A problem with an IDX file (or the folder that should hold it). */
 export class IdxError extends FileError {
@@ -62,6 +62,27 @@ export function parseIdxHeader(bytes: Uint8Array, file: string, expectedDims?: n
     throw new IdxError(file, `header describes ${dims.join("×")} = ${size} bytes of data, more than the ${MAX_IDX_BYTES} bytes an IDX file may have here`);
   }
   return { dims, headerLen, size };
+}
+
+/**
+ * An IDX file's dimensions from its header alone: the first few KB are read (and, for gzip, decompressed),
+ * never the data, however many images the header announces. The data are not checked (readIdx does that).
+ */
+export function readIdxHeader(file: string, expectedDims?: number): number[] {
+  let head: Buffer;
+  try {
+    head = readFileBounded(file, MAX_IDX_BYTES, "an IDX file", "file not found", GZIP_HEADER_PROBE);
+  } catch (e) {
+    throw e instanceof FileError ? new IdxError(e.file, e.problem) : e;
+  }
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
+    try {
+      head = zlib.gunzipSync(head, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    } catch (e) {
+      throw new IdxError(file, `corrupt gzip data (${(e as Error).message})`);
+    }
+  }
+  return parseIdxHeader(head, file, expectedDims).dims;
 }
 
 /** Parse IDX bytes (already gunzipped). `file` is only used in error messages. */

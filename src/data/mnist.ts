@@ -8,7 +8,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { IdxError, readIdx } from "./idx";
+import { IdxError, readIdx, readIdxHeader } from "./idx";
 import { Rng } from "../engine/random";
 import { tidyValue } from "../engine/tidy";
 
@@ -73,6 +73,24 @@ function findFile(dir: string, split: Split, kind: "images" | "labels"): string 
 }
 
 /** Load one split of MNIST as plain typed arrays (no tensors are created). */
+/** The most pixels one image may have (1024 × 1024), checked from the header before anything is allocated. */
+export const MAX_IMAGE_PIXELS = 1 << 20;
+/** The most pixels a loaded set may have (2²⁸: 1 GiB as float32), checked from the header before anything is allocated. */
+export const MAX_SET_PIXELS = 1 << 28;
+
+/**
+ * What a split's files hold, from their headers alone (the image data are never read): the image count and
+ * size, and the files. For `vae-lab info`, which describes a data folder of any size at no cost.
+ */
+export function describeMnist(dir: string, split: Split): { count: number; rows: number; cols: number; files: { images: string; labels: string } } {
+  const images = findFile(dir, split, "images");
+  const labels = findFile(dir, split, "labels");
+  const [count, rows, cols] = readIdxHeader(images, 3);
+  const [nLabels] = readIdxHeader(labels, 1);
+  if (count !== nLabels) throw new IdxError(images, `count mismatch: ${count} images but ${nLabels} labels in ${labels}`);
+  return { count, rows, cols, files: { images, labels } };
+}
+
 export function loadMnist(options: MnistOptions = {}): MnistSet {
   const { dir = defaultMnistDir(), split = "train", binarize = "none", limit, seed } = options;
   if (!BINARIZE_CHOICES.includes(binarize)) {
@@ -83,6 +101,13 @@ export function loadMnist(options: MnistOptions = {}): MnistSet {
   }
   const imageFile = findFile(dir, split, "images");
   const labelFile = findFile(dir, split, "labels");
+  // The sizes are bounded from the header, before the data are decompressed or copied to floats.
+  const [n0, r0, c0] = readIdxHeader(imageFile, 3);
+  if (r0 * c0 > MAX_IMAGE_PIXELS) throw new IdxError(imageFile, `images of ${r0}×${c0} = ${r0 * c0} pixels, more than the ${MAX_IMAGE_PIXELS} (1024×1024) vae-lab takes`);
+  const wanted = Math.min(n0, limit ?? n0);
+  if (wanted * r0 * c0 > MAX_SET_PIXELS) {
+    throw new IdxError(imageFile, `${wanted} images of ${r0}×${c0} are ${wanted * r0 * c0} pixels, more than the ${MAX_SET_PIXELS} (1 GiB as floats) vae-lab loads at once; use fewer (--train-size)`);
+  }
   const img = readIdx(imageFile, 3);
   const lab = readIdx(labelFile, 1);
   const [nImages, rows, cols] = img.dims;

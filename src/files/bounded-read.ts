@@ -26,10 +26,10 @@ export function byteSize(n: number): string {
 
 /**
  * The contents of `file`, at most `maxBytes` of them; `what` names the file's role in the messages ("a
- * checkpoint"), `notFound` is the message for a missing file. Throws a FileError naming the file: not found,
- * not a regular file, too large, unreadable.
+ * checkpoint"), `notFound` is the message for a missing file; with `prefix`, only the file's first `prefix`
+ * bytes (a header). Throws a FileError naming the file: not found, not a regular file, too large, unreadable.
  */
-export function readFileBounded(file: string, maxBytes: number, what: string, notFound = "file not found"): Buffer {
+export function readFileBounded(file: string, maxBytes: number, what: string, notFound = "file not found", prefix?: number): Buffer {
   let fd: number | undefined;
   try {
     try {
@@ -45,10 +45,11 @@ export function readFileBounded(file: string, maxBytes: number, what: string, no
     if (!st.isFile()) throw new FileError(file, `not a regular file (${fileKind(st)})`);
     if (st.size > maxBytes) throw new FileError(file, `${st.size} bytes, more than the ${byteSize(maxBytes)} ${what} may have`);
     // One byte more than the size found: a file that grows while it is read is noticed, and never read past it.
-    const buf = Buffer.alloc(st.size + 1);
+    const want = prefix === undefined ? st.size + 1 : Math.min(prefix, st.size);
+    const buf = Buffer.alloc(want);
     let n = 0;
     for (let got = 1; got > 0 && n < buf.length; n += got) got = fs.readSync(fd, buf, n, buf.length - n, null);
-    if (n > st.size) throw new FileError(file, "changed while it was read");
+    if (prefix === undefined && n > st.size) throw new FileError(file, "changed while it was read");
     return buf.subarray(0, n);
   } catch (e) {
     if (e instanceof FileError) throw e;
