@@ -594,3 +594,31 @@ describe("8. the model's size is bounded for the data, and info reads headers on
     expect(info.out).toContain("train 1000 × 28×28, test 1000; digits per class 100 100 100 100 100 100 100 100 100 100");
   });
 });
+
+describe("12. a damaged training state is named field by field", () => {
+  /** A copy of a trained run whose training-state.json is edited by `edit`; the result of resuming it. */
+  function resumeWithState(edit: (state: Record<string, any>) => void) {
+    const dir = path.join(tmp(), "run");
+    fs.cpSync(trainedRun(), dir, { recursive: true });
+    const file = path.join(dir, "training-state.json");
+    const state = JSON.parse(fs.readFileSync(file, "utf8"));
+    edit(state);
+    fs.writeFileSync(file, JSON.stringify(state));
+    return { r: run(["train", "--resume", dir, "--epochs", "1"]), file };
+  }
+
+  it.each([
+    ["rng missing", (s: any) => delete s.rng, "rng is missing or not a random-stream state (seed, alea { c, s0, s1, s2 })"],
+    ["adam.step not a count", (s: any) => (s.adam.step = -3), "adam.step is -3, not a step count"],
+    ["accBeta1 out of range", (s: any) => (s.adam.accBeta1 = 2), "adam.accBeta1 is 2, not a power of β in (0, 1]"],
+    ["a byte count that is not whole float32 values", (s: any) => (s.adam.m[0] = "AAAAAAA="), "adam.m[0] holds 5 bytes, not a whole number of float32 values"],
+    ["text that is not base64", (s: any) => (s.adam.v[2] = "not base64!"), "adam.v[2] is not base64 text"],
+    ["moments of another model", (s: any) => s.adam.v.pop(), "adam.v holds moments for 9 variables, model.json's model has 10"],
+    ["a moment of the wrong size", (s: any) => (s.adam.m[1] = Buffer.from(new Float32Array(3).buffer).toString("base64")), "adam.m[1] has 3 values, model.json's variable 1 has 16"],
+  ])("%s: one line naming the file and the field, before training", (_, edit, why) => {
+    const { r, file } = resumeWithState(edit as (s: Record<string, any>) => void);
+    expect(r.code).toBe(1);
+    expect(r.lines.at(-1)).toBe(`vae-lab: ${file}: ${why}`);
+    expect(r.lines.some((l) => l.startsWith("epoch "))).toBe(false);
+  });
+});

@@ -290,6 +290,15 @@ function loadResumePoint(dir: string, job: JobConfig): { vae: Vae | ConvVae; his
     fail("cannot be continued: model.json's metadata.history is not a list of epoch records");
   }
   if (history.length !== state.epoch) fail(`is from epoch ${state.epoch} but model.json from epoch ${history.length}`);
+  // Adam's moments must be those of this model's variables, in number and size.
+  const variables = vae.variables();
+  for (const key of ["m", "v"] as const) {
+    const moments = state.adam[key];
+    if (moments.length !== variables.length) fail(`adam.${key} holds moments for ${moments.length} variables, model.json's model has ${variables.length}`);
+    moments.forEach((a, i) => {
+      if (a && a.length !== variables[i].size) fail(`adam.${key}[${i}] has ${a.length} values, model.json's variable ${i} has ${variables[i].size}`);
+    });
+  }
   // The stored settings must describe the model they continue, or the metrics and report would describe another.
   const model = vae instanceof ConvVae ? { arch: "conv", latentDim: vae.config.latentDim } : { arch: "mlp", latentDim: vae.config.latentDim, hiddenDim: vae.config.hiddenDims.length === 1 ? vae.config.hiddenDims[0] : vae.config.hiddenDims.join("×"), activation: vae.config.activation, likelihood: vae.config.likelihood };
   for (const [field, value] of Object.entries(model)) {

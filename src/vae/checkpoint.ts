@@ -247,14 +247,28 @@ export function loadTrainingState(file: string): { state: TrainingState; extra?:
     throw new CheckpointError(file, "not valid JSON");
   }
   if (!doc || doc.format !== TRAINING_STATE_FORMAT) throw new CheckpointError(file, `not a vae-lab training state (format ${JSON.stringify(doc?.format)}, expected ${TRAINING_STATE_FORMAT})`);
-  const dec = (s: string | null) => {
+  const dec = (field: string) => (s: unknown, i: number) => {
     if (s === null) return null;
+    if (typeof s !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) throw new CheckpointError(file, `${field}[${i}] is not base64 text`);
     const bytes = Buffer.from(s, "base64");
+    if (bytes.length % 4 !== 0) throw new CheckpointError(file, `${field}[${i}] holds ${bytes.length} bytes, not a whole number of float32 values`);
     return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
   };
   if (!Array.isArray(doc.adam?.m) || !Array.isArray(doc.adam?.v) || !(Number.isInteger(doc.epoch) && doc.epoch >= 0)) throw new CheckpointError(file, "incomplete training state");
+  // Every field is checked here, so that a damaged state is named as such, not met later as a tfjs error or a
+  // "diverged" training.
+  const rng = doc.rng as unknown as { seed?: unknown; alea?: Record<string, unknown>; spareNormal?: unknown } | undefined;
+  const finite = (v: unknown) => typeof v === "number" && Number.isFinite(v);
+  if (!rng || typeof rng !== "object" || !finite(rng.seed) || !rng.alea || typeof rng.alea !== "object" || !["c", "s0", "s1", "s2"].every((k) => finite(rng.alea![k])) || !(rng.spareNormal === undefined || rng.spareNormal === null || finite(rng.spareNormal))) {
+    throw new CheckpointError(file, "rng is missing or not a random-stream state (seed, alea { c, s0, s1, s2 })");
+  }
+  if (!(Number.isSafeInteger(doc.adam.step) && doc.adam.step >= 0)) throw new CheckpointError(file, `adam.step is ${JSON.stringify(doc.adam.step)}, not a step count`);
+  for (const k of ["accBeta1", "accBeta2"] as const) {
+    const v = doc.adam[k];
+    if (!(finite(v) && v > 0 && v <= 1)) throw new CheckpointError(file, `adam.${k} is ${JSON.stringify(v)}, not a power of β in (0, 1]`);
+  }
   return {
-    state: { epoch: doc.epoch, rng: doc.rng, adam: { step: doc.adam.step, accBeta1: doc.adam.accBeta1, accBeta2: doc.adam.accBeta2, m: doc.adam.m.map(dec), v: doc.adam.v.map(dec) } },
+    state: { epoch: doc.epoch, rng: doc.rng, adam: { step: doc.adam.step, accBeta1: doc.adam.accBeta1, accBeta2: doc.adam.accBeta2, m: doc.adam.m.map(dec("adam.m")), v: doc.adam.v.map(dec("adam.v")) } },
     extra: doc.extra,
   };
 }
