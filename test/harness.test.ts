@@ -2,7 +2,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { Message, runNotebook, TslabKernel } from "../src/notebook/runner";
+import { failureLine, Message, readNotebook, runNotebook, TslabKernel } from "../src/notebook/runner";
 import { scratchDir } from "./harness/scratch";
 
 function notebook(cells: string[]): string {
@@ -31,6 +31,8 @@ describe("notebook harness", () => {
     expect(run.cells[0].result.outputs.map((o) => o.text).join("")).toContain("answer 42");
     expect(run.failure?.index).toBe(1);
     expect(run.failure?.message).toContain("boom in cell two");
+    // What vae-lab notebooks reports: the error's own line, not the kernel's stack frames after it.
+    expect(failureLine(run.failure!.message)).toBe("Error: boom in cell two");
     const saved = JSON.parse(fs.readFileSync(file, "utf8"));
     expect(saved.cells[0].outputs[0].text).toContain("answer 42");
   });
@@ -46,6 +48,7 @@ describe("notebook harness", () => {
   it("reports a type error as a failure", async () => {
     const run = await runNotebook(notebook(['const s: string = 3;']));
     expect(run.failure?.message).toMatch(/not assignable/);
+    expect(failureLine(run.failure!.message)).toMatch(/not assignable/);
   });
 
   it("a lost 'idle' broadcast ends the cell on its reply after the grace period, with a warning, not after the hang detector", async () => {
@@ -71,5 +74,15 @@ describe("notebook harness", () => {
     } finally {
       await k.shutdown();
     }
+  });
+
+  it("a notebook that is not JSON, or JSON without cells, is refused naming the file, before a kernel starts", async () => {
+    const dir = scratchDir("vae-lab-nb-");
+    const bad = path.join(dir, "bad.ipynb");
+    fs.writeFileSync(bad, "{ not json");
+    expect(() => readNotebook(bad)).toThrow(new RegExp(`^${bad}: not valid notebook JSON \\(`));
+    const empty = path.join(dir, "empty.ipynb");
+    fs.writeFileSync(empty, "{}");
+    await expect(runNotebook(empty)).rejects.toThrow(`${empty}: not a notebook (no list of cells)`);
   });
 });

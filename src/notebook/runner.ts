@@ -11,6 +11,8 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { Dealer, Subscriber } from "zeromq";
+import { readFileBounded } from "../files/bounded-read";
+import { FileError } from "../files/file-error";
 
 const DELIM = "<IDS|MSG>";
 
@@ -353,6 +355,32 @@ export function outputText(outputs: Output[]): string {
     .join("");
 }
 
+/** The most a notebook file may hold (checked before it is read): far above the executed notebooks' 22 MB. */
+const MAX_NOTEBOOK_BYTES = 256 * 1024 * 1024;
+
+/** A notebook file as JSON with a list of cells; anything else is a FileError naming the file. */
+export function readNotebook(file: string): { cells: unknown[] } & Record<string, unknown> {
+  const text = readFileBounded(file, MAX_NOTEBOOK_BYTES, "a notebook").toString("utf8");
+  let nb: unknown;
+  try {
+    nb = JSON.parse(text);
+  } catch (e) {
+    throw new FileError(file, `not valid notebook JSON (${(e as Error).message})`);
+  }
+  if (!nb || typeof nb !== "object" || !Array.isArray((nb as { cells?: unknown }).cells)) throw new FileError(file, "not a notebook (no list of cells)");
+  return nb as { cells: unknown[] } & Record<string, unknown>;
+}
+
+/**
+ * What a failed cell's output says, in one line: the error's own line ("TypeError: x is not a function"),
+ * not the kernel's stack frames that follow it; else the last line of the output.
+ */
+export function failureLine(message: string): string {
+  const lines = message.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("at ") && l !== "^");
+  const error = lines.find((l) => /^([A-Z]\w*)?(Error|Exception)\b.*:/.test(l) || /^error TS\d+/.test(l) || /\berror TS\d+:/.test(l));
+  return error ?? lines.at(-1) ?? message.trim();
+}
+
 /**
  * Execute a notebook top to bottom in a fresh tslab kernel (started in the notebook's folder). Stops at the
  * first failing cell. With `writeTo`, the executed notebook (outputs filled in) is written there.
@@ -362,7 +390,7 @@ export async function runNotebook(
   options: { env?: Record<string, string>; cellTimeoutSeconds?: number; writeTo?: string } = {},
 ): Promise<NotebookRun> {
   const t0 = Date.now();
-  const nb = JSON.parse(fs.readFileSync(file, "utf8"));
+  const nb = readNotebook(file);
   const kernel = await TslabKernel.start(path.dirname(path.resolve(file)), options.env ?? {});
   const run: NotebookRun = { file, seconds: 0, cells: [] };
   try {

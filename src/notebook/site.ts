@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { writeFileAtomic } from "../files/atomic-write";
 import { escapeHtml, hrefTo, MATHJAX_CONFIG, NotebookJson, notebookPage, notebookTitle, renderMarkdown } from "./html";
-import { runNotebook } from "./runner";
+import { failureLine, runNotebook } from "./runner";
 
 export interface SiteOptions {
   /** Folder of .ipynb files. */
@@ -86,7 +86,7 @@ export async function buildSite(options: SiteOptions): Promise<SitePage[]> {
       cellTimeoutSeconds: 3600,
       writeTo: executed,
     });
-    if (run.failure) throw new NotebookFailedError(`${p.notebook}: cell ${run.failure.index} failed: ${run.failure.message.split("\n").slice(-3).join(" ")}`);
+    if (run.failure) throw new NotebookFailedError(`${p.notebook}: cell ${run.failure.index} failed: ${failureLine(run.failure.message)}`);
     const nb = JSON.parse(fs.readFileSync(executed, "utf8")) as NotebookJson;
     p.title = notebookTitle(nb, p.notebook);
     p.summary = summary(nb);
