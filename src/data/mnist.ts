@@ -96,6 +96,7 @@ export function loadMnist(options: MnistOptions = {}): MnistSet {
   if (!BINARIZE_CHOICES.includes(binarize)) {
     throw new Error(`binarize: unknown mode "${binarize}" (expected ${BINARIZE_CHOICES.join(", ")})`);
   }
+  if (split !== "train" && split !== "test") throw new Error(`split: expected "train" or "test", got ${JSON.stringify(split)}`);
   if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
     throw new Error(`limit: expected a positive integer, got ${limit}`);
   }

@@ -53,6 +53,10 @@ export interface VimcoOptions extends CategoricalEstimatorOptions {
 
 /** softmax of a plain array (max-shifted). */
 export function softmax(logits: number[]): number[] {
+  if (logits.length === 0 || logits.some((l) => Number.isNaN(l))) throw new Error(`softmax: logits must be a non-empty list of numbers (got [${logits.join(", ")}])`);
+  // +∞ logits take all the mass, shared equally (the limit as they grow); −∞ logits get none.
+  const inf = logits.filter((l) => l === Infinity).length;
+  if (inf > 0) return logits.map((l) => (l === Infinity ? 1 / inf : 0));
   const m = Math.max(...logits);
   const e = logits.map((l) => Math.exp(l - m));
   const s = e.reduce((a, b) => a + b, 0);

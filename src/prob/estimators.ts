@@ -61,7 +61,8 @@ export interface EstimatorOptions {
 
 function check(q: DiagGaussian, samples: number, where: string): void {
   if (q.mu.length !== q.sigma.length) throw new Error(`${where}: mu has ${q.mu.length} entries, sigma ${q.sigma.length}`);
-  if (q.sigma.some((s) => !(s > 0))) throw new Error(`${where}: every sigma must be > 0`);
+  if (q.sigma.some((s) => !(s > 0 && Number.isFinite(s)))) throw new Error(`${where}: every sigma must be > 0 and finite`);
+  if (q.mu.some((m) => !Number.isFinite(m))) throw new Error(`${where}: every mu must be a finite number`);
   if (!(Number.isInteger(samples) && samples >= 1)) throw new Error(`${where}: samples must be a positive integer (got ${samples})`);
 }
 

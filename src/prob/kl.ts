@@ -12,6 +12,11 @@ import { Rng } from "../engine/random";
  *   Σ_d [ log(σp/σq) + (σq² + (μq − μp)²) / (2σp²) − ½ ].
  */
 export function klDiagGaussians(q: DiagGaussian, p: DiagGaussian): number {
+  for (const [name, g] of [["q", q], ["p", p]] as const) {
+    if (g.mu.length !== q.mu.length || g.sigma.length !== q.mu.length) throw new Error(`klDiagGaussians: q and p must have mu and sigma of one length (q.mu has ${q.mu.length}, ${name}.mu ${g.mu.length}, ${name}.sigma ${g.sigma.length})`);
+    if (g.sigma.some((s) => !(s > 0 && Number.isFinite(s)))) throw new Error(`klDiagGaussians: every ${name}.sigma must be > 0 and finite`);
+    if (g.mu.some((m) => !Number.isFinite(m))) throw new Error(`klDiagGaussians: every ${name}.mu must be a finite number`);
+  }
   let s = 0;
   for (let d = 0; d < q.mu.length; d++) {
     const vq = q.sigma[d] ** 2;

@@ -35,6 +35,11 @@ export function iwaeNll(vae: LatentModel, set: MnistSet, options: { k?: number; 
  */
 export function* iwaeNllSteps(vae: LatentModel, set: MnistSet, options: { k?: number; limit?: number; seed?: number; chunk?: number } = {}): Generator<number, number> {
   const { k = 100, chunk = 1000 } = options;
+  const positive = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 1;
+  if (!positive(k)) throw new Error(`iwaeNll: k must be a positive integer (got ${k})`);
+  if (!positive(chunk)) throw new Error(`iwaeNll: chunk must be a positive integer (got ${chunk})`);
+  if (options.limit !== undefined && !positive(options.limit)) throw new Error(`iwaeNll: limit must be a positive integer (got ${options.limit})`);
+  if (set.count < 1) throw new Error("iwaeNll: the set is empty");
   const n = Math.min(options.limit ?? set.count, set.count);
   const rng = new Rng(options.seed ?? 7);
   const D = vae.config.latentDim;

@@ -96,7 +96,17 @@ export function validateVaeConfig(c: VaeConfig): void {
   if (!ACTIVATIONS.includes(c.activation)) throw new Error(`activation must be one of ${ACTIVATIONS.join(", ")} (got ${c.activation})`);
   if (c.likelihood !== "bernoulli" && c.likelihood !== "gaussian") throw new Error(`likelihood must be bernoulli or gaussian (got ${c.likelihood})`);
   if (c.gaussianVariance !== "learned" && !(c.gaussianVariance > 0)) throw new Error(`gaussianVariance must be > 0 or "learned"`);
+  // Every weight matrix must fit (checked before anything is allocated, so nothing is left behind).
+  const widths = [c.inputDim, ...c.hiddenDims, c.latentDim];
+  for (let i = 1; i < widths.length; i++) {
+    if (widths[i - 1] * widths[i] > MAX_WEIGHT_FLOATS) {
+      throw new Error(`a ${widths[i - 1]}×${widths[i]} layer has ${widths[i - 1] * widths[i]} weights, more than the ${MAX_WEIGHT_FLOATS} one layer may have (inputDim, hiddenDims, latentDim)`);
+    }
+  }
 }
+
+/** The most weights one layer may have (2²⁶: 256 MiB of float32). */
+export const MAX_WEIGHT_FLOATS = 1 << 26;
 
 export class Vae {
   /** tfjs variable names must be unique in a process: each model's are prefixed vae0/, vae1/, … */
@@ -152,6 +162,7 @@ export class Vae {
 
   /** q(z|x): mean and log-variance, each [batch, latentDim]. */
   encode(x: tf.Tensor2D): { mu: tf.Tensor2D; logVar: tf.Tensor2D } {
+    this.checkAlive("encode");
     return tf.tidy(() => {
       let h: tf.Tensor = x;
       this.encoder.forEach((l, i) => {
@@ -167,6 +178,7 @@ export class Vae {
 
   /** p(x|z): logits (Bernoulli) or pre-sigmoid means (Gaussian), [batch, inputDim]. */
   decode(z: tf.Tensor2D): tf.Tensor2D {
+    this.checkAlive("decode");
     return tf.tidy(() => {
       let h: tf.Tensor = z;
       for (const l of this.decoder) h = activate(dense(h, l.W, l.b), this.config.activation);
@@ -181,6 +193,7 @@ export class Vae {
 
   /** All trainable variables, in a fixed order. */
   variables(): tf.Variable[] {
+    this.checkAlive("variables");
     const v: tf.Variable[] = [];
     for (const l of [...this.encoder, this.encMu, this.encLogVar, ...this.decoder, this.decOut]) v.push(l.W, l.b);
     if (this.logNoiseVar) v.push(this.logNoiseVar);
@@ -198,8 +211,17 @@ export class Vae {
     return this.variables().reduce((s, v) => s + v.size, 0);
   }
 
+  /** Free the weights; the model cannot be used afterwards (a second dispose does nothing). */
   dispose(): void {
+    if (this.disposed) return;
     for (const v of this.variables()) v.dispose();
+    this.disposed = true;
+  }
+
+  private disposed = false;
+
+  private checkAlive(what: string): void {
+    if (this.disposed) throw new Error(`Vae.${what}: this model was disposed (its weights are freed); make a new one or load a checkpoint`);
   }
 }
 

@@ -150,7 +150,12 @@ export function* trainVaeSteps(vae: LatentModel, train: MnistSet, test: MnistSet
   const { epochs, batchSize = 128, lr = 1e-3, beta = 1, warmupEpochs = 0, samples = 1, encoderEstimator: estimator = "reparam" } = options;
   if (!(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`epochs must be a positive integer (got ${epochs})`);
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`batchSize must be a positive integer (got ${batchSize})`);
-  if (!(lr > 0)) throw new Error(`lr must be > 0 (got ${lr})`);
+  if (!(lr > 0 && Number.isFinite(lr))) throw new Error(`lr must be a finite number > 0 (got ${lr})`);
+  if (!(beta >= 0 && Number.isFinite(beta))) throw new Error(`beta must be a finite number ≥ 0 (got ${beta})`);
+  if (!(Number.isInteger(warmupEpochs) && warmupEpochs >= 0)) throw new Error(`warmupEpochs must be an integer ≥ 0 (got ${warmupEpochs})`);
+  if (!(Number.isInteger(samples) && samples >= 1)) throw new Error(`samples must be a positive integer (got ${samples})`);
+  if (!(train.count >= 1)) throw new Error("the training set is empty");
+  if (!(test.count >= 1)) throw new Error("the test set is empty");
   if (train.pixels !== vae.config.inputDim) throw new Error(`the data have ${train.pixels} pixels per image but the model expects ${vae.config.inputDim}`);
   const rng = options.resume ? Rng.fromState(options.resume.rng) : new Rng(options.seed ?? 0);
   const first = (options.resume?.epoch ?? 0) + 1;
