@@ -49,6 +49,26 @@ function trainedRun(seed = 3): string {
   return runs.get(seed)!;
 }
 
+/** A copy of the trained run (seed 3), for a test that changes or writes into it. */
+function copyOfRun(): string {
+  const dir = path.join(tmp(), "run");
+  fs.cpSync(trainedRun(), dir, { recursive: true });
+  return dir;
+}
+
+/** Resume a copy of the trained run whose training-state.json was edited by `edit`; the run folder must be unchanged. */
+function resumeWithEditedState(edit: (state: Record<string, any>) => void) {
+  const dir = copyOfRun();
+  const file = path.join(dir, "training-state.json");
+  const state = JSON.parse(fs.readFileSync(file, "utf8"));
+  edit(state);
+  fs.writeFileSync(file, JSON.stringify(state));
+  const before = hashes(dir);
+  const r = run(["train", "--resume", dir, "--epochs", "1"]);
+  expect(hashes(dir)).toEqual(before);
+  return { r, file };
+}
+
 describe("1. a command cannot destroy its own input", () => {
   it.each([
     ["sample", "model.json"],
@@ -165,8 +185,7 @@ describe("5. every file a command reads is bounded before it is read", () => {
     expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
     const r = run(["sample", "--model", fifo, "--out", path.join(dir, "s.json")]);
     expect(r.lines).toEqual([`vae-lab: ${fifo}: not a regular file (a FIFO)`]);
-    const runDir = path.join(tmp(), "run");
-    fs.cpSync(trainedRun(), runDir, { recursive: true });
+    const runDir = copyOfRun();
     fs.rmSync(path.join(runDir, "training-state.json"));
     expect(spawnSync("mkfifo", [path.join(runDir, "training-state.json")]).status).toBe(0);
     const resume = run(["train", "--resume", runDir, "--epochs", "1"]);
@@ -248,8 +267,7 @@ describe("13. no silent non-numbers; metadata describe the data", () => {
 
 describe("7. Ctrl-C during evaluation and report building", () => {
   it("SIGINT while the IWAE bound is computed stops there: one line saying where, exit 130, earlier outputs kept", async () => {
-    const out = path.join(tmp(), "run");
-    fs.cpSync(trainedRun(), out, { recursive: true });
+    const out = copyOfRun();
     const before = hashes(out);
     const args = ["train", "--epochs", "1", "--hidden-dim", "16", "--data", tiny, "--out", out, "--iwae-k", "10000", "--iwae-images", "50"];
     const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, VAE_LAB_BACKEND: "cpu" } });
@@ -313,19 +331,7 @@ describe("7. Ctrl-C during evaluation and report building", () => {
 });
 
 describe("4. --resume checks the job stored in training-state.json as it checks flags, and against model.json", () => {
-  /** A copy of a trained run whose training-state.json's job is edited by `edit`; the result of resuming it. */
-  function resumeEdited(edit: (job: Record<string, unknown>) => unknown) {
-    const dir = path.join(tmp(), "run");
-    fs.cpSync(trainedRun(), dir, { recursive: true });
-    const file = path.join(dir, "training-state.json");
-    const state = JSON.parse(fs.readFileSync(file, "utf8"));
-    state.extra.job = edit(state.extra.job) ?? state.extra.job;
-    fs.writeFileSync(file, JSON.stringify(state));
-    const before = hashes(dir);
-    const r = run(["train", "--resume", dir, "--epochs", "1"]);
-    expect(hashes(dir)).toEqual(before);
-    return { r, file };
-  }
+  const resumeEdited = (edit: (job: Record<string, unknown>) => unknown) => resumeWithEditedState((s) => (s.extra.job = edit(s.extra.job) ?? s.extra.job));
 
   it.each([
     ["samples", 1e6, 'job.samples: expected an integer from 1 to 1000, got "1000000"'],
@@ -358,8 +364,7 @@ describe("4. --resume checks the job stored in training-state.json as it checks 
   });
 
   it("a malformed metadata.history in model.json is refused before training, not after it", () => {
-    const dir = path.join(tmp(), "run");
-    fs.cpSync(trainedRun(), dir, { recursive: true });
+    const dir = copyOfRun();
     const model = JSON.parse(fs.readFileSync(path.join(dir, "model.json"), "utf8"));
     model.metadata.history = [{ epoch: "one" }];
     fs.writeFileSync(path.join(dir, "model.json"), JSON.stringify(model));
@@ -438,8 +443,7 @@ describe("9. output-folder problems are found before training; one train per fol
   });
 
   it("--resume DIR finishes an interrupted write of DIR before reading it, also when writing elsewhere", () => {
-    const dir = path.join(tmp(), "run");
-    fs.cpSync(trainedRun(), dir, { recursive: true });
+    const dir = copyOfRun();
     const killed = run(["train", "--resume", dir, "--epochs", "1"], { VAE_LAB_TEST_KILL_AT: "moved model.json" });
     expect(killed.signal).toBe("SIGKILL");
     expect(fs.existsSync(path.join(dir, ".vae-lab-commit"))).toBe(true);
@@ -470,8 +474,7 @@ describe("6. the categorical path has train's safeguards", () => {
   const cat = (out: string, ...more: string[]) => ["train", "--latent", "categorical", "--epochs", "1", "--batch-size", "25", "--hidden-dim", "32", "--data", tiny, "--out", out, ...more];
 
   it("over an earlier Gaussian run: one set (model.json, report.html, metrics.json), the stale Gaussian model and training state gone; sample, encode, export and --resume refuse it by name", () => {
-    const out = path.join(tmp(), "run");
-    fs.cpSync(trainedRun(), out, { recursive: true });
+    const out = copyOfRun();
     const r = run(cat(out));
     expect(r.code, r.err).toBe(0);
     expect(fs.readdirSync(out).sort()).toEqual(["metrics.json", "model.json", "report.html"]);
@@ -516,8 +519,7 @@ describe("6. the categorical path has train's safeguards", () => {
   }, 300_000);
 
   it("Ctrl-C during categorical training: one line, exit 130, earlier outputs kept", async () => {
-    const out = path.join(tmp(), "run");
-    fs.cpSync(trainedRun(), out, { recursive: true });
+    const out = copyOfRun();
     const before = hashes(out);
     const child = spawn(process.execPath, [cli, ...cat(out, "--epochs", "10000")], { env: { ...process.env, VAE_LAB_BACKEND: "cpu" } });
     let err = "";
@@ -596,17 +598,6 @@ describe("8. the model's size is bounded for the data, and info reads headers on
 });
 
 describe("12. a damaged training state is named field by field", () => {
-  /** A copy of a trained run whose training-state.json is edited by `edit`; the result of resuming it. */
-  function resumeWithState(edit: (state: Record<string, any>) => void) {
-    const dir = path.join(tmp(), "run");
-    fs.cpSync(trainedRun(), dir, { recursive: true });
-    const file = path.join(dir, "training-state.json");
-    const state = JSON.parse(fs.readFileSync(file, "utf8"));
-    edit(state);
-    fs.writeFileSync(file, JSON.stringify(state));
-    return { r: run(["train", "--resume", dir, "--epochs", "1"]), file };
-  }
-
   it.each([
     ["rng missing", (s: any) => delete s.rng, "rng is missing or not a random-stream state (seed, alea { c, s0, s1, s2 })"],
     ["adam.step not a count", (s: any) => (s.adam.step = -3), "adam.step is -3, not a step count"],
@@ -616,7 +607,7 @@ describe("12. a damaged training state is named field by field", () => {
     ["moments of another model", (s: any) => s.adam.v.pop(), "adam.v holds moments for 9 variables, model.json's model has 10"],
     ["a moment of the wrong size", (s: any) => (s.adam.m[1] = Buffer.from(new Float32Array(3).buffer).toString("base64")), "adam.m[1] has 3 values, model.json's variable 1 has 16"],
   ])("%s: one line naming the file and the field, before training", (_, edit, why) => {
-    const { r, file } = resumeWithState(edit as (s: Record<string, any>) => void);
+    const { r, file } = resumeWithEditedState(edit as (s: Record<string, any>) => void);
     expect(r.code).toBe(1);
     expect(r.lines.at(-1)).toBe(`vae-lab: ${file}: ${why}`);
     expect(r.lines.some((l) => l.startsWith("epoch "))).toBe(false);
