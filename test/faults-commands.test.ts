@@ -49,6 +49,23 @@ function trainedRun(seed = 3): string {
   return runs.get(seed)!;
 }
 
+/** Start the CLI in the background; resolves once its stderr matches `until`, with the child and its stderr so far. */
+async function startUntil(args: string[], until: RegExp) {
+  const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, VAE_LAB_BACKEND: "cpu" } });
+  let err = "";
+  child.stderr.on("data", (d) => (err += d));
+  const exit = new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+  await new Promise<void>((resolve) => {
+    const t = setInterval(() => {
+      if (until.test(err)) {
+        clearInterval(t);
+        resolve();
+      }
+    }, 20);
+  });
+  return { child, exit, stderr: () => err };
+}
+
 /** A copy of the trained run (seed 3), for a test that changes or writes into it. */
 function copyOfRun(): string {
   const dir = path.join(tmp(), "run");
@@ -270,21 +287,10 @@ describe("7. Ctrl-C during evaluation and report building", () => {
     const out = copyOfRun();
     const before = hashes(out);
     const args = ["train", "--epochs", "1", "--hidden-dim", "16", "--data", tiny, "--out", out, "--iwae-k", "10000", "--iwae-images", "50"];
-    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, VAE_LAB_BACKEND: "cpu" } });
-    let err = "";
-    child.stderr.on("data", (d) => (err += d));
-    await new Promise<void>((resolve) => {
-      const t = setInterval(() => {
-        if (/evaluating…/.test(err)) {
-          clearInterval(t);
-          resolve();
-        }
-      }, 20);
-    });
+    const { child, exit, stderr } = await startUntil(args, /evaluating…/);
     child.kill("SIGINT");
-    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
-    expect(code).toBe(130);
-    const last = err.split("\n").filter(Boolean).at(-1);
+    expect(await exit).toBe(130);
+    const last = stderr().split("\n").filter(Boolean).at(-1);
     expect(last).toMatch(new RegExp(`^vae-lab: interrupted by SIGINT while evaluating \\((after the test ELBO|IWAE, image \\d+/50)\\); nothing written, earlier outputs in ${out} kept$`));
     expect(hashes(out)).toEqual(before);
   }, 300_000);
@@ -413,22 +419,12 @@ describe("9. output-folder problems are found before training; one train per fol
 
   it("a second train into the same --out while one runs is refused at once, naming the first", async () => {
     const out = path.join(tmp(), "out");
-    const first = spawn(process.execPath, [cli, ...quick(out, "--epochs", "10000")], { env: { ...process.env, VAE_LAB_BACKEND: "cpu" } });
-    let err = "";
-    first.stderr.on("data", (d) => (err += d));
-    await new Promise<void>((resolve) => {
-      const t = setInterval(() => {
-        if (/epoch 1\/10000/.test(err)) {
-          clearInterval(t);
-          resolve();
-        }
-      }, 20);
-    });
+    const { child: first, exit } = await startUntil(quick(out, "--epochs", "10000"), /epoch 1\/10000/);
     const second = run(quick(out));
     expect(second.code).toBe(1);
     expect(second.lines).toEqual([`vae-lab: --out: ${out}: is in use by another vae-lab train (process ${first.pid}); wait for it to finish or choose another --out (if no such run is going on, remove ${path.join(out, ".vae-lab-lock")})`]);
     first.kill("SIGINT");
-    expect(await new Promise<number | null>((resolve) => first.on("exit", (c) => resolve(c)))).toBe(130);
+    expect(await exit).toBe(130);
     expect(fs.existsSync(out)).toBe(false); // the first made the folder, wrote nothing and removed it again
   }, 300_000);
 
@@ -521,20 +517,10 @@ describe("6. the categorical path has train's safeguards", () => {
   it("Ctrl-C during categorical training: one line, exit 130, earlier outputs kept", async () => {
     const out = copyOfRun();
     const before = hashes(out);
-    const child = spawn(process.execPath, [cli, ...cat(out, "--epochs", "10000")], { env: { ...process.env, VAE_LAB_BACKEND: "cpu" } });
-    let err = "";
-    child.stderr.on("data", (d) => (err += d));
-    await new Promise<void>((resolve) => {
-      const t = setInterval(() => {
-        if (/epoch 1\/10000/.test(err)) {
-          clearInterval(t);
-          resolve();
-        }
-      }, 20);
-    });
+    const { child, exit, stderr } = await startUntil(cat(out, "--epochs", "10000"), /epoch 1\/10000/);
     child.kill("SIGINT");
-    expect(await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)))).toBe(130);
-    expect(err.split("\n").filter(Boolean).at(-1)).toMatch(new RegExp(`^vae-lab: interrupted by SIGINT during training \\(epoch \\d+/10000\\); nothing written, earlier outputs in ${out} kept$`));
+    expect(await exit).toBe(130);
+    expect(stderr().split("\n").filter(Boolean).at(-1)).toMatch(new RegExp(`^vae-lab: interrupted by SIGINT during training \\(epoch \\d+/10000\\); nothing written, earlier outputs in ${out} kept$`));
     expect(hashes(out)).toEqual(before);
   }, 300_000);
 });
