@@ -103,6 +103,23 @@ describe("OpenBLAS core choice", () => {
     expect(process.env.OPENBLAS_CORETYPE).toBe(want);
   });
 
+  it.skipIf(!canProbe)("OPENBLAS_CORETYPE=SkylakeX whose probe dies of SIGILL (imitated by a preload in the probe's child) does not kill vae-lab info", () => {
+    // On an AVX-512 CPU the SkylakeX kernels run; a preload kills the probing child (`node -e`, one argv
+    // entry) the way an AVX2-only CPU would, so the whole path is exercised on every CPU.
+    const dir = fs.mkdtempSync(path.join(require("os").tmpdir(), "vae-lab-sigill-"));
+    try {
+      const preload = path.join(dir, "sigill.js");
+      fs.writeFileSync(preload, 'if (process.env.OPENBLAS_CORETYPE === "SkylakeX" && process.argv.length === 1) process.kill(process.pid, "SIGILL");\n');
+      const cli = path.resolve(__dirname, "../dist/cli/main.js");
+      const r = spawnSync(process.execPath, [cli, "info"], { encoding: "utf8", timeout: 120_000, env: { ...process.env, OPENBLAS_CORETYPE: "SkylakeX", NODE_OPTIONS: `--require ${preload}` } });
+      expect(r.signal).toBeNull();
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/^blas: {4}OpenBLAS core \w+ \(OPENBLAS_CORETYPE=SkylakeX ignored: a process using it failed \(killed by SIGILL\)/m);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it.skipIf(!canProbe || cpuVectorIsa(cpuinfo) !== "avx2")("on an AVX2-only CPU, OPENBLAS_CORETYPE=SkylakeX does not kill vae-lab info: it is ignored, in one line", () => {
     const cli = path.resolve(__dirname, "../dist/cli/main.js");
     const r = spawnSync(process.execPath, [cli, "info"], { encoding: "utf8", timeout: 120_000, env: { ...process.env, OPENBLAS_CORETYPE: "SkylakeX" } });
