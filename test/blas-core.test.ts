@@ -77,6 +77,7 @@ describe("OpenBLAS core choice", () => {
       [{ why: "killed by SIGILL" }, "a process using it failed (killed by SIGILL)"],
       [{ core: "SkylakeX", error: 0.3 }, "its sgemm self-check failed (relative error 0.3)"],
       [{}, "a process using it gave no answer"],
+      [{ core: "SkylakeX", error: null as unknown as number }, "its sgemm self-check failed (relative error null)"], // NaN, as JSON carries it
     ];
     for (const [bad, why] of cases) {
       process.env.OPENBLAS_CORETYPE = "SkylakeX";

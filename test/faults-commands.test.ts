@@ -12,6 +12,7 @@ import { saveVae } from "../src/vae/checkpoint";
 import { Vae } from "../src/vae/model";
 import { initBackend } from "../src/engine/backend";
 import { scratchDir } from "./harness/scratch";
+import { permissionsUnenforced, unprivileged } from "./harness/permissions";
 
 const cli = process.env.VAE_LAB_TEST_CLI ?? path.resolve(__dirname, "../dist/cli/main.js");
 const tiny = path.resolve(__dirname, "../data/mnist-tiny");
@@ -565,7 +566,7 @@ describe("8. the model's size is bounded for the data, and info reads headers on
   it("a set of 1 369 000 images (a small gzip) is refused before its floats are made; info describes it from the headers", () => {
     const dir = dataFolder(1_369_000, 28, 28, true, 10);
     const r = run(["train", "--epochs", "1", "--data", dir, "--out", path.join(tmp(), "o")]);
-    expect(r.lines).toEqual([`vae-lab: ${path.join(dir, "train-images-idx3-ubyte.gz")}: 1369000 images of 28×28 are 1073296000 pixels, more than the 268435456 (1 GiB as floats) vae-lab loads at once; use fewer (--train-size)`]);
+    expect(r.lines).toEqual([`vae-lab: ${path.join(dir, "train-images-idx3-ubyte.gz")}: 1369000 images of 28×28 are 1073296000 pixels, more than the 268435456 (1 GiB as floats) vae-lab loads at once; use fewer (train --train-size, encode --limit)`]);
     const info = run(["info", "--data", dir]);
     expect(info.code, info.err).toBe(0);
     expect(info.out).toContain("train 1369000 × 28×28, test 10; digits per class 1369000 0 0 0 0 0 0 0 0 0");
@@ -597,5 +598,57 @@ describe("12. a damaged training state is named field by field", () => {
     expect(r.code).toBe(1);
     expect(r.lines.at(-1)).toBe(`vae-lab: ${file}: ${why}`);
     expect(r.lines.some((l) => l.startsWith("epoch "))).toBe(false);
+  });
+});
+
+describe("review findings: locks across commands, read-only runs, long runs, long gzip headers", () => {
+  it("export into a folder a train is writing is refused at once (it would repair away the train's staging)", async () => {
+    const out = path.join(tmp(), "out");
+    const { child, exit } = await startUntil(["train", "--epochs", "10000", "--hidden-dim", "16", "--data", tiny, "--out", out, "--iwae-k", "0"], /epoch 1\/10000/);
+    const r = run(["export", "--model", path.join(trainedRun(), "model.json"), "--out", out]);
+    expect(r.code).toBe(1);
+    expect(r.lines[0]).toMatch(new RegExp(`^vae-lab: --out: ${out}: is in use by another vae-lab train \\(process ${child.pid}\\)`));
+    child.kill("SIGINT");
+    expect(await exit).toBe(130);
+  }, 300_000);
+
+  it.skipIf(permissionsUnenforced !== undefined)("a run in a folder one cannot write to is resumed into another --out", () => {
+    const dir = copyOfRun();
+    fs.chmodSync(dir, 0o555);
+    const elsewhere = path.join(tmp(), "run2");
+    const [cmd, args] = unprivileged(process.execPath, [cli, "train", "--resume", dir, "--epochs", "1", "--out", elsewhere]);
+    const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 180_000, env: { ...process.env, VAE_LAB_BACKEND: "cpu" } });
+    fs.chmodSync(dir, 0o755);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(elsewhere, "metrics.json"), "utf8")).epochs).toHaveLength(2);
+  });
+
+  it("a run whose stored epochs passed --epochs' bound (several resumes) can still be resumed", () => {
+    const dir = copyOfRun();
+    const file = path.join(dir, "training-state.json");
+    const state = JSON.parse(fs.readFileSync(file, "utf8"));
+    state.extra.job.epochs = 12_000;
+    fs.writeFileSync(file, JSON.stringify(state));
+    const r = run(["train", "--resume", dir, "--epochs", "1", "--out", path.join(tmp(), "run2")]);
+    expect(r.code, r.err).toBe(0);
+    const bad = resumeWithEditedState((s) => (s.extra.job.epochs = 0));
+    expect(bad.r.lines.at(-1)).toBe(`vae-lab: ${bad.file}: job.epochs is 0, not a number of epochs`);
+  });
+
+  it("vae-lab info reads a gzipped IDX file whose gzip header is longer than 4 KB (a long file-name field)", () => {
+    const dir = tmp();
+    const zlib = require("zlib") as typeof import("zlib");
+    const withName = (bytes: Uint8Array) => {
+      const gz = zlib.gzipSync(bytes);
+      // FLG.FNAME: a zero-terminated name of 6000 bytes between the 10-byte header and the deflate data.
+      return Buffer.concat([Buffer.from([gz[0], gz[1], gz[2], gz[3] | 0x08]), gz.subarray(4, 10), Buffer.alloc(6000, 0x61), Buffer.from([0]), gz.subarray(10)]);
+    };
+    for (const stem of ["train", "t10k"]) {
+      fs.writeFileSync(path.join(dir, `${stem}-images-idx3-ubyte.gz`), withName(encodeIdx([3, 28, 28], new Uint8Array(3 * 784))));
+      fs.writeFileSync(path.join(dir, `${stem}-labels-idx1-ubyte`), encodeIdx([3], new Uint8Array([1, 2, 3])));
+    }
+    const info = run(["info", "--data", dir]);
+    expect(info.code, info.err).toBe(0);
+    expect(info.out).toContain("train 3 × 28×28, test 3; digits per class 0 1 1 1 0 0 0 0 0 0");
   });
 });

@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
-import { disableNativeMatMul, enableNativeMatMul, nativeBernoulliNll, nativeMatMulStatus } from "../src/engine/native-kernels";
+import { disableNativeMatMul, enableNativeMatMul, loadNativeBlas, nativeBernoulliNll, nativeMatMulStatus } from "../src/engine/native-kernels";
 import { nativeExpected, nativeSkipped } from "./harness/native";
 import { Rng } from "../src/engine/random";
 import { bernoulliNll } from "../src/vae/model";
@@ -196,6 +196,13 @@ run("native fused Bernoulli NLL (wasm + libmvec) against a float64 reference", (
       expect(worstError(Array.from(grad), ref.grad)).toBeLessThan(1e-6);
     });
   }
+
+  it("refuses a gradient place that overlaps the logits or the targets (it holds e^{-|l|} before the gradient)", () => {
+    const blas = loadNativeBlas()!;
+    const heap = new Float32Array(64);
+    for (const g of [5, 14, 0]) expect(() => blas.bernoulliNll(heap, 0, 10, 40, g, 1, 10, 1)).toThrow("vae-lab native bernoulliNll: the gradient overlaps the logits or the targets");
+    expect(() => blas.bernoulliNll(heap, 0, 10, 40, 20, 1, 10, 1)).not.toThrow();
+  });
 
   it("a NaN logit gives a NaN row and leaves the other rows alone", async () => {
     await tf.setBackend("wasm");

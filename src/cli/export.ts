@@ -8,6 +8,7 @@ import { writeOutputSet } from "../files/output-set";
 import { layersExportFiles } from "../vae/layers-export";
 import { backendFlag, parse, UsageError } from "./main";
 import { checkOutFolder } from "./out-guard";
+import { lockOutFolder } from "./job";
 import { interruptible } from "./signals";
 
 export const EXPORT_HELP = `vae-lab export --model FILE --out DIR [--backend B]
@@ -36,8 +37,14 @@ export async function exportCommand(argv: string[]): Promise<void> {
     await interruptible("exporting", async (checkpoint) => {
       const files = await layersExportFiles(vae);
       await checkpoint();
-      // The four files replace an earlier export's as one set (files/output-set.ts).
-      writeOutputSet(out, files);
+      // The four files replace an earlier export's as one set (files/output-set.ts), under the folder's lock,
+      // so an export never repairs away the staging of a train writing into the same folder.
+      const release = lockOutFolder(out);
+      try {
+        writeOutputSet(out, files);
+      } finally {
+        release();
+      }
     });
   } finally {
     vae.dispose();

@@ -56,10 +56,15 @@ export function storedJob(file: string, job: unknown): JobConfig {
     if (typeof v !== "string" && typeof v !== "number") throw new CheckpointError(file, `job.${field} is ${JSON.stringify(v)}, not a setting`);
     // The conv model's layers are fixed: its stored hidden width and activation are the defaults, not flags.
     if (j.arch === "conv" && (field === "hiddenDim" || field === "activation")) continue;
+    // The stored epochs are the run's total so far, which may pass --epochs' bound after several resumes.
+    if (field === "epochs") {
+      if (!(Number.isSafeInteger(v) && (v as number) >= 1)) throw new CheckpointError(file, `job.epochs is ${JSON.stringify(v)}, not a number of epochs`);
+      continue;
+    }
     argv.push(`--${flag}=${String(v)}`);
   }
   try {
-    const config = parseTrainFlags(argv);
+    const config = { ...parseTrainFlags(argv), epochs: j.epochs as number };
     if (j.arch === "conv") return { ...config, hiddenDim: j.hiddenDim as number, activation: j.activation as JobConfig["activation"] };
     return config;
   } catch (e) {
@@ -100,8 +105,14 @@ export function parseResumeFlags(argv: string[], trainFlags: readonly string[]):
   if (typeof dir !== "string" || dir.trim() === "") throw new UsageError(`--resume: expected the folder of a run, got "${dir ?? ""}"`);
   const file = path.join(dir, "training-state.json");
   // A write of DIR that a kill interrupted is finished first (under DIR's lock), so the files read are one set.
-  if (fs.existsSync(dir) && fs.statSync(dir).isDirectory()) {
-    const release = lockFolder(dir);
+  // Only then is DIR written to: a run in a read-only folder can still be resumed into another --out.
+  if (fs.existsSync(dir) && fs.statSync(dir).isDirectory() && fs.readdirSync(dir).some((e) => e === ".vae-lab-commit" || e.startsWith(".vae-lab-stage-"))) {
+    let release: () => void;
+    try {
+      release = lockFolder(dir, "--resume folder");
+    } catch (e) {
+      throw new UsageError(`--resume: ${(e as Error).message}`);
+    }
     try {
       recoverOutputSet(dir, OUTPUT_FILES);
     } finally {

@@ -76,11 +76,17 @@ export function readIdxHeader(file: string, expectedDims?: number): number[] {
     throw e instanceof FileError ? new IdxError(e.file, e.problem) : e;
   }
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
-    try {
-      head = zlib.gunzipSync(head, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
-    } catch (e) {
-      throw new IdxError(file, `corrupt gzip data (${(e as Error).message})`);
-    }
+    const gunzipStart = (bytes: Buffer) => {
+      try {
+        return zlib.gunzipSync(bytes, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+      } catch (e) {
+        throw new IdxError(file, `corrupt gzip data (${(e as Error).message})`);
+      }
+    };
+    let out = gunzipStart(head);
+    // A long gzip header (a file name field, say) can hide the IDX header past the first 4 KB: look at 1 MiB.
+    if (out.length < 4 || out.length < 4 + 4 * out[3]) out = gunzipStart(readFileBounded(file, MAX_IDX_BYTES, "an IDX file", "file not found", 1 << 20));
+    head = out;
   }
   return parseIdxHeader(head, file, expectedDims).dims;
 }

@@ -107,7 +107,8 @@ export function loadMnist(options: MnistOptions = {}): MnistSet {
   if (r0 * c0 > MAX_IMAGE_PIXELS) throw new IdxError(imageFile, `images of ${r0}×${c0} = ${r0 * c0} pixels, more than the ${MAX_IMAGE_PIXELS} (1024×1024) vae-lab takes`);
   const wanted = Math.min(n0, limit ?? n0);
   if (wanted * r0 * c0 > MAX_SET_PIXELS) {
-    throw new IdxError(imageFile, `${wanted} images of ${r0}×${c0} are ${wanted * r0 * c0} pixels, more than the ${MAX_SET_PIXELS} (1 GiB as floats) vae-lab loads at once; use fewer (--train-size)`);
+    const fewer = split === "train" ? "use fewer (train --train-size, encode --limit)" : "use a smaller test set (encode --limit)";
+    throw new IdxError(imageFile, `${wanted} images of ${r0}×${c0} are ${wanted * r0 * c0} pixels, more than the ${MAX_SET_PIXELS} (1 GiB as floats) vae-lab loads at once; ${fewer}`);
   }
   const img = readIdx(imageFile, 3);
   const lab = readIdx(labelFile, 1);

@@ -121,7 +121,7 @@ export function prepareBlasCore(addonPath: string, probe: (env: NodeJS.ProcessEn
     // The user's choice is kept if a child process runs it correctly; a core the CPU cannot run (SkylakeX on an
     // AVX2-only CPU dies of SIGILL) or that computes wrong products is dropped before OpenBLAS loads here.
     const r = probe(process.env);
-    if (r.core && r.error! <= SELF_CHECK_TOLERANCE) return { source: "user", note: `OPENBLAS_CORETYPE=${userCore}` };
+    if (r.core && typeof r.error === "number" && r.error <= SELF_CHECK_TOLERANCE) return { source: "user", note: `OPENBLAS_CORETYPE=${userCore}` };
     delete process.env.OPENBLAS_CORETYPE;
     const why = r.why ? `a process using it failed (${r.why})` : r.core ? `its sgemm self-check failed (relative error ${r.error})` : "a process using it gave no answer";
     const rest = prepareBlasCore(addonPath, probe);
@@ -142,7 +142,7 @@ export function prepareBlasCore(addonPath: string, probe: (env: NodeJS.ProcessEn
   if (!choice) return { defaultCore: first.core, source: "default", note: "" };
   const second = probe({ ...process.env, OPENBLAS_CORETYPE: choice });
   const cpuName = cpu === "avx512" ? "AVX-512" : "AVX2";
-  if (second.core !== choice || !(second.error! <= SELF_CHECK_TOLERANCE)) {
+  if (second.core !== choice || !(typeof second.error === "number" && second.error <= SELF_CHECK_TOLERANCE)) {
     return { defaultCore: first.core, source: "default", note: `OpenBLAS chose ${first.core} on an ${cpuName} CPU; ${choice} failed its check (${second.why ?? `core ${second.core}, error ${second.error}`})` };
   }
   process.env.OPENBLAS_CORETYPE = choice;

@@ -184,6 +184,11 @@ static napi_value BernoulliNll(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "vae-lab native bernoulliNll: bad sizes or offsets");
     return NULL;
   }
+  /* The gradient's place holds e^{−|l|} before the gradient, so it must not share memory with l or x. */
+  if (g_off >= 0 && n > 0 && ((g_off < l_off + n && l_off < g_off + n) || (g_off < x_off + n && x_off < g_off + n))) {
+    napi_throw_range_error(env, NULL, "vae-lab native bernoulliNll: the gradient overlaps the logits or the targets");
+    return NULL;
+  }
   /* e^{−|l|} goes into the gradient's own place when there is one, else into a scratch row. */
   float* row_scratch = NULL;
   if (g_off < 0 && cols > 0) {
