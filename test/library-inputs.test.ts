@@ -8,6 +8,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { loadMnist, MnistSet } from "../src/data/mnist";
 import { Vae } from "../src/vae/model";
+import { ConvVae } from "../src/vae/conv";
+import { Rng } from "../src/engine/random";
 import { trainVae } from "../src/vae/train";
 import { iwaeNll } from "../src/vae/evaluate";
 import { reparameterizedGradient, scoreFunctionGradient } from "../src/prob/estimators";
@@ -51,6 +53,21 @@ describe("the library refuses what it cannot compute, naming the argument", () =
     expect(() => trainVae(vae, train, test, { epochs: 1, warmupEpochs: 0.5 })).toThrow("warmupEpochs must be an integer ≥ 0 (got 0.5)");
     expect(() => trainVae(vae, train, test, { epochs: 1, lr: Infinity })).toThrow("lr must be a finite number > 0 (got Infinity)");
     expect(tf.memory().numTensors).toBe(before);
+    vae.dispose();
+  });
+
+  it("trainVae refusing a conv model's score estimator or a resume state of another model leaves no optimizer variables behind (tfjs Adam)", () => {
+    // On the cpu backend the optimizer is tfjs's Adam, which holds variables from its construction.
+    const train = loadMnist({ dir: tiny, split: "train", limit: 10 });
+    const test = loadMnist({ dir: tiny, split: "test", limit: 10 });
+    const conv = new ConvVae({ latentDim: 2, seed: 1 });
+    const vae = new Vae({ hiddenDims: [4], latentDim: 2 });
+    const before = tf.memory().numTensors;
+    expect(() => trainVae(conv, train, test, { epochs: 1, encoderEstimator: "score" })).toThrow("the score estimator is implemented for the MLP VAE only");
+    const resume = { epoch: 1, rng: new Rng(1).state(), adam: { step: 1, accBeta1: 0.9, accBeta2: 0.999, m: [null], v: [null] } };
+    expect(() => trainVae(vae, train, test, { epochs: 1, resume })).toThrow("optimizer state holds moments for 1 variables, the model has 10");
+    expect(tf.memory().numTensors).toBe(before);
+    conv.dispose();
     vae.dispose();
   });
 

@@ -157,16 +157,24 @@ export function* trainVaeSteps(vae: LatentModel, train: MnistSet, test: MnistSet
   if (!(train.count >= 1)) throw new Error("the training set is empty");
   if (!(test.count >= 1)) throw new Error("the test set is empty");
   if (train.pixels !== vae.config.inputDim) throw new Error(`the data have ${train.pixels} pixels per image but the model expects ${vae.config.inputDim}`);
+  const mlp = vae instanceof Vae ? vae : undefined;
+  if (!mlp && estimator !== "reparam") throw new Error(`the ${estimator} estimator is implemented for the MLP VAE only`);
   const rng = options.resume ? Rng.fromState(options.resume.rng) : new Rng(options.seed ?? 0);
   const first = (options.resume?.epoch ?? 0) + 1;
   // PyTorch's Adam defaults (tfjs would otherwise use ε = 1e-7); fused and native on wasm where built.
+  // Everything that can be refused is checked before this: tfjs's Adam holds variables from the start.
   const optimizer = createAdam(lr);
   const variables = vae.variables();
-  if (options.resume) optimizer.setState(options.resume.adam, variables);
+  if (options.resume) {
+    try {
+      optimizer.setState(options.resume.adam, variables);
+    } catch (e) {
+      optimizer.dispose();
+      throw e;
+    }
+  }
   const history: EpochRecord[] = [];
   const stepsPerEpoch = Math.ceil(train.count / batchSize);
-  const mlp = vae instanceof Vae ? vae : undefined;
-  if (!mlp && estimator !== "reparam") throw new Error(`the ${estimator} estimator is implemented for the MLP VAE only`);
   const explicit = options.backprop !== "tape" && !!mlp && explicitGradientsSupported(mlp);
   try {
     for (let epoch = first; epoch < first + epochs; epoch++) {
