@@ -11,6 +11,8 @@ const OLD_FLAGS = "flags\t\t: fpu sse sse2 ssse3 sse4_1 sse4_2 avx\n";
 
 const cpuinfo = fs.existsSync("/proc/cpuinfo") ? fs.readFileSync("/proc/cpuinfo", "utf8") : "";
 const canProbe = fs.existsSync(NATIVE_ADDON_PATH) && cpuVectorIsa(cpuinfo) !== "none";
+/** The CLI loads the addon (and so probes the core) unless the user switched the native kernels off. */
+const cliProbes = canProbe && process.env.VAE_LAB_NATIVE !== "0";
 
 /** A plain row-major product with sgemm's signature (no transposes, batch 1). */
 function jsSgemm(heap: Float32Array, a: number, b: number, c: number, _batch: number, _sa: number, _sb: number, m: number, n: number, k: number): void {
@@ -104,7 +106,7 @@ describe("OpenBLAS core choice", () => {
     expect(process.env.OPENBLAS_CORETYPE).toBe(want);
   });
 
-  it.skipIf(!canProbe)("OPENBLAS_CORETYPE=SkylakeX whose probe dies of SIGILL (imitated by a preload in the probe's child) does not kill vae-lab info", () => {
+  it.skipIf(!cliProbes)("OPENBLAS_CORETYPE=SkylakeX whose probe dies of SIGILL (imitated by a preload in the probe's child) does not kill vae-lab info", () => {
     // On an AVX-512 CPU the SkylakeX kernels run; a preload kills the probing child (`node -e`, one argv
     // entry) the way an AVX2-only CPU would, so the whole path is exercised on every CPU.
     const dir = fs.mkdtempSync(path.join(require("os").tmpdir(), "vae-lab-sigill-"));
@@ -121,7 +123,7 @@ describe("OpenBLAS core choice", () => {
     }
   });
 
-  it.skipIf(!canProbe || cpuVectorIsa(cpuinfo) !== "avx2")("on an AVX2-only CPU, OPENBLAS_CORETYPE=SkylakeX does not kill vae-lab info: it is ignored, in one line", () => {
+  it.skipIf(!cliProbes || cpuVectorIsa(cpuinfo) !== "avx2")("on an AVX2-only CPU, OPENBLAS_CORETYPE=SkylakeX does not kill vae-lab info: it is ignored, in one line", () => {
     const cli = path.resolve(__dirname, "../dist/cli/main.js");
     const r = spawnSync(process.execPath, [cli, "info"], { encoding: "utf8", timeout: 120_000, env: { ...process.env, OPENBLAS_CORETYPE: "SkylakeX" } });
     expect(r.signal).toBeNull();
