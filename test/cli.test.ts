@@ -67,7 +67,9 @@ describe("vae-lab train (smoke run on the tiny fixture)", () => {
     [["train", "--likelihood", "poisson"], /^vae-lab: --likelihood: expected one of bernoulli, gaussian, got "poisson"/],
     [["train", "--binarize", "yes"], /^vae-lab: --binarize: expected one of none, static, dynamic/],
     [["train", "--latent-dim", "2.5"], /^vae-lab: --latent-dim: expected an integer from 1 to 512, got "2.5"/],
-    [["train", "--epoch", "3"], /^vae-lab: Unknown option '--epoch'/],
+    [["train", "--epoch", "3"], /^vae-lab: Unknown option '--epoch'; did you mean --epochs\? \(see vae-lab --help\)$/m],
+    [["sample", "--modle", "m.json"], /^vae-lab: Unknown option '--modle'; did you mean --model\? \(see vae-lab --help\)$/m],
+    [["train", "--hidden", "3"], /^vae-lab: Unknown option '--hidden'; did you mean --hidden-dim\? \(see vae-lab --help\)$/m],
     [["train", "--beta=-1"], /^vae-lab: --beta: expected a number from 0 to 10000/],
   ])("rejects %j with one line and exit 2", (args, message) => {
     const r = run(...(args as string[]));

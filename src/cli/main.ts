@@ -84,12 +84,30 @@ Environment: VAE_LAB_BACKEND (default backend), VAE_LAB_DEBUG=1 (stack traces on
 
 type Parsed = ReturnType<typeof parseArgs>;
 
+/** The known flag closest to a mistyped one (at most two edits away, or one it begins), if any. */
+export function nearestFlag(typed: string, known: string[]): string | undefined {
+  const distance = (a: string, b: string): number => {
+    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const row = [i];
+      for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = row;
+    }
+    return prev[b.length];
+  };
+  const scored = known.map((k) => ({ k, d: k.startsWith(typed) && typed.length >= 3 ? 0.5 : distance(typed, k) })).sort((x, y) => x.d - y.d);
+  return scored.length && scored[0].d <= 2 ? scored[0].k : undefined;
+}
+
 export function parse(argv: string[], options: NonNullable<Parameters<typeof parseArgs>[0]>["options"]): Parsed {
   try {
     return parseArgs({ args: attachNegativeValues(argv, options), options, strict: true, allowPositionals: false });
   } catch (e) {
     // Node's messages are long and multi-line; keep the first line, which names the flag.
-    throw new UsageError((e as Error).message.split("\n")[0].replace(/\. To specify.*$/, ""));
+    const first = (e as Error).message.split("\n")[0].replace(/\. To specify.*$/, "");
+    const unknown = /^Unknown option '--([^'=]+)'/.exec(first)?.[1];
+    const near = unknown === undefined ? undefined : nearestFlag(unknown, Object.keys(options ?? {}));
+    throw new UsageError(near ? `${first}; did you mean --${near}?` : first);
   }
 }
 
