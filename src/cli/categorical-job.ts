@@ -20,7 +20,7 @@ import {
   trainCategoricalVaeSteps,
 } from "../vae/categorical";
 import { checkDataLimits } from "./flag-limits";
-import { checkOutFolderForJob, driveSteps, JobCallbacks, JobConfig, JobInterruptedError, lockOutFolder, OUTPUT_FILES } from "./job";
+import { checkOutFolderForJob, driveSteps, JobCallbacks, JobConfig, lockOutFolder, OUTPUT_FILES, pauseForSignal } from "./job";
 
 export interface CategoricalMetrics {
   backend: string;
@@ -55,10 +55,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
   cb.onBackend?.(backend);
   const hiddenDims = [config.hiddenDim, Math.max(1, Math.round(config.hiddenDim / 2))];
   const vae = new CategoricalVae({ inputDim: train.pixels, hiddenDims, variables: 20, classes: 10, seed: config.seed });
-  const between = async (when: string) => {
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    if (signal?.aborted) throw new JobInterruptedError(String(signal.reason), when, config.out);
-  };
+  const between = (when: string) => pauseForSignal(signal, () => when, config.out);
   try {
     const steps = trainCategoricalVaeSteps(vae, train, test, {
       epochs: config.epochs,

@@ -118,7 +118,15 @@ export class JobInterruptedError extends InterruptedError {
 /** The files a job writes into --out, replaced together. */
 export const OUTPUT_FILES = ["model.json", "report.html", "metrics.json", "training-state.json"] as const;
 
-/** Run the whole job; returns the metrics that were written. */
+/**
+ * Give a pending signal (Ctrl-C) its turn on the event loop, and stop with a JobInterruptedError saying
+ * `when` if one came. Called between two phases of a job, and by driveSteps between two steps.
+ */
+export async function pauseForSignal(signal: AbortSignal | undefined, when: () => string, out: string): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  if (signal?.aborted) throw new JobInterruptedError(String(signal.reason), when(), out);
+}
+
 /**
  * Run a generator of steps (training, or the IWAE bound image by image) to its end, giving the event loop a
  * turn every 50 ms so that a signal (Ctrl-C) is noticed between two steps; after one, the generator is closed
@@ -130,12 +138,13 @@ export async function driveSteps<Y, R>(steps: Generator<Y, R>, signal: AbortSign
     const r = steps.next();
     if (r.done) return r.value;
     if (performance.now() - last > 50) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      last = performance.now();
-      if (signal?.aborted) {
+      try {
+        await pauseForSignal(signal, () => when(r.value), out);
+      } catch (e) {
         steps.return(undefined as R);
-        throw new JobInterruptedError(String(signal.reason), when(r.value), out);
+        throw e;
       }
+      last = performance.now();
     }
   }
 }
@@ -160,6 +169,7 @@ export function lockOutFolder(out: string): () => void {
   }
 }
 
+/** Run the whole job; returns the metrics that were written. */
 export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: AbortSignal): Promise<Metrics> {
   const t0 = performance.now();
   // The output folder and the data are checked before anything is printed or started.
@@ -218,11 +228,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
       onEpoch: (r) => cb.onEpoch?.(r, total),
     });
     const latest = await driveSteps(steps, signal, (p) => `during training (epoch ${p.epoch}/${total})`, config.out);
-    /** Give a pending signal its turn between two phases, and stop there if one came. */
-    const between = async (when: string) => {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (signal?.aborted) throw new JobInterruptedError(String(signal.reason), when, config.out);
-    };
+    const between = (when: string) => pauseForSignal(signal, () => when, config.out);
     await between("after training, before evaluating");
     const history = [...(start?.history ?? []), ...latest];
     cb.onPhase?.("evaluating");
