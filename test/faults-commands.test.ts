@@ -12,6 +12,7 @@ import { saveVae } from "../src/vae/checkpoint";
 import { Vae } from "../src/vae/model";
 import { initBackend } from "../src/engine/backend";
 import { scratchDir } from "./harness/scratch";
+import { dataDir } from "./harness/idx-data";
 import { permissionsUnenforced, unprivileged } from "./harness/permissions";
 
 const cli = process.env.VAE_LAB_TEST_CLI ?? path.resolve(__dirname, "../dist/cli/main.js");
@@ -254,13 +255,7 @@ describe("13. no silent non-numbers; metadata describe the data", () => {
   });
 
   it("sample's rows and cols are the training data's shape (recorded in the checkpoint), not a square guessed from the pixel count", () => {
-    const data = tmp();
-    const write = (stem: string, n: number) => {
-      fs.writeFileSync(path.join(data, `${stem}-images-idx3-ubyte`), encodeIdx([n, 6, 15], new Uint8Array(n * 90).map((_, i) => (i * 37) % 256)));
-      fs.writeFileSync(path.join(data, `${stem}-labels-idx1-ubyte`), encodeIdx([n], new Uint8Array(n).map((_, i) => i % 10)));
-    };
-    write("train", 40);
-    write("t10k", 20);
+    const data = dataDir([40, 6, 15], [20, 6, 15]);
     const runDir = path.join(tmp(), "run");
     const t = run(["train", "--epochs", "1", "--hidden-dim", "8", "--latent-dim", "2", "--data", data, "--out", runDir, "--iwae-k", "0"]);
     expect(t.code, t.err).toBe(0);
@@ -487,24 +482,12 @@ describe("6. the categorical path has train's safeguards", () => {
   }, 300_000);
 
   it("0 training images, 10×10 images and an unwritable --out are found before training", () => {
-    const empty = tmp();
-    const write = (stem: string, n: number, side: number) => {
-      fs.writeFileSync(path.join(empty, `${stem}-images-idx3-ubyte`), encodeIdx([n, side, side], new Uint8Array(n * side * side)));
-      fs.writeFileSync(path.join(empty, `${stem}-labels-idx1-ubyte`), encodeIdx([n], new Uint8Array(n)));
-    };
-    write("train", 0, 28);
-    write("t10k", 5, 28);
+    const empty = dataDir([0, 28, 28], [5, 28, 28]);
     const a = run(["train", "--latent", "categorical", "--epochs", "1", "--data", empty, "--out", path.join(tmp(), "o")]);
     expect(a.code).toBe(1);
     expect(a.lines).toHaveLength(1);
     expect(a.lines.some((l) => l.startsWith("epoch "))).toBe(false);
-    const small = tmp();
-    const write10 = (stem: string, n: number) => {
-      fs.writeFileSync(path.join(small, `${stem}-images-idx3-ubyte`), encodeIdx([n, 10, 10], new Uint8Array(n * 100).map((_, i) => (i * 37) % 256)));
-      fs.writeFileSync(path.join(small, `${stem}-labels-idx1-ubyte`), encodeIdx([n], new Uint8Array(n).map((_, i) => i % 10)));
-    };
-    write10("train", 50);
-    write10("t10k", 20);
+    const small = dataDir([50, 10, 10], [20, 10, 10]);
     const out10 = path.join(tmp(), "o10");
     const b = run(["train", "--latent", "categorical", "--epochs", "1", "--batch-size", "25", "--hidden-dim", "32", "--data", small, "--out", out10]);
     expect(b.code, b.err).toBe(0);

@@ -19,6 +19,7 @@ import { escapeHtml, notebookPage, renderMarkdown } from "../src/notebook/html";
 import { indexItem, siteNav } from "../src/notebook/site";
 import { fillUntilFree, mountTmpfs, tmpfsUnavailable } from "./harness/tmpfs";
 import { scratchDir } from "./harness/scratch";
+import { dataDir } from "./harness/idx-data";
 import { permissionsUnenforced, unprivileged } from "./harness/permissions";
 import { initBackend } from "../src/engine/backend";
 
@@ -45,17 +46,6 @@ function hashes(dir: string): Record<string, string> {
   return Object.fromEntries(fs.readdirSync(dir).sort().map((f) => [f, crypto.createHash("sha256").update(fs.readFileSync(path.join(dir, f))).digest("hex")]));
 }
 
-/** A data folder with the given train and test images (count × rows × cols) and labels. */
-function dataDir(train: [number, number, number], test: [number, number, number]): string {
-  const dir = tmp();
-  const write = (stem: string, [n, r, c]: [number, number, number]) => {
-    fs.writeFileSync(path.join(dir, `${stem}-images-idx3-ubyte`), encodeIdx([n, r, c], new Uint8Array(n * r * c).map((_, i) => (i * 37) % 256)));
-    fs.writeFileSync(path.join(dir, `${stem}-labels-idx1-ubyte`), encodeIdx([n], new Uint8Array(n).map((_, i) => i % 10)));
-  };
-  write("train", train);
-  write("t10k", test);
-  return dir;
-}
 
 describe("1. a full disk (tmpfs)", () => {
   it.skipIf(skipTmpfs)(`train onto a full disk: one line naming the file, exit 1, the earlier outputs untouched${whyTmpfs}`, () => {
