@@ -149,8 +149,13 @@ describe("export, sample, encode", () => {
     run("sample", "--model", model, "--n", "5", "--seed", "4", "--out", other, "--backend", "cpu");
     expect(fs.readFileSync(other, "utf8")).not.toBe(fs.readFileSync(out, "utf8"));
     const html = path.join(tmp, "s.html");
-    expect(run("sample", "--model", model, "--out", html, "--backend", "cpu").code).toBe(0);
-    expect(fs.readFileSync(html, "utf8")).toMatch(/Samples: decoder means/);
+    expect(run("sample", "--model", model, "--n", "32", "--out", html, "--backend", "cpu").code).toBe(0);
+    const page = fs.readFileSync(html, "utf8");
+    expect(page).toMatch(/Samples: decoder means/);
+    // A page of pictures: the grid as one PNG, no plotly.js, well under 1 MB (32 samples: a few tens of KB).
+    expect(page.match(/<img [^>]*src="data:image\/png;base64,/g)).toHaveLength(1);
+    expect(page).not.toContain("Plotly");
+    expect(fs.statSync(html).size).toBeLessThan(100_000);
   });
 
   it("encode writes q(z|x) with labels, equal to the encoder's", () => {

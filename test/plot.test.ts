@@ -1,7 +1,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { barChart, figureHtml, heatmap, histogram, imageGrid, lineChart, logAxisTicks, pageHtml, saveHtml, scatterByLabel } from "../src/plot/plot";
+import { PNG } from "pngjs";
+import { barChart, CHART_PLACEHOLDER, figureHtml, heatmap, histogram, imageGrid, imageGridHtml, lineChart, logAxisTicks, pageHtml, saveHtml, scatterByLabel, tileImages } from "../src/plot/plot";
 import { show } from "../src/notebook/display";
 import { scratchDir } from "./harness/scratch";
 
@@ -23,20 +24,58 @@ describe("figure builders", () => {
     expect(() => scatterByLabel([0], [1, 2], [0])).toThrow(/differ in length/);
   });
 
-  it("imageGrid tiles images row-major with gaps", () => {
+  it("imageGrid tiles images row-major with gaps, as a PNG of grey levels (ink black on white)", () => {
     // Three 2×2 images with values 0.1, 0.2, 0.3 in 2 columns.
     const imgs = [0.1, 0.1, 0.1, 0.1, 0.2, 0.2, 0.2, 0.2, 0.3, 0.3, 0.3, 0.3];
     const f = imageGrid(imgs, 2, 2, { columns: 2, gap: 1 });
-    const z = f.data[0].z as (number | null)[][];
-    expect(z).toHaveLength(5); // 2 rows of images: 2 + 1 + 2
-    expect(z[0]).toEqual([0.1, 0.1, null, 0.2, 0.2]);
-    expect(z[2]).toEqual([null, null, null, null, null]);
-    expect(z[3]).toEqual([0.3, 0.3, null, null, null]);
+    expect(f.data[0].type).toBe("image");
+    const source = f.data[0].source as string;
+    expect(source.startsWith("data:image/png;base64,")).toBe(true);
+    const png = PNG.sync.read(Buffer.from(source.slice("data:image/png;base64,".length), "base64"));
+    expect([png.width, png.height]).toEqual([5, 5]); // 2 images a row: 2 + 1 + 2; 2 rows of images: 2 + 1 + 2
+    const grey = (r: number) => Array.from({ length: 5 }, (_, c) => png.data[4 * (r * 5 + c)]);
+    const g = (v: number) => Math.round(255 * (1 - v));
+    expect(grey(0)).toEqual([g(0.1), g(0.1), 255, g(0.2), g(0.2)]);
+    expect(grey(2)).toEqual([255, 255, 255, 255, 255]);
+    expect(grey(3)).toEqual([g(0.3), g(0.3), 255, 255, 255]);
+    // Pixel (r, c) sits at x = c, y = r, row 0 at the top.
+    expect(f.layout.xaxis).toMatchObject({ range: [-0.5, 4.5] });
+    expect(f.layout.yaxis).toMatchObject({ range: [4.5, -0.5] });
     expect(() => imageGrid([1, 2, 3], 2, 2)).toThrow(/not a whole number of 2×2 images/);
   });
 
+  it("tileImages clips to [0, 1] and draws a value that is not a number white; imageGridHtml needs no plotly", () => {
+    const t = tileImages([-1, 2, Number.NaN, 0.5], 2, 2);
+    expect(Array.from(t.grey)).toEqual([255, 0, 255, 128]);
+    const html = imageGridHtml([0, 1, 1, 0], 2, 2, { title: "a <b>", scale: 3 });
+    expect(html).toMatch(/<img [^>]*width="6" height="6"[^>]*src="data:image\/png;base64,/);
+    expect(html).toContain("a &lt;b&gt;");
+    expect(html).not.toContain("vae-lab-plot");
+  });
+
+  it("histogram counts into shared bins and draws densities (bars integrate to 1, non-finite values left out)", () => {
+    const a = [0, 0.1, 0.2, 0.9, 1, Number.NaN, Infinity];
+    const b = [0.5, 0.55];
+    const f = histogram([{ name: "a", values: a }, { name: "b", values: b }], { bins: 4 });
+    const [ta, tb] = f.data as { type: string; x: number[]; y: number[]; width: number }[];
+    expect(ta.type).toBe("bar");
+    expect(ta.width).toBeCloseTo(0.25, 12);
+    expect(ta.x).toEqual(tb.x);
+    expect(ta.x.map((v) => Number(v.toFixed(6)))).toEqual([0.125, 0.375, 0.625, 0.875]);
+    // a: 3 of its 5 finite values in the first bin, the largest value (1) in the last.
+    expect(ta.y.map((v) => v * 5 * 0.25)).toEqual([3, 0, 0, 2]);
+    expect(tb.y.map((v) => v * 2 * 0.25)).toEqual([0, 0, 2, 0]);
+    for (const t of [ta, tb]) expect(t.y.reduce((s, v) => s + v * t.width, 0)).toBeCloseTo(1, 12);
+    // The page carries the bars, not the values.
+    const many = histogram([{ name: "m", values: Float64Array.from({ length: 100_000 }, (_, i) => Math.sin(i)) }], { bins: 50 });
+    expect((many.data[0].x as number[]).length).toBe(50);
+    expect(figureHtml(many).length).toBeLessThan(20_000);
+    // All values equal: one bin of width 1 around them.
+    const one = histogram([{ name: "c", values: [3, 3] }], { bins: 10 }).data[0] as { x: number[]; y: number[] };
+    expect(one.y.filter((v) => v > 0)).toEqual([1]);
+  });
+
   it("histogram, heatmap and barChart build the matching trace types", () => {
-    expect(histogram([{ name: "h", values: [1, 2] }]).data[0].type).toBe("histogram");
     expect(heatmap([[1, 2]]).data[0].type).toBe("heatmap");
     const b = barChart([0, 1], [{ name: "p", values: [0.3, 0.7] }]);
     expect(b.data[0]).toMatchObject({ type: "bar", x: ["0", "1"], y: [0.3, 0.7] });
@@ -78,6 +117,17 @@ describe("HTML output", () => {
     expect(html.match(/window\.Plotly = Plotly/g)).toHaveLength(1);
     expect(html).not.toMatch(/<script[^>]+src=/);
     expect(html.match(/class="vae-lab-plot"/g)).toHaveLength(2);
+    // A page with no chart carries no plotly.js.
+    const pictures = pageHtml([{ html: imageGridHtml([0.5], 1, 1) }]);
+    expect(pictures).not.toContain("window.Plotly = Plotly");
+    expect(pictures.length).toBeLessThan(2000);
+  });
+
+  it("a chart says what to do until plotly draws it; its numbers keep 6 significant digits", () => {
+    const html = figureHtml(lineChart([{ name: "a", y: [Math.PI, 2, 1e-9 / 3] }]));
+    expect(html).toContain("Trust Notebook");
+    expect(CHART_PLACEHOLDER).toMatch(/Run All/);
+    expect(html).toContain('"y":[3.14159,2,3.33333e-10]');
   });
 
   it("saveHtml writes the whole page atomically and leaves no temporary file", () => {
@@ -171,5 +221,8 @@ describe("VAE figures", () => {
     expect(x.ticktext[0]).toBe(normalQuantile(0.5 / 20).toFixed(2)); // leftmost column: most negative z1
     expect(y.ticktext[0]).toBe(normalQuantile(19.5 / 20).toFixed(2)); // top row: largest z2, as in the scatter
     expect(x.ticktext).toEqual([...x.ticktext].reverse().map((t) => (t.startsWith("-") ? t.slice(1) : `-${t}`)));
+    // No two ticks closer than the tick spacing (3 cells for n = 20): the middle cells' ±0.06 labels would overlap.
+    const gaps = x.tickvals.slice(1).map((v, i) => v - x.tickvals[i]);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(3 * 28);
   }, 60_000);
 });

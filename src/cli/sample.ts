@@ -3,10 +3,9 @@
  */
 import { initBackend } from "../engine/backend";
 import { writeFileAtomic } from "../files/atomic-write";
-import { pageHtml } from "../plot/plot";
+import { imageGridHtml, pageHtml } from "../plot/plot";
 import { loadModel } from "../vae/checkpoint";
 import { samplePrior } from "../vae/evaluate";
-import { samplesFigure } from "../vae/figures";
 import { backendFlag, intFlag, parse, UsageError } from "./main";
 import { checkOutFile } from "./out-guard";
 import { interruptible } from "./signals";
@@ -49,7 +48,9 @@ export async function sampleCommand(argv: string[]): Promise<void> {
         const images = Array.from({ length: n }, (_, i) => Array.from(flat.subarray(i * px, (i + 1) * px), (v) => Math.round(v * 1e6) / 1e6));
         text = JSON.stringify({ n, seed, rows: shape.rows, cols: shape.cols, latentDim: vae.config.latentDim, images }) + "\n";
       } else {
-        text = pageHtml([samplesFigure(vae, { n, seed, shape })], `vae-lab samples (seed ${seed})`);
+        // Pictures only, so no plotly.js: the page is the PNG and a few lines of HTML.
+        const grid = imageGridHtml(flat, shape.rows, shape.cols, { columns: Math.min(n, 10), title: "Samples: decoder means at z ~ N(0, I)" });
+        text = pageHtml([{ html: grid }], `vae-lab samples (seed ${seed})`);
       }
       await checkpoint();
       writeFileAtomic(out, text);

@@ -28,8 +28,14 @@ function tslab(): Tslab | undefined {
 }
 
 /**
- * Send the plotly.js bundle to the notebook (once per kernel session; `force` sends it again, e.g. after a
- * page reload that lost it).
+ * Send the plotly.js bundle to the notebook: with `force`, always (as `showMode()`, the first cell of every
+ * notebook, does each time it runs); otherwise only if nothing sent it in this kernel session yet.
+ *
+ * Where the bundle lives decides whether a saved notebook still draws its charts when reopened: the browser
+ * that ran the cells has plotly.js loaded, but a reopened notebook has only the outputs in the file. If the
+ * bundle travelled with the first chart's output, running that cell again (a second Run All, a changed
+ * parameter) would replace the output by one without the bundle, and every chart of the reopened notebook
+ * would be blank. So it travels with the first cell's output, which every run of the notebook writes again.
  */
 export function initNotebookPlotting(force = false): void {
   if (plotlySent && !force) return;
@@ -122,4 +128,12 @@ export function showMode(): void {
     : "Full mode: the complete runs this notebook describes.";
   const style = quick ? "background:#fff4e0;border-left:4px solid #f0a030" : "background:#eef6ee;border-left:4px solid #4a4";
   showHtml(`<div class="vae-lab-mode" style="${style};padding:6px 10px;margin:4px 0">${text}</div>`, text);
+  // The notebook's one copy of plotly.js, in this first cell's output (see initNotebookPlotting).
+  if (tslab()) {
+    try {
+      initNotebookPlotting(true);
+    } catch {
+      // Not in a notebook: nothing to send.
+    }
+  }
 }

@@ -7,6 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { writeFileAtomic } from "../files/atomic-write";
+import { plotlyBundlePath } from "../plot/plot";
 import { escapeHtml, hrefTo, MATHJAX_CONFIG, NotebookJson, notebookPage, notebookTitle, renderMarkdown } from "./html";
 import { failureLine, runNotebook } from "./runner";
 
@@ -70,7 +71,7 @@ export async function buildSite(options: SiteOptions): Promise<SitePage[]> {
   if (files.length === 0) throw new Error(`no notebooks found in ${options.notebooks}`);
   const assets = path.join(options.out, "assets");
   fs.mkdirSync(assets, { recursive: true });
-  fs.copyFileSync(require.resolve("plotly.js-dist/plotly.js"), path.join(assets, "plotly.js"));
+  fs.copyFileSync(plotlyBundlePath(), path.join(assets, "plotly.js"));
   fs.copyFileSync(require.resolve("mathjax/es5/tex-svg-full.js"), path.join(assets, "tex-svg-full.js"));
   // Figures the notebooks' markdown shows (![…](figures/….svg)) go beside the pages, so the same links work.
   const figures = path.join(options.notebooks, "figures");

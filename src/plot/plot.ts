@@ -14,6 +14,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { writeFileAtomic } from "../files/atomic-write";
+import { greyPng, pngDataUrl } from "./png";
 
 /** A plotly figure: traces, layout and config as plotly.js takes them. */
 export interface Figure {
@@ -52,7 +53,8 @@ export interface AxesOptions {
 
 function baseLayout(o: AxesOptions): Record<string, unknown> {
   return {
-    title: o.title ? { text: o.title } : undefined,
+    // Titles start at the left, away from plotly's toolbar, which appears at the top right.
+    title: o.title ? { text: o.title, x: 0, xanchor: "left", xref: "container", pad: { l: 10 } } : undefined,
     xaxis: { title: { text: o.xTitle ?? "" }, type: o.logX ? "log" : "linear", ...(o.logX ? { exponentformat: "power" } : {}), ...(o.xTickStep ? { dtick: o.xTickStep } : {}), ...(o.integerX ? { dtick: 1, tickformat: "d" } : {}) },
     yaxis: { title: { text: o.yTitle ?? "" }, type: o.logY ? "log" : "linear", ...(o.logY ? { exponentformat: "power" } : {}) },
     width: o.width,
@@ -191,7 +193,8 @@ export function scatterByLabel(
   const data = [...groups.entries()]
     .sort((a, b) => a[0] - b[0])
     .map(([label, g]) => ({
-      type: "scattergl",
+      // SVG scatter, not scattergl: it draws without WebGL, and the partial bundle has no WebGL traces.
+      type: "scatter",
       mode: "markers",
       name: name(label),
       x: g.x,
@@ -238,21 +241,51 @@ export interface HistogramSeries {
 /**
  * Histograms normalised to densities (so different sample sizes compare): overlaid, translucent with
  * outlines, or with `panels` one above the other on a shared x axis (for spreads too different to overlay).
+ * The counting is done here, not in the browser: the chart carries `bins` bars per series, not the values
+ * (a study of 200 000 gradient entries would otherwise put 9 MB of numbers in the page). All series share
+ * one set of `bins` equal bins over the range of their finite values; values that are not finite are left out.
  */
 export function histogram(series: HistogramSeries[], options: AxesOptions & { bins?: number; panels?: boolean } = {}): Figure {
   const panels = options.panels === true && series.length > 1;
   const axis = (i: number) => (panels && i > 0 ? String(i + 1) : "");
-  const data = series.map((s, i) => ({
-    type: "histogram",
-    name: s.name,
-    x: Array.from(s.values),
-    histnorm: "probability density",
-    opacity: series.length > 1 && !panels ? 0.6 : 1,
-    marker: series.length > 1 ? { line: { width: 1, color: "rgba(0,0,0,0.5)" } } : undefined,
-    nbinsx: options.bins ?? 50,
-    ...(panels ? { xaxis: "x", yaxis: `y${axis(i)}` } : {}),
-  }));
-  const layout: Record<string, unknown> = { ...baseLayout(options), barmode: "overlay", showlegend: series.length > 1 && !panels };
+  const bins = Math.max(1, Math.floor(options.bins ?? 50));
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const s of series) {
+    for (let i = 0; i < s.values.length; i++) {
+      const v = s.values[i];
+      if (Number.isFinite(v)) {
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+    }
+  }
+  if (!(lo <= hi)) [lo, hi] = [0, 1];
+  // One value (or all equal): a bin of width 1 around it.
+  const width = hi > lo ? (hi - lo) / bins : 1;
+  const start = hi > lo ? lo : lo - 0.5;
+  const data = series.map((s, i) => {
+    const counts = new Array<number>(bins).fill(0);
+    let n = 0;
+    for (let j = 0; j < s.values.length; j++) {
+      const v = s.values[j];
+      if (!Number.isFinite(v)) continue;
+      counts[Math.min(bins - 1, Math.max(0, Math.floor((v - start) / width)))] += 1;
+      n += 1;
+    }
+    return {
+      type: "bar",
+      name: s.name,
+      x: counts.map((_, k) => start + (k + 0.5) * width),
+      y: counts.map((c) => (n > 0 ? c / (n * width) : 0)),
+      width,
+      opacity: series.length > 1 && !panels ? 0.6 : 1,
+      marker: series.length > 1 ? { line: { width: 1, color: "rgba(0,0,0,0.5)" } } : undefined,
+      hovertemplate: `%{x:.4g}: density %{y:.4g}<extra>${escapeHtml(s.name)}</extra>`,
+      ...(panels ? { xaxis: "x", yaxis: `y${axis(i)}` } : {}),
+    };
+  });
+  const layout: Record<string, unknown> = { ...baseLayout(options), barmode: "overlay", bargap: 0, showlegend: series.length > 1 && !panels };
   if (panels) {
     // One row per series, the x axis shared; each panel named in its top-left corner instead of a legend.
     layout.grid = { rows: series.length, columns: 1, pattern: "coupled", roworder: "top to bottom" };
@@ -285,51 +318,96 @@ export interface ImageGridOptions extends AxesOptions {
   gap?: number;
 }
 
+/** A tiled grid of images as one picture of grey levels (0 black … 255 white). */
+export interface GreyPicture {
+  grey: Uint8Array;
+  width: number;
+  height: number;
+}
+
 /**
  * Tile greyscale images (each `rows × cols` values in [0, 1], row-major, concatenated in `images`) into one
- * grid drawn as a single heatmap: black ink on white, as MNIST digits are usually shown.
+ * picture: black ink (1) on white (0), as MNIST digits are usually shown, with white gaps between images.
+ * Values outside [0, 1] are clipped; a value that is not a number is drawn white.
  */
-export function imageGrid(images: Numbers, rows: number, cols: number, options: ImageGridOptions = {}): Figure {
+export function tileImages(images: Numbers, rows: number, cols: number, options: { columns?: number; gap?: number } = {}): GreyPicture {
   const n = Math.floor(images.length / (rows * cols));
   if (n * rows * cols !== images.length || n === 0) {
     throw new Error(`imageGrid: ${images.length} values are not a whole number of ${rows}×${cols} images`);
   }
-  const columns = options.columns ?? Math.ceil(Math.sqrt(n));
+  const columns = Math.max(1, Math.min(n, options.columns ?? Math.ceil(Math.sqrt(n))));
   const gridRows = Math.ceil(n / columns);
   const gap = options.gap ?? 1;
-  const H = gridRows * rows + (gridRows - 1) * gap;
-  const W = columns * cols + (columns - 1) * gap;
-  const z: (number | null)[][] = Array.from({ length: H }, () => new Array<number | null>(W).fill(null));
+  const height = gridRows * rows + (gridRows - 1) * gap;
+  const width = columns * cols + (columns - 1) * gap;
+  const grey = new Uint8Array(width * height).fill(255);
   for (let k = 0; k < n; k++) {
     const r0 = Math.floor(k / columns) * (rows + gap);
     const c0 = (k % columns) * (cols + gap);
     for (let r = 0; r < rows; r++) {
-      // Three decimals are plenty for grey levels and keep pages small.
-      for (let c = 0; c < cols; c++) z[r0 + r][c0 + c] = Math.round(images[k * rows * cols + r * cols + c] * 1000) / 1000;
+      for (let c = 0; c < cols; c++) {
+        const v = images[k * rows * cols + r * cols + c];
+        grey[(r0 + r) * width + c0 + c] = Number.isNaN(v) ? 255 : Math.round(255 * (1 - Math.min(1, Math.max(0, v))));
+      }
     }
   }
+  return { grey, width, height };
+}
+
+/**
+ * The grid of `tileImages` as a chart: one plotly image trace whose picture is PNG data (a 560×560 grid is
+ * about 100 KB instead of 1.5 MB of numbers), on axes in pixel units (pixel (r, c) at x = c, y = r, row 0
+ * at the top), so tick positions can be set in pixels as for a heatmap.
+ */
+export function imageGrid(images: Numbers, rows: number, cols: number, options: ImageGridOptions = {}): Figure {
+  const { grey, width: W, height: H } = tileImages(images, rows, cols, options);
   const size = options.width ?? Math.min(800, Math.max(200, W * 4));
   return {
-    data: [{ type: "heatmap", z, colorscale: "Greys", reversescale: true, zmin: 0, zmax: 1, showscale: false, hoverinfo: "skip" }],
+    data: [{ type: "image", source: pngDataUrl(greyPng(grey, W, H)), hoverinfo: "skip" }],
     layout: {
-      title: options.title ? { text: options.title } : undefined,
+      title: options.title ? { text: options.title, x: 0, xanchor: "left", font: { size: 15 } } : undefined,
       width: size,
       height: options.height ?? Math.round((size * H) / W) + (options.title ? 50 : 20),
       margin: { l: 10, r: 10, t: options.title ? 50 : 10, b: 10 },
-      xaxis: { visible: false, constrain: "domain" },
-      yaxis: { visible: false, autorange: "reversed", scaleanchor: "x" },
+      xaxis: { visible: false, constrain: "domain", range: [-0.5, W - 0.5] },
+      yaxis: { visible: false, autorange: false, range: [H - 0.5, -0.5], scaleanchor: "x" },
       plot_bgcolor: "white",
     },
+    // A picture has nothing to zoom into worth a toolbar, and the toolbar would sit over the title.
+    config: { displayModeBar: false },
   };
+}
+
+/**
+ * The same grid as a plain `<figure>` with the PNG inline (no plotly needed): for pages of pictures only,
+ * such as `vae-lab sample`'s. Drawn at `scale` CSS pixels per image pixel, without smoothing.
+ */
+export function imageGridHtml(images: Numbers, rows: number, cols: number, options: { columns?: number; gap?: number; title?: string; scale?: number } = {}): string {
+  const { grey, width, height } = tileImages(images, rows, cols, options);
+  const scale = options.scale ?? Math.max(1, Math.min(4, Math.floor(640 / width)));
+  const caption = options.title ? `<figcaption style="font-weight:600;margin-bottom:6px">${escapeHtml(options.title)}</figcaption>` : "";
+  return `<figure class="vae-lab-image-grid" style="margin:1em 0">${caption}<img alt="${escapeHtml(options.title ?? "image grid")}" width="${width * scale}" height="${height * scale}" style="image-rendering:pixelated;max-width:100%;height:auto" src="${pngDataUrl(greyPng(grey, width, height))}"></figure>`;
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Rendering
 
+/**
+ * The plotly.js bundle: plotly's own minified "cartesian" partial bundle (1.5 MB, against 4.8 MB for the
+ * minified full bundle and 11 MB unminified), which holds every trace type vae-lab draws (scatter, bar,
+ * histogram, heatmap, image).
+ */
+export const PLOTLY_BUNDLE = "plotly.js-cartesian-dist-min/plotly-cartesian.min.js";
+
+/** Path of the plotly.js bundle file (for copying beside pages). */
+export function plotlyBundlePath(): string {
+  return require.resolve(PLOTLY_BUNDLE);
+}
+
 /** The plotly.js bundle's source (read once). */
 let plotlySource: string | undefined;
 function plotlyJs(): string {
-  plotlySource ??= fs.readFileSync(require.resolve("plotly.js-dist/plotly.js"), "utf8");
+  plotlySource ??= fs.readFileSync(plotlyBundlePath(), "utf8");
   return plotlySource;
 }
 
@@ -344,27 +422,47 @@ function nextDivId(): string {
   return `vae-lab-plot-${process.pid.toString(36)}-${Date.now().toString(36)}-${divCounter}`;
 }
 
+/** Numbers in charts keep 6 significant digits: far below what a chart can show, and a third of the bytes. */
+function compact(v: number): number {
+  return Number.isFinite(v) && !Number.isInteger(v) ? Number(v.toPrecision(6)) : v;
+}
+
 function toJson(value: unknown): string {
-  const s = JSON.stringify(value, (_k, v) => (ArrayBuffer.isView(v) ? Array.from(v as unknown as number[]) : v));
+  const s = JSON.stringify(value, (_k, v) => (ArrayBuffer.isView(v) ? Array.from(v as unknown as number[], compact) : typeof v === "number" ? compact(v) : v));
   // Keep "</script>" and friends out of the inline script.
   return s.replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
 }
 
 /**
+ * What a chart's space says until plotly.js draws it (and says for good where scripts do not run: a
+ * notebook opened from disk is untrusted, and Jupyter runs no script in its outputs).
+ */
+export const CHART_PLACEHOLDER =
+  "Chart not drawn yet. It needs plotly.js, which this page or notebook loads once (in a notebook: in the output of its first code cell). " +
+  "In Jupyter, run the notebook's cells (Run All), or trust it (JupyterLab: command palette, “Trust Notebook”; Notebook 6: File › Trust Notebook).";
+
+/**
  * The HTML of one chart: a div and a script that draws it once `window.Plotly` exists (it waits, so charts
- * may appear before the bundle in the page, as happens when outputs render out of order).
+ * may appear before the bundle in the page, as happens when outputs render out of order). Until then the
+ * div shows `CHART_PLACEHOLDER`.
  */
 export function figureHtml(fig: Figure): string {
   const id = nextDivId();
   const config = { responsive: true, displaylogo: false, ...(fig.config ?? {}) };
-  return `<div id="${id}" class="vae-lab-plot" style="min-height:${Number(fig.layout.height ?? 400)}px"></div>
+  return `<div id="${id}" class="vae-lab-plot" style="min-height:${Number(fig.layout.height ?? 400)}px"><p class="vae-lab-plot-placeholder" style="margin:0;padding:1em;border:1px dashed #999;opacity:.8">${escapeHtml(CHART_PLACEHOLDER)}</p></div>
 <script type="text/javascript">(function () {
   var fig = ${toJson({ data: fig.data, layout: fig.layout, config })};
   var tries = 0;
   function draw() {
     var el = document.getElementById(${JSON.stringify(id)});
     if (!el) return;
-    if (!window.Plotly) { if (++tries < 600) setTimeout(draw, 50); else el.textContent = "plotly.js did not load"; return; }
+    var note = el.querySelector(".vae-lab-plot-placeholder");
+    if (!window.Plotly) {
+      if (++tries < 600) setTimeout(draw, 50);
+      else if (note) note.textContent = "plotly.js did not load in 30 s, so this chart cannot be drawn. In Jupyter: run the notebook's first code cell (it loads plotly.js) or Run All.";
+      return;
+    }
+    if (note) note.remove();
     window.Plotly.newPlot(el, fig.data, fig.layout, fig.config).then(function () { el.setAttribute("data-rendered", "1"); });
   }
   draw();
@@ -375,13 +473,17 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] as string);
 }
 
-/** A standalone HTML page holding the charts (plotly.js inlined once), and optional HTML before each. */
+/**
+ * A standalone HTML page holding the charts and HTML items, with plotly.js inlined once if anything on it
+ * is a chart (a page of pictures and tables only carries no plotly.js).
+ */
 export function pageHtml(items: (Figure | { html: string })[], title = "vae-lab"): string {
   const body = items.map((it) => ("html" in it ? it.html : figureHtml(it))).join("\n");
+  const needsPlotly = body.includes('class="vae-lab-plot"');
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}</style>
-${plotlyScriptTag()}
+${needsPlotly ? plotlyScriptTag() : ""}
 </head><body>
 <h1>${escapeHtml(title)}</h1>
 ${body}
@@ -407,7 +509,9 @@ export function formatCell(v: string | number, digits: number): string {
 export function tableHtml(header: string[], rows: (string | number)[][], digits = 4): string {
   const th = header.map((h) => `<th style="text-align:right;padding:2px 10px">${escapeHtml(h)}</th>`).join("");
   const trs = rows
-    .map((r) => `<tr>${r.map((c) => `<td style="text-align:right;padding:2px 10px;font-family:monospace">${formatCell(c, digits)}</td>`).join("")}</tr>`)
+    // Numbers right-aligned in monospace (digits line up); text left-aligned, the first column (row labels)
+    // never wrapped.
+    .map((r) => `<tr>${r.map((c, j) => `<td style="text-align:${typeof c === "number" ? "right;font-family:monospace" : "left"};padding:2px 10px${j === 0 ? ";white-space:nowrap" : ""}">${formatCell(c, digits)}</td>`).join("")}</tr>`)
     .join("\n");
   return `<table class="vae-lab-table" style="border-collapse:collapse"><thead><tr>${th}</tr></thead><tbody>\n${trs}\n</tbody></table>`;
 }

@@ -15,7 +15,7 @@ export interface ExplorerOptions {
   /** Test digits in the scatter [2000]. */
   limit?: number;
   /**
-   * Include the plotly.js bundle (3.5 MB) so the HTML stands alone [true]; false where the page already has
+   * Include the plotly.js bundle (1.5 MB) so the HTML stands alone [true]; false where the page already has
    * it (report.html, a notebook that showed a chart before).
    */
   includePlotly?: boolean;

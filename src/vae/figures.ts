@@ -86,7 +86,12 @@ export function manifoldFigure(vae: LatentModel, options: { n?: number; shape?: 
   const fig = imageGrid(grid.images, rows, cols, { columns: n, gap: 0, title: `Decoded manifold: z on a ${n}×${n} grid of Gaussian quantiles`, width: 680 });
   // Ticks every few cells, symmetric about the centre, at cell centres (cell k spans pixels k*cols … k*cols + cols − 1).
   const every = Math.max(1, Math.round(n / 7));
-  const cells = Array.from({ length: n }, (_, k) => k).filter((k) => Math.min(k, n - 1 - k) % every === 0);
+  // A cell and its mirror image closer than `every` cells (the two middle cells of an even grid) would print
+  // their labels (±0.06 for n = 20) on top of each other: those get no tick.
+  const cells = Array.from({ length: n }, (_, k) => k).filter((k) => {
+    const d = Math.min(k, n - 1 - k);
+    return d % every === 0 && (n - 1 - 2 * d === 0 || n - 1 - 2 * d >= every);
+  });
   const centreX = (k: number) => k * cols + (cols - 1) / 2;
   const centreY = (k: number) => k * rows + (rows - 1) / 2;
   fig.layout.xaxis = { visible: true, constrain: "domain", tickvals: cells.map(centreX), ticktext: cells.map((k) => grid.z1[k].toFixed(2)), title: { text: "z1" }, showgrid: false, zeroline: false };
