@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { runInNotebookUI, useBrowser } from "./harness/browser";
+import { rerunSaveReopen, runInNotebookUI, useBrowser } from "./harness/browser";
 
 const base = process.env.VAE_LAB_JUPYTER_URL;
 const run = base ? describe : describe.skip;
@@ -22,4 +22,19 @@ run("notebooks in the Jupyter Notebook UI", () => {
       expect(r).toEqual({ plots: r.plots, rendered: r.plots, stderrOutputs: 0, errors: [] });
     });
   }
+
+  it("a chart cell run again, the notebook saved and reopened: every chart draws from the saved file", async () => {
+    // A scratch copy beside the notebooks (the server serves that folder); removed afterwards.
+    const dir = path.resolve(__dirname, "../notebooks");
+    const copy = `rerun-check-${process.pid}.ipynb`;
+    fs.copyFileSync(path.join(dir, "05_reparameterization.ipynb"), path.join(dir, copy));
+    try {
+      const r = await rerunSaveReopen(browser(), base!, copy);
+      console.log(`05_reparameterization.ipynb: cell ${r.rerunCell} run again, saved, reopened: ${r.rendered}/${r.plots} charts drawn`);
+      expect(r.plots).toBeGreaterThan(0);
+      expect(r).toEqual({ plots: r.plots, rendered: r.plots, rerunCell: r.rerunCell, errors: [] });
+    } finally {
+      fs.rmSync(path.join(dir, copy), { force: true });
+    }
+  });
 });

@@ -126,3 +126,82 @@ export async function runInNotebookUI(browser: Browser, base: string, notebook: 
     await page.close();
   }
 }
+
+/**
+ * A learner's round trip in the Jupyter Notebook (6.x) UI: open `notebook`, Run All, run the first chart
+ * cell a second time (as after changing a parameter), save, close; then open the saved file in a fresh
+ * browser context, with no kernel running anything, and count the charts that draw from the saved outputs
+ * alone. The notebook must be a scratch copy inside the server's folder: it is written.
+ */
+export async function rerunSaveReopen(browser: Browser, base: string, notebook: string, timeoutMs = 600_000): Promise<{ plots: number; rendered: number; rerunCell: number; errors: string[] }> {
+  const url = new URL(base);
+  const address = `${url.origin}/notebooks/${encodeURIComponent(notebook)}${url.search}`;
+  type Cell = { cell_type: string; get_text(): string; input_prompt_number: unknown; output_area: { outputs: unknown[] } };
+  type NotebookUI = {
+    notebook: {
+      kernel: { is_connected(): boolean; kill(): void };
+      execute_all_cells(): void;
+      execute_cells(indices: number[]): void;
+      get_cells(): Cell[];
+      set_autosave_interval(ms: number): void;
+      save_notebook(): Promise<unknown>;
+      dirty: boolean;
+    };
+  };
+  const errors: string[] = [];
+  const first = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
+  let rerunCell = -1;
+  try {
+    const page = await first.newPage();
+    page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
+    await page.goto(address);
+    await page.waitForFunction(() => !!(window as unknown as { IPython?: NotebookUI }).IPython?.notebook?.kernel?.is_connected(), undefined, { timeout: 120_000 });
+    await page.evaluate(() => (window as unknown as { IPython: NotebookUI }).IPython.notebook.set_autosave_interval(0));
+    const allDone = () =>
+      (window as unknown as { IPython: NotebookUI }).IPython.notebook
+        .get_cells()
+        .filter((c) => c.cell_type === "code" && c.get_text().trim() !== "")
+        .every((c) => typeof c.input_prompt_number === "number");
+    await page.evaluate(() => (window as unknown as { IPython: NotebookUI }).IPython.notebook.execute_all_cells());
+    await page.waitForFunction(allDone, undefined, { timeout: timeoutMs, polling: 500 });
+    // The first cell that drew a chart, run again.
+    rerunCell = await page.evaluate(() =>
+      (window as unknown as { IPython: NotebookUI }).IPython.notebook.get_cells().findIndex((c) =>
+        ((c.output_area?.outputs ?? []) as { data?: Record<string, unknown> }[]).some((o) => String(o.data?.["text/html"] ?? "").includes('class="vae-lab-plot"')),
+      ),
+    );
+    if (rerunCell < 0) throw new Error(`${notebook}: no cell drew a chart`);
+    const before = await page.evaluate((i) => (window as unknown as { IPython: NotebookUI }).IPython.notebook.get_cells()[i].input_prompt_number as number, rerunCell);
+    await page.evaluate((i) => (window as unknown as { IPython: NotebookUI }).IPython.notebook.execute_cells([i]), rerunCell);
+    await page.waitForFunction(
+      ([i, n]) => {
+        const c = (window as unknown as { IPython: NotebookUI }).IPython.notebook.get_cells()[i];
+        return typeof c.input_prompt_number === "number" && c.input_prompt_number > n;
+      },
+      [rerunCell, before] as const,
+      { timeout: timeoutMs, polling: 500 },
+    );
+    await page.evaluate(() => (window as unknown as { IPython: NotebookUI }).IPython.notebook.save_notebook());
+    await page.waitForFunction(() => !(window as unknown as { IPython: NotebookUI }).IPython.notebook.dirty, undefined, { timeout: 60_000 });
+    await page.evaluate(() => (window as unknown as { IPython: NotebookUI }).IPython.notebook.kernel.kill());
+  } finally {
+    await first.close();
+  }
+  const second = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
+  try {
+    const page = await second.newPage();
+    page.on("pageerror", (e) => errors.push(`page error (reopened): ${e.message}`));
+    await page.goto(address);
+    await page.waitForSelector("div.vae-lab-plot", { timeout: 120_000 });
+    await page
+      .waitForFunction(() => document.querySelectorAll('div.vae-lab-plot:not([data-rendered="1"])').length === 0, undefined, { timeout: 60_000 })
+      .catch(() => undefined);
+    const counts = await page.evaluate(() => ({
+      plots: document.querySelectorAll("div.vae-lab-plot").length,
+      rendered: document.querySelectorAll('div.vae-lab-plot[data-rendered="1"]').length,
+    }));
+    return { ...counts, rerunCell, errors };
+  } finally {
+    await second.close();
+  }
+}
