@@ -61,6 +61,17 @@ describe("vae-lab train (smoke run on the tiny fixture)", () => {
     expect(html.match(/class="vae-lab-plot"/g)).toHaveLength(5); // losses, latent, manifold, reconstructions, samples
   });
 
+  it("the report of the default model (784-400-2, as npm start trains) stays within 4 MB: one plotly.js, pictures as PNG", () => {
+    const fs = require("fs") as typeof import("fs");
+    const out = scratchDir("vae-lab-train-");
+    const r = run("train", "--epochs", "1", "--data", data, "--out", out, "--backend", "cpu", "--iwae-k", "0", "--seed", "3");
+    expect(r.code, r.err).toBe(0);
+    const html = fs.readFileSync(path.join(out, "report.html"), "utf8");
+    expect(html.match(/window\.Plotly = Plotly/g)).toHaveLength(1);
+    expect(html.match(/data:image\/png;base64,/g)).toHaveLength(3); // manifold, reconstructions, samples
+    expect(fs.statSync(path.join(out, "report.html")).size).toBeLessThanOrEqual(4_000_000);
+  });
+
   it.each([
     [["train", "--epochs", "0"], /^vae-lab: --epochs: expected an integer from 1 to 10000, got "0"/],
     [["train", "--lr", "fast"], /^vae-lab: --lr: expected a learning rate > 0 and ≤ 1, got "fast"/],
