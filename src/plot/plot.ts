@@ -367,7 +367,8 @@ export function imageGrid(images: Numbers, rows: number, cols: number, options: 
     layout: {
       title: options.title ? { text: options.title, x: 0, xanchor: "left", font: { size: 15 } } : undefined,
       width: size,
-      height: options.height ?? Math.round((size * H) / W) + (options.title ? 50 : 20),
+      // The plotting area (width less the side margins) has the picture's aspect ratio: no empty band.
+      height: options.height ?? Math.round(((size - 20) * H) / W) + (options.title ? 50 : 10) + 10,
       margin: { l: 10, r: 10, t: options.title ? 50 : 10, b: 10 },
       xaxis: { visible: false, constrain: "domain", range: [-0.5, W - 0.5] },
       yaxis: { visible: false, autorange: false, range: [H - 0.5, -0.5], scaleanchor: "x" },

@@ -97,7 +97,8 @@ export function manifoldFigure(vae: LatentModel, options: { n?: number; shape?: 
   fig.layout.xaxis = { visible: true, constrain: "domain", tickvals: cells.map(centreX), ticktext: cells.map((k) => grid.z1[k].toFixed(2)), title: { text: "z1" }, showgrid: false, zeroline: false };
   fig.layout.yaxis = { visible: true, autorange: "reversed", scaleanchor: "x", tickvals: cells.map(centreY), ticktext: cells.map((k) => grid.z2[k].toFixed(2)), title: { text: "z2" }, showgrid: false, zeroline: false };
   fig.layout.margin = { l: 60, r: 10, t: 50, b: 50 };
-  fig.layout.height = Number(fig.layout.height) + 60;
+  // Room for the tick labels and axis titles, and a plotting area as tall as the grid is for its width.
+  fig.layout.height = Math.round(((Number(fig.layout.width) - 70) * rows) / cols) + 100;
   return fig;
 }
 
