@@ -71,6 +71,23 @@ describe("vae-lab train (smoke run on the tiny fixture)", () => {
     expect(html.match(/class="vae-lab-plot"/g)).toHaveLength(5); // losses, latent, manifold, reconstructions, samples
   });
 
+  it("counts of one are singular: 1 epoch, 1 test image, 1 sample, 1 latent dimension", () => {
+    const fs = require("fs") as typeof import("fs");
+    const out = scratchDir("vae-lab-one-");
+    const t = run("train", "--epochs", "1", "--latent-dim", "1", "--hidden-dim", "16", "--data", data, "--out", out, "--backend", "cpu", "--iwae-k", "2", "--iwae-images", "1");
+    expect(t.code, t.err).toBe(0);
+    const report = fs.readFileSync(path.join(out, "report.html"), "utf8");
+    expect(report).toContain("1 epoch, batch");
+    expect(report).toContain("k = 2, 1 test image)");
+    expect(report).not.toMatch(/\b1 (epochs|test images)\b/);
+    const s = run("sample", "--model", path.join(out, "model.json"), "--n", "1", "--out", path.join(out, "s.json"), "--backend", "cpu");
+    expect(s.code, s.err).toBe(0);
+    expect(s.out).toMatch(/\(1 sample, seed/);
+    const e = run("encode", "--model", path.join(out, "model.json"), "--data", data, "--limit", "1", "--out", path.join(out, "c.json"), "--backend", "cpu");
+    expect(e.code, e.err).toBe(0);
+    expect(e.out).toMatch(/\(q\(z\|x\) of 1 test image, 1 latent dimension\)/);
+  });
+
   it.each([
     [["train", "--epochs", "0"], /^vae-lab: --epochs: expected an integer from 1 to 10000, got "0"/],
     [["train", "--lr", "fast"], /^vae-lab: --lr: expected a learning rate > 0 and ≤ 1, got "fast"/],

@@ -20,6 +20,7 @@ import { latentExplorerHtml } from "../vae/explorer";
 import type { CategoricalEstimator } from "../vae/categorical";
 import { ConvVae } from "../vae/conv";
 import { InterruptedError } from "./signals";
+import { plural } from "./plural";
 
 /** "mlp": the MLP VAE (model.ts); "conv": the TensorFlow CVAE tutorial's convolutional VAE (conv.ts). */
 export type Arch = "mlp" | "conv";
@@ -324,11 +325,11 @@ function summaryHtml(m: Metrics, backend: BackendInfo): string {
         ? `bernoulli convolutional VAE (TensorFlow CVAE tutorial's), z = ${c.latentDim}, ${c.parameters} parameters`
         : `${c.likelihood} MLP VAE ${m.data.rows * m.data.cols}-${c.hiddenDim}-${c.latentDim} (${c.activation}), ${c.parameters} parameters`,
     ],
-    ["data", `${m.data.trainImages} training and ${m.data.testImages} test images of ${m.data.rows}×${m.data.cols} pixels, binarisation: ${c.binarize}`],
-    ["training", `${c.epochs} epochs, batch ${c.batchSize}, Adam lr ${c.lr}, β ${c.beta}, seed ${c.seed}`],
+    ["data", `${plural(m.data.trainImages, "training image")} and ${plural(m.data.testImages, "test image")} of ${m.data.rows}×${m.data.cols} pixels, binarisation: ${c.binarize}`],
+    ["training", `${plural(c.epochs, "epoch")}, batch ${c.batchSize}, Adam lr ${c.lr}, β ${c.beta}, seed ${c.seed}`],
     ["test −ELBO (nats/image)", m.test.elbo],
     ["  reconstruction / KL", `${m.test.recon.toFixed(2)} / ${m.test.kl.toFixed(2)}`],
-    ["IWAE −log p(x) estimate", m.test.iwae ? `${m.test.iwae.nll.toFixed(2)} (k = ${m.test.iwae.k}, ${m.test.iwae.images} test images)` : "skipped"],
+    ["IWAE −log p(x) estimate", m.test.iwae ? `${m.test.iwae.nll.toFixed(2)} (k = ${m.test.iwae.k}, ${plural(m.test.iwae.images, "test image")})` : "skipped"],
     ["active units", `${m.test.activeUnits} of ${c.latentDim}`],
     ["seconds per epoch", m.epochs.map((e) => e.seconds.toFixed(1)).join(", ")],
   ];
