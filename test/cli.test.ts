@@ -57,7 +57,7 @@ describe("vae-lab train (smoke run on the tiny fixture)", () => {
     const r = run("train", "--epochs", "2", "--hidden-dim", "32", "--data", data, "--out", out, "--backend", "cpu", "--iwae-k", "5", "--iwae-images", "10", "--seed", "3");
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(/^backend: cpu/m);
-    expect(r.err).toMatch(/^epoch 2\/2  train \d+\.\d\d  test \d+\.\d\d \(recon/m);
+    expect(r.err).toMatch(/^epoch 2\/2  train \d+\.\d\d  test −ELBO \d+\.\d\d \(recon/m);
     expect(r.out).toMatch(/wrote .*metrics.json/);
     expect(fs.readdirSync(out).sort()).toEqual(["metrics.json", "model.json", "report.html", "training-state.json"]);
     const m = JSON.parse(fs.readFileSync(path.join(out, "metrics.json"), "utf8"));
@@ -69,6 +69,19 @@ describe("vae-lab train (smoke run on the tiny fixture)", () => {
     expect(m.test.iwae.nll).toBeLessThan(m.test.elbo + 20);
     const html = fs.readFileSync(path.join(out, "report.html"), "utf8");
     expect(html.match(/class="vae-lab-plot"/g)).toHaveLength(5); // losses, latent, manifold, reconstructions, samples
+  });
+
+  it("the epoch line and the final line say which test −ELBO each is: the final one names the last epoch's and why they differ", () => {
+    const out = scratchDir("vae-lab-labels-");
+    const r = run("train", "--epochs", "2", "--hidden-dim", "16", "--data", data, "--out", out, "--backend", "cpu", "--iwae-k", "0");
+    expect(r.code, r.err).toBe(0);
+    const epochTest = /^epoch 2\/2  train [\d.]+  test −ELBO (\d+\.\d\d) \(recon/m.exec(r.err)?.[1];
+    expect(epochTest).toBeDefined();
+    const final = /^test −ELBO (\d+\.\d\d) nats \(final evaluation with new random draws; epoch 2's (\d+\.\d\d) differs by sampling noise only\)/m.exec(r.out);
+    expect(final, r.out).not.toBeNull();
+    expect(final![2]).toBe(epochTest);
+    const m = JSON.parse(require("fs").readFileSync(path.join(out, "metrics.json"), "utf8"));
+    expect(final![1]).toBe(m.test.elbo.toFixed(2));
   });
 
   it("counts of one are singular: 1 epoch, 1 test image, 1 sample, 1 latent dimension", () => {
