@@ -73,7 +73,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
     const history = await driveSteps(steps, signal, (p) => `during training (epoch ${p.epoch}/${config.epochs})`, config.out);
     await between("after training, before evaluating");
     cb.onPhase?.("evaluating");
-    const final = evaluateCategoricalElbo(vae, test, { seed: config.seed });
+    const final = evaluateCategoricalElbo(vae, test, { seed: config.seed, onProgress: (done, all) => cb.onProgress?.("test −ELBO", done, all) });
     await between("while evaluating");
     const metrics: CategoricalMetrics = {
       backend: backend.name,

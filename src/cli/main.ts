@@ -237,6 +237,7 @@ async function train(argv: string[]): Promise<void> {
     onStep: (p) => progress.step(p.epoch, p.epochs, p.step, p.stepsPerEpoch, p.loss),
     onEpoch: (r, epochs) => progress.line(epochLine(r, epochs)),
     onPhase: (msg) => progress.line(`${msg}…`),
+    onProgress: (label, done, total) => progress.task(label, done, total),
   }, stop.signal).finally(() => {
     progress.end();
     release();
@@ -256,6 +257,7 @@ async function trainCategorical(config: JobConfig, progress: ProgressPrinter): P
       onStep: (p) => progress.step(p.epoch, p.epochs, p.step, p.stepsPerEpoch, p.loss),
       onEpoch: (r, epochs) => progress.line(epochLine({ epoch: r.epoch, trainLoss: r.trainLoss, testLoss: r.testLoss, seconds: r.seconds }, epochs)),
       onPhase: (msg) => progress.line(`${msg}…`),
+      onProgress: (label, done, total) => progress.task(label, done, total),
     },
     stop.signal,
   ).finally(() => {
