@@ -141,3 +141,52 @@ describe("vae-lab bench", () => {
     expect(r.out).toMatch(/BatchMatMul \[128,784\]/);
   });
 });
+
+describe("how to get the native kernels: one command, the one that works where vae-lab is", () => {
+  const fs = require("fs") as typeof import("fs");
+  const root = path.resolve(__dirname, "..");
+  const tiny = path.resolve(__dirname, "../data/mnist-tiny");
+  /** A copy of the built package (dist/ and the install scripts, no compiled addon) at `dir`, using this checkout's node_modules. */
+  function copyWithoutAddon(dir: string): void {
+    fs.mkdirSync(path.join(dir, "src", "engine", "native"), { recursive: true });
+    fs.cpSync(path.join(root, "dist"), path.join(dir, "dist"), { recursive: true });
+    for (const f of ["howto.js", "build.js"]) fs.copyFileSync(path.join(root, "src", "engine", "native", f), path.join(dir, "src", "engine", "native", f));
+    fs.copyFileSync(path.join(root, "package.json"), path.join(dir, "package.json"));
+    fs.symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"), "dir");
+  }
+  function info(dir: string): string {
+    const r = spawnSync(process.execPath, [path.join(dir, "dist", "cli", "main.js"), "info", "--backend", "wasm", "--data", tiny], {
+      encoding: "utf8",
+      env: { ...process.env, VAE_LAB_NATIVE: "", VAE_LAB_BACKEND: "" },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    return r.stdout;
+  }
+
+  it("in a checkout: npm rebuild (the root package is no dependency of itself), said once", () => {
+    const dir = path.join(scratchDir("vae-lab-checkout-"), "vae-lab");
+    copyWithoutAddon(dir);
+    const out = info(dir);
+    expect(out).toMatch(/native kernels not built/);
+    expect(out.match(/npm rebuild/g)).toHaveLength(1);
+    expect(out).toContain(`then run npm rebuild (in ${dir})`);
+    expect(out).not.toContain("npm rebuild vae-lab");
+  });
+
+  it("installed as a dependency: npm rebuild vae-lab, said once", () => {
+    const dir = path.join(scratchDir("vae-lab-dependency-"), "app", "node_modules", "vae-lab");
+    copyWithoutAddon(dir);
+    const out = info(dir);
+    expect(out.match(/npm rebuild/g)).toHaveLength(1);
+    expect(out).toContain("then run npm rebuild vae-lab");
+  });
+
+  it("build.js says it in the same words (its skip message comes from the same module)", () => {
+    const howto = require(path.join(root, "src", "engine", "native", "howto.js"));
+    expect(howto.rebuildCommand("/home/u/vae-lab")).toBe("npm rebuild (in /home/u/vae-lab)");
+    expect(howto.rebuildCommand("/home/u/app/node_modules/vae-lab")).toBe("npm rebuild vae-lab");
+    const build = fs.readFileSync(path.join(root, "src", "engine", "native", "build.js"), "utf8");
+    expect(build).toContain('require("./howto")');
+    expect(build).not.toMatch(/npm rebuild/);
+  });
+});
