@@ -273,7 +273,7 @@ async function notebooks(argv: string[]): Promise<void> {
   for (const o of (values.only as string[] | undefined) ?? []) if (o.trim() === "") throw new UsageError('--only: expected part of a notebook\'s name (e.g. 07), got ""');
   const out = pathFlag(values, "out") ?? "site";
   checkOutFolder(out);
-  // The notebook tooling (tslab, zeromq, markdown-it, mathjax) comes with the repository, not with the library.
+  // The notebook tooling (tslab, zeromq, markdown-it, mathjax, highlight.js) comes with the repository, not with the library.
   let site: typeof import("../notebook/site");
   try {
     site = require("../notebook/site");
