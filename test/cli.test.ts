@@ -24,6 +24,16 @@ describe("vae-lab CLI (compiled)", () => {
     expect(r.out).toMatch(/train 100 × 28×28, test 50/);
   });
 
+  it.each(["train", "bench", "info", "notebooks", "sample", "encode", "export"])("vae-lab %s --help explains every flag it names, one line each", (command) => {
+    const r = run(command, "--help");
+    expect(r.code).toBe(0);
+    const named = new Set(r.out.match(/--[a-z][a-z-]*/g));
+    named.delete("--help");
+    expect(named.size).toBeGreaterThan(0);
+    // "  --flag [ARG]   what it does": the flag at the start of a line, then its description on that line.
+    for (const flag of named) expect(r.out, `${command} ${flag}`).toMatch(new RegExp(`^  ${flag}( [A-Z]+)? {2,}\\S`, "m"));
+  });
+
   it.each([
     [["frob"], 2, /^vae-lab: unknown command "frob" \(see vae-lab --help\)\n$/],
     [["info", "--bogus"], 2, /^vae-lab: Unknown option '--bogus' \(see vae-lab --help\)\n$/],
@@ -47,7 +57,7 @@ describe("vae-lab train (smoke run on the tiny fixture)", () => {
     const r = run("train", "--epochs", "2", "--hidden-dim", "32", "--data", data, "--out", out, "--backend", "cpu", "--iwae-k", "5", "--iwae-images", "10", "--seed", "3");
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(/^backend: cpu/m);
-    expect(r.err).toMatch(/^epoch 2\/2  train \d+\.\d\d  test \d+\.\d\d \(recon/m);
+    expect(r.err).toMatch(/^epoch 2\/2  train \d+\.\d\d  test −ELBO \d+\.\d\d \(recon/m);
     expect(r.out).toMatch(/wrote .*metrics.json/);
     expect(fs.readdirSync(out).sort()).toEqual(["metrics.json", "model.json", "report.html", "training-state.json"]);
     const m = JSON.parse(fs.readFileSync(path.join(out, "metrics.json"), "utf8"));
@@ -70,6 +80,36 @@ describe("vae-lab train (smoke run on the tiny fixture)", () => {
     expect(html.match(/window\.Plotly = Plotly/g)).toHaveLength(1);
     expect(html.match(/data:image\/png;base64,/g)).toHaveLength(3); // manifold, reconstructions, samples
     expect(fs.statSync(path.join(out, "report.html")).size).toBeLessThanOrEqual(4_000_000);
+  });
+
+  it("the epoch line and the final line say which test −ELBO each is: the final one names the last epoch's and why they differ", () => {
+    const out = scratchDir("vae-lab-labels-");
+    const r = run("train", "--epochs", "2", "--hidden-dim", "16", "--data", data, "--out", out, "--backend", "cpu", "--iwae-k", "0");
+    expect(r.code, r.err).toBe(0);
+    const epochTest = /^epoch 2\/2  train [\d.]+  test −ELBO (\d+\.\d\d) \(recon/m.exec(r.err)?.[1];
+    expect(epochTest).toBeDefined();
+    const final = /^test −ELBO (\d+\.\d\d) nats \(final evaluation with new random draws; epoch 2's (\d+\.\d\d) differs by sampling noise only\)/m.exec(r.out);
+    expect(final, r.out).not.toBeNull();
+    expect(final![2]).toBe(epochTest);
+    const m = JSON.parse(require("fs").readFileSync(path.join(out, "metrics.json"), "utf8"));
+    expect(final![1]).toBe(m.test.elbo.toFixed(2));
+  });
+
+  it("counts of one are singular: 1 epoch, 1 test image, 1 sample, 1 latent dimension", () => {
+    const fs = require("fs") as typeof import("fs");
+    const out = scratchDir("vae-lab-one-");
+    const t = run("train", "--epochs", "1", "--latent-dim", "1", "--hidden-dim", "16", "--data", data, "--out", out, "--backend", "cpu", "--iwae-k", "2", "--iwae-images", "1");
+    expect(t.code, t.err).toBe(0);
+    const report = fs.readFileSync(path.join(out, "report.html"), "utf8");
+    expect(report).toContain("1 epoch, batch");
+    expect(report).toContain("k = 2, 1 test image)");
+    expect(report).not.toMatch(/\b1 (epochs|test images)\b/);
+    const s = run("sample", "--model", path.join(out, "model.json"), "--n", "1", "--out", path.join(out, "s.json"), "--backend", "cpu");
+    expect(s.code, s.err).toBe(0);
+    expect(s.out).toMatch(/\(1 sample, seed/);
+    const e = run("encode", "--model", path.join(out, "model.json"), "--data", data, "--limit", "1", "--out", path.join(out, "c.json"), "--backend", "cpu");
+    expect(e.code, e.err).toBe(0);
+    expect(e.out).toMatch(/\(q\(z\|x\) of 1 test image, 1 latent dimension\)/);
   });
 
   it.each([
@@ -110,5 +150,54 @@ describe("vae-lab bench", () => {
     expect(r.out).toMatch(/^vae-lab \(cpu\): +\d+\.\d\d s per epoch, \d+ images\/s$/m);
     expect(r.out).toMatch(/^profile: \d+ kernels and [\d.]+ ms of kernel time per step/m);
     expect(r.out).toMatch(/BatchMatMul \[128,784\]/);
+  });
+});
+
+describe("how to get the native kernels: one command, the one that works where vae-lab is", () => {
+  const fs = require("fs") as typeof import("fs");
+  const root = path.resolve(__dirname, "..");
+  const tiny = path.resolve(__dirname, "../data/mnist-tiny");
+  /** A copy of the built package (dist/ and the install scripts, no compiled addon) at `dir`, using this checkout's node_modules. */
+  function copyWithoutAddon(dir: string): void {
+    fs.mkdirSync(path.join(dir, "src", "engine", "native"), { recursive: true });
+    fs.cpSync(path.join(root, "dist"), path.join(dir, "dist"), { recursive: true });
+    for (const f of ["howto.js", "build.js"]) fs.copyFileSync(path.join(root, "src", "engine", "native", f), path.join(dir, "src", "engine", "native", f));
+    fs.copyFileSync(path.join(root, "package.json"), path.join(dir, "package.json"));
+    fs.symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"), "dir");
+  }
+  function info(dir: string): string {
+    const r = spawnSync(process.execPath, [path.join(dir, "dist", "cli", "main.js"), "info", "--backend", "wasm", "--data", tiny], {
+      encoding: "utf8",
+      env: { ...process.env, VAE_LAB_NATIVE: "", VAE_LAB_BACKEND: "" },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    return r.stdout;
+  }
+
+  it("in a checkout: npm rebuild (the root package is no dependency of itself), said once", () => {
+    const dir = path.join(scratchDir("vae-lab-checkout-"), "vae-lab");
+    copyWithoutAddon(dir);
+    const out = info(dir);
+    expect(out).toMatch(/native kernels not built/);
+    expect(out.match(/npm rebuild/g)).toHaveLength(1);
+    expect(out).toContain(`then run npm rebuild (in ${dir})`);
+    expect(out).not.toContain("npm rebuild vae-lab");
+  });
+
+  it("installed as a dependency: npm rebuild vae-lab, said once", () => {
+    const dir = path.join(scratchDir("vae-lab-dependency-"), "app", "node_modules", "vae-lab");
+    copyWithoutAddon(dir);
+    const out = info(dir);
+    expect(out.match(/npm rebuild/g)).toHaveLength(1);
+    expect(out).toContain("then run npm rebuild vae-lab");
+  });
+
+  it("build.js says it in the same words (its skip message comes from the same module)", () => {
+    const howto = require(path.join(root, "src", "engine", "native", "howto.js"));
+    expect(howto.rebuildCommand("/home/u/vae-lab")).toBe("npm rebuild (in /home/u/vae-lab)");
+    expect(howto.rebuildCommand("/home/u/app/node_modules/vae-lab")).toBe("npm rebuild vae-lab");
+    const build = fs.readFileSync(path.join(root, "src", "engine", "native", "build.js"), "utf8");
+    expect(build).toContain('require("./howto")');
+    expect(build).not.toMatch(/npm rebuild/);
   });
 });

@@ -15,7 +15,7 @@ import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = path.resolve(__dirname, "..");
-const NOTEBOOK_TOOLING = ["tslab", "zeromq", "markdown-it", "mathjax"];
+const NOTEBOOK_TOOLING = ["tslab", "zeromq", "markdown-it", "mathjax", "highlight.js"];
 
 function sh(cmd: string, args: string[], cwd: string, timeout = 900_000) {
   const r = spawnSync(cmd, args, { cwd, encoding: "utf8", timeout, env: { ...process.env, npm_config_audit: "false", npm_config_fund: "false" } });

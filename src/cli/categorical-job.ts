@@ -21,6 +21,7 @@ import {
 } from "../vae/categorical";
 import { checkDataLimits } from "./flag-limits";
 import { checkOutFolderForJob, driveSteps, JobCallbacks, JobConfig, lockOutFolder, OUTPUT_FILES, pauseForSignal } from "./job";
+import { plural } from "./plural";
 
 export interface CategoricalMetrics {
   backend: string;
@@ -72,7 +73,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
     const history = await driveSteps(steps, signal, (p) => `during training (epoch ${p.epoch}/${config.epochs})`, config.out);
     await between("after training, before evaluating");
     cb.onPhase?.("evaluating");
-    const final = evaluateCategoricalElbo(vae, test, { seed: config.seed });
+    const final = evaluateCategoricalElbo(vae, test, { seed: config.seed, onProgress: (done, all) => cb.onProgress?.("test −ELBO", done, all) });
     await between("while evaluating");
     const metrics: CategoricalMetrics = {
       backend: backend.name,
@@ -90,8 +91,8 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
           html: tableHtml(["", ""], [
             ["backend", backend.summary],
             ["model", `categorical VAE ${train.pixels}-${hiddenDims.join("-")}-(20×10), ${metrics.config.parameters} parameters`],
-            ["estimator", `${estimator}, ${config.samples} samples of z per image`],
-            ["training", `${config.epochs} epochs, ${train.count} images of ${train.rows}×${train.cols} (binarisation: ${binarize}), batch ${config.batchSize}, Adam lr ${config.lr}, seed ${config.seed}`],
+            ["estimator", `${estimator}, ${plural(config.samples, "sample")} of z per image`],
+            ["training", `${plural(config.epochs, "epoch")}, ${plural(train.count, "image")} of ${train.rows}×${train.cols} (binarisation: ${binarize}), batch ${config.batchSize}, Adam lr ${config.lr}, seed ${config.seed}`],
             ["test −ELBO (nats/image)", final.loss],
             ["seconds per epoch", history.map((h) => h.seconds.toFixed(1)).join(", ")],
           ]),

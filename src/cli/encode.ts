@@ -12,6 +12,7 @@ import { backendFlag, intFlag, parse, UsageError } from "./main";
 import { checkOutFile } from "./out-guard";
 import { interruptible } from "./signals";
 import { checkFinite } from "./model-outputs";
+import { plural } from "./plural";
 
 export const ENCODE_HELP = `vae-lab encode --model FILE --out FILE.json [--data DIR] [--split S] [--limit N] [--backend B]
 
@@ -74,5 +75,5 @@ export async function encodeCommand(argv: string[]): Promise<void> {
   } finally {
     vae.dispose();
   }
-  console.log(`wrote ${out} (q(z|x) of ${set.count} ${split} images, ${D} latent dimensions)`);
+  console.log(`wrote ${out} (q(z|x) of ${plural(set.count, `${split} image`)}, ${plural(D, "latent dimension")})`);
 }

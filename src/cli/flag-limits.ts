@@ -8,6 +8,7 @@
  * ≤ MAX_ROWS and width ≤ 4096, i.e. at most 64 MiB.
  */
 import type { JobConfig } from "./job";
+import { plural } from "./plural";
 
 /** A bad flag value: the CLI prints the message (which names the flag) and exits with code 2. */
 export class FlagError extends Error {}
@@ -36,7 +37,7 @@ export const MAX_ROWS = 4096;
 /** Checks across flags, after each flag was checked on its own. */
 export function checkTrainLimits(c: JobConfig): void {
   if (c.batchSize * c.samples > MAX_ROWS) {
-    throw new FlagError(`--samples: ${c.samples} samples × --batch-size ${c.batchSize} = ${c.batchSize * c.samples} rows per step, more than ${MAX_ROWS}; lower one of them`);
+    throw new FlagError(`--samples: ${plural(c.samples, "sample")} × --batch-size ${c.batchSize} = ${c.batchSize * c.samples} rows per step, more than ${MAX_ROWS}; lower one of them`);
   }
 }
 

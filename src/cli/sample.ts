@@ -10,6 +10,7 @@ import { backendFlag, intFlag, parse, UsageError } from "./main";
 import { checkOutFile } from "./out-guard";
 import { interruptible } from "./signals";
 import { checkFinite, imageShapeOfCheckpoint } from "./model-outputs";
+import { plural } from "./plural";
 
 export const SAMPLE_HELP = `vae-lab sample --model FILE [--n N] [--seed S] [--out FILE] [--backend B]
 
@@ -58,5 +59,5 @@ export async function sampleCommand(argv: string[]): Promise<void> {
   } finally {
     vae.dispose();
   }
-  console.log(`wrote ${out} (${n} samples, seed ${seed})`);
+  console.log(`wrote ${out} (${plural(n, "sample")}, seed ${seed})`);
 }

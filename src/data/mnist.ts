@@ -200,7 +200,11 @@ export function imageRows(set: MnistSet, i: number): number[][] {
  * and returns numbers that are means over that batch; the result weights them by batch size. The seed
  * (default 12345) makes an evaluation repeatable.
  */
-export function meanOverSet(set: MnistSet, measure: (x: tf.Tensor2D, rng: Rng) => number[], options: { batchSize?: number; seed?: number } = {}): number[] {
+export function meanOverSet(
+  set: MnistSet,
+  measure: (x: tf.Tensor2D, rng: Rng) => number[],
+  options: { batchSize?: number; seed?: number; onProgress?: (done: number, total: number) => void } = {},
+): number[] {
   const { batchSize = 500 } = options;
   const rng = new Rng(options.seed ?? 12345);
   let sums: number[] = [];
@@ -209,6 +213,7 @@ export function meanOverSet(set: MnistSet, measure: (x: tf.Tensor2D, rng: Rng) =
     const idx = Int32Array.from({ length: n }, (_, i) => start + i);
     const values = tidyValue(() => measure(batchTensor(set, idx, rng), rng));
     sums = values.map((v, i) => (sums[i] ?? 0) + v * n);
+    options.onProgress?.(start + n, set.count);
   }
   return sums.map((s) => s / set.count);
 }

@@ -8,7 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { enableFastTile } from "./wasm-tile";
-import { enableNativeMatMul, NATIVE_HOWTO, nativeBlasCore, nativeMatMulStatus } from "./native-kernels";
+import { enableNativeMatMul, nativeBlasCore, nativeHowto, nativeMatMulStatus } from "./native-kernels";
 import { enableConvKernels } from "./wasm-conv";
 
 export type BackendChoice = "auto" | "tensorflow" | "wasm" | "cpu";
@@ -137,5 +137,5 @@ export function backendInfo(): BackendInfo | undefined {
 export function nativeKernelsHint(info: BackendInfo): string | undefined {
   if (info.name !== "wasm" || nativeMatMulStatus().active || process.env.VAE_LAB_NATIVE === "0") return undefined;
   const reason = nativeMatMulStatus().reason;
-  return reason.startsWith("not built") ? `native kernels not built: ${NATIVE_HOWTO}` : `native kernels off (${reason}); ${NATIVE_HOWTO}`;
+  return reason.startsWith("not built") ? `native kernels not built: ${nativeHowto()}` : `native kernels off (${reason}); ${nativeHowto()}`;
 }

@@ -66,8 +66,15 @@ let core: { name: string; choice: BlasCoreChoice } | undefined;
 /** Where build.js puts the compiled addon (the same path from src/ under a test runner and from dist/). */
 export const NATIVE_ADDON_PATH = path.join(__dirname, "..", "..", "src", "engine", "native", "build", "Release", "vae_lab_blas.node");
 
-/** How to get the native kernels where they are not built (one line for `vae-lab info` and `train`). */
-export const NATIVE_HOWTO = "for faster training install OpenBLAS (Debian/Ubuntu: apt-get install libopenblas-dev), then run npm rebuild vae-lab";
+/**
+ * How to get the native kernels where they are not built (one line for `vae-lab info` and `train`): the
+ * same words as build.js's at install, with the rebuild command for where this copy of vae-lab is (a
+ * checkout: `npm rebuild`; a dependency: `npm rebuild vae-lab`).
+ */
+export function nativeHowto(): string {
+  const howto = require(path.join(__dirname, "..", "..", "src", "engine", "native", "howto.js")) as { nativeHowto: () => string };
+  return `for faster training ${howto.nativeHowto()}`;
+}
 
 /**
  * The compiled addon, or null (with the reason in nativeMatMulStatus()) where it was not built or its
@@ -91,7 +98,7 @@ export function loadNativeBlas(): NativeBlas | null {
     core = { name, choice };
     addon = loaded;
   } catch (e) {
-    loadError = /Cannot find module/.test(String(e)) ? "not built (needs OpenBLAS at install: apt-get install libopenblas-dev, then npm rebuild)" : String(e).split("\n")[0];
+    loadError = /Cannot find module/.test(String(e)) ? "not built" : String(e).split("\n")[0];
     addon = null;
   }
   return addon;

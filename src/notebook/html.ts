@@ -1,6 +1,7 @@
 /**
  * Rendering an executed notebook as an HTML page that works offline: Markdown through markdown-it, with
- * LaTeX left for MathJax (typeset in the browser from a local copy), code cells with their outputs, and
+ * LaTeX left for MathJax (typeset in the browser from a local copy), code cells with their outputs
+ * (syntax-highlighted here, at build time, by highlight.js: the pages need no script for it), and
  * the notebook's plotly charts. The plotly.js bundle that the first chart of a kernel session carries is
  * replaced by one shared copy beside the pages (`assets/plotly.js`).
  *
@@ -16,6 +17,12 @@
  */
 import * as crypto from "crypto";
 import MarkdownIt from "markdown-it";
+import hljs from "highlight.js/lib/core";
+import bash from "highlight.js/lib/languages/bash";
+import javascript from "highlight.js/lib/languages/javascript";
+import json from "highlight.js/lib/languages/json";
+import python from "highlight.js/lib/languages/python";
+import typescript from "highlight.js/lib/languages/typescript";
 
 export interface NotebookJson {
   cells: { cell_type: string; source: string | string[]; outputs?: OutputJson[]; execution_count?: number | null }[];
@@ -31,7 +38,29 @@ interface OutputJson {
   evalue?: string;
 }
 
-const md = new MarkdownIt({ html: true, linkify: false, typographer: false });
+// Only the languages the notebooks hold (their code cells, and fenced blocks in their text): the core and
+// five grammars, not highlight.js's 190.
+for (const [name, grammar] of Object.entries({ bash, javascript, json, python, typescript })) hljs.registerLanguage(name, grammar);
+hljs.registerAliases(["ts", "tslab"], { languageName: "typescript" });
+hljs.registerAliases(["js"], { languageName: "javascript" });
+hljs.registerAliases(["sh", "shell"], { languageName: "bash" });
+
+/**
+ * Code as highlighted HTML: highlight.js's spans (class hljs-…) around HTML-escaped text. A language it
+ * does not know gives the escaped code as it is.
+ */
+export function highlightCode(code: string, language: string | undefined): string {
+  if (!language || !hljs.getLanguage(language)) return escapeHtml(code);
+  return hljs.highlight(code, { language, ignoreIllegals: true }).value;
+}
+
+const md = new MarkdownIt({
+  html: true,
+  linkify: false,
+  typographer: false,
+  // Fenced blocks with a language (```ts, ```python) are highlighted like code cells; "" lets markdown-it escape the rest.
+  highlight: (code, language) => (language && hljs.getLanguage(language) ? highlightCode(code, language) : ""),
+});
 
 const join = (s: string | string[] | undefined) => (Array.isArray(s) ? s.join("") : (s ?? ""));
 
@@ -114,29 +143,50 @@ const STYLE = `
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1000px;margin:0 auto;padding:1.5em;color:#222;line-height:1.55}
 nav{font-size:.9em;margin-bottom:1em}nav a{margin-right:1em}
 pre{overflow-x:auto}
-.cell.code pre.src{background:#f6f8fa;border:1px solid #e1e4e8;border-radius:4px;padding:.6em .8em;font-size:.85em}
-.cell.code .label{color:#888;font-size:.75em;font-family:monospace}
-pre.out{font-size:.85em;margin:.3em 0 .3em 0;padding:.2em .8em;border-left:3px solid #ddd}
+pre,code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace}
+.cell.code{margin:1.2em 0}
+.cell.code pre.src{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:.9em 1.1em;font-size:14px;line-height:1.5;margin:.2em 0 .5em 0}
+.cell.md pre{background:#f6f8fa;border-radius:6px;padding:.8em 1em;font-size:14px;line-height:1.5}
+.cell.code .label{color:#888;font-size:12px;font-family:ui-monospace,monospace}
+pre.out{font-size:13px;line-height:1.45;margin:.3em 0 .3em 0;padding:.3em .9em;border-left:3px solid #ddd}
+.hljs-keyword,.hljs-doctag,.hljs-meta .hljs-keyword,.hljs-template-tag,.hljs-type,.hljs-variable.language_{color:#cf222e}
+.hljs-title,.hljs-title.class_,.hljs-title.function_{color:#8250df}
+.hljs-attr,.hljs-attribute,.hljs-literal,.hljs-meta,.hljs-number,.hljs-operator,.hljs-variable,.hljs-property{color:#0550ae}
+.hljs-string,.hljs-regexp,.hljs-meta .hljs-string{color:#0a3069}
+.hljs-built_in,.hljs-symbol{color:#953800}
+.hljs-comment,.hljs-code,.hljs-formula{color:#6e7781;font-style:italic}
+.hljs-params{color:#24292f}.hljs-subst{color:#24292f}
 pre.out.stderr{border-left-color:#d33;color:#a00}
 table{border-collapse:collapse;margin:.6em 0}th,td{padding:2px 10px;border-bottom:1px solid #eee}
 blockquote{border-left:4px solid #ddd;margin-left:0;padding-left:1em;color:#444}
-code{font-size:.92em}
+p code,li code,td code{font-size:.92em;background:#f2f3f5;padding:.1em .3em;border-radius:3px}
 `;
 
 export const MATHJAX_CONFIG = `window.MathJax={tex:{inlineMath:[["$","$"],["\\\\(","\\\\)"]],displayMath:[["$$","$$"],["\\\\[","\\\\]"]]},svg:{fontCache:"global"},options:{skipHtmlTags:["script","noscript","style","textarea","pre","code"]}};`;
+
+/**
+ * The language of a notebook's code cells, from its metadata; "typescript" where the metadata say nothing,
+ * since every notebook here runs in tslab's TypeScript kernel.
+ */
+export function notebookLanguage(nb: NotebookJson): string {
+  const meta = (nb.metadata ?? {}) as { language_info?: { name?: unknown }; kernelspec?: { language?: unknown } };
+  const name = meta.language_info?.name ?? meta.kernelspec?.language;
+  return typeof name === "string" && name ? name.toLowerCase() : "typescript";
+}
 
 /**
  * A whole page for one executed notebook. `assets` is the relative folder holding plotly.js and
  * tex-svg-full.js; `nav` is HTML for the navigation bar.
  */
 export function notebookPage(nb: NotebookJson, options: { title: string; assets: string; nav?: string }): string {
+  const language = notebookLanguage(nb);
   const body = nb.cells
     .map((c) => {
       if (c.cell_type === "markdown") return `<div class="cell md">${renderMarkdown(join(c.source))}</div>`;
       if (c.cell_type !== "code") return "";
       const label = `<div class="label">In [${c.execution_count ?? " "}]:</div>`;
       const outs = (c.outputs ?? []).map(renderOutput).join("\n");
-      return `<div class="cell code">${label}<pre class="src"><code>${escapeHtml(join(c.source))}</code></pre>${outs}</div>`;
+      return `<div class="cell code">${label}<pre class="src"><code class="hljs language-${escapeHtml(language)}">${highlightCode(join(c.source), language)}</code></pre>${outs}</div>`;
     })
     .join("\n");
   return `<!DOCTYPE html>

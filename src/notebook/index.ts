@@ -1,7 +1,7 @@
 /**
  * `vae-lab/notebook`: what the notebooks use besides the library — showing charts and tables in tslab,
  * quick mode, running notebooks through the tslab kernel without Jupyter, and publishing them as a site.
- * The runner and site builder need the notebook tooling (tslab, zeromq, markdown-it, mathjax), which the
+ * The runner and site builder need the notebook tooling (tslab, zeromq, markdown-it, mathjax, highlight.js), which the
  * repository installs and a library user may not: they are loaded on first use.
  */
 export * from "./display";

@@ -10,6 +10,7 @@ import { writeFileAtomic } from "../files/atomic-write";
 import { plotlyBundlePath } from "../plot/plot";
 import { escapeHtml, hrefTo, MATHJAX_CONFIG, NotebookJson, notebookPage, notebookTitle, renderMarkdown } from "./html";
 import { failureLine, runNotebook } from "./runner";
+import { plural } from "../cli/plural";
 
 export interface SiteOptions {
   /** Folder of .ipynb files. */
@@ -58,10 +59,17 @@ export function siteNav(pages: { notebook: string; page: string }[], current: st
   return [`<a href="index.html">Contents</a>`, ...pages.map((p) => (p.page === current ? `<b>${escapeHtml(p.notebook.slice(0, 2))}</b>` : `<a href="${hrefTo(p.page)}">${escapeHtml(p.notebook.slice(0, 2))}</a>`))].join(" ");
 }
 
-/** One entry of the index page. */
+/**
+ * One entry of the index page, numbered with the notebook's own number (the digits its file name begins
+ * with, "07" of 07_vae_mnist.ipynb), not its place in the list, so a site of some notebooks (--only) keeps
+ * their numbers. A title that begins with that number ("07 · A VAE on MNIST") is shown without it.
+ */
 export function indexItem(p: SitePage & { summary: string }): string {
   const desc = renderMarkdown(p.summary).replace(/^<p>|<\/p>\s*$/g, "");
-  return `<li><a href="${hrefTo(p.page)}">${escapeHtml(p.title)}</a><br><span class="desc">${desc}</span> <span class="time">(${p.seconds.toFixed(0)} s)</span></li>`;
+  const number = /^\d+/.exec(p.notebook)?.[0];
+  const title = number ? p.title.replace(new RegExp(`^${number}\\s*[·.:—–-]?\\s*`), "") || p.title : p.title;
+  const num = number ? `<span class="num">${escapeHtml(number)}</span>` : `<span class="num"></span>`;
+  return `<li>${num}<span class="entry"><a href="${hrefTo(p.page)}">${escapeHtml(title)}</a><br><span class="desc">${desc}</span> <span class="time">(${p.seconds.toFixed(0)} s)</span></span></li>`;
 }
 
 export async function buildSite(options: SiteOptions): Promise<SitePage[]> {
@@ -93,7 +101,7 @@ export async function buildSite(options: SiteOptions): Promise<SitePage[]> {
     p.summary = summary(nb);
     p.seconds = run.seconds;
     writeFileAtomic(path.join(options.out, p.page), notebookPage(nb, { title: p.title, assets: "assets", nav: nav(p.page) }));
-    log(`  ${p.page}: ${run.cells.length} code cells in ${run.seconds.toFixed(1)} s`);
+    log(`  ${p.page}: ${plural(run.cells.length, "code cell")} in ${run.seconds.toFixed(1)} s`);
   }
   const items = pages.map(indexItem).join("\n");
   const total = pages.reduce((s, p) => s + p.seconds, 0);
@@ -101,18 +109,18 @@ export async function buildSite(options: SiteOptions): Promise<SitePage[]> {
     path.join(options.out, "index.html"),
     `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>vae-lab notebooks</title>
-<style>body{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;padding:0 1em;line-height:1.5;color:#222}li{margin:.8em 0}.desc{color:#555;font-size:.92em}.time{color:#999;font-size:.8em}</style>
+<style>body{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;padding:0 1em;line-height:1.5;color:#222}ul.toc{list-style:none;padding-left:0}ul.toc li{display:flex;gap:.8em;margin:.8em 0}.num{flex:0 0 2em;text-align:right;color:#666;font-variant-numeric:tabular-nums}.desc{color:#555;font-size:.92em}.time{color:#999;font-size:.8em}</style>
 <script>${MATHJAX_CONFIG}</script>
 <script src="assets/tex-svg-full.js" async></script>
 </head><body>
 <h1>vae-lab: Variational Autoencoders, from Bayes' rule to MNIST</h1>
-<p>Executed notebooks${options.quick ? " (quick mode: reduced data and sample counts)" : ""}, generated ${new Date().toISOString().slice(0, 10)}; ${pages.length} notebooks, ${total.toFixed(0)} s of computation. Everything here works offline.</p>
-<ol start="0">
+<p>Executed notebooks${options.quick ? " (quick mode: reduced data and sample counts)" : ""}, generated ${new Date().toISOString().slice(0, 10)}; ${plural(pages.length, "notebook")}, ${total.toFixed(0)} s of computation. Everything here works offline.</p>
+<ul class="toc">
 ${items}
-</ol>
+</ul>
 </body></html>
 `,
   );
-  log(`wrote ${path.join(options.out, "index.html")} and ${pages.length} pages (${total.toFixed(0)} s in all)`);
+  log(`wrote ${path.join(options.out, "index.html")} and ${plural(pages.length, "page")} (${total.toFixed(0)} s in all)`);
   return pages.map(({ summary: _summary, ...page }) => page);
 }

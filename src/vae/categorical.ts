@@ -244,7 +244,11 @@ export interface CategoricalEvaluation {
 }
 
 /** The −ELBO of a set with discrete samples of z (the same for every estimator), in batches. */
-export function evaluateCategoricalElbo(vae: CategoricalVae, set: MnistSet, options: { batchSize?: number; seed?: number } = {}): CategoricalEvaluation {
+export function evaluateCategoricalElbo(
+  vae: CategoricalVae,
+  set: MnistSet,
+  options: { batchSize?: number; seed?: number; onProgress?: (done: number, total: number) => void } = {},
+): CategoricalEvaluation {
   const [loss, recon, kl] = meanOverSet(set, (x, rng) => {
     const t = categoricalSurrogate(vae, x, { estimator: "score", samples: 1, seed: rng.nextSeed() });
     return [t.loss.dataSync()[0], t.recon.dataSync()[0], t.kl.dataSync()[0]];

@@ -8,6 +8,7 @@ import { MnistSet } from "../data/mnist";
 import { Figure, imageGrid, lineChart, scatterByLabel } from "../plot/plot";
 import { EpochRecord } from "./train";
 import type { LatentModel } from "./latent-model";
+import { plural } from "../cli/plural";
 
 /**
  * Train and test negative ELBO per epoch and the test reconstruction term on the left axis; the test KL,
@@ -53,7 +54,7 @@ export function latentScatter(vae: LatentModel, set: MnistSet, options: { limit?
   }
   const xs = Array.from({ length: n }, (_, i) => means[i * D + a]);
   const ys = D > 1 ? Array.from({ length: n }, (_, i) => means[i * D + b]) : new Array(n).fill(0);
-  const title = D === 2 ? `Latent space: E[z|x] of ${n} test digits` : `Latent dimensions ${a} and ${b} (largest spread) of ${D}: E[z|x] of ${n} test digits`;
+  const title = D === 2 ? `Latent space: E[z|x] of ${plural(n, "test digit")}` : `Latent dimensions ${a} and ${b} (largest spread) of ${D}: E[z|x] of ${plural(n, "test digit")}`;
   const fig = scatterByLabel(xs, ys, set.labels.subarray(0, n), { title, xTitle: `z${a + 1}`, yTitle: D > 1 ? `z${b + 1}` : "", height: 560 });
   fig.layout.yaxis = { ...(fig.layout.yaxis as object), scaleanchor: "x" };
   return fig;

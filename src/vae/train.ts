@@ -47,6 +47,8 @@ export interface TrainOptions {
   onState?: (state: TrainingState) => void;
   /** Called after every optimisation step. */
   onStep?: (p: StepProgress) => void;
+  /** Called as the test set is evaluated after an epoch: images done of all. */
+  onTestProgress?: (p: { epoch: number; done: number; total: number }) => void;
   /** Called after every epoch with its record (and the history so far). */
   onEpoch?: (record: EpochRecord, history: EpochRecord[]) => void;
 }
@@ -104,7 +106,11 @@ export interface Evaluation {
 }
 
 /** Negative ELBO (β = 1 by default) averaged over a whole set, evaluated in batches. */
-export function evaluateElbo(vae: LatentModel, set: MnistSet, options: { batchSize?: number; seed?: number; samples?: number; beta?: number } = {}): Evaluation {
+export function evaluateElbo(
+  vae: LatentModel,
+  set: MnistSet,
+  options: { batchSize?: number; seed?: number; samples?: number; beta?: number; onProgress?: (done: number, total: number) => void } = {},
+): Evaluation {
   const { samples = 1, beta = 1 } = options;
   const [loss, recon, kl] = meanOverSet(set, (x, rng) => {
     const t = negativeElbo(vae, x, { beta, samples, seed: rng.nextSeed() });
@@ -221,7 +227,7 @@ export function* trainVaeSteps(vae: LatentModel, train: MnistSet, test: MnistSet
         yield { epoch, step: step + 1, stepsPerEpoch, loss: l };
       }
       const seconds = (performance.now() - t0) / 1000;
-      const ev = evaluateElbo(vae, test, { seed: rng.nextSeed() });
+      const ev = evaluateElbo(vae, test, { seed: rng.nextSeed(), onProgress: options.onTestProgress && ((done, total) => options.onTestProgress!({ epoch, done, total })) });
       const record: EpochRecord = {
         epoch,
         trainLoss: sum / train.count,

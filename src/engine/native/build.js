@@ -9,6 +9,8 @@ const { spawnSync } = require("child_process");
 const fs = require("fs");
 const path = require("path");
 
+const { nativeHowto } = require("./howto");
+
 const here = __dirname;
 const say = (m) => console.log(`vae-lab: ${m}`);
 if (process.env.VAE_LAB_NATIVE === "0") {
@@ -18,7 +20,7 @@ if (process.env.VAE_LAB_NATIVE === "0") {
 const headers = ["/usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h", "/usr/include/openblas/cblas.h", "/usr/include/x86_64-linux-gnu/cblas.h", "/usr/include/cblas.h"];
 const libs = ["/usr/lib/x86_64-linux-gnu/libopenblas.so", "/usr/lib/aarch64-linux-gnu/libopenblas.so", "/usr/lib/libopenblas.so", "/usr/local/lib/libopenblas.so"];
 if (!headers.some((h) => fs.existsSync(h)) || !libs.some((l) => fs.existsSync(l))) {
-  say("native kernels skipped: OpenBLAS not found (apt-get install libopenblas-dev, then npm rebuild vae-lab)");
+  say(`native kernels skipped: OpenBLAS not found; to build them, ${nativeHowto()}`);
   process.exit(0);
 }
 // npm puts its bundled node-gyp on PATH for install scripts and names it in npm_config_node_gyp.
