@@ -37,7 +37,7 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
     await initBackend("wasm");
   });
 
-  it("has the TensorFlow CVAE tutorial's layers: shapes and parameter count", () => {
+  it("has the TensorFlow convolutional-VAE tutorial's layers: shapes and parameter count", () => {
     const m = new ConvVae({ latentDim: 2, seed: 1 });
     // conv 3·3·1·32+32, conv 3·3·32·64+64, dense 2304·4+4, dense 2·1568+1568, convT 3·3·64·32+64, convT 3·3·32·64+32, convT 3·3·32·1+1
     expect(m.parameterCount()).toBe(320 + 18496 + 9220 + 4704 + 18496 + 18464 + 289);

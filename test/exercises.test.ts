@@ -200,7 +200,7 @@ describe("08_conv_vae exercises", () => {
     tf.dispose([x, mean]);
   });
 
-  it("parameters: article 004's model at z = 2 has 24 493 (24 321 without the 172 biases before a BatchNorm); the CVAE tutorial's 69 989", () => {
+  it("parameters: article 004's model at z = 2 has 24 493 (24 321 without the 172 biases before a BatchNorm); the convolutional-VAE tutorial's 69 989", () => {
     const conv = (cin: number, cout: number, bias = true) => 9 * cin * cout + (bias ? cout : 0);
     const bn = (c: number) => 2 * c;
     const linear = (fanIn: number, fanOut: number) => fanIn * fanOut + fanOut;

@@ -22,7 +22,7 @@ import { ConvVae } from "../vae/conv";
 import { InterruptedError } from "./signals";
 import { plural } from "./plural";
 
-/** "mlp": the MLP VAE (model.ts); "conv": the TensorFlow CVAE tutorial's convolutional VAE (conv.ts). */
+/** "mlp": the MLP VAE (model.ts); "conv": the TensorFlow convolutional-VAE tutorial's convolutional VAE (conv.ts). */
 export type Arch = "mlp" | "conv";
 export const ARCH_CHOICES: readonly Arch[] = ["mlp", "conv"];
 
@@ -332,7 +332,7 @@ function summaryHtml(m: Metrics, backend: BackendInfo): string {
     [
       "model",
       c.arch === "conv"
-        ? `bernoulli convolutional VAE (TensorFlow CVAE tutorial's), z = ${c.latentDim}, ${c.parameters} parameters`
+        ? `bernoulli convolutional VAE (TensorFlow convolutional-VAE tutorial's), z = ${c.latentDim}, ${c.parameters} parameters`
         : `${c.likelihood} MLP VAE ${m.data.rows * m.data.cols}-${c.hiddenDim}-${c.latentDim} (${c.activation}), ${c.parameters} parameters`,
     ],
     ["data", `${plural(m.data.trainImages, "training image")} and ${plural(m.data.testImages, "test image")} of ${m.data.rows}×${m.data.cols} pixels, binarisation: ${c.binarize}`],

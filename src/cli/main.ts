@@ -45,7 +45,7 @@ Usage:
   vae-lab --help, vae-lab COMMAND --help
 
 Options of train (default in brackets):
-  --arch A               mlp | conv (the TensorFlow CVAE tutorial's convolutional VAE) [${DEFAULT_JOB.arch}]
+  --arch A               mlp | conv (the TensorFlow convolutional-VAE tutorial's convolutional VAE) [${DEFAULT_JOB.arch}]
   --epochs N             training epochs [${DEFAULT_JOB.epochs}]
   --latent-dim N         latent dimensions [${DEFAULT_JOB.latentDim}]
   --hidden-dim N         width of the hidden layer [${DEFAULT_JOB.hiddenDim}]
@@ -174,8 +174,8 @@ export function parseTrainFlags(argv: string[]): JobConfig {
   const arch = choiceFlag<Arch>(values, "arch", d.arch, ARCH_CHOICES);
   if (categorical && arch !== "mlp") throw new UsageError("--arch: --latent categorical has the MLP architecture only");
   if (arch === "conv") {
-    // The convolutional model's layers are the CVAE tutorial's; a flag that would change them is refused, not ignored.
-    for (const f of ["hidden-dim", "activation"] as const) if (values[f] !== undefined) throw new UsageError(`--${f}: the conv model's layers are fixed (the TensorFlow CVAE tutorial's); drop --${f} or use --arch mlp`);
+    // The convolutional model's layers are the convolutional-VAE tutorial's; a flag that would change them is refused, not ignored.
+    for (const f of ["hidden-dim", "activation"] as const) if (values[f] !== undefined) throw new UsageError(`--${f}: the conv model's layers are fixed (the TensorFlow convolutional-VAE tutorial's); drop --${f} or use --arch mlp`);
     if (values.likelihood !== undefined && values.likelihood !== "bernoulli") throw new UsageError("--likelihood: the conv model has a Bernoulli likelihood only");
   }
   const config: JobConfig = {

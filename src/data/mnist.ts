@@ -20,7 +20,7 @@ export type Split = "train" | "test";
  * - `dynamic`: grey levels are kept and a fresh Bernoulli draw is made every time a batch is taken
  *   (`batchTensor`), the usual regulariser when training on binarised MNIST.
  * - `threshold`: each pixel set to 1 where its grey level is above 0.5, else 0 (deterministic; the
- *   TensorFlow CVAE tutorial's binarisation).
+ *   TensorFlow convolutional-VAE tutorial's binarisation).
  */
 export type Binarize = "none" | "static" | "dynamic" | "threshold";
 export const BINARIZE_CHOICES: readonly Binarize[] = ["none", "static", "dynamic", "threshold"];

@@ -1,5 +1,5 @@
 /**
- * The convolutional VAE of the TensorFlow CVAE tutorial (the architecture learners meet first, so numbers
+ * The convolutional VAE of the TensorFlow convolutional-VAE tutorial (the architecture learners meet first, so numbers
  * compare), on 28 × 28 images:
  *
  *   encoder  x [B, 28, 28, 1] → Conv 32 3×3 stride 2 (valid), ReLU → [B, 13, 13, 32]

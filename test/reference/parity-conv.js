@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Reference parity of the convolutional VAE (the TensorFlow CVAE tutorial's model, z = 2, threshold-binarised
+ * Reference parity of the convolutional VAE (the TensorFlow convolutional-VAE tutorial's model, z = 2, threshold-binarised
  * MNIST, Adam 1e-3, batch 128): the test −ELBO per epoch of vae-lab and of the same model in PyTorch
  * (test/reference/pytorch_conv_vae.py), side by side. Needs python3-torch and a built dist/.
  *
