@@ -10,7 +10,7 @@
  * Notebook helpers (display, quick mode, the runner and site builder) are in `vae-lab/notebook`; the
  * deliberately wrong computations notebook 11 shows are in `vae-lab/pitfalls`.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "./engine/tf";
 
 export { tf };
 export * from "./engine/backend";
