@@ -44,6 +44,7 @@ export * from "./vae/checkpoint";
 export * from "./vae/figures";
 export * from "./vae/explorer";
 export * from "./vae/layers-export";
+export * from "./vae/layers-load";
 export * from "./vae/categorical";
 export { runJob, DEFAULT_JOB } from "./cli/job";
 export type { JobConfig, Metrics } from "./cli/job";
