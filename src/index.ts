@@ -10,7 +10,7 @@
  * Notebook helpers (display, quick mode, the runner and site builder) are in `vae-lab/notebook`; the
  * deliberately wrong computations notebook 11 shows are in `vae-lab/pitfalls`.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "./engine/tf";
 
 export { tf };
 export * from "./engine/backend";
@@ -44,6 +44,7 @@ export * from "./vae/checkpoint";
 export * from "./vae/figures";
 export * from "./vae/explorer";
 export * from "./vae/layers-export";
+export * from "./vae/layers-load";
 export * from "./vae/categorical";
 export { runJob, DEFAULT_JOB } from "./cli/job";
 export type { JobConfig, Metrics } from "./cli/job";

@@ -1,5 +1,5 @@
 import * as path from "path";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../src/engine/tf";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { loadMnist, MnistSet } from "../src/data/mnist";

@@ -1,4 +1,4 @@
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../src/engine/tf";
 import { afterEach, describe, expect, it } from "vitest";
 import { BackendError, initBackend, parseBackendChoice } from "../src/engine/backend";
 

@@ -3,7 +3,7 @@
  * gradients for x, γ and β against tfjs's autodiff of the formula, on NHWC images and [batch, C] rows, with a
  * loss that weights every output differently (a plain sum would hide wrong ∂x, whose sum over a channel is 0).
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../src/engine/tf";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { batchNorm } from "../src/engine/batch-norm";

@@ -1,4 +1,4 @@
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../src/engine/tf";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import {

@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../src/engine/tf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { loadModel, loadVae } from "../src/vae/checkpoint";

@@ -6,7 +6,8 @@
  * Slow (an npm install, a native build, a short training run) and it needs the npm registry or a warm
  * npm cache, so it runs only with VAE_LAB_CONSUMER=1, in its own CI step:
  *   VAE_LAB_CONSUMER=1 npx vitest run test/consumer.test.ts
- * It prints the consumer's node_modules size and the time `require("vae-lab")` takes (not asserted).
+ * It prints the consumer's node_modules size, and holds it to MAX_INSTALL_MB, and prints the time
+ * `require("vae-lab")` takes (not asserted).
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -16,6 +17,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = path.resolve(__dirname, "..");
 const NOTEBOOK_TOOLING = ["tslab", "zeromq", "markdown-it", "mathjax", "highlight.js"];
+/** The TensorFlow.js packages the library runs on (not the @tensorflow/tfjs umbrella: engine/tf.ts). */
+const TFJS_USED = ["@tensorflow/tfjs-core", "@tensorflow/tfjs-layers", "@tensorflow/tfjs-backend-cpu", "@tensorflow/tfjs-backend-wasm"];
+/** The most a user's node_modules may hold after installing vae-lab (MB of file contents, 10⁶ bytes). */
+const MAX_INSTALL_MB = 160;
 
 function sh(cmd: string, args: string[], cwd: string, timeout = 900_000) {
   const r = spawnSync(cmd, args, { cwd, encoding: "utf8", timeout, env: { ...process.env, npm_config_audit: "false", npm_config_fund: "false" } });
@@ -77,12 +82,26 @@ describe.skipIf(!enabled)("vae-lab installed from its packed tarball into a fres
   }, 1_800_000);
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }), 120_000);
 
-  it("installs none of the notebook tooling; reports the size of node_modules", () => {
+  it(`installs none of the notebook tooling nor the @tensorflow/tfjs umbrella; node_modules holds at most ${MAX_INSTALL_MB} MB`, () => {
     const pkgs = packagesUnder(app);
     expect(pkgs).toContain("vae-lab");
-    expect(pkgs).toContain("@tensorflow/tfjs");
+    for (const p of TFJS_USED) expect(pkgs).toContain(p);
     expect(pkgs.filter((p) => NOTEBOOK_TOOLING.includes(p))).toEqual([]);
-    console.log(`consumer node_modules: ${(duBytes(path.join(app, "node_modules")) / 1e6).toFixed(0)} MB in ${new Set(pkgs).size} packages`);
+    // The umbrella (≈ 190 MB more: converter, data, WebGL, bundles) comes only with tfjs-node, which needs it.
+    if (!pkgs.includes("@tensorflow/tfjs-node")) expect(pkgs).not.toContain("@tensorflow/tfjs");
+    const nm = path.join(app, "node_modules");
+    const mb = duBytes(nm) / 1e6;
+    const biggest = fs
+      .readdirSync(nm)
+      .filter((n) => !n.startsWith("."))
+      .flatMap((n) => (n.startsWith("@") ? fs.readdirSync(path.join(nm, n)).map((m) => `${n}/${m}`) : [n]))
+      .map((n) => ({ n, mb: duBytes(path.join(nm, n)) / 1e6 }))
+      .sort((a, b) => b.mb - a.mb)
+      .slice(0, 8)
+      .map(({ n, mb }) => `${n} ${mb.toFixed(1)}`)
+      .join(", ");
+    console.log(`consumer node_modules: ${mb.toFixed(0)} MB in ${new Set(pkgs).size} packages; biggest (MB): ${biggest}`);
+    expect(mb, `installing vae-lab takes ${mb.toFixed(0)} MB of node_modules, more than ${MAX_INSTALL_MB} MB; biggest (MB): ${biggest}`).toBeLessThanOrEqual(MAX_INSTALL_MB);
   }, 120_000);
 
   it('require("vae-lab") works (CommonJS), and its time is printed', () => {
@@ -107,6 +126,25 @@ console.log(vae.parameterCount(), typeof quickMode, typeof showHtml, Object.keys
     const r = node(["imports.mjs"]);
     expect(r.code, r.err).toBe(0);
     expect(r.out.trim()).toBe("13396 function function true"); // (784·8+8) + 2·(8·2+2) + (2·8+8) + (8·784+784)
+    // The tf namespace: chained ops, gradients, layers; an export read back from disk without tfjs-node.
+    fs.writeFileSync(
+      path.join(app, "tf.mjs"),
+      `import { tf, initBackend, Vae, exportLayersModels, loadLayersModelFile } from "vae-lab";
+await initBackend("cpu");
+const x = tf.tensor1d([1, 2, 3]);
+const g = tf.grad((v) => v.square().sum())(x);
+const dense = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [3], kernelInitializer: "ones" })] });
+const vae = new Vae({ latentDim: 2, hiddenDims: [8], seed: 1 });
+await exportLayersModels(vae, "web");
+const decoder = await loadLayersModelFile("web/decoder/model.json");
+const z = tf.tensor2d([[0.5, -1]]);
+const diff = tf.abs(decoder.predict(z).sub(vae.decodeMean(z))).max().dataSync()[0];
+console.log(x.sub(1).sum().dataSync()[0], Array.from(g.dataSync()).join(","), dense.predict(tf.ones([1, 3])).dataSync()[0], diff < 1e-6);
+`,
+    );
+    const t = node(["tf.mjs"]);
+    expect(t.code, t.err).toBe(0);
+    expect(t.out.trim()).toBe("3 2,4,6 3 true");
     const cjs = node(["-e", 'console.log([require.resolve("vae-lab/notebook"), require.resolve("vae-lab/pitfalls")].map((p) => require("path").relative(process.cwd(), p)).join(" "))']);
     expect(cjs.out.trim()).toBe("node_modules/vae-lab/dist/notebook/index.js node_modules/vae-lab/dist/pitfalls/index.js");
     // Only the exported entry points: deep imports into dist/ are closed.

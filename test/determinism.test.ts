@@ -4,7 +4,7 @@
  * are the same on cpu and wasm, the arithmetic is not, so results agree to float32 rounding, not bit for bit.
  */
 import * as path from "path";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../src/engine/tf";
 import { describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { tfSeed } from "../src/engine/random";

@@ -2,7 +2,7 @@
  * The numbers the notebooks' exercise solutions state, recomputed from the library: a solution that no
  * longer matches the code it describes fails here.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../src/engine/tf";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { binomialLikelihood, discreteBayes, LinearGaussianModel, pilotMatrix } from "../src/prob/bayes";

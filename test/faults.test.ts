@@ -7,7 +7,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as zlib from "zlib";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../src/engine/tf";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeIdx, readIdx } from "../src/data/idx";
 import { loadVae, saveVae, weightShapes } from "../src/vae/checkpoint";

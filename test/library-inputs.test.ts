@@ -3,7 +3,7 @@
  * messages naming the argument, instead of returning NaN, throwing from deep inside tfjs, or leaking tensors.
  */
 import * as path from "path";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../src/engine/tf";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { loadMnist, MnistSet } from "../src/data/mnist";

@@ -4,7 +4,7 @@
  * broadcasting, the cases it hands back to the original kernel, and gradients. Runs where the addon was
  * built; CI installs OpenBLAS, so there it must have been.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../src/engine/tf";
 import "@tensorflow/tfjs-backend-wasm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";

@@ -1,4 +1,4 @@
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../src/engine/tf";
 import { describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { nativeMatMulStatus } from "../src/engine/native-kernels";

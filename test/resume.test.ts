@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../src/engine/tf";
 import { describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { createAdam } from "../src/engine/optimizer";

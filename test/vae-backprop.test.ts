@@ -7,7 +7,7 @@
  * kernels where they were built (always under CI).
  */
 import * as path from "path";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../src/engine/tf";
 import "@tensorflow/tfjs-backend-wasm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";

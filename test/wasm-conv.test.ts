@@ -6,7 +6,7 @@
  * autodiff of a small conv / transposed-conv loss. Both implementations are tested: the native one
  * (im2col + OpenBLAS, where the addon is built; CI builds it) and the JavaScript filter gradient.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../src/engine/tf";
 import "@tensorflow/tfjs-backend-wasm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";

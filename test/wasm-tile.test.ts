@@ -3,7 +3,7 @@
  * result is compared with the cpu backend on random shapes of rank 1–4 and random repetitions, for float32
  * and int32, with the cases it hands back to the original kernel (bool, zero repetitions) and gradients.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../src/engine/tf";
 import "@tensorflow/tfjs-backend-wasm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";

@@ -10,7 +10,7 @@
  * written-out gradient, engine/optimizer.ts's Adam, data/mnist.ts's batches), so an AE and a VAE of the same
  * `hiddenDims` and `latentDim` differ only in what the loss asks of the code.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../engine/tf";
 import { batchTensor, meanOverSet, MnistSet } from "../data/mnist";
 import { createAdam } from "../engine/optimizer";
 import { Rng } from "../engine/random";

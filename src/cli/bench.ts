@@ -8,7 +8,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../engine/tf";
 import { BackendChoice, initBackend, nativeKernelsHint } from "../engine/backend";
 import { nativeBlasCore } from "../engine/native-kernels";
 import * as os from "os";

@@ -7,7 +7,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../engine/tf";
 import { IdxError, readIdx, readIdxHeader } from "./idx";
 import { Rng } from "../engine/random";
 import { tidyValue } from "../engine/tidy";

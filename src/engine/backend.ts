@@ -6,7 +6,7 @@
  * pure npm, SIMD where the runtime has it), then the plain JavaScript `cpu` backend. An explicit choice comes
  * from the `backend` argument, else the `VAE_LAB_BACKEND` environment variable, else `"auto"`.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "./tf";
 import { enableFastTile } from "./wasm-tile";
 import { enableNativeMatMul, nativeBlasCore, nativeHowto, nativeMatMulStatus } from "./native-kernels";
 import { enableConvKernels } from "./wasm-conv";

@@ -14,7 +14,7 @@
  * (columnSums, BLAS where built). Running averages for evaluation are not kept: callers that want PyTorch's
  * eval mode must keep them.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "./tf";
 import { columnSums } from "./dense";
 
 function batchNormOp(eps: number) {

@@ -5,7 +5,7 @@
  * first and the product is a plain one; OpenBLAS (the native matmul, when active) and the other backends
  * take transposed operands at full speed. Used by vae/model.ts's dense layers and by vae/backprop.ts.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "./tf";
 import { nativeMatMulStatus } from "./native-kernels";
 
 function transposesAreSlow(): boolean {

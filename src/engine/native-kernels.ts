@@ -11,7 +11,7 @@
  * backend). Measured on the MLP VAE: 0.8 ms per 128×784×400 product against 4.5 ms for wasm's own.
  */
 import * as path from "path";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "./tf";
 import { BlasCoreChoice, prepareBlasCore, SELF_CHECK_TOLERANCE, sgemmSelfCheck } from "./blas-core";
 
 interface NativeBlas {

@@ -5,7 +5,7 @@
  * tf.train.adam. Both use the formula of tf.train.adam and torch.optim.Adam (ε added to √v̂), and ε = 1e-8
  * as in PyTorch by default.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "./tf";
 import { loadNativeBlas, nativeMatMulStatus } from "./native-kernels";
 
 export interface AdamOptions {

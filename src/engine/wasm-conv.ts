@@ -20,7 +20,7 @@
  * cpu backend (test/wasm-conv.test.ts) on random shapes, strides, paddings, dilations and batch sizes, and
  * through autodiff.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "./tf";
 import { loadNativeBlas } from "./native-kernels";
 
 interface WasmBackendInternals {

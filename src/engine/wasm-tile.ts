@@ -8,7 +8,7 @@
  * else (bool, complex, empty outputs) goes to the original kernel. Registered by initBackend("wasm");
  * tested against the cpu backend on random shapes and repetitions.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "./tf";
 
 interface WasmBackendInternals {
   wasm: { HEAPU8: Uint8Array };

@@ -4,7 +4,7 @@
  *
  * All KL values are per latent vector, in nats; μ and σ are plain numbers or arrays.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../engine/tf";
 import { klToStandardNormal } from "../prob/kl";
 import { logMixture1d, Mixture1d } from "../prob/gaussian";
 import { tidyValue } from "../engine/tidy";

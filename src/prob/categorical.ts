@@ -21,7 +21,7 @@
  * `f` maps an [S, K] float32 tensor (one sample per row) to an [S] tensor, written with tfjs ops. All
  * random numbers come from the project's seeded Rng (any integer seed, 0 included, is a seed).
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../engine/tf";
 import { Rng } from "../engine/random";
 import { tidyValue } from "../engine/tidy";
 

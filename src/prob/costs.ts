@@ -9,7 +9,7 @@
  * g_μd = (f − b) ε_d/σ_d and g_σd = (f − b)(ε_d² − 1)/σ_d, so Var g = E[(f − b)² w]/σ_d² − (∇)² with
  * w = ε_d² or (ε_d² − 1)², expanded term by term.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../engine/tf";
 import { Rng } from "../engine/random";
 import { Baseline, CostFn, studyEstimator } from "./estimators";
 import { DiagGaussian } from "./gaussian";

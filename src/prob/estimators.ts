@@ -12,7 +12,7 @@
  * `f` maps a batch of samples z ([S, D] tensor) to per-sample values ([S] tensor), written with tfjs ops.
  * Both estimators also report the gradient for the log σ parameterisation, ∂/∂ log σ = σ ⊙ ∂/∂σ.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../engine/tf";
 import { mathjs } from "../engine/mathjs";
 import { Rng, tfSeed } from "../engine/random";
 import { DiagGaussian } from "./gaussian";

@@ -26,7 +26,7 @@
  *   ∂loss/∂μ       = −(1/(L·B)) Σ_L (f − b) ε / σ + β μ / B
  *   ∂loss/∂logσ²   = −(1/(L·B)) Σ_L (f − b) (ε² − 1) / 2 + β (σ² − 1) / (2B)
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../engine/tf";
 import { columnSums, matMulT } from "../engine/dense";
 import { nativeBernoulliNll } from "../engine/native-kernels";
 import { Rng, tfSeed } from "../engine/random";

@@ -17,7 +17,7 @@
  *
  * Every estimator is evaluated the same way: the test −ELBO with discrete samples of z.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../engine/tf";
 import { batchTensor, meanOverSet, MnistSet } from "../data/mnist";
 import { columnSums, matMulT } from "../engine/dense";
 import { createAdam } from "../engine/optimizer";

@@ -5,7 +5,7 @@
  * shapes and the sizes, and says which file is wrong and how. The MLP (model.ts) and the convolutional model
  * (conv.ts, whose configuration has arch "conv") are stored alike; loadModel reads either.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../engine/tf";
 import { writeFileAtomic } from "../files/atomic-write";
 import { FileError } from "../files/file-error";
 import { readFileBounded } from "../files/bounded-read";

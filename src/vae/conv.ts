@@ -14,7 +14,7 @@
  * (Glorot uniform, zero biases); test/reference/pytorch_conv_vae.py is the same model in PyTorch. Gradients
  * come from tfjs's autodiff; on the wasm backend the convolutions run wasm-conv.ts's kernels.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../engine/tf";
 import { columnSums } from "../engine/dense";
 import { Rng, tfSeed } from "../engine/random";
 import type { LatentModel } from "./latent-model";

@@ -15,7 +15,7 @@
  * same numbers from the backpropagation written out in backprop.ts (faster; tested against the
  * surrogates' autodiff gradients).
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../engine/tf";
 import { Rng, tfSeed } from "../engine/random";
 import { tidyValue } from "../engine/tidy";
 import { ENCODER_ESTIMATORS, EncoderEstimator, klStandardNormalTensor, LossTerms, negativeElbo, reconstructionNll, Vae } from "./model";

@@ -2,7 +2,7 @@
  * Evaluating a trained VAE: the importance-weighted log-likelihood estimate (IWAE bound), active units,
  * latent codes of a data set, decoded grids over the latent plane, reconstructions and prior samples.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../engine/tf";
 import { mathjs } from "../engine/mathjs";
 import { batchTensor, MnistSet } from "../data/mnist";
 import { Rng, tfSeed } from "../engine/random";

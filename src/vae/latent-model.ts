@@ -3,7 +3,7 @@
  * x → (μ, log σ²) of q(z|x), a decoder z → logits (or pre-sigmoid means) of p(x|z), and its variables. The
  * MLP (model.ts) and the convolutional model (conv.ts) both satisfy it.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../engine/tf";
 import type { Likelihood } from "./model";
 
 export interface LatentModel {

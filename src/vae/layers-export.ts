@@ -9,7 +9,7 @@
  * Each is written as a folder with `model.json` (format "layers-model") and `weights.bin`, the layout
  * `tf.loadLayersModel("…/model.json")` reads over http(s) and `tfjs-node` reads from file://.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../engine/tf";
 import { writeOutputSet } from "../files/output-set";
 import { Activation, Dense, Vae } from "./model";
 import { ConvVae } from "./conv";

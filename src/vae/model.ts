@@ -9,7 +9,7 @@
  *
  * with the expectation estimated from L reparameterized samples and the KL in closed form.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../engine/tf";
 import { columnSums, matMulT } from "../engine/dense";
 import { nativeBernoulliNll } from "../engine/native-kernels";
 import { Rng, tfSeed } from "../engine/random";

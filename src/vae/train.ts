@@ -3,7 +3,7 @@
  * image, in nats) with its reconstruction and KL terms, seconds per epoch, an optional linear KL warm-up,
  * progress callbacks, and a clear stop when the loss stops being a finite number.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../engine/tf";
 import { batchTensor, meanOverSet, MnistSet } from "../data/mnist";
 import { AdamState, createAdam } from "../engine/optimizer";
 import { Rng, RngState } from "../engine/random";

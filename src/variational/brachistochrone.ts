@@ -17,7 +17,7 @@
  * segment by segment gives the exact travel time of the polygon — a real curve — so no polygon can beat
  * the cycloid, and the optimiser's answer is an upper bound on the minimum.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../engine/tf";
 
 /** A point; y is measured downward from the start. */
 export interface Point {
