@@ -93,7 +93,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
             ["model", `categorical VAE ${train.pixels}-${hiddenDims.join("-")}-(20×10), ${metrics.config.parameters} parameters`],
             ["estimator", `${estimator}, ${plural(config.samples, "sample")} of z per image`],
             ["training", `${plural(config.epochs, "epoch")}, ${plural(train.count, "image")} of ${train.rows}×${train.cols} (binarisation: ${binarize}), batch ${config.batchSize}, Adam lr ${config.lr}, seed ${config.seed}`],
-            ["test −ELBO (nats/image)", final.loss],
+            ["test −ELBO (nats/image)", final.loss.toFixed(2)],
             ["seconds per epoch", history.map((h) => h.seconds.toFixed(1)).join(", ")],
           ]),
         },

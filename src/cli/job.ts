@@ -337,7 +337,7 @@ function summaryHtml(m: Metrics, backend: BackendInfo): string {
     ],
     ["data", `${plural(m.data.trainImages, "training image")} and ${plural(m.data.testImages, "test image")} of ${m.data.rows}×${m.data.cols} pixels, binarisation: ${c.binarize}`],
     ["training", `${plural(c.epochs, "epoch")}, batch ${c.batchSize}, Adam lr ${c.lr}, β ${c.beta}, seed ${c.seed}`],
-    ["test −ELBO (nats/image)", m.test.elbo],
+    ["test −ELBO (nats/image)", m.test.elbo.toFixed(2)],
     ["  reconstruction / KL", `${m.test.recon.toFixed(2)} / ${m.test.kl.toFixed(2)}`],
     ["IWAE −log p(x) estimate", m.test.iwae ? `${m.test.iwae.nll.toFixed(2)} (k = ${m.test.iwae.k}, ${plural(m.test.iwae.images, "test image")})` : "skipped"],
     ["active units", `${m.test.activeUnits} of ${c.latentDim}`],
