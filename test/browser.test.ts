@@ -7,7 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { figureHtml, imageGrid, lineChart, saveHtml, scatterByLabel } from "../src/plot/plot";
+import { figureHtml, imageGrid, lineChart, plotlyScriptTag, saveHtml, scatterByLabel } from "../src/plot/plot";
 import { checkCharts, findChromium, tmpDir, useBrowser } from "./harness/browser";
 
 const chromium = findChromium();
@@ -37,6 +37,48 @@ run("charts in headless Chromium", () => {
     const r = await checkCharts(browser(), file, { timeoutMs: 3000 });
     expect(r.plots).toBe(1);
     expect(r.rendered).toBe(0);
+  });
+
+  it("a chart without plotly.js says what to do instead of leaving a blank gap", async () => {
+    const file = path.join(tmpDir(), "untrusted.html");
+    fs.writeFileSync(file, `<!DOCTYPE html><html><body>${figureHtml(lineChart([{ name: "a", y: [1] }]))}</body></html>`);
+    const page = await browser().newPage();
+    try {
+      await page.goto("file://" + file);
+      expect(await page.locator(".vae-lab-plot-placeholder").innerText()).toContain("Trust Notebook");
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("in a narrow output a fixed-width picture grid is scaled to fit; a dark theme gets transparent charts in its text colour", async () => {
+    const dir = tmpDir();
+    const figs = [imageGrid(new Float32Array(100 * 784).fill(0.3), 28, 28, { columns: 10, width: 680, title: "grid" }), lineChart([{ name: "a", y: [1, 2] }], { title: "line", vLines: [{ value: 0.5, label: "ref" }] })];
+    const body = figs.map((f) => figureHtml(f)).join("\n");
+    const page = (attrs: string) => `<!DOCTYPE html><html><head>${plotlyScriptTag()}</head><body ${attrs}><div style="width:420px">${body}</div></body></html>`;
+    fs.writeFileSync(path.join(dir, "narrow.html"), page(""));
+    fs.writeFileSync(path.join(dir, "dark.html"), page(`data-jp-theme-light="false" style="background:#111;--jp-ui-font-color1:#eeeeee"`));
+    const p = await browser().newPage({ viewport: { width: 1000, height: 800 } });
+    try {
+      await p.goto("file://" + path.join(dir, "narrow.html"));
+      await p.waitForFunction(() => document.querySelectorAll('.vae-lab-plot[data-rendered="1"]').length === 2, undefined, { timeout: 60_000 });
+      const widths = await p.evaluate(() => [...document.querySelectorAll(".vae-lab-plot")].map((el) => (el as HTMLElement & { _fullLayout: { width: number } })._fullLayout.width));
+      expect(widths[0]).toBeLessThanOrEqual(420); // asked for 680
+      const light = await p.evaluate(() => (document.querySelector(".vae-lab-plot") as HTMLElement & { _fullLayout: { paper_bgcolor: string } })._fullLayout.paper_bgcolor);
+      expect(light).toBe("#fff");
+      await p.goto("file://" + path.join(dir, "dark.html"));
+      await p.waitForFunction(() => document.querySelectorAll('.vae-lab-plot[data-rendered="1"]').length === 2, undefined, { timeout: 60_000 });
+      const dark = await p.evaluate(() =>
+        [...document.querySelectorAll(".vae-lab-plot")].map((el) => {
+          const fl = (el as HTMLElement & { _fullLayout: { paper_bgcolor: string; plot_bgcolor: string; font: { color: string }; annotations: { bgcolor: string }[] } })._fullLayout;
+          return { paper: fl.paper_bgcolor, plot: fl.plot_bgcolor, font: fl.font.color, label: fl.annotations[0]?.bgcolor };
+        }),
+      );
+      expect(dark[0]).toMatchObject({ paper: "rgba(0,0,0,0)", plot: "white", font: "#eeeeee" }); // pictures keep their paper
+      expect(dark[1]).toMatchObject({ paper: "rgba(0,0,0,0)", plot: "rgba(0,0,0,0)", font: "#eeeeee", label: "rgba(0,0,0,0.6)" });
+    } finally {
+      await p.close();
+    }
   });
 
   const htmlDir = process.env.VAE_LAB_HTML_DIR;

@@ -126,7 +126,8 @@ export function showMode(): void {
   const text = quick
     ? "Quick mode (VAE_LAB_QUICK=1): fewer epochs, images and samples than a full run. Numbers below are this run's; a full run's are sharper."
     : "Full mode: the complete runs this notebook describes.";
-  const style = quick ? "background:#fff4e0;border-left:4px solid #f0a030" : "background:#eef6ee;border-left:4px solid #4a4";
+  // Translucent tints and the theme's own text colour: readable on light and dark themes alike.
+  const style = quick ? "background:rgba(240,160,48,0.16);border-left:4px solid #f0a030;color:inherit" : "background:rgba(68,170,68,0.14);border-left:4px solid #4a4;color:inherit";
   showHtml(`<div class="vae-lab-mode" style="${style};padding:6px 10px;margin:4px 0">${text}</div>`, text);
   // The notebook's one copy of plotly.js, in this first cell's output (see initNotebookPlotting).
   if (tslab()) {

@@ -443,6 +443,42 @@ export const CHART_PLACEHOLDER =
   "In Jupyter, run the notebook's cells (Run All), or trust it (JupyterLab: command palette, “Trust Notebook”; Notebook 6: File › Trust Notebook).";
 
 /**
+ * Page-side adjustments of a chart's layout, as JavaScript source (a function `fitLayout(layout, el)`):
+ * - Narrow output areas: a chart wider than the room it has (a fixed-width picture grid or explorer in a
+ *   narrow notebook) is scaled down to fit, its height with it, instead of spilling out or being clipped.
+ * - Dark themes (JupyterLab sets data-jp-theme-light="false" on the body): transparent backgrounds, text
+ *   and grid lines in the theme's colours (its --jp-ui-font-color1), label boxes dark, so a chart is not a
+ *   glaring white box with unreadable labels. Picture grids keep their white ground: digits are ink on paper.
+ */
+export const FIT_LAYOUT_JS = `function fitLayout(src, el) {
+    var layout = JSON.parse(JSON.stringify(src));
+    var room = el.clientWidth;
+    if (layout.width && room > 120 && layout.width > room) {
+      var k = room / layout.width;
+      layout.width = Math.floor(room);
+      if (layout.height) layout.height = Math.round(layout.height * k);
+    }
+    var body = document.body;
+    if (body && body.getAttribute("data-jp-theme-light") === "false") {
+      var fg = (getComputedStyle(body).getPropertyValue("--jp-ui-font-color1") || "").trim() || "#e0e0e0";
+      var grid = "rgba(255,255,255,0.15)";
+      layout.paper_bgcolor = "rgba(0,0,0,0)";
+      if (layout.plot_bgcolor !== "white") layout.plot_bgcolor = "rgba(0,0,0,0)";
+      layout.font = Object.assign({}, layout.font, { color: fg });
+      if (layout.title) layout.title = Object.assign({}, layout.title, { font: Object.assign({}, layout.title.font, { color: fg }) });
+      layout.legend = Object.assign({ bgcolor: "rgba(0,0,0,0)" }, layout.legend);
+      Object.keys(layout).forEach(function (key) {
+        if (/^[xy]axis\\d*$/.test(key)) layout[key] = Object.assign({ gridcolor: grid, zerolinecolor: "rgba(255,255,255,0.35)", linecolor: grid }, layout[key]);
+      });
+      if (layout.xaxis === undefined) layout.xaxis = { gridcolor: grid, zerolinecolor: "rgba(255,255,255,0.35)" };
+      if (layout.yaxis === undefined) layout.yaxis = { gridcolor: grid, zerolinecolor: "rgba(255,255,255,0.35)" };
+      (layout.annotations || []).forEach(function (a) { if (a.bgcolor) a.bgcolor = "rgba(0,0,0,0.6)"; });
+      (layout.shapes || []).forEach(function (sh) { if (sh.line && sh.line.color === "#444") sh.line = Object.assign({}, sh.line, { color: fg }); });
+    }
+    return layout;
+  }`;
+
+/**
  * The HTML of one chart: a div and a script that draws it once `window.Plotly` exists (it waits, so charts
  * may appear before the bundle in the page, as happens when outputs render out of order). Until then the
  * div shows `CHART_PLACEHOLDER`.
@@ -453,6 +489,7 @@ export function figureHtml(fig: Figure): string {
   return `<div id="${id}" class="vae-lab-plot" style="min-height:${Number(fig.layout.height ?? 400)}px"><p class="vae-lab-plot-placeholder" style="margin:0;padding:1em;border:1px dashed #999;opacity:.8">${escapeHtml(CHART_PLACEHOLDER)}</p></div>
 <script type="text/javascript">(function () {
   var fig = ${toJson({ data: fig.data, layout: fig.layout, config })};
+  ${FIT_LAYOUT_JS}
   var tries = 0;
   function draw() {
     var el = document.getElementById(${JSON.stringify(id)});
@@ -464,7 +501,8 @@ export function figureHtml(fig: Figure): string {
       return;
     }
     if (note) note.remove();
-    window.Plotly.newPlot(el, fig.data, fig.layout, fig.config).then(function () { el.setAttribute("data-rendered", "1"); });
+    var layout = fitLayout(fig.layout, el);
+    window.Plotly.newPlot(el, fig.data, layout, fig.config).then(function () { el.setAttribute("data-rendered", "1"); });
   }
   draw();
 })();</script>`;

@@ -47,12 +47,12 @@ export function latentExplorerHtml(vae: Vae | ConvVae, set: MnistSet, options: E
   const spec = JSON.stringify({ rows, cols, layers }).replace(/</g, "\\u003c");
   // The scatter is an ordinary vae-lab chart (div.vae-lab-plot, data-rendered once drawn); the script below
   // finds it inside the explorer and listens to the pointer over its plotting area.
-  return `${includePlotly ? plotlyScriptTag() : ""}<div id="${id}" class="vae-lab-explorer" style="display:flex;flex-wrap:wrap;align-items:center;gap:16px">
-<div style="flex:0 0 620px">${figureHtml(fig)}</div>
+  return `${includePlotly ? plotlyScriptTag() : ""}<div id="${id}" class="vae-lab-explorer" style="display:flex;flex-wrap:nowrap;align-items:center;gap:16px;max-width:100%">
+<div style="flex:0 1 620px;min-width:280px">${figureHtml(fig)}</div>
 <div style="text-align:center;font-family:system-ui,sans-serif">
 <canvas class="vae-lab-explorer-digit" width="${width}" height="${height}" style="width:${width}px;height:${height}px;border:1px solid #ccc;image-rendering:pixelated"></canvas>
 <div class="vae-lab-explorer-z" style="margin-top:6px;font-size:14px">z = (0.00, 0.00)</div>
-<div style="font-size:12px;color:#666">decoded in this page from the embedded weights</div>
+<div style="font-size:12px;opacity:.7">decoded in this page from the embedded weights</div>
 </div></div>
 <script type="text/javascript">(function () {
   var root = document.getElementById(${JSON.stringify(id)});
