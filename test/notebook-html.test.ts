@@ -130,6 +130,11 @@ describe("site", () => {
     expect(index).toMatch(/; 1 notebook, \d+ s of computation/);
     expect(index).toContain('<span class="num">01</span>');
     expect(index).not.toMatch(/<ol/);
+    expect(index).toContain("in quick mode");
+    // A full-mode site says so as well (the pages' own first outputs say which mode ran them).
+    const full = path.join(dir, "site-full");
+    await buildSite({ notebooks, out: full, quick: false });
+    expect(fs.readFileSync(path.join(full, "index.html"), "utf8")).toContain("in full mode");
     fs.rmSync(dir, { recursive: true, force: true });
   }, 180_000);
 });

@@ -114,7 +114,7 @@ export async function buildSite(options: SiteOptions): Promise<SitePage[]> {
 <script src="assets/tex-svg-full.js" async></script>
 </head><body>
 <h1>vae-lab: Variational Autoencoders, from Bayes' rule to MNIST</h1>
-<p>Executed notebooks${options.quick ? " (quick mode: reduced data and sample counts)" : ""}, generated ${new Date().toISOString().slice(0, 10)}; ${plural(pages.length, "notebook")}, ${total.toFixed(0)} s of computation. Everything here works offline.</p>
+<p>Executed notebooks, ${options.quick ? "in quick mode (fewer epochs, images and samples than a full run; each page's first output says so too)" : "in full mode (the complete runs each notebook describes)"}, generated ${new Date().toISOString().slice(0, 10)}; ${plural(pages.length, "notebook")}, ${total.toFixed(0)} s of computation. Everything here works offline.</p>
 <ul class="toc">
 ${items}
 </ul>
