@@ -45,6 +45,8 @@ export interface DatasetSpec {
   seed?: number;
   /** Keep only the first `limit` training images. */
   limit?: number;
+  /** Where set, colour data (without `grey`) are refused with this message, before the images are decoded. */
+  colourRefusal?: string;
 }
 
 export type DataKind = "idx" | "image-folder" | "npy" | "npy-folder";

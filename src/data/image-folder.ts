@@ -39,6 +39,8 @@ export interface ImageFolderOptions {
   seed?: number;
   /** Keep only the first `limit` training images. */
   limit?: number;
+  /** Where set, colour images (without `grey`) are refused with this message, before any is decoded. */
+  colourRefusal?: string;
 }
 
 interface Entry {
@@ -214,6 +216,7 @@ export function planImageFolder(dir: string, options: ImageFolderOptions = {}): 
     throw new DataError(headers.layout.train[0].file, `images of ${size.rows}×${size.cols} = ${size.rows * size.cols} pixels, ${too}; resize them (--size HxW)`);
   }
   const channels = headers.colour && !grey ? 3 : 1;
+  if (channels === 3 && options.colourRefusal) throw new DataError(dir, options.colourRefusal);
   const trainCount = Math.min(headers.layout.train.length, options.limit ?? Infinity);
   const testCount = headers.layout.test.length;
   const values = Math.max(trainCount, testCount) * size.rows * size.cols * channels;

@@ -110,9 +110,10 @@ export function npyImageShape(h: NpyHeader, file: string): { count: number; rows
 }
 
 /** The images of a .npy file, bounded from its header before the data are read (`limit`: the first images only). */
-export function readNpyImages(file: string, limit?: number): NpyImages {
+export function readNpyImages(file: string, limit?: number, colourRefusal?: string): NpyImages {
   const h = readNpyHeader(file);
   const { count: total, rows, cols, channels, dtype } = npyImageShape(h, file);
+  if (channels === 3 && colourRefusal) throw new DataError(file, colourRefusal);
   const count = Math.min(total, limit ?? total);
   const pixels = rows * cols * channels;
   if (count * pixels > MAX_SET_PIXELS) {
@@ -166,6 +167,8 @@ export interface NpyOptions {
   grey?: boolean;
   binarize?: Binarize;
   seed?: number;
+  /** Where set, colour images (without `grey`) are refused with this message, before the data are read. */
+  colourRefusal?: string;
 }
 
 /** `n` images (of `src`, at `indices`) as an ImageSet, resized and converted as `options` ask. */
@@ -213,7 +216,7 @@ export function loadNpy(
   imagesFile: string,
   options: NpyOptions & { labels?: string; testFraction?: number; splitSeed?: number; limit?: number } = {},
 ): { train: ImageSet; test: ImageSet } {
-  const src = readNpyImages(imagesFile);
+  const src = readNpyImages(imagesFile, undefined, options.grey ? undefined : options.colourRefusal);
   if (src.count < 2) throw new DataError(imagesFile, `holds ${src.count} image; at least 2 are needed to hold some out for testing`);
   const labels = options.labels === undefined ? undefined : readNpyLabels(options.labels, src.count);
   const { train, test } = heldOutSplit(src.count, options.testFraction ?? DEFAULT_TEST_FRACTION, options.splitSeed ?? 0);
@@ -230,8 +233,9 @@ export function loadNpy(
  * keras.datasets' arrays: np.save("x_train.npy", x_train) …) as a training and a test set.
  */
 export function loadNpyFolder(files: { xTrain: string; xTest: string; yTrain?: string; yTest?: string }, options: NpyOptions & { limit?: number } = {}): { train: ImageSet; test: ImageSet } {
-  const xTrain = readNpyImages(files.xTrain, options.limit);
-  const xTest = readNpyImages(files.xTest);
+  const refusal = options.grey ? undefined : options.colourRefusal;
+  const xTrain = readNpyImages(files.xTrain, options.limit, refusal);
+  const xTest = readNpyImages(files.xTest, undefined, refusal);
   if (xTrain.rows !== xTest.rows || xTrain.cols !== xTest.cols || xTrain.channels !== xTest.channels) {
     throw new DataError(files.xTest, `images of ${xTest.rows}×${xTest.cols}×${xTest.channels}, but ${files.xTrain}'s are ${xTrain.rows}×${xTrain.cols}×${xTrain.channels}`);
   }
