@@ -178,10 +178,14 @@ export interface FolderHeaders {
 /** The layout and every image's header (no image is decoded). */
 export function readFolderHeaders(dir: string, options: Pick<ImageFolderOptions, "testFraction" | "splitSeed"> = {}): FolderHeaders {
   const layout = scanImageFolder(dir, options);
-  const train = layout.train.map((e) => readImageHeader(e.file));
-  const test = layout.test.map((e) => readImageHeader(e.file));
-  const files = [...layout.train, ...layout.test].map((e) => e.file);
-  const headers = [...train, ...test];
+  // Read in the folder's order (training images first where train/ and test/ split it), so that a problem is
+  // reported against the first image in that order.
+  const order = layout.split === "split" ? [...layout.train, ...layout.test] : [...layout.train, ...layout.test].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  const byFile = new Map(order.map((e) => [e.file, readImageHeader(e.file)]));
+  const train = layout.train.map((e) => byFile.get(e.file)!);
+  const test = layout.test.map((e) => byFile.get(e.file)!);
+  const files = order.map((e) => e.file);
+  const headers = files.map((f) => byFile.get(f)!);
   const first = headers[0];
   const different = headers.findIndex((h) => h.width !== first.width || h.height !== first.height);
   const colourAt = headers.findIndex((h) => h.colour);
