@@ -274,6 +274,11 @@ describe("bad data: one message naming the file, before anything is decoded", ()
     expect(() => loadImageFolder(big, { size: { rows: 1024, cols: 1024 } })).not.toThrow();
     expect(refusal(() => loadImageFolder(big, { size: { rows: 1025, cols: 1024 } }), big)).toMatch(/more than the 1048576 pixels/);
     expect(MAX_SET_PIXELS).toBe(1 << 28);
+    // 300 images of 1×1 pixel, to be read at 1024×1024: 270 training images of 2²⁰ pixels pass 2²⁸; refused
+    // from the listing and the headers, before 1 GiB of floats is made.
+    const many = tmp();
+    for (let i = 0; i < 300; i++) writePng(path.join(many, `${String(i).padStart(3, "0")}.png`), flat(1, 1, 7));
+    expect(refusal(() => loadImageFolder(many, { size: { rows: 1024, cols: 1024 } }), many)).toMatch(/270 images of 1024×1024×1 are 283115520 values, more than the 268435456 \(1 GiB as floats\)/);
   });
 });
 
