@@ -298,6 +298,14 @@ describe("loadDataset and describeDataset pick the reader from what they are giv
     expect([train.rows, train.cols]).toEqual([8, 8]);
   });
 
+  it("a folder of MNIST-named IDX files missing one is an IDX folder with a missing file, not a folder of images", () => {
+    const dir = tmp();
+    fs.cpSync(path.resolve(__dirname, "../data/mnist-tiny"), dir, { recursive: true });
+    const images = fs.readdirSync(dir).find((f) => f.startsWith("train-images"))!;
+    fs.rmSync(path.join(dir, images));
+    expect(() => loadDataset({ path: dir })).toThrow(/train-images-idx3-ubyte: file not found \(also tried \.gz and the \.idx spelling\)$/);
+  });
+
   it("options that mean nothing for the data are refused, not ignored", () => {
     const dir = classFolder(tmp(), ["a"], 2, 4, 4);
     expect(() => loadDataset({ path: dir, labels: "y.npy" })).toThrow(/labels in a separate file are for a \.npy file of images only/);

@@ -13,7 +13,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { IdxError, readIdx } from "./idx";
-import { applyBinarize, defaultMnistDir, describeMnist, hasMnistFiles, loadMnist } from "./mnist";
+import { applyBinarize, defaultMnistDir, describeMnist, hasAnyMnistFile, hasMnistFiles, loadMnist } from "./mnist";
 import { defaultFashionMnistDir, FASHION_MNIST_CLASSES, FASHION_MNIST_INSTALL } from "./fashion-mnist";
 import { loadImageFolder, readFolderHeaders } from "./image-folder";
 import { loadNpy, loadNpyFolder, npyClassNames, npyImageShape, readNpyHeader, readNpyLabels } from "./npy";
@@ -81,7 +81,7 @@ export function dataSource(spec: DatasetSpec): DataSource {
     return { kind: "npy", where };
   }
   // A missing folder: as before, the MNIST folder that was not found.
-  if (!st || hasMnistFiles(where)) return { kind: "idx", where, dataset: "mnist", classNames: DIGIT_CLASSES };
+  if (!st || (st.isDirectory() && hasAnyMnistFile(where))) return { kind: "idx", where, dataset: "mnist", classNames: DIGIT_CLASSES };
   if (spec.dataset === "mnist") throw new IdxError(where, "holds no MNIST IDX files (train-images-idx3-ubyte[.gz] …)");
   if (!st.isDirectory()) throw new DataError(where, "not a folder or a .npy file");
   if (fs.existsSync(path.join(where, NPY_NAMES.xTrain))) {

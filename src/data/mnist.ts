@@ -83,6 +83,24 @@ export function hasMnistFiles(dir: string): boolean {
   }
 }
 
+/**
+ * Whether `dir` holds any of the four MNIST-named IDX files: then it is meant as an IDX folder, and a
+ * missing one is reported as such (not read as a folder of images).
+ */
+export function hasAnyMnistFile(dir: string): boolean {
+  for (const split of ["train", "test"] as const) {
+    for (const kind of ["images", "labels"] as const) {
+      try {
+        findFile(dir, split, kind);
+        return true;
+      } catch {
+        // next
+      }
+    }
+  }
+  return false;
+}
+
 /** The most pixels one image may have (1024 × 1024), checked from the header before anything is allocated. */
 export const MAX_IMAGE_PIXELS = 1 << 20;
 /** The most pixels a loaded set may have (2²⁸: 1 GiB as float32), checked from the header before anything is allocated. */
