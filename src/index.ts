@@ -5,7 +5,8 @@
  * - `vae/`: the MLP model and the convolutional one (conv.ts), the MLP's written-out backpropagation, training,
  *   evaluation, checkpoints, figures.
  * - `engine/`: what runs underneath (backend choice, native kernels, Adam, dense products, seeded randomness).
- * - `data/`: IDX files and MNIST.
+ * - `data/`: data sets (ImageSet): MNIST and Fashion-MNIST (IDX files), folders of PNG/JPEG images, NumPy
+ *   .npy arrays, and loadDataset, which reads whichever it is given.
  *
  * Notebook helpers (display, quick mode, the runner and site builder) are in `vae-lab/notebook`; the
  * deliberately wrong computations notebook 11 shows are in `vae-lab/pitfalls`.
@@ -23,6 +24,13 @@ export { createAdam } from "./engine/optimizer";
 export type { AdamOptions, AdamState, TrainingOptimizer } from "./engine/optimizer";
 export * from "./data/idx";
 export * from "./data/mnist";
+export * from "./data/image-set";
+export * from "./data/dataset";
+export * from "./data/fashion-mnist";
+export * from "./data/image-folder";
+export * from "./data/image-file";
+export * from "./data/npy";
+export * from "./data/resize";
 export * from "./plot/plot";
 export { writeFileAtomic } from "./files/atomic-write";
 export { FileError } from "./files/file-error";

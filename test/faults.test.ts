@@ -232,11 +232,11 @@ describe("5. degenerate data: one line each, before training", () => {
     expect(r.code, r.err).toBe(0);
     const html = fs.readFileSync(path.join(out, "report.html"), "utf8");
     expect(html).toContain("MLP VAE 100-8-2");
-    expect(html).toContain("30 training and 20 test images of 10×10 pixels");
+    expect(html.includes("30 training images and 20 test images of 10×10 pixels, 10 classes (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)")).toBe(true);
     expect(html).not.toContain("9999999 training");
     expect(html.match(/class="vae-lab-plot"/g)).toHaveLength(5);
     const m = JSON.parse(fs.readFileSync(path.join(out, "metrics.json"), "utf8"));
-    expect(m.data).toEqual({ trainImages: 30, testImages: 20, rows: 10, cols: 10 });
+    expect(m.data).toEqual({ trainImages: 30, testImages: 20, rows: 10, cols: 10, channels: 1, classNames: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"] });
   }, 120_000);
 });
 

@@ -7,8 +7,7 @@
 import { initBackend } from "../engine/backend";
 import { Rng } from "../engine/random";
 import { recoverOutputSet, writeOutputSet } from "../files/output-set";
-import { checkTrainingData } from "../data/checks";
-import { Binarize, defaultMnistDir, loadMnist, MnistSet } from "../data/mnist";
+import { Binarize, MnistSet } from "../data/mnist";
 import { imageGrid, lineChart, pageHtml, tableHtml } from "../plot/plot";
 import { categoricalCheckpointJson } from "../vae/checkpoint";
 import {
@@ -19,8 +18,7 @@ import {
   samplePriorCode,
   trainCategoricalVaeSteps,
 } from "../vae/categorical";
-import { checkDataLimits } from "./flag-limits";
-import { checkOutFolderForJob, driveSteps, JobCallbacks, JobConfig, lockOutFolder, OUTPUT_FILES, pauseForSignal } from "./job";
+import { checkOutFolderForJob, dataMetadata, driveSteps, JobCallbacks, JobConfig, loadJobData, lockOutFolder, OUTPUT_FILES, pauseForSignal } from "./job";
 import { plural } from "./plural";
 
 export interface CategoricalMetrics {
@@ -35,12 +33,8 @@ export interface CategoricalMetrics {
 export async function runCategoricalJob(config: JobConfig, cb: JobCallbacks = {}, signal?: AbortSignal): Promise<CategoricalMetrics> {
   const t0 = performance.now();
   checkOutFolderForJob(config.out);
-  const dir = config.data ?? defaultMnistDir();
   const binarize = config.binarize === "none" ? "static" : config.binarize;
-  const train = loadMnist({ dir, split: "train", binarize, limit: config.trainSize, seed: config.seed });
-  const test = loadMnist({ dir, split: "test", binarize, seed: config.seed + 1 });
-  checkTrainingData(train, test);
-  checkDataLimits(config, { rows: train.rows, cols: train.cols, dir });
+  const { train, test } = loadJobData(config, binarize);
   const release = lockOutFolder(config.out);
   try {
     return await trainAndWrite(config, cb, signal, t0, train, test, binarize);
@@ -113,7 +107,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
     // The same set as a Gaussian run's: an earlier run's model.json is replaced by this model's (a categorical
     // checkpoint, which sample, encode, export and --resume refuse by name) and its training-state.json removed.
     writeOutputSet(config.out, {
-      "model.json": categoricalCheckpointJson(vae, { history, backend: backend.name, image: { rows: train.rows, cols: train.cols } }),
+      "model.json": categoricalCheckpointJson(vae, { history, backend: backend.name, ...dataMetadata(train) }),
       "report.html": report,
       "metrics.json": JSON.stringify(metrics, null, 2) + "\n",
       "training-state.json": null,

@@ -49,9 +49,10 @@ export const MAX_TENSOR_FLOATS = 1 << 26;
  * pixels × hidden units weights, and one step's activations rows × pixels floats, so large images with the
  * default width would allocate gigabytes (one 4096×4096 image failed deep in tfjs or the wasm heap).
  */
-export function checkDataLimits(c: JobConfig, data: { rows: number; cols: number; dir: string }): void {
-  const pixels = data.rows * data.cols;
-  const images = `${data.rows}×${data.cols} images in ${data.dir}`;
+export function checkDataLimits(c: JobConfig, data: { rows: number; cols: number; channels?: number; dir: string }): void {
+  const channels = data.channels ?? 1;
+  const pixels = data.rows * data.cols * channels;
+  const images = `${data.rows}×${data.cols}${channels === 1 ? "" : `×${channels}`} images in ${data.dir}`;
   if (c.arch !== "conv" && pixels * c.hiddenDim > MAX_TENSOR_FLOATS) {
     throw new FlagError(`--hidden-dim: ${c.hiddenDim} hidden units × ${pixels} pixels (${images}) = ${pixels * c.hiddenDim} weights in the first layer, more than ${MAX_TENSOR_FLOATS}; lower --hidden-dim or use smaller images`);
   }

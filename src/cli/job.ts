@@ -11,7 +11,10 @@ import { checkTrainingData } from "../data/checks";
 import { BackendChoice, BackendInfo, initBackend } from "../engine/backend";
 import { checkpointJson, CheckpointError, loadModel, loadTrainingState, trainingStateJson } from "../vae/checkpoint";
 import { activeUnits, iwaeNllSteps } from "../vae/evaluate";
-import { Binarize, defaultMnistDir, loadMnist, MnistSet } from "../data/mnist";
+import { Binarize, MnistSet } from "../data/mnist";
+import { DatasetName, DatasetSpec, loadDataset } from "../data/dataset";
+import { ImageSet } from "../data/image-set";
+import { Fit, Size } from "../data/resize";
 import { Figure, pageHtml, tableHtml } from "../plot/plot";
 import { EpochRecord, evaluateElbo, StepProgress, trainVaeSteps, TrainingState } from "../vae/train";
 import { latentScatter, lossCurves, manifoldFigure, reconstructionFigure, samplesFigure } from "../vae/figures";
@@ -58,6 +61,51 @@ export interface JobConfig {
   latent?: "gaussian" | "categorical";
   /** Gradient estimator of the categorical VAE's encoder. */
   estimator?: CategoricalEstimator;
+  /** --dataset: a named data set [mnist, unless --data is another kind of data]. */
+  dataset?: DatasetName;
+  /** --size: resize every image to rows × cols. */
+  size?: Size;
+  /** --fit: how a resized image keeps its aspect ratio [crop]. */
+  fit?: Fit;
+  /** --grey: read colour images as grey. */
+  grey?: boolean;
+  /** --test-fraction: the share held out for testing where the data have no test split [0.1]. */
+  testFraction?: number;
+  /** --labels: the labels of a .npy file of images. */
+  labels?: string;
+}
+
+/** Colour data given to train, until colour models come: one line saying what to do. */
+export const COLOUR_NOT_YET = "colour images (3 channels): training on colour is not supported yet; pass --grey to train on their grey levels";
+
+/** How a job's data are read (data/dataset.ts): --data, --dataset and the flags that shape the images. */
+export function jobDataSpec(config: JobConfig, binarize: Binarize = config.binarize): DatasetSpec {
+  return {
+    dataset: config.dataset,
+    path: config.data,
+    labels: config.labels,
+    size: config.size,
+    fit: config.fit,
+    grey: config.grey,
+    testFraction: config.testFraction,
+    binarize,
+    seed: config.seed,
+    limit: config.trainSize,
+    colourRefusal: COLOUR_NOT_YET,
+  };
+}
+
+/** Load a job's training and test sets and check them, and the flags against them, before anything trains. */
+export function loadJobData(config: JobConfig, binarize: Binarize = config.binarize): { train: ImageSet; test: ImageSet; where: string } {
+  const { train, test, source } = loadDataset(jobDataSpec(config, binarize));
+  checkTrainingData(train, test);
+  checkDataLimits(config, { rows: train.rows, cols: train.cols, channels: train.channels, dir: source.where });
+  return { train, test, where: source.where };
+}
+
+/** What a checkpoint records of its data: the image shape (so that sample, encode and export draw it) and the class names. */
+export function dataMetadata(set: ImageSet): { image: { rows: number; cols: number }; classNames: string[] } {
+  return { image: { rows: set.rows, cols: set.cols }, classNames: set.classNames };
 }
 
 /** Defaults of `vae-lab train` (and so of `npm start`): a 2-D latent space, so the scatter is the latent space itself. */
@@ -87,7 +135,7 @@ export interface Metrics {
   backend: string;
   config: JobConfig & { parameters: number };
   /** What was read: images used for training (after --train-size) and for testing, and their size. */
-  data: { trainImages: number; testImages: number; rows: number; cols: number };
+  data: { trainImages: number; testImages: number; rows: number; cols: number; channels: number; classNames: string[] };
   epochs: Pick<EpochRecord, "epoch" | "trainLoss" | "testLoss" | "recon" | "kl" | "seconds">[];
   test: {
     /** Negative ELBO per image, nats (one sample of z). */
@@ -179,11 +227,7 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
   // The output folder and the data are checked before anything is printed or started.
   if (config.arch === "conv" && config.likelihood !== "bernoulli") throw new Error("--likelihood: the conv model has a Bernoulli likelihood only");
   checkOutFolderForJob(config.out);
-  const dir = config.data ?? defaultMnistDir();
-  const train = loadMnist({ dir, split: "train", binarize: config.binarize, limit: config.trainSize, seed: config.seed });
-  const test = loadMnist({ dir, split: "test", binarize: config.binarize, seed: config.seed + 1 });
-  checkTrainingData(train, test);
-  checkDataLimits(config, { rows: train.rows, cols: train.cols, dir });
+  const { train, test, where: dir } = loadJobData(config);
   if (config.arch === "conv" && (train.rows !== 28 || train.cols !== 28)) {
     throw new Error(`--arch conv: the convolutional VAE takes 28×28 images; ${dir} holds ${train.rows}×${train.cols}`);
   }
@@ -259,7 +303,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
     const metrics: Metrics = {
       backend: backend.name,
       config: { ...config, parameters: vae.parameterCount() },
-      data: { trainImages: train.count, testImages: test.count, rows: train.rows, cols: train.cols },
+      data: { trainImages: train.count, testImages: test.count, rows: train.rows, cols: train.cols, channels: train.channels, classNames: train.classNames },
       epochs: history.map(({ epoch, trainLoss, testLoss, recon, kl, seconds }) => ({ epoch, trainLoss, testLoss, recon, kl, seconds })),
       test: { elbo: final.loss, recon: final.recon, kl: final.kl, iwae, activeUnits: au },
       totalSeconds: 0,
@@ -280,17 +324,21 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
     const { resume: _resumedFrom, ...job } = config;
     writeOutputSet(config.out, {
       // The image shape goes with the model, so that sample, encode and export draw the data's shape.
-      "model.json": checkpointJson(vae, { history, backend: backend.name, image: { rows: train.rows, cols: train.cols } }),
+      "model.json": checkpointJson(vae, { history, backend: backend.name, ...dataMetadata(train) }),
       "report.html": pageHtml(figures, "vae-lab training report"),
       "metrics.json": JSON.stringify(metrics, null, 2) + "\n",
       // What `vae-lab train --resume` continues from (Adam's moments, the random stream).
-      // --data as an absolute path, so that a resume from another working directory reads the same data.
-      "training-state.json": trainingStateJson(state!, { job: { ...job, data: job.data === undefined ? undefined : path.resolve(job.data), epochs: total } }),
+      // --data and --labels as absolute paths, so that a resume from another working directory reads the same data.
+      "training-state.json": trainingStateJson(state!, { job: { ...job, data: absolute(job.data), labels: absolute(job.labels), epochs: total } }),
     });
     return metrics;
   } finally {
     vae.dispose();
   }
+}
+
+function absolute(p: string | undefined): string | undefined {
+  return p === undefined ? undefined : path.resolve(p);
 }
 
 /** The model, its history and its training state saved in folder `dir` by an earlier run. */
@@ -325,6 +373,13 @@ function loadResumePoint(dir: string, job: JobConfig): { vae: Vae | ConvVae; his
   return { vae, history, state };
 }
 
+/** "10 classes (0, 1, …)", "no labels". */
+function classesText(names: string[]): string {
+  if (names.length === 0) return "no labels";
+  const shown = names.length <= 10 ? names.join(", ") : `${names.slice(0, 10).join(", ")}, …`;
+  return `${plural(names.length, "class", "classes")} (${shown})`;
+}
+
 function summaryHtml(m: Metrics, backend: BackendInfo): string {
   const c = m.config;
   const rows: (string | number)[][] = [
@@ -335,7 +390,7 @@ function summaryHtml(m: Metrics, backend: BackendInfo): string {
         ? `bernoulli convolutional VAE (TensorFlow convolutional-VAE tutorial's), z = ${c.latentDim}, ${c.parameters} parameters`
         : `${c.likelihood} MLP VAE ${m.data.rows * m.data.cols}-${c.hiddenDim}-${c.latentDim} (${c.activation}), ${c.parameters} parameters`,
     ],
-    ["data", `${plural(m.data.trainImages, "training image")} and ${plural(m.data.testImages, "test image")} of ${m.data.rows}×${m.data.cols} pixels, binarisation: ${c.binarize}`],
+    ["data", `${plural(m.data.trainImages, "training image")} and ${plural(m.data.testImages, "test image")} of ${m.data.rows}×${m.data.cols} pixels, ${classesText(m.data.classNames)}, binarisation: ${c.binarize}`],
     ["training", `${plural(c.epochs, "epoch")}, batch ${c.batchSize}, Adam lr ${c.lr}, β ${c.beta}, seed ${c.seed}`],
     ["test −ELBO (nats/image)", m.test.elbo.toFixed(2)],
     ["  reconstruction / KL", `${m.test.recon.toFixed(2)} / ${m.test.kl.toFixed(2)}`],

@@ -9,8 +9,9 @@ import { nativeBlasCore } from "../engine/native-kernels";
 import { runBench } from "./bench";
 import { ARCH_CHOICES, Arch, DEFAULT_JOB, JobConfig, runJob } from "./job";
 import { exitCodeOf, InterruptedError, onInterrupt } from "./signals";
-import { BINARIZE_CHOICES, Binarize, defaultMnistDir, describeMnist } from "../data/mnist";
-import { readIdx } from "../data/idx";
+import { BINARIZE_CHOICES, Binarize } from "../data/mnist";
+import { DATASET_CHOICES, DatasetDescription, DatasetName, describeDataset } from "../data/dataset";
+import { Fit, FIT_CHOICES, parseSize } from "../data/resize";
 import { ProgressPrinter } from "./progress";
 import { attachNegativeValues, checkTrainLimits, FLAG_MAX, FlagError, pathFlag } from "./flag-limits";
 import { ENCODE_HELP, encodeCommand } from "./encode";
@@ -29,7 +30,7 @@ export class UsageError extends Error {}
 const HELP = `vae-lab — Variational Autoencoders on MNIST with TensorFlow.js
 
 Usage:
-  vae-lab train [options]     Train a VAE on MNIST; write metrics.json, report.html, model.json to --out.
+  vae-lab train [options]     Train a VAE on MNIST or your own images; write metrics.json, report.html, model.json to --out.
   vae-lab train --resume DIR  Continue the run saved in DIR (model and optimizer state) for more epochs.
   vae-lab sample --model FILE [--n N] [--seed S] [--out F.html|F.json]
                               Decode draws from the prior N(0, I) of a trained model [samples.html].
@@ -40,8 +41,8 @@ Usage:
   vae-lab bench [options]     Time the reference setup (784-400-20, batch 128; --arch conv: the conv VAE) on this backend.
   vae-lab notebooks [--quick] [--out DIR] [--only NN ...]
                               Execute every notebook and publish them as HTML pages with an index [site/].
-  vae-lab info [--backend B] [--data DIR]
-                              Show the backend that runs here and the MNIST files that would be read.
+  vae-lab info [--backend B] [--data PATH] [--dataset D]
+                              Show the backend that runs here and the data that would be read.
   vae-lab --help, vae-lab COMMAND --help
 
 Options of train (default in brackets):
@@ -61,7 +62,18 @@ Options of train (default in brackets):
   --train-size N         use the first N training images [all 60000]
   --iwae-k N             importance samples for the IWAE log-likelihood, 0 = skip [${DEFAULT_JOB.iwaeK}]
   --iwae-images N        test images the IWAE estimate averages over [${DEFAULT_JOB.iwaeImages}]
-  --data DIR             folder with the MNIST IDX files [MNIST as installed with vae-lab]
+  --data PATH            the data: a folder of MNIST-named IDX files; a folder of PNG/JPEG images (one
+                         subfolder per class, or none; train/ and test/ subfolders give the split); a .npy
+                         file of images; a folder of x_train.npy, x_test.npy [, y_train.npy, y_test.npy]
+                         [MNIST as installed with vae-lab]
+  --dataset D            mnist | fashion-mnist (read where installed, or from --data) [mnist]
+  --size N               resize every image to N×N, or to H×W given as HxW (16x24): area average when
+                         shrinking, bilinear when growing [the images' own size, which must then be one]
+  --fit F                how --size keeps the aspect ratio: crop (the centred part of that shape) | pad
+                         (the whole image, black borders) | stretch [crop]
+  --grey                 read colour images as grey (0.299 R + 0.587 G + 0.114 B); needed for colour data
+  --test-fraction X      share held out for testing (chosen by a fixed seed) where the data have no test split [0.1]
+  --labels FILE          labels of a .npy file of images: a .npy file of integers, one per image
   --out DIR              output folder [${DEFAULT_JOB.out}]
   --backend B            auto | tensorflow | wasm | cpu [auto]
   --resume DIR           continue the run saved in DIR (see vae-lab train --help)
@@ -83,7 +95,12 @@ Options of notebooks:
 
 Options of info:
   --backend B            the backend to start and describe: auto | tensorflow | wasm | cpu [auto]
-  --data DIR             folder with the MNIST IDX files to describe [MNIST as installed with vae-lab]
+  --data PATH            the data to describe, as train --data takes them [MNIST as installed with vae-lab]
+  --dataset D            mnist | fashion-mnist (read where installed, or from --data) [mnist]
+  --size N               as train's: the size the images would be read at
+  --grey                 as train's: read colour images as grey
+  --test-fraction X      as train's: the share held out where the data have no test split [0.1]
+  --labels FILE          as train's: the labels of a .npy file of images
 
 Environment: VAE_LAB_BACKEND (default backend), VAE_LAB_DEBUG=1 (stack traces on errors),
   VAE_LAB_NATIVE=0 (no native kernels), OPENBLAS_CORETYPE (the OpenBLAS kernels to use; by default vae-lab
@@ -159,11 +176,33 @@ function choiceFlag<T extends string>(values: Record<string, unknown>, name: str
 const TRAIN_FLAGS = [
   "arch", "epochs", "latent-dim", "hidden-dim", "batch-size", "lr", "likelihood", "binarize", "beta", "warmup", "samples",
   "activation", "seed", "train-size", "iwae-k", "iwae-images", "data", "out", "backend", "latent", "estimator",
+  "dataset", "size", "fit", "grey", "test-fraction", "labels",
 ] as const;
+
+/** The parseArgs options of `flags`: every one takes a value, except the switches (--grey). */
+export function flagOptions(flags: readonly string[]): Record<string, { type: "string" | "boolean" }> {
+  return Object.fromEntries(flags.map((f) => [f, { type: f === "grey" ? ("boolean" as const) : ("string" as const) }]));
+}
+
+/** The flags that say which data to read and how (train and info): --data, --dataset, --size, --fit, --grey, --test-fraction, --labels. */
+export function dataFlags(values: Record<string, unknown>): Pick<JobConfig, "data" | "dataset" | "size" | "fit" | "grey" | "testFraction" | "labels"> {
+  const size = values.size === undefined ? undefined : parseSize(String(values.size));
+  if (values.size !== undefined && !(size && size.rows <= 1024 && size.cols <= 1024)) throw new UsageError(`--size: expected N or HxW with each side from 1 to 1024 (e.g. 28 or 16x24), got "${values.size}"`);
+  if (values.fit !== undefined && values.size === undefined) throw new UsageError("--fit: only with --size");
+  return {
+    data: pathFlag(values, "data"),
+    ...(values.dataset === undefined ? {} : { dataset: choiceFlag<DatasetName>(values, "dataset", "mnist", DATASET_CHOICES) }),
+    ...(size ? { size } : {}),
+    ...(values.fit === undefined ? {} : { fit: choiceFlag<Fit>(values, "fit", "crop", FIT_CHOICES) }),
+    ...(values.grey ? { grey: true } : {}),
+    ...(values["test-fraction"] === undefined ? {} : { testFraction: numFlag(values, "test-fraction", 0.1, (v) => v > 0 && v < 1, "a number between 0 and 1 (exclusive)") }),
+    ...(values.labels === undefined ? {} : { labels: pathFlag(values, "labels") }),
+  };
+}
 
 /** Parse `train` flags into a job configuration (exported for tests). */
 export function parseTrainFlags(argv: string[]): JobConfig {
-  const { values } = parse(argv, Object.fromEntries(TRAIN_FLAGS.map((f) => [f, { type: "string" as const }])));
+  const { values } = parse(argv, flagOptions(TRAIN_FLAGS));
   const d = DEFAULT_JOB;
   const latent = choiceFlag<"gaussian" | "categorical">(values, "latent", "gaussian", ["gaussian", "categorical"]);
   const categorical = latent === "categorical";
@@ -196,9 +235,9 @@ export function parseTrainFlags(argv: string[]): JobConfig {
     trainSize: values["train-size"] === undefined ? undefined : intFlag(values, "train-size", 0, 1),
     iwaeK: intFlag(values, "iwae-k", d.iwaeK, 0),
     iwaeImages: intFlag(values, "iwae-images", d.iwaeImages),
-    data: pathFlag(values, "data"),
     out: pathFlag(values, "out") ?? d.out,
     backend: backendFlag(values.backend),
+    ...dataFlags(values),
   };
   checkTrainLimits(config);
   return config;
@@ -317,21 +356,40 @@ async function bench(argv: string[]): Promise<void> {
 }
 
 async function info(argv: string[]): Promise<void> {
-  const { values } = parse(argv, { backend: { type: "string" }, data: { type: "string" } });
+  const { values } = parse(argv, flagOptions(["backend", "data", "dataset", "size", "grey", "test-fraction", "labels"]));
+  const data = dataFlags(values);
   const backend = await initBackend(backendFlag(values.backend));
-  const dir = pathFlag(values, "data") ?? defaultMnistDir();
-  // Headers only for the images (a folder of any size is described at no cost); the labels are read to count digits.
-  const train = describeMnist(dir, "train");
-  const test = describeMnist(dir, "test");
-  const digits = new Array<number>(10).fill(0);
-  for (const y of readIdx(train.files.labels, 1).data) if (y < 10) digits[y] += 1;
+  // Headers and listings only (data of any size are described at no cost); labels are read to count classes.
+  const d = describeDataset({ ...data, path: data.data });
   console.log(`backend: ${backend.summary}`);
   const core = nativeBlasCore();
   if (core) console.log(`blas:    OpenBLAS core ${core.name}${core.note ? ` (${core.note})` : core.source === "user" ? " (OPENBLAS_CORETYPE)" : " (OpenBLAS's own choice)"}`);
   const hint = nativeKernelsHint(backend);
   if (hint) console.log(hint);
-  console.log(`data:    ${dir}`);
-  console.log(`         train ${train.count} × ${train.rows}×${train.cols}, test ${test.count}; digits per class ${digits.join(" ")}`);
+  for (const line of describeLines(d, data)) console.log(line);
+}
+
+/** `vae-lab info`'s description of the data, the first line starting "data:". */
+export function describeLines(d: DatasetDescription, flags: Pick<JobConfig, "size" | "grey"> = {}): string[] {
+  const lines = [`data:    ${d.source.where}${d.source.kind === "idx" && d.source.dataset !== "fashion-mnist" ? "" : ` (${d.kindText})`}`];
+  const size = d.rows !== undefined ? `${d.rows}×${d.cols}` : `${d.sizeRange!.min.rows}×${d.sizeRange!.min.cols} to ${d.sizeRange!.max.rows}×${d.sizeRange!.max.cols}`;
+  const colour = d.colour === "grey" ? "" : d.colour === "colour" ? " colour (RGB)" : " grey and colour mixed";
+  const held = d.testSplit === "given" ? "" : ` (a random ${+(d.testSplit * 100).toFixed(2)}% held out)`;
+  lines.push(`         train ${d.trainCount} × ${size}${colour}, test ${d.testCount}${held}` + classesLine(d));
+  const notes: string[] = [];
+  if (flags.size) notes.push(`read at ${flags.size.rows}×${flags.size.cols}`);
+  else if (d.rows === undefined) notes.push("the images differ in size: train needs --size");
+  if (d.colour !== "grey") notes.push(flags.grey ? "read as grey" : "colour: train needs --grey for now");
+  if (notes.length) lines.push(`         ${notes.join("; ")}`);
+  return lines;
+}
+
+function classesLine(d: DatasetDescription): string {
+  if (d.classNames.length === 0) return "; no labels";
+  const digits = d.classNames.length === 10 && d.classNames.every((n, i) => n === String(i));
+  if (digits) return `; digits per class ${d.trainPerClass.join(" ")}`;
+  const shown = d.classNames.slice(0, 20).map((n, i) => `${n} ${d.trainPerClass[i] ?? 0}`);
+  return `; ${d.classNames.length} classes (training images: ${shown.join(", ")}${d.classNames.length > 20 ? ", …" : ""})`;
 }
 
 /** The help of one subcommand: its own text, or its section of HELP. */

@@ -10,7 +10,7 @@ import { readFileBounded } from "../files/bounded-read";
 import { CATEGORICAL_CHECKPOINT_FORMAT, CheckpointError, loadTrainingState, MAX_CHECKPOINT_BYTES } from "../vae/checkpoint";
 import { FlagError } from "./flag-limits";
 import { JobConfig, OUTPUT_FILES } from "./job";
-import { backendFlag, intFlag, parse, parseTrainFlags, UsageError } from "./main";
+import { backendFlag, flagOptions, intFlag, parse, parseTrainFlags, UsageError } from "./main";
 
 /** Each stored job setting and the train flag it came from. */
 const JOB_FIELDS: Record<string, string> = {
@@ -33,9 +33,15 @@ const JOB_FIELDS: Record<string, string> = {
   data: "data",
   out: "out",
   backend: "backend",
+  dataset: "dataset",
+  size: "size",
+  fit: "fit",
+  grey: "grey",
+  testFraction: "test-fraction",
+  labels: "labels",
 };
 /** Settings a stored job may lack (their flags have no value by default). */
-const OPTIONAL_FIELDS = new Set(["trainSize", "data"]);
+const OPTIONAL_FIELDS = new Set(["trainSize", "data", "dataset", "size", "fit", "grey", "testFraction", "labels"]);
 
 /**
  * The job stored in a run's training-state.json, checked exactly as the flags it came from are checked: each
@@ -52,6 +58,15 @@ export function storedJob(file: string, job: unknown): JobConfig {
     if (v === undefined || v === null) {
       if (OPTIONAL_FIELDS.has(field)) continue;
       throw new CheckpointError(file, `job.${field} is missing`);
+    }
+    // --size was stored as {rows, cols}, --grey as true.
+    if (field === "size" && typeof v === "object" && Number.isSafeInteger((v as { rows?: unknown }).rows) && Number.isSafeInteger((v as { cols?: unknown }).cols)) {
+      argv.push(`--size=${(v as { rows: number }).rows}x${(v as { cols: number }).cols}`);
+      continue;
+    }
+    if (field === "grey" && typeof v === "boolean") {
+      if (v) argv.push("--grey");
+      continue;
     }
     if (typeof v !== "string" && typeof v !== "number") throw new CheckpointError(file, `job.${field} is ${JSON.stringify(v)}, not a setting`);
     // The conv model's layers are fixed: its stored hidden width and activation are the defaults, not flags.
@@ -98,7 +113,7 @@ function checkpointFormat(file: string): unknown {
 
 /** Parse `train --resume DIR ...` into the job that continues DIR. */
 export function parseResumeFlags(argv: string[], trainFlags: readonly string[]): JobConfig {
-  const { values } = parse(argv, Object.fromEntries([...trainFlags, "resume"].map((f) => [f, { type: "string" as const }])));
+  const { values } = parse(argv, flagOptions([...trainFlags, "resume"]));
   const fixed = Object.keys(values).filter((k) => !(RESUME_FLAGS as readonly string[]).includes(k));
   if (fixed.length) throw new UsageError(`--${fixed[0]}: cannot be changed when resuming (the run in ${values.resume} fixes it)`);
   const dir = values.resume as string;

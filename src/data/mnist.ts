@@ -12,18 +12,10 @@ import { IdxError, readIdx, readIdxHeader } from "./idx";
 import { Rng } from "../engine/random";
 import { tidyValue } from "../engine/tidy";
 
-export type Split = "train" | "test";
-/**
- * - `none`: grey levels scaled to [0, 1].
- * - `static`: each pixel replaced once by a Bernoulli draw with its grey level as probability (a fixed
- *   binarised copy of the data set, repeatable through `seed`).
- * - `dynamic`: grey levels are kept and a fresh Bernoulli draw is made every time a batch is taken
- *   (`batchTensor`), the usual regulariser when training on binarised MNIST.
- * - `threshold`: each pixel set to 1 where its grey level is above 0.5, else 0 (deterministic; the
- *   TensorFlow convolutional-VAE tutorial's binarisation).
- */
-export type Binarize = "none" | "static" | "dynamic" | "threshold";
-export const BINARIZE_CHOICES: readonly Binarize[] = ["none", "static", "dynamic", "threshold"];
+import { Binarize, BINARIZE_CHOICES, DIGIT_CLASSES, ImageSet, Split } from "./image-set";
+
+export { BINARIZE_CHOICES } from "./image-set";
+export type { Binarize, ImageSet, Split } from "./image-set";
 
 export interface MnistOptions {
   /** Folder with the IDX files; default: `defaultMnistDir()`. */
@@ -34,22 +26,15 @@ export interface MnistOptions {
   binarize?: Binarize;
   /** Seed for static binarisation. */
   seed?: number;
+  /** The names of the classes the labels index (labels must be below their number) [the digits "0" … "9"]. */
+  classNames?: readonly string[];
 }
 
-export interface MnistSet {
-  split: Split;
-  /** count × rows·cols grey levels in [0, 1] (or {0, 1} for static and threshold binarisation), row-major. */
-  images: Float32Array;
-  /** Digit labels 0–9. */
-  labels: Int32Array;
-  count: number;
-  rows: number;
-  cols: number;
-  /** rows · cols */
-  pixels: number;
-  binarize: Binarize;
-  files: { images: string; labels: string };
-}
+/**
+ * One split of MNIST (or of another set of IDX files, such as Fashion-MNIST): an ImageSet with one channel.
+ * The same type as ImageSet, the name kept for the code and notebooks written against it.
+ */
+export type MnistSet = ImageSet;
 
 /** Raised when no MNIST files are where vae-lab looks by default. */
 export class MnistNotFoundError extends Error {}
@@ -88,7 +73,34 @@ function findFile(dir: string, split: Split, kind: "images" | "labels"): string 
   throw new IdxError(path.join(dir, names[0]), "file not found (also tried .gz and the .idx spelling)");
 }
 
-/** Load one split of MNIST as plain typed arrays (no tensors are created). */
+/** Whether `dir` holds a set of MNIST-named IDX files (its training images, under any of the names findFile takes). */
+export function hasMnistFiles(dir: string): boolean {
+  try {
+    findFile(dir, "train", "images");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether `dir` holds any of the four MNIST-named IDX files: then it is meant as an IDX folder, and a
+ * missing one is reported as such (not read as a folder of images).
+ */
+export function hasAnyMnistFile(dir: string): boolean {
+  for (const split of ["train", "test"] as const) {
+    for (const kind of ["images", "labels"] as const) {
+      try {
+        findFile(dir, split, kind);
+        return true;
+      } catch {
+        // next
+      }
+    }
+  }
+  return false;
+}
+
 /** The most pixels one image may have (1024 × 1024), checked from the header before anything is allocated. */
 export const MAX_IMAGE_PIXELS = 1 << 20;
 /** The most pixels a loaded set may have (2²⁸: 1 GiB as float32), checked from the header before anything is allocated. */
@@ -107,8 +119,9 @@ export function describeMnist(dir: string, split: Split): { count: number; rows:
   return { count, rows, cols, files: { images, labels } };
 }
 
+/** Load one split of MNIST as plain typed arrays (no tensors are created). */
 export function loadMnist(options: MnistOptions = {}): MnistSet {
-  const { dir = defaultMnistDir(), split = "train", binarize = "none", limit, seed } = options;
+  const { dir = defaultMnistDir(), split = "train", binarize = "none", limit, seed, classNames = DIGIT_CLASSES } = options;
   if (!BINARIZE_CHOICES.includes(binarize)) {
     throw new Error(`binarize: unknown mode "${binarize}" (expected ${BINARIZE_CHOICES.join(", ")})`);
   }
@@ -138,15 +151,20 @@ export function loadMnist(options: MnistOptions = {}): MnistSet {
   const labels = new Int32Array(count);
   for (let i = 0; i < count; i++) {
     const y = lab.data[i];
-    if (y > 9) throw new IdxError(labelFile, `label ${y} at index ${i} is not a digit 0–9`);
+    if (y >= classNames.length) throw new IdxError(labelFile, classNames === DIGIT_CLASSES ? `label ${y} at index ${i} is not a digit 0–9` : `label ${y} at index ${i} is not a class 0–${classNames.length - 1}`);
     labels[i] = y;
   }
   const images = new Float32Array(count * pixels);
   const src = img.data;
   for (let i = 0; i < images.length; i++) images[i] = src[i] / 255;
+  applyBinarize(images, binarize, seed);
+  return { split, images, labels, count, rows, cols, channels: 1, pixels, classNames: [...classNames], binarize, files: { images: imageFile, labels: labelFile } };
+}
+
+/** A loaded set's `static` or `threshold` binarisation, in place (`none` and `dynamic` leave the grey levels). */
+export function applyBinarize(images: Float32Array, binarize: Binarize, seed?: number): void {
   if (binarize === "static") staticBinarize(images, new Rng(seed ?? 0));
   if (binarize === "threshold") thresholdBinarize(images);
-  return { split, images, labels, count, rows, cols, pixels, binarize, files: { images: imageFile, labels: labelFile } };
 }
 
 /** Replace each grey level p by a Bernoulli(p) draw, in place. */
@@ -187,25 +205,27 @@ export function imagesTensor(set: MnistSet, n = set.count, rng?: Rng): tf.Tensor
   return batchTensor(set, idx, rng);
 }
 
-/** How many examples of each digit 0–9 the set holds. */
+/** How many examples of each class (digit 0–9 for MNIST) the set holds. */
 export function labelCounts(set: MnistSet): number[] {
-  const counts = new Array<number>(10).fill(0);
-  for (const y of set.labels) counts[y] += 1;
+  const counts = new Array<number>(set.classNames.length).fill(0);
+  for (const y of set.labels) if (y >= 0) counts[y] += 1;
   return counts;
 }
 
-/** Index of the first example of each digit 0–9 (−1 where a digit is absent). */
+/** Index of the first example of each class (digit 0–9 for MNIST; −1 where a class is absent). */
 export function firstOfEachDigit(set: MnistSet): number[] {
-  const first = new Array<number>(10).fill(-1);
-  for (let i = 0; i < set.count; i++) if (first[set.labels[i]] < 0) first[set.labels[i]] = i;
+  const first = new Array<number>(set.classNames.length).fill(-1);
+  for (let i = 0; i < set.count; i++) if (set.labels[i] >= 0 && first[set.labels[i]] < 0) first[set.labels[i]] = i;
   return first;
 }
 
-/** Image `i` as rows of pixel values (for heatmaps / image grids). */
+/** Image `i` as rows of pixel values (for heatmaps / image grids); of a colour image, the rows of its first channel. */
 export function imageRows(set: MnistSet, i: number): number[][] {
   const out: number[][] = [];
+  const c = set.channels;
   for (let r = 0; r < set.rows; r++) {
-    out.push(Array.from(set.images.subarray(i * set.pixels + r * set.cols, i * set.pixels + (r + 1) * set.cols)));
+    const row = set.images.subarray(i * set.pixels + r * set.cols * c, i * set.pixels + (r + 1) * set.cols * c);
+    out.push(c === 1 ? Array.from(row) : Array.from({ length: set.cols }, (_, x) => row[x * c]));
   }
   return out;
 }

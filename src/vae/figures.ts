@@ -5,6 +5,7 @@
  */
 import { activeUnits, decodeLatentGrid, encodeMeans, reconstruct, samplePrior } from "./evaluate";
 import { MnistSet } from "../data/mnist";
+import { className } from "../data/image-set";
 import { Figure, imageGrid, lineChart, scatterByLabel } from "../plot/plot";
 import { EpochRecord } from "./train";
 import type { LatentModel } from "./latent-model";
@@ -39,7 +40,7 @@ export function lossCurves(history: EpochRecord[], options: { title?: string } =
 }
 
 /**
- * Posterior means of `limit` examples, coloured by digit. For latent spaces of more than two dimensions
+ * Posterior means of `limit` examples, coloured by class (digit for MNIST), named by the set's class names. For latent spaces of more than two dimensions
  * the two dimensions with the largest spread are shown.
  */
 export function latentScatter(vae: LatentModel, set: MnistSet, options: { limit?: number } = {}): Figure {
@@ -54,8 +55,11 @@ export function latentScatter(vae: LatentModel, set: MnistSet, options: { limit?
   }
   const xs = Array.from({ length: n }, (_, i) => means[i * D + a]);
   const ys = D > 1 ? Array.from({ length: n }, (_, i) => means[i * D + b]) : new Array(n).fill(0);
-  const title = D === 2 ? `Latent space: E[z|x] of ${plural(n, "test digit")}` : `Latent dimensions ${a} and ${b} (largest spread) of ${D}: E[z|x] of ${plural(n, "test digit")}`;
-  const fig = scatterByLabel(xs, ys, set.labels.subarray(0, n), { title, xTitle: `z${a + 1}`, yTitle: D > 1 ? `z${b + 1}` : "", height: 560 });
+  // MNIST's images are digits; another set's are images of its classes (named in the legend).
+  const digits = set.classNames.length === 10 && set.classNames.every((c, i) => c === String(i));
+  const what = plural(n, digits ? "test digit" : "test image");
+  const title = D === 2 ? `Latent space: E[z|x] of ${what}` : `Latent dimensions ${a} and ${b} (largest spread) of ${D}: E[z|x] of ${what}`;
+  const fig = scatterByLabel(xs, ys, set.labels.subarray(0, n), { title, xTitle: `z${a + 1}`, yTitle: D > 1 ? `z${b + 1}` : "", height: 560, labelName: (y) => className(set, y) });
   fig.layout.yaxis = { ...(fig.layout.yaxis as object), scaleanchor: "x" };
   return fig;
 }
@@ -105,7 +109,10 @@ export function manifoldFigure(vae: LatentModel, options: { n?: number; shape?: 
 
 /** Originals (odd rows) above their reconstructions (even rows). */
 export function reconstructionFigure(vae: LatentModel, set: MnistSet, options: { n?: number; title?: string } = {}): Figure {
-  const { n = 10, title = "Test digits (top) and their reconstructions (bottom)" } = options;
+  const digits = set.classNames.length === 10 && set.classNames.every((c, i) => c === String(i));
+  const { title = `Test ${digits ? "digits" : "images"} (top) and their reconstructions (bottom)` } = options;
+  // A test set of fewer images than asked for shows them all.
+  const n = Math.min(options.n ?? 10, set.count);
   const idx = Array.from({ length: n }, (_, i) => i);
   const rec = reconstruct(vae, set, idx);
   const px = set.pixels;

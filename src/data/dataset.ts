@@ -1,0 +1,252 @@
+/**
+ * One entry point for every kind of data vae-lab trains on: `loadDataset(spec)` looks at what it is given
+ * and loads a training and a test set, `describeDataset(spec)` says what it would load from headers and
+ * listings alone (for `vae-lab info`).
+ *
+ * - nothing, or `dataset: "mnist"`: MNIST as installed with vae-lab (mnist.ts);
+ * - `dataset: "fashion-mnist"`: Fashion-MNIST where it is installed, or in `path` (fashion-mnist.ts);
+ * - `path` to a folder of MNIST-named IDX files: those (mnist.ts), labels read as digits;
+ * - `path` to a .npy file of images (labels in `labels`), or a folder of x_train.npy, x_test.npy
+ *   (y_train.npy, y_test.npy): NumPy arrays (npy.ts);
+ * - `path` to any other folder: PNG and JPEG images, one subfolder per class or none (image-folder.ts).
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { IdxError, readIdx } from "./idx";
+import { applyBinarize, defaultMnistDir, describeMnist, hasAnyMnistFile, hasMnistFiles, loadMnist } from "./mnist";
+import { defaultFashionMnistDir, FASHION_MNIST_CLASSES, FASHION_MNIST_INSTALL } from "./fashion-mnist";
+import { loadImageFolder, readFolderHeaders } from "./image-folder";
+import { loadNpy, loadNpyFolder, npyClassNames, npyImageShape, readNpyHeader, readNpyLabels } from "./npy";
+import { Binarize, DataError, DEFAULT_TEST_FRACTION, DIGIT_CLASSES, heldOutSplit, ImageSet } from "./image-set";
+import { Fit, resizeInto, Size } from "./resize";
+
+export type DatasetName = "mnist" | "fashion-mnist";
+export const DATASET_CHOICES: readonly DatasetName[] = ["mnist", "fashion-mnist"];
+
+export interface DatasetSpec {
+  /** A named data set [mnist, unless `path` is given]. */
+  dataset?: DatasetName;
+  /** A folder (IDX files, images, .npy files) or a .npy file of images. */
+  path?: string;
+  /** The labels of a .npy file of images: a .npy file of integers. */
+  labels?: string;
+  /** Resize every image to rows × cols [the images' own size, which must then be one]. */
+  size?: Size;
+  /** How a resized image keeps its aspect ratio (resize.ts) [crop]. */
+  fit?: Fit;
+  /** Read colour images as grey (luma). */
+  grey?: boolean;
+  /** The share of the images held out for testing, where the data have no test split [0.1]. */
+  testFraction?: number;
+  /** Seed of the held-out choice [0]. */
+  splitSeed?: number;
+  binarize?: Binarize;
+  /** Seed of static binarisation (the test set's is seed + 1). */
+  seed?: number;
+  /** Keep only the first `limit` training images. */
+  limit?: number;
+  /** Where set, colour data (without `grey`) are refused with this message, before the images are decoded. */
+  colourRefusal?: string;
+}
+
+export type DataKind = "idx" | "image-folder" | "npy" | "npy-folder";
+
+/** What `spec` points at, and the files or folder to read. */
+export interface DataSource {
+  kind: DataKind;
+  /** The folder or file the data come from. */
+  where: string;
+  /** The named data set (MNIST-named IDX files are "mnist" unless fashion-mnist was asked for). */
+  dataset?: DatasetName;
+  classNames?: readonly string[];
+  npy?: { xTrain: string; xTest: string; yTrain?: string; yTest?: string };
+}
+
+const NPY_NAMES = { xTrain: "x_train.npy", xTest: "x_test.npy", yTrain: "y_train.npy", yTest: "y_test.npy" } as const;
+
+/** Decide what `spec` points at (no image data are read). */
+export function dataSource(spec: DatasetSpec): DataSource {
+  if (spec.dataset !== undefined && !(["mnist", "fashion-mnist"] as const).includes(spec.dataset)) throw new Error(`dataset: expected mnist or fashion-mnist, got ${JSON.stringify(spec.dataset)}`);
+  const where = spec.path;
+  if (spec.dataset === "fashion-mnist") {
+    if (where !== undefined && !hasMnistFiles(where)) {
+      throw new IdxError(where, fs.existsSync(where) ? `holds no Fashion-MNIST IDX files (train-images-idx3-ubyte[.gz] …); install them with: ${FASHION_MNIST_INSTALL}` : `Fashion-MNIST folder not found; install it with: ${FASHION_MNIST_INSTALL}`);
+    }
+    return { kind: "idx", where: where ?? defaultFashionMnistDir(), dataset: "fashion-mnist", classNames: FASHION_MNIST_CLASSES };
+  }
+  if (where === undefined) return { kind: "idx", where: defaultMnistDir(), dataset: "mnist", classNames: DIGIT_CLASSES };
+  const st = fs.statSync(where, { throwIfNoEntry: false });
+  if (st?.isFile() || (!st && where.toLowerCase().endsWith(".npy"))) {
+    if (spec.dataset === "mnist") throw new DataError(where, "--dataset mnist reads a folder of IDX files, not a file");
+    return { kind: "npy", where };
+  }
+  // A missing folder: as before, the MNIST folder that was not found.
+  if (!st || (st.isDirectory() && hasAnyMnistFile(where))) return { kind: "idx", where, dataset: "mnist", classNames: DIGIT_CLASSES };
+  if (spec.dataset === "mnist") throw new IdxError(where, "holds no MNIST IDX files (train-images-idx3-ubyte[.gz] …)");
+  if (!st.isDirectory()) throw new DataError(where, "not a folder or a .npy file");
+  if (fs.existsSync(path.join(where, NPY_NAMES.xTrain))) {
+    const file = (name: string) => (fs.existsSync(path.join(where, name)) ? path.join(where, name) : undefined);
+    if (!file(NPY_NAMES.xTest)) throw new DataError(path.join(where, NPY_NAMES.xTest), `not found beside ${NPY_NAMES.xTrain}`);
+    return { kind: "npy-folder", where, npy: { xTrain: file(NPY_NAMES.xTrain)!, xTest: file(NPY_NAMES.xTest)!, yTrain: file(NPY_NAMES.yTrain), yTest: file(NPY_NAMES.yTest) } };
+  }
+  return { kind: "image-folder", where };
+}
+
+/** Options that only some kinds of data take: refused where they mean nothing, not ignored. */
+function checkSpecFor(source: DataSource, spec: DatasetSpec): void {
+  if (spec.labels !== undefined && source.kind !== "npy") throw new DataError(spec.labels, "labels in a separate file are for a .npy file of images only");
+  if (spec.testFraction !== undefined && source.kind !== "image-folder" && source.kind !== "npy") {
+    throw new DataError(source.where, "comes with its own test split; a test fraction is for data without one");
+  }
+}
+
+/** A copy of `set` with every image resized (MNIST-sized sets in memory; see resize.ts). */
+export function resizeSet(set: ImageSet, size: Size, fit: Fit = "crop"): ImageSet {
+  if (set.rows === size.rows && set.cols === size.cols) return set;
+  const pixels = size.rows * size.cols * set.channels;
+  const images = new Float32Array(set.count * pixels);
+  for (let i = 0; i < set.count; i++) resizeInto(set.images.subarray(i * set.pixels, (i + 1) * set.pixels), set.rows, set.cols, set.channels, size, fit, images, i * pixels);
+  return { ...set, images, rows: size.rows, cols: size.cols, pixels };
+}
+
+/** A training and a test set from what `spec` points at (see the module's comment). */
+export function loadDataset(spec: DatasetSpec = {}): { train: ImageSet; test: ImageSet; source: DataSource } {
+  const source = dataSource(spec);
+  checkSpecFor(source, spec);
+  const { binarize = "none", seed, limit } = spec;
+  const testSeed = seed === undefined ? undefined : seed + 1;
+  switch (source.kind) {
+    case "idx": {
+      // Static binarisation happens after resizing, on the resized grey levels.
+      const opts = { dir: source.where, classNames: source.classNames, binarize: spec.size ? ("none" as const) : binarize };
+      let train = loadMnist({ ...opts, split: "train", limit, seed });
+      let test = loadMnist({ ...opts, split: "test", seed: testSeed });
+      if (spec.size) {
+        train = rebinarize(resizeSet(train, spec.size, spec.fit), binarize, seed);
+        test = rebinarize(resizeSet(test, spec.size, spec.fit), binarize, testSeed);
+      }
+      return { train, test, source };
+    }
+    case "npy":
+      return { ...loadNpy(source.where, { ...spec }), source };
+    case "npy-folder":
+      return { ...loadNpyFolder(source.npy!, spec), source };
+    case "image-folder":
+      return { ...loadImageFolder(source.where, spec), source };
+  }
+}
+
+/** loadMnist's binarisation, applied after a resize. */
+function rebinarize(set: ImageSet, binarize: Binarize, seed: number | undefined): ImageSet {
+  applyBinarize(set.images, binarize, seed);
+  return { ...set, binarize };
+}
+
+/** What describeDataset finds. */
+export interface DatasetDescription {
+  source: DataSource;
+  /** "folder of images", "IDX files", … */
+  kindText: string;
+  trainCount: number;
+  testCount: number;
+  /** How the test images are chosen: "given" (the data's own split) or the held-out fraction. */
+  testSplit: "given" | number;
+  /** The images' size as stored, or undefined where it differs between images (`sizeRange` then). */
+  rows?: number;
+  cols?: number;
+  sizeRange?: { min: Size; max: Size };
+  /** "grey", "colour" or "mixed" (a folder with both). */
+  colour: "grey" | "colour" | "mixed";
+  classNames: string[];
+  /** Training images per class (in the order of classNames). */
+  trainPerClass: number[];
+}
+
+function perClass(labels: ArrayLike<number>, n: number): number[] {
+  const counts = new Array<number>(n).fill(0);
+  for (let i = 0; i < labels.length; i++) if (labels[i] >= 0 && labels[i] < n) counts[labels[i]] += 1;
+  return counts;
+}
+
+/** What `spec` holds, from file headers, listings and labels only: no image is decoded or its data read. */
+export function describeDataset(spec: DatasetSpec = {}): DatasetDescription {
+  const source = dataSource(spec);
+  checkSpecFor(source, spec);
+  switch (source.kind) {
+    case "idx": {
+      const train = describeMnist(source.where, "train");
+      const test = describeMnist(source.where, "test");
+      const classNames = [...(source.classNames ?? DIGIT_CLASSES)];
+      return {
+        source,
+        kindText: source.dataset === "fashion-mnist" ? "Fashion-MNIST, IDX files" : "IDX files",
+        trainCount: train.count,
+        testCount: test.count,
+        testSplit: "given",
+        rows: train.rows,
+        cols: train.cols,
+        colour: "grey",
+        classNames,
+        trainPerClass: perClass(readIdx(train.files.labels, 1).data, classNames.length),
+      };
+    }
+    case "image-folder": {
+      const h = readFolderHeaders(source.where, spec);
+      const all = [...h.train, ...h.test];
+      const min = { rows: Math.min(...all.map((x) => x.height)), cols: Math.min(...all.map((x) => x.width)) };
+      const max = { rows: Math.max(...all.map((x) => x.height)), cols: Math.max(...all.map((x) => x.width)) };
+      return {
+        source,
+        kindText: "folder of images",
+        trainCount: h.layout.train.length,
+        testCount: h.layout.test.length,
+        testSplit: h.layout.split === "split" ? "given" : spec.testFraction ?? DEFAULT_TEST_FRACTION,
+        rows: h.commonSize?.rows,
+        cols: h.commonSize?.cols,
+        sizeRange: h.commonSize ? undefined : { min, max },
+        colour: h.kindMismatch ? "mixed" : h.colour ? "colour" : "grey",
+        classNames: h.layout.classNames,
+        trainPerClass: perClass(h.layout.train.map((e) => e.label), h.layout.classNames.length),
+      };
+    }
+    case "npy": {
+      const shape = npyImageShape(readNpyHeader(source.where), source.where);
+      const fraction = spec.testFraction ?? DEFAULT_TEST_FRACTION;
+      if (shape.count < 2) throw new DataError(source.where, `holds ${shape.count} image; at least 2 are needed to hold some out for testing`);
+      const split = heldOutSplit(shape.count, fraction, spec.splitSeed ?? 0);
+      const labels = spec.labels === undefined ? undefined : readNpyLabels(spec.labels, shape.count);
+      const classNames = npyClassNames(labels);
+      return {
+        source,
+        kindText: `.npy file (${shape.dtype})`,
+        trainCount: split.train.length,
+        testCount: split.test.length,
+        testSplit: fraction,
+        rows: shape.rows,
+        cols: shape.cols,
+        colour: shape.channels === 3 ? "colour" : "grey",
+        classNames,
+        trainPerClass: labels ? perClass(split.train.map((i) => labels[i]), classNames.length) : [],
+      };
+    }
+    case "npy-folder": {
+      const files = source.npy!;
+      const train = npyImageShape(readNpyHeader(files.xTrain), files.xTrain);
+      const test = npyImageShape(readNpyHeader(files.xTest), files.xTest);
+      const labels = files.yTrain ? readNpyLabels(files.yTrain, train.count) : undefined;
+      const classNames = npyClassNames(labels, files.yTest ? readNpyLabels(files.yTest, test.count) : undefined);
+      return {
+        source,
+        kindText: `.npy files (${train.dtype})`,
+        trainCount: train.count,
+        testCount: test.count,
+        testSplit: "given",
+        rows: train.rows,
+        cols: train.cols,
+        colour: train.channels === 3 ? "colour" : "grey",
+        classNames,
+        trainPerClass: labels ? perClass(labels, classNames.length) : [],
+      };
+    }
+  }
+}
