@@ -1,48 +1,22 @@
 /**
  * Every notebook in notebooks/ runs top to bottom through the tslab kernel, in quick mode, without a cell
- * error. Executed copies (with outputs) land in out/executed/ for inspection.
+ * error. Executed copies (with outputs) land in out/executed/ for inspection. The notebooks are split into
+ * groups, one test file each, so that they can run on several cores at once (test/harness/notebooks.ts):
+ * this file runs the notebooks that no group names and checks that the groups cover every notebook once.
  */
-import * as fs from "fs";
-import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { runNotebook } from "../src/notebook/runner";
+import { NOTEBOOKS, NOTEBOOK_GROUPS, OTHER_NOTEBOOKS, notebookTests } from "./harness/notebooks";
 
-const root = path.resolve(__dirname, "..");
-const notebooks = fs
-  .readdirSync(path.join(root, "notebooks"))
-  .filter((f) => f.endsWith(".ipynb"))
-  .sort();
-
-/**
- * What a learner's saved copy holds: at most 4 MB, and plotly.js exactly once, in the output of the first
- * code cell (showMode), which every run writes again, so re-running any chart cell cannot lose it.
- */
-function expectSavedNotebookLight(file: string): void {
-  const size = fs.statSync(file).size;
-  expect(size, `${path.basename(file)} saved with its outputs is ${(size / 1e6).toFixed(2)} MB`).toBeLessThanOrEqual(4_000_000);
-  const nb = JSON.parse(fs.readFileSync(file, "utf8")) as { cells: { cell_type: string; outputs?: unknown[] }[] };
-  const code = nb.cells.filter((c) => c.cell_type === "code");
-  const withBundle = code.map((c, i) => (JSON.stringify(c.outputs ?? []).includes("data-vae-lab-plotly") ? i : -1)).filter((i) => i >= 0);
-  expect(withBundle, "code cells whose outputs carry plotly.js").toEqual([0]);
-}
-
-describe("notebooks (quick mode, tslab kernel)", () => {
+describe("notebook groups", () => {
   it("finds the notebooks", () => {
-    expect(notebooks).toContain("00_setup.ipynb");
+    expect(NOTEBOOKS).toContain("00_setup.ipynb");
   });
-  for (const name of notebooks) {
-    it(
-      name,
-      async () => {
-        const run = await runNotebook(path.join(root, "notebooks", name), {
-          env: { VAE_LAB_QUICK: "1" },
-          writeTo: path.join(root, "out", "executed", name),
-        });
-        console.log(`${name}: ${run.cells.length} code cells in ${run.seconds.toFixed(1)} s`);
-        expect(run.failure, run.failure && `cell ${run.failure.index}:\n${run.failure.source}\n→ ${run.failure.message}`).toBeUndefined();
-        expectSavedNotebookLight(path.join(root, "out", "executed", name));
-      },
-      30 * 60 * 1000,
-    );
-  }
+  it("every notebook a group names exists and is in no other group; the groups and this file's together are every notebook once", () => {
+    const named = Object.values(NOTEBOOK_GROUPS).flat();
+    for (const name of named) expect(NOTEBOOKS).toContain(name);
+    expect(new Set(named).size).toBe(named.length);
+    expect([...named, ...OTHER_NOTEBOOKS].sort()).toEqual(NOTEBOOKS);
+  });
 });
+
+notebookTests(OTHER_NOTEBOOKS);
