@@ -3,7 +3,7 @@ import * as math from "mathjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { binomialLikelihood, discreteBayes, GaussianPosterior, LinearGaussianModel, logMeanExp, pilotMatrix } from "../src/prob/bayes";
-import { elboExact, elboGradient, elboMonteCarlo, fitElbo, CholeskyGaussian, klToPosterior } from "../src/prob/elbo";
+import { caviGaussian, caviUpdate, elboExact, elboGradient, elboMonteCarlo, fitElbo, CholeskyGaussian, klToPosterior } from "../src/prob/elbo";
 import { cholesky, logNormal1d } from "../src/prob/gaussian";
 import { linspace } from "../src/prob/kl";
 import { Rng } from "../src/engine/random";
@@ -118,6 +118,32 @@ describe("exact values", () => {
     // without init: the prior's mean and L = I
     const fromPrior = fitElbo(model(), y, { steps: 0 });
     expect(fromPrior.q).toEqual({ mu: model().priorMean, L: [[1, 0], [0, 1]] });
+  });
+
+  it("one CAVI sweep by hand: m₀ = η₀/Λ₀₀, then m₁ = (η₁ − Λ₁₀ m₀)/Λ₁₁, variances 1/Λ_jj; the start is the prior with L = I", () => {
+    // y = 3 = h₀ + 2h₁ + n, σ² = 1, prior N(0, I): Λ = I + AᵀA = [[2, 2], [2, 5]], η = Aᵀy = (3, 6).
+    const m = new LinearGaussianModel({ A: [[1, 2]], noiseVar: 1 });
+    const { q, history } = caviGaussian(m, [3], { iterations: 2 });
+    expect(history.map((h) => h.sweep)).toEqual([0, 1, 2]);
+    expect(history[0].means).toEqual([0, 0]);
+    expect(history[0].variances).toEqual([1, 1]);
+    [1.5, 0.6].forEach((v, i) => expect(history[1].means[i]).toBeCloseTo(v, 14)); // 3/2, then (6 − 2·1.5)/5
+    [0.5, 0.2].forEach((v, i) => expect(history[1].variances[i]).toBeCloseTo(v, 14));
+    [0.9, 0.84].forEach((v, i) => expect(history[2].means[i]).toBeCloseTo(v, 14)); // (3 − 2·0.6)/2, then (6 − 2·0.9)/5
+    expect(q.L[0][1]).toBe(0);
+    expect(q.L[1][0]).toBe(0);
+    expect(q.mu).toEqual(history[2].means);
+    history.forEach((h) => expect(h.elbo).toBeCloseTo(elboExact(m, [3], { mu: h.means, L: [[Math.sqrt(h.variances[0]), 0], [0, Math.sqrt(h.variances[1])]] }), 12));
+    history.forEach((h) => expect(h.gap).toBeCloseTo(m.logEvidence([3]) - h.elbo, 12));
+    // A start is copied, not changed; only its mean and the diagonal of L are used.
+    const start = { mu: [1, -1], L: [[2, 0], [0.7, 3]] };
+    const fromStart = caviGaussian(m, [3], { iterations: 1, start });
+    expect(start).toEqual({ mu: [1, -1], L: [[2, 0], [0.7, 3]] });
+    expect(fromStart.history[0].variances).toEqual([4, 9]);
+    [(3 - 2 * -1) / 2, (6 - 2 * 2.5) / 5].forEach((v, i) => expect(fromStart.history[1].means[i]).toBeCloseTo(v, 14));
+    const u = caviUpdate(m, [3], { mu: [0, 1], L: [[1, 0], [0, 1]] }, 0);
+    expect(u.mean).toBeCloseTo(0.5, 14); // (3 − 2·1)/2
+    expect(u.variance).toBeCloseTo(0.5, 14);
   });
 });
 
@@ -313,5 +339,102 @@ describe("ELBO", () => {
     const expected = 0.5 * Math.log((Lambda[0][0] * Lambda[1][1]) / math.det(Lambda));
     expect(gap).toBeCloseTo(expected, 6);
     expect(gap).toBeGreaterThan(0.01);
+  });
+});
+
+describe("mean-field coordinate ascent (CAVI)", () => {
+  // A 3-tap model with a correlated prior, so each update sums over two other factors and uses S0⁻¹ m0.
+  let model3: LinearGaussianModel | undefined;
+  const m3 = () =>
+    (model3 ??= new LinearGaussianModel({
+      A: [[1, 1, 0.5], [1, 0.8, 1], [0.3, 1, 1], [1, -0.2, 0.4]],
+      priorMean: [0.3, -0.5, 0.2],
+      priorCov: [[1, 0.4, 0.1], [0.4, 1.2, 0.3], [0.1, 0.3, 0.9]],
+      noiseVar: 0.3,
+    }));
+  const y3 = [0.8, 1.5, -0.3, 0.6];
+  const diagQ = (mu: number[], sds: number[]): CholeskyGaussian => ({ mu, L: mu.map((_, i) => mu.map((_, j) => (i === j ? sds[i] : 0))) });
+  const mfGap = (Lambda: number[][]) => 0.5 * (Lambda.reduce((s, row, i) => s + Math.log(row[i]), 0) - Math.log(math.det(Lambda)));
+
+  it("reaches the fixed point of mean-field gradient ascent: the posterior mean, variances 1/Λ_jj below the marginal variances", () => {
+    for (const [m, yy] of [[model(), y], [m3(), y3]] as [LinearGaussianModel, number[]][]) {
+      const post = m.posterior(yy);
+      const Lambda = m.posteriorPrecision;
+      const start = diagQ(m.priorMean.map((v) => v + 2), m.priorMean.map(() => 1.5));
+      const cavi = caviGaussian(m, yy, { iterations: 100, start });
+      const ga = fitElbo(m, yy, { family: "diagonal", steps: 4000, init: start });
+      const last = cavi.history[cavi.history.length - 1];
+      post.mean.forEach((v, j) => {
+        expect(last.means[j]).toBeCloseTo(v, 10);
+        expect(cavi.q.mu[j]).toBeCloseTo(ga.q.mu[j], 6);
+        expect(last.variances[j]).toBeCloseTo(1 / Lambda[j][j], 12);
+        expect(last.variances[j]).toBeCloseTo(ga.q.L[j][j] ** 2, 6);
+        expect(last.variances[j]).toBeLessThan(post.cov[j][j] - 0.01); // over-confident, like gradient ascent's q
+      });
+      expect(last.gap).toBeCloseTo(mfGap(Lambda), 10);
+      expect(last.elbo).toBeCloseTo(ga.history[ga.history.length - 1].elbo, 8);
+    }
+  });
+
+  it("the ELBO never decreases, sweep by sweep and factor by factor", () => {
+    const rng = new Rng(21);
+    for (const [m, yy] of [[model(), y], [m3(), y3]] as [LinearGaussianModel, number[]][]) {
+      for (let trial = 0; trial < 5; trial++) {
+        const start = diagQ(m.priorMean.map(() => 3 * rng.normal()), m.priorMean.map(() => 0.1 + 2 * rng.uniform()));
+        const { history } = caviGaussian(m, yy, { iterations: 30, start });
+        expect(history[30].elbo).toBeGreaterThan(history[0].elbo + 0.1);
+        for (let t = 1; t < history.length; t++) expect(history[t].elbo).toBeGreaterThanOrEqual(history[t - 1].elbo - 1e-12);
+        // Within a sweep: each single-factor update, applied alone, does not lower the ELBO.
+        const q = diagQ([...start.mu], start.L.map((row, i) => row[i]));
+        for (let step = 0; step < 10 * m.d; step++) {
+          const j = step % m.d;
+          const before = elboExact(m, yy, q);
+          const u = caviUpdate(m, yy, q, j);
+          q.mu[j] = u.mean;
+          q.L[j][j] = Math.sqrt(u.variance);
+          expect(elboExact(m, yy, q)).toBeGreaterThanOrEqual(before - 1e-12);
+        }
+      }
+    }
+  });
+
+  it("each closed-form update is the numerical argmax of the ELBO over that factor's mean and variance", () => {
+    // Golden-section search on the closed-form ELBO, which for a diagonal q separates into a term in the
+    // means and one term per standard deviation: maximise over m_j, then over log s_j.
+    const golden = (f: (x: number) => number, lo: number, hi: number) => {
+      const r = (Math.sqrt(5) - 1) / 2;
+      let a = lo, b = hi;
+      for (let i = 0; i < 200 && b - a > 1e-12; i++) {
+        const c = b - r * (b - a), d = a + r * (b - a);
+        if (f(c) > f(d)) b = d;
+        else a = c;
+      }
+      return (a + b) / 2;
+    };
+    const rng = new Rng(5);
+    for (const [m, yy] of [[model(), y], [m3(), y3]] as [LinearGaussianModel, number[]][]) {
+      for (let trial = 0; trial < 4; trial++) {
+        const q = diagQ(m.priorMean.map(() => 2 * rng.normal()), m.priorMean.map(() => 0.2 + rng.uniform()));
+        for (let j = 0; j < m.d; j++) {
+          const withFactor = (mean: number, sd: number) => {
+            const qq = diagQ([...q.mu], q.L.map((row, i) => row[i]));
+            qq.mu[j] = mean;
+            qq.L[j][j] = sd;
+            return elboExact(m, yy, qq);
+          };
+          const s0 = q.L[j][j];
+          const bestMean = golden((x) => withFactor(x, s0), -20, 20);
+          const bestSd = Math.exp(golden((ls) => withFactor(bestMean, Math.exp(ls)), -10, 5));
+          const u = caviUpdate(m, yy, q, j);
+          expect(u.mean).toBeCloseTo(bestMean, 5);
+          expect(u.variance).toBeCloseTo(bestSd * bestSd, 5);
+          // and no nearby (mean, sd) pair does better
+          const atUpdate = withFactor(u.mean, Math.sqrt(u.variance));
+          for (let k = 0; k < 20; k++) {
+            expect(withFactor(u.mean + 0.05 * rng.normal(), Math.sqrt(u.variance) * Math.exp(0.05 * rng.normal()))).toBeLessThanOrEqual(atUpdate + 1e-12);
+          }
+        }
+      }
+    }
   });
 });
