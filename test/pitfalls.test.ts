@@ -13,6 +13,16 @@ import {
   klArticle003Torch,
   klAsTrace,
   lgElbo,
+  lgElboArticle003,
+  lgJointMassOverZ,
+  lgLikelihood,
+  logDensityArticle003,
+  massOnSquare2d,
+  minimise1d,
+  symmetricEigenvalues2,
+  trainTwoLayerXor,
+  twoWells,
+  twoWellsGrad,
   lgLikelihoodMassOverZ,
   lgLogEvidence,
   lgPosterior,
@@ -33,7 +43,7 @@ import {
 import { trainVae } from "../src/vae/train";
 import { bernoulliNll, klStandardNormalTensor, Vae } from "../src/vae/model";
 import { klDiagGaussians } from "../src/prob/kl";
-import { logMixture1d } from "../src/prob/gaussian";
+import { logMixture1d, logNormal } from "../src/prob/gaussian";
 
 beforeAll(async () => {
   await initBackend("cpu");
@@ -213,5 +223,88 @@ describe("article 003: the conceptual errors, put to numbers", () => {
     expect(g.crossEntropy).toBeLessThan(g.kl);
     expect(g.crossEntropy).toBeCloseTo(0.9239, 4);
     expect(g.kl).toBeCloseTo(1.8076, 4);
+  });
+
+  it("the article's Gaussian 'log-density' is not log N(x; μ, Σ): it grows away from the mean and its exp does not integrate to 1", () => {
+    const cov = [[2, 0.8], [0.8, 1]];
+    const mean = [1, 1];
+    // At the mean: ½(log|Σ| − 2 log 2π) against −½(log|Σ| + 2 log 2π).
+    expect(logDensityArticle003(mean, 1, cov)).toBeCloseTo(0.5 * (Math.log(1.36) - 2 * Math.log(2 * Math.PI)), 12);
+    expect(logNormal(mean, mean, cov)).toBeCloseTo(-0.5 * (Math.log(1.36) + 2 * Math.log(2 * Math.PI)), 12);
+    expect(logDensityArticle003([3, 1], 1, cov)).toBeGreaterThan(logDensityArticle003(mean, 1, cov));
+    expect(logNormal([3, 1], mean, cov)).toBeLessThan(logNormal(mean, mean, cov));
+    // No Σ⁻¹: two points at the same Euclidean distance get the same value, whatever Σ's shape.
+    expect(logDensityArticle003([3, 1], 1, cov)).toBeCloseTo(logDensityArticle003([1, 3], 1, cov), 12);
+    expect(logNormal([3, 1], mean, cov)).not.toBeCloseTo(logNormal([1, 3], mean, cov), 2);
+    const trueMass = massOnSquare2d((x) => logNormal(x, mean, cov), mean, 8, 101);
+    expect(trueMass).toBeCloseTo(1, 6);
+    const m4 = massOnSquare2d((x) => logDensityArticle003(x, 1, cov), mean, 4, 201);
+    const m6 = massOnSquare2d((x) => logDensityArticle003(x, 1, cov), mean, 6, 201);
+    expect(m4).toBeGreaterThan(1000);
+    expect(m6).toBeGreaterThan(1e6 * m4);
+  });
+
+  it("∫ p(x, z) dz is p(x), the same for every z, not p(x | z)", () => {
+    for (const x of [0, 1, 2]) expect(lgJointMassOverZ(model, x)).toBeCloseTo(Math.exp(lgLogEvidence(model, x)), 10);
+    expect(Math.exp(lgLogEvidence(model, 1))).toBeCloseTo(0.17204, 5);
+    expect(lgLikelihood(model, 1, 0.5)).toBeCloseTo(0.79788, 5);
+    expect(lgLikelihood(model, 1, -1)).toBeLessThan(1e-7);
+  });
+
+  it("the article's ELBO is p(x) − 1 for every q: above log p(x), where the true ELBO is below", () => {
+    for (const x of [0, 1, 2]) {
+      const logPx = lgLogEvidence(model, x);
+      const values = [lgPosterior(model, x), { mean: 0, sd: 1 }, { mean: 3, sd: 0.1 }].map((q) => {
+        const a = lgElboArticle003(model, x, q);
+        expect(a.second).toBeCloseTo(1, 10);
+        expect(a.value).toBeCloseTo(Math.exp(logPx) - 1, 10);
+        expect(a.value).toBeGreaterThan(logPx);
+        expect(lgElbo(model, x, q)).toBeLessThanOrEqual(logPx + 1e-12);
+        return a.value;
+      });
+      expect(Math.max(...values) - Math.min(...values)).toBeLessThan(1e-10);
+    }
+    expect(lgElbo(model, 1, { mean: 0, sd: 1 })).toBeCloseTo(-10.2258, 4);
+  });
+
+  it("log p(x) is negative on this model; the negative log-likelihood is its negation, positive", () => {
+    for (const x of [0, 1, 2, 5]) {
+      expect(lgLogEvidence(model, x)).toBeLessThan(0);
+      expect(-lgLogEvidence(model, x)).toBeGreaterThan(0);
+    }
+    expect(lgLogEvidence(model, 0)).toBeCloseTo(-0.5 * Math.log(2 * Math.PI * 4.25), 12);
+  });
+
+  it("the trace is the sum of the eigenvalues (and the determinant their product)", () => {
+    const [l1, l2] = symmetricEigenvalues2([[2, 0.8], [0.8, 1]]);
+    expect(l1).toBeCloseTo(2.4434, 4);
+    expect(l2).toBeCloseTo(0.5566, 4);
+    expect(l1 + l2).toBeCloseTo(3, 12);
+    expect(l1 * l2).toBeCloseTo(2 - 0.64, 12);
+    expect(symmetricEigenvalues2([[3, 0], [0, 1]])).toEqual([3, 1]);
+  });
+
+  it("all-zero initialisation keeps the hidden units identical; a random one breaks the symmetry and fits XOR", () => {
+    const zero = trainTwoLayerXor({ init: "zero", steps: 300 });
+    expect(zero.unitGap).toBe(0);
+    expect(zero.hiddenIn[0][0]).not.toBe(0); // the units moved, together
+    expect(zero.lossAfter).toBeGreaterThan(0.24);
+    const rand = trainTwoLayerXor({ init: "random", steps: 2000 });
+    expect(rand.unitGap).toBeGreaterThan(1);
+    expect(rand.lossAfter).toBeLessThan(1e-3);
+  });
+
+  it("Adam, like gradient descent, ends in the minimum of the basin it starts in", () => {
+    expect(twoWellsGrad(1.5)).toBeCloseTo((twoWells(1.5 + 1e-6) - twoWells(1.5 - 1e-6)) / 2e-6, 5);
+    // One step: gradient descent moves by lr · f′(2) = 0.243, Adam by lr (its bias-corrected first step is lr · sign).
+    expect(minimise1d(twoWellsGrad, 2, { method: "gd", lr: 0.01, steps: 1 })).toBeCloseTo(2 - 0.01 * 24.3, 12);
+    expect(minimise1d(twoWellsGrad, 2, { method: "adam", lr: 0.01, steps: 1 })).toBeCloseTo(1.99, 8);
+    for (const method of ["gd", "adam"] as const) {
+      const fromRight = minimise1d(twoWellsGrad, 2, { method, lr: 0.01, steps: 2000 });
+      const fromLeft = minimise1d(twoWellsGrad, -0.5, { method, lr: 0.01, steps: 2000 });
+      expect(fromRight).toBeCloseTo(0.96015, 4);
+      expect(fromLeft).toBeCloseTo(-1.03558, 4);
+      expect(twoWells(fromRight)).toBeGreaterThan(twoWells(fromLeft) + 0.5);
+    }
   });
 });

@@ -6,8 +6,9 @@
  */
 import * as tf from "../engine/tf";
 import { klToStandardNormal } from "../prob/kl";
-import { logMixture1d, Mixture1d } from "../prob/gaussian";
+import { logDet, logMixture1d, Mixture1d } from "../prob/gaussian";
 import { tidyValue } from "../engine/tidy";
+import { tfSeed } from "../engine/random";
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
@@ -275,4 +276,148 @@ export function gaussianCrossEntropyParts(p: Gaussian1, q: Gaussian1): { crossEn
   const crossEntropy = 0.5 * LOG_2PI + Math.log(q.sd) + (p.sd ** 2 + (p.mean - q.mean) ** 2) / (2 * q.sd ** 2);
   const entropy = 0.5 * (LOG_2PI + 1) + Math.log(p.sd);
   return { crossEntropy, entropy, kl: crossEntropy - entropy };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Seed article 003: the rest of its text, put to numbers.
+
+/** ∫_a^b f by the trapezoid rule on n points. */
+function trapezoid(f: (t: number) => number, a: number, b: number, n: number): number {
+  const h = (b - a) / (n - 1);
+  let s = 0;
+  for (let i = 0; i < n; i++) s += (i === 0 || i === n - 1 ? 0.5 : 1) * f(a + i * h);
+  return s * h;
+}
+
+/**
+ * Article 003's "log-density" of a Gaussian: ½ (Σ_i (x_i − μ)² + log|Σ| − D log 2π), with a scalar μ. Against
+ * log N(x; μ, Σ) = −½ ((x − μ)ᵀΣ⁻¹(x − μ) + log|Σ| + D log 2π) the overall sign is flipped (so it grows away
+ * from the mean), Σ⁻¹ is missing from the quadratic form, and one μ stands for every coordinate's mean.
+ */
+export function logDensityArticle003(x: number[], mu: number, cov: number[][]): number {
+  const D = x.length;
+  const quad = sum(x.map((v) => (v - mu) ** 2));
+  return 0.5 * (quad + logDet(cov) - D * LOG_2PI);
+}
+
+/**
+ * ∫∫ exp(logDensity(x)) over the square of half-width `half` around `center`, by the 2-D trapezoid rule. A
+ * log-density's exp gives 1 once the square holds nearly all the mass, and does not change as it grows.
+ */
+export function massOnSquare2d(logDensity: (x: number[]) => number, center: number[], half: number, points = 401): number {
+  return trapezoid((a) => trapezoid((b) => Math.exp(logDensity([center[0] + a, center[1] + b])), -half, half, points), -half, half, points);
+}
+
+/** ∫ p(x, z) dz = ∫ p(z) p(x | z) dz over z (trapezoid rule on [−L, L]): the evidence p(x), whatever z one had in mind. */
+export function lgJointMassOverZ(model: LinearGaussian, x: number, options: { half?: number; points?: number } = {}): number {
+  const L = options.half ?? 40;
+  return trapezoid((z) => Math.exp(logN(z, 0, 1)) * lgLikelihood(model, x, z), -L, L, options.points ?? 80001);
+}
+
+/**
+ * Article 003's ELBO, "∫∫ p(x, z) dz − ∫∫ N(x − z; 0, Σ) dz", with the integrals over z as written and Σ the
+ * covariance of q. The first term is p(x) (not its log), the second is 1 for every Σ: the value is p(x) − 1,
+ * whatever q is, and since log t ≤ t − 1 it lies *above* log p(x) — an upper, not a lower, bound, with no φ in it.
+ * Both integrals are computed numerically, so nothing is assumed.
+ */
+export function lgElboArticle003(model: LinearGaussian, x: number, q: Gaussian1, options: { half?: number; points?: number } = {}): { first: number; second: number; value: number } {
+  const L = options.half ?? 40;
+  const n = options.points ?? 80001;
+  const first = lgJointMassOverZ(model, x, { half: L, points: n });
+  const second = trapezoid((z) => Math.exp(logN(x - z, 0, q.sd)), x - L, x + L, n);
+  return { first, second, value: first - second };
+}
+
+/** The eigenvalues of a symmetric 2 × 2 matrix [[a, b], [b, c]], largest first (closed form). */
+export function symmetricEigenvalues2(S: number[][]): [number, number] {
+  const [a, b, c] = [S[0][0], S[0][1], S[1][1]];
+  const mid = (a + c) / 2;
+  const r = Math.sqrt(((a - c) / 2) ** 2 + b * b);
+  return [mid + r, mid - r];
+}
+
+export interface TwoLayerRun {
+  /** Each hidden unit's incoming weights [from x₁, from x₂, bias], after training. */
+  hiddenIn: number[][];
+  /** Each hidden unit's outgoing weight, after training. */
+  hiddenOut: number[];
+  /** The largest |difference| between hidden unit 1's and unit 2's weights (in and out), after training. */
+  unitGap: number;
+  /** Mean squared error on the four XOR points before and after training. */
+  lossBefore: number;
+  lossAfter: number;
+}
+
+/**
+ * A 2–H–1 network (sigmoid hidden units, linear output) fitted to XOR by full-batch gradient descent on the
+ * mean squared error, gradients by tf.grads. With init "zero" (a Gaussian of standard deviation 0) every hidden
+ * unit computes the same thing and receives the same gradient, so the units stay identical for ever: the network
+ * has one hidden unit's worth of capacity. With init "random" (N(0, sd²), seeded) the symmetry is broken.
+ */
+export function trainTwoLayerXor(options: { init: "zero" | "random"; hidden?: number; steps?: number; lr?: number; sd?: number; seed?: number }): TwoLayerRun {
+  const H = options.hidden ?? 3;
+  const steps = options.steps ?? 2000;
+  const lr = options.lr ?? 0.5;
+  const sd = options.sd ?? 1;
+  const seed = options.seed ?? 1;
+  const X = tf.tensor2d([[0, 0], [0, 1], [1, 0], [1, 1]]);
+  const Y = tf.tensor2d([[0], [1], [1], [0]]);
+  let params: tf.Tensor[] =
+    options.init === "zero"
+      ? [tf.zeros([2, H]), tf.zeros([H]), tf.zeros([H, 1]), tf.zeros([1])]
+      : [tf.randomNormal([2, H], 0, sd, "float32", tfSeed(seed)), tf.zeros([H]), tf.randomNormal([H, 1], 0, sd, "float32", tfSeed(seed + 1)), tf.zeros([1])];
+  const loss = (W1: tf.Tensor, b1: tf.Tensor, W2: tf.Tensor, b2: tf.Tensor) =>
+    tf.sigmoid(X.matMul(W1 as tf.Tensor2D).add(b1)).matMul(W2 as tf.Tensor2D).add(b2).sub(Y).square().mean() as tf.Scalar;
+  const grads = tf.grads((W1: tf.Tensor, b1: tf.Tensor, W2: tf.Tensor, b2: tf.Tensor) => loss(W1, b1, W2, b2));
+  const lossOf = (p: tf.Tensor[]) => tidyValue(() => loss(p[0], p[1], p[2], p[3]).dataSync()[0]);
+  const lossBefore = lossOf(params);
+  for (let t = 0; t < steps; t++) {
+    const next = tf.tidy(() => {
+      const g = grads(params);
+      return params.map((p, i) => p.sub(g[i].mul(lr)));
+    });
+    tf.dispose(params);
+    params = next;
+  }
+  const lossAfter = lossOf(params);
+  const W1 = params[0].arraySync() as number[][];
+  const b1 = Array.from(params[1].dataSync());
+  const W2 = Array.from(params[2].dataSync());
+  tf.dispose([...params, X, Y]);
+  const hiddenIn = b1.map((b, j) => [W1[0][j], W1[1][j], b]);
+  const unitGap = Math.max(...hiddenIn[0].map((v, i) => Math.abs(v - hiddenIn[1][i])), Math.abs(W2[0] - W2[1]));
+  return { hiddenIn, hiddenOut: W2, unitGap, lossBefore, lossAfter };
+}
+
+/** f(x) = (x² − 1)² + 0.3 x: a global minimum near x = −1.04 and a local one near x = 0.96, a barrier near x = 0.08. */
+export function twoWells(x: number): number {
+  return (x * x - 1) ** 2 + 0.3 * x;
+}
+
+/** f′ for twoWells: 4x(x² − 1) + 0.3. */
+export function twoWellsGrad(x: number): number {
+  return 4 * x * (x * x - 1) + 0.3;
+}
+
+/**
+ * Minimise a 1-D function from x0 with plain gradient descent or with Adam (β₁ = 0.9, β₂ = 0.999, ε = 1e-8, the
+ * usual defaults), float64, and return where it ends. Adam rescales the step per parameter; it does not look
+ * past the basin it starts in.
+ */
+export function minimise1d(grad: (x: number) => number, x0: number, options: { method: "gd" | "adam"; lr: number; steps: number }): number {
+  let x = x0;
+  let m = 0;
+  let v = 0;
+  const [b1, b2, eps] = [0.9, 0.999, 1e-8];
+  for (let t = 1; t <= options.steps; t++) {
+    const g = grad(x);
+    if (options.method === "gd") {
+      x -= options.lr * g;
+    } else {
+      m = b1 * m + (1 - b1) * g;
+      v = b2 * v + (1 - b2) * g * g;
+      x -= (options.lr * (m / (1 - b1 ** t))) / (Math.sqrt(v / (1 - b2 ** t)) + eps);
+    }
+  }
+  return x;
 }
