@@ -157,7 +157,8 @@ async function scrollTo(page: Page, selector: string, nth = 0): Promise<void> {
 /**
  * Screenshots of a notebook that has run, for looking at (nothing is asserted on them): in the dark theme at
  * 1400 px, and in the light theme in a 900 px wide window; each at the top (the mode banner) and at the first
- * chart. The theme is set back to light afterwards: it is a user setting, kept by the server for later pages.
+ * chart, and the narrow window also at its widest chart. The theme is set back to light afterwards: it is a
+ * user setting, kept by the server for later pages.
  */
 async function screenshots(page: Page, file: (what: string) => string): Promise<string[]> {
   const shots: string[] = [];
@@ -181,6 +182,16 @@ async function screenshots(page: Page, file: (what: string) => string): Promise<
   await take("narrow-top");
   await scrollTo(page, "div.vae-lab-plot");
   await take("narrow-chart");
+  // The widest chart (image grids have a fixed width), where a narrow window clips first.
+  const widest = await page.evaluate(() => {
+    const plots = [...document.querySelectorAll("div.vae-lab-plot")];
+    const widths = plots.map((p) => (p.querySelector(".main-svg") as SVGElement | null)?.getBoundingClientRect().width ?? 0);
+    return widths.indexOf(Math.max(...widths));
+  });
+  if (widest >= 0) {
+    await scrollTo(page, "div.vae-lab-plot", widest);
+    await take("narrow-widest-chart");
+  }
   await page.setViewportSize(VIEWPORT);
   return shots;
 }
