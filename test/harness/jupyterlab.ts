@@ -1,0 +1,343 @@
+/**
+ * The notebooks in the front ends readers use: JupyterLab 4 and Notebook 7 (itself built from JupyterLab's
+ * components), each served by its own server started with `expose_app_in_browser` so that the page has
+ * `window.jupyterapp` (JupyterLab's application object: its command registry and its shell). Everything here
+ * goes through the page as a reader's clicks would: `notebook:run-all-cells` is the command behind
+ * Run > Run All Cells, `docmanager:save` behind File > Save, `apputils:change-theme` behind Settings > Theme.
+ *
+ * Counts come from two places and are compared: the notebook model (every output of every cell, whether or not
+ * the cell is on screen) and the page (what was drawn). JupyterLab may leave cells far off screen unrendered
+ * (windowing), which would hide a chart from a page-only count; comparing with the model catches that.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { Browser, BrowserContext, Page } from "playwright-core";
+
+export type FrontEnd = "jupyterlab" | "notebook7";
+
+export const FRONT_ENDS: { key: FrontEnd; name: string; env: string }[] = [
+  { key: "jupyterlab", name: "JupyterLab 4", env: "VAE_LAB_JUPYTERLAB_URL" },
+  { key: "notebook7", name: "Notebook 7", env: "VAE_LAB_NOTEBOOK7_URL" },
+];
+
+export const VIEWPORT = { width: 1400, height: 1000 };
+
+/**
+ * Page errors that come from the front end itself, not from anything a notebook sends (ignored only when
+ * thrown from the front end's own bundles): JupyterLab's debugger sidebar asks every kernel for a debug
+ * session, and tslab has none; Notebook 7's keyboard-shortcuts plugin reads the settings schema of a plugin
+ * that it has none for, on every page load.
+ */
+const FRONT_END_NOISE = [/No active debugger session/, /Cannot read properties of undefined \(reading 'schema'\)/];
+const isFrontEndNoise = (e: Error) => FRONT_END_NOISE.some((re) => re.test(e.message)) && /\/static\/(lab|notebook)\//.test(e.stack ?? "");
+
+/** The address of `notebook` (a file in the server's root folder) in a front end; `base` carries the token. */
+export function notebookAddress(base: string, frontEnd: FrontEnd, notebook: string): string {
+  const url = new URL(base);
+  const token = url.searchParams.get("token") ?? "";
+  const file = encodeURIComponent(notebook);
+  // JupyterLab restores the tabs of its last session (its "workspace"); `reset` starts from an empty one, so
+  // notebooks opened by earlier tests (scratch copies since deleted) are not reopened and rerun.
+  if (frontEnd === "jupyterlab") return `${url.origin}/lab/tree/${file}?token=${token}&reset`;
+  return `${url.origin}/notebooks/${file}?token=${token}`;
+}
+
+export interface LabRun {
+  /** Code cells with source, and how many of them have an execution count at the end. */
+  cells: number;
+  executed: number;
+  /** Charts in the outputs (model), chart divs on the page, and those plotly drew. */
+  chartOutputs: number;
+  plots: number;
+  rendered: number;
+  /** Outputs on stderr and error outputs (tracebacks), counted in the model. */
+  stderrOutputs: number;
+  errorOutputs: string[];
+  /** Markdown cells, those rendered on the page, MathJax containers, and rendered cells still showing `$$`. */
+  markdownCells: number;
+  markdownRendered: number;
+  hasMath: boolean;
+  mathjax: number;
+  rawTex: number;
+  /** Seconds from Run All until every code cell has run and the kernel is idle. */
+  seconds: number;
+  /** Uncaught exceptions in the page (front-end noise excluded). */
+  pageErrors: string[];
+}
+
+type Win = {
+  jupyterapp?: {
+    commands: { execute(id: string, args?: unknown): Promise<unknown>; hasCommand(id: string): boolean };
+    restored: Promise<void>;
+    shell: { currentWidget: Panel | null };
+  };
+};
+type Panel = {
+  content?: {
+    widgets: { model: { type: string; sharedModel: { getSource(): string }; executionCount?: number | null; outputs?: { toJSON(): Output[] } }; node: HTMLElement }[];
+    activeCellIndex: number;
+  };
+  context?: { isReady: boolean; model: { dirty: boolean } };
+  sessionContext?: { isReady: boolean; session: { kernel: { status: string } | null } | null; shutdown(): Promise<void> };
+};
+type Output = { output_type: string; name?: string; ename?: string; evalue?: string; data?: Record<string, unknown> };
+
+/** Open `notebook` in a new page of `context` and wait until its kernel is idle. */
+async function openNotebook(context: BrowserContext, base: string, frontEnd: FrontEnd, notebook: string, pageErrors: string[], waitForKernel = true): Promise<Page> {
+  const page = await context.newPage();
+  page.on("pageerror", (e) => {
+    if (!isFrontEndNoise(e)) pageErrors.push(`page error: ${e.message} (${(e.stack ?? "").split("\n")[1]?.trim() ?? "no stack"})`);
+  });
+  await page.goto(notebookAddress(base, frontEnd, notebook));
+  await page.waitForFunction(() => !!(window as unknown as Win).jupyterapp, undefined, { timeout: 120_000 });
+  await page.evaluate(() => (window as unknown as Win).jupyterapp!.restored);
+  await page.waitForFunction(
+    (wait) => {
+      const w = (window as unknown as Win).jupyterapp!.shell.currentWidget;
+      if (!w?.content || !w.context?.isReady) return false;
+      return !wait || (!!w.sessionContext?.isReady && w.sessionContext.session?.kernel?.status === "idle");
+    },
+    waitForKernel,
+    { timeout: 120_000, polling: 250 },
+  );
+  return page;
+}
+
+/** Every code cell with source has run (an execution count) and the kernel is idle; or a cell failed. */
+function finished(): boolean {
+  const w = (window as unknown as Win).jupyterapp!.shell.currentWidget!;
+  if (w.sessionContext?.session?.kernel?.status !== "idle") return false;
+  const code = w.content!.widgets.filter((c) => c.model.type === "code" && c.model.sharedModel.getSource().trim() !== "");
+  if (code.every((c) => typeof c.model.executionCount === "number")) return true;
+  // Run All stops at a cell that raised: nothing is queued any more ("[*]" prompts) and an error is shown.
+  const queued = code.some((c) => (c.node.querySelector(".jp-InputPrompt")?.textContent ?? "").includes("*"));
+  const failed = code.some((c) => (c.model.outputs?.toJSON() ?? []).some((o) => o.output_type === "error"));
+  return !queued && failed;
+}
+
+/** Wait until every chart div on the page is drawn, or `timeoutMs` passes. */
+async function waitForCharts(page: Page, timeoutMs: number): Promise<void> {
+  await page
+    .waitForFunction(() => document.querySelectorAll('div.vae-lab-plot:not([data-rendered="1"])').length === 0, undefined, { timeout: timeoutMs })
+    .catch(() => undefined);
+}
+
+/** What the open notebook shows: the counts of `LabRun` except `seconds` and `pageErrors`. */
+async function inspect(page: Page): Promise<Omit<LabRun, "seconds" | "pageErrors">> {
+  return page.evaluate(() => {
+    const w = (window as unknown as Win).jupyterapp!.shell.currentWidget!;
+    const cells = w.content!.widgets;
+    const code = cells.filter((c) => c.model.type === "code" && c.model.sharedModel.getSource().trim() !== "");
+    const outputs = code.flatMap((c) => c.model.outputs?.toJSON() ?? []);
+    const markdown = cells.filter((c) => c.model.type === "markdown");
+    const rendered = [...document.querySelectorAll(".jp-MarkdownCell .jp-MarkdownOutput")];
+    return {
+      cells: code.length,
+      executed: code.filter((c) => typeof c.model.executionCount === "number").length,
+      chartOutputs: outputs.reduce((n, o) => n + (String(o.data?.["text/html"] ?? "").match(/class="vae-lab-plot"/g) ?? []).length, 0),
+      plots: document.querySelectorAll("div.vae-lab-plot").length,
+      rendered: document.querySelectorAll('div.vae-lab-plot[data-rendered="1"]').length,
+      stderrOutputs: outputs.filter((o) => o.output_type === "stream" && o.name === "stderr").length,
+      errorOutputs: outputs.filter((o) => o.output_type === "error").map((o) => `${o.ename}: ${o.evalue}`),
+      markdownCells: markdown.length,
+      markdownRendered: rendered.length,
+      hasMath: markdown.some((c) => /\$\$|\$[^$\s][^$]*\$/.test(c.model.sharedModel.getSource())),
+      mathjax: document.querySelectorAll(".jp-MarkdownOutput mjx-container").length,
+      rawTex: rendered.filter((e) => (e.textContent ?? "").includes("$$")).length,
+    };
+  });
+}
+
+/** Scroll the notebook so that `selector` (the nth match) is in view; the top of the notebook if none. */
+async function scrollTo(page: Page, selector: string, nth = 0): Promise<void> {
+  const el = page.locator(selector).nth(nth);
+  if ((await el.count()) > 0) await el.scrollIntoViewIfNeeded();
+}
+
+/**
+ * Screenshots of a notebook that has run, for looking at (nothing is asserted on them): in the dark theme at
+ * 1400 px, and in the light theme in a 900 px wide window; each at the top (the mode banner) and at the first
+ * chart, and the narrow window also at its widest chart. The theme is set back to light afterwards: it is a
+ * user setting, kept by the server for later pages.
+ */
+async function screenshots(page: Page, file: (what: string) => string): Promise<string[]> {
+  const shots: string[] = [];
+  const take = async (what: string) => {
+    await page.waitForTimeout(1500); // the theme's stylesheet, plotly's relayout
+    await page.screenshot({ path: file(what) });
+    shots.push(file(what));
+  };
+  const setTheme = (theme: string) => page.evaluate((t) => (window as unknown as Win).jupyterapp!.commands.execute("apputils:change-theme", { theme: t }), theme);
+  try {
+    await setTheme("JupyterLab Dark");
+    await scrollTo(page, ".jp-Cell");
+    await take("dark-top");
+    await scrollTo(page, "div.vae-lab-plot");
+    await take("dark-chart");
+  } finally {
+    await setTheme("JupyterLab Light");
+  }
+  await page.setViewportSize({ width: 900, height: VIEWPORT.height });
+  await scrollTo(page, ".jp-Cell");
+  await take("narrow-top");
+  await scrollTo(page, "div.vae-lab-plot");
+  await take("narrow-chart");
+  // The widest chart (image grids have a fixed width), where a narrow window clips first.
+  const widest = await page.evaluate(() => {
+    const plots = [...document.querySelectorAll("div.vae-lab-plot")];
+    const widths = plots.map((p) => (p.querySelector(".main-svg") as SVGElement | null)?.getBoundingClientRect().width ?? 0);
+    return widths.indexOf(Math.max(...widths));
+  });
+  if (widest >= 0) {
+    await scrollTo(page, "div.vae-lab-plot", widest);
+    await take("narrow-widest-chart");
+  }
+  await page.setViewportSize(VIEWPORT);
+  return shots;
+}
+
+/**
+ * Open `notebook` (a scratch copy in the server's folder: the front end may autosave into it) in a front end,
+ * clear its outputs, Run All, wait until every code cell has run and the kernel is idle, and count what the
+ * page shows. With `screenshot`, also take the dark-theme and narrow-window screenshots (`screenshot(what)`
+ * names each file). The kernel is shut down at the end.
+ */
+export async function runAllInFrontEnd(
+  browser: Browser,
+  base: string,
+  frontEnd: FrontEnd,
+  notebook: string,
+  options: { timeoutMs?: number; screenshot?: (what: string) => string } = {},
+): Promise<LabRun & { screenshots: string[] }> {
+  const pageErrors: string[] = [];
+  const context = await browser.newContext({ viewport: VIEWPORT });
+  try {
+    const page = await openNotebook(context, base, frontEnd, notebook, pageErrors);
+    await page.evaluate(() => (window as unknown as Win).jupyterapp!.commands.execute("notebook:clear-all-cell-outputs"));
+    const t0 = Date.now();
+    await page.evaluate(() => (window as unknown as Win).jupyterapp!.commands.execute("notebook:run-all-cells"));
+    // The kernel may still report idle for a moment after Run All: wait until it has been busy or cells ran.
+    await page.waitForFunction(finished, undefined, { timeout: options.timeoutMs ?? 900_000, polling: 500 });
+    const seconds = (Date.now() - t0) / 1000;
+    await waitForCharts(page, 30_000);
+    const counts = await inspect(page);
+    const shots = options.screenshot ? await screenshots(page, options.screenshot) : [];
+    await page.evaluate(() => (window as unknown as Win).jupyterapp!.shell.currentWidget!.sessionContext!.shutdown());
+    return { ...counts, seconds, pageErrors, screenshots: shots };
+  } finally {
+    await context.close();
+  }
+}
+
+export interface Reopened {
+  /** Whether the front end trusts the file's outputs (and so runs their scripts). */
+  trusted: boolean;
+  plots: number;
+  rendered: number;
+  /** Chart divs whose placeholder text (what a notebook that is not trusted shows) is visible. */
+  placeholdersVisible: number;
+  pageErrors: string[];
+}
+
+/**
+ * Open a saved notebook in a fresh browser context, run nothing, and count the charts drawn from the file.
+ * The kernel the front end starts for it is not waited for (`shutdownKernels` stops it afterwards).
+ */
+export async function reopen(browser: Browser, base: string, frontEnd: FrontEnd, notebook: string): Promise<Reopened> {
+  const pageErrors: string[] = [];
+  const context = await browser.newContext({ viewport: VIEWPORT });
+  try {
+    const page = await openNotebook(context, base, frontEnd, notebook, pageErrors, false);
+    await page.waitForSelector("div.vae-lab-plot", { timeout: 60_000, state: "attached" });
+    const trusted = await page.evaluate(() =>
+      (window as unknown as Win).jupyterapp!.shell.currentWidget!.content!.widgets.filter((c) => c.model.type === "code").every((c) => (c.model as { trusted?: boolean }).trusted !== false),
+    );
+    // Scripts of trusted outputs draw within seconds; untrusted ones never run: a short look is enough.
+    await waitForCharts(page, trusted ? 60_000 : 5_000);
+    let placeholdersVisible = 0;
+    const plots = page.locator("div.vae-lab-plot");
+    for (let i = 0; i < (await plots.count()); i++) {
+      await plots.nth(i).scrollIntoViewIfNeeded();
+      if (await plots.nth(i).locator("p.vae-lab-plot-placeholder").isVisible()) placeholdersVisible++;
+    }
+    const counts = await page.evaluate(() => ({
+      plots: document.querySelectorAll("div.vae-lab-plot").length,
+      rendered: document.querySelectorAll('div.vae-lab-plot[data-rendered="1"]').length,
+    }));
+    return { ...counts, trusted, placeholdersVisible, pageErrors };
+  } finally {
+    await context.close();
+  }
+}
+
+/**
+ * A learner's round trip: open `notebook` (a scratch copy: it is written), Run All, run the first chart cell a
+ * second time (as after changing a parameter), save, shut the kernel down; then reopen the saved file in a
+ * fresh browser context and count the charts that draw from the saved outputs alone.
+ */
+export async function rerunSaveReopen(browser: Browser, base: string, frontEnd: FrontEnd, notebook: string, timeoutMs = 600_000): Promise<Reopened & { rerunCell: number }> {
+  const pageErrors: string[] = [];
+  const context = await browser.newContext({ viewport: VIEWPORT });
+  let rerunCell = -1;
+  try {
+    const page = await openNotebook(context, base, frontEnd, notebook, pageErrors);
+    await page.evaluate(() => (window as unknown as Win).jupyterapp!.commands.execute("notebook:clear-all-cell-outputs"));
+    await page.evaluate(() => (window as unknown as Win).jupyterapp!.commands.execute("notebook:run-all-cells"));
+    await page.waitForFunction(finished, undefined, { timeout: timeoutMs, polling: 500 });
+    rerunCell = await page.evaluate(() =>
+      (window as unknown as Win).jupyterapp!.shell.currentWidget!.content!.widgets.findIndex((c) =>
+        (c.model.outputs?.toJSON() ?? []).some((o) => String(o.data?.["text/html"] ?? "").includes('class="vae-lab-plot"')),
+      ),
+    );
+    if (rerunCell < 0) throw new Error(`${notebook}: no cell drew a chart`);
+    const before = await page.evaluate((i) => (window as unknown as Win).jupyterapp!.shell.currentWidget!.content!.widgets[i].model.executionCount as number, rerunCell);
+    await page.evaluate((i) => {
+      const app = (window as unknown as Win).jupyterapp!;
+      app.shell.currentWidget!.content!.activeCellIndex = i;
+      return app.commands.execute("notebook:run-cell");
+    }, rerunCell);
+    await page.waitForFunction(
+      ([i, n]) => {
+        const w = (window as unknown as Win).jupyterapp!.shell.currentWidget!;
+        const count = w.content!.widgets[i].model.executionCount;
+        return typeof count === "number" && count > n && w.sessionContext?.session?.kernel?.status === "idle";
+      },
+      [rerunCell, before] as const,
+      { timeout: timeoutMs, polling: 500 },
+    );
+    await waitForCharts(page, 30_000);
+    await page.evaluate(() => (window as unknown as Win).jupyterapp!.commands.execute("docmanager:save"));
+    await page.waitForFunction(() => !(window as unknown as Win).jupyterapp!.shell.currentWidget!.context!.model.dirty, undefined, { timeout: 60_000 });
+    await page.evaluate(() => (window as unknown as Win).jupyterapp!.shell.currentWidget!.sessionContext!.shutdown());
+  } finally {
+    await context.close();
+  }
+  const r = await reopen(browser, base, frontEnd, notebook);
+  return { ...r, pageErrors: [...pageErrors, ...r.pageErrors], rerunCell };
+}
+
+/**
+ * A copy of a saved notebook that this server did not sign: the same outputs, with one line added to the
+ * first markdown cell (as a notebook downloaded from elsewhere and edited). Jupyter's signature is a hash of
+ * the notebook's content kept by the server, so a byte-for-byte copy under a new name would still be trusted;
+ * a changed one is not, and its HTML outputs are shown without their scripts.
+ */
+export function untrustedCopy(dir: string, from: string, to: string): void {
+  const nb = JSON.parse(fs.readFileSync(path.join(dir, from), "utf8")) as { cells: { cell_type: string; source: string | string[] }[]; metadata: Record<string, unknown> };
+  delete nb.metadata.signature;
+  const md = nb.cells.find((c) => c.cell_type === "markdown");
+  if (md) md.source = [...(Array.isArray(md.source) ? md.source : [md.source]), "\n\n(a copy)"];
+  fs.writeFileSync(path.join(dir, to), JSON.stringify(nb, null, 1) + "\n");
+}
+
+/**
+ * Shut down every kernel of the server at `base` (tests run one after another, so none is still in use): a
+ * kernel left by a failed test, or started for a reopened notebook, must not take CPU from the next test.
+ */
+export async function shutdownKernels(base: string): Promise<void> {
+  const url = new URL(base);
+  const api = (p: string) => `${url.origin}/api/${p}${url.search}`;
+  const res = await fetch(api("kernels"));
+  if (!res.ok) throw new Error(`GET /api/kernels: ${res.status}`);
+  for (const k of (await res.json()) as { id: string }[]) await fetch(api(`kernels/${k.id}`), { method: "DELETE" });
+}
