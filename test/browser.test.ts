@@ -76,6 +76,20 @@ run("charts in headless Chromium", () => {
       );
       expect(dark[0]).toMatchObject({ paper: "rgba(0,0,0,0)", plot: "white", font: "#eeeeee" }); // pictures keep their paper
       expect(dark[1]).toMatchObject({ paper: "rgba(0,0,0,0)", plot: "rgba(0,0,0,0)", font: "#eeeeee", label: "rgba(0,0,0,0.6)" });
+      // Drawn wide and light, then the room shrinks and the theme turns dark (a side panel opened, the theme
+      // switched): the charts follow.
+      fs.writeFileSync(path.join(dir, "later.html"), `<!DOCTYPE html><html><head>${plotlyScriptTag()}</head><body style="--jp-ui-font-color1:#eeeeee"><div id="box" style="width:900px">${body}</div></body></html>`);
+      await p.goto("file://" + path.join(dir, "later.html"));
+      await p.waitForFunction(() => document.querySelectorAll('.vae-lab-plot[data-rendered="1"]').length === 2, undefined, { timeout: 60_000 });
+      const fl = () => p.evaluate(() => { const el = document.querySelector(".vae-lab-plot") as HTMLElement & { _fullLayout: { width: number; paper_bgcolor: string } }; return { width: el._fullLayout.width, paper: el._fullLayout.paper_bgcolor }; });
+      expect(await fl()).toEqual({ width: 680, paper: "#fff" });
+      await p.evaluate(() => {
+        (document.getElementById("box") as HTMLElement).style.width = "420px";
+        window.dispatchEvent(new Event("resize"));
+        document.body.setAttribute("data-jp-theme-light", "false");
+      });
+      await p.waitForFunction(() => (document.querySelector(".vae-lab-plot") as HTMLElement & { _fullLayout: { width: number } })._fullLayout.width <= 420, undefined, { timeout: 10_000 });
+      expect((await fl()).paper).toBe("rgba(0,0,0,0)");
     } finally {
       await p.close();
     }

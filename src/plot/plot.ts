@@ -445,7 +445,8 @@ export const CHART_PLACEHOLDER =
 /**
  * Page-side adjustments of a chart's layout, as JavaScript source (a function `fitLayout(layout, el)`):
  * - Narrow output areas: a chart wider than the room it has (a fixed-width picture grid or explorer in a
- *   narrow notebook) is scaled down to fit, its height with it, instead of spilling out or being clipped.
+ *   narrow notebook) is scaled down to fit, its height with it, instead of spilling out or being clipped;
+ *   again whenever the window is resized, and again on a change of theme.
  * - Dark themes (JupyterLab sets data-jp-theme-light="false" on the body): transparent backgrounds, text
  *   and grid lines in the theme's colours (its --jp-ui-font-color1), label boxes dark, so a chart is not a
  *   glaring white box with unreadable labels. Picture grids keep their white ground: digits are ink on paper.
@@ -502,7 +503,14 @@ export function figureHtml(fig: Figure): string {
     }
     if (note) note.remove();
     var layout = fitLayout(fig.layout, el);
-    window.Plotly.newPlot(el, fig.data, layout, fig.config).then(function () { el.setAttribute("data-rendered", "1"); });
+    window.Plotly.newPlot(el, fig.data, layout, fig.config).then(function () {
+      el.setAttribute("data-rendered", "1");
+      // Fit again when the room changes (a resized window, a side panel opened) or the theme does.
+      function refit() { if (document.body.contains(el)) window.Plotly.react(el, fig.data, fitLayout(fig.layout, el), fig.config); }
+      var timer = null;
+      window.addEventListener("resize", function () { clearTimeout(timer); timer = setTimeout(refit, 150); });
+      if (window.MutationObserver) new MutationObserver(refit).observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light"] });
+    });
   }
   draw();
 })();</script>`;
