@@ -8,28 +8,16 @@ import * as path from "path";
 import * as zlib from "zlib";
 import { describe, expect, it } from "vitest";
 import { scratchDir } from "./harness/scratch";
-import { classFolder, flat, handMadePng, writeJpeg, writePng } from "./harness/image-data";
+import { classFolder, flat, handMadePng, refusal, writeJpeg, writePng } from "./harness/image-data";
 import { loadImageFolder, scanImageFolder } from "../src/data/image-folder";
 import { decodeImageFile, MAX_SOURCE_PIXELS, readImageHeader } from "../src/data/image-file";
 import { parseSize, resizeInto, rgbToGrey } from "../src/data/resize";
-import { DataError, heldOutSplit } from "../src/data/image-set";
+import { heldOutSplit } from "../src/data/image-set";
 import { loadDataset, describeDataset } from "../src/data/dataset";
 import { MAX_SET_PIXELS } from "../src/data/mnist";
 
 const tmp = () => scratchDir("vae-lab-images-");
 
-/** The DataError `f` throws: its message, which must start with the file it names. */
-function refusal(f: () => unknown, file: string): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DataError);
-    expect((e as DataError).file).toBe(file);
-    expect((e as Error).message.split("\n")).toHaveLength(1);
-    return (e as Error).message;
-  }
-  throw new Error("expected a DataError");
-}
 
 describe("layouts", () => {
   it("class folders: the labels index the folders' names, sorted (ImageFolder's order), whatever order they were made in", () => {

@@ -7,8 +7,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { scratchDir } from "./harness/scratch";
+import { refusal } from "./harness/image-data";
 import { encodeNpy, loadNpy, parseNpyHeader, readNpyImages } from "../src/data/npy";
-import { DataError } from "../src/data/image-set";
 import { describeDataset, loadDataset } from "../src/data/dataset";
 
 const tmp = () => scratchDir("vae-lab-npy-");
@@ -19,17 +19,6 @@ function write(dir: string, name: string, descr: string, shape: number[], data: 
   return file;
 }
 
-/** The DataError `f` throws, naming `file`. */
-function refusal(f: () => unknown, file: string): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DataError);
-    expect((e as DataError).file).toBe(file);
-    return (e as Error).message;
-  }
-  throw new Error("expected a DataError");
-}
 
 describe(".npy images", () => {
   it("a header as numpy 1.x writes it (this one from np.save(f, np.zeros((2, 3, 4), np.uint8))) is read", () => {

@@ -15,7 +15,7 @@ import * as path from "path";
 import { IdxError, readIdx } from "./idx";
 import { applyBinarize, defaultMnistDir, describeMnist, hasAnyMnistFile, hasMnistFiles, loadMnist } from "./mnist";
 import { defaultFashionMnistDir, FASHION_MNIST_CLASSES, FASHION_MNIST_INSTALL } from "./fashion-mnist";
-import { loadImageFolder, readFolderHeaders } from "./image-folder";
+import { ImageFolderOptions, loadImageFolder, readFolderHeaders } from "./image-folder";
 import { loadNpy, loadNpyFolder, npyClassNames, npyImageShape, readNpyHeader, readNpyLabels } from "./npy";
 import { Binarize, DataError, DEFAULT_TEST_FRACTION, DIGIT_CLASSES, heldOutSplit, ImageSet } from "./image-set";
 import { Fit, resizeInto, Size } from "./resize";
@@ -23,30 +23,14 @@ import { Fit, resizeInto, Size } from "./resize";
 export type DatasetName = "mnist" | "fashion-mnist";
 export const DATASET_CHOICES: readonly DatasetName[] = ["mnist", "fashion-mnist"];
 
-export interface DatasetSpec {
+/** What to load: a named data set or a path, and how to read images (ImageFolderOptions: size, fit, grey, split, binarisation, limit). */
+export interface DatasetSpec extends ImageFolderOptions {
   /** A named data set [mnist, unless `path` is given]. */
   dataset?: DatasetName;
   /** A folder (IDX files, images, .npy files) or a .npy file of images. */
   path?: string;
   /** The labels of a .npy file of images: a .npy file of integers. */
   labels?: string;
-  /** Resize every image to rows × cols [the images' own size, which must then be one]. */
-  size?: Size;
-  /** How a resized image keeps its aspect ratio (resize.ts) [crop]. */
-  fit?: Fit;
-  /** Read colour images as grey (luma). */
-  grey?: boolean;
-  /** The share of the images held out for testing, where the data have no test split [0.1]. */
-  testFraction?: number;
-  /** Seed of the held-out choice [0]. */
-  splitSeed?: number;
-  binarize?: Binarize;
-  /** Seed of static binarisation (the test set's is seed + 1). */
-  seed?: number;
-  /** Keep only the first `limit` training images. */
-  limit?: number;
-  /** Where set, colour data (without `grey`) are refused with this message, before the images are decoded. */
-  colourRefusal?: string;
 }
 
 export type DataKind = "idx" | "image-folder" | "npy" | "npy-folder";

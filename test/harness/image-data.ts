@@ -4,6 +4,8 @@ import * as path from "path";
 import * as zlib from "zlib";
 import { PNG } from "pngjs";
 import * as jpeg from "jpeg-js";
+import { expect } from "vitest";
+import { DataError } from "../../src/data/image-set";
 
 /** An image as rows × cols grey levels (0–255), or rows × cols × 3 RGB values where `colour`. */
 export interface TestImage {
@@ -85,4 +87,17 @@ export function classFolder(dir: string, classes: string[], perClass: number, ro
     for (let i = 0; i < perClass; i++) writePng(path.join(dir, name, `${String(i).padStart(3, "0")}.png`), flat(rows, cols, (40 * k + i) % 256));
   });
   return dir;
+}
+
+/** The DataError `f` throws: its message, one line, naming `file` (the test fails if nothing is thrown). */
+export function refusal(f: () => unknown, file: string): string {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(DataError);
+    expect((e as DataError).file).toBe(file);
+    expect((e as Error).message.split("\n")).toHaveLength(1);
+    return (e as Error).message;
+  }
+  throw new Error(`expected a refusal naming ${file}, but nothing was thrown`);
 }
