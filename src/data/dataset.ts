@@ -13,7 +13,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { IdxError, readIdx } from "./idx";
-import { applyBinarize, defaultMnistDir, describeMnist, hasAnyMnistFile, hasMnistFiles, loadMnist } from "./mnist";
+import { applyBinarize, countLabels, defaultMnistDir, describeMnist, hasAnyMnistFile, hasMnistFiles, loadMnist } from "./mnist";
 import { defaultFashionMnistDir, FASHION_MNIST_CLASSES, FASHION_MNIST_INSTALL } from "./fashion-mnist";
 import { ImageFolderOptions, loadImageFolder, readFolderHeaders } from "./image-folder";
 import { loadNpy, loadNpyFolder, npyClassNames, npyImageShape, readNpyHeader, readNpyLabels } from "./npy";
@@ -146,12 +146,6 @@ export interface DatasetDescription {
   trainPerClass: number[];
 }
 
-function perClass(labels: ArrayLike<number>, n: number): number[] {
-  const counts = new Array<number>(n).fill(0);
-  for (let i = 0; i < labels.length; i++) if (labels[i] >= 0 && labels[i] < n) counts[labels[i]] += 1;
-  return counts;
-}
-
 /** What `spec` holds, from file headers, listings and labels only: no image is decoded or its data read. */
 export function describeDataset(spec: DatasetSpec = {}): DatasetDescription {
   const source = dataSource(spec);
@@ -171,7 +165,7 @@ export function describeDataset(spec: DatasetSpec = {}): DatasetDescription {
         cols: train.cols,
         colour: "grey",
         classNames,
-        trainPerClass: perClass(readIdx(train.files.labels, 1).data, classNames.length),
+        trainPerClass: countLabels(readIdx(train.files.labels, 1).data, classNames.length),
       };
     }
     case "image-folder": {
@@ -190,7 +184,7 @@ export function describeDataset(spec: DatasetSpec = {}): DatasetDescription {
         sizeRange: h.commonSize ? undefined : { min, max },
         colour: h.kindMismatch ? "mixed" : h.colour ? "colour" : "grey",
         classNames: h.layout.classNames,
-        trainPerClass: perClass(h.layout.train.map((e) => e.label), h.layout.classNames.length),
+        trainPerClass: countLabels(h.layout.train.map((e) => e.label), h.layout.classNames.length),
       };
     }
     case "npy": {
@@ -210,7 +204,7 @@ export function describeDataset(spec: DatasetSpec = {}): DatasetDescription {
         cols: shape.cols,
         colour: shape.channels === 3 ? "colour" : "grey",
         classNames,
-        trainPerClass: labels ? perClass(split.train.map((i) => labels[i]), classNames.length) : [],
+        trainPerClass: labels ? countLabels(split.train.map((i) => labels[i]), classNames.length) : [],
       };
     }
     case "npy-folder": {
@@ -229,7 +223,7 @@ export function describeDataset(spec: DatasetSpec = {}): DatasetDescription {
         cols: train.cols,
         colour: train.channels === 3 ? "colour" : "grey",
         classNames,
-        trainPerClass: labels ? perClass(labels, classNames.length) : [],
+        trainPerClass: labels ? countLabels(labels, classNames.length) : [],
       };
     }
   }

@@ -207,8 +207,13 @@ export function imagesTensor(set: MnistSet, n = set.count, rng?: Rng): tf.Tensor
 
 /** How many examples of each class (digit 0–9 for MNIST) the set holds. */
 export function labelCounts(set: MnistSet): number[] {
-  const counts = new Array<number>(set.classNames.length).fill(0);
-  for (const y of set.labels) if (y >= 0) counts[y] += 1;
+  return countLabels(set.labels, set.classNames.length);
+}
+
+/** How many of `labels` fall in each of `classes` classes (labels outside 0 … classes − 1, such as −1 for "none", are not counted). */
+export function countLabels(labels: ArrayLike<number>, classes: number): number[] {
+  const counts = new Array<number>(classes).fill(0);
+  for (let i = 0; i < labels.length; i++) if (labels[i] >= 0 && labels[i] < classes) counts[labels[i]] += 1;
   return counts;
 }
 

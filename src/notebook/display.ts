@@ -130,11 +130,9 @@ export function showMode(): void {
   const style = quick ? "background:rgba(240,160,48,0.16);border-left:4px solid #f0a030;color:inherit" : "background:rgba(68,170,68,0.14);border-left:4px solid #4a4;color:inherit";
   showHtml(`<div class="vae-lab-mode" style="${style};padding:6px 10px;margin:4px 0">${text}</div>`, text);
   // The notebook's one copy of plotly.js, in this first cell's output (see initNotebookPlotting).
-  if (tslab()) {
-    try {
-      initNotebookPlotting(true);
-    } catch {
-      // Not in a notebook: nothing to send.
-    }
+  try {
+    initNotebookPlotting(true);
+  } catch {
+    // Not in a notebook: nothing to send.
   }
 }
