@@ -122,6 +122,13 @@ async function waitForCharts(page: Page, timeoutMs: number): Promise<void> {
     .catch(() => undefined);
 }
 
+/** The chart divs in the outputs of the open notebook's model, drawn or not, on screen or not. */
+function modelChartOutputs(): number {
+  const w = (window as unknown as Win).jupyterapp!.shell.currentWidget!;
+  const outputs = w.content!.widgets.filter((c) => c.model.type === "code").flatMap((c) => c.model.outputs?.toJSON() ?? []);
+  return outputs.reduce((n, o) => n + (String(o.data?.["text/html"] ?? "").match(/class="vae-lab-plot"/g) ?? []).length, 0);
+}
+
 /** What the open notebook shows: the counts of `LabRun` except `seconds` and `pageErrors`. */
 async function inspect(page: Page): Promise<Omit<LabRun, "seconds" | "pageErrors">> {
   return page.evaluate(() => {
@@ -232,6 +239,8 @@ export async function runAllInFrontEnd(
 export interface Reopened {
   /** Whether the front end trusts the file's outputs (and so runs their scripts). */
   trusted: boolean;
+  /** Charts in the saved outputs (the model), chart divs on the page, and those plotly drew. */
+  chartOutputs: number;
   plots: number;
   rendered: number;
   /** Chart divs whose placeholder text (what a notebook that is not trusted shows) is visible. */
@@ -248,7 +257,12 @@ export async function reopen(browser: Browser, base: string, frontEnd: FrontEnd,
   const context = await browser.newContext({ viewport: VIEWPORT });
   try {
     const page = await openNotebook(context, base, frontEnd, notebook, pageErrors, false);
-    await page.waitForSelector("div.vae-lab-plot", { timeout: 60_000, state: "attached" });
+    // The charts the file holds (the model), then until the page has a div for each: the front end attaches
+    // cell outputs a few at a time, so counting at the first chart div can count only some of them.
+    const chartOutputs = await page.evaluate(modelChartOutputs);
+    await page
+      .waitForFunction((n) => document.querySelectorAll("div.vae-lab-plot").length >= n, chartOutputs, { timeout: 60_000, polling: 250 })
+      .catch(() => undefined);
     const trusted = await page.evaluate(() =>
       (window as unknown as Win).jupyterapp!.shell.currentWidget!.content!.widgets.filter((c) => c.model.type === "code").every((c) => (c.model as { trusted?: boolean }).trusted !== false),
     );
@@ -264,7 +278,7 @@ export async function reopen(browser: Browser, base: string, frontEnd: FrontEnd,
       plots: document.querySelectorAll("div.vae-lab-plot").length,
       rendered: document.querySelectorAll('div.vae-lab-plot[data-rendered="1"]').length,
     }));
-    return { ...counts, trusted, placeholdersVisible, pageErrors };
+    return { ...counts, chartOutputs, trusted, placeholdersVisible, pageErrors };
   } finally {
     await context.close();
   }
