@@ -94,6 +94,8 @@ export class LinearGaussianModel {
   /** Λ = S0⁻¹ + AᵀA/σn², the posterior precision (it does not depend on y). */
   readonly posteriorPrecision: Matrix;
   private readonly posteriorCov: Matrix;
+  /** The lower Cholesky factor of S0, h = m0 + L e with e ~ N(0, I). */
+  private readonly priorFactor: Matrix;
 
   constructor(spec: LinearGaussianSpec) {
     this.A = spec.A;
@@ -107,6 +109,16 @@ export class LinearGaussianModel {
     const AtA = mathjs().multiply(mathjs().transpose(this.A), this.A) as Matrix;
     this.posteriorPrecision = mathjs().add(this.priorPrecision, mathjs().divide(AtA, this.noiseVar)) as Matrix;
     this.posteriorCov = mathjs().inv(this.posteriorPrecision) as Matrix;
+    this.priorFactor = choleskyOf(this.priorCov);
+  }
+
+  /** A h, in plain loops (called once per Monte Carlo draw). */
+  private times(h: Vector): Vector {
+    return this.A.map((row) => {
+      let s = 0;
+      for (let j = 0; j < this.d; j++) s += row[j] * h[j];
+      return s;
+    });
   }
 
   /** The exact posterior p(h | y). */
@@ -129,7 +141,7 @@ export class LinearGaussianModel {
 
   /** log p(y | h) = log N(y; A h, σn² I). */
   logLikelihood(y: Vector, h: Vector): number {
-    const Ah = mathjs().multiply(this.A, h) as Vector;
+    const Ah = this.times(h);
     let s = 0;
     for (let i = 0; i < this.n; i++) s += (y[i] - Ah[i]) ** 2;
     return -0.5 * (this.n * Math.log(2 * Math.PI * this.noiseVar) + s / this.noiseVar);
@@ -154,11 +166,14 @@ export class LinearGaussianModel {
 
   /** Draw (h, y) from the model. */
   sample(rng: Rng): { h: Vector; y: Vector } {
-    const L = mathjs().transpose(choleskyOf(this.priorCov));
+    const L = this.priorFactor;
     const e = this.priorMean.map(() => rng.normal());
-    const h = mathjs().add(this.priorMean, mathjs().multiply(e, L)) as Vector;
-    const Ah = mathjs().multiply(this.A, h) as Vector;
-    const y = Ah.map((v) => v + Math.sqrt(this.noiseVar) * rng.normal());
+    const h = this.priorMean.map((m, i) => {
+      let s = 0;
+      for (let j = 0; j <= i; j++) s += e[j] * L[i][j];
+      return m + s;
+    });
+    const y = this.times(h).map((v) => v + Math.sqrt(this.noiseVar) * rng.normal());
     return { h, y };
   }
 }
