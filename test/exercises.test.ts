@@ -13,6 +13,7 @@ import { fitGaussianToMixture, klDiagGaussians, linspace } from "../src/prob/kl"
 import { mixtureMoments } from "../src/prob/gaussian";
 import { Rng } from "../src/engine/random";
 import { labelCounts, loadMnist } from "../src/data/mnist";
+import { imageMomentsOfEach } from "../src/data/image-moments";
 import { gaussianNll } from "../src/vae/model";
 import { ConvVae, convWeightLayout } from "../src/vae/conv";
 import { createAdam } from "../src/engine/optimizer";
@@ -162,6 +163,25 @@ describe("05_reparameterization exercises", () => {
     const measured = studyEstimator("reparam", quadraticCost().f, q, { samples: 1, repeats: 100000, seed: 3 }).variance.logSigma[0];
     expect(0.64 * 4 * (0.25 + 1.28)).toBeCloseTo(3.9168, 10);
     expect(measured / 3.9168).toBeCloseTo(1, 1);
+  }, 120_000);
+});
+
+describe("07_vae_mnist exercises", () => {
+  it("exercise 7: stroke measures of the test digits — least ink 1 (60.2), most 0 (135.1); 63.1% slant right, mean 0.094; 9 (−0.023) and 6 (−0.010) lean left", () => {
+    const test = loadMnist({ split: "test" });
+    const ms = imageMomentsOfEach(test.images, 28, 28);
+    const ink = Array.from({ length: 10 }, () => [0, 0]), slant = Array.from({ length: 10 }, () => 0);
+    ms.forEach((m, i) => { ink[test.labels[i]][0] += m.ink; ink[test.labels[i]][1]++; slant[test.labels[i]] += m.slant; });
+    const meanInk = ink.map(([s, n]) => s / n), meanSlant = slant.map((s, d) => s / ink[d][1]);
+    expect(meanInk.indexOf(Math.min(...meanInk))).toBe(1);
+    expect(meanInk[1]).toBeCloseTo(60.2, 1);
+    expect(meanInk.indexOf(Math.max(...meanInk))).toBe(0);
+    expect(meanInk[0]).toBeCloseTo(135.1, 1);
+    expect(ms.filter((m) => m.slant > 0).length / ms.length).toBeCloseTo(0.631, 3);
+    expect(ms.reduce((s, m) => s + m.slant, 0) / ms.length).toBeCloseTo(0.094, 3);
+    expect(meanSlant.map((v, d) => (v < 0 ? d : -1)).filter((d) => d >= 0)).toEqual([6, 9]);
+    expect(meanSlant[9]).toBeCloseTo(-0.023, 3);
+    expect(meanSlant[6]).toBeCloseTo(-0.01, 3);
   }, 120_000);
 });
 
