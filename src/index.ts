@@ -37,6 +37,7 @@ export { FileError } from "./files/file-error";
 export * from "./prob/gaussian";
 export * from "./prob/kl";
 export * from "./prob/bayes";
+export * from "./prob/bayes-network";
 export * from "./prob/elbo";
 export * from "./prob/estimators";
 export * from "./prob/costs";
