@@ -1,7 +1,7 @@
 /**
  * vae-lab: Variational Autoencoders from Bayes' rule to MNIST — the library.
  *
- * - `prob/`: Bayes' rule, Gaussians, KL, the ELBO, gradient estimators and test costs.
+ * - `prob/`: Bayes' rule, Bayesian networks, Gaussians, KL, the ELBO, gradient estimators and test costs.
  * - `vae/`: the MLP model and the convolutional one (conv.ts), the MLP's written-out backpropagation, training,
  *   evaluation, checkpoints, figures.
  * - `engine/`: what runs underneath (backend choice, native kernels, Adam, dense products, seeded randomness).
@@ -38,6 +38,7 @@ export { FileError } from "./files/file-error";
 export * from "./prob/gaussian";
 export * from "./prob/kl";
 export * from "./prob/bayes";
+export * from "./prob/bayes-network";
 export * from "./prob/elbo";
 export * from "./prob/estimators";
 export * from "./prob/costs";

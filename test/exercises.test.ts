@@ -6,6 +6,7 @@ import * as tf from "../src/engine/tf";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { binomialLikelihood, discreteBayes, LinearGaussianModel, pilotMatrix } from "../src/prob/bayes";
+import { conditionalMutualInformation, networkJoint, probabilityOf } from "../src/prob/bayes-network";
 import { linearCost, quadraticCost } from "../src/prob/costs";
 import { fitElbo } from "../src/prob/elbo";
 import { studyEstimator } from "../src/prob/estimators";
@@ -65,6 +66,18 @@ describe("02_bayes_rule exercises", () => {
       for (let t = 0; t < 4; t++) expect(Math.sqrt(cov[t][t])).toBeCloseTo(Math.sqrt(0.5 / (0.5 + n)), 10);
       expect(Math.sqrt(0.5 / (0.5 + n))).toBeCloseTo(sd, 4);
     }
+  });
+
+  it("a chain A → B → C: I(A; C | B) = 0, I(A; C) = 0.1067 nats, p(C = 1 | A = 1) = 0.73 and 0.24 without rain", () => {
+    const chain = networkJoint([
+      { name: "A", states: 2, parents: [], table: [[0.7, 0.3]] },
+      { name: "B", states: 2, parents: ["A"], table: [[0.8, 0.2], [0.1, 0.9]] },
+      { name: "C", states: 2, parents: ["B"], table: [[0.9, 0.1], [0.2, 0.8]] },
+    ]);
+    expect(conditionalMutualInformation(chain, "A", "C", ["B"])).toBeLessThan(1e-14);
+    expect(conditionalMutualInformation(chain, "A", "C")).toBeCloseTo(0.1067, 4);
+    expect(probabilityOf(chain, { A: 1, C: 1 }) / probabilityOf(chain, { A: 1 })).toBeCloseTo(0.73, 12);
+    expect(probabilityOf(chain, { A: 0, C: 1 }) / probabilityOf(chain, { A: 0 })).toBeCloseTo(0.24, 12);
   });
 });
 

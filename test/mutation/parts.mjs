@@ -11,6 +11,7 @@ export const PARTS = [
   { name: "data", mutate: ["src/data/idx.ts", "src/data/mnist.ts"], tests: ["idx", "mnist"] },
   { name: "gaussian-kl", mutate: ["src/prob/gaussian.ts", "src/prob/kl.ts"], tests: ["gaussian-kl"] },
   { name: "bayes-elbo", mutate: ["src/prob/bayes.ts", "src/prob/elbo.ts"], tests: ["bayes-elbo"] },
+  { name: "bayes-network", mutate: ["src/prob/bayes-network.ts"], tests: ["bayes-network"] },
   { name: "estimators", mutate: ["src/prob/estimators.ts", "src/prob/costs.ts"], tests: ["estimators"] },
   { name: "categorical", mutate: ["src/prob/categorical.ts"], tests: ["categorical"] },
   { name: "vae", mutate: ["src/vae/model.ts", "src/vae/evaluate.ts"], tests: ["vae"] },
