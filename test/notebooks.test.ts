@@ -19,4 +19,20 @@ describe("notebook groups", () => {
   });
 });
 
+describe("notebook files", () => {
+  it("are stored as nbformat 4.5 wants them: every cell with an id, unique in its notebook, and no outputs", () => {
+    const fs = require("fs") as typeof import("fs");
+    const path = require("path") as typeof import("path");
+    for (const name of NOTEBOOKS) {
+      const nb = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "notebooks", name), "utf8")) as { nbformat_minor: number; cells: { id?: string; cell_type: string; outputs?: unknown[]; execution_count?: unknown }[] };
+      expect(nb.nbformat_minor, name).toBeGreaterThanOrEqual(5);
+      const ids = nb.cells.map((c) => c.id);
+      expect(ids.filter((id) => typeof id !== "string" || !/^[a-zA-Z0-9-_]{1,64}$/.test(id)), `${name}: cells without a valid id`).toEqual([]);
+      expect(new Set(ids).size, `${name}: duplicate cell ids`).toBe(ids.length);
+      const run = nb.cells.filter((c) => c.cell_type === "code" && ((c.outputs ?? []).length > 0 || c.execution_count != null));
+      expect(run.length, `${name}: code cells stored with outputs`).toBe(0);
+    }
+  });
+});
+
 notebookTests(OTHER_NOTEBOOKS);
