@@ -13,21 +13,7 @@ import { checkOutFile } from "./out-guard";
 import { interruptible } from "./signals";
 import { checkFinite } from "./model-outputs";
 import { plural } from "./plural";
-
-export const ENCODE_HELP = `vae-lab encode --model FILE --out FILE.json [--data DIR] [--split S] [--limit N] [--backend B]
-
-Encode MNIST digits with the encoder of a checkpoint written by vae-lab train: for every image the mean
-and log-variance of q(z|x), with its label. Writes JSON:
-  { "split", "count", "latentDim", "labels": [...], "mu": [[...], ...], "logVar": [[...], ...] }
-
-Options:
-  --model FILE           checkpoint to read (required)
-  --out FILE             JSON file to write (required)
-  --data DIR             folder with the MNIST IDX files [MNIST as installed with vae-lab]
-  --split S              test | train [test]
-  --limit N              encode only the first N images [all]
-  --backend B            auto | tensorflow | wasm | cpu [auto]
-`;
+export { ENCODE_HELP } from "./command-help";
 
 export async function encodeCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, {

@@ -10,19 +10,7 @@ import { backendFlag, parse, UsageError } from "./main";
 import { checkOutFolder } from "./out-guard";
 import { lockOutFolder } from "./job";
 import { interruptible } from "./signals";
-
-export const EXPORT_HELP = `vae-lab export --model FILE --out DIR [--backend B]
-
-Write the model of a checkpoint (the model.json that vae-lab train writes) as two TensorFlow.js Layers
-models that tf.loadLayersModel loads in Node or a browser, each a folder with model.json and weights.bin:
-  DIR/encoder/   x [batch, 784] → [μ, log σ²], two outputs of [batch, latent dimensions]
-  DIR/decoder/   z [batch, latent dimensions] → pixel means [batch, 784] (the sigmoid of the logits)
-
-Options:
-  --model FILE           checkpoint to read (required)
-  --out DIR              output folder (required)
-  --backend B            auto | tensorflow | wasm | cpu [auto]
-`;
+export { EXPORT_HELP } from "./command-help";
 
 export async function exportCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, { model: { type: "string" }, out: { type: "string" }, backend: { type: "string" } });

@@ -7,7 +7,7 @@
  * wasm backend's heap: the largest activation is rows × width floats with rows = batch size × samples
  * ≤ MAX_ROWS and width ≤ 4096, i.e. at most 64 MiB.
  */
-import type { JobConfig } from "./job";
+import type { JobConfig } from "./job-config";
 import { plural } from "./plural";
 
 /** A bad flag value: the CLI prints the message (which names the flag) and exits with code 2. */

@@ -24,56 +24,9 @@ import type { CategoricalEstimator } from "../vae/categorical";
 import { ConvVae } from "../vae/conv";
 import { InterruptedError } from "./signals";
 import { plural } from "./plural";
+import { JobConfig, OUTPUT_FILES } from "./job-config";
 
-/** "mlp": the MLP VAE (model.ts); "conv": the TensorFlow convolutional-VAE tutorial's model (conv.ts). */
-export type Arch = "mlp" | "conv";
-export const ARCH_CHOICES: readonly Arch[] = ["mlp", "conv"];
-
-export interface JobConfig {
-  arch: Arch;
-  epochs: number;
-  latentDim: number;
-  hiddenDim: number;
-  batchSize: number;
-  lr: number;
-  likelihood: Likelihood;
-  binarize: Binarize;
-  beta: number;
-  warmupEpochs: number;
-  samples: number;
-  activation: Activation;
-  seed: number;
-  /** Training images to use (first N); undefined = all 60 000. */
-  trainSize?: number;
-  /** Importance samples per test image for the IWAE estimate (0 = skip). */
-  iwaeK: number;
-  /** Test images the IWAE estimate averages over. */
-  iwaeImages: number;
-  data?: string;
-  out: string;
-  backend: BackendChoice;
-  /**
-   * Continue the run saved in this folder (its model.json and training-state.json) for `epochs` more
-   * epochs; the other settings must be that run's (cli/resume.ts reads them from training-state.json).
-   */
-  resume?: string;
-  /** "categorical": the 20×10 categorical VAE of vae/categorical.ts (run by cli/categorical-job.ts). Default gaussian. */
-  latent?: "gaussian" | "categorical";
-  /** Gradient estimator of the categorical VAE's encoder. */
-  estimator?: CategoricalEstimator;
-  /** --dataset: a named data set [mnist, unless --data is another kind of data]. */
-  dataset?: DatasetName;
-  /** --size: resize every image to rows × cols. */
-  size?: Size;
-  /** --fit: how a resized image keeps its aspect ratio [crop]. */
-  fit?: Fit;
-  /** --grey: read colour images as grey. */
-  grey?: boolean;
-  /** --test-fraction: the share held out for testing where the data have no test split [0.1]. */
-  testFraction?: number;
-  /** --labels: the labels of a .npy file of images. */
-  labels?: string;
-}
+export { Arch, ARCH_CHOICES, DEFAULT_JOB, JobConfig, OUTPUT_FILES } from "./job-config";
 
 /** Colour data given to train, until colour models come: one line saying what to do. */
 export const COLOUR_NOT_YET = "colour images (3 channels): training on colour is not supported yet; pass --grey to train on their grey levels";
@@ -107,29 +60,6 @@ export function loadJobData(config: JobConfig, binarize: Binarize = config.binar
 export function dataMetadata(set: ImageSet): { image: { rows: number; cols: number }; classNames: string[] } {
   return { image: { rows: set.rows, cols: set.cols }, classNames: set.classNames };
 }
-
-/** Defaults of `vae-lab train` (and so of `npm start`): a 2-D latent space, so the scatter is the latent space itself. */
-export const DEFAULT_JOB: JobConfig = {
-  arch: "mlp",
-  epochs: 10,
-  latentDim: 2,
-  hiddenDim: 400,
-  batchSize: 128,
-  lr: 1e-3,
-  likelihood: "bernoulli",
-  binarize: "none",
-  beta: 1,
-  warmupEpochs: 0,
-  samples: 1,
-  activation: "relu",
-  seed: 1,
-  trainSize: undefined,
-  iwaeK: 100,
-  iwaeImages: 1000,
-  data: undefined,
-  out: "out",
-  backend: "auto",
-};
 
 export interface Metrics {
   backend: string;
@@ -166,8 +96,6 @@ export class JobInterruptedError extends InterruptedError {
   }
 }
 
-/** The files a job writes into --out, replaced together. */
-export const OUTPUT_FILES = ["model.json", "report.html", "metrics.json", "training-state.json"] as const;
 
 /**
  * Give a pending signal (Ctrl-C) its turn on the event loop, and stop with a JobInterruptedError saying

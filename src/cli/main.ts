@@ -4,25 +4,36 @@
  * stderr naming the flag or file, and a non-zero exit; VAE_LAB_DEBUG=1 shows stack traces.
  */
 import { parseArgs } from "util";
-import { BackendChoice, initBackend, nativeKernelsHint, parseBackendChoice } from "../engine/backend";
-import { nativeBlasCore } from "../engine/native-kernels";
-import { runBench } from "./bench";
-import { ARCH_CHOICES, Arch, DEFAULT_JOB, JobConfig, runJob } from "./job";
+import * as path from "path";
+// Only light modules are imported here: the flags are parsed and checked, and the help printed, without
+// loading TensorFlow.js (half a second of a bad command's time). Each command loads what it runs (below).
+import { BackendChoice, parseBackendChoice } from "../engine/backend-choice";
+import { ARCH_CHOICES, Arch, DEFAULT_JOB, JobConfig } from "./job-config";
 import { exitCodeOf, InterruptedError, onInterrupt } from "./signals";
-import { BINARIZE_CHOICES, Binarize } from "../data/mnist";
-import { DATASET_CHOICES, DatasetDescription, DatasetName, describeDataset } from "../data/dataset";
+import { Binarize, BINARIZE_CHOICES } from "../data/image-set";
+import { DATASET_CHOICES, DatasetName } from "../data/dataset-names";
+import type { DatasetDescription } from "../data/dataset";
 import { Fit, FIT_CHOICES, parseSize } from "../data/resize";
 import { ProgressPrinter } from "./progress";
 import { attachNegativeValues, checkTrainLimits, FLAG_MAX, FlagError, pathFlag } from "./flag-limits";
-import { ENCODE_HELP, encodeCommand } from "./encode";
-import { EXPORT_HELP, exportCommand } from "./export";
-import { parseResumeFlags, RESUME_HELP } from "./resume";
-import { SAMPLE_HELP, sampleCommand } from "./sample";
 import { checkOutFolder } from "./out-guard";
-import * as path from "path";
-import { ACTIVATIONS, Activation, Likelihood } from "../vae/model";
-import { CATEGORICAL_ESTIMATORS, CategoricalEstimator } from "../vae/categorical";
-import { runCategoricalJob } from "./categorical-job";
+import { ENCODE_HELP, EXPORT_HELP, RESUME_HELP, SAMPLE_HELP } from "./command-help";
+import { ACTIVATIONS, Activation, Likelihood } from "../vae/model-options";
+import { CATEGORICAL_ESTIMATORS, CategoricalEstimator } from "../vae/categorical-estimators";
+
+/** The modules behind the commands, loaded when a command runs (they load TensorFlow.js). */
+const load = {
+  backend: () => require("../engine/backend") as typeof import("../engine/backend"),
+  nativeKernels: () => require("../engine/native-kernels") as typeof import("../engine/native-kernels"),
+  job: () => require("./job") as typeof import("./job"),
+  categoricalJob: () => require("./categorical-job") as typeof import("./categorical-job"),
+  bench: () => require("./bench") as typeof import("./bench"),
+  dataset: () => require("../data/dataset") as typeof import("../data/dataset"),
+  resume: () => require("./resume") as typeof import("./resume"),
+  sample: () => require("./sample") as typeof import("./sample"),
+  encode: () => require("./encode") as typeof import("./encode"),
+  export: () => require("./export") as typeof import("./export"),
+};
 
 /** An error in how the command was called: exit code 2, with a pointer to --help. */
 export class UsageError extends Error {}
@@ -262,15 +273,15 @@ export function finalNote(last: { epoch: number; testLoss: number } | undefined)
 
 async function train(argv: string[]): Promise<void> {
   const resuming = argv.some((a) => a === "--resume" || a.startsWith("--resume="));
-  const config = resuming ? parseResumeFlags(argv, TRAIN_FLAGS) : parseTrainFlags(argv);
+  const config = resuming ? load.resume().parseResumeFlags(argv, TRAIN_FLAGS) : parseTrainFlags(argv);
   const progress = new ProgressPrinter(process.stderr);
   if (config.latent === "categorical") return trainCategorical(config, progress);
   const stop = new AbortController();
   const release = onInterrupt((signal) => stop.abort(signal));
-  const m = await runJob(config, {
+  const m = await load.job().runJob(config, {
     onBackend: (b) => {
       progress.line(`backend: ${b.summary}`);
-      const hint = nativeKernelsHint(b);
+      const hint = load.backend().nativeKernelsHint(b);
       if (hint) progress.line(hint);
     },
     onStep: (p) => progress.step(p.epoch, p.epochs, p.step, p.stepsPerEpoch, p.loss),
@@ -289,7 +300,7 @@ async function train(argv: string[]): Promise<void> {
 async function trainCategorical(config: JobConfig, progress: ProgressPrinter): Promise<void> {
   const stop = new AbortController();
   const release = onInterrupt((signal) => stop.abort(signal));
-  const m = await runCategoricalJob(
+  const m = await load.categoricalJob().runCategoricalJob(
     config,
     {
       onBackend: (b) => progress.line(`backend: ${b.summary}`),
@@ -345,26 +356,28 @@ async function notebooks(argv: string[]): Promise<void> {
 
 async function bench(argv: string[]): Promise<void> {
   const { values } = parse(argv, { steps: { type: "string" }, backend: { type: "string" }, "no-torch": { type: "boolean" }, profile: { type: "boolean" }, arch: { type: "string" } });
-  await runBench({
+  const options = {
     arch: choiceFlag<Arch>(values, "arch", "mlp", ARCH_CHOICES),
     profile: !!values.profile,
     steps: values.steps === undefined ? undefined : intFlag(values, "steps", 1),
     backend: backendFlag(values.backend),
     torch: !values["no-torch"],
-    log: (s) => console.log(s),
-  });
+    log: (s: string) => console.log(s),
+  };
+  await load.bench().runBench(options); // loaded once the flags are checked
 }
 
 async function info(argv: string[]): Promise<void> {
   const { values } = parse(argv, flagOptions(["backend", "data", "dataset", "size", "grey", "test-fraction", "labels"]));
   const data = dataFlags(values);
-  const backend = await initBackend(backendFlag(values.backend));
+  const choice = backendFlag(values.backend); // checked before the backend module loads
+  const backend = await load.backend().initBackend(choice);
   // Headers and listings only (data of any size are described at no cost); labels are read to count classes.
-  const d = describeDataset({ ...data, path: data.data });
+  const d = load.dataset().describeDataset({ ...data, path: data.data });
   console.log(`backend: ${backend.summary}`);
-  const core = nativeBlasCore();
+  const core = load.nativeKernels().nativeBlasCore();
   if (core) console.log(`blas:    OpenBLAS core ${core.name}${core.note ? ` (${core.note})` : core.source === "user" ? " (OPENBLAS_CORETYPE)" : " (OpenBLAS's own choice)"}`);
-  const hint = nativeKernelsHint(backend);
+  const hint = load.backend().nativeKernelsHint(backend);
   if (hint) console.log(hint);
   for (const line of describeLines(d, data)) console.log(line);
 }
@@ -448,13 +461,13 @@ export async function main(argv: string[]): Promise<number> {
         await notebooks(rest);
         return 0;
       case "sample":
-        await sampleCommand(rest);
+        await load.sample().sampleCommand(rest);
         return 0;
       case "encode":
-        await encodeCommand(rest);
+        await load.encode().encodeCommand(rest);
         return 0;
       case "export":
-        await exportCommand(rest);
+        await load.export().exportCommand(rest);
         return 0;
       default:
         throw new UsageError(`unknown command "${command}"`);

@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { OUTPUT_FILES } from "./job";
+import { OUTPUT_FILES } from "./job-config";
 import { UsageError } from "./main";
 
 /** Whether two paths name the same file (through links too), where both exist; else whether they resolve alike. */

@@ -11,6 +11,7 @@ import { CATEGORICAL_CHECKPOINT_FORMAT, CheckpointError, loadTrainingState, MAX_
 import { FlagError } from "./flag-limits";
 import { JobConfig, OUTPUT_FILES } from "./job";
 import { backendFlag, flagOptions, intFlag, parse, parseTrainFlags, UsageError } from "./main";
+export { RESUME_HELP } from "./command-help";
 
 /** Each stored job setting and the train flag it came from. */
 const JOB_FIELDS: Record<string, string> = {
@@ -95,12 +96,6 @@ export function storedJob(file: string, job: unknown): JobConfig {
 
 /** Flags that may change when resuming; every other train flag is fixed by the run being continued. */
 const RESUME_FLAGS = ["resume", "epochs", "out", "backend", "data", "iwae-k", "iwae-images"] as const;
-
-export const RESUME_HELP = `Resuming (vae-lab train --resume DIR [--epochs N] [--out DIR2] [--data DIR] [--backend B] [--iwae-k N] [--iwae-images N]):
-  continues the run saved in DIR — its model.json and training-state.json (Adam's step and moments, the
-  random stream) — for --epochs N more epochs [as many as that run had], with that run's settings, and
-  writes to --out [DIR itself]. 1 + 1 epochs give the same weights as 2 epochs in one run.
-`;
 
 /** The format field of a checkpoint file, or undefined where it cannot be read as one. */
 function checkpointFormat(file: string): unknown {

@@ -11,21 +11,7 @@ import { checkOutFile } from "./out-guard";
 import { interruptible } from "./signals";
 import { checkFinite, imageShapeOfCheckpoint } from "./model-outputs";
 import { plural } from "./plural";
-
-export const SAMPLE_HELP = `vae-lab sample --model FILE [--n N] [--seed S] [--out FILE] [--backend B]
-
-Draw z ~ N(0, I) and decode it: the pixel means of p(x|z) of a checkpoint written by vae-lab train.
-The output format follows the extension of --out:
-  .html   an image grid (self-contained page, works offline)
-  .json   { "n", "seed", "rows", "cols", "latentDim", "images": [[784 pixel means in 0..1], ...] }
-
-Options:
-  --model FILE           checkpoint to read (required)
-  --n N                  number of samples [16]
-  --seed S               seed of the draws (same seed, same samples) [1]
-  --out FILE             .html or .json [samples.html]
-  --backend B            auto | tensorflow | wasm | cpu [auto]
-`;
+export { SAMPLE_HELP } from "./command-help";
 
 export async function sampleCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, { model: { type: "string" }, n: { type: "string" }, seed: { type: "string" }, out: { type: "string" }, backend: { type: "string" } });

@@ -20,8 +20,8 @@ import { loadNpy, loadNpyFolder, npyClassNames, npyImageShape, readNpyHeader, re
 import { Binarize, DataError, DEFAULT_TEST_FRACTION, DIGIT_CLASSES, heldOutSplit, ImageSet } from "./image-set";
 import { Fit, resizeInto, Size } from "./resize";
 
-export type DatasetName = "mnist" | "fashion-mnist";
-export const DATASET_CHOICES: readonly DatasetName[] = ["mnist", "fashion-mnist"];
+import { DatasetName, DATASET_CHOICES } from "./dataset-names";
+export { DatasetName, DATASET_CHOICES } from "./dataset-names";
 
 /** What to load: a named data set or a path, and how to read images (ImageFolderOptions: size, fit, grey, split, binarisation, limit). */
 export interface DatasetSpec extends ImageFolderOptions {

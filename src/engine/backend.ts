@@ -10,9 +10,9 @@ import * as tf from "./tf";
 import { enableFastTile } from "./wasm-tile";
 import { enableNativeMatMul, nativeBlasCore, nativeHowto, nativeMatMulStatus } from "./native-kernels";
 import { enableConvKernels } from "./wasm-conv";
+import { BackendChoice, BackendError, parseBackendChoice } from "./backend-choice";
 
-export type BackendChoice = "auto" | "tensorflow" | "wasm" | "cpu";
-export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "tensorflow", "wasm", "cpu"];
+export { BACKEND_CHOICES, BackendChoice, BackendError, parseBackendChoice } from "./backend-choice";
 
 export interface BackendInfo {
   /** The backend that runs: "tensorflow", "wasm" or "cpu". */
@@ -25,20 +25,6 @@ export interface BackendInfo {
   skipped: { name: string; reason: string }[];
   /** One-line human summary, e.g. "wasm (SIMD) + native kernels (OpenBLAS SkylakeX: matmul, conv, Adam, Bernoulli NLL) — tfjs 4.22.0; tensorflow skipped: not installed". */
   summary: string;
-}
-
-/** Thrown for a backend name that is not one of BACKEND_CHOICES, or an explicit choice that cannot load. */
-export class BackendError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "BackendError";
-  }
-}
-
-export function parseBackendChoice(value: string | undefined, source = "backend"): BackendChoice {
-  if (value === undefined || value === "") return "auto";
-  if ((BACKEND_CHOICES as readonly string[]).includes(value)) return value as BackendChoice;
-  throw new BackendError(`${source}: unknown backend "${value}" (expected one of ${BACKEND_CHOICES.join(", ")})`);
 }
 
 function firstLine(e: unknown): string {

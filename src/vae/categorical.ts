@@ -27,8 +27,8 @@ import { gumbelSoftmax, straightThrough, vimcoSignals } from "../prob/categorica
 import { bernoulliNll } from "./model";
 import { TrainingDivergedError } from "./train";
 
-export type CategoricalEstimator = "score" | "score-loo" | "vimco" | "gumbel" | "st";
-export const CATEGORICAL_ESTIMATORS: readonly CategoricalEstimator[] = ["score", "score-loo", "vimco", "gumbel", "st"];
+import { CategoricalEstimator, CATEGORICAL_ESTIMATORS } from "./categorical-estimators";
+export { CategoricalEstimator, CATEGORICAL_ESTIMATORS } from "./categorical-estimators";
 
 export interface CategoricalVaeConfig {
   inputDim: number;

@@ -15,9 +15,8 @@ import { nativeBernoulliNll } from "../engine/native-kernels";
 import { Rng, tfSeed } from "../engine/random";
 import type { LatentModel } from "./latent-model";
 
-export type Activation = "relu" | "tanh" | "softplus" | "elu" | "leakyRelu" | "sigmoid";
-export const ACTIVATIONS: readonly Activation[] = ["relu", "tanh", "softplus", "elu", "leakyRelu", "sigmoid"];
-export type Likelihood = "bernoulli" | "gaussian";
+import { Activation, ACTIVATIONS, Likelihood } from "./model-options";
+export { Activation, ACTIVATIONS, Likelihood } from "./model-options";
 
 export interface VaeConfig {
   /** Pixels per image (784 for MNIST). */

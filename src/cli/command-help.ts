@@ -1,0 +1,53 @@
+/**
+ * The help of the subcommands that have their own (train's resuming, sample, encode, export): plain text,
+ * apart from the commands themselves, which load TensorFlow.js, so that `vae-lab COMMAND --help` answers
+ * without loading it. The general help and the other commands' options are in main.ts.
+ */
+export const RESUME_HELP = `Resuming (vae-lab train --resume DIR [--epochs N] [--out DIR2] [--data DIR] [--backend B] [--iwae-k N] [--iwae-images N]):
+  continues the run saved in DIR — its model.json and training-state.json (Adam's step and moments, the
+  random stream) — for --epochs N more epochs [as many as that run had], with that run's settings, and
+  writes to --out [DIR itself]. 1 + 1 epochs give the same weights as 2 epochs in one run.
+`;
+
+export const SAMPLE_HELP = `vae-lab sample --model FILE [--n N] [--seed S] [--out FILE] [--backend B]
+
+Draw z ~ N(0, I) and decode it: the pixel means of p(x|z) of a checkpoint written by vae-lab train.
+The output format follows the extension of --out:
+  .html   an image grid (self-contained page, works offline)
+  .json   { "n", "seed", "rows", "cols", "latentDim", "images": [[784 pixel means in 0..1], ...] }
+
+Options:
+  --model FILE           checkpoint to read (required)
+  --n N                  number of samples [16]
+  --seed S               seed of the draws (same seed, same samples) [1]
+  --out FILE             .html or .json [samples.html]
+  --backend B            auto | tensorflow | wasm | cpu [auto]
+`;
+
+export const ENCODE_HELP = `vae-lab encode --model FILE --out FILE.json [--data DIR] [--split S] [--limit N] [--backend B]
+
+Encode MNIST digits with the encoder of a checkpoint written by vae-lab train: for every image the mean
+and log-variance of q(z|x), with its label. Writes JSON:
+  { "split", "count", "latentDim", "labels": [...], "mu": [[...], ...], "logVar": [[...], ...] }
+
+Options:
+  --model FILE           checkpoint to read (required)
+  --out FILE             JSON file to write (required)
+  --data DIR             folder with the MNIST IDX files [MNIST as installed with vae-lab]
+  --split S              test | train [test]
+  --limit N              encode only the first N images [all]
+  --backend B            auto | tensorflow | wasm | cpu [auto]
+`;
+
+export const EXPORT_HELP = `vae-lab export --model FILE --out DIR [--backend B]
+
+Write the model of a checkpoint (the model.json that vae-lab train writes) as two TensorFlow.js Layers
+models that tf.loadLayersModel loads in Node or a browser, each a folder with model.json and weights.bin:
+  DIR/encoder/   x [batch, 784] → [μ, log σ²], two outputs of [batch, latent dimensions]
+  DIR/decoder/   z [batch, latent dimensions] → pixel means [batch, 784] (the sigmoid of the logits)
+
+Options:
+  --model FILE           checkpoint to read (required)
+  --out DIR              output folder (required)
+  --backend B            auto | tensorflow | wasm | cpu [auto]
+`;
