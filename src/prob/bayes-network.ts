@@ -118,18 +118,20 @@ export function probabilityOf(joint: JointTable, assignment: Record<string, numb
   return m.probs[names.reduce((k, n, j) => k + assignment[n] * st[j], 0)];
 }
 
+/** The marginal tables that compare X and Y given Z: p(x, y, z), p(x, z), p(y, z), p(z), z's configurations first-to-last. */
+function pairTables(joint: JointTable, x: string, y: string, given: string[], caller: string) {
+  if (x === y || given.includes(x) || given.includes(y)) throw new Error(`${caller}: x, y and the conditioning set must not overlap`);
+  const xyz = marginalOf(joint, [x, y, ...given]);
+  const z = marginalOf(joint, given);
+  return { xyz, xz: marginalOf(joint, [x, ...given]), yz: marginalOf(joint, [y, ...given]), z, zSize: z.probs.length, nx: xyz.states[0], ny: xyz.states[1] };
+}
+
 /**
  * Conditional mutual information I(X; Y | Z) in nats = Σ p(x, y, z) log[p(x, y | z) / (p(x | z) p(y | z))]:
  * zero exactly when X ⫫ Y | Z. With `given` empty it is the plain mutual information I(X; Y).
  */
 export function conditionalMutualInformation(joint: JointTable, x: string, y: string, given: string[] = []): number {
-  if (x === y || given.includes(x) || given.includes(y)) throw new Error("conditionalMutualInformation: x, y and the conditioning set must not overlap");
-  const xyz = marginalOf(joint, [x, y, ...given]);
-  const xz = marginalOf(joint, [x, ...given]);
-  const yz = marginalOf(joint, [y, ...given]);
-  const z = marginalOf(joint, given);
-  const zSize = z.probs.length;
-  const [nx, ny] = [xyz.states[0], xyz.states[1]];
+  const { xyz, xz, yz, z, zSize, nx, ny } = pairTables(joint, x, y, given, "conditionalMutualInformation");
   let mi = 0;
   for (let a = 0; a < nx; a++) {
     for (let b = 0; b < ny; b++) {
@@ -147,12 +149,7 @@ export function conditionalMutualInformation(joint: JointTable, x: string, y: st
  * configurations of `given` with p(z) > 0; `given` empty compares p(x, y) with p(x) p(y)).
  */
 export function independenceGap(joint: JointTable, x: string, y: string, given: string[] = []): number {
-  const xyz = marginalOf(joint, [x, y, ...given]);
-  const xz = marginalOf(joint, [x, ...given]);
-  const yz = marginalOf(joint, [y, ...given]);
-  const z = marginalOf(joint, given);
-  const zSize = z.probs.length;
-  const [nx, ny] = [xyz.states[0], xyz.states[1]];
+  const { xyz, xz, yz, z, zSize, nx, ny } = pairTables(joint, x, y, given, "independenceGap");
   let gap = 0;
   for (let c = 0; c < zSize; c++) {
     if (!(z.probs[c] > 0)) continue;
