@@ -88,7 +88,7 @@ describe("vae-lab train (smoke run on the tiny fixture)", () => {
   it("the report of the default model (784-400-2, as npm start trains) stays within 4 MB: one plotly.js, pictures as PNG", () => {
     const fs = require("fs") as typeof import("fs");
     const out = scratchDir("vae-lab-train-");
-    const r = run("train", "--epochs", "1", "--data", data, "--out", out, "--backend", "cpu", "--iwae-k", "0", "--seed", "3");
+    const r = run("train", "--epochs", "1", "--data", data, "--out", out, "--backend", "wasm", "--iwae-k", "0", "--seed", "3");
     expect(r.code, r.err).toBe(0);
     const html = fs.readFileSync(path.join(out, "report.html"), "utf8");
     expect(html.match(/window\.Plotly = Plotly/g)).toHaveLength(1);
