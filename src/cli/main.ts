@@ -7,6 +7,7 @@ import { parseArgs } from "util";
 import { BackendChoice, initBackend, nativeKernelsHint, parseBackendChoice } from "../engine/backend";
 import { nativeBlasCore } from "../engine/native-kernels";
 import { runBench } from "./bench";
+import { parsePeers, parseThreads, peersPython, PEER_NAMES } from "../bench/peers";
 import { ARCH_CHOICES, Arch, DEFAULT_JOB, JobConfig, runJob } from "./job";
 import { exitCodeOf, InterruptedError, onInterrupt } from "./signals";
 import { BINARIZE_CHOICES, Binarize } from "../data/mnist";
@@ -85,8 +86,16 @@ Options of bench:
   --arch A               mlp (the reference setup) | conv (the convolutional VAE, z = 2) [mlp]
   --steps N              time N optimisation steps instead of a full epoch (469 steps)
   --backend B            auto | tensorflow | wasm | cpu [auto]
-  --no-torch             skip the PyTorch comparison
+  --no-torch             skip the system PyTorch comparison (Debian's python3-torch, from a clone)
   --profile              also print where a training step's time goes, kernel by kernel
+  --peers LIST           also run the same epoch in other frameworks, one table side by side (seconds,
+                         images/s, test −ELBO, ratio to the fastest): all | none | a comma-separated list of
+                         ${PEER_NAMES.join(", ")} [system-torch only]
+                         (make their venv first: npm run bench:peers-setup)
+  --threads T            the peers' threads: one (each on one thread, as vae-lab) | default (each
+                         framework's own default) | both [one]
+  --peers-python PATH    the Python that runs the peers [$VAE_LAB_PEERS_VENV/bin/python, else
+                         ~/.cache/vae-lab/peers-venv/bin/python]
 
 Options of notebooks:
   --quick                run the notebooks in quick mode (reduced data and sample counts, as in CI)
@@ -344,8 +353,23 @@ async function notebooks(argv: string[]): Promise<void> {
 }
 
 async function bench(argv: string[]): Promise<void> {
-  const { values } = parse(argv, { steps: { type: "string" }, backend: { type: "string" }, "no-torch": { type: "boolean" }, profile: { type: "boolean" }, arch: { type: "string" } });
+  const { values } = parse(argv, {
+    steps: { type: "string" },
+    backend: { type: "string" },
+    "no-torch": { type: "boolean" },
+    profile: { type: "boolean" },
+    arch: { type: "string" },
+    peers: { type: "string" },
+    threads: { type: "string" },
+    "peers-python": { type: "string" },
+  });
+  const peers = parsePeers(values.peers as string | undefined);
+  if (values.threads !== undefined && peers === undefined) throw new UsageError("--threads: only with --peers (vae-lab itself runs on one thread)");
+  if (values["peers-python"] !== undefined && peers === undefined) throw new UsageError("--peers-python: only with --peers");
   await runBench({
+    peers,
+    threads: parseThreads(values.threads as string | undefined),
+    peersPython: peersPython(pathFlag(values, "peers-python")),
     arch: choiceFlag<Arch>(values, "arch", "mlp", ARCH_CHOICES),
     profile: !!values.profile,
     steps: values.steps === undefined ? undefined : intFlag(values, "steps", 1),
