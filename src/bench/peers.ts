@@ -28,10 +28,10 @@ const setup = require(path.join(PACKAGE_ROOT, "src", "bench", "peers-setup.js"))
 
 /** What `--peers` names, and how: the script, its extra arguments, and a label for the table. */
 const PEER_SCRIPTS: Record<Exclude<PeerName, "system-torch">, { script: string; args: string[]; label: string }> = {
-  torch: { script: "torch_peer.py", args: [], label: "PyTorch eager" },
-  "torch-compile": { script: "torch_peer.py", args: ["--compile"], label: "PyTorch torch.compile" },
-  jax: { script: "jax_peer.py", args: [], label: "JAX jax.jit" },
-  keras: { script: "keras_peer.py", args: [], label: "Keras 3 jit_compile" },
+  torch: { script: "torch_peer.py", args: [], label: "PyTorch {v} eager" },
+  "torch-compile": { script: "torch_peer.py", args: ["--compile"], label: "PyTorch {v} torch.compile" },
+  jax: { script: "jax_peer.py", args: [], label: "JAX {v}, step in jax.jit" },
+  keras: { script: "keras_peer.py", args: [], label: "Keras {v}, jit_compile" },
 };
 
 /** `--peers`: "all", "none", or a comma-separated list of PEER_NAMES. */
@@ -121,7 +121,7 @@ export function runPeer(name: PeerName, run: PeerRun): PeerOutcome {
     return { name, skipped: `failed: ${last.slice(0, 300)}` };
   }
   const row: PeerRow = {
-    name: `${spec.label} (${out.version})`,
+    name: spec.label.replace("{v}", out.version ?? "?"),
     threads: run.threads,
     threadCount: out.threads,
     secondsPerEpoch: out.secondsPerEpoch,

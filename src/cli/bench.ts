@@ -155,6 +155,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         outcomes.push(runPeer(name, { arch, threads: t, steps, trainImages: train.files.images, testImages: testSet.files.images, python: options.peersPython }));
       }
     }
+    for (const o of outcomes) if ("skipped" in o && !result.skipped.some((s) => s.name === o.name)) result.skipped.push({ name: o.name, reason: o.skipped });
+    if (!outcomes.some((o) => "row" in o)) {
+      for (const s of result.skipped) log(`skipped ${s.name}: ${s.reason}`);
+      return result;
+    }
     // vae-lab's test −ELBO after its timed steps, on the whole test set as the peers', one draw of z per image.
     const testLoss = evaluateElbo(vae, testSet, { batchSize: 500, seed: 1 }).loss;
     const ours = (t: ThreadSetting): PeerRow => ({ name: `vae-lab (${backend.name})`, threads: t, threadCount: 1, secondsPerEpoch, cpuSecondsPerEpoch: cpuPerEpoch, testLoss });
@@ -162,7 +167,6 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       result.rows.push(ours(t));
       for (const o of outcomes) if ("row" in o && o.row.threads === t) result.rows.push(o.row);
     }
-    for (const o of outcomes) if ("skipped" in o && !result.skipped.some((s) => s.name === o.name)) result.skipped.push({ name: o.name, reason: o.skipped });
     log("");
     log(`${steps < STEPS_PER_EPOCH ? `${steps} steps timed, per epoch of ${STEPS_PER_EPOCH}; ` : ""}test −ELBO on the ${testSet.count} test images after ${steps < STEPS_PER_EPOCH ? `${steps} steps` : "the epoch"}; warm-up (compilation) not timed:`);
     for (const line of formatPeerTable(result.rows)) log(line);

@@ -107,7 +107,7 @@ def main():
     for i in range(0, len(xte), pc.BATCH):
         test += float(test_sum(tf.constant(xte[i:i + pc.BATCH].reshape(shape))))
     threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
-    pc.report(PEER, "Keras 3 (TensorFlow, jit_compile)", f"keras {keras.__version__}, tensorflow {tf.__version__}",
+    pc.report(PEER, "Keras 3 (TensorFlow, jit_compile)", f"{keras.__version__} (TensorFlow {tf.__version__})",
               "XLA CPU (the step compiled by XLA: Eigen products, no oneDNN)",
               threads, warmup, steps, seconds, cpu, test / len(xte))
 

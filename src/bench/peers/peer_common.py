@@ -14,7 +14,10 @@ after it) and are reported as warmupSeconds.
 """
 import argparse, gzip, json, os, sys
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:  # reported as a skip by parse_args, which knows the peer's name
+    np = None
 
 BATCH = 128
 TRAIN_IMAGES = 60000
@@ -31,7 +34,10 @@ def parse_args(peer, extra=None):
     p.add_argument("--seed", type=int, default=1)
     if extra:
         extra(p)
-    return p.parse_args()
+    a = p.parse_args()
+    if np is None:
+        skip(peer, f"no NumPy in {sys.executable}")
+    return a
 
 
 def skip(peer, reason):
