@@ -24,7 +24,10 @@ interface PeersSetup {
   venvPython(venv: string): string;
   SETUP_COMMAND: string;
 }
-const setup = require(path.join(PACKAGE_ROOT, "src", "bench", "peers-setup.js")) as PeersSetup;
+/** The setup script's module (where the venv is, the command that makes it), loaded when the peers are first asked about. */
+function setupModule(): PeersSetup {
+  return require(path.join(PACKAGE_ROOT, "src", "bench", "peers-setup.js")) as PeersSetup;
+}
 
 /** What `--peers` names, and how: the script, its extra arguments, and a label for the table. */
 const PEER_SCRIPTS: Record<Exclude<PeerName, "system-torch">, { script: string; args: string[]; label: string }> = {
@@ -56,7 +59,9 @@ export function parseThreads(raw: string | undefined): ThreadSetting[] {
 
 /** The Python of the peers: --peers-python, else the venv of bench:peers-setup (VAE_LAB_PEERS_VENV or the user's cache). */
 export function peersPython(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return flag ?? setup.venvPython(setup.defaultVenv(env));
+  if (flag !== undefined) return flag;
+  const setup = setupModule();
+  return setup.venvPython(setup.defaultVenv(env));
 }
 
 /** A peer's result: a row of the table and its framework's description, or the reason it did not run. */
@@ -110,6 +115,7 @@ export interface PeerRun {
 export function runPeer(name: PeerName, run: PeerRun): PeerOutcome {
   if (name === "system-torch") return runSystemTorch(run);
   const spec = PEER_SCRIPTS[name];
+  const setup = setupModule();
   if (!fs.existsSync(run.python)) return { name, skipped: `no Python at ${run.python}; run ${setup.SETUP_COMMAND}, or give --peers-python` };
   const args = [path.join(PEER_DIR, spec.script), ...spec.args, "--arch", run.arch, "--threads", run.threads, "--steps", String(run.steps), "--train", run.trainImages, "--test", run.testImages];
   const r = spawnSync(run.python, args, { encoding: "utf8", maxBuffer: 64 << 20 });

@@ -369,7 +369,7 @@ async function bench(argv: string[]): Promise<void> {
   await runBench({
     peers,
     threads: parseThreads(values.threads as string | undefined),
-    peersPython: peersPython(pathFlag(values, "peers-python")),
+    peersPython: peers === undefined ? "" : peersPython(pathFlag(values, "peers-python")),
     arch: choiceFlag<Arch>(values, "arch", "mlp", ARCH_CHOICES),
     profile: !!values.profile,
     steps: values.steps === undefined ? undefined : intFlag(values, "steps", 1),
