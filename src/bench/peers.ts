@@ -78,6 +78,8 @@ interface PeerJson {
   secondsPerEpoch?: number;
   cpuSecondsPerEpoch?: number;
   testLoss?: number;
+  /** How the threads were set, where more than a count says it (JAX). */
+  threadsNote?: string;
 }
 
 /** The last line of a child's output that is a JSON object, or undefined. */
@@ -135,7 +137,7 @@ export function runPeer(name: PeerName, run: PeerRun): PeerOutcome {
     testLoss: out.testLoss,
     warmupSeconds: out.warmupSeconds,
   };
-  return { name, row, describe: `${out.framework} ${out.version}: ${out.backend}, ${out.threads} thread${out.threads === 1 ? "" : "s"}` };
+  return { name, row, describe: `${out.framework} ${out.version}: ${out.backend}, ${out.threads} thread${out.threads === 1 ? "" : "s"}${out.threadsNote ? ` (${out.threadsNote})` : ""}` };
 }
 
 /** Debian's PyTorch with the reference script (a clone of the repository only: test/ is not installed). */

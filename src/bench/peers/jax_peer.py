@@ -133,7 +133,7 @@ def main():
         test += float(test_sum(params, xte[i:i + pc.BATCH], sub))
     dev = jax.devices()[0]
     threads = 1 if a.threads == "one" else os.cpu_count()
-    pc.report(PEER, "JAX (jax.jit step)", jax.__version__, f"XLA {dev.platform} ({jax.default_backend()})", threads, warmup, steps, seconds, cpu, test / len(xte),
+    pc.report(PEER, "JAX (jax.jit step)", jax.__version__, f"XLA {dev.platform.upper()} (the whole step compiled by XLA)", threads, warmup, steps, seconds, cpu, test / len(xte),
               {"threadsNote": "XLA flags for one thread, pinned to one core" if a.threads == "one" else "XLA's default pool"})
 
 

@@ -108,7 +108,7 @@ def main():
         test += float(test_sum(tf.constant(xte[i:i + pc.BATCH].reshape(shape))))
     threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
     pc.report(PEER, "Keras 3 (TensorFlow, jit_compile)", f"{keras.__version__} (TensorFlow {tf.__version__})",
-              "XLA CPU (the step compiled by XLA: Eigen products, no oneDNN)",
+              "XLA CPU (the whole step compiled by XLA)",
               threads, warmup, steps, seconds, cpu, test / len(xte))
 
 
