@@ -5,38 +5,32 @@
  * With `arch: "conv"`, the TensorFlow convolutional-VAE tutorial's model (z = 2, threshold-binarised MNIST)
  * against test/reference/pytorch_conv_vae.py. Prints seconds per epoch and images per second.
  */
-import { spawnSync } from "child_process";
-import * as fs from "fs";
-import * as path from "path";
 import * as tf from "../engine/tf";
 import { BackendChoice, initBackend, nativeKernelsHint } from "../engine/backend";
 import { nativeBlasCore } from "../engine/native-kernels";
+import * as fs from "fs";
 import * as os from "os";
 import { loadMnist } from "../data/mnist";
-import { trainVae } from "../vae/train";
+import { evaluateElbo, trainVae } from "../vae/train";
 import { Vae } from "../vae/model";
 import { ConvVae } from "../vae/conv";
 import type { Binarize } from "../data/mnist";
+import { PeerName, PeerOutcome, runPeer } from "../bench/peers";
+import { formatPeerTable, PeerRow, ThreadSetting } from "../bench/peer-table";
 
 export interface BenchResult {
   backend: string;
   steps: number;
   secondsPerEpoch: number;
   imagesPerSecond: number;
-  torch?: { secondsPerEpoch: number; imagesPerSecond: number; ratio: number };
+  /** vae-lab's row and each peer's, where peers ran. */
+  rows: PeerRow[];
+  skipped: { name: PeerName; reason: string }[];
 }
 
 const TRAIN_IMAGES = 60000;
 const BATCH = 128;
 const STEPS_PER_EPOCH = Math.ceil(TRAIN_IMAGES / BATCH);
-
-function findTorchPython(): string | undefined {
-  for (const py of ["/usr/bin/python3", "python3"]) {
-    const r = spawnSync(py, ["-c", "import torch"], { stdio: "ignore" });
-    if (r.status === 0) return py;
-  }
-  return undefined;
-}
 
 /** Per-kernel time of a few training steps (tf.profile), grouped by kernel and input shapes. */
 async function profileSteps(log: (s: string) => void, setup: BenchSetup): Promise<void> {
@@ -87,15 +81,48 @@ const SETUPS: Record<"mlp" | "conv", BenchSetup> = {
   },
 };
 
-export async function runBench(options: { steps?: number; backend: BackendChoice; torch: boolean; profile?: boolean; arch?: "mlp" | "conv"; log: (s: string) => void }): Promise<BenchResult> {
+/** The CPU's model, count, vector flags (AVX2, AVX-512F) and the load average, in one line. */
+export function cpuLine(cpuinfo: string, cpus: number, load: number[]): string {
+  const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.trim() ?? "unknown CPU";
+  const flags = new Set((/^flags\s*:(.*)$/m.exec(cpuinfo)?.[1] ?? "").trim().split(/\s+/));
+  const vector = ["avx2", "avx512f"].filter((f) => flags.has(f));
+  return `cpu: ${model} × ${cpus}${vector.length ? ` (${vector.join(", ")})` : flags.size > 1 ? " (no AVX2)" : ""}; load average ${load.map((l) => l.toFixed(2)).join(" ")}`;
+}
+
+function readCpuinfo(): string {
+  try {
+    return fs.readFileSync("/proc/cpuinfo", "utf8");
+  } catch {
+    return `model name : ${os.cpus()[0]?.model ?? "unknown"}`;
+  }
+}
+
+export interface BenchOptions {
+  steps?: number;
+  backend: BackendChoice;
+  /** Whether the system's PyTorch (Debian's, with test/reference's scripts) runs too. */
+  torch: boolean;
+  /** The peers to run after vae-lab (--peers); without, only the system PyTorch (unless torch is false). */
+  peers?: PeerName[];
+  /** Thread settings of the peers: one thread each, each framework's default, or both. */
+  threads?: ThreadSetting[];
+  /** The Python of the peers (--peers-python; default the venv of bench:peers-setup). */
+  peersPython: string;
+  profile?: boolean;
+  arch?: "mlp" | "conv";
+  log: (s: string) => void;
+}
+
+export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const { log } = options;
-  const setup = SETUPS[options.arch ?? "mlp"];
+  const arch = options.arch ?? "mlp";
+  const setup = SETUPS[arch];
   const backend = await initBackend(options.backend);
   const steps = Math.min(options.steps ?? STEPS_PER_EPOCH, STEPS_PER_EPOCH);
   log(`backend: ${backend.summary}`);
   const core = nativeBlasCore();
   const blas = core ? `OpenBLAS ${core.name}` : backend.name === "tensorflow" ? "libtensorflow's own kernels" : "none (no native kernels)";
-  log(`cpu: ${os.cpus()[0]?.model ?? "unknown"} × ${os.cpus().length}; BLAS core: ${blas}`);
+  log(`${cpuLine(readCpuinfo(), os.cpus().length, os.loadavg())}; vae-lab's BLAS core: ${blas}`);
   const hint = nativeKernelsHint(backend);
   if (hint) log(hint);
   log(`setup: ${setup.describe}; timing ${steps} of ${STEPS_PER_EPOCH} steps per epoch`);
@@ -109,34 +136,47 @@ export async function runBench(options: { steps?: number; backend: BackendChoice
   const cpu0 = process.cpuUsage();
   const [rec] = trainVae(vae, train, tiny, { epochs: 1, batchSize: BATCH, seed: 1 });
   const cpu = process.cpuUsage(cpu0);
-  vae.dispose();
   const secondsPerEpoch = (rec.seconds / Math.ceil(train.count / BATCH)) * STEPS_PER_EPOCH;
-  const result: BenchResult = { backend: backend.name, steps, secondsPerEpoch, imagesPerSecond: TRAIN_IMAGES / secondsPerEpoch };
+  const result: BenchResult = { backend: backend.name, steps, secondsPerEpoch, imagesPerSecond: TRAIN_IMAGES / secondsPerEpoch, rows: [], skipped: [] };
   log(`vae-lab (${backend.name}):  ${secondsPerEpoch.toFixed(2)} s per epoch, ${result.imagesPerSecond.toFixed(0)} images/s`);
   // CPU time is what a busy machine distorts least (wall-clock time there includes waiting for a core).
   const cpuPerEpoch = ((cpu.user + cpu.system) / 1e6 / Math.ceil(train.count / BATCH)) * STEPS_PER_EPOCH;
   log(`  CPU time: ${cpuPerEpoch.toFixed(2)} s per epoch`);
-  if (options.profile) await profileSteps(log, setup);
-
-  const script = path.join(__dirname, "..", "..", "test", "reference", setup.script);
-  const py = options.torch && fs.existsSync(script) ? findTorchPython() : undefined;
-  if (!options.torch) return result;
-  if (!py) {
-    log("PyTorch: not installed (apt-get install python3-torch for the comparison)");
+  try {
+    if (options.profile) await profileSteps(log, setup);
+    const peers = (options.peers ?? ["system-torch"]).filter((p) => options.torch || p !== "system-torch");
+    if (peers.length === 0) return result;
+    const threads = options.threads ?? ["one"];
+    const testSet = loadMnist({ split: "test", binarize: setup.binarize });
+    const outcomes: PeerOutcome[] = [];
+    for (const t of threads) {
+      for (const name of peers) {
+        log(`running ${name}${threads.length > 1 ? ` (${t === "one" ? "one thread" : "default threads"})` : ""}…`);
+        outcomes.push(runPeer(name, { arch, threads: t, steps, trainImages: train.files.images, testImages: testSet.files.images, python: options.peersPython }));
+      }
+    }
+    for (const o of outcomes) if ("skipped" in o && !result.skipped.some((s) => s.name === o.name)) result.skipped.push({ name: o.name, reason: o.skipped });
+    if (!outcomes.some((o) => "row" in o)) {
+      for (const s of result.skipped) log(`skipped ${s.name}: ${s.reason}`);
+      return result;
+    }
+    // vae-lab's test −ELBO after its timed steps, on the whole test set as the peers', one draw of z per image.
+    const testLoss = evaluateElbo(vae, testSet, { batchSize: 500, seed: 1 }).loss;
+    const ours = (t: ThreadSetting): PeerRow => ({ name: `vae-lab (${backend.name})`, threads: t, threadCount: 1, secondsPerEpoch, cpuSecondsPerEpoch: cpuPerEpoch, testLoss });
+    for (const t of threads) {
+      result.rows.push(ours(t));
+      for (const o of outcomes) if ("row" in o && o.row.threads === t) result.rows.push(o.row);
+    }
+    log("");
+    log(`${steps < STEPS_PER_EPOCH ? `${steps} steps timed, per epoch of ${STEPS_PER_EPOCH}; ` : ""}test −ELBO on the ${testSet.count} test images after ${steps < STEPS_PER_EPOCH ? `${steps} steps` : "the epoch"}; warm-up (compilation) not timed:`);
+    for (const line of formatPeerTable(result.rows)) log(line);
+    log(`${cpuLine(readCpuinfo(), os.cpus().length, os.loadavg())} (at the end)`);
+    log(`vae-lab: ${blas}, 1 thread`);
+    const described = new Set<string>();
+    for (const o of outcomes) if ("describe" in o && !described.has(o.describe)) (described.add(o.describe), log(o.describe));
+    for (const s of result.skipped) log(`skipped ${s.name}: ${s.reason}`);
     return result;
+  } finally {
+    vae.dispose();
   }
-  const r = spawnSync(py, [script, "--steps", String(steps), "--threads", "1"], { encoding: "utf8" });
-  if (r.status !== 0) {
-    log(`PyTorch: reference run failed: ${(r.stderr || "").trim().split("\n").pop()}`);
-    return result;
-  }
-  const t = JSON.parse(r.stdout.trim().split("\n").pop() as string) as { secondsPerEpoch: number; cpuSecondsPerEpoch?: number };
-  result.torch = { secondsPerEpoch: t.secondsPerEpoch, imagesPerSecond: TRAIN_IMAGES / t.secondsPerEpoch, ratio: secondsPerEpoch / t.secondsPerEpoch };
-  // The child inherits this process's OPENBLAS_CORETYPE (the user's, or the one chosen in blas-core.ts), so a
-  // PyTorch on the system's OpenBLAS runs the same kernel set.
-  const torchBlas = process.env.OPENBLAS_CORETYPE ? `OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE}` : "its BLAS's own core choice";
-  log(`PyTorch (CPU, 1 thread, ${torchBlas}): ${t.secondsPerEpoch.toFixed(2)} s per epoch, ${result.torch.imagesPerSecond.toFixed(0)} images/s`);
-  if (t.cpuSecondsPerEpoch !== undefined) log(`  CPU time: ${t.cpuSecondsPerEpoch.toFixed(2)} s per epoch`);
-  log(`ratio vae-lab / PyTorch: ${result.torch.ratio.toFixed(2)}×`);
-  return result;
 }

@@ -9,6 +9,7 @@ import * as path from "path";
 // loading TensorFlow.js (half a second of a bad command's time). Each command loads what it runs (below).
 import { BackendChoice, parseBackendChoice } from "../engine/backend-choice";
 import { ARCH_CHOICES, Arch, DEFAULT_JOB, JobConfig } from "./job-config";
+import { parsePeers, parseThreads, peersPython, PEER_NAMES } from "../bench/peers";
 import { exitCodeOf, InterruptedError, onInterrupt } from "./signals";
 import { Binarize, BINARIZE_CHOICES } from "../data/image-set";
 import { DATASET_CHOICES, DatasetName } from "../data/dataset-names";
@@ -96,8 +97,16 @@ Options of bench:
   --arch A               mlp (the reference setup) | conv (the convolutional VAE, z = 2) [mlp]
   --steps N              time N optimisation steps instead of a full epoch (469 steps)
   --backend B            auto | tensorflow | wasm | cpu [auto]
-  --no-torch             skip the PyTorch comparison
+  --no-torch             skip the system PyTorch comparison (Debian's python3-torch, from a clone)
   --profile              also print where a training step's time goes, kernel by kernel
+  --peers LIST           also run the same epoch in other frameworks, one table side by side (seconds,
+                         images/s, test −ELBO, ratio to the fastest): all | none | a comma-separated list of
+                         ${PEER_NAMES.join(", ")} [system-torch only]
+                         (make their venv first: npm run bench:peers-setup)
+  --threads T            the peers' threads: one (each on one thread, as vae-lab) | default (each
+                         framework's own default) | both [one]
+  --peers-python PATH    the Python that runs the peers [$VAE_LAB_PEERS_VENV/bin/python, else
+                         ~/.cache/vae-lab/peers-venv/bin/python]
 
 Options of notebooks:
   --quick                run the notebooks in quick mode (reduced data and sample counts, as in CI)
@@ -355,8 +364,23 @@ async function notebooks(argv: string[]): Promise<void> {
 }
 
 async function bench(argv: string[]): Promise<void> {
-  const { values } = parse(argv, { steps: { type: "string" }, backend: { type: "string" }, "no-torch": { type: "boolean" }, profile: { type: "boolean" }, arch: { type: "string" } });
+  const { values } = parse(argv, {
+    steps: { type: "string" },
+    backend: { type: "string" },
+    "no-torch": { type: "boolean" },
+    profile: { type: "boolean" },
+    arch: { type: "string" },
+    peers: { type: "string" },
+    threads: { type: "string" },
+    "peers-python": { type: "string" },
+  });
+  const peers = parsePeers(values.peers as string | undefined);
+  if (values.threads !== undefined && peers === undefined) throw new UsageError("--threads: only with --peers (vae-lab itself runs on one thread)");
+  if (values["peers-python"] !== undefined && peers === undefined) throw new UsageError("--peers-python: only with --peers");
   const options = {
+    peers,
+    threads: parseThreads(values.threads as string | undefined),
+    peersPython: peers === undefined ? "" : peersPython(pathFlag(values, "peers-python")),
     arch: choiceFlag<Arch>(values, "arch", "mlp", ARCH_CHOICES),
     profile: !!values.profile,
     steps: values.steps === undefined ? undefined : intFlag(values, "steps", 1),
