@@ -89,9 +89,16 @@ export function cpuLine(cpuinfo: string, cpus: number, load: number[]): string {
   return `cpu: ${model} × ${cpus}${vector.length ? ` (${vector.join(", ")})` : flags.size > 1 ? " (no AVX2)" : ""}; load average ${load.map((l) => l.toFixed(2)).join(" ")}`;
 }
 
+/** The start of /proc/cpuinfo (the first CPU's model and flags come first; 64 KiB at most, read once). */
 function readCpuinfo(): string {
   try {
-    return fs.readFileSync("/proc/cpuinfo", "utf8");
+    const fd = fs.openSync("/proc/cpuinfo", "r");
+    try {
+      const buf = Buffer.alloc(64 << 10);
+      return buf.toString("utf8", 0, fs.readSync(fd, buf, 0, buf.length, 0));
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch {
     return `model name : ${os.cpus()[0]?.model ?? "unknown"}`;
   }
