@@ -54,6 +54,6 @@ export function imageMoments(image: ArrayLike<number>, rows: number, cols: numbe
 export function imageMomentsOfEach(images: ArrayLike<number>, rows: number, cols: number): ImageMoments[] {
   const p = rows * cols;
   if (images.length % p !== 0) throw new RangeError(`imageMomentsOfEach: ${images.length} values are not whole ${rows}×${cols} images`);
-  const values = Array.from(images);
-  return Array.from({ length: images.length / p }, (_, i) => imageMoments(values.slice(i * p, (i + 1) * p), rows, cols));
+  // Each image copied once, from whatever array-like holds them (not the whole set into an array first).
+  return Array.from({ length: images.length / p }, (_, i) => imageMoments(Array.prototype.slice.call(images, i * p, (i + 1) * p) as number[], rows, cols));
 }
