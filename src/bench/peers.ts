@@ -7,6 +7,7 @@
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { FlagError } from "../cli/flag-limits";
 import type { PeerRow, ThreadSetting } from "./peer-table";
@@ -113,6 +114,12 @@ export interface PeerRun {
   python: string;
 }
 
+/** Why a peer's run gave no result: the last line of its stderr (at most 300 characters), else its exit code. */
+function failed(r: { status: number | null; stderr?: string | null }): string {
+  const last = (r.stderr || "").trim().split("\n").pop() || `exit code ${r.status}`;
+  return `failed: ${last.slice(0, 300)}`;
+}
+
 /** Run one peer and return its row, or why it was skipped. */
 export function runPeer(name: PeerName, run: PeerRun): PeerOutcome {
   if (name === "system-torch") return runSystemTorch(run);
@@ -124,10 +131,7 @@ export function runPeer(name: PeerName, run: PeerRun): PeerOutcome {
   const out = lastJsonLine(r.stdout ?? "");
   if (r.error) return { name, skipped: `${run.python} did not start (${r.error.message})` };
   if (out?.skipped) return { name, skipped: `${out.skipped}${/^no /.test(out.skipped) ? `; run ${setup.SETUP_COMMAND}` : ""}` };
-  if (r.status !== 0 || out?.secondsPerEpoch === undefined) {
-    const last = (r.stderr || "").trim().split("\n").pop() || `exit code ${r.status}`;
-    return { name, skipped: `failed: ${last.slice(0, 300)}` };
-  }
+  if (r.status !== 0 || out?.secondsPerEpoch === undefined) return { name, skipped: failed(r) };
   const row: PeerRow = {
     name: spec.label.replace("{v}", out.version ?? "?"),
     threads: run.threads,
@@ -147,10 +151,10 @@ function runSystemTorch(run: PeerRun): PeerOutcome {
   if (!fs.existsSync(script)) return { name, skipped: `its script ${path.relative(PACKAGE_ROOT, script)} comes with a clone of the repository only` };
   const py = systemTorchPython();
   if (!py) return { name, skipped: "no system PyTorch (Debian/Ubuntu: apt-get install python3-torch)" };
-  const threads = run.threads === "one" ? "1" : String(require("os").cpus().length);
+  const threads = run.threads === "one" ? "1" : String(os.cpus().length);
   const r = spawnSync(py, [script, "--steps", String(run.steps), "--threads", threads], { encoding: "utf8" });
   const out = lastJsonLine(r.stdout ?? "");
-  if (r.status !== 0 || out?.secondsPerEpoch === undefined) return { name, skipped: `failed: ${(r.stderr || "").trim().split("\n").pop()}` };
+  if (r.status !== 0 || out?.secondsPerEpoch === undefined) return { name, skipped: failed(r) };
   const version = spawnSync(py, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" }).stdout.trim();
   const blas = process.env.OPENBLAS_CORETYPE ? `system OpenBLAS, OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE}` : "system BLAS, its own core choice";
   return {
