@@ -113,3 +113,33 @@ export function logNormal1d(x: number, mean: number, sd: number): number {
   const u = (x - mean) / sd;
   return -0.5 * u * u - Math.log(sd) - 0.5 * LOG_2PI;
 }
+
+/**
+ * Φ(x), the standard normal CDF, in plain arithmetic (no mathjs, whose loading costs more than a second):
+ * absolute error about 2e-16 everywhere, and in the lower tail a relative error of about 1e-14.
+ * For |x| ≤ 1.5, Marsaglia's series (J. Stat. Software 11(4), 2004),
+ * Φ(x) = ½ + φ(x) · (x + x³/3 + x⁵/(3·5) + x⁷/(3·5·7) + …), whose terms all have one sign, summed until a
+ * term no longer changes the sum; beyond, the tail Q(t) = 1 − Φ(t) = φ(t) / (t + 1/(t + 2/(t + 3/(t + …))))
+ * (Laplace's continued fraction), evaluated from the 150th level up, and Φ(x) = Q(−x) or 1 − Q(x).
+ */
+export function normalCdf(x: number): number {
+  if (Number.isNaN(x)) return NaN;
+  const t = Math.abs(x);
+  if (t > 1.5) {
+    if (t === Infinity) return x > 0 ? 1 : 0;
+    let f = t;
+    for (let k = 150; k >= 1; k--) f = t + k / f;
+    const tail = Math.exp(-0.5 * t * t - 0.5 * LOG_2PI) / f;
+    return x > 0 ? 1 - tail : tail;
+  }
+  const x2 = x * x;
+  let term = x;
+  let sum = x;
+  for (let k = 3; ; k += 2) {
+    term *= x2 / k;
+    const next = sum + term;
+    if (next === sum) break;
+    sum = next;
+  }
+  return 0.5 + sum * Math.exp(-0.5 * x2 - 0.5 * LOG_2PI);
+}

@@ -3,7 +3,7 @@
  * latent codes of a data set, decoded grids over the latent plane, reconstructions and prior samples.
  */
 import * as tf from "../engine/tf";
-import { mathjs } from "../engine/mathjs";
+import { normalCdf } from "../prob/gaussian";
 import { batchTensor, MnistSet } from "../data/mnist";
 import { Rng, tfSeed } from "../engine/random";
 import { tidyValue } from "../engine/tidy";
@@ -104,8 +104,8 @@ export function activeUnits(vae: LatentModel, set: MnistSet, options: { limit?: 
 
 /**
  * Φ⁻¹(p), the standard normal quantile: Acklam's rational approximation (relative error < 1.2e-9), refined
- * in the central region 0.02425 ≤ p ≤ 0.97575 by one Halley step on Φ(x) − p using mathjs's erf (there
- * 1 + erf has no cancellation), which brings it to ~1e-15.
+ * in the central region 0.02425 ≤ p ≤ 0.97575 by one Halley step on Φ(x) − p (normalCdf, prob/gaussian.ts: there
+ * Φ has no cancellation), which brings it to ~1e-15.
  */
 export function normalQuantile(p: number): number {
   if (!(p > 0 && p < 1)) throw new RangeError(`normalQuantile: p must be in (0, 1), got ${p}`);
@@ -125,7 +125,7 @@ export function normalQuantile(p: number): number {
   const q = p - 0.5;
   const r = q * q;
   const x = ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
-  const e = 0.5 * (1 + (mathjs().erf(x / Math.SQRT2) as number)) - p;
+  const e = normalCdf(x) - p;
   const u = e * Math.sqrt(2 * Math.PI) * Math.exp((x * x) / 2);
   return x - u / (1 + (x * u) / 2);
 }
