@@ -17,18 +17,19 @@ describe("vae-lab CLI (compiled)", () => {
     expect(r.out).toMatch(/^vae-lab — /);
   });
 
-  it("a flag it refuses, and --help, answer without loading TensorFlow.js (a refused train loads it once the flags pass)", () => {
+  it("a flag it refuses, and --help, answer without loading TensorFlow.js, for train, sample, encode and export (each loads it once the flags pass)", () => {
     const loaded = (...args: string[]) => {
       const script = `require(${JSON.stringify(cli)}).main(${JSON.stringify(args)}).then((code) => console.log(JSON.stringify({ code, tf: Object.keys(require.cache).filter((k) => k.includes("@tensorflow")).length })))`;
       const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", timeout: 120_000 });
       return JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { code: number; tf: number };
     };
-    for (const args of [["--help"], ["train", "--help"], ["sample", "--help"], ["train", "--epochs", "x"], ["train", "--activation", "gelu"], ["info", "--backend", "gpu"], ["bench", "--arch", "rnn"], ["frob"]]) {
+    for (const args of [["--help"], ["train", "--help"], ["sample", "--help"], ["train", "--epochs", "x"], ["train", "--activation", "gelu"], ["info", "--backend", "gpu"], ["bench", "--arch", "rnn"], ["frob"], ["sample", "--model", "m.json", "--n", "0"], ["sample", "--model", "m.json", "--out", "x.png"], ["encode", "--model", "m.json"], ["export", "--out", "x"], ["export", "--model", "m.json", "--out", "x", "--backend", "gpu"]]) {
       const r = loaded(...args);
       expect(r.tf, args.join(" ")).toBe(0);
     }
     // The guard above must be able to fail: a command that runs does load it.
     expect(loaded("info", "--backend", "cpu", "--data", path.resolve(__dirname, "../data/mnist-tiny")).tf).toBeGreaterThan(0);
+    expect(loaded("sample", "--model", "/no/such/model.json", "--out", "x.json", "--backend", "cpu").tf).toBeGreaterThan(0);
   });
 
   it("info reports the backend and the data", () => {

@@ -1,19 +1,23 @@
 /**
  * `vae-lab encode --model FILE [--data DIR] [--split S] [--limit N] --out F.json`: q(z|x) of MNIST digits.
  */
-import { initBackend } from "../engine/backend";
 import { writeFileAtomic } from "../files/atomic-write";
-import { loadMnist, Split } from "../data/mnist";
-import { tidyValue } from "../engine/tidy";
-import { batchTensor } from "../data/mnist";
+import type { Split } from "../data/mnist";
 import { Rng } from "../engine/random";
-import { loadModel } from "../vae/checkpoint";
 import { backendFlag, intFlag, parse, UsageError } from "./main";
 import { checkOutFile } from "./out-guard";
 import { interruptible } from "./signals";
-import { checkFinite } from "./model-outputs";
 import { plural } from "./plural";
 export { ENCODE_HELP } from "./command-help";
+
+// TensorFlow.js and the model code load only once the flags pass: a refused flag answers at once.
+const load = () => ({
+  ...(require("../engine/backend") as typeof import("../engine/backend")),
+  ...(require("../engine/tidy") as typeof import("../engine/tidy")),
+  ...(require("../data/mnist") as typeof import("../data/mnist")),
+  ...(require("../vae/checkpoint") as typeof import("../vae/checkpoint")),
+  ...(require("./model-outputs") as typeof import("./model-outputs")),
+});
 
 export async function encodeCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
@@ -32,8 +36,10 @@ export async function encodeCommand(argv: string[]): Promise<void> {
   const split = (values.split as string | undefined) ?? "test";
   if (split !== "test" && split !== "train") throw new UsageError(`--split: expected test or train, got "${split}"`);
   const limit = values.limit === undefined ? undefined : intFlag(values, "limit", 0);
+  const choice = backendFlag(values.backend);
+  const { loadMnist, initBackend, loadModel, tidyValue, batchTensor, checkFinite } = load();
   const set = loadMnist({ dir: values.data as string | undefined, split: split as Split, limit });
-  await initBackend(backendFlag(values.backend));
+  await initBackend(choice);
   const { model: vae } = loadModel(model);
   const D = vae.config.latentDim;
   try {

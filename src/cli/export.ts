@@ -2,15 +2,19 @@
  * `vae-lab export --model FILE --out DIR`: a checkpoint's encoder and decoder as TensorFlow.js Layers models
  * (DIR/encoder/, DIR/decoder/; see vae/layers-export.ts).
  */
-import { initBackend } from "../engine/backend";
-import { loadModel } from "../vae/checkpoint";
 import { writeOutputSet } from "../files/output-set";
-import { layersExportFiles } from "../vae/layers-export";
 import { backendFlag, parse, UsageError } from "./main";
 import { checkOutFolder } from "./out-guard";
-import { lockOutFolder } from "./job";
 import { interruptible } from "./signals";
 export { EXPORT_HELP } from "./command-help";
+
+// TensorFlow.js and the model code load only once the flags pass: a refused flag answers at once.
+const load = () => ({
+  ...(require("../engine/backend") as typeof import("../engine/backend")),
+  ...(require("../vae/checkpoint") as typeof import("../vae/checkpoint")),
+  ...(require("../vae/layers-export") as typeof import("../vae/layers-export")),
+  ...(require("./job") as typeof import("./job")),
+});
 
 export async function exportCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, { model: { type: "string" }, out: { type: "string" }, backend: { type: "string" } });
@@ -19,7 +23,9 @@ export async function exportCommand(argv: string[]): Promise<void> {
   if (!model) throw new UsageError("export: --model FILE is required");
   if (!out) throw new UsageError("export: --out DIR is required");
   checkOutFolder(out);
-  await initBackend(backendFlag(values.backend));
+  const choice = backendFlag(values.backend);
+  const { initBackend, loadModel, layersExportFiles, lockOutFolder } = load();
+  await initBackend(choice);
   const { model: vae } = loadModel(model);
   try {
     await interruptible("exporting", async (checkpoint) => {

@@ -1,17 +1,21 @@
 /**
  * `vae-lab sample --model FILE [--n N] [--seed S] [--out F]`: decode draws from the prior N(0, I).
  */
-import { initBackend } from "../engine/backend";
 import { writeFileAtomic } from "../files/atomic-write";
-import { imageGridHtml, pageHtml } from "../plot/plot";
-import { loadModel } from "../vae/checkpoint";
-import { samplePrior } from "../vae/evaluate";
 import { backendFlag, intFlag, parse, UsageError } from "./main";
 import { checkOutFile } from "./out-guard";
 import { interruptible } from "./signals";
-import { checkFinite, imageShapeOfCheckpoint } from "./model-outputs";
 import { plural } from "./plural";
 export { SAMPLE_HELP } from "./command-help";
+
+// TensorFlow.js and the model code load only once the flags pass: a refused flag answers at once.
+const load = () => ({
+  ...(require("../engine/backend") as typeof import("../engine/backend")),
+  ...(require("../plot/plot") as typeof import("../plot/plot")),
+  ...(require("../vae/checkpoint") as typeof import("../vae/checkpoint")),
+  ...(require("../vae/evaluate") as typeof import("../vae/evaluate")),
+  ...(require("./model-outputs") as typeof import("./model-outputs")),
+});
 
 export async function sampleCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, { model: { type: "string" }, n: { type: "string" }, seed: { type: "string" }, out: { type: "string" }, backend: { type: "string" } });
@@ -22,7 +26,9 @@ export async function sampleCommand(argv: string[]): Promise<void> {
   const out = (values.out as string | undefined) ?? "samples.html";
   checkOutFile(out, ["html", "json"], { model });
   const ext = out.toLowerCase().endsWith(".json") ? "json" : "html";
-  await initBackend(backendFlag(values.backend));
+  const choice = backendFlag(values.backend);
+  const { initBackend, loadModel, imageShapeOfCheckpoint, checkFinite, samplePrior, imageGridHtml, pageHtml } = load();
+  await initBackend(choice);
   const { model: vae, metadata } = loadModel(model);
   try {
     const shape = imageShapeOfCheckpoint(model, vae.config.inputDim, metadata);

@@ -98,6 +98,8 @@ export class TslabKernel {
   private replies = new Map<string, (m: Message) => void>();
   private dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-kernel-"));
   private exited = false;
+  /** Set when a cell ran past its limit: the kernel is busy and cannot answer a shutdown request. */
+  private hung = false;
   /** Seconds to wait for the "idle" message once the reply is in (IDLE_AFTER_REPLY_SECONDS; tests lower it). */
   idleGraceSeconds = IDLE_AFTER_REPLY_SECONDS;
 
@@ -136,21 +138,38 @@ export class TslabKernel {
     void this.pump(this.shell, (m) => this.replies.get(m.parent_header.msg_id ?? "")?.(m));
     void this.pump(this.iopub, (m) => this.receiveIopub(m));
 
-    // Ask for kernel_info until its status message arrives on iopub: then both channels are live.
+    // The kernel is up when it answers a kernel_info request on the shell channel (ZeroMQ holds the request
+    // until the kernel binds its socket). The iopub channel is live when a status broadcast for one of our
+    // requests arrives there: a subscriber that connected late misses the first ones, so ask again, briefly
+    // apart, until one arrives. (Polling with a long timeout instead cost up to a second per kernel.)
     const deadline = Date.now() + startupSeconds * 1000;
-    for (;;) {
-      if (this.exited) throw new Error(`tslab kernel exited during start-up: ${this.stderr.trim()}`);
-      if (Date.now() > deadline) throw new Error(`tslab kernel did not answer within ${startupSeconds} s`);
+    let shellUp = false;
+    let iopubUp = false;
+    const ours = new Set<string>();
+    const ask = async () => {
       const id = await this.send("kernel_info_request", {});
-      const seen = await new Promise<boolean>((resolve) => {
-        const t = setTimeout(() => resolve(false), 1000);
-        this.listeners.set(id, () => {
-          clearTimeout(t);
-          resolve(true);
-        });
-      });
-      this.listeners.delete(id);
-      if (seen) return;
+      ours.add(id);
+      this.replies.set(id, () => (shellUp = true));
+      this.listeners.set(id, () => (iopubUp = true));
+    };
+    try {
+      await ask();
+      for (let waited = 0; !(shellUp && iopubUp); ) {
+        if (this.exited) throw new Error(`tslab kernel exited during start-up: ${this.stderr.trim()}`);
+        if (Date.now() > deadline) throw new Error(`tslab kernel did not answer within ${startupSeconds} s`);
+        await new Promise((r) => setTimeout(r, 20));
+        waited += 20;
+        // Once the kernel answers on the shell, a status broadcast still missing means iopub joined late: ask again.
+        if (shellUp && !iopubUp && waited >= 100) {
+          waited = 0;
+          await ask();
+        }
+      }
+    } finally {
+      for (const id of ours) {
+        this.replies.delete(id);
+        this.listeners.delete(id);
+      }
     }
   }
 
@@ -289,7 +308,10 @@ export class TslabKernel {
       process.stderr.write(note);
       outputs.push({ output_type: "stream", name: "stderr", text: note });
     }
-    if (result === "timeout") status = "timeout";
+    if (result === "timeout") {
+      status = "timeout";
+      this.hung = true;
+    }
     if (result === "exit") {
       status = "error";
       outputs.push({ output_type: "stream", name: "stderr", text: `kernel died: ${this.stderr.slice(-2000)}` });
@@ -311,13 +333,17 @@ export class TslabKernel {
 
   private shuttingDown?: Promise<void>;
 
-  /** Ask the kernel to shut down (killing it after 5 s), close the sockets, remove the connection folder. Idempotent. */
+  /**
+   * Ask the kernel to shut down (killing it after 5 s, or at once if a cell of it ran past its limit and it is
+   * still busy), close the sockets, remove the connection folder. Idempotent.
+   */
   shutdown(): Promise<void> {
     this.shuttingDown ??= this.doShutdown();
     return this.shuttingDown;
   }
 
   private async doShutdown(): Promise<void> {
+    if (this.proc && !this.exited && this.hung) this.proc.kill("SIGKILL");
     if (this.proc && !this.exited) {
       try {
         await this.send("shutdown_request", { restart: false });
