@@ -58,14 +58,30 @@ class SlowestFirst extends BaseSequencer {
   }
 }
 
+/**
+ * Small files that share a worker process instead of each starting its own (vitest's `isolate: false`): a
+ * fresh process and its imports cost about a second a file, more than each of these takes. They keep no
+ * state between files that another could trip on: no module mocks left in place (idx.test.ts restores its spy), no environment or working-directory
+ * changes, and a file that uses TensorFlow.js sets its backend itself before its tests and counts tensors
+ * only relative to its own start. Tests that count kernels or depend on a fresh tfjs engine
+ * (vae-backprop, backend, determinism, blas-core, …) stay isolated.
+ */
+const SHARED_WORKER = [
+  "atomic-write", "bayes-network", "folder-lock", "idx", "image-moments", "npy", "random", "progress", "plot",
+  "image-folder", "output-set", "batch-norm", "optimizer", "prior-pairing", "library-inputs", "layers-load",
+].map((name) => `test/${name}.test.ts`);
+
 export default defineConfig({
   test: {
-    // Only the project's tests (not copies of them under out/, e.g. the mutation-testing sandbox).
-    include: ["test/**/*.test.ts"],
     testTimeout: HANG_BUDGET_MS,
     hookTimeout: HANG_BUDGET_MS,
     teardownTimeout: 60_000,
     maxWorkers: WORKERS,
     sequence: { sequencer: SlowestFirst },
+    projects: [
+      // Only the project's tests (not copies of them under out/, e.g. the mutation-testing sandbox).
+      { extends: true, test: { name: "isolated", include: ["test/**/*.test.ts"], exclude: SHARED_WORKER } },
+      { extends: true, test: { name: "shared-worker", include: SHARED_WORKER, isolate: false } },
+    ],
   },
 });
