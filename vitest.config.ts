@@ -59,8 +59,8 @@ class SlowestFirst extends BaseSequencer {
 }
 
 /**
- * Small files that share a worker process instead of each starting its own (vitest's `isolate: false`): a
- * fresh process and its imports cost about a second a file, more than each of these takes. They keep no
+ * Test files that share a worker process instead of each starting its own (vitest's `isolate: false`): a
+ * fresh process and its imports cost one to two seconds a file, more than most of these take. They keep no
  * state between files that another could trip on: no module mocks left in place (idx.test.ts restores its spy), no environment or working-directory
  * changes, and a file that uses TensorFlow.js sets its backend itself before its tests and counts tensors
  * only relative to its own start. Tests that count kernels or depend on a fresh tfjs engine
@@ -69,6 +69,8 @@ class SlowestFirst extends BaseSequencer {
 const SHARED_WORKER = [
   "atomic-write", "bayes-network", "folder-lock", "idx", "image-moments", "npy", "random", "progress", "plot",
   "image-folder", "output-set", "batch-norm", "optimizer", "prior-pairing", "library-inputs", "layers-load",
+  "autoencoder", "bayes-elbo", "brachistochrone", "categorical", "categorical-vae", "estimators", "exercises",
+  "fashion-mnist", "gaussian-kl", "mnist", "pitfalls", "tf-namespace", "vae-gradients",
 ].map((name) => `test/${name}.test.ts`);
 
 export default defineConfig({
