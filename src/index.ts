@@ -51,6 +51,7 @@ export * from "./vae/encoder-gradients";
 export * from "./vae/train";
 export * from "./vae/evaluate";
 export * from "./vae/prior-pairing";
+export * from "./vae/loss-conventions";
 export * from "./vae/checkpoint";
 export * from "./vae/figures";
 export * from "./vae/explorer";
