@@ -40,6 +40,10 @@ describe("what a loss number implies", () => {
     expect(readLossNumber(lossConvention("pytorch-examples"), 100, mnist, { binaryPixels: true }).bound).toBe(true);
     expect(readLossNumber(lossConvention("article-003"), 0.2, mnist, { binaryPixels: true }).bound).toBe(true); // β = 392 ≥ 1: a looser bound
     expect(readLossNumber(lossConvention("pytorch-examples"), 146.95, mnist).note).toMatch(/no log-likelihood/);
+    // A KL weighted below 1 (KL annealing's early steps) is no bound, even on binary pixels.
+    const annealed = readLossNumber({ ...lossConvention("tf-cvae"), klWeight: 0.5 }, 100, mnist);
+    expect([annealed.beta, annealed.bound]).toEqual([0.5, false]);
+    expect(annealed.note).toMatch(/with β < 1 it is not a bound/);
   });
 
   it("every convention round-trips: the loss it computes from R and KL reads back as pixel-sum R + β·KL (or the Gaussian −ELBO)", () => {
