@@ -34,7 +34,7 @@ run("charts in headless Chromium", () => {
   it("the check sees a chart that cannot draw (no plotly.js on the page)", async () => {
     const file = path.join(tmpDir(), "broken.html");
     fs.writeFileSync(file, `<!DOCTYPE html><html><body>${figureHtml(lineChart([{ name: "a", y: [1] }]))}</body></html>`);
-    const r = await checkCharts(browser(), file, { timeoutMs: 3000 });
+    const r = await checkCharts(browser(), file, { timeoutMs: 1000 }); // it can never draw: any wait shows that
     expect(r.plots).toBe(1);
     expect(r.rendered).toBe(0);
   });
