@@ -8,16 +8,8 @@ import { backendFlag, intFlag, parse, UsageError } from "./main";
 import { checkOutFile } from "./out-guard";
 import { interruptible } from "./signals";
 import { plural } from "./plural";
+import { deferred } from "./deferred-modules";
 export { ENCODE_HELP } from "./command-help";
-
-// TensorFlow.js and the model code load only once the flags pass: a refused flag answers at once.
-const load = () => ({
-  ...(require("../engine/backend") as typeof import("../engine/backend")),
-  ...(require("../engine/tidy") as typeof import("../engine/tidy")),
-  ...(require("../data/mnist") as typeof import("../data/mnist")),
-  ...(require("../vae/checkpoint") as typeof import("../vae/checkpoint")),
-  ...(require("./model-outputs") as typeof import("./model-outputs")),
-});
 
 export async function encodeCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
@@ -37,7 +29,12 @@ export async function encodeCommand(argv: string[]): Promise<void> {
   if (split !== "test" && split !== "train") throw new UsageError(`--split: expected test or train, got "${split}"`);
   const limit = values.limit === undefined ? undefined : intFlag(values, "limit", 0);
   const choice = backendFlag(values.backend);
-  const { loadMnist, initBackend, loadModel, tidyValue, batchTensor, checkFinite } = load();
+  // Only now, with the flags checked, TensorFlow.js and the model code.
+  const { loadMnist, batchTensor } = deferred.mnist();
+  const { initBackend } = deferred.backend();
+  const { loadModel } = deferred.checkpoint();
+  const { tidyValue } = deferred.tidy();
+  const { checkFinite } = deferred.modelOutputs();
   const set = loadMnist({ dir: values.data as string | undefined, split: split as Split, limit });
   await initBackend(choice);
   const { model: vae } = loadModel(model);

@@ -6,15 +6,8 @@ import { writeOutputSet } from "../files/output-set";
 import { backendFlag, parse, UsageError } from "./main";
 import { checkOutFolder } from "./out-guard";
 import { interruptible } from "./signals";
+import { deferred } from "./deferred-modules";
 export { EXPORT_HELP } from "./command-help";
-
-// TensorFlow.js and the model code load only once the flags pass: a refused flag answers at once.
-const load = () => ({
-  ...(require("../engine/backend") as typeof import("../engine/backend")),
-  ...(require("../vae/checkpoint") as typeof import("../vae/checkpoint")),
-  ...(require("../vae/layers-export") as typeof import("../vae/layers-export")),
-  ...(require("./job") as typeof import("./job")),
-});
 
 export async function exportCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, { model: { type: "string" }, out: { type: "string" }, backend: { type: "string" } });
@@ -24,7 +17,11 @@ export async function exportCommand(argv: string[]): Promise<void> {
   if (!out) throw new UsageError("export: --out DIR is required");
   checkOutFolder(out);
   const choice = backendFlag(values.backend);
-  const { initBackend, loadModel, layersExportFiles, lockOutFolder } = load();
+  // Only now, with the flags checked, TensorFlow.js and the model code.
+  const { initBackend } = deferred.backend();
+  const { loadModel } = deferred.checkpoint();
+  const { layersExportFiles } = deferred.layersExport();
+  const { lockOutFolder } = deferred.job();
   await initBackend(choice);
   const { model: vae } = loadModel(model);
   try {

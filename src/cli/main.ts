@@ -21,20 +21,10 @@ import { checkOutFolder } from "./out-guard";
 import { ENCODE_HELP, EXPORT_HELP, RESUME_HELP, SAMPLE_HELP } from "./command-help";
 import { ACTIVATIONS, Activation, Likelihood } from "../vae/model-options";
 import { CATEGORICAL_ESTIMATORS, CategoricalEstimator } from "../vae/categorical-estimators";
+import { deferred } from "./deferred-modules";
 
 /** The modules behind the commands, loaded when a command runs (they load TensorFlow.js). */
-const load = {
-  backend: () => require("../engine/backend") as typeof import("../engine/backend"),
-  nativeKernels: () => require("../engine/native-kernels") as typeof import("../engine/native-kernels"),
-  job: () => require("./job") as typeof import("./job"),
-  categoricalJob: () => require("./categorical-job") as typeof import("./categorical-job"),
-  bench: () => require("./bench") as typeof import("./bench"),
-  dataset: () => require("../data/dataset") as typeof import("../data/dataset"),
-  resume: () => require("./resume") as typeof import("./resume"),
-  sample: () => require("./sample") as typeof import("./sample"),
-  encode: () => require("./encode") as typeof import("./encode"),
-  export: () => require("./export") as typeof import("./export"),
-};
+const load = deferred;
 
 /** An error in how the command was called: exit code 2, with a pointer to --help. */
 export class UsageError extends Error {}

@@ -6,16 +6,8 @@ import { backendFlag, intFlag, parse, UsageError } from "./main";
 import { checkOutFile } from "./out-guard";
 import { interruptible } from "./signals";
 import { plural } from "./plural";
+import { deferred } from "./deferred-modules";
 export { SAMPLE_HELP } from "./command-help";
-
-// TensorFlow.js and the model code load only once the flags pass: a refused flag answers at once.
-const load = () => ({
-  ...(require("../engine/backend") as typeof import("../engine/backend")),
-  ...(require("../plot/plot") as typeof import("../plot/plot")),
-  ...(require("../vae/checkpoint") as typeof import("../vae/checkpoint")),
-  ...(require("../vae/evaluate") as typeof import("../vae/evaluate")),
-  ...(require("./model-outputs") as typeof import("./model-outputs")),
-});
 
 export async function sampleCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, { model: { type: "string" }, n: { type: "string" }, seed: { type: "string" }, out: { type: "string" }, backend: { type: "string" } });
@@ -27,7 +19,12 @@ export async function sampleCommand(argv: string[]): Promise<void> {
   checkOutFile(out, ["html", "json"], { model });
   const ext = out.toLowerCase().endsWith(".json") ? "json" : "html";
   const choice = backendFlag(values.backend);
-  const { initBackend, loadModel, imageShapeOfCheckpoint, checkFinite, samplePrior, imageGridHtml, pageHtml } = load();
+  // Only now, with the flags checked, TensorFlow.js and the model code.
+  const { initBackend } = deferred.backend();
+  const { loadModel } = deferred.checkpoint();
+  const { imageShapeOfCheckpoint, checkFinite } = deferred.modelOutputs();
+  const { samplePrior } = deferred.evaluate();
+  const { imageGridHtml, pageHtml } = deferred.plot();
   await initBackend(choice);
   const { model: vae, metadata } = loadModel(model);
   try {
