@@ -18,6 +18,7 @@ import { imageMomentsOfEach } from "../src/data/image-moments";
 import { gaussianNll } from "../src/vae/model";
 import { ConvVae, convWeightLayout } from "../src/vae/conv";
 import { createAdam } from "../src/engine/optimizer";
+import { lossConvention, readLossNumber } from "../src/vae/loss-conventions";
 
 describe("00_setup exercises", () => {
   it("full training set: rarest digit 5 (5421), commonest 1 (6742); mean grey level 0.1307, sd 0.3081", () => {
@@ -270,5 +271,16 @@ describe("08_conv_vae exercises", () => {
     });
     const typical = a.map((d, i) => Math.abs(d - b[i]) / Math.abs(b[i])).sort((x, y) => x - y)[250];
     expect(typical).toBeLessThan(1e-4);
+  });
+});
+
+describe("12_reading_a_loss_number exercises", () => {
+  it("article 003's mean/mean loss hides β = 39.2 at z = 20; a summed squared error is σ² = ½, 30 → 478.73 nats; PyTorch-VAE's weight is σ² = 1.536 on 64×64×3 and 0.098 on MNIST", () => {
+    expect(readLossNumber(lossConvention("article-003"), 1, { pixels: 784, latentDim: 20 }).beta).toBeCloseTo(39.2, 12);
+    const sum = readLossNumber(lossConvention("tfjs-fashion-mnist"), 30, { pixels: 784, latentDim: 2 });
+    expect(sum.sigma2).toBe(0.5);
+    expect(sum.nats).toBeCloseTo(478.73, 2);
+    expect(readLossNumber(lossConvention("pytorch-vae"), 1, { pixels: 12288, latentDim: 128 }).sigma2).toBeCloseTo(1.536, 12);
+    expect(readLossNumber(lossConvention("pytorch-vae"), 1, { pixels: 784, latentDim: 2 }).sigma2).toBeCloseTo(0.098, 12);
   });
 });

@@ -22,6 +22,8 @@ describe("what a loss number implies", () => {
     expect(r.beta).toBe(1);
     expect(r.nats - 45).toBeCloseTo(392 * Math.log(Math.PI), 10);
     expect(r.nats).toBeCloseTo(493.73, 2);
+    // At another decoder variance the same loss is R/(2σ²) + (½/σ²)·KL: σ² = 1 weights the KL by ½, not 2.
+    expect(r.note).toMatch(/any other σ² fits with β = 0\.5\/σ²/);
   });
 
   it("article 003's mean over pixels plus mean over latent dimensions hides β = pixels / latent dimensions (392 at z = 2, 39.2 at z = 20)", () => {

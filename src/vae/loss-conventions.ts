@@ -12,7 +12,7 @@
  * - squared error: R/(2σ²) + (D/2)·log(2πσ²) is the −log-likelihood of a Gaussian decoder with variance σ², so
  *   the loss is a scaled −ELBO of the Gaussian decoder whose σ² makes the KL weight 1:
  *   σ² = klWeight · pixelDivisor / (2 · latentDivisor), and −ELBO = loss · latentDivisor / klWeight + (D/2)·log(2πσ²)
- *   (any other σ² with the KL weighted β = σ² / that σ² fits the same loss).
+ *   (any other σ² fits the same loss with the KL weighted β = that σ² / σ²).
  *
  * The sources (read at the commits named in notebooks/SOURCES.md): pytorch/examples vae/main.py, keras-io
  * examples/generative/vae.py, the TensorFlow convolutional-VAE tutorial (tensorflow/docs cvae.ipynb),
@@ -201,7 +201,7 @@ export function readLossNumber(c: LossConvention, value: number, shape: LossShap
     sigma2,
     nats,
     bound: true,
-    note: `a negative ELBO of a Gaussian decoder with σ² = ${round(sigma2, 4)}: ${round(nats)} nats per image (a density over continuous pixels; any other σ² fits with β = σ²/${round(sigma2, 4)})`,
+    note: `a negative ELBO of a Gaussian decoder with σ² = ${round(sigma2, 4)}: ${round(nats)} nats per image (a density over continuous pixels; any other σ² fits with β = ${round(sigma2, 4)}/σ²)`,
   };
 }
 
