@@ -23,8 +23,6 @@ import { ACTIVATIONS, Activation, Likelihood } from "../vae/model-options";
 import { CATEGORICAL_ESTIMATORS, CategoricalEstimator } from "../vae/categorical-estimators";
 import { deferred } from "./deferred-modules";
 
-/** The modules behind the commands, loaded when a command runs (they load TensorFlow.js). */
-const load = deferred;
 
 /** An error in how the command was called: exit code 2, with a pointer to --help. */
 export class UsageError extends Error {}
@@ -272,15 +270,15 @@ export function finalNote(last: { epoch: number; testLoss: number } | undefined)
 
 async function train(argv: string[]): Promise<void> {
   const resuming = argv.some((a) => a === "--resume" || a.startsWith("--resume="));
-  const config = resuming ? load.resume().parseResumeFlags(argv, TRAIN_FLAGS) : parseTrainFlags(argv);
+  const config = resuming ? deferred.resume().parseResumeFlags(argv, TRAIN_FLAGS) : parseTrainFlags(argv);
   const progress = new ProgressPrinter(process.stderr);
   if (config.latent === "categorical") return trainCategorical(config, progress);
   const stop = new AbortController();
   const release = onInterrupt((signal) => stop.abort(signal));
-  const m = await load.job().runJob(config, {
+  const m = await deferred.job().runJob(config, {
     onBackend: (b) => {
       progress.line(`backend: ${b.summary}`);
-      const hint = load.backend().nativeKernelsHint(b);
+      const hint = deferred.backend().nativeKernelsHint(b);
       if (hint) progress.line(hint);
     },
     onStep: (p) => progress.step(p.epoch, p.epochs, p.step, p.stepsPerEpoch, p.loss),
@@ -299,7 +297,7 @@ async function train(argv: string[]): Promise<void> {
 async function trainCategorical(config: JobConfig, progress: ProgressPrinter): Promise<void> {
   const stop = new AbortController();
   const release = onInterrupt((signal) => stop.abort(signal));
-  const m = await load.categoricalJob().runCategoricalJob(
+  const m = await deferred.categoricalJob().runCategoricalJob(
     config,
     {
       onBackend: (b) => progress.line(`backend: ${b.summary}`),
@@ -378,20 +376,20 @@ async function bench(argv: string[]): Promise<void> {
     torch: !values["no-torch"],
     log: (s: string) => console.log(s),
   };
-  await load.bench().runBench(options); // loaded once the flags are checked
+  await deferred.bench().runBench(options); // loaded once the flags are checked
 }
 
 async function info(argv: string[]): Promise<void> {
   const { values } = parse(argv, flagOptions(["backend", "data", "dataset", "size", "grey", "test-fraction", "labels"]));
   const data = dataFlags(values);
   const choice = backendFlag(values.backend); // checked before the backend module loads
-  const backend = await load.backend().initBackend(choice);
+  const backend = await deferred.backend().initBackend(choice);
   // Headers and listings only (data of any size are described at no cost); labels are read to count classes.
-  const d = load.dataset().describeDataset({ ...data, path: data.data });
+  const d = deferred.dataset().describeDataset({ ...data, path: data.data });
   console.log(`backend: ${backend.summary}`);
-  const core = load.nativeKernels().nativeBlasCore();
+  const core = deferred.nativeKernels().nativeBlasCore();
   if (core) console.log(`blas:    OpenBLAS core ${core.name}${core.note ? ` (${core.note})` : core.source === "user" ? " (OPENBLAS_CORETYPE)" : " (OpenBLAS's own choice)"}`);
-  const hint = load.backend().nativeKernelsHint(backend);
+  const hint = deferred.backend().nativeKernelsHint(backend);
   if (hint) console.log(hint);
   for (const line of describeLines(d, data)) console.log(line);
 }
@@ -475,13 +473,13 @@ export async function main(argv: string[]): Promise<number> {
         await notebooks(rest);
         return 0;
       case "sample":
-        await load.sample().sampleCommand(rest);
+        await deferred.sample().sampleCommand(rest);
         return 0;
       case "encode":
-        await load.encode().encodeCommand(rest);
+        await deferred.encode().encodeCommand(rest);
         return 0;
       case "export":
-        await load.export().exportCommand(rest);
+        await deferred.export().exportCommand(rest);
         return 0;
       default:
         throw new UsageError(`unknown command "${command}"`);
