@@ -161,76 +161,215 @@ async function scrollTo(page: Page, selector: string, nth = 0): Promise<void> {
   if ((await el.count()) > 0) await el.scrollIntoViewIfNeeded();
 }
 
+/** What a dark theme does to the charts and the mode banner (see `darkCheck`). */
+export interface DarkCheck {
+  /** Charts drawn, and those whose paper stays opaque (a white box on the dark page). */
+  charts: number;
+  opaquePaper: number;
+  /** The lowest contrast ratio (WCAG) of a chart's text, and of the banner's, against what is behind it. */
+  chartTextContrast: number;
+  bannerContrast: number | null;
+}
+
+/** What a 900 px window does to the charts (see `narrowCheck`). */
+export interface NarrowCheck {
+  /** Width of the widest output area, charts drawn, and charts reaching past their output area's edge. */
+  outputWidth: number;
+  charts: number;
+  spilling: number;
+}
+
 /**
- * Screenshots of a notebook that has run, for looking at (nothing is asserted on them): in the dark theme at
- * 1400 px, and in the light theme in a 900 px wide window; each at the top (the mode banner) and at the first
- * chart, and the narrow window also at its widest chart. The theme is set back to light afterwards: it is a
- * user setting, kept by the server for later pages.
+ * Page-side (passed to `page.evaluate`, so self-contained): under the theme now set, every drawn chart's
+ * paper must be transparent and its text readable against the notebook's background; the same for the
+ * quick/full-mode banner (a translucent tint over the background). Contrast is WCAG's ratio of relative
+ * luminances, (L1 + 0.05) / (L2 + 0.05); 4.5 is its bar for text.
  */
-async function screenshots(page: Page, file: (what: string) => string): Promise<string[]> {
+function darkCheck(): DarkCheck {
+  const parse = (c: string): number[] => {
+    const m = c.match(/rgba?\(([^)]+)\)/);
+    if (m) {
+      const v = m[1].split(",").map((x) => parseFloat(x));
+      return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1];
+    }
+    const h = c.trim().replace("#", "");
+    const full = h.length === 3 ? h.split("").map((x) => x + x).join("") : h;
+    return [parseInt(full.slice(0, 2), 16), parseInt(full.slice(2, 4), 16), parseInt(full.slice(4, 6), 16), 1];
+  };
+  const over = (top: number[], under: number[]) => [0, 1, 2].map((i) => top[i] * top[3] + under[i] * (1 - top[3])).concat(1);
+  const lum = (c: number[]) => {
+    const ch = c.slice(0, 3).map((v) => {
+      const x = v / 255;
+      return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * ch[0] + 0.7152 * ch[1] + 0.0722 * ch[2];
+  };
+  const contrast = (a: number[], b: number[]) => {
+    const [l1, l2] = [lum(a), lum(b)].sort((x, y) => y - x);
+    return (l1 + 0.05) / (l2 + 0.05);
+  };
+  const nb = document.querySelector(".jp-Notebook") ?? document.body;
+  let ground = parse(getComputedStyle(nb).backgroundColor);
+  if (ground[3] === 0) ground = parse(getComputedStyle(document.body).backgroundColor);
+  const drawn = [...document.querySelectorAll('div.vae-lab-plot[data-rendered="1"]')] as (HTMLElement & { _fullLayout?: { paper_bgcolor: string; font: { color: string } } })[];
+  let opaquePaper = 0;
+  let chartTextContrast = Infinity;
+  for (const el of drawn) {
+    const fl = el._fullLayout;
+    if (!fl) continue;
+    const paper = parse(fl.paper_bgcolor);
+    if (paper[3] > 0) opaquePaper++;
+    chartTextContrast = Math.min(chartTextContrast, contrast(over(parse(fl.font.color), over(paper, ground)), over(paper, ground)));
+  }
+  const banner = document.querySelector(".vae-lab-mode");
+  let bannerContrast: number | null = null;
+  if (banner) {
+    const st = getComputedStyle(banner);
+    const behind = over(parse(st.backgroundColor), ground);
+    bannerContrast = contrast(over(parse(st.color), behind), behind);
+  }
+  return { charts: drawn.length, opaquePaper, chartTextContrast, bannerContrast };
+}
+
+/** Page-side: each drawn chart's plot (plotly's outer svg) lies within its output area, left and right. */
+function narrowCheck(): NarrowCheck {
+  let outputWidth = 0;
+  let spilling = 0;
+  const drawn = [...document.querySelectorAll('div.vae-lab-plot[data-rendered="1"]')];
+  for (const el of drawn) {
+    const area = el.closest(".jp-OutputArea-output") ?? el.parentElement!;
+    const a = area.getBoundingClientRect();
+    outputWidth = Math.max(outputWidth, a.width);
+    const svg = el.querySelector(".main-svg");
+    if (!svg) continue;
+    const r = svg.getBoundingClientRect();
+    if (r.left < a.left - 1 || r.right > a.right + 1) spilling++;
+  }
+  return { outputWidth: Math.round(outputWidth), charts: drawn.length, spilling };
+}
+
+const setTheme = (page: Page, theme: string) => page.evaluate((t) => (window as unknown as Win).jupyterapp!.commands.execute("apputils:change-theme", { theme: t }), theme);
+
+/**
+ * The dark theme and a 900 px window, checked (`darkCheck`, `narrowCheck`) on a notebook that has run, and
+ * with `file` also photographed for looking at: in the dark theme at 1400 px, and in the light theme at
+ * 900 px; each at the top (the mode banner) and at the first chart, the narrow window also at its widest
+ * chart. The theme is set back to light afterwards: it is a user setting, kept by the server for later pages.
+ */
+async function themeAndWidth(page: Page, file?: (what: string) => string): Promise<{ dark: DarkCheck; narrow: NarrowCheck; screenshots: string[] }> {
   const shots: string[] = [];
+  const settle = () => page.waitForTimeout(1500); // the theme's stylesheet, the charts' debounced refit and relayout
   const take = async (what: string) => {
-    await page.waitForTimeout(1500); // the theme's stylesheet, plotly's relayout
+    if (!file) return;
     await page.screenshot({ path: file(what) });
     shots.push(file(what));
   };
-  const setTheme = (theme: string) => page.evaluate((t) => (window as unknown as Win).jupyterapp!.commands.execute("apputils:change-theme", { theme: t }), theme);
+  let dark: DarkCheck;
   try {
-    await setTheme("JupyterLab Dark");
-    await scrollTo(page, ".jp-Cell");
-    await take("dark-top");
-    await scrollTo(page, "div.vae-lab-plot");
-    await take("dark-chart");
+    await setTheme(page, "JupyterLab Dark");
+    await page.waitForFunction(() => document.body.getAttribute("data-jp-theme-light") === "false", undefined, { timeout: 30_000 });
+    await settle();
+    dark = await page.evaluate(darkCheck);
+    if (file) {
+      await scrollTo(page, ".jp-Cell");
+      await settle();
+      await take("dark-top");
+      await scrollTo(page, "div.vae-lab-plot");
+      await settle();
+      await take("dark-chart");
+    }
   } finally {
-    await setTheme("JupyterLab Light");
+    await setTheme(page, "JupyterLab Light");
   }
   await page.setViewportSize({ width: 900, height: VIEWPORT.height });
-  await scrollTo(page, ".jp-Cell");
-  await take("narrow-top");
-  await scrollTo(page, "div.vae-lab-plot");
-  await take("narrow-chart");
-  // The widest chart (image grids have a fixed width), where a narrow window clips first.
-  const widest = await page.evaluate(() => {
-    const plots = [...document.querySelectorAll("div.vae-lab-plot")];
-    const widths = plots.map((p) => (p.querySelector(".main-svg") as SVGElement | null)?.getBoundingClientRect().width ?? 0);
-    return widths.indexOf(Math.max(...widths));
-  });
-  if (widest >= 0) {
-    await scrollTo(page, "div.vae-lab-plot", widest);
-    await take("narrow-widest-chart");
+  await settle();
+  const narrow = await page.evaluate(narrowCheck);
+  if (file) {
+    await scrollTo(page, ".jp-Cell");
+    await settle();
+    await take("narrow-top");
+    await scrollTo(page, "div.vae-lab-plot");
+    await settle();
+    await take("narrow-chart");
+    // The widest chart (image grids have a fixed width), where a narrow window clips first.
+    const widest = await page.evaluate(() => {
+      const plots = [...document.querySelectorAll("div.vae-lab-plot")];
+      const widths = plots.map((p) => (p.querySelector(".main-svg") as SVGElement | null)?.getBoundingClientRect().width ?? 0);
+      return widths.indexOf(Math.max(...widths));
+    });
+    if (widest >= 0) {
+      await scrollTo(page, "div.vae-lab-plot", widest);
+      await settle();
+      await take("narrow-widest-chart");
+    }
   }
   await page.setViewportSize(VIEWPORT);
-  return shots;
+  return { dark, narrow, screenshots: shots };
+}
+
+/**
+ * Run the first cell that drew a chart once more (as a learner does after changing a parameter), wait until it
+ * has run and its charts are drawn, and save. Returns the cell's index.
+ */
+async function rerunFirstChartCellAndSave(page: Page, notebook: string, timeoutMs: number): Promise<number> {
+  const rerunCell = await page.evaluate(() =>
+    (window as unknown as Win).jupyterapp!.shell.currentWidget!.content!.widgets.findIndex((c) =>
+      (c.model.outputs?.toJSON() ?? []).some((o) => String(o.data?.["text/html"] ?? "").includes('class="vae-lab-plot"')),
+    ),
+  );
+  if (rerunCell < 0) throw new Error(`${notebook}: no cell drew a chart`);
+  const before = await page.evaluate((i) => (window as unknown as Win).jupyterapp!.shell.currentWidget!.content!.widgets[i].model.executionCount as number, rerunCell);
+  await page.evaluate((i) => {
+    const app = (window as unknown as Win).jupyterapp!;
+    app.shell.currentWidget!.content!.activeCellIndex = i;
+    return app.commands.execute("notebook:run-cell");
+  }, rerunCell);
+  await page.waitForFunction(
+    ([i, n]) => {
+      const w = (window as unknown as Win).jupyterapp!.shell.currentWidget!;
+      const count = w.content!.widgets[i].model.executionCount;
+      return typeof count === "number" && count > n && w.sessionContext?.session?.kernel?.status === "idle";
+    },
+    [rerunCell, before] as const,
+    { timeout: timeoutMs, polling: 500 },
+  );
+  await waitForCharts(page, 30_000);
+  await page.evaluate(() => (window as unknown as Win).jupyterapp!.commands.execute("docmanager:save"));
+  await page.waitForFunction(() => !(window as unknown as Win).jupyterapp!.shell.currentWidget!.context!.model.dirty, undefined, { timeout: 60_000 });
+  return rerunCell;
 }
 
 /**
  * Open `notebook` (a scratch copy in the server's folder: the front end may autosave into it) in a front end,
  * clear its outputs, Run All, wait until every code cell has run and the kernel is idle, and count what the
- * page shows. With `screenshot`, also take the dark-theme and narrow-window screenshots (`screenshot(what)`
- * names each file). The kernel is shut down at the end.
+ * page shows; then check it in the dark theme and a 900 px window (`themeAndWidth`; `screenshot(what)` names
+ * the screenshots, if wanted); with `rerunAndSave`, run the first chart cell again and save (the file is
+ * written). The kernel is shut down at the end.
  */
 export async function runAllInFrontEnd(
   browser: Browser,
   base: string,
   frontEnd: FrontEnd,
   notebook: string,
-  options: { timeoutMs?: number; screenshot?: (what: string) => string } = {},
-): Promise<LabRun & { screenshots: string[] }> {
+  options: { timeoutMs?: number; screenshot?: (what: string) => string; rerunAndSave?: boolean } = {},
+): Promise<LabRun & { dark: DarkCheck; narrow: NarrowCheck; screenshots: string[]; rerunCell: number | null }> {
   const pageErrors: string[] = [];
   const context = await browser.newContext({ viewport: VIEWPORT });
+  const timeoutMs = options.timeoutMs ?? 900_000;
   try {
     const page = await openNotebook(context, base, frontEnd, notebook, pageErrors);
     await page.evaluate(() => (window as unknown as Win).jupyterapp!.commands.execute("notebook:clear-all-cell-outputs"));
     const t0 = Date.now();
     await page.evaluate(() => (window as unknown as Win).jupyterapp!.commands.execute("notebook:run-all-cells"));
     // The kernel may still report idle for a moment after Run All: wait until it has been busy or cells ran.
-    await page.waitForFunction(finished, undefined, { timeout: options.timeoutMs ?? 900_000, polling: 500 });
+    await page.waitForFunction(finished, undefined, { timeout: timeoutMs, polling: 500 });
     const seconds = (Date.now() - t0) / 1000;
     await waitForCharts(page, 30_000);
     const counts = await inspect(page);
-    const shots = options.screenshot ? await screenshots(page, options.screenshot) : [];
+    const looks = await themeAndWidth(page, options.screenshot);
+    const rerunCell = options.rerunAndSave ? await rerunFirstChartCellAndSave(page, notebook, timeoutMs) : null;
     await page.evaluate(() => (window as unknown as Win).jupyterapp!.shell.currentWidget!.sessionContext!.shutdown());
-    return { ...counts, seconds, pageErrors, screenshots: shots };
+    return { ...counts, seconds, pageErrors, ...looks, rerunCell };
   } finally {
     await context.close();
   }
@@ -282,52 +421,6 @@ export async function reopen(browser: Browser, base: string, frontEnd: FrontEnd,
   } finally {
     await context.close();
   }
-}
-
-/**
- * A learner's round trip: open `notebook` (a scratch copy: it is written), Run All, run the first chart cell a
- * second time (as after changing a parameter), save, shut the kernel down; then reopen the saved file in a
- * fresh browser context and count the charts that draw from the saved outputs alone.
- */
-export async function rerunSaveReopen(browser: Browser, base: string, frontEnd: FrontEnd, notebook: string, timeoutMs = 600_000): Promise<Reopened & { rerunCell: number }> {
-  const pageErrors: string[] = [];
-  const context = await browser.newContext({ viewport: VIEWPORT });
-  let rerunCell = -1;
-  try {
-    const page = await openNotebook(context, base, frontEnd, notebook, pageErrors);
-    await page.evaluate(() => (window as unknown as Win).jupyterapp!.commands.execute("notebook:clear-all-cell-outputs"));
-    await page.evaluate(() => (window as unknown as Win).jupyterapp!.commands.execute("notebook:run-all-cells"));
-    await page.waitForFunction(finished, undefined, { timeout: timeoutMs, polling: 500 });
-    rerunCell = await page.evaluate(() =>
-      (window as unknown as Win).jupyterapp!.shell.currentWidget!.content!.widgets.findIndex((c) =>
-        (c.model.outputs?.toJSON() ?? []).some((o) => String(o.data?.["text/html"] ?? "").includes('class="vae-lab-plot"')),
-      ),
-    );
-    if (rerunCell < 0) throw new Error(`${notebook}: no cell drew a chart`);
-    const before = await page.evaluate((i) => (window as unknown as Win).jupyterapp!.shell.currentWidget!.content!.widgets[i].model.executionCount as number, rerunCell);
-    await page.evaluate((i) => {
-      const app = (window as unknown as Win).jupyterapp!;
-      app.shell.currentWidget!.content!.activeCellIndex = i;
-      return app.commands.execute("notebook:run-cell");
-    }, rerunCell);
-    await page.waitForFunction(
-      ([i, n]) => {
-        const w = (window as unknown as Win).jupyterapp!.shell.currentWidget!;
-        const count = w.content!.widgets[i].model.executionCount;
-        return typeof count === "number" && count > n && w.sessionContext?.session?.kernel?.status === "idle";
-      },
-      [rerunCell, before] as const,
-      { timeout: timeoutMs, polling: 500 },
-    );
-    await waitForCharts(page, 30_000);
-    await page.evaluate(() => (window as unknown as Win).jupyterapp!.commands.execute("docmanager:save"));
-    await page.waitForFunction(() => !(window as unknown as Win).jupyterapp!.shell.currentWidget!.context!.model.dirty, undefined, { timeout: 60_000 });
-    await page.evaluate(() => (window as unknown as Win).jupyterapp!.shell.currentWidget!.sessionContext!.shutdown());
-  } finally {
-    await context.close();
-  }
-  const r = await reopen(browser, base, frontEnd, notebook);
-  return { ...r, pageErrors: [...pageErrors, ...r.pageErrors], rerunCell };
 }
 
 /**
