@@ -1,9 +1,8 @@
 /**
  * Gaussian densities in plain float64 JavaScript: diagonal Gaussians (the family a VAE's encoder outputs),
- * full-covariance Gaussians (exact posteriors of linear-Gaussian models, via mathjs), and 1-D mixtures.
+ * full-covariance Gaussians (through their Cholesky factor), and 1-D mixtures.
  * Vectors are number[], matrices number[][] (row-major).
  */
-import { mathjs } from "../engine/mathjs";
 import { Rng } from "../engine/random";
 
 export type Vector = number[];
@@ -76,10 +75,22 @@ export function logDet(S: Matrix): number {
 /** log N(x; mean, cov) for a full covariance matrix. */
 export function logNormal(x: Vector, mean: Vector, cov: Matrix): number {
   const d = x.length;
-  const r = x.map((v, i) => v - mean[i]);
-  const sol = mathjs().lusolve(cov, r) as Matrix; // cov⁻¹ r as a column
-  const quad = r.reduce((s, v, i) => s + v * sol[i][0], 0);
-  return -0.5 * (d * LOG_2PI + logDet(cov) + quad);
+  if (mean.length !== d || cov.length !== d || cov.some((row) => row.length !== d)) {
+    throw new Error(`logNormal: x has ${d} entries, the mean ${mean.length}, the covariance is ${cov.length}×${cov[0]?.length ?? 0}`);
+  }
+  // Σ = L Lᵀ: (x − μ)ᵀ Σ⁻¹ (x − μ) = ‖L⁻¹(x − μ)‖² (L⁻¹ by forward substitution), log det Σ = 2 Σᵢ log Lᵢᵢ.
+  const L = cholesky(cov);
+  const y = new Array<number>(d);
+  let quad = 0;
+  let logDetCov = 0;
+  for (let i = 0; i < d; i++) {
+    let s = x[i] - mean[i];
+    for (let k = 0; k < i; k++) s -= L[i][k] * y[k];
+    y[i] = s / L[i][i];
+    quad += y[i] * y[i];
+    logDetCov += 2 * Math.log(L[i][i]);
+  }
+  return -0.5 * (d * LOG_2PI + logDetCov + quad);
 }
 
 /** A 1-D Gaussian mixture Σ w_k N(m_k, s_k²). */
