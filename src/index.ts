@@ -50,6 +50,7 @@ export * from "./vae/backprop";
 export * from "./vae/encoder-gradients";
 export * from "./vae/train";
 export * from "./vae/evaluate";
+export * from "./vae/iwae";
 export * from "./vae/prior-pairing";
 export * from "./vae/loss-conventions";
 export * from "./vae/checkpoint";

@@ -7,10 +7,8 @@ import { normalCdf } from "../prob/gaussian";
 import { batchTensor, MnistSet } from "../data/mnist";
 import { Rng, tfSeed } from "../engine/random";
 import { tidyValue } from "../engine/tidy";
-import { reconstructionNll } from "./model";
+import { logImportanceWeights } from "./iwae";
 import type { LatentModel } from "./latent-model";
-
-const LOG_2PI = Math.log(2 * Math.PI);
 
 /**
  * The k-sample importance-weighted bound (Burda et al., 2016) averaged over a set:
@@ -48,17 +46,9 @@ export function* iwaeNllSteps(vae: LatentModel, set: MnistSet, options: { k?: nu
     const logW: number[] = [];
     tf.tidy(() => {
       const x = batchTensor(set, [i], rng);
-      const { mu, logVar } = vae.encode(x);
       for (let start = 0; start < k; start += chunk) {
         const m = Math.min(chunk, k - start);
-        const w = tf.tidy(() => {
-          const eps = tf.randomNormal([m, D], 0, 1, "float32", tfSeed(rng.nextSeed()));
-          const z = mu.add(tf.exp(logVar.mul(0.5)).mul(eps)) as tf.Tensor2D;
-          const logPxz = reconstructionNll(vae, vae.decode(z), tf.tile(x, [m, 1]) as tf.Tensor2D).neg();
-          const logPz = z.square().sum(1).mul(-0.5).sub(0.5 * D * LOG_2PI);
-          const logQz = eps.square().sum(1).mul(-0.5).sub(logVar.sum().mul(0.5)).sub(0.5 * D * LOG_2PI);
-          return logPxz.add(logPz).sub(logQz);
-        });
+        const w = tf.tidy(() => logImportanceWeights(vae, x, tf.randomNormal([m, D], 0, 1, "float32", tfSeed(rng.nextSeed()))));
         logW.push(...w.dataSync());
       }
     });

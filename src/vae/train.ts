@@ -1,7 +1,7 @@
 /**
- * Training a VAE: minibatch Adam over shuffled MNIST, per-epoch train and test loss (negative ELBO per
- * image, in nats) with its reconstruction and KL terms, seconds per epoch, an optional linear KL warm-up,
- * progress callbacks, and a clear stop when the loss stops being a finite number.
+ * Training a VAE: minibatch Adam over shuffled MNIST on the negative ELBO (or the IWAE bound), per-epoch
+ * train and test loss (nats per image) with the reconstruction and KL terms, seconds per epoch, an optional
+ * linear KL warm-up, progress callbacks, and a clear stop when the loss stops being a finite number.
  */
 import * as tf from "../engine/tf";
 import { batchTensor, meanOverSet, MnistSet } from "../data/mnist";
@@ -12,6 +12,7 @@ import { LossTerms, negativeElbo, Vae } from "./model";
 import type { LatentModel } from "./latent-model";
 import { explicitGradientsSupported, negativeElboGradients } from "./backprop";
 import { EncoderEstimator, surrogateLoss } from "./encoder-gradients";
+import { iwaeBound } from "./iwae";
 
 export interface TrainOptions {
   epochs: number;
@@ -22,8 +23,14 @@ export interface TrainOptions {
   beta?: number;
   /** Epochs over which β rises linearly from 0 to `beta` (0 = no warm-up). */
   warmupEpochs?: number;
-  /** Monte Carlo samples of z per image in the training loss. */
+  /** Monte Carlo samples of z per image in the training loss (L for the ELBO, k for the IWAE bound). */
   samples?: number;
+  /**
+   * What is optimised: "elbo" (default), the β-weighted negative ELBO averaged over `samples` draws; or
+   * "iwae", the negative k-sample importance-weighted bound with k = `samples` (Burda et al. 2016,
+   * vae/iwae.ts), which has no β (it must be 1, with no warm-up) and is differentiated by autodiff.
+   */
+  objective?: Objective;
   /** Seed for shuffling, ε and dynamic binarisation. */
   seed?: number;
   /**
@@ -53,6 +60,10 @@ export interface TrainOptions {
   onEpoch?: (record: EpochRecord, history: EpochRecord[]) => void;
 }
 
+/** The training objectives of trainVae. */
+export type Objective = "elbo" | "iwae";
+export const OBJECTIVES: readonly Objective[] = ["elbo", "iwae"];
+
 export interface StepProgress {
   epoch: number;
   step: number;
@@ -63,7 +74,10 @@ export interface StepProgress {
 
 export interface EpochRecord {
   epoch: number;
-  /** Mean training loss over the epoch's minibatches (weighted by batch size), nats per image. */
+  /**
+   * Mean training loss over the epoch's minibatches (weighted by batch size), nats per image: recon + β·KL
+   * for the ELBO, −L_k for the IWAE objective.
+   */
   trainLoss: number;
   /** Test negative ELBO (β = 1, one sample of z per image), nats per image. */
   testLoss: number;
@@ -153,13 +167,16 @@ export function trainVae(vae: LatentModel, train: MnistSet, test: MnistSet, opti
  * frees the optimiser state. Its return value is the history.
  */
 export function* trainVaeSteps(vae: LatentModel, train: MnistSet, test: MnistSet, options: TrainOptions): Generator<StepProgress, EpochRecord[], void> {
-  const { epochs, batchSize = 128, lr = 1e-3, beta = 1, warmupEpochs = 0, samples = 1, encoderEstimator: estimator = "reparam" } = options;
+  const { epochs, batchSize = 128, lr = 1e-3, beta = 1, warmupEpochs = 0, samples = 1, encoderEstimator: estimator = "reparam", objective = "elbo" } = options;
   if (!(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`epochs must be a positive integer (got ${epochs})`);
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`batchSize must be a positive integer (got ${batchSize})`);
   if (!(lr > 0 && Number.isFinite(lr))) throw new Error(`lr must be a finite number > 0 (got ${lr})`);
   if (!(beta >= 0 && Number.isFinite(beta))) throw new Error(`beta must be a finite number ≥ 0 (got ${beta})`);
   if (!(Number.isInteger(warmupEpochs) && warmupEpochs >= 0)) throw new Error(`warmupEpochs must be an integer ≥ 0 (got ${warmupEpochs})`);
   if (!(Number.isInteger(samples) && samples >= 1)) throw new Error(`samples must be a positive integer (got ${samples})`);
+  if (!OBJECTIVES.includes(objective)) throw new Error(`objective must be one of ${OBJECTIVES.join(", ")} (got ${objective})`);
+  if (objective === "iwae" && (beta !== 1 || warmupEpochs !== 0)) throw new Error("the IWAE objective has no KL weight: beta must be 1 and warmupEpochs 0");
+  if (objective === "iwae" && estimator !== "reparam") throw new Error(`the IWAE objective is trained with the reparameterized gradient, not ${estimator}`);
   if (!(train.count >= 1)) throw new Error("the training set is empty");
   if (!(test.count >= 1)) throw new Error("the test set is empty");
   if (train.pixels !== vae.config.inputDim) throw new Error(`the data have ${train.pixels} pixels per image but the model expects ${vae.config.inputDim}`);
@@ -181,7 +198,7 @@ export function* trainVaeSteps(vae: LatentModel, train: MnistSet, test: MnistSet
   }
   const history: EpochRecord[] = [];
   const stepsPerEpoch = Math.ceil(train.count / batchSize);
-  const explicit = options.backprop !== "tape" && !!mlp && explicitGradientsSupported(mlp);
+  const explicit = objective === "elbo" && options.backprop !== "tape" && !!mlp && explicitGradientsSupported(mlp);
   try {
     for (let epoch = first; epoch < first + epochs; epoch++) {
       const b = betaAt(epoch, beta, warmupEpochs);
@@ -204,8 +221,14 @@ export function* trainVaeSteps(vae: LatentModel, train: MnistSet, test: MnistSet
           }
           let recon: tf.Scalar | undefined;
           let kl: tf.Scalar | undefined;
-          const { grads } = tf.variableGrads(() => {
+          const { value, grads } = tf.variableGrads(() => {
             const opts = { beta: b, samples, seed: rng.nextSeed() };
+            if (objective === "iwae") {
+              const t = iwaeBound(vae, x, opts);
+              recon = tf.keep(t.recon);
+              kl = tf.keep(t.kl);
+              return t.bound.neg() as tf.Scalar;
+            }
             const t = mlp ? surrogateLoss(mlp, x, { estimator, ...opts }) : reparamObjective(negativeElbo(vae, x, opts));
             recon = tf.keep(t.recon);
             kl = tf.keep(t.kl);
@@ -214,7 +237,8 @@ export function* trainVaeSteps(vae: LatentModel, train: MnistSet, test: MnistSet
           const reconValue = recon!.dataSync()[0];
           const klValue = kl!.dataSync()[0];
           tf.dispose([recon!, kl!]); // kept out of variableGrads' scope, so not freed by tidy
-          const loss = reconValue + b * klValue;
+          // The ELBO's loss is recon + β·KL (the surrogate objective's value is not); the IWAE's is −L_k itself.
+          const loss = objective === "iwae" ? value.dataSync()[0] : reconValue + b * klValue;
           // Apply the step only if the loss is finite, so a diverged run keeps its last good weights.
           if (Number.isFinite(loss)) optimizer.applyGradients(grads, variables);
           return [loss, reconValue, klValue];

@@ -1,0 +1,86 @@
+/**
+ * The importance-weighted bound of Burda, Grosse & Salakhutdinov (2016, "Importance Weighted Autoencoders")
+ * as a quantity of a batch that autodiff can differentiate, so that it can be trained on:
+ *
+ *   L_k(x) = E[ log (1/k) Σ_i w_i ],   w_i = p(x | z_i) p(z_i) / q(z_i | x),   z_i = μ(x) + σ(x) ⊙ ε_i,
+ *
+ * L_1 is the ELBO; L_k ≤ L_{k+1} ≤ log p(x). Its gradient is Σ_i w̃_i ∇ log w_i with the normalised weights
+ * w̃_i = w_i / Σ_j w_j: the k samples' ELBO gradients, each weighted by how well its z explains x. With one
+ * sample the weight is 1 and this is the VAE's reparameterized gradient, with the KL estimated from the
+ * sample (log q − log p) rather than in closed form.
+ */
+import * as tf from "../engine/tf";
+import { Rng, tfSeed } from "../engine/random";
+import { klStandardNormalTensor, reconstructionNll } from "./model";
+import type { LatentModel } from "./latent-model";
+
+const LOG_2PI = Math.log(2 * Math.PI);
+
+/** log w for each row of ε with its parts (see logImportanceWeights), and the encoder's q. */
+function importanceTerms(vae: LatentModel, x: tf.Tensor2D, eps: tf.Tensor2D) {
+  const B = x.shape[0];
+  const D = vae.config.latentDim;
+  if (eps.shape[1] !== D || eps.shape[0] % B !== 0 || eps.shape[0] === 0) {
+    throw new Error(`eps has shape [${eps.shape}], expected [k · ${B}, ${D}] (samples × batch, latent dimensions)`);
+  }
+  const k = eps.shape[0] / B;
+  const { mu, logVar } = vae.encode(x);
+  const tile = <T extends tf.Tensor>(t: T): T => (k === 1 ? t : (tf.tile(t, [k, 1]) as T));
+  const logVarK = tile(logVar);
+  const z = tile(mu).add(tf.exp(logVarK.mul(0.5)).mul(eps)) as tf.Tensor2D;
+  const logPxz = reconstructionNll(vae, vae.decode(z), tile(x)).neg() as tf.Tensor1D;
+  const logPz = z.square().sum(1).mul(-0.5).sub(0.5 * D * LOG_2PI);
+  // log q(z | x) at z = μ + σ ⊙ ε: −½‖ε‖² − ½ Σ log σ² − (D/2) log 2π. Written with ε, it keeps the whole
+  // dependence on the encoder (through log σ²; through z it cancels), which autodiff differentiates.
+  const logQz = eps.square().sum(1).mul(-0.5).sub(logVarK.sum(1).mul(0.5)).sub(0.5 * D * LOG_2PI);
+  return { logW: logPxz.add(logPz).sub(logQz) as tf.Tensor1D, logPxz, mu, logVar, k };
+}
+
+/**
+ * log w = log p(x | z) + log p(z) − log q(z | x) for each row of ε: `eps` is [k · B, latentDim], row i·B + b
+ * for sample i of image b (the row order of negativeElbo's ε), z = μ_b + σ_b ⊙ ε. Returns [k · B].
+ */
+export function logImportanceWeights(vae: LatentModel, x: tf.Tensor2D, eps: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => importanceTerms(vae, x, eps).logW);
+}
+
+export interface IwaeOptions {
+  /** Importance samples per image (k ≥ 1). */
+  samples: number;
+  /** Seed of ε. */
+  seed?: number;
+  /** ε itself, [samples · batch, latentDim] in negativeElbo's row order, instead of drawing it. */
+  eps?: tf.Tensor2D;
+}
+
+export interface IwaeTerms {
+  /** L_k averaged over the batch (nats per image; a lower bound on log p(x), so higher is better). */
+  bound: tf.Scalar;
+  /** E_q[−log p(x|z)] over the same k samples, averaged over the batch (as negativeElbo's recon). */
+  recon: tf.Scalar;
+  /** KL(q(z|x) ‖ p(z)) in closed form, averaged over the batch (as negativeElbo's kl). */
+  kl: tf.Scalar;
+}
+
+/**
+ * The k-sample importance-weighted bound of a batch, L_k = mean_b [ logsumexp_i log w_ib − log k ], and the
+ * ELBO's two terms from the same samples (recon + kl, a k-sample estimate of −ELBO ≥ −L_k, for reporting).
+ * Maximise `bound` (minimise its negative) to train an IWAE. The caller disposes the result.
+ */
+export function iwaeBound(vae: LatentModel, x: tf.Tensor2D, options: IwaeOptions): IwaeTerms {
+  const k = options.samples;
+  if (!(Number.isSafeInteger(k) && k >= 1)) throw new Error(`iwaeBound: samples must be a positive integer (got ${k})`);
+  return tf.tidy(() => {
+    const B = x.shape[0];
+    const D = vae.config.latentDim;
+    if (options.eps && (options.eps.shape[0] !== k * B || options.eps.shape[1] !== D)) {
+      throw new Error(`eps has shape [${options.eps.shape}], expected [${k * B}, ${D}] (samples × batch, latent dimensions)`);
+    }
+    const eps = options.eps ?? tf.randomNormal([k * B, D], 0, 1, "float32", tfSeed(options.seed ?? new Rng().nextSeed()));
+    const t = importanceTerms(vae, x, eps);
+    const bound = tf.logSumExp(t.logW.reshape([k, B]), 0).sub(Math.log(k)).mean() as tf.Scalar;
+    const recon = t.logPxz.mean().neg() as tf.Scalar;
+    const kl = klStandardNormalTensor(t.mu, t.logVar).mean() as tf.Scalar;
+    return { bound, recon, kl };
+  });
+}
