@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { loadModel, loadVae } from "../src/vae/checkpoint";
 import { batchTensor, loadMnist } from "../src/data/mnist";
+import { parseTrainFlags } from "../src/cli/main";
 
 const cli = path.resolve(__dirname, "../dist/cli/main.js");
 const data = path.resolve(__dirname, "../data/mnist-tiny");
@@ -42,6 +43,27 @@ describe("--help on every subcommand", () => {
   });
 });
 
+describe("train flags of the objective and the depth", () => {
+  it("--objective and --hidden-layers: defaults, values, and what each refuses, in one line naming the flag", () => {
+    expect(parseTrainFlags([])).toMatchObject({ objective: "elbo", hiddenLayers: 1 });
+    expect(parseTrainFlags(["--objective", "iwae", "--samples", "50", "--batch-size", "20", "--hidden-layers", "2"])).toMatchObject({ objective: "iwae", samples: 50, hiddenLayers: 2 });
+    const refused: [string[], RegExp][] = [
+      [["--objective", "iwea"], /^--objective: expected one of elbo, iwae, got "iwea"$/],
+      [["--objective", "iwae", "--beta", "0.5"], /^--beta: the IWAE objective \(--objective iwae\) has no KL weight/],
+      [["--objective", "iwae", "--warmup", "3"], /^--warmup: the IWAE objective/],
+      [["--hidden-layers", "0"], /^--hidden-layers: expected an integer from 1 to 8, got "0"$/],
+      [["--hidden-layers", "9"], /^--hidden-layers: expected an integer from 1 to 8/],
+      [["--arch", "conv", "--hidden-layers", "2"], /^--hidden-layers: the conv model's layers are fixed/],
+      [["--latent", "categorical", "--objective", "iwae"], /^--objective: only with a Gaussian latent/],
+      [["--latent", "categorical", "--hidden-layers", "2"], /^--hidden-layers: the categorical VAE's layers are fixed/],
+      [["--objective", "iwae", "--samples", "100", "--batch-size", "100"], /^--samples: 100 samples × --batch-size 100 = 10000 rows per step/],
+    ];
+    for (const [argv, message] of refused) expect(() => parseTrainFlags(argv), argv.join(" ")).toThrow(message);
+    // β = 1 said out loud is not a KL weight.
+    expect(parseTrainFlags(["--objective", "iwae", "--beta", "1", "--warmup", "0"]).objective).toBe("iwae");
+  });
+});
+
 function weightsOf(file: string): string[] {
   return JSON.parse(fs.readFileSync(file, "utf8")).weights.map((w: { data: string }) => w.data);
 }
@@ -60,6 +82,27 @@ describe("train --resume", () => {
     expect(m.epochs.map((e: { epoch: number }) => e.epoch)).toEqual([1, 2]);
     expect(m.epochs[1].trainLoss).toBe(s.epochs[1].trainLoss);
     expect(m.test.elbo).toBe(s.test.elbo);
+  }, 600_000);
+
+  it("the IWAE objective on two hidden layers: 1 + 1 epochs equal 2, and the run's files say what was trained", () => {
+    const iw = ["--objective", "iwae", "--samples", "3", "--hidden-layers", "2", "--activation", "tanh", "--binarize", "dynamic", ...small];
+    const a = run("train", "--epochs", "2", ...iw, "--out", path.join(tmp, "iwae2"));
+    expect(a.code, a.err).toBe(0);
+    expect(a.err).toMatch(/^epoch 2\/2  train −IWAE\(k=3\) \d+\.\d\d  test −ELBO/m);
+    expect(run("train", "--epochs", "1", ...iw, "--out", path.join(tmp, "iwae1")).code).toBe(0);
+    const c = run("train", "--resume", path.join(tmp, "iwae1"), "--epochs", "1", "--out", path.join(tmp, "iwae1+1"));
+    expect(c.code, c.err).toBe(0);
+    expect(weightsOf(path.join(tmp, "iwae1+1", "model.json"))).toEqual(weightsOf(path.join(tmp, "iwae2", "model.json")));
+    const m = JSON.parse(fs.readFileSync(path.join(tmp, "iwae2", "metrics.json"), "utf8"));
+    expect(m.config).toMatchObject({ objective: "iwae", samples: 3, hiddenLayers: 2, hiddenDim: 24 });
+    expect(m.config.parameters).toBe((784 * 24 + 24) + (24 * 24 + 24) + 2 * (24 * 2 + 2) + (2 * 24 + 24) + (24 * 24 + 24) + (24 * 784 + 784));
+    const report = fs.readFileSync(path.join(tmp, "iwae2", "report.html"), "utf8");
+    expect(report).toContain("MLP VAE 784-24-24-2 (tanh)");
+    expect(report).toContain("IWAE bound, k = 3");
+    // A change of objective is a change of the run.
+    const r = run("train", "--resume", path.join(tmp, "iwae1"), "--objective", "elbo");
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^vae-lab: --objective: cannot be changed when resuming/);
   }, 600_000);
 
   it("refuses to change a setting the saved run fixes, and names a missing training state", () => {

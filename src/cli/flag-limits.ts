@@ -18,6 +18,7 @@ export const FLAG_MAX: Record<string, number> = {
   epochs: 10_000,
   "latent-dim": 512,
   "hidden-dim": 4096,
+  "hidden-layers": 8,
   "batch-size": 4096,
   samples: 1000,
   warmup: 10_000,

@@ -7,7 +7,7 @@ import type { BackendChoice } from "../engine/backend-choice";
 import type { Binarize } from "../data/image-set";
 import type { DatasetName } from "../data/dataset-names";
 import type { Fit, Size } from "../data/resize";
-import type { Activation, Likelihood } from "../vae/model-options";
+import type { Activation, Likelihood, Objective } from "../vae/model-options";
 import type { CategoricalEstimator } from "../vae/categorical-estimators";
 
 /** "mlp": the MLP VAE (model.ts); "conv": the TensorFlow convolutional-VAE tutorial's model (conv.ts). */
@@ -19,6 +19,8 @@ export interface JobConfig {
   epochs: number;
   latentDim: number;
   hiddenDim: number;
+  /** Hidden layers of the MLP, each hiddenDim wide, in the encoder and (mirrored) in the decoder. */
+  hiddenLayers: number;
   batchSize: number;
   lr: number;
   likelihood: Likelihood;
@@ -26,6 +28,8 @@ export interface JobConfig {
   beta: number;
   warmupEpochs: number;
   samples: number;
+  /** "elbo": the β-weighted negative ELBO; "iwae": the negative k-sample IWAE bound, k = samples. */
+  objective: Objective;
   activation: Activation;
   seed: number;
   /** Training images to use (first N); undefined = all 60 000. */
@@ -66,6 +70,7 @@ export const DEFAULT_JOB: JobConfig = {
   epochs: 10,
   latentDim: 2,
   hiddenDim: 400,
+  hiddenLayers: 1,
   batchSize: 128,
   lr: 1e-3,
   likelihood: "bernoulli",
@@ -73,6 +78,7 @@ export const DEFAULT_JOB: JobConfig = {
   beta: 1,
   warmupEpochs: 0,
   samples: 1,
+  objective: "elbo",
   activation: "relu",
   seed: 1,
   trainSize: undefined,

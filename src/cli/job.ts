@@ -180,7 +180,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
       ? new ConvVae({ latentDim: config.latentDim, seed: config.seed })
       : new Vae({
           inputDim: train.pixels,
-          hiddenDims: [config.hiddenDim],
+          hiddenDims: Array.from({ length: config.hiddenLayers }, () => config.hiddenDim),
           latentDim: config.latentDim,
           activation: config.activation,
           likelihood: config.likelihood,
@@ -197,6 +197,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
       beta: config.beta,
       warmupEpochs: config.warmupEpochs,
       samples: config.samples,
+      objective: config.objective,
       seed: config.seed,
       resume: start?.state,
       onState: (s) => (state = s),
@@ -293,7 +294,19 @@ function loadResumePoint(dir: string, job: JobConfig): { vae: Vae | ConvVae; his
     });
   }
   // The stored settings must describe the model they continue, or the metrics and report would describe another.
-  const model = vae instanceof ConvVae ? { arch: "conv", latentDim: vae.config.latentDim } : { arch: "mlp", latentDim: vae.config.latentDim, hiddenDim: vae.config.hiddenDims.length === 1 ? vae.config.hiddenDims[0] : vae.config.hiddenDims.join("×"), activation: vae.config.activation, likelihood: vae.config.likelihood };
+  const widths = vae instanceof ConvVae ? [] : vae.config.hiddenDims;
+  const model =
+    vae instanceof ConvVae
+      ? { arch: "conv", latentDim: vae.config.latentDim }
+      : {
+          arch: "mlp",
+          latentDim: vae.config.latentDim,
+          // A model whose layers differ in width (made with the library) is no job's: its widths are named as such.
+          hiddenDim: widths.length > 0 && widths.every((w) => w === widths[0]) ? widths[0] : widths.join("×"),
+          hiddenLayers: widths.length,
+          activation: vae.config.activation,
+          likelihood: vae.config.likelihood,
+        };
   for (const [field, value] of Object.entries(model)) {
     const stored = job[field as keyof JobConfig];
     if (stored !== value) fail(`job.${field} is ${JSON.stringify(stored)} but model.json's model has ${JSON.stringify(value)}`);
@@ -316,10 +329,10 @@ function summaryHtml(m: Metrics, backend: BackendInfo): string {
       "model",
       c.arch === "conv"
         ? `bernoulli convolutional VAE (TensorFlow convolutional-VAE tutorial's), z = ${c.latentDim}, ${c.parameters} parameters`
-        : `${c.likelihood} MLP VAE ${m.data.rows * m.data.cols}-${c.hiddenDim}-${c.latentDim} (${c.activation}), ${c.parameters} parameters`,
+        : `${c.likelihood} MLP VAE ${[m.data.rows * m.data.cols * (m.data.channels ?? 1), ...Array.from({ length: c.hiddenLayers }, () => c.hiddenDim), c.latentDim].join("-")} (${c.activation}), ${c.parameters} parameters`,
     ],
     ["data", `${plural(m.data.trainImages, "training image")} and ${plural(m.data.testImages, "test image")} of ${m.data.rows}×${m.data.cols} pixels, ${classesText(m.data.classNames)}, binarisation: ${c.binarize}`],
-    ["training", `${plural(c.epochs, "epoch")}, batch ${c.batchSize}, Adam lr ${c.lr}, β ${c.beta}, seed ${c.seed}`],
+    ["training", `${plural(c.epochs, "epoch")}, batch ${c.batchSize}, Adam lr ${c.lr}, ${c.objective === "iwae" ? `IWAE bound, k = ${c.samples}` : `−ELBO, β ${c.beta}${c.samples > 1 ? `, ${c.samples} samples` : ""}`}, seed ${c.seed}`],
     ["test −ELBO (nats/image)", m.test.elbo.toFixed(2)],
     ["  reconstruction / KL", `${m.test.recon.toFixed(2)} / ${m.test.kl.toFixed(2)}`],
     ["IWAE −log p(x) estimate", m.test.iwae ? `${m.test.iwae.nll.toFixed(2)} (k = ${m.test.iwae.k}, ${plural(m.test.iwae.images, "test image")})` : "skipped"],

@@ -19,7 +19,7 @@ import { ProgressPrinter } from "./progress";
 import { attachNegativeValues, checkTrainLimits, FLAG_MAX, FlagError, pathFlag } from "./flag-limits";
 import { checkOutFolder } from "./out-guard";
 import { ENCODE_HELP, EXPORT_HELP, RESUME_HELP, SAMPLE_HELP } from "./command-help";
-import { ACTIVATIONS, Activation, Likelihood } from "../vae/model-options";
+import { ACTIVATIONS, Activation, Likelihood, Objective, OBJECTIVES } from "../vae/model-options";
 import { CATEGORICAL_ESTIMATORS, CategoricalEstimator } from "../vae/categorical-estimators";
 import { deferred } from "./deferred-modules";
 
@@ -49,14 +49,18 @@ Options of train (default in brackets):
   --arch A               mlp | conv (the TensorFlow convolutional-VAE tutorial's model) [${DEFAULT_JOB.arch}]
   --epochs N             training epochs [${DEFAULT_JOB.epochs}]
   --latent-dim N         latent dimensions [${DEFAULT_JOB.latentDim}]
-  --hidden-dim N         width of the hidden layer [${DEFAULT_JOB.hiddenDim}]
+  --hidden-dim N         width of each hidden layer [${DEFAULT_JOB.hiddenDim}]
+  --hidden-layers N      hidden layers of the encoder and of the decoder (Burda et al.'s 784-200-200-50:
+                         --hidden-layers 2 --hidden-dim 200 --latent-dim 50 --activation tanh) [${DEFAULT_JOB.hiddenLayers}]
   --batch-size N         minibatch size [${DEFAULT_JOB.batchSize}]
   --lr X                 Adam learning rate [${DEFAULT_JOB.lr}]
   --likelihood L         bernoulli | gaussian (learned variance) [${DEFAULT_JOB.likelihood}]
   --binarize M           none | static | dynamic | threshold (pixel > 0.5) [${DEFAULT_JOB.binarize}]
   --beta X               KL weight β [${DEFAULT_JOB.beta}]
   --warmup N             epochs of linear KL warm-up from 0 to β [${DEFAULT_JOB.warmupEpochs}]
-  --samples N            Monte Carlo samples of z per image (L) [${DEFAULT_JOB.samples}]
+  --samples N            samples of z per image: L of the ELBO, k of the IWAE bound [${DEFAULT_JOB.samples}]
+  --objective O          elbo (recon + β·KL) | iwae (the k-sample importance-weighted bound of Burda et al.
+                         2016, k = --samples; no --beta or --warmup) [${DEFAULT_JOB.objective}]
   --activation A         ${ACTIVATIONS.join(" | ")} [${DEFAULT_JOB.activation}]
   --seed N               seed of everything random [${DEFAULT_JOB.seed}]
   --train-size N         use the first N training images [all 60000]
@@ -182,8 +186,8 @@ function choiceFlag<T extends string>(values: Record<string, unknown>, name: str
 }
 
 const TRAIN_FLAGS = [
-  "arch", "epochs", "latent-dim", "hidden-dim", "batch-size", "lr", "likelihood", "binarize", "beta", "warmup", "samples",
-  "activation", "seed", "train-size", "iwae-k", "iwae-images", "data", "out", "backend", "latent", "estimator",
+  "arch", "epochs", "latent-dim", "hidden-dim", "hidden-layers", "batch-size", "lr", "likelihood", "binarize", "beta", "warmup", "samples",
+  "objective", "activation", "seed", "train-size", "iwae-k", "iwae-images", "data", "out", "backend", "latent", "estimator",
   "dataset", "size", "fit", "grey", "test-fraction", "labels",
 ] as const;
 
@@ -219,10 +223,13 @@ export function parseTrainFlags(argv: string[]): JobConfig {
   const samples = intFlag(values, "samples", categorical ? 2 : d.samples);
   if (estimator && (estimator === "vimco" || estimator === "score-loo") && samples < 2) throw new UsageError(`--samples: --estimator ${estimator} needs at least 2`);
   const arch = choiceFlag<Arch>(values, "arch", d.arch, ARCH_CHOICES);
+  const objective = choiceFlag<Objective>(values, "objective", d.objective, OBJECTIVES);
+  if (categorical && values.objective !== undefined) throw new UsageError("--objective: only with a Gaussian latent (the categorical VAE trains on its ELBO)");
+  if (categorical && values["hidden-layers"] !== undefined) throw new UsageError("--hidden-layers: the categorical VAE's layers are fixed (--hidden-dim and half of it)");
   if (categorical && arch !== "mlp") throw new UsageError("--arch: --latent categorical has the MLP architecture only");
   if (arch === "conv") {
     // The convolutional model's layers are the convolutional-VAE tutorial's; a flag that would change them is refused, not ignored.
-    for (const f of ["hidden-dim", "activation"] as const) if (values[f] !== undefined) throw new UsageError(`--${f}: the conv model's layers are fixed (the TensorFlow convolutional-VAE tutorial's); drop --${f} or use --arch mlp`);
+    for (const f of ["hidden-dim", "hidden-layers", "activation"] as const) if (values[f] !== undefined) throw new UsageError(`--${f}: the conv model's layers are fixed (the TensorFlow convolutional-VAE tutorial's); drop --${f} or use --arch mlp`);
     if (values.likelihood !== undefined && values.likelihood !== "bernoulli") throw new UsageError("--likelihood: the conv model has a Bernoulli likelihood only");
   }
   const config: JobConfig = {
@@ -231,6 +238,7 @@ export function parseTrainFlags(argv: string[]): JobConfig {
     epochs: intFlag(values, "epochs", d.epochs),
     latentDim: intFlag(values, "latent-dim", d.latentDim),
     hiddenDim: intFlag(values, "hidden-dim", categorical ? 512 : d.hiddenDim),
+    hiddenLayers: intFlag(values, "hidden-layers", d.hiddenLayers),
     batchSize: intFlag(values, "batch-size", d.batchSize),
     lr: numFlag(values, "lr", d.lr, (v) => v > 0 && v <= 1, "a learning rate > 0 and ≤ 1"),
     likelihood: choiceFlag<Likelihood>(values, "likelihood", d.likelihood, ["bernoulli", "gaussian"]),
@@ -238,6 +246,7 @@ export function parseTrainFlags(argv: string[]): JobConfig {
     beta: numFlag(values, "beta", d.beta, (v) => v >= 0 && v <= 1e4, "a number from 0 to 10000"),
     warmupEpochs: intFlag(values, "warmup", d.warmupEpochs, 0),
     samples,
+    objective,
     activation: choiceFlag<Activation>(values, "activation", d.activation, ACTIVATIONS),
     seed: intFlag(values, "seed", d.seed, 0),
     trainSize: values["train-size"] === undefined ? undefined : intFlag(values, "train-size", 0, 1),
@@ -247,17 +256,22 @@ export function parseTrainFlags(argv: string[]): JobConfig {
     backend: backendFlag(values.backend),
     ...dataFlags(values),
   };
+  if (objective === "iwae" && (config.beta !== 1 || config.warmupEpochs !== 0)) {
+    throw new UsageError(`--${config.beta !== 1 ? "beta" : "warmup"}: the IWAE objective (--objective iwae) has no KL weight; drop --beta and --warmup`);
+  }
   checkTrainLimits(config);
   return config;
 }
 
 /**
  * An epoch's line. "train" is the mean loss of the epoch's minibatches (recon + β·KL, the weights changing
- * as it goes); "test −ELBO" is the whole test set's negative ELBO after the epoch, one draw of z per image.
+ * as it goes; with the IWAE objective, "train −IWAE(k=K)", the negative k-sample bound); "test −ELBO" is the
+ * whole test set's negative ELBO after the epoch, one draw of z per image.
  */
-export function epochLine(r: { epoch: number; trainLoss: number; testLoss: number; recon?: number; kl?: number; seconds: number }, epochs: number): string {
+export function epochLine(r: { epoch: number; trainLoss: number; testLoss: number; recon?: number; kl?: number; seconds: number }, epochs: number, iwaeK?: number): string {
   const terms = r.recon === undefined || r.kl === undefined ? "" : ` (recon ${r.recon.toFixed(2)} + KL ${r.kl.toFixed(2)})`;
-  return `epoch ${r.epoch}/${epochs}  train ${r.trainLoss.toFixed(2)}  test −ELBO ${r.testLoss.toFixed(2)}${terms}  ${r.seconds.toFixed(1)} s`;
+  const train = iwaeK === undefined ? "train" : `train −IWAE(k=${iwaeK})`;
+  return `epoch ${r.epoch}/${epochs}  ${train} ${r.trainLoss.toFixed(2)}  test −ELBO ${r.testLoss.toFixed(2)}${terms}  ${r.seconds.toFixed(1)} s`;
 }
 
 /**
@@ -282,7 +296,7 @@ async function train(argv: string[]): Promise<void> {
       if (hint) progress.line(hint);
     },
     onStep: (p) => progress.step(p.epoch, p.epochs, p.step, p.stepsPerEpoch, p.loss),
-    onEpoch: (r, epochs) => progress.line(epochLine(r, epochs)),
+    onEpoch: (r, epochs) => progress.line(epochLine(r, epochs, config.objective === "iwae" ? config.samples : undefined)),
     onPhase: (msg) => progress.line(`${msg}…`),
     onProgress: (label, done, total) => progress.task(label, done, total),
   }, stop.signal).finally(() => {

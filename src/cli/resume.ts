@@ -19,6 +19,7 @@ const JOB_FIELDS: Record<string, string> = {
   epochs: "epochs",
   latentDim: "latent-dim",
   hiddenDim: "hidden-dim",
+  hiddenLayers: "hidden-layers",
   batchSize: "batch-size",
   lr: "lr",
   likelihood: "likelihood",
@@ -26,6 +27,7 @@ const JOB_FIELDS: Record<string, string> = {
   beta: "beta",
   warmupEpochs: "warmup",
   samples: "samples",
+  objective: "objective",
   activation: "activation",
   seed: "seed",
   trainSize: "train-size",
@@ -41,8 +43,8 @@ const JOB_FIELDS: Record<string, string> = {
   testFraction: "test-fraction",
   labels: "labels",
 };
-/** Settings a stored job may lack (their flags have no value by default). */
-const OPTIONAL_FIELDS = new Set(["trainSize", "data", "dataset", "size", "fit", "grey", "testFraction", "labels"]);
+/** Settings a stored job may lack (their flags have no value by default, or came after the run: then their default). */
+const OPTIONAL_FIELDS = new Set(["trainSize", "data", "dataset", "size", "fit", "grey", "testFraction", "labels", "hiddenLayers", "objective"]);
 
 /**
  * The job stored in a run's training-state.json, checked exactly as the flags it came from are checked: each
@@ -71,7 +73,7 @@ export function storedJob(file: string, job: unknown): JobConfig {
     }
     if (typeof v !== "string" && typeof v !== "number") throw new CheckpointError(file, `job.${field} is ${JSON.stringify(v)}, not a setting`);
     // The conv model's layers are fixed: its stored hidden width and activation are the defaults, not flags.
-    if (j.arch === "conv" && (field === "hiddenDim" || field === "activation")) continue;
+    if (j.arch === "conv" && (field === "hiddenDim" || field === "hiddenLayers" || field === "activation")) continue;
     // The stored epochs are the run's total so far, which may pass --epochs' bound after several resumes.
     if (field === "epochs") {
       if (!(Number.isSafeInteger(v) && (v as number) >= 1)) throw new CheckpointError(file, `job.epochs is ${JSON.stringify(v)}, not a number of epochs`);
@@ -81,7 +83,7 @@ export function storedJob(file: string, job: unknown): JobConfig {
   }
   try {
     const config = { ...parseTrainFlags(argv), epochs: j.epochs as number };
-    if (j.arch === "conv") return { ...config, hiddenDim: j.hiddenDim as number, activation: j.activation as JobConfig["activation"] };
+    if (j.arch === "conv") return { ...config, hiddenDim: j.hiddenDim as number, hiddenLayers: (j.hiddenLayers as number | undefined) ?? 1, activation: j.activation as JobConfig["activation"] };
     return config;
   } catch (e) {
     if (!(e instanceof UsageError || e instanceof FlagError)) throw e;

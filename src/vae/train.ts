@@ -13,6 +13,9 @@ import type { LatentModel } from "./latent-model";
 import { explicitGradientsSupported, negativeElboGradients } from "./backprop";
 import { EncoderEstimator, surrogateLoss } from "./encoder-gradients";
 import { iwaeBound } from "./iwae";
+import { Objective, OBJECTIVES } from "./model-options";
+export { OBJECTIVES };
+export type { Objective };
 
 export interface TrainOptions {
   epochs: number;
@@ -59,10 +62,6 @@ export interface TrainOptions {
   /** Called after every epoch with its record (and the history so far). */
   onEpoch?: (record: EpochRecord, history: EpochRecord[]) => void;
 }
-
-/** The training objectives of trainVae. */
-export type Objective = "elbo" | "iwae";
-export const OBJECTIVES: readonly Objective[] = ["elbo", "iwae"];
 
 export interface StepProgress {
   epoch: number;
