@@ -44,8 +44,8 @@ describe("--help on every subcommand", () => {
 });
 
 describe("train flags of the objective and the depth", () => {
-  it("--objective and --hidden-layers: defaults, values, and what each refuses, in one line naming the flag", () => {
-    expect(parseTrainFlags([])).toMatchObject({ objective: "elbo", hiddenLayers: 1 });
+  it("--objective, --hidden-layers and --lr-schedule: defaults, values, and what each refuses, in one line naming the flag", () => {
+    expect(parseTrainFlags([])).toMatchObject({ objective: "elbo", hiddenLayers: 1, lrSchedule: "constant" });
     expect(parseTrainFlags(["--objective", "iwae", "--samples", "50", "--batch-size", "20", "--hidden-layers", "2"])).toMatchObject({ objective: "iwae", samples: 50, hiddenLayers: 2 });
     const refused: [string[], RegExp][] = [
       [["--objective", "iwea"], /^--objective: expected one of elbo, iwae, got "iwea"$/],
@@ -57,6 +57,8 @@ describe("train flags of the objective and the depth", () => {
       [["--latent", "categorical", "--objective", "iwae"], /^--objective: only with a Gaussian latent/],
       [["--latent", "categorical", "--hidden-layers", "2"], /^--hidden-layers: the categorical VAE's layers are fixed/],
       [["--objective", "iwae", "--samples", "100", "--batch-size", "100"], /^--samples: 100 samples × --batch-size 100 = 10000 rows per step/],
+      [["--lr-schedule", "cosine"], /^--lr-schedule: expected one of constant, burda, got "cosine"$/],
+      [["--latent", "categorical", "--lr-schedule", "burda"], /^--lr-schedule: only with a Gaussian latent/],
     ];
     for (const [argv, message] of refused) expect(() => parseTrainFlags(argv), argv.join(" ")).toThrow(message);
     // β = 1 said out loud is not a KL weight.
@@ -85,7 +87,8 @@ describe("train --resume", () => {
   }, 600_000);
 
   it("the IWAE objective on two hidden layers: 1 + 1 epochs equal 2, and the run's files say what was trained", () => {
-    const iw = ["--objective", "iwae", "--samples", "3", "--hidden-layers", "2", "--activation", "tanh", "--binarize", "dynamic", ...small];
+    // Burda et al.'s schedule too: epoch 2 is in its second stage, at lr·10^(−1/7), also when resumed.
+    const iw = ["--objective", "iwae", "--samples", "3", "--hidden-layers", "2", "--activation", "tanh", "--binarize", "dynamic", "--lr-schedule", "burda", ...small];
     const a = run("train", "--epochs", "2", ...iw, "--out", path.join(tmp, "iwae2"));
     expect(a.code, a.err).toBe(0);
     expect(a.err).toMatch(/^epoch 2\/2  train −IWAE\(k=3\) \d+\.\d\d  test −ELBO/m);
@@ -94,7 +97,7 @@ describe("train --resume", () => {
     expect(c.code, c.err).toBe(0);
     expect(weightsOf(path.join(tmp, "iwae1+1", "model.json"))).toEqual(weightsOf(path.join(tmp, "iwae2", "model.json")));
     const m = JSON.parse(fs.readFileSync(path.join(tmp, "iwae2", "metrics.json"), "utf8"));
-    expect(m.config).toMatchObject({ objective: "iwae", samples: 3, hiddenLayers: 2, hiddenDim: 24 });
+    expect(m.config).toMatchObject({ objective: "iwae", samples: 3, hiddenLayers: 2, hiddenDim: 24, lrSchedule: "burda" });
     expect(m.config.parameters).toBe((784 * 24 + 24) + (24 * 24 + 24) + 2 * (24 * 2 + 2) + (2 * 24 + 24) + (24 * 24 + 24) + (24 * 784 + 784));
     const report = fs.readFileSync(path.join(tmp, "iwae2", "report.html"), "utf8");
     expect(report).toContain("MLP VAE 784-24-24-2 (tanh)");

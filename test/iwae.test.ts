@@ -1,7 +1,8 @@
 /**
  * The importance-weighted bound as a training objective (src/vae/iwae.ts; Burda et al. 2016): its value against
  * a float64 computation written out here from the model's weights, its autodiff gradient against a central
- * difference of that float64 value, its order in k, and trainVae with objective "iwae".
+ * difference of that float64 value, its order in k, trainVae with objective "iwae", and the paper's
+ * learning-rate schedule.
  */
 import * as path from "path";
 import * as tf from "../src/engine/tf";
@@ -14,6 +15,7 @@ import { iwaeNll } from "../src/vae/evaluate";
 import { iwaeBound, logImportanceWeights } from "../src/vae/iwae";
 import { negativeElbo, Vae } from "../src/vae/model";
 import { trainVae } from "../src/vae/train";
+import { BURDA_EPOCHS, burdaStage, learningRateAt } from "../src/vae/schedule";
 import { bce64, LOG_2PI_64, mlp64 } from "./harness/mlp64";
 
 const tiny = path.resolve(__dirname, "../data/mnist-tiny");
@@ -181,5 +183,42 @@ describe("training on it", () => {
     expect(() => trainVae(m, train, test, { epochs: 1, objective: "iwae", encoderEstimator: "score" })).toThrow(/reparameterized gradient, not score/);
     expect(() => trainVae(m, train, test, { epochs: 1, objective: "elbow" as "elbo" })).toThrow(/objective must be one of elbo, iwae/);
     m.dispose();
+  });
+});
+
+describe("Burda et al.'s learning-rate schedule", () => {
+  it("3^i epochs at lr·10^(−i/7) for i = 0…7, 3 280 in all; later epochs keep the last rate", () => {
+    expect(BURDA_EPOCHS).toBe(3280);
+    // The first and last epoch of every stage: 1 | 2–4 | 5–13 | 14–40 | 41–121 | 122–364 | 365–1093 | 1094–3280.
+    const firsts = [1, 2, 5, 14, 41, 122, 365, 1094];
+    firsts.forEach((e, i) => {
+      expect(burdaStage(e), `epoch ${e}`).toBe(i);
+      if (e > 1) expect(burdaStage(e - 1), `epoch ${e - 1}`).toBe(i - 1);
+    });
+    expect(burdaStage(3280)).toBe(7);
+    expect(burdaStage(5000)).toBe(7);
+    // Stage i lasts 3^i epochs.
+    for (let i = 0; i < 8; i++) expect(Array.from({ length: 3280 }, (_, e) => burdaStage(e + 1)).filter((s) => s === i)).toHaveLength(3 ** i);
+    expect(learningRateAt(1, 1e-3, "burda")).toBe(1e-3);
+    expect(learningRateAt(3, 1e-3, "burda")).toBeCloseTo(1e-3 * 10 ** (-1 / 7), 15);
+    expect(learningRateAt(3280, 1e-3, "burda")).toBeCloseTo(1e-4, 15); // 10^(−7/7)
+    expect(learningRateAt(3280, 1e-3)).toBe(1e-3);
+    expect(() => burdaStage(0)).toThrow(/epoch must be an integer ≥ 1/);
+  });
+
+  it("trainVae follows it: the first epoch as at a constant rate, the second (stage 1) not", async () => {
+    await initBackend("wasm");
+    const train = loadMnist({ dir: tiny, split: "train" });
+    const test = loadMnist({ dir: tiny, split: "test" });
+    const run = (lrSchedule: "constant" | "burda") => {
+      const m = new Vae({ hiddenDims: [16], latentDim: 2, seed: 3 });
+      const h = trainVae(m, train, test, { epochs: 2, batchSize: 20, lr: 0.01, seed: 3, lrSchedule });
+      m.dispose();
+      return h.map((r) => r.trainLoss);
+    };
+    const [c, b] = [run("constant"), run("burda")];
+    expect(b[0]).toBe(c[0]);
+    expect(b[1]).not.toBe(c[1]);
+    expect(() => trainVae(new Vae({ hiddenDims: [4], latentDim: 2 }), train, test, { epochs: 1, lrSchedule: "cosine" as "burda" })).toThrow(/lrSchedule must be one of constant, burda/);
   });
 });

@@ -71,7 +71,7 @@ describe("Adam elsewhere", () => {
  * torch.optim.Adam): m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², p ← p − lr · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε).
  * t counts from `firstStep` (a variable whose first gradient comes at the optimizer's step t₀ is corrected with t₀).
  */
-function adamReference(p0: number[], grads: number[][], lr: number, b1 = 0.9, b2 = 0.999, eps = 1e-8, firstStep = 1): number[] {
+function adamReference(p0: number[], grads: number[][], lr: number | number[], b1 = 0.9, b2 = 0.999, eps = 1e-8, firstStep = 1): number[] {
   const p = [...p0];
   const m = p.map(() => 0);
   const v = p.map(() => 0);
@@ -80,7 +80,7 @@ function adamReference(p0: number[], grads: number[][], lr: number, b1 = 0.9, b2
     for (let i = 0; i < p.length; i++) {
       m[i] = b1 * m[i] + (1 - b1) * g[i];
       v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
-      p[i] -= (lr * (m[i] / (1 - b1 ** t))) / (Math.sqrt(v[i] / (1 - b2 ** t)) + eps);
+      p[i] -= ((typeof lr === "number" ? lr : lr[s]) * (m[i] / (1 - b1 ** t))) / (Math.sqrt(v[i] / (1 - b2 ** t)) + eps);
     }
   });
   return p;
@@ -137,6 +137,23 @@ describe.each(["cpu", "wasm"])("Adam from createAdam on %s against the float64 f
     const ours2 = run(12, 0.05, { beta1: 0.8, beta2: 0.99, epsilon: 1e-1 });
     const ref2 = adamReference(p0, grads, 0.05, 0.8, 0.99, 1e-1);
     ours2.forEach((p, i) => expect(Math.abs(p - ref2[i])).toBeLessThan(1e-5));
+  });
+
+  it("a learning rate changed after 6 steps (a schedule) applies from the next step, the moments kept", async () => {
+    await initBackend(backend);
+    const v = tf.tidy(() => tf.variable(tf.tensor1d(p0), true, `adam-lr-${backend}-${Math.random()}`));
+    const o = createAdam(0.05);
+    grads.forEach((g, s) => {
+      if (s === 6) o.setLearningRate(0.005);
+      const t = tf.tensor1d(g);
+      o.applyGradients({ [v.name]: t }, [v]);
+      t.dispose();
+    });
+    const ref = adamReference(p0, grads, grads.map((_, s) => (s < 6 ? 0.05 : 0.005)));
+    Array.from(v.dataSync()).forEach((p, i) => expect(Math.abs(p - ref[i])).toBeLessThan(1e-5));
+    expect(() => o.setLearningRate(0)).toThrow(/learning rate must be a finite number > 0 \(got 0\)/);
+    o.dispose();
+    v.dispose();
   });
 
   it("a state saved after 5 steps and restored into a new Adam continues as one Adam would: 5 + 7 steps = 12", async () => {

@@ -7,7 +7,7 @@ import type { BackendChoice } from "../engine/backend-choice";
 import type { Binarize } from "../data/image-set";
 import type { DatasetName } from "../data/dataset-names";
 import type { Fit, Size } from "../data/resize";
-import type { Activation, Likelihood, Objective } from "../vae/model-options";
+import type { Activation, Likelihood, LrSchedule, Objective } from "../vae/model-options";
 import type { CategoricalEstimator } from "../vae/categorical-estimators";
 
 /** "mlp": the MLP VAE (model.ts); "conv": the TensorFlow convolutional-VAE tutorial's model (conv.ts). */
@@ -23,6 +23,8 @@ export interface JobConfig {
   hiddenLayers: number;
   batchSize: number;
   lr: number;
+  /** "constant", or "burda": 3^i epochs at lr·10^(−i/7) (vae/schedule.ts). */
+  lrSchedule: LrSchedule;
   likelihood: Likelihood;
   binarize: Binarize;
   beta: number;
@@ -73,6 +75,7 @@ export const DEFAULT_JOB: JobConfig = {
   hiddenLayers: 1,
   batchSize: 128,
   lr: 1e-3,
+  lrSchedule: "constant",
   likelihood: "bernoulli",
   binarize: "none",
   beta: 1,

@@ -19,7 +19,7 @@ import { ProgressPrinter } from "./progress";
 import { attachNegativeValues, checkTrainLimits, FLAG_MAX, FlagError, pathFlag } from "./flag-limits";
 import { checkOutFolder } from "./out-guard";
 import { ENCODE_HELP, EXPORT_HELP, RESUME_HELP, SAMPLE_HELP } from "./command-help";
-import { ACTIVATIONS, Activation, Likelihood, Objective, OBJECTIVES } from "../vae/model-options";
+import { ACTIVATIONS, Activation, Likelihood, LR_SCHEDULES, LrSchedule, Objective, OBJECTIVES } from "../vae/model-options";
 import { CATEGORICAL_ESTIMATORS, CategoricalEstimator } from "../vae/categorical-estimators";
 import { deferred } from "./deferred-modules";
 
@@ -54,6 +54,8 @@ Options of train (default in brackets):
                          --hidden-layers 2 --hidden-dim 200 --latent-dim 50 --activation tanh) [${DEFAULT_JOB.hiddenLayers}]
   --batch-size N         minibatch size [${DEFAULT_JOB.batchSize}]
   --lr X                 Adam learning rate [${DEFAULT_JOB.lr}]
+  --lr-schedule S        constant | burda (Burda et al.: 3^i epochs at lr·10^(−i/7), i = 0…7, 3280 epochs
+                         in all; epochs count on across --resume) [${DEFAULT_JOB.lrSchedule}]
   --likelihood L         bernoulli | gaussian (learned variance) [${DEFAULT_JOB.likelihood}]
   --binarize M           none | static | dynamic | threshold (pixel > 0.5) [${DEFAULT_JOB.binarize}]
   --beta X               KL weight β [${DEFAULT_JOB.beta}]
@@ -186,7 +188,7 @@ function choiceFlag<T extends string>(values: Record<string, unknown>, name: str
 }
 
 const TRAIN_FLAGS = [
-  "arch", "epochs", "latent-dim", "hidden-dim", "hidden-layers", "batch-size", "lr", "likelihood", "binarize", "beta", "warmup", "samples",
+  "arch", "epochs", "latent-dim", "hidden-dim", "hidden-layers", "batch-size", "lr", "lr-schedule", "likelihood", "binarize", "beta", "warmup", "samples",
   "objective", "activation", "seed", "train-size", "iwae-k", "iwae-images", "data", "out", "backend", "latent", "estimator",
   "dataset", "size", "fit", "grey", "test-fraction", "labels",
 ] as const;
@@ -225,6 +227,7 @@ export function parseTrainFlags(argv: string[]): JobConfig {
   const arch = choiceFlag<Arch>(values, "arch", d.arch, ARCH_CHOICES);
   const objective = choiceFlag<Objective>(values, "objective", d.objective, OBJECTIVES);
   if (categorical && values.objective !== undefined) throw new UsageError("--objective: only with a Gaussian latent (the categorical VAE trains on its ELBO)");
+  if (categorical && values["lr-schedule"] !== undefined) throw new UsageError("--lr-schedule: only with a Gaussian latent (the categorical VAE trains at a constant rate)");
   if (categorical && values["hidden-layers"] !== undefined) throw new UsageError("--hidden-layers: the categorical VAE's layers are fixed (--hidden-dim and half of it)");
   if (categorical && arch !== "mlp") throw new UsageError("--arch: --latent categorical has the MLP architecture only");
   if (arch === "conv") {
@@ -241,6 +244,7 @@ export function parseTrainFlags(argv: string[]): JobConfig {
     hiddenLayers: intFlag(values, "hidden-layers", d.hiddenLayers),
     batchSize: intFlag(values, "batch-size", d.batchSize),
     lr: numFlag(values, "lr", d.lr, (v) => v > 0 && v <= 1, "a learning rate > 0 and ≤ 1"),
+    lrSchedule: choiceFlag<LrSchedule>(values, "lr-schedule", d.lrSchedule, LR_SCHEDULES),
     likelihood: choiceFlag<Likelihood>(values, "likelihood", d.likelihood, ["bernoulli", "gaussian"]),
     binarize: choiceFlag<Binarize>(values, "binarize", categorical ? "static" : d.binarize, BINARIZE_CHOICES),
     beta: numFlag(values, "beta", d.beta, (v) => v >= 0 && v <= 1e4, "a number from 0 to 10000"),

@@ -22,6 +22,7 @@ const JOB_FIELDS: Record<string, string> = {
   hiddenLayers: "hidden-layers",
   batchSize: "batch-size",
   lr: "lr",
+  lrSchedule: "lr-schedule",
   likelihood: "likelihood",
   binarize: "binarize",
   beta: "beta",
@@ -44,7 +45,7 @@ const JOB_FIELDS: Record<string, string> = {
   labels: "labels",
 };
 /** Settings a stored job may lack (their flags have no value by default, or came after the run: then their default). */
-const OPTIONAL_FIELDS = new Set(["trainSize", "data", "dataset", "size", "fit", "grey", "testFraction", "labels", "hiddenLayers", "objective"]);
+const OPTIONAL_FIELDS = new Set(["trainSize", "data", "dataset", "size", "fit", "grey", "testFraction", "labels", "hiddenLayers", "objective", "lrSchedule"]);
 
 /**
  * The job stored in a run's training-state.json, checked exactly as the flags it came from are checked: each

@@ -36,7 +36,13 @@ export interface TrainingOptimizer {
   getState(variables: tf.Variable[]): AdamState;
   /** Continue from `state` (taken for the same model's variables, in the same order); before the first step. */
   setState(state: AdamState, variables: tf.Variable[]): void;
+  /** Use learning rate `lr` from the next step on (a schedule); the moments are kept. */
+  setLearningRate(lr: number): void;
   dispose(): void;
+}
+
+function checkLearningRate(lr: number): void {
+  if (!(lr > 0 && Number.isFinite(lr))) throw new Error(`learning rate must be a finite number > 0 (got ${lr})`);
 }
 
 function checkState(state: AdamState, variables: tf.Variable[]): void {
@@ -56,7 +62,7 @@ class NativeAdam implements TrainingOptimizer {
   private readonly moments = new Map<string, { m: tf.Tensor; v: tf.Tensor }>();
   private step = 0;
   constructor(
-    private readonly lr: number,
+    private lr: number,
     private readonly beta1: number,
     private readonly beta2: number,
     private readonly epsilon: number,
@@ -84,6 +90,10 @@ class NativeAdam implements TrainingOptimizer {
     }
   }
 
+  setLearningRate(lr: number): void {
+    checkLearningRate(lr);
+    this.lr = lr;
+  }
   getState(variables: tf.Variable[]): AdamState {
     const mv = variables.map((v) => this.moments.get(v.name));
     return {
@@ -117,6 +127,8 @@ interface TfjsAdamInternals {
   accBeta2: tf.Variable;
   accumulatedFirstMoment: ({ originalName: string; variable: tf.Variable } | undefined)[];
   accumulatedSecondMoment: ({ originalName: string; variable: tf.Variable } | undefined)[];
+  /** Read by every applyGradients (tfjs-core's adam_optimizer.js, pinned with the addon). */
+  learningRate: number;
 }
 
 class TfjsAdam implements TrainingOptimizer {
@@ -130,6 +142,10 @@ class TfjsAdam implements TrainingOptimizer {
   }
   private get internals(): TfjsAdamInternals {
     return this.opt as unknown as TfjsAdamInternals;
+  }
+  setLearningRate(lr: number): void {
+    checkLearningRate(lr);
+    this.internals.learningRate = lr;
   }
   applyGradients(grads: tf.NamedTensorMap): void {
     if (this.pending) {

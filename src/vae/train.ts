@@ -13,9 +13,10 @@ import type { LatentModel } from "./latent-model";
 import { explicitGradientsSupported, negativeElboGradients } from "./backprop";
 import { EncoderEstimator, surrogateLoss } from "./encoder-gradients";
 import { iwaeBound } from "./iwae";
-import { Objective, OBJECTIVES } from "./model-options";
-export { OBJECTIVES };
-export type { Objective };
+import { LR_SCHEDULES, LrSchedule, Objective, OBJECTIVES } from "./model-options";
+import { learningRateAt } from "./schedule";
+export { LR_SCHEDULES, OBJECTIVES };
+export type { LrSchedule, Objective };
 
 export interface TrainOptions {
   epochs: number;
@@ -34,6 +35,11 @@ export interface TrainOptions {
    * vae/iwae.ts), which has no β (it must be 1, with no warm-up) and is differentiated by autodiff.
    */
   objective?: Objective;
+  /**
+   * How the learning rate changes over epochs (vae/schedule.ts): "constant" (default: `lr` throughout) or
+   * "burda" (3^i epochs at lr·10^(−i/7), i = 0…7). Epochs count on across a resume.
+   */
+  lrSchedule?: LrSchedule;
   /** Seed for shuffling, ε and dynamic binarisation. */
   seed?: number;
   /**
@@ -166,13 +172,14 @@ export function trainVae(vae: LatentModel, train: MnistSet, test: MnistSet, opti
  * frees the optimiser state. Its return value is the history.
  */
 export function* trainVaeSteps(vae: LatentModel, train: MnistSet, test: MnistSet, options: TrainOptions): Generator<StepProgress, EpochRecord[], void> {
-  const { epochs, batchSize = 128, lr = 1e-3, beta = 1, warmupEpochs = 0, samples = 1, encoderEstimator: estimator = "reparam", objective = "elbo" } = options;
+  const { epochs, batchSize = 128, lr = 1e-3, beta = 1, warmupEpochs = 0, samples = 1, encoderEstimator: estimator = "reparam", objective = "elbo", lrSchedule = "constant" } = options;
   if (!(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`epochs must be a positive integer (got ${epochs})`);
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`batchSize must be a positive integer (got ${batchSize})`);
   if (!(lr > 0 && Number.isFinite(lr))) throw new Error(`lr must be a finite number > 0 (got ${lr})`);
   if (!(beta >= 0 && Number.isFinite(beta))) throw new Error(`beta must be a finite number ≥ 0 (got ${beta})`);
   if (!(Number.isInteger(warmupEpochs) && warmupEpochs >= 0)) throw new Error(`warmupEpochs must be an integer ≥ 0 (got ${warmupEpochs})`);
   if (!(Number.isInteger(samples) && samples >= 1)) throw new Error(`samples must be a positive integer (got ${samples})`);
+  if (!LR_SCHEDULES.includes(lrSchedule)) throw new Error(`lrSchedule must be one of ${LR_SCHEDULES.join(", ")} (got ${lrSchedule})`);
   if (!OBJECTIVES.includes(objective)) throw new Error(`objective must be one of ${OBJECTIVES.join(", ")} (got ${objective})`);
   if (objective === "iwae" && (beta !== 1 || warmupEpochs !== 0)) throw new Error("the IWAE objective has no KL weight: beta must be 1 and warmupEpochs 0");
   if (objective === "iwae" && estimator !== "reparam") throw new Error(`the IWAE objective is trained with the reparameterized gradient, not ${estimator}`);
@@ -201,6 +208,7 @@ export function* trainVaeSteps(vae: LatentModel, train: MnistSet, test: MnistSet
   try {
     for (let epoch = first; epoch < first + epochs; epoch++) {
       const b = betaAt(epoch, beta, warmupEpochs);
+      if (lrSchedule !== "constant") optimizer.setLearningRate(learningRateAt(epoch, lr, lrSchedule));
       const order = rng.permutation(train.count);
       const t0 = performance.now();
       let sum = 0;
