@@ -90,6 +90,29 @@ run("charts in headless Chromium", () => {
       });
       await p.waitForFunction(() => (document.querySelector(".vae-lab-plot") as HTMLElement & { _fullLayout: { width: number } })._fullLayout.width <= 420, undefined, { timeout: 10_000 });
       expect((await fl()).paper).toBe("rgba(0,0,0,0)");
+      // The room shrinks with no window resize (JupyterLab's side panel opening), then while the chart is out
+      // of the page (JupyterLab's windowing detaches cells far off screen) as the window is resized: the chart
+      // follows each time, the second once it is back in the page.
+      const widthAtMost = (w: number) =>
+        p.waitForFunction(
+          (max) => {
+            const el = document.querySelector(".vae-lab-plot") as (HTMLElement & { _fullLayout: { width: number } }) | null;
+            return !!el && el._fullLayout.width <= max;
+          },
+          w,
+          { timeout: 10_000 },
+        );
+      await p.evaluate(() => void ((document.getElementById("box") as HTMLElement).style.width = "300px"));
+      await widthAtMost(300);
+      await p.evaluate(() => {
+        const box = document.getElementById("box") as HTMLElement;
+        const parent = box.parentNode as HTMLElement;
+        box.remove();
+        box.style.width = "200px";
+        window.dispatchEvent(new Event("resize"));
+        setTimeout(() => parent.appendChild(box), 500);
+      });
+      await widthAtMost(200);
     } finally {
       await p.close();
     }

@@ -505,10 +505,19 @@ export function figureHtml(fig: Figure): string {
     var layout = fitLayout(fig.layout, el);
     window.Plotly.newPlot(el, fig.data, layout, fig.config).then(function () {
       el.setAttribute("data-rendered", "1");
-      // Fit again when the room changes (a resized window, a side panel opened) or the theme does.
-      function refit() { if (document.body.contains(el)) window.Plotly.react(el, fig.data, fitLayout(fig.layout, el), fig.config); }
+      // Fit again when the room changes (a resized window, a side panel opened, an output area laid out again
+      // after JupyterLab kept its cell off screen, unrendered or detached, while the window changed) or the
+      // theme does. The room a fit used is remembered, so a refit that changes only the height ends there.
+      var fittedRoom = el.clientWidth;
+      function refit() {
+        if (!document.body.contains(el)) return;
+        fittedRoom = el.clientWidth;
+        window.Plotly.react(el, fig.data, fitLayout(fig.layout, el), fig.config);
+      }
       var timer = null;
-      window.addEventListener("resize", function () { clearTimeout(timer); timer = setTimeout(refit, 150); });
+      function soon() { clearTimeout(timer); timer = setTimeout(refit, 150); }
+      window.addEventListener("resize", soon);
+      if (window.ResizeObserver) new ResizeObserver(function () { if (el.clientWidth > 0 && el.clientWidth !== fittedRoom) soon(); }).observe(el);
       if (window.MutationObserver) new MutationObserver(refit).observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light"] });
     });
   }
