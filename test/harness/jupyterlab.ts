@@ -308,10 +308,11 @@ async function themeAndWidth(page: Page, file?: (what: string) => string): Promi
 }
 
 /**
- * Run the first cell that drew a chart once more (as a learner does after changing a parameter), wait until it
- * has run and its charts are drawn, and save. Returns the cell's index.
+ * Run the first cell that drew a chart once more (as a learner does after changing a parameter), after the
+ * whole notebook has run, wait until it has run and its charts are drawn, and save. Returns the cell's index
+ * and its error outputs (a cell that needs something a later cell disposed fails here).
  */
-async function rerunFirstChartCellAndSave(page: Page, notebook: string, timeoutMs: number): Promise<number> {
+async function rerunFirstChartCellAndSave(page: Page, notebook: string, timeoutMs: number): Promise<{ cell: number; errors: string[] }> {
   const rerunCell = await page.evaluate(() =>
     (window as unknown as Win).jupyterapp!.shell.currentWidget!.content!.widgets.findIndex((c) =>
       (c.model.outputs?.toJSON() ?? []).some((o) => String(o.data?.["text/html"] ?? "").includes('class="vae-lab-plot"')),
@@ -334,9 +335,16 @@ async function rerunFirstChartCellAndSave(page: Page, notebook: string, timeoutM
     { timeout: timeoutMs, polling: 500 },
   );
   await waitForCharts(page, 30_000);
+  const errors = await page.evaluate(
+    (i) =>
+      ((window as unknown as Win).jupyterapp!.shell.currentWidget!.content!.widgets[i].model.outputs?.toJSON() ?? [])
+        .filter((o) => o.output_type === "error")
+        .map((o) => `${o.ename}: ${o.evalue}`),
+    rerunCell,
+  );
   await page.evaluate(() => (window as unknown as Win).jupyterapp!.commands.execute("docmanager:save"));
   await page.waitForFunction(() => !(window as unknown as Win).jupyterapp!.shell.currentWidget!.context!.model.dirty, undefined, { timeout: 60_000 });
-  return rerunCell;
+  return { cell: rerunCell, errors };
 }
 
 /**
@@ -352,7 +360,7 @@ export async function runAllInFrontEnd(
   frontEnd: FrontEnd,
   notebook: string,
   options: { timeoutMs?: number; screenshot?: (what: string) => string; rerunAndSave?: boolean } = {},
-): Promise<LabRun & { dark: DarkCheck; narrow: NarrowCheck; screenshots: string[]; rerunCell: number | null }> {
+): Promise<LabRun & { dark: DarkCheck; narrow: NarrowCheck; screenshots: string[]; rerun: { cell: number; errors: string[] } | null }> {
   const pageErrors: string[] = [];
   const context = await browser.newContext({ viewport: VIEWPORT });
   const timeoutMs = options.timeoutMs ?? 900_000;
@@ -367,9 +375,9 @@ export async function runAllInFrontEnd(
     await waitForCharts(page, 30_000);
     const counts = await inspect(page);
     const looks = await themeAndWidth(page, options.screenshot);
-    const rerunCell = options.rerunAndSave ? await rerunFirstChartCellAndSave(page, notebook, timeoutMs) : null;
+    const rerun = options.rerunAndSave ? await rerunFirstChartCellAndSave(page, notebook, timeoutMs) : null;
     await page.evaluate(() => (window as unknown as Win).jupyterapp!.shell.currentWidget!.sessionContext!.shutdown());
-    return { ...counts, seconds, pageErrors, ...looks, rerunCell };
+    return { ...counts, seconds, pageErrors, ...looks, rerun };
   } finally {
     await context.close();
   }
