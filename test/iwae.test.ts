@@ -4,12 +4,11 @@
  * difference of that float64 value, its order in k, trainVae with objective "iwae", and the paper's
  * learning-rate schedule.
  */
-import * as path from "path";
 import * as tf from "../src/engine/tf";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { Rng } from "../src/engine/random";
-import { batchTensor, loadMnist, MnistSet } from "../src/data/mnist";
+import { batchTensor, MnistSet } from "../src/data/mnist";
 import { meanAndStderr } from "../src/prob/kl";
 import { iwaeNll } from "../src/vae/evaluate";
 import { iwaeBound, logImportanceWeights } from "../src/vae/iwae";
@@ -17,8 +16,7 @@ import { negativeElbo, Vae } from "../src/vae/model";
 import { trainVae } from "../src/vae/train";
 import { BURDA_EPOCHS, burdaStage, learningRateAt } from "../src/vae/schedule";
 import { bce64, LOG_2PI_64, mlp64 } from "./harness/mlp64";
-
-const tiny = path.resolve(__dirname, "../data/mnist-tiny");
+import { tinyMnist } from "./harness/mnist-tiny";
 
 beforeAll(async () => {
   await initBackend("cpu");
@@ -91,7 +89,7 @@ describe("the bound's value", () => {
     const before = tf.memory().numTensors;
     const xt = tf.tensor2d(x);
     for (const k of [0, 1.5, NaN]) expect(() => iwaeBound(m, xt, { samples: k })).toThrow(/samples must be a positive integer/);
-    expect(() => tf.tidy(() => iwaeBound(m, xt, { samples: 3, eps: tf.zeros([5, 2]) }))).toThrow("eps has shape [5,2], expected [6, 2]");
+    expect(() => tf.tidy(() => void iwaeBound(m, xt, { samples: 3, eps: tf.zeros([5, 2]) }))).toThrow("eps has shape [5,2], expected [6, 2]");
     expect(() => tf.tidy(() => logImportanceWeights(m, xt, tf.zeros([5, 2])))).toThrow("eps has shape [5,2], expected [k · 2, 2]");
     const t = iwaeBound(m, xt, { samples: 4, seed: 3 });
     tf.dispose([t.bound, t.recon, t.kl, xt]);
@@ -134,8 +132,7 @@ describe("training on it", () => {
   let test: MnistSet;
   beforeAll(async () => {
     await initBackend("wasm");
-    train = loadMnist({ dir: tiny, split: "train" });
-    test = loadMnist({ dir: tiny, split: "test" });
+    ({ train, test } = tinyMnist());
   });
 
   it("L_1 ≤ L_5 ≤ L_50 on a trained model (averaged over draws), and L_50 agrees with iwaeNll's k = 50 estimate", () => {
@@ -208,8 +205,7 @@ describe("Burda et al.'s learning-rate schedule", () => {
 
   it("trainVae follows it: the first epoch as at a constant rate, the second (stage 1) not", async () => {
     await initBackend("wasm");
-    const train = loadMnist({ dir: tiny, split: "train" });
-    const test = loadMnist({ dir: tiny, split: "test" });
+    const { train, test } = tinyMnist();
     const run = (lrSchedule: "constant" | "burda") => {
       const m = new Vae({ hiddenDims: [16], latentDim: 2, seed: 3 });
       const h = trainVae(m, train, test, { epochs: 2, batchSize: 20, lr: 0.01, seed: 3, lrSchedule });

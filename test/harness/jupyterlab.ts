@@ -264,20 +264,21 @@ async function themeAndWidth(page: Page, file?: (what: string) => string): Promi
     await page.screenshot({ path: file(what) });
     shots.push(file(what));
   };
+  // The top of the notebook (the mode banner) and its first chart.
+  const topAndFirstChart = async (prefix: string) => {
+    for (const [selector, what] of [[".jp-Cell", "top"], ["div.vae-lab-plot", "chart"]]) {
+      await scrollTo(page, selector);
+      await settle();
+      await take(`${prefix}-${what}`);
+    }
+  };
   let dark: DarkCheck;
   try {
     await setTheme(page, "JupyterLab Dark");
     await page.waitForFunction(() => document.body.getAttribute("data-jp-theme-light") === "false", undefined, { timeout: 30_000 });
     await settle();
     dark = await page.evaluate(darkCheck);
-    if (file) {
-      await scrollTo(page, ".jp-Cell");
-      await settle();
-      await take("dark-top");
-      await scrollTo(page, "div.vae-lab-plot");
-      await settle();
-      await take("dark-chart");
-    }
+    if (file) await topAndFirstChart("dark");
   } finally {
     await setTheme(page, "JupyterLab Light");
   }
@@ -285,12 +286,7 @@ async function themeAndWidth(page: Page, file?: (what: string) => string): Promi
   await settle();
   const narrow = await page.evaluate(narrowCheck);
   if (file) {
-    await scrollTo(page, ".jp-Cell");
-    await settle();
-    await take("narrow-top");
-    await scrollTo(page, "div.vae-lab-plot");
-    await settle();
-    await take("narrow-chart");
+    await topAndFirstChart("narrow");
     // The widest chart (image grids have a fixed width), where a narrow window clips first.
     const widest = await page.evaluate(() => {
       const plots = [...document.querySelectorAll("div.vae-lab-plot")];
