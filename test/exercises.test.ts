@@ -19,6 +19,7 @@ import { gaussianNll } from "../src/vae/model";
 import { ConvVae, convWeightLayout } from "../src/vae/conv";
 import { createAdam } from "../src/engine/optimizer";
 import { lossConvention, readLossNumber } from "../src/vae/loss-conventions";
+import { burdaStage, learningRateAt } from "../src/vae/schedule";
 
 describe("00_setup exercises", () => {
   it("full training set: rarest digit 5 (5421), commonest 1 (6742); mean grey level 0.1307, sd 0.3081", () => {
@@ -282,5 +283,29 @@ describe("12_reading_a_loss_number exercises", () => {
     expect(sum.nats).toBeCloseTo(478.73, 2);
     expect(readLossNumber(lossConvention("pytorch-vae"), 1, { pixels: 12288, latentDim: 128 }).sigma2).toBeCloseTo(1.536, 12);
     expect(readLossNumber(lossConvention("pytorch-vae"), 1, { pixels: 784, latentDim: 2 }).sigma2).toBeCloseTo(0.098, 12);
+  });
+});
+
+describe("13_importance_weighted_bound exercises", () => {
+  it("log w = (−100, −101, −104): log of the mean weight −100.77205, normalised weights 0.72140, 0.26539, 0.01321 (tf.logSumExp agrees in float32)", () => {
+    const logW = [-100, -101, -104];
+    const top = Math.max(...logW);
+    const sum = logW.reduce((s, v) => s + Math.exp(v - top), 0);
+    expect(top + Math.log(sum) - Math.log(3)).toBeCloseTo(-100.77205, 5);
+    expect(sum).toBeCloseTo(1.3862, 5);
+    logW.map((v) => Math.exp(v - top) / sum).forEach((w, i) => expect(w).toBeCloseTo([0.7214, 0.26539, 0.01321][i], 5));
+    const t = tf.tensor1d(logW);
+    const viaTf = tf.logSumExp(t);
+    expect((viaTf.arraySync() as number) - Math.log(3)).toBeCloseTo(-100.772, 3);
+    tf.dispose([t, viaTf]);
+  });
+
+  it("epoch 100 of Burda et al.'s schedule is in stage 4 (epochs 41–121, 81 of them) at 2.683e-4", () => {
+    expect(burdaStage(100)).toBe(4);
+    expect(burdaStage(41)).toBe(4);
+    expect(burdaStage(121)).toBe(4);
+    expect(burdaStage(40)).toBe(3);
+    expect(burdaStage(122)).toBe(5);
+    expect(learningRateAt(100, 1e-3, "burda")).toBeCloseTo(2.683e-4, 7);
   });
 });
