@@ -73,7 +73,7 @@ for (const fe of FRONT_ENDS) {
           console.log(
             `${fe.name} | ${nb} | ${r.executed}/${r.cells} code cells run | ${r.rendered}/${r.plots} charts drawn | ${r.mathjax} equations | ${r.seconds.toFixed(1)} s Run All → idle` +
               ` | dark: ${r.dark.opaquePaper} opaque of ${r.dark.charts}, text contrast ≥ ${r.dark.chartTextContrast.toFixed(1)}, banner ${r.dark.bannerContrast?.toFixed(1) ?? "none"}` +
-              ` | 900 px: ${r.narrow.spilling} of ${r.narrow.charts} past a ${r.narrow.outputWidth} px output area` +
+              ` | 900 px: ${r.narrow.spilling} of ${r.narrow.charts} past a ${r.narrow.outputWidth} px output area (${r.narrow.spillingAtFirstLook} at the first look)` +
               ` | cell ${r.rerun?.cell} run again${r.rerun?.errors.length ? ` (${r.rerun.errors.join("; ")})` : ""}, saved ${(savedBytes / 1e6).toFixed(2)} MB, reopened: ${reopened.rendered}/${reopened.plots} drawn` +
               (r.screenshots.length ? ` | screenshots: ${r.screenshots.map((s) => path.relative(process.cwd(), s)).join(", ")}` : ""),
           );

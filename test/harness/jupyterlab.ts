@@ -177,6 +177,8 @@ export interface NarrowCheck {
   outputWidth: number;
   charts: number;
   spilling: number;
+  /** Charts past the edge at the first look, before those JupyterLab had left unrendered refitted. */
+  spillingAtFirstLook?: number;
 }
 
 /**
@@ -284,7 +286,12 @@ async function themeAndWidth(page: Page, file?: (what: string) => string): Promi
   }
   await page.setViewportSize({ width: 900, height: VIEWPORT.height });
   await settle();
-  const narrow = await page.evaluate(narrowCheck);
+  // A first look lays out every chart, as scrolling to each would: JupyterLab leaves cells far off screen
+  // unrendered, and a chart refits (ResizeObserver, then a debounced redraw) only once it is laid out at its
+  // new width. The check is what the page shows after that refit.
+  const firstLook = await page.evaluate(narrowCheck);
+  await settle();
+  const narrow = { ...(await page.evaluate(narrowCheck)), spillingAtFirstLook: firstLook.spilling };
   if (file) {
     await topAndFirstChart("narrow");
     // The widest chart (image grids have a fixed width), where a narrow window clips first.
