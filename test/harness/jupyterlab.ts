@@ -179,6 +179,8 @@ export interface NarrowCheck {
   spilling: number;
   /** Charts past the edge at the first look, before those JupyterLab had left unrendered refitted. */
   spillingAtFirstLook?: number;
+  /** Each chart past the edge: its place among the page's charts, its drawn width, its div's and its output area's. */
+  spillers: { index: number; drawn: number; div: number; area: number }[];
 }
 
 /**
@@ -236,18 +238,18 @@ function darkCheck(): DarkCheck {
 /** Page-side: each drawn chart's plot (plotly's outer svg) lies within its output area, left and right. */
 function narrowCheck(): NarrowCheck {
   let outputWidth = 0;
-  let spilling = 0;
+  const spillers: NarrowCheck["spillers"] = [];
   const drawn = [...document.querySelectorAll('div.vae-lab-plot[data-rendered="1"]')];
-  for (const el of drawn) {
+  drawn.forEach((el, index) => {
     const area = el.closest(".jp-OutputArea-output") ?? el.parentElement!;
     const a = area.getBoundingClientRect();
     outputWidth = Math.max(outputWidth, a.width);
     const svg = el.querySelector(".main-svg");
-    if (!svg) continue;
+    if (!svg) return;
     const r = svg.getBoundingClientRect();
-    if (r.left < a.left - 1 || r.right > a.right + 1) spilling++;
-  }
-  return { outputWidth: Math.round(outputWidth), charts: drawn.length, spilling };
+    if (r.left < a.left - 1 || r.right > a.right + 1) spillers.push({ index, drawn: Math.round(r.width), div: (el as HTMLElement).clientWidth, area: Math.round(a.width) });
+  });
+  return { outputWidth: Math.round(outputWidth), charts: drawn.length, spilling: spillers.length, spillers };
 }
 
 const setTheme = (page: Page, theme: string) => page.evaluate((t) => (window as unknown as Win).jupyterapp!.commands.execute("apputils:change-theme", { theme: t }), theme);
