@@ -1,8 +1,9 @@
 /** The notebook harness itself: it must report a failing cell, not just pass everything. */
 import * as fs from "fs";
+import * as net from "net";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { failureLine, Message, readNotebook, runNotebook, TslabKernel } from "../src/notebook/runner";
+import { failureLine, KernelPorts, Message, readNotebook, runNotebook, TslabKernel } from "../src/notebook/runner";
 import { scratchDir } from "./harness/scratch";
 
 function notebook(cells: string[]): string {
@@ -73,6 +74,34 @@ describe("notebook harness", () => {
       expect(bad.outputs.at(-1)!.text).toMatch(/^vae-lab: the kernel replied \(error\) but its "idle" message did not follow within 1 s/);
     } finally {
       await k.shutdown();
+    }
+  });
+
+  it("a port taken between choosing it and the kernel binding it: that kernel is stopped and one on fresh ports answers", async () => {
+    // Another process holds a port; the first kernel is told to use it (as when something takes a chosen port).
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.listen(0, "127.0.0.1", () => r()));
+    const taken = (holder.address() as net.AddressInfo).port;
+    const chosen: KernelPorts[] = [];
+    class FirstPortTaken extends TslabKernel {
+      protected async choosePorts(): Promise<KernelPorts> {
+        const ports = await super.choosePorts();
+        chosen.push(chosen.length === 0 ? { ...ports, shell_port: taken } : ports);
+        return chosen.at(-1)!;
+      }
+    }
+    try {
+      const k = await FirstPortTaken.start(scratchDir("vae-lab-nb-"), {}, 60);
+      try {
+        expect(chosen).toHaveLength(2);
+        expect(chosen[1].shell_port).not.toBe(taken);
+        const ok = await k.execute('console.log("on fresh ports");', 600);
+        expect(ok.outputs[0].text).toBe("on fresh ports\n");
+      } finally {
+        await k.shutdown();
+      }
+    } finally {
+      holder.close();
     }
   });
 

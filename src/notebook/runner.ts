@@ -86,6 +86,20 @@ const CELL_LIMIT_SECONDS = 3600;
  */
 export const IDLE_AFTER_REPLY_SECONDS = 60;
 
+export interface KernelPorts {
+  shell_port: number;
+  iopub_port: number;
+  stdin_port: number;
+  control_port: number;
+  hb_port: number;
+}
+
+/** A kernel that could not listen on a port it was given (taken after it was chosen). */
+class PortTakenError extends Error {}
+
+/** Kernels started, at most, when each finds one of its ports taken (a race that is rare once, rarer twice). */
+const PORT_ATTEMPTS = 5;
+
 export class TslabKernel {
   private shell = new Dealer();
   // No receive limit: every broadcast the kernel sends is queued here rather than dropped.
@@ -103,23 +117,37 @@ export class TslabKernel {
   /** Seconds to wait for the "idle" message once the reply is in (IDLE_AFTER_REPLY_SECONDS; tests lower it). */
   idleGraceSeconds = IDLE_AFTER_REPLY_SECONDS;
 
-  /** Start `tslab kernel` in `cwd` (the notebook's folder) with extra environment variables. */
+  /**
+   * Start `tslab kernel` in `cwd` (the notebook's folder) with extra environment variables. The ports are
+   * chosen free, then handed to the kernel, which binds them a moment later; another process (a kernel
+   * starting beside it, any outgoing connection) can take one in between. tslab then stays up without
+   * listening instead of exiting, so a kernel that says a port is in use is stopped and a new one started
+   * on fresh ports, up to PORT_ATTEMPTS times.
+   */
   static async start<K extends TslabKernel>(this: new () => K, cwd: string, env: Record<string, string> = {}, startupSeconds = KERNEL_START_LIMIT_SECONDS): Promise<K> {
-    const k = new this();
-    if (liveKernels.size === 0) process.on("exit", killLiveKernelsNow);
-    liveKernels.add(k);
-    try {
-      await k.launch(cwd, env, startupSeconds);
-    } catch (e) {
-      await k.shutdown();
-      throw e;
+    for (let attempt = 1; ; attempt++) {
+      const k = new this();
+      if (liveKernels.size === 0) process.on("exit", killLiveKernelsNow);
+      liveKernels.add(k);
+      try {
+        await k.launch(cwd, env, startupSeconds);
+        return k;
+      } catch (e) {
+        await k.shutdown();
+        if (!(e instanceof PortTakenError) || attempt >= PORT_ATTEMPTS) throw e;
+      }
     }
-    return k;
+  }
+
+  /** The five ports the kernel is told to listen on (free when chosen). Tests override it. */
+  protected async choosePorts(): Promise<KernelPorts> {
+    const ports = { shell_port: 0, iopub_port: 0, stdin_port: 0, control_port: 0, hb_port: 0 };
+    for (const k of Object.keys(ports) as (keyof KernelPorts)[]) ports[k] = await freePort();
+    return ports;
   }
 
   private async launch(cwd: string, env: Record<string, string>, startupSeconds: number): Promise<void> {
-    const ports = { shell_port: 0, iopub_port: 0, stdin_port: 0, control_port: 0, hb_port: 0 };
-    for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();
+    const ports = await this.choosePorts();
     const conn = { ...ports, ip: "127.0.0.1", transport: "tcp", signature_scheme: "hmac-sha256", key: this.key };
     const connFile = path.join(this.dir, "connection.json");
     fs.writeFileSync(connFile, JSON.stringify(conn));
@@ -156,6 +184,10 @@ export class TslabKernel {
       await ask();
       for (let waited = 0; !(shellUp && iopubUp); ) {
         if (this.exited) throw new Error(`tslab kernel exited during start-up: ${this.stderr.trim()}`);
+        if (/EADDRINUSE|Address already in use/.test(this.stderr)) {
+          this.hung = true; // it cannot answer a shutdown request on a socket it never bound: stop it at once
+          throw new PortTakenError(`tslab kernel could not listen: ${this.stderr.trim()}`);
+        }
         if (Date.now() > deadline) throw new Error(`tslab kernel did not answer within ${startupSeconds} s`);
         await new Promise((r) => setTimeout(r, 20));
         waited += 20;
