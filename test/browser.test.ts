@@ -90,14 +90,14 @@ run("charts in headless Chromium", () => {
       });
       await p.waitForFunction(() => (document.querySelector(".vae-lab-plot") as HTMLElement & { _fullLayout: { width: number } })._fullLayout.width <= 420, undefined, { timeout: 10_000 });
       expect((await fl()).paper).toBe("rgba(0,0,0,0)");
-      // The room shrinks with no window resize (JupyterLab's side panel opening), then while the chart is out
-      // of the page (JupyterLab's windowing detaches cells far off screen) as the window is resized: the chart
-      // follows each time, the second once it is back in the page.
+      // The room shrinks with no window resize (JupyterLab's side panel opening), then while the charts are out
+      // of the page (JupyterLab's windowing detaches cells far off screen) as the window is resized: both charts
+      // (the picture grid of fixed width, the line chart sized by plotly) follow each time, the second once back.
       const widthAtMost = (w: number) =>
         p.waitForFunction(
           (max) => {
-            const el = document.querySelector(".vae-lab-plot") as (HTMLElement & { _fullLayout: { width: number } }) | null;
-            return !!el && el._fullLayout.width <= max;
+            const els = [...document.querySelectorAll(".vae-lab-plot")] as (HTMLElement & { _fullLayout: { width: number } })[];
+            return els.length === 2 && els.every((el) => el._fullLayout.width <= max);
           },
           w,
           { timeout: 10_000 },
@@ -113,6 +113,21 @@ run("charts in headless Chromium", () => {
         setTimeout(() => parent.appendChild(box), 500);
       });
       await widthAtMost(200);
+      // Far off screen in a cell whose layout the page skips (JupyterLab's content-visibility: auto), the room
+      // shrinks: the chart follows once it is scrolled into view.
+      await p.evaluate(() => {
+        const box = document.getElementById("box") as HTMLElement;
+        const spacer = document.createElement("div");
+        spacer.style.height = "6000px";
+        box.parentNode!.insertBefore(spacer, box);
+        box.style.contentVisibility = "auto";
+        window.scrollTo(0, 0);
+      });
+      await p.waitForTimeout(500);
+      await p.evaluate(() => void ((document.getElementById("box") as HTMLElement).style.width = "160px"));
+      await p.waitForTimeout(800);
+      await p.evaluate(() => (document.getElementById("box") as HTMLElement).scrollIntoView());
+      await widthAtMost(160);
     } finally {
       await p.close();
     }

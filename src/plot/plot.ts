@@ -512,7 +512,11 @@ export function figureHtml(fig: Figure): string {
       function refit() {
         if (!document.body.contains(el)) return;
         fittedRoom = el.clientWidth;
-        window.Plotly.react(el, fig.data, fitLayout(fig.layout, el), fig.config);
+        // react keeps a chart that plotly sizes itself (no width in its layout) at the width it had; resize
+        // measures the div again.
+        window.Plotly.react(el, fig.data, fitLayout(fig.layout, el), fig.config).then(function () {
+          if (!fig.layout.width && window.Plotly.Plots && document.body.contains(el)) return window.Plotly.Plots.resize(el);
+        }).catch(function () {});
       }
       var timer = null;
       function soon() { clearTimeout(timer); timer = setTimeout(refit, 150); }

@@ -177,7 +177,7 @@ export interface NarrowCheck {
   outputWidth: number;
   charts: number;
   spilling: number;
-  /** Charts past the edge at the first look, before those JupyterLab had left unrendered refitted. */
+  /** Charts past the edge at the first look, before any was scrolled to (those far off screen not yet refitted). */
   spillingAtFirstLook?: number;
   /** Each chart past the edge: its place among the page's charts, its drawn width, its div's and its output area's. */
   spillers: { index: number; drawn: number; div: number; area: number }[];
@@ -235,12 +235,19 @@ function darkCheck(): DarkCheck {
   return { charts: drawn.length, opaquePaper, chartTextContrast, bannerContrast };
 }
 
-/** Page-side: each drawn chart's plot (plotly's outer svg) lies within its output area, left and right. */
-function narrowCheck(): NarrowCheck {
+/** The charts drawn on the page, in page order (`narrowCheck` counts by this). */
+const DRAWN_CHART = 'div.vae-lab-plot[data-rendered="1"]';
+
+/**
+ * Page-side: each drawn chart's plot (plotly's outer svg) lies within its output area, left and right; with
+ * `only`, the chart of that place alone (the others still counted in `charts`).
+ */
+function narrowCheck(only?: number): NarrowCheck {
   let outputWidth = 0;
   const spillers: NarrowCheck["spillers"] = [];
   const drawn = [...document.querySelectorAll('div.vae-lab-plot[data-rendered="1"]')];
   drawn.forEach((el, index) => {
+    if (only !== undefined && index !== only) return;
     const area = el.closest(".jp-OutputArea-output") ?? el.parentElement!;
     const a = area.getBoundingClientRect();
     outputWidth = Math.max(outputWidth, a.width);
@@ -288,12 +295,17 @@ async function themeAndWidth(page: Page, file?: (what: string) => string): Promi
   }
   await page.setViewportSize({ width: 900, height: VIEWPORT.height });
   await settle();
-  // A first look lays out every chart, as scrolling to each would: JupyterLab leaves cells far off screen
-  // unrendered, and a chart refits (ResizeObserver, then a debounced redraw) only once it is laid out at its
-  // new width. The check is what the page shows after that refit.
-  const firstLook = await page.evaluate(narrowCheck);
-  await settle();
-  const narrow = { ...(await page.evaluate(narrowCheck)), spillingAtFirstLook: firstLook.spilling };
+  // Each chart as a reader sees it: scrolled to, then given the time of its refit (a debounced redraw). JupyterLab
+  // skips the layout of cells far off screen (content-visibility), so a chart there is only laid out at the new
+  // width, and refitted, once it comes near the view; the first look, before any scrolling, is kept for the record.
+  const firstLook = await page.evaluate(narrowCheck, undefined);
+  const spillers: NarrowCheck["spillers"] = [];
+  for (let i = 0; i < firstLook.charts; i++) {
+    await scrollTo(page, DRAWN_CHART, i);
+    await page.waitForTimeout(600);
+    spillers.push(...(await page.evaluate(narrowCheck, i)).spillers);
+  }
+  const narrow = { ...firstLook, spilling: spillers.length, spillers, spillingAtFirstLook: firstLook.spilling };
   if (file) {
     await topAndFirstChart("narrow");
     // The widest chart (image grids have a fixed width), where a narrow window clips first.
