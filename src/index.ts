@@ -51,6 +51,7 @@ export * from "./vae/encoder-gradients";
 export * from "./vae/train";
 export * from "./vae/evaluate";
 export * from "./vae/iwae";
+export * from "./vae/amortisation";
 export * from "./vae/schedule";
 export * from "./vae/prior-pairing";
 export * from "./vae/loss-conventions";
