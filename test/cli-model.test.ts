@@ -13,6 +13,8 @@ import { initBackend } from "../src/engine/backend";
 import { loadModel, loadVae } from "../src/vae/checkpoint";
 import { batchTensor, loadMnist } from "../src/data/mnist";
 import { parseTrainFlags } from "../src/cli/main";
+import { DEFAULT_JOB } from "../src/cli/job-config";
+import { storedJob } from "../src/cli/resume";
 
 const cli = path.resolve(__dirname, "../dist/cli/main.js");
 const data = path.resolve(__dirname, "../data/mnist-tiny");
@@ -63,6 +65,25 @@ describe("train flags of the objective and the depth", () => {
     for (const [argv, message] of refused) expect(() => parseTrainFlags(argv), argv.join(" ")).toThrow(message);
     // β = 1 said out loud is not a KL weight.
     expect(parseTrainFlags(["--objective", "iwae", "--beta", "1", "--warmup", "0"]).objective).toBe("iwae");
+  });
+});
+
+describe("train --free-bits", () => {
+  it("default 0; a value is kept, stored and read back on --resume (a run stored before the flag reads 0); refusals name the flag", () => {
+    expect(parseTrainFlags([]).freeBits).toBe(0);
+    const c = parseTrainFlags(["--free-bits", "0.25", "--latent-dim", "32"]);
+    expect(c.freeBits).toBe(0.25);
+    expect(storedJob("training-state.json", JSON.parse(JSON.stringify(c))).freeBits).toBe(0.25);
+    const older: Record<string, unknown> = { ...DEFAULT_JOB };
+    delete older.freeBits;
+    expect(storedJob("training-state.json", older).freeBits).toBe(0);
+    const refused: [string[], RegExp][] = [
+      [["--free-bits", "-0.5"], /^--free-bits: expected a number of nats from 0 to 100, got "-0.5"$/],
+      [["--free-bits", "many"], /^--free-bits: expected a number of nats from 0 to 100/],
+      [["--objective", "iwae", "--free-bits", "0.5"], /^--free-bits: the IWAE objective \(--objective iwae\) has no KL term/],
+      [["--latent", "categorical", "--free-bits", "0.5"], /^--free-bits: only with a Gaussian latent/],
+    ];
+    for (const [argv, message] of refused) expect(() => parseTrainFlags(argv), argv.join(" ")).toThrow(message);
   });
 });
 

@@ -29,6 +29,8 @@ export interface JobConfig {
   binarize: Binarize;
   beta: number;
   warmupEpochs: number;
+  /** Free bits λ in nats per latent unit (0 = the plain KL); Gaussian latents only. */
+  freeBits?: number;
   samples: number;
   /** "elbo": the β-weighted negative ELBO; "iwae": the negative k-sample IWAE bound, k = samples. */
   objective: Objective;
@@ -80,6 +82,7 @@ export const DEFAULT_JOB: JobConfig = {
   binarize: "none",
   beta: 1,
   warmupEpochs: 0,
+  freeBits: 0,
   samples: 1,
   objective: "elbo",
   activation: "relu",

@@ -196,6 +196,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
       lr: config.lr,
       beta: config.beta,
       warmupEpochs: config.warmupEpochs,
+      freeBits: config.freeBits,
       samples: config.samples,
       objective: config.objective,
       lrSchedule: config.lrSchedule,

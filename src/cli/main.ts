@@ -60,6 +60,8 @@ Options of train (default in brackets):
   --binarize M           none | static | dynamic | threshold (pixel > 0.5) [${DEFAULT_JOB.binarize}]
   --beta X               KL weight β [${DEFAULT_JOB.beta}]
   --warmup N             epochs of linear KL warm-up from 0 to β [${DEFAULT_JOB.warmupEpochs}]
+  --free-bits X          free bits (Kingma et al. 2016): train on Σ_j max(X, KL of latent unit j), so no unit
+                         is pushed below X nats towards the prior; 0 = the plain KL [${DEFAULT_JOB.freeBits}]
   --samples N            samples of z per image: L of the ELBO, k of the IWAE bound [${DEFAULT_JOB.samples}]
   --objective O          elbo (recon + β·KL) | iwae (the k-sample importance-weighted bound of Burda et al.
                          2016, k = --samples; no --beta or --warmup) [${DEFAULT_JOB.objective}]
@@ -188,7 +190,7 @@ function choiceFlag<T extends string>(values: Record<string, unknown>, name: str
 }
 
 const TRAIN_FLAGS = [
-  "arch", "epochs", "latent-dim", "hidden-dim", "hidden-layers", "batch-size", "lr", "lr-schedule", "likelihood", "binarize", "beta", "warmup", "samples",
+  "arch", "epochs", "latent-dim", "hidden-dim", "hidden-layers", "batch-size", "lr", "lr-schedule", "likelihood", "binarize", "beta", "warmup", "free-bits", "samples",
   "objective", "activation", "seed", "train-size", "iwae-k", "iwae-images", "data", "out", "backend", "latent", "estimator",
   "dataset", "size", "fit", "grey", "test-fraction", "labels",
 ] as const;
@@ -228,6 +230,7 @@ export function parseTrainFlags(argv: string[]): JobConfig {
   const objective = choiceFlag<Objective>(values, "objective", d.objective, OBJECTIVES);
   if (categorical && values.objective !== undefined) throw new UsageError("--objective: only with a Gaussian latent (the categorical VAE trains on its ELBO)");
   if (categorical && values["lr-schedule"] !== undefined) throw new UsageError("--lr-schedule: only with a Gaussian latent (the categorical VAE trains at a constant rate)");
+  if (categorical && values["free-bits"] !== undefined) throw new UsageError("--free-bits: only with a Gaussian latent (free bits are per Gaussian latent unit)");
   if (categorical && values["hidden-layers"] !== undefined) throw new UsageError("--hidden-layers: the categorical VAE's layers are fixed (--hidden-dim and half of it)");
   if (categorical && arch !== "mlp") throw new UsageError("--arch: --latent categorical has the MLP architecture only");
   if (arch === "conv") {
@@ -249,6 +252,7 @@ export function parseTrainFlags(argv: string[]): JobConfig {
     binarize: choiceFlag<Binarize>(values, "binarize", categorical ? "static" : d.binarize, BINARIZE_CHOICES),
     beta: numFlag(values, "beta", d.beta, (v) => v >= 0 && v <= 1e4, "a number from 0 to 10000"),
     warmupEpochs: intFlag(values, "warmup", d.warmupEpochs, 0),
+    ...(categorical ? {} : { freeBits: numFlag(values, "free-bits", d.freeBits ?? 0, (v) => v >= 0 && v <= 100, "a number of nats from 0 to 100") }),
     samples,
     objective,
     activation: choiceFlag<Activation>(values, "activation", d.activation, ACTIVATIONS),
@@ -263,6 +267,7 @@ export function parseTrainFlags(argv: string[]): JobConfig {
   if (objective === "iwae" && (config.beta !== 1 || config.warmupEpochs !== 0)) {
     throw new UsageError(`--${config.beta !== 1 ? "beta" : "warmup"}: the IWAE objective (--objective iwae) has no KL weight; drop --beta and --warmup`);
   }
+  if (objective === "iwae" && (config.freeBits ?? 0) > 0) throw new UsageError("--free-bits: the IWAE objective (--objective iwae) has no KL term; drop --free-bits");
   checkTrainLimits(config);
   return config;
 }

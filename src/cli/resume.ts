@@ -27,6 +27,7 @@ const JOB_FIELDS: Record<string, string> = {
   binarize: "binarize",
   beta: "beta",
   warmupEpochs: "warmup",
+  freeBits: "free-bits",
   samples: "samples",
   objective: "objective",
   activation: "activation",
@@ -45,7 +46,7 @@ const JOB_FIELDS: Record<string, string> = {
   labels: "labels",
 };
 /** Settings a stored job may lack (their flags have no value by default, or came after the run: then their default). */
-const OPTIONAL_FIELDS = new Set(["trainSize", "data", "dataset", "size", "fit", "grey", "testFraction", "labels", "hiddenLayers", "objective", "lrSchedule"]);
+const OPTIONAL_FIELDS = new Set(["trainSize", "data", "dataset", "size", "fit", "grey", "testFraction", "labels", "hiddenLayers", "objective", "lrSchedule", "freeBits"]);
 
 /**
  * The job stored in a run's training-state.json, checked exactly as the flags it came from are checked: each

@@ -309,6 +309,8 @@ export interface LossOptions {
    * drawing it: the same noise in two programs (test/reference/parity-conv.js) or two models.
    */
   eps?: tf.Tensor2D;
+  /** Free bits λ (nats per latent unit; see freeBitsKl): also return the KL term under free bits. */
+  freeBits?: number;
 }
 
 export interface LossTerms {
@@ -318,6 +320,23 @@ export interface LossTerms {
   recon: tf.Scalar;
   /** KL(q(z|x) ‖ p(z)), averaged over the batch. */
   kl: tf.Scalar;
+  /** With options.freeBits = λ: Σ_j max(λ, KL of unit j averaged over the batch) (freeBitsKl). */
+  freeBitsKl?: tf.Scalar;
+}
+
+/**
+ * The KL term under "free bits" (Kingma, Salimans, Jozefowicz, Chen, Sutskever & Welling 2016, "Improved
+ * Variational Inference with Inverse Autoregressive Flow", appendix C.8): Σ_j max(λ, KL_j), where KL_j is
+ * latent unit j's KL(q(z_j|x) ‖ N(0, 1)) averaged over the batch. A unit whose KL is below λ nats has no KL
+ * gradient at all, so the objective gives up nothing by using it up to λ: it is not pushed to the prior (to
+ * collapse). Equal to the KL itself when every unit is above λ; never below it.
+ */
+export function freeBitsKl(mu: tf.Tensor2D, logVar: tf.Tensor2D, lambda: number): tf.Scalar {
+  if (!(lambda >= 0 && Number.isFinite(lambda))) throw new Error(`freeBitsKl: λ must be a finite number ≥ 0 (got ${lambda})`);
+  return tf.tidy(() => {
+    const perUnit = mu.square().add(logVar.exp()).sub(logVar).sub(1).mul(0.5).mean(0);
+    return tf.maximum(perUnit, lambda).sum() as tf.Scalar;
+  });
 }
 
 /** The negative ELBO of a batch (β-weighted), with its two terms. The caller disposes the result. */
@@ -337,6 +356,7 @@ export function negativeElbo(vae: LatentModel, x: tf.Tensor2D, options: LossOpti
     const xL = samples === 1 ? x : (tf.tile(x, [samples, 1]) as tf.Tensor2D);
     const recon = reconstructionNll(vae, vae.decode(z), xL).mean() as tf.Scalar;
     const kl = klStandardNormalTensor(mu, logVar).mean() as tf.Scalar;
-    return { loss: recon.add(kl.mul(beta)) as tf.Scalar, recon, kl };
+    const loss = recon.add(kl.mul(beta)) as tf.Scalar;
+    return options.freeBits === undefined ? { loss, recon, kl } : { loss, recon, kl, freeBitsKl: freeBitsKl(mu, logVar, options.freeBits) };
   });
 }

@@ -27,6 +27,12 @@ export interface TrainOptions {
   beta?: number;
   /** Epochs over which β rises linearly from 0 to `beta` (0 = no warm-up). */
   warmupEpochs?: number;
+  /**
+   * Free bits λ, nats per latent unit (Kingma et al. 2016; model.ts freeBitsKl): the KL term trained on is
+   * Σ_j max(λ, KL_j), so no unit is pushed below λ nats towards the prior. 0 (default) = the plain KL. With
+   * the reparameterized gradient and the ELBO objective only. The train loss reported stays recon + β·KL.
+   */
+  freeBits?: number;
   /** Monte Carlo samples of z per image in the training loss (L for the ELBO, k for the IWAE bound). */
   samples?: number;
   /**
@@ -143,6 +149,11 @@ function reparamObjective(t: LossTerms): LossTerms & { objective: tf.Scalar } {
   return { ...t, objective: t.loss };
 }
 
+/** recon + β · Σ_j max(λ, KL_j) as the objective (reparameterized), from terms computed with freeBits. */
+function freeBitsObjective(t: LossTerms, beta: number): LossTerms & { objective: tf.Scalar } {
+  return { ...t, objective: t.recon.add(t.freeBitsKl!.mul(beta)) as tf.Scalar };
+}
+
 /**
  * β in epoch `epoch` (1-based) under a linear warm-up over `warmupEpochs` epochs: 0 in epoch 1, rising by
  * β/warmupEpochs each epoch, the full β from epoch warmupEpochs + 1 on.
@@ -172,7 +183,7 @@ export function trainVae(vae: LatentModel, train: MnistSet, test: MnistSet, opti
  * frees the optimiser state. Its return value is the history.
  */
 export function* trainVaeSteps(vae: LatentModel, train: MnistSet, test: MnistSet, options: TrainOptions): Generator<StepProgress, EpochRecord[], void> {
-  const { epochs, batchSize = 128, lr = 1e-3, beta = 1, warmupEpochs = 0, samples = 1, encoderEstimator: estimator = "reparam", objective = "elbo", lrSchedule = "constant" } = options;
+  const { epochs, batchSize = 128, lr = 1e-3, beta = 1, warmupEpochs = 0, samples = 1, encoderEstimator: estimator = "reparam", objective = "elbo", lrSchedule = "constant", freeBits = 0 } = options;
   if (!(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`epochs must be a positive integer (got ${epochs})`);
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`batchSize must be a positive integer (got ${batchSize})`);
   if (!(lr > 0 && Number.isFinite(lr))) throw new Error(`lr must be a finite number > 0 (got ${lr})`);
@@ -183,6 +194,9 @@ export function* trainVaeSteps(vae: LatentModel, train: MnistSet, test: MnistSet
   if (!OBJECTIVES.includes(objective)) throw new Error(`objective must be one of ${OBJECTIVES.join(", ")} (got ${objective})`);
   if (objective === "iwae" && (beta !== 1 || warmupEpochs !== 0)) throw new Error("the IWAE objective has no KL weight: beta must be 1 and warmupEpochs 0");
   if (objective === "iwae" && estimator !== "reparam") throw new Error(`the IWAE objective is trained with the reparameterized gradient, not ${estimator}`);
+  if (!(freeBits >= 0 && Number.isFinite(freeBits))) throw new Error(`freeBits must be a finite number ≥ 0 (got ${freeBits})`);
+  if (freeBits > 0 && objective !== "elbo") throw new Error("free bits apply to the ELBO's KL term; the IWAE objective has none");
+  if (freeBits > 0 && estimator !== "reparam") throw new Error(`free bits are trained with the reparameterized gradient, not ${estimator}`);
   if (!(train.count >= 1)) throw new Error("the training set is empty");
   if (!(test.count >= 1)) throw new Error("the test set is empty");
   if (train.pixels !== vae.config.inputDim) throw new Error(`the data have ${train.pixels} pixels per image but the model expects ${vae.config.inputDim}`);
@@ -204,7 +218,7 @@ export function* trainVaeSteps(vae: LatentModel, train: MnistSet, test: MnistSet
   }
   const history: EpochRecord[] = [];
   const stepsPerEpoch = Math.ceil(train.count / batchSize);
-  const explicit = objective === "elbo" && options.backprop !== "tape" && !!mlp && explicitGradientsSupported(mlp);
+  const explicit = objective === "elbo" && freeBits === 0 && options.backprop !== "tape" && !!mlp && explicitGradientsSupported(mlp);
   try {
     for (let epoch = first; epoch < first + epochs; epoch++) {
       const b = betaAt(epoch, beta, warmupEpochs);
@@ -236,7 +250,12 @@ export function* trainVaeSteps(vae: LatentModel, train: MnistSet, test: MnistSet
               kl = tf.keep(t.kl);
               return t.bound.neg() as tf.Scalar;
             }
-            const t = mlp ? surrogateLoss(mlp, x, { estimator, ...opts }) : reparamObjective(negativeElbo(vae, x, opts));
+            const t =
+              freeBits > 0
+                ? freeBitsObjective(negativeElbo(vae, x, { ...opts, freeBits }), b)
+                : mlp
+                  ? surrogateLoss(mlp, x, { estimator, ...opts })
+                  : reparamObjective(negativeElbo(vae, x, opts));
             recon = tf.keep(t.recon);
             kl = tf.keep(t.kl);
             return t.objective;
