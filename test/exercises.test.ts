@@ -10,16 +10,17 @@ import { conditionalMutualInformation, networkJoint, probabilityOf } from "../sr
 import { linearCost, quadraticCost } from "../src/prob/costs";
 import { fitElbo } from "../src/prob/elbo";
 import { studyEstimator } from "../src/prob/estimators";
-import { fitGaussianToMixture, klDiagGaussians, linspace } from "../src/prob/kl";
+import { fitGaussianToMixture, klDiagGaussians, klToStandardNormal, linspace } from "../src/prob/kl";
 import { mixtureMoments } from "../src/prob/gaussian";
 import { Rng } from "../src/engine/random";
 import { labelCounts, loadMnist } from "../src/data/mnist";
 import { imageMomentsOfEach } from "../src/data/image-moments";
-import { gaussianNll } from "../src/vae/model";
+import { freeBitsKl, gaussianNll } from "../src/vae/model";
 import { ConvVae, convWeightLayout } from "../src/vae/conv";
 import { createAdam } from "../src/engine/optimizer";
 import { lossConvention, readLossNumber } from "../src/vae/loss-conventions";
 import { burdaStage, learningRateAt } from "../src/vae/schedule";
+import { betaAt } from "../src/vae/train";
 
 describe("00_setup exercises", () => {
   it("full training set: rarest digit 5 (5421), commonest 1 (6742); mean grey level 0.1307, sd 0.3081", () => {
@@ -307,5 +308,60 @@ describe("13_importance_weighted_bound exercises", () => {
     expect(burdaStage(40)).toBe(3);
     expect(burdaStage(122)).toBe(5);
     expect(learningRateAt(100, 1e-3, "burda")).toBeCloseTo(2.683e-4, 7);
+  });
+});
+
+describe("14_amortisation_gap exercises", () => {
+  it("z ~ N(0,1), x|z ~ N(z,1), x = 2, q = N(0.8, 0.5): posterior N(1, 0.5), log p(x) −2.2655, amortisation gap 0.04, ELBO −2.3055", () => {
+    const x = 2;
+    // Posterior by precisions: 1 (prior) + 1 (likelihood); mean x · 1/2.
+    const post = { mu: [x / 2], sigma: [Math.sqrt(1 / 2)] };
+    expect(post.mu[0]).toBe(1);
+    const logPx = -0.5 * Math.log(2 * Math.PI * 2) - (x * x) / (2 * 2); // x ~ N(0, 2)
+    expect(logPx).toBeCloseTo(-2.2655, 4);
+    const q = { mu: [0.4 * x], sigma: [Math.sqrt(0.5)] };
+    const gap = klDiagGaussians(q, post);
+    expect(gap).toBeCloseTo(0.04, 12);
+    // The ELBO written out, E_q log N(x; z, 1) − KL(q ‖ N(0, 1)), is log p(x) minus that gap.
+    const m = q.mu[0];
+    const v = q.sigma[0] ** 2;
+    const elbo = -0.5 * Math.log(2 * Math.PI) - 0.5 * ((x - m) ** 2 + v) - 0.5 * (m * m + v - 1 - Math.log(v));
+    expect(elbo).toBeCloseTo(-2.3055, 4);
+    expect(logPx - elbo).toBeCloseTo(gap, 12);
+    // q* = the posterior: its ELBO is log p(x), the approximation gap 0.
+    const best = -0.5 * Math.log(2 * Math.PI) - 0.5 * ((x - 1) ** 2 + 0.5) - 0.5 * (1 + 0.5 - 1 - Math.log(0.5));
+    expect(best).toBeCloseTo(logPx, 12);
+  });
+});
+
+describe("15_posterior_collapse exercises", () => {
+  it("KLs 2.1, 0.6, 0.12, 0.003: plain 2.823, free bits 3.2 (λ = 0.25) and 5.1 (λ = 1), by vl.freeBitsKl", () => {
+    const kls = [2.1, 0.6, 0.12, 0.003];
+    expect(kls.reduce((s, v) => s + v, 0)).toBeCloseTo(2.823, 12);
+    // A unit with log σ² = 0 and μ = √(2 KL) in every row has that KL.
+    const rows = 3;
+    const mu = tf.tensor2d(Array.from({ length: rows }, () => kls.map((k) => Math.sqrt(2 * k))));
+    const logVar = tf.zeros([rows, kls.length]) as tf.Tensor2D;
+    for (const [lambda, want] of [[0.25, 3.2], [1, 5.1]]) {
+      const v = freeBitsKl(mu, logVar, lambda);
+      expect(v.dataSync()[0]).toBeCloseTo(want, 4);
+      v.dispose();
+    }
+    tf.dispose([mu, logVar]);
+  });
+
+  it("warm-up over 4 of 10 epochs: β = 0, 0.25, 0.5, 0.75, then 1", () => {
+    expect(Array.from({ length: 10 }, (_, i) => betaAt(i + 1, 1, 4))).toEqual([0, 0.25, 0.5, 0.75, 1, 1, 1, 1, 1, 1]);
+  });
+
+  it("a unit at N(c, 1) for every image: KL c²/2 (above 0.05 nats once |c| > 0.32), and the aggregate's KL the same, so no information", () => {
+    for (const c of [0.33, 1, -2]) {
+      const kl = klToStandardNormal({ mu: [c], sigma: [1] });
+      expect(kl).toBeCloseTo((c * c) / 2, 12);
+      expect(kl).toBeGreaterThan(0.05);
+      // q(z) of such a unit is N(c, 1) itself: its KL to the prior, subtracted, leaves 0.
+      expect(kl - klDiagGaussians({ mu: [c], sigma: [1] }, { mu: [0], sigma: [1] })).toBeCloseTo(0, 12);
+    }
+    expect(klToStandardNormal({ mu: [0.32], sigma: [1] })).toBeLessThan(0.0513);
   });
 });
