@@ -16,7 +16,7 @@
 import * as tf from "../engine/tf";
 import { Rng, tfSeed } from "../engine/random";
 import { tidyValue } from "../engine/tidy";
-import { klStandardNormalTensor, reconstructionNll } from "./model";
+import { klStandardNormalTensor, sampledReconstructionNll } from "./model";
 import { logImportanceWeights } from "./iwae";
 import type { LatentModel } from "./latent-model";
 
@@ -68,9 +68,8 @@ export function elboPerImage(vae: LatentModel, x: tf.Tensor2D, options: { sample
   try {
     for (const m of passes(samples, B)) {
       const logPxz = tidyValue(() => {
-        const eps = tf.randomNormal([m * B, D], 0, 1, "float32", tfSeed(rng.nextSeed()));
-        const z = tf.tile(mu, [m, 1]).add(tf.tile(tf.exp(logVar.mul(0.5)), [m, 1]).mul(eps)) as tf.Tensor2D;
-        return reconstructionNll(vae, vae.decode(z), tf.tile(x, [m, 1]) as tf.Tensor2D).neg().reshape([m, B]).sum(0).dataSync();
+        const eps = tf.randomNormal([m * B, D], 0, 1, "float32", tfSeed(rng.nextSeed())) as tf.Tensor2D;
+        return sampledReconstructionNll(vae, x, mu, logVar, eps).neg().reshape([m, B]).sum(0).dataSync();
       });
       for (let b = 0; b < B; b++) out[b] += logPxz[b] / samples;
     }
@@ -152,8 +151,7 @@ export function refinePosterior(vae: LatentModel, x: tf.Tensor2D, options: Refin
   // −Σ_b ELBO_b: the sum, so that each image's step is its own ELBO's (a mean would divide it by B).
   const negativeElboSum = (eps: tf.Tensor2D) =>
     tf.tidy(() => {
-      const z = tf.tile(mu, [samples, 1]).add(tf.tile(tf.exp(logVar.mul(0.5)), [samples, 1]).mul(eps)) as tf.Tensor2D;
-      const recon = reconstructionNll(vae, vae.decode(z), tf.tile(x, [samples, 1]) as tf.Tensor2D).sum().div(samples);
+      const recon = sampledReconstructionNll(vae, x, mu as tf.Tensor2D, logVar as tf.Tensor2D, eps).sum().div(samples);
       return recon.add(klStandardNormalTensor(mu as tf.Tensor2D, logVar as tf.Tensor2D).sum()) as tf.Scalar;
     });
   try {

@@ -339,6 +339,20 @@ export function freeBitsKl(mu: tf.Tensor2D, logVar: tf.Tensor2D, lambda: number)
   });
 }
 
+/**
+ * −log p(x|z) at z = μ + σ ⊙ ε for every row of ε: `eps` is [m · B, latentDim], row i·B + b for draw i of
+ * image b of the batch `x` (whose q has parameters `mu`, `logVar`, [B, latentDim]). Returns [m · B]. The
+ * reconstruction term of negativeElbo, and of the per-image ELBOs and refinement of amortisation.ts.
+ */
+export function sampledReconstructionNll(vae: LatentModel, x: tf.Tensor2D, mu: tf.Tensor2D, logVar: tf.Tensor2D, eps: tf.Tensor2D): tf.Tensor1D {
+  const m = eps.shape[0] / x.shape[0];
+  const muL = m === 1 ? mu : tf.tile(mu, [m, 1]);
+  const sdL = m === 1 ? tf.exp(logVar.mul(0.5)) : tf.tile(tf.exp(logVar.mul(0.5)), [m, 1]);
+  const z = muL.add(sdL.mul(eps)) as tf.Tensor2D;
+  const xL = m === 1 ? x : (tf.tile(x, [m, 1]) as tf.Tensor2D);
+  return reconstructionNll(vae, vae.decode(z), xL);
+}
+
 /** The negative ELBO of a batch (β-weighted), with its two terms. The caller disposes the result. */
 export function negativeElbo(vae: LatentModel, x: tf.Tensor2D, options: LossOptions = {}): LossTerms {
   const { beta = 1, samples = 1 } = options;
@@ -350,11 +364,7 @@ export function negativeElbo(vae: LatentModel, x: tf.Tensor2D, options: LossOpti
       throw new Error(`eps has shape [${options.eps.shape}], expected [${samples * B}, ${D}] (samples × batch, latent dimensions)`);
     }
     const eps = options.eps ?? tf.randomNormal([samples * B, D], 0, 1, "float32", tfSeed(options.seed ?? new Rng().nextSeed()));
-    const muL = samples === 1 ? mu : tf.tile(mu, [samples, 1]);
-    const sdL = samples === 1 ? tf.exp(logVar.mul(0.5)) : tf.tile(tf.exp(logVar.mul(0.5)), [samples, 1]);
-    const z = muL.add(sdL.mul(eps)) as tf.Tensor2D;
-    const xL = samples === 1 ? x : (tf.tile(x, [samples, 1]) as tf.Tensor2D);
-    const recon = reconstructionNll(vae, vae.decode(z), xL).mean() as tf.Scalar;
+    const recon = sampledReconstructionNll(vae, x, mu, logVar, eps).mean() as tf.Scalar;
     const kl = klStandardNormalTensor(mu, logVar).mean() as tf.Scalar;
     const loss = recon.add(kl.mul(beta)) as tf.Scalar;
     return options.freeBits === undefined ? { loss, recon, kl } : { loss, recon, kl, freeBitsKl: freeBitsKl(mu, logVar, options.freeBits) };
