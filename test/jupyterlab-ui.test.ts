@@ -13,7 +13,7 @@
  * The notebooks are never written: each run works on a scratch copy beside them (the notebooks import
  * "../dist"), deleted afterwards. A summary table (per notebook and front end: cells, charts drawn, seconds
  * from Run All to idle, the dark and narrow checks, saved size, the reopened counts) goes to
- * out/jupyterlab-ui.json and the log; screenshots of 05 and 07 in the dark theme and in a 900 px window go to
+ * out/jupyterlab-ui-<front end>.json and the log; screenshots of 05 and 07 in the dark theme and in a 900 px window go to
  * out/jupyterlab-*.png, for looking at.
  */
 import * as fs from "fs";
@@ -44,11 +44,11 @@ async function withCopy<T>(name: string, use: (copy: string) => Promise<T>, from
   }
 }
 
-const summary: Record<string, unknown>[] = [];
+/** The per-notebook records, one file per front end (CI runs the two front ends in two processes at once). */
+const summary: Record<string, Record<string, unknown>[]> = {};
 afterAll(() => {
-  if (summary.length === 0) return;
   fs.mkdirSync(out, { recursive: true });
-  fs.writeFileSync(path.join(out, "jupyterlab-ui.json"), JSON.stringify(summary, null, 1) + "\n");
+  for (const [key, rows] of Object.entries(summary)) fs.writeFileSync(path.join(out, `jupyterlab-ui-${key}.json`), JSON.stringify(rows, null, 1) + "\n");
 });
 
 for (const fe of FRONT_ENDS) {
@@ -95,7 +95,7 @@ for (const fe of FRONT_ENDS) {
             expect(u.rendered).toBe(0);
             expect(u.placeholdersVisible).toBe(u.plots);
           }
-          summary.push(row);
+          (summary[fe.key] ??= []).push(row);
 
           expect(r.errorOutputs).toEqual([]);
           expect(r.stderrOutputs).toBe(0);
