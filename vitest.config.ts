@@ -70,7 +70,7 @@ const SHARED_WORKER = [
   "atomic-write", "bayes-network", "folder-lock", "idx", "image-moments", "npy", "random", "progress", "plot",
   "image-folder", "output-set", "batch-norm", "optimizer", "prior-pairing", "library-inputs", "layers-load",
   "autoencoder", "bayes-elbo", "brachistochrone", "categorical", "categorical-vae", "estimators", "exercises",
-  "fashion-mnist", "gaussian-kl", "iwae", "amortisation", "free-bits", "loss-conventions", "mnist", "pitfalls", "tf-namespace", "vae-gradients",
+  "fashion-mnist", "gaussian-kl", "iwae", "amortisation", "free-bits", "conditional-vae", "loss-conventions", "mnist", "pitfalls", "tf-namespace", "vae-gradients",
 ].map((name) => `test/${name}.test.ts`);
 
 export default defineConfig({

@@ -52,6 +52,7 @@ export * from "./vae/train";
 export * from "./vae/evaluate";
 export * from "./vae/iwae";
 export * from "./vae/amortisation";
+export * from "./vae/conditional";
 export * from "./vae/schedule";
 export * from "./vae/prior-pairing";
 export * from "./vae/loss-conventions";

@@ -243,7 +243,7 @@ export function imageRows(set: MnistSet, i: number): number[][] {
  */
 export function meanOverSet(
   set: MnistSet,
-  measure: (x: tf.Tensor2D, rng: Rng) => number[],
+  measure: (x: tf.Tensor2D, rng: Rng, indices: Int32Array) => number[],
   options: { batchSize?: number; seed?: number; onProgress?: (done: number, total: number) => void } = {},
 ): number[] {
   const { batchSize = 500 } = options;
@@ -252,7 +252,7 @@ export function meanOverSet(
   for (let start = 0; start < set.count; start += batchSize) {
     const n = Math.min(batchSize, set.count - start);
     const idx = Int32Array.from({ length: n }, (_, i) => start + i);
-    const values = tidyValue(() => measure(batchTensor(set, idx, rng), rng));
+    const values = tidyValue(() => measure(batchTensor(set, idx, rng), rng, idx));
     sums = values.map((v, i) => (sums[i] ?? 0) + v * n);
     options.onProgress?.(start + n, set.count);
   }

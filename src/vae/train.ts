@@ -13,6 +13,7 @@ import type { LatentModel } from "./latent-model";
 import { explicitGradientsSupported, negativeElboGradients } from "./backprop";
 import { EncoderEstimator, surrogateLoss } from "./encoder-gradients";
 import { iwaeBound } from "./iwae";
+import { batchesFor, Condition, ConditionalVae } from "./conditional";
 import { LR_SCHEDULES, LrSchedule, Objective, OBJECTIVES } from "./model-options";
 import { learningRateAt } from "./schedule";
 export { LR_SCHEDULES, OBJECTIVES };
@@ -46,6 +47,11 @@ export interface TrainOptions {
    * "burda" (3^i epochs at lr·10^(−i/7), i = 0…7). Epochs count on across a resume.
    */
   lrSchedule?: LrSchedule;
+  /**
+   * A conditional VAE only: what it is conditioned on (conditional.ts): each image's class (the default), or
+   * `{ on: "top-rows", rows: r }`, the top r rows, the rest of the image being what it models.
+   */
+  condition?: Condition;
   /** Seed for shuffling, ε and dynamic binarisation. */
   seed?: number;
   /**
@@ -130,15 +136,20 @@ export interface Evaluation {
   kl: number;
 }
 
-/** Negative ELBO (β = 1 by default) averaged over a whole set, evaluated in batches. */
+/**
+ * Negative ELBO (β = 1 by default) averaged over a whole set, evaluated in batches; for a conditional VAE,
+ * −ELBO(x|c) with x and c as `condition` says (default: c the image's class).
+ */
 export function evaluateElbo(
-  vae: LatentModel,
+  vae: LatentModel | ConditionalVae,
   set: MnistSet,
-  options: { batchSize?: number; seed?: number; samples?: number; beta?: number; onProgress?: (done: number, total: number) => void } = {},
+  options: { batchSize?: number; seed?: number; samples?: number; beta?: number; condition?: Condition; onProgress?: (done: number, total: number) => void } = {},
 ): Evaluation {
   const { samples = 1, beta = 1 } = options;
-  const [loss, recon, kl] = meanOverSet(set, (x, rng) => {
-    const t = negativeElbo(vae, x, { beta, samples, seed: rng.nextSeed() });
+  const batchOf = batchesFor(vae, set, options.condition);
+  const [loss, recon, kl] = meanOverSet(set, (images, rng, indices) => {
+    const { model, x } = batchOf(indices, images);
+    const t = negativeElbo(model, x, { beta, samples, seed: rng.nextSeed() });
     return [t.loss.dataSync()[0], t.recon.dataSync()[0], t.kl.dataSync()[0]];
   }, options);
   return { loss, recon, kl };
@@ -166,10 +177,11 @@ export function betaAt(epoch: number, beta: number, warmupEpochs: number): numbe
 /**
  * Train `vae` on `train`, evaluating on `test` after every epoch. Returns the per-epoch history of this
  * call. The optimiser state lives only for this call; `onState` hands it out and `resume` takes it back.
+ * A conditional VAE (conditional.ts) is trained on −ELBO(x|c), c each image's class (one-hot) or its top rows.
  * Models other than the MLP (the convolutional one of conv.ts) train with the reparameterization gradient
  * through tfjs's autodiff.
  */
-export function trainVae(vae: LatentModel, train: MnistSet, test: MnistSet, options: TrainOptions): EpochRecord[] {
+export function trainVae(vae: LatentModel | ConditionalVae, train: MnistSet, test: MnistSet, options: TrainOptions): EpochRecord[] {
   const steps = trainVaeSteps(vae, train, test, options);
   for (;;) {
     const r = steps.next();
@@ -182,7 +194,7 @@ export function trainVae(vae: LatentModel, train: MnistSet, test: MnistSet, opti
  * the event loop a turn (to notice Ctrl-C) or stop early; stopping (`return()`, or a throw in a for…of)
  * frees the optimiser state. Its return value is the history.
  */
-export function* trainVaeSteps(vae: LatentModel, train: MnistSet, test: MnistSet, options: TrainOptions): Generator<StepProgress, EpochRecord[], void> {
+export function* trainVaeSteps(vae: LatentModel | ConditionalVae, train: MnistSet, test: MnistSet, options: TrainOptions): Generator<StepProgress, EpochRecord[], void> {
   const { epochs, batchSize = 128, lr = 1e-3, beta = 1, warmupEpochs = 0, samples = 1, encoderEstimator: estimator = "reparam", objective = "elbo", lrSchedule = "constant", freeBits = 0 } = options;
   if (!(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`epochs must be a positive integer (got ${epochs})`);
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`batchSize must be a positive integer (got ${batchSize})`);
@@ -199,7 +211,8 @@ export function* trainVaeSteps(vae: LatentModel, train: MnistSet, test: MnistSet
   if (freeBits > 0 && estimator !== "reparam") throw new Error(`free bits are trained with the reparameterized gradient, not ${estimator}`);
   if (!(train.count >= 1)) throw new Error("the training set is empty");
   if (!(test.count >= 1)) throw new Error("the test set is empty");
-  if (train.pixels !== vae.config.inputDim) throw new Error(`the data have ${train.pixels} pixels per image but the model expects ${vae.config.inputDim}`);
+  const trainBatch = batchesFor(vae, train, options.condition);
+  batchesFor(vae, test, options.condition); // refused here, before training, if the test set does not fit
   const mlp = vae instanceof Vae ? vae : undefined;
   if (!mlp && estimator !== "reparam") throw new Error(`the ${estimator} estimator is implemented for the MLP VAE only`);
   const rng = options.resume ? Rng.fromState(options.resume.rng) : new Rng(options.seed ?? 0);
@@ -231,7 +244,7 @@ export function* trainVaeSteps(vae: LatentModel, train: MnistSet, test: MnistSet
       for (let step = 0; step < stepsPerEpoch; step++) {
         const idx = order.subarray(step * batchSize, Math.min((step + 1) * batchSize, train.count));
         const [l, r, k] = tidyValue(() => {
-          const x = batchTensor(train, idx, rng);
+          const { model, x } = trainBatch(idx, batchTensor(train, idx, rng));
           if (explicit) {
             const g = negativeElboGradients(mlp!, x, { estimator, beta: b, samples, seed: rng.nextSeed() });
             const [reconValue, klValue] = [g.recon.dataSync()[0], g.kl.dataSync()[0]];
@@ -245,17 +258,17 @@ export function* trainVaeSteps(vae: LatentModel, train: MnistSet, test: MnistSet
           const { value, grads } = tf.variableGrads(() => {
             const opts = { beta: b, samples, seed: rng.nextSeed() };
             if (objective === "iwae") {
-              const t = iwaeBound(vae, x, opts);
+              const t = iwaeBound(model, x, opts);
               recon = tf.keep(t.recon);
               kl = tf.keep(t.kl);
               return t.bound.neg() as tf.Scalar;
             }
             const t =
               freeBits > 0
-                ? freeBitsObjective(negativeElbo(vae, x, { ...opts, freeBits }), b)
+                ? freeBitsObjective(negativeElbo(model, x, { ...opts, freeBits }), b)
                 : mlp
                   ? surrogateLoss(mlp, x, { estimator, ...opts })
-                  : reparamObjective(negativeElbo(vae, x, opts));
+                  : reparamObjective(negativeElbo(model, x, opts));
             recon = tf.keep(t.recon);
             kl = tf.keep(t.kl);
             return t.objective;
@@ -277,7 +290,7 @@ export function* trainVaeSteps(vae: LatentModel, train: MnistSet, test: MnistSet
         yield { epoch, step: step + 1, stepsPerEpoch, loss: l };
       }
       const seconds = (performance.now() - t0) / 1000;
-      const ev = evaluateElbo(vae, test, { seed: rng.nextSeed(), onProgress: options.onTestProgress && ((done, total) => options.onTestProgress!({ epoch, done, total })) });
+      const ev = evaluateElbo(vae, test, { seed: rng.nextSeed(), condition: options.condition, onProgress: options.onTestProgress && ((done, total) => options.onTestProgress!({ epoch, done, total })) });
       const record: EpochRecord = {
         epoch,
         trainLoss: sum / train.count,

@@ -1,0 +1,222 @@
+/**
+ * The conditional VAE (Sohn, Lee & Yan 2015, "Learning Structured Output Representation using Deep Conditional
+ * Generative Models"; Doersch 2016, "Tutorial on Variational Autoencoders", §4): the encoder and the decoder
+ * both also read a condition c — a digit's class as a one-hot vector, or the part of an image that is seen —
+ * so the model is of p(x|c):
+ *
+ *   q(z|x, c) = N(μ(x, c), diag σ²(x, c)),   p(z|c) = N(0, I),   p(x|z, c) from the decoder,
+ *   −ELBO(x|c) = E_q[−log p(x|z, c)] + KL(q(z|x, c) ‖ N(0, I)),
+ *
+ * a bound on −log p(x|c). The prior is the standard normal, as in Doersch's §4 (Sohn et al. also learn a prior
+ * network p(z|c)). Each network reads c concatenated to its input: the encoder [x | c], the decoder [z | c].
+ * For a fixed c, the model is an ordinary VAE: `given(c)` returns it as a LatentModel, so the ELBO, the IWAE
+ * bound, evaluation and training (model.ts, iwae.ts, train.ts) work on it unchanged.
+ */
+import * as tf from "../engine/tf";
+import { Rng } from "../engine/random";
+import type { LatentModel } from "./latent-model";
+import { activate, Dense, DEFAULT_VAE_CONFIG, denseOp, initDense, MAX_WEIGHT_FLOATS, VaeConfig, validateVaeConfig } from "./model";
+
+export interface ConditionalVaeConfig extends VaeConfig {
+  /** Length of the condition vector c (10 for a one-hot digit class). */
+  conditionDim: number;
+}
+
+const dense = denseOp(true);
+const denseOnData = denseOp(false);
+
+/** One-hot rows, [labels.length, classes]: row i has a 1 at column labels[i]. */
+export function oneHot(labels: ArrayLike<number>, classes: number): tf.Tensor2D {
+  if (!(Number.isInteger(classes) && classes >= 1)) throw new Error(`oneHot: classes must be a positive integer (got ${classes})`);
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i];
+    if (!(Number.isInteger(l) && l >= 0 && l < classes)) throw new Error(`oneHot: label ${l} (at ${i}) is not one of 0 … ${classes - 1}`);
+  }
+  return tf.tidy(() => tf.oneHot(tf.tensor1d(Array.from(labels), "int32"), classes).toFloat() as tf.Tensor2D);
+}
+
+/** c repeated to `rows` rows: c itself, or tiled m times when rows = m · (c's rows) (draw i of image b is row i·B + b). */
+function conditionRows(c: tf.Tensor2D, rows: number): tf.Tensor2D {
+  const B = c.shape[0];
+  if (rows === B) return c;
+  if (rows % B !== 0) throw new Error(`the condition has ${B} rows, which do not divide the ${rows} rows it is paired with`);
+  return tf.tile(c, [rows / B, 1]);
+}
+
+export class ConditionalVae {
+  private static count = 0;
+  readonly config: ConditionalVaeConfig;
+  readonly encoder: Dense[];
+  readonly encMu: Dense;
+  readonly encLogVar: Dense;
+  readonly decoder: Dense[];
+  readonly decOut: Dense;
+  readonly logNoiseVar?: tf.Variable<tf.Rank.R0>;
+  private disposed = false;
+
+  /** Weights initialised as PyTorch's nn.Linear (uniform on ±1/√fan_in), as the Vae's are. */
+  constructor(config: Partial<ConditionalVaeConfig> & { conditionDim: number }) {
+    this.config = { ...DEFAULT_VAE_CONFIG, ...config, hiddenDims: [...(config.hiddenDims ?? DEFAULT_VAE_CONFIG.hiddenDims)] };
+    validateVaeConfig(this.config);
+    const { inputDim, hiddenDims, latentDim, conditionDim } = this.config;
+    if (!(Number.isInteger(conditionDim) && conditionDim >= 1)) throw new Error(`conditionDim must be a positive integer (got ${conditionDim})`);
+    for (const [a, b] of [[inputDim + conditionDim, hiddenDims[0] ?? latentDim], [latentDim + conditionDim, hiddenDims[hiddenDims.length - 1] ?? inputDim]]) {
+      if (a * b > MAX_WEIGHT_FLOATS) throw new Error(`a ${a}×${b} layer has ${a * b} weights, more than the ${MAX_WEIGHT_FLOATS} one layer may have (inputDim, conditionDim, hiddenDims, latentDim)`);
+    }
+    const rng = new Rng(this.config.seed);
+    const uid = `cvae${ConditionalVae.count++}`;
+    const enc: Dense[] = [];
+    let width = inputDim + conditionDim;
+    hiddenDims.forEach((h, i) => {
+      enc.push(initDense(width, h, `${uid}/enc${i}`, rng));
+      width = h;
+    });
+    this.encoder = enc;
+    this.encMu = initDense(width, latentDim, `${uid}/mu`, rng);
+    this.encLogVar = initDense(width, latentDim, `${uid}/logvar`, rng);
+    const dec: Dense[] = [];
+    width = latentDim + conditionDim;
+    [...hiddenDims].reverse().forEach((h, i) => {
+      dec.push(initDense(width, h, `${uid}/dec${i}`, rng));
+      width = h;
+    });
+    this.decoder = dec;
+    this.decOut = initDense(width, inputDim, `${uid}/out`, rng);
+    if (this.config.likelihood === "gaussian" && this.config.gaussianVariance === "learned") {
+      this.logNoiseVar = tf.tidy(() => tf.variable(tf.scalar(0), true, `${uid}/lognoisevar`) as tf.Variable<tf.Rank.R0>);
+    }
+  }
+
+  private checkCondition(c: tf.Tensor2D, rows: number, what: string): void {
+    if (this.disposed) throw new Error(`ConditionalVae.${what}: this model was disposed (its weights are freed)`);
+    if (c.rank !== 2 || c.shape[1] !== this.config.conditionDim) {
+      throw new Error(`ConditionalVae.${what}: the condition has shape [${c.shape}], expected [rows, ${this.config.conditionDim}]`);
+    }
+    if (rows % c.shape[0] !== 0) throw new Error(`ConditionalVae.${what}: the condition has ${c.shape[0]} rows, which do not divide the ${rows} rows it is paired with`);
+  }
+
+  /** q(z|x, c): mean and log-variance, each [batch, latentDim], from the encoder applied to [x | c]. */
+  encode(x: tf.Tensor2D, c: tf.Tensor2D): { mu: tf.Tensor2D; logVar: tf.Tensor2D } {
+    this.checkCondition(c, x.shape[0], "encode");
+    return tf.tidy(() => {
+      let h: tf.Tensor = tf.concat([x, conditionRows(c, x.shape[0])], 1);
+      this.encoder.forEach((l, i) => {
+        h = activate((i === 0 ? denseOnData : dense)(h, l.W, l.b), this.config.activation);
+      });
+      const first = this.encoder.length === 0;
+      return {
+        mu: (first ? denseOnData : dense)(h, this.encMu.W, this.encMu.b),
+        logVar: (first ? denseOnData : dense)(h, this.encLogVar.W, this.encLogVar.b),
+      };
+    });
+  }
+
+  /** p(x|z, c): logits (Bernoulli) or pre-sigmoid means (Gaussian), [rows of z, inputDim], from the decoder applied to [z | c]. */
+  decode(z: tf.Tensor2D, c: tf.Tensor2D): tf.Tensor2D {
+    this.checkCondition(c, z.shape[0], "decode");
+    return tf.tidy(() => {
+      let h: tf.Tensor = tf.concat([z, conditionRows(c, z.shape[0])], 1);
+      for (const l of this.decoder) h = activate(dense(h, l.W, l.b), this.config.activation);
+      return dense(h, this.decOut.W, this.decOut.b);
+    });
+  }
+
+  /** Pixel means of p(x|z, c): sigmoid of the decoder output. */
+  decodeMean(z: tf.Tensor2D, c: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => tf.sigmoid(this.decode(z, c)));
+  }
+
+  /**
+   * The model with the condition fixed to `c` ([B, conditionDim], one row per image of the batch it is used
+   * with; rows of z drawn m times per image, row i·B + b, get c's row b): an ordinary VAE of p(x|c), for
+   * negativeElbo, iwaeBound and the rest. It uses this model's weights and does not own `c`: the caller
+   * disposes `c`, and the view's dispose() frees nothing.
+   */
+  given(c: tf.Tensor2D): LatentModel {
+    this.checkCondition(c, c.shape[0], "given");
+    const model = this;
+    return {
+      config: this.config,
+      logNoiseVar: this.logNoiseVar,
+      encode: (x) => model.encode(x, c),
+      decode: (z) => model.decode(z, c),
+      decodeMean: (z) => model.decodeMean(z, c),
+      variables: () => model.variables(),
+      parameterCount: () => model.parameterCount(),
+      dispose: () => undefined,
+    };
+  }
+
+  /** All trainable variables, in a fixed order. */
+  variables(): tf.Variable[] {
+    if (this.disposed) throw new Error("ConditionalVae.variables: this model was disposed (its weights are freed)");
+    const v: tf.Variable[] = [];
+    for (const l of [...this.encoder, this.encMu, this.encLogVar, ...this.decoder, this.decOut]) v.push(l.W, l.b);
+    if (this.logNoiseVar) v.push(this.logNoiseVar);
+    return v;
+  }
+
+  parameterCount(): number {
+    return this.variables().reduce((s, v) => s + v.size, 0);
+  }
+
+  /** Free the weights; the model cannot be used afterwards (a second dispose does nothing). */
+  dispose(): void {
+    if (this.disposed) return;
+    for (const v of this.variables()) v.dispose();
+    this.disposed = true;
+  }
+}
+
+/**
+ * What a conditional VAE is conditioned on when it trains on a set of images:
+ * - `{ on: "class" }`: each image's class, one-hot (conditionDim = the set's class count); x is the image.
+ * - `{ on: "top-rows", rows: r }`: the image's top r rows (conditionDim = r · cols · channels); x is the rest
+ *   of the image, its bottom rows (inputDim = (rows − r) · cols · channels): the model completes an image
+ *   from its top part, Sohn et al.'s structured-output task (Pyro's CVAE tutorial completes quadrants).
+ */
+export type Condition = { on: "class" } | { on: "top-rows"; rows: number };
+
+/** An image batch [B, rows · cols · channels] split into its top r rows and the rest, each flattened row-major. */
+export function splitRows(x: tf.Tensor2D, set: { rows: number; cols: number; channels: number }, r: number): { top: tf.Tensor2D; bottom: tf.Tensor2D } {
+  if (!(Number.isInteger(r) && r >= 1 && r < set.rows)) throw new Error(`the rows seen must be an integer from 1 to ${set.rows - 1} (got ${r})`);
+  const width = set.cols * set.channels;
+  if (x.shape[1] !== set.rows * width) throw new Error(`splitRows: images of ${x.shape[1]} values, expected ${set.rows}·${width}`);
+  const [top, bottom] = tf.split(x, [r * width, (set.rows - r) * width], 1) as tf.Tensor2D[];
+  return { top, bottom };
+}
+
+/** The batch a model trains or is evaluated on: the model (a view with c fixed, for a conditional VAE) and its data x. */
+export type BatchOf = (indices: ArrayLike<number>, images: tf.Tensor2D) => { model: LatentModel; x: tf.Tensor2D };
+
+/**
+ * How a model meets batches of `set`: a VAE gets the images as they are; a conditional VAE gets the view
+ * `given(c)` and x as `condition` says (default: the class). Refused (before anything is allocated) where the
+ * set does not fit: no labels, another class count, or a split whose sizes are not the model's.
+ */
+export function batchesFor(vae: LatentModel | ConditionalVae, set: { split: string; rows: number; cols: number; channels: number; pixels: number; labels: Int32Array; classNames: string[] }, condition: Condition = { on: "class" }): BatchOf {
+  if (!(vae instanceof ConditionalVae)) {
+    if (set.pixels !== vae.config.inputDim) throw new Error(`the data have ${set.pixels} pixels per image but the model expects ${vae.config.inputDim}`);
+    return (_, images) => ({ model: vae, x: images });
+  }
+  const { inputDim, conditionDim } = vae.config;
+  if (condition.on === "class") {
+    const K = set.classNames.length;
+    if (K !== conditionDim) throw new Error(`the conditional VAE is conditioned on one of ${conditionDim} classes, but the ${set.split} set has ${K === 0 ? "no labels" : `${K} classes`}`);
+    if (set.pixels !== inputDim) throw new Error(`the data have ${set.pixels} pixels per image but the model expects ${inputDim}`);
+    return (indices, images) => ({ model: vae.given(oneHot(Array.from(indices, (i) => set.labels[i]), K)), x: images });
+  }
+  if (condition.on === "top-rows") {
+    const r = condition.rows;
+    if (!(Number.isInteger(r) && r >= 1 && r < set.rows)) throw new Error(`the rows seen must be an integer from 1 to ${set.rows - 1} (got ${r})`);
+    const width = set.cols * set.channels;
+    if (conditionDim !== r * width || inputDim !== (set.rows - r) * width) {
+      throw new Error(`with the top ${r} rows of ${set.rows}×${set.cols} images seen, the model needs conditionDim ${r * width} and inputDim ${(set.rows - r) * width} (it has ${conditionDim} and ${inputDim})`);
+    }
+    return (_, images) => {
+      const { top, bottom } = splitRows(images, set, r);
+      return { model: vae.given(top), x: bottom };
+    };
+  }
+  throw new Error(`unknown condition ${JSON.stringify(condition)}: use { on: "class" } or { on: "top-rows", rows }`);
+}
