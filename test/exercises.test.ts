@@ -15,7 +15,7 @@ import { mixtureMoments } from "../src/prob/gaussian";
 import { Rng } from "../src/engine/random";
 import { labelCounts, loadMnist } from "../src/data/mnist";
 import { imageMomentsOfEach } from "../src/data/image-moments";
-import { freeBitsKl, gaussianNll } from "../src/vae/model";
+import { bernoulliNll, freeBitsKl, gaussianNll } from "../src/vae/model";
 import { ConvVae, convWeightLayout } from "../src/vae/conv";
 import { createAdam } from "../src/engine/optimizer";
 import { lossConvention, readLossNumber } from "../src/vae/loss-conventions";
@@ -363,5 +363,49 @@ describe("15_posterior_collapse exercises", () => {
       expect(kl - klDiagGaussians({ mu: [c], sigma: [1] }, { mu: [0], sigma: [1] })).toBeCloseTo(0, 12);
     }
     expect(klToStandardNormal({ mu: [0.32], sigma: [1] })).toBeLessThan(0.0513);
+  });
+});
+
+describe("16_conditional_vae exercises", () => {
+  it("the class takes at most −log p(c) off −log p(x): 2.1760 for a 1, 2.4169 for a 5, H(c) = 2.3008 on average over the test set", () => {
+    const test = loadMnist({ split: "test" });
+    const counts = labelCounts(test);
+    expect(counts).toEqual([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
+    const p = counts.map((n) => n / test.count);
+    expect(-Math.log(p[1])).toBeCloseTo(2.176, 4);
+    expect(-Math.log(p[5])).toBeCloseTo(2.4169, 4);
+    expect(-p.reduce((s, v) => s + v * Math.log(v), 0)).toBeCloseTo(2.3008, 4);
+    expect(Math.log(10)).toBeCloseTo(2.3026, 4);
+  });
+
+  it("two completions differing in 40 pixels: the factorised model at ½ there pays 40 log 2 = 27.73 nats for A, the mixture log 2 = 0.69", () => {
+    // Bottom halves of 392 pixels: A and B agree except on the first 40 pixels.
+    const A = Array.from({ length: 392 }, (_, i) => (i < 40 ? 1 : i % 3 === 0 ? 1 : 0));
+    const B = A.map((v, i) => (i < 40 ? 1 - v : v));
+    // The cross-entropy minimiser: the conditional mean of each pixel (½ where they differ, 0 or 1 elsewhere, a logit of ±30 here).
+    const logits = tf.tensor2d([A.map((v, i) => (i < 40 ? 0 : v === 1 ? 30 : -30))]);
+    const [a, b] = [tf.tensor2d([A]), tf.tensor2d([B])];
+    const nllA = bernoulliNll(logits, a).dataSync()[0];
+    expect(nllA).toBeCloseTo(40 * Math.log(2), 3);
+    expect(40 * Math.log(2)).toBeCloseTo(27.73, 2);
+    // Its average over A and B is lower than at any other common logit on the 40 pixels.
+    for (const l of [-0.5, 0.3, 2]) {
+      const shifted = tf.tensor2d([A.map((v, i) => (i < 40 ? l : v === 1 ? 30 : -30))]);
+      expect((bernoulliNll(shifted, a).dataSync()[0] + bernoulliNll(shifted, b).dataSync()[0]) / 2).toBeGreaterThan(nllA);
+      shifted.dispose();
+    }
+    // The mixture of a model of A and a model of B, ½ each.
+    const modelA = tf.tensor2d([A.map((v) => (v === 1 ? 30 : -30))]);
+    const modelB = tf.tensor2d([B.map((v) => (v === 1 ? 30 : -30))]);
+    const logPA = [bernoulliNll(modelA, a).dataSync()[0], bernoulliNll(modelB, a).dataSync()[0]].map((n) => -n);
+    const mixture = -Math.log(0.5 * Math.exp(logPA[0]) + 0.5 * Math.exp(logPA[1]));
+    expect(mixture).toBeCloseTo(Math.log(2), 4);
+    tf.dispose([logits, a, b, modelA, modelB]);
+  });
+
+  it("KL(N(1, 0.5) ‖ N(0.5, 2)) = ½(log 4 + 0.75/2 − 1) = 0.3806", () => {
+    const kl = klDiagGaussians({ mu: [1], sigma: [Math.sqrt(0.5)] }, { mu: [0.5], sigma: [Math.sqrt(2)] });
+    expect(kl).toBeCloseTo(0.5 * (Math.log(4) + 0.75 / 2 - 1), 12);
+    expect(kl).toBeCloseTo(0.3806, 4);
   });
 });

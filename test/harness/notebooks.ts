@@ -26,7 +26,7 @@ export const NOTEBOOKS: string[] = fs
 /** The named groups (test/notebooks-<n>.test.ts runs group n); the rest run in test/notebooks.test.ts. */
 export const NOTEBOOK_GROUPS: Record<string, string[]> = {
   "1": ["08_conv_vae.ipynb", "13_importance_weighted_bound.ipynb", "14_amortisation_gap.ipynb"], // 08 by far the longest: 184 s of the notebooks' 504 s
-  "2": ["06_autoencoders_and_manifolds.ipynb", "07_vae_mnist.ipynb", "12_reading_a_loss_number.ipynb"],
+  "2": ["06_autoencoders_and_manifolds.ipynb", "07_vae_mnist.ipynb", "12_reading_a_loss_number.ipynb", "16_conditional_vae.ipynb"],
   "3": ["03_kl_and_elbo.ipynb", "04_score_function_gradients.ipynb", "09_gradient_variance_in_vae.ipynb", "15_posterior_collapse.ipynb"], // 96 s
 };
 
