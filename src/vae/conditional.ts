@@ -1,13 +1,13 @@
 /**
  * The conditional VAE (Sohn, Lee & Yan 2015, "Learning Structured Output Representation using Deep Conditional
- * Generative Models"; Doersch 2016, "Tutorial on Variational Autoencoders", §4): the encoder and the decoder
+ * Generative Models"; Doersch 2016, "Tutorial on Variational Autoencoders", §3): the encoder and the decoder
  * both also read a condition c — a digit's class as a one-hot vector, or the part of an image that is seen —
  * so the model is of p(x|c):
  *
  *   q(z|x, c) = N(μ(x, c), diag σ²(x, c)),   p(z|c) = N(0, I),   p(x|z, c) from the decoder,
  *   −ELBO(x|c) = E_q[−log p(x|z, c)] + KL(q(z|x, c) ‖ N(0, I)),
  *
- * a bound on −log p(x|c). The prior is the standard normal, as in Doersch's §4 (Sohn et al. also learn a prior
+ * a bound on −log p(x|c). The prior is the standard normal, as in Doersch's §3 (Sohn et al. also learn a prior
  * network p(z|c)). Each network reads c concatenated to its input: the encoder [x | c], the decoder [z | c].
  * For a fixed c, the model is an ordinary VAE: `given(c)` returns it as a LatentModel, so the ELBO, the IWAE
  * bound, evaluation and training (model.ts, iwae.ts, train.ts) work on it unchanged.
@@ -68,20 +68,20 @@ export class ConditionalVae {
     const enc: Dense[] = [];
     let width = inputDim + conditionDim;
     hiddenDims.forEach((h, i) => {
-      enc.push(initDense(width, h, `${uid}/enc${i}`, rng));
+      enc.push(initDense(width, h, rng, `${uid}/enc${i}`));
       width = h;
     });
     this.encoder = enc;
-    this.encMu = initDense(width, latentDim, `${uid}/mu`, rng);
-    this.encLogVar = initDense(width, latentDim, `${uid}/logvar`, rng);
+    this.encMu = initDense(width, latentDim, rng, `${uid}/mu`);
+    this.encLogVar = initDense(width, latentDim, rng, `${uid}/logvar`);
     const dec: Dense[] = [];
     width = latentDim + conditionDim;
     [...hiddenDims].reverse().forEach((h, i) => {
-      dec.push(initDense(width, h, `${uid}/dec${i}`, rng));
+      dec.push(initDense(width, h, rng, `${uid}/dec${i}`));
       width = h;
     });
     this.decoder = dec;
-    this.decOut = initDense(width, inputDim, `${uid}/out`, rng);
+    this.decOut = initDense(width, inputDim, rng, `${uid}/out`);
     if (this.config.likelihood === "gaussian" && this.config.gaussianVariance === "learned") {
       this.logNoiseVar = tf.tidy(() => tf.variable(tf.scalar(0), true, `${uid}/lognoisevar`) as tf.Variable<tf.Rank.R0>);
     }
@@ -173,7 +173,8 @@ export class ConditionalVae {
  * - `{ on: "class" }`: each image's class, one-hot (conditionDim = the set's class count); x is the image.
  * - `{ on: "top-rows", rows: r }`: the image's top r rows (conditionDim = r · cols · channels); x is the rest
  *   of the image, its bottom rows (inputDim = (rows − r) · cols · channels): the model completes an image
- *   from its top part, Sohn et al.'s structured-output task (Pyro's CVAE tutorial completes quadrants).
+ *   from its top part, a variant of Sohn et al.'s MNIST task (which, like Pyro's CVAE tutorial, gives one to
+ *   three quadrants of a digit and predicts the rest).
  */
 export type Condition = { on: "class" } | { on: "top-rows"; rows: number };
 

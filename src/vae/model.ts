@@ -109,14 +109,15 @@ export const MAX_WEIGHT_FLOATS = 1 << 26;
 
 /**
  * A fanIn → fanOut layer initialised as PyTorch's nn.Linear is (weights and biases uniform on ±1/√fan_in),
- * its variables named `${name}/W` and `${name}/b`, drawn from `rng` (W first, then b).
+ * drawn from `rng` (W first, then b). With a `name`, its variables are named `${name}/W` and `${name}/b`
+ * (tfjs refuses a name already in use); without one, tfjs gives them names of its own, new each time.
  */
-export function initDense(fanIn: number, fanOut: number, name: string, rng: Rng): Dense {
+export function initDense(fanIn: number, fanOut: number, rng: Rng, name?: string): Dense {
   const bound = 1 / Math.sqrt(fanIn);
   // tf.tidy frees the initial values; the variables themselves are kept.
   return tf.tidy(() => ({
-    W: tf.variable(tf.randomUniform([fanIn, fanOut], -bound, bound, "float32", tfSeed(rng.nextSeed())), true, `${name}/W`) as tf.Variable<tf.Rank.R2>,
-    b: tf.variable(tf.randomUniform([fanOut], -bound, bound, "float32", tfSeed(rng.nextSeed())), true, `${name}/b`) as tf.Variable<tf.Rank.R1>,
+    W: tf.variable(tf.randomUniform([fanIn, fanOut], -bound, bound, "float32", tfSeed(rng.nextSeed())), true, name && `${name}/W`) as tf.Variable<tf.Rank.R2>,
+    b: tf.variable(tf.randomUniform([fanOut], -bound, bound, "float32", tfSeed(rng.nextSeed())), true, name && `${name}/b`) as tf.Variable<tf.Rank.R1>,
   }));
 }
 
@@ -140,7 +141,7 @@ export class Vae {
     this.config = { ...DEFAULT_VAE_CONFIG, ...config, hiddenDims: [...(config.hiddenDims ?? DEFAULT_VAE_CONFIG.hiddenDims)] };
     validateVaeConfig(this.config);
     const rng = new Rng(this.config.seed);
-    const layer = (fanIn: number, fanOut: number, name: string): Dense => initDense(fanIn, fanOut, name, rng);
+    const layer = (fanIn: number, fanOut: number, name: string): Dense => initDense(fanIn, fanOut, rng, name);
     const { inputDim, hiddenDims, latentDim } = this.config;
     const uid = `vae${Vae.count++}`;
     const enc: Dense[] = [];
