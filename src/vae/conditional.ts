@@ -13,17 +13,13 @@
  * bound, evaluation and training (model.ts, iwae.ts, train.ts) work on it unchanged.
  */
 import * as tf from "../engine/tf";
-import { Rng } from "../engine/random";
 import type { LatentModel } from "./latent-model";
-import { activate, Dense, DEFAULT_VAE_CONFIG, denseOp, initDense, MAX_WEIGHT_FLOATS, VaeConfig, validateVaeConfig } from "./model";
+import { decodeMlp, DEFAULT_VAE_CONFIG, encodeMlp, initMlpLayers, MAX_WEIGHT_FLOATS, MlpLayers, mlpVariables, VaeConfig, validateVaeConfig } from "./model";
 
 export interface ConditionalVaeConfig extends VaeConfig {
   /** Length of the condition vector c (10 for a one-hot digit class). */
   conditionDim: number;
 }
-
-const dense = denseOp(true);
-const denseOnData = denseOp(false);
 
 /** One-hot rows, [labels.length, classes]: row i has a 1 at column labels[i]. */
 export function oneHot(labels: ArrayLike<number>, classes: number): tf.Tensor2D {
@@ -43,15 +39,12 @@ function conditionRows(c: tf.Tensor2D, rows: number): tf.Tensor2D {
   return tf.tile(c, [rows / B, 1]);
 }
 
+/** Its layers (encoder, encMu, …, logNoiseVar) are those of MlpLayers, made by initMlpLayers. */
+export interface ConditionalVae extends MlpLayers {}
+
 export class ConditionalVae {
   private static count = 0;
   readonly config: ConditionalVaeConfig;
-  readonly encoder: Dense[];
-  readonly encMu: Dense;
-  readonly encLogVar: Dense;
-  readonly decoder: Dense[];
-  readonly decOut: Dense;
-  readonly logNoiseVar?: tf.Variable<tf.Rank.R0>;
   private disposed = false;
 
   /** Weights initialised as PyTorch's nn.Linear (uniform on ±1/√fan_in), as the Vae's are. */
@@ -63,28 +56,8 @@ export class ConditionalVae {
     for (const [a, b] of [[inputDim + conditionDim, hiddenDims[0] ?? latentDim], [latentDim + conditionDim, hiddenDims[hiddenDims.length - 1] ?? inputDim]]) {
       if (a * b > MAX_WEIGHT_FLOATS) throw new Error(`a ${a}×${b} layer has ${a * b} weights, more than the ${MAX_WEIGHT_FLOATS} one layer may have (inputDim, conditionDim, hiddenDims, latentDim)`);
     }
-    const rng = new Rng(this.config.seed);
-    const uid = `cvae${ConditionalVae.count++}`;
-    const enc: Dense[] = [];
-    let width = inputDim + conditionDim;
-    hiddenDims.forEach((h, i) => {
-      enc.push(initDense(width, h, rng, `${uid}/enc${i}`));
-      width = h;
-    });
-    this.encoder = enc;
-    this.encMu = initDense(width, latentDim, rng, `${uid}/mu`);
-    this.encLogVar = initDense(width, latentDim, rng, `${uid}/logvar`);
-    const dec: Dense[] = [];
-    width = latentDim + conditionDim;
-    [...hiddenDims].reverse().forEach((h, i) => {
-      dec.push(initDense(width, h, rng, `${uid}/dec${i}`));
-      width = h;
-    });
-    this.decoder = dec;
-    this.decOut = initDense(width, inputDim, rng, `${uid}/out`);
-    if (this.config.likelihood === "gaussian" && this.config.gaussianVariance === "learned") {
-      this.logNoiseVar = tf.tidy(() => tf.variable(tf.scalar(0), true, `${uid}/lognoisevar`) as tf.Variable<tf.Rank.R0>);
-    }
+    const layers = initMlpLayers(this.config, inputDim + conditionDim, latentDim + conditionDim, `cvae${ConditionalVae.count++}`);
+    Object.assign(this, layers);
   }
 
   private checkCondition(c: tf.Tensor2D, rows: number, what: string): void {
@@ -98,27 +71,13 @@ export class ConditionalVae {
   /** q(z|x, c): mean and log-variance, each [batch, latentDim], from the encoder applied to [x | c]. */
   encode(x: tf.Tensor2D, c: tf.Tensor2D): { mu: tf.Tensor2D; logVar: tf.Tensor2D } {
     this.checkCondition(c, x.shape[0], "encode");
-    return tf.tidy(() => {
-      let h: tf.Tensor = tf.concat([x, conditionRows(c, x.shape[0])], 1);
-      this.encoder.forEach((l, i) => {
-        h = activate((i === 0 ? denseOnData : dense)(h, l.W, l.b), this.config.activation);
-      });
-      const first = this.encoder.length === 0;
-      return {
-        mu: (first ? denseOnData : dense)(h, this.encMu.W, this.encMu.b),
-        logVar: (first ? denseOnData : dense)(h, this.encLogVar.W, this.encLogVar.b),
-      };
-    });
+    return tf.tidy(() => encodeMlp(this, tf.concat([x, conditionRows(c, x.shape[0])], 1), this.config.activation));
   }
 
   /** p(x|z, c): logits (Bernoulli) or pre-sigmoid means (Gaussian), [rows of z, inputDim], from the decoder applied to [z | c]. */
   decode(z: tf.Tensor2D, c: tf.Tensor2D): tf.Tensor2D {
     this.checkCondition(c, z.shape[0], "decode");
-    return tf.tidy(() => {
-      let h: tf.Tensor = tf.concat([z, conditionRows(c, z.shape[0])], 1);
-      for (const l of this.decoder) h = activate(dense(h, l.W, l.b), this.config.activation);
-      return dense(h, this.decOut.W, this.decOut.b);
-    });
+    return tf.tidy(() => decodeMlp(this, tf.concat([z, conditionRows(c, z.shape[0])], 1), this.config.activation));
   }
 
   /** Pixel means of p(x|z, c): sigmoid of the decoder output. */
@@ -150,10 +109,7 @@ export class ConditionalVae {
   /** All trainable variables, in a fixed order. */
   variables(): tf.Variable[] {
     if (this.disposed) throw new Error("ConditionalVae.variables: this model was disposed (its weights are freed)");
-    const v: tf.Variable[] = [];
-    for (const l of [...this.encoder, this.encMu, this.encLogVar, ...this.decoder, this.decOut]) v.push(l.W, l.b);
-    if (this.logNoiseVar) v.push(this.logNoiseVar);
-    return v;
+    return mlpVariables(this);
   }
 
   parameterCount(): number {

@@ -121,10 +121,8 @@ export function initDense(fanIn: number, fanOut: number, rng: Rng, name?: string
   }));
 }
 
-export class Vae {
-  /** tfjs variable names must be unique in a process: each model's are prefixed vae0/, vae1/, … */
-  private static count = 0;
-  readonly config: VaeConfig;
+/** The layers of an MLP VAE: the encoder's hidden layers and its two heads, the decoder's hidden layers and its output layer. */
+export interface MlpLayers {
   readonly encoder: Dense[];
   readonly encMu: Dense;
   readonly encLogVar: Dense;
@@ -132,6 +130,74 @@ export class Vae {
   readonly decOut: Dense;
   /** Learned log σ² of a Gaussian likelihood (else undefined). */
   readonly logNoiseVar?: tf.Variable<tf.Rank.R0>;
+}
+
+/**
+ * The layers of an MLP VAE of configuration `c` whose encoder reads `encoderInputs` numbers and decoder
+ * `decoderInputs` (inputDim and latentDim for a VAE; more for a conditional one, which appends its condition),
+ * drawn from `rng` in a fixed order (encoder, μ, log σ², decoder, output), their variables named under `uid`.
+ */
+export function initMlpLayers(c: VaeConfig, encoderInputs: number, decoderInputs: number, uid: string): MlpLayers {
+  const rng = new Rng(c.seed);
+  const encoder: Dense[] = [];
+  let width = encoderInputs;
+  c.hiddenDims.forEach((h, i) => {
+    encoder.push(initDense(width, h, rng, `${uid}/enc${i}`));
+    width = h;
+  });
+  const encMu = initDense(width, c.latentDim, rng, `${uid}/mu`);
+  const encLogVar = initDense(width, c.latentDim, rng, `${uid}/logvar`);
+  const decoder: Dense[] = [];
+  width = decoderInputs;
+  [...c.hiddenDims].reverse().forEach((h, i) => {
+    decoder.push(initDense(width, h, rng, `${uid}/dec${i}`));
+    width = h;
+  });
+  const decOut = initDense(width, c.inputDim, rng, `${uid}/out`);
+  const logNoiseVar =
+    c.likelihood === "gaussian" && c.gaussianVariance === "learned"
+      ? tf.tidy(() => tf.variable(tf.scalar(0), true, `${uid}/lognoisevar`) as tf.Variable<tf.Rank.R0>)
+      : undefined;
+  return { encoder, encMu, encLogVar, decoder, decOut, logNoiseVar };
+}
+
+/** The encoder of `layers` applied to its input `h` (data: no gradient is computed for it): μ and log σ². */
+export function encodeMlp(layers: MlpLayers, h: tf.Tensor, activation: Activation): { mu: tf.Tensor2D; logVar: tf.Tensor2D } {
+  return tf.tidy(() => {
+    layers.encoder.forEach((l, i) => {
+      h = activate((i === 0 ? denseOnData : dense)(h, l.W, l.b), activation);
+    });
+    const first = layers.encoder.length === 0;
+    return {
+      mu: (first ? denseOnData : dense)(h, layers.encMu.W, layers.encMu.b),
+      logVar: (first ? denseOnData : dense)(h, layers.encLogVar.W, layers.encLogVar.b),
+    };
+  });
+}
+
+/** The decoder of `layers` applied to its input `h`: the output layer's values. */
+export function decodeMlp(layers: MlpLayers, h: tf.Tensor, activation: Activation): tf.Tensor2D {
+  return tf.tidy(() => {
+    for (const l of layers.decoder) h = activate(dense(h, l.W, l.b), activation);
+    return dense(h, layers.decOut.W, layers.decOut.b);
+  });
+}
+
+/** Every variable of `layers`, in the checkpoint's order: each layer's W and b, encoder to output, then log σ². */
+export function mlpVariables(layers: MlpLayers): tf.Variable[] {
+  const v: tf.Variable[] = [];
+  for (const l of [...layers.encoder, layers.encMu, layers.encLogVar, ...layers.decoder, layers.decOut]) v.push(l.W, l.b);
+  if (layers.logNoiseVar) v.push(layers.logNoiseVar);
+  return v;
+}
+
+/** The Vae's layers (encoder, encMu, …, logNoiseVar) are those of MlpLayers, made by initMlpLayers. */
+export interface Vae extends MlpLayers {}
+
+export class Vae {
+  /** tfjs variable names must be unique in a process: each model's are prefixed vae0/, vae1/, … */
+  private static count = 0;
+  readonly config: VaeConfig;
 
   /**
    * Weights initialised as PyTorch's nn.Linear does (weights and biases uniform on ±1/√fan_in), so a
@@ -140,56 +206,20 @@ export class Vae {
   constructor(config: Partial<VaeConfig> = {}) {
     this.config = { ...DEFAULT_VAE_CONFIG, ...config, hiddenDims: [...(config.hiddenDims ?? DEFAULT_VAE_CONFIG.hiddenDims)] };
     validateVaeConfig(this.config);
-    const rng = new Rng(this.config.seed);
-    const layer = (fanIn: number, fanOut: number, name: string): Dense => initDense(fanIn, fanOut, rng, name);
-    const { inputDim, hiddenDims, latentDim } = this.config;
-    const uid = `vae${Vae.count++}`;
-    const enc: Dense[] = [];
-    let width = inputDim;
-    hiddenDims.forEach((h, i) => {
-      enc.push(layer(width, h, `${uid}/enc${i}`));
-      width = h;
-    });
-    this.encoder = enc;
-    this.encMu = layer(width, latentDim, `${uid}/mu`);
-    this.encLogVar = layer(width, latentDim, `${uid}/logvar`);
-    const dec: Dense[] = [];
-    width = latentDim;
-    [...hiddenDims].reverse().forEach((h, i) => {
-      dec.push(layer(width, h, `${uid}/dec${i}`));
-      width = h;
-    });
-    this.decoder = dec;
-    this.decOut = layer(width, inputDim, `${uid}/out`);
-    if (this.config.likelihood === "gaussian" && this.config.gaussianVariance === "learned") {
-      this.logNoiseVar = tf.tidy(() => tf.variable(tf.scalar(0), true, `${uid}/lognoisevar`) as tf.Variable<tf.Rank.R0>);
-    }
+    const layers = initMlpLayers(this.config, this.config.inputDim, this.config.latentDim, `vae${Vae.count++}`);
+    Object.assign(this, layers);
   }
 
   /** q(z|x): mean and log-variance, each [batch, latentDim]. */
   encode(x: tf.Tensor2D): { mu: tf.Tensor2D; logVar: tf.Tensor2D } {
     this.checkAlive("encode");
-    return tf.tidy(() => {
-      let h: tf.Tensor = x;
-      this.encoder.forEach((l, i) => {
-        h = activate((i === 0 ? denseOnData : dense)(h, l.W, l.b), this.config.activation);
-      });
-      const first = this.encoder.length === 0;
-      return {
-        mu: (first ? denseOnData : dense)(h, this.encMu.W, this.encMu.b),
-        logVar: (first ? denseOnData : dense)(h, this.encLogVar.W, this.encLogVar.b),
-      };
-    });
+    return encodeMlp(this, x, this.config.activation);
   }
 
   /** p(x|z): logits (Bernoulli) or pre-sigmoid means (Gaussian), [batch, inputDim]. */
   decode(z: tf.Tensor2D): tf.Tensor2D {
     this.checkAlive("decode");
-    return tf.tidy(() => {
-      let h: tf.Tensor = z;
-      for (const l of this.decoder) h = activate(dense(h, l.W, l.b), this.config.activation);
-      return dense(h, this.decOut.W, this.decOut.b);
-    });
+    return decodeMlp(this, z, this.config.activation);
   }
 
   /** Pixel means of p(x|z): sigmoid of the decoder output (probabilities for Bernoulli). */
@@ -200,10 +230,7 @@ export class Vae {
   /** All trainable variables, in a fixed order. */
   variables(): tf.Variable[] {
     this.checkAlive("variables");
-    const v: tf.Variable[] = [];
-    for (const l of [...this.encoder, this.encMu, this.encLogVar, ...this.decoder, this.decOut]) v.push(l.W, l.b);
-    if (this.logNoiseVar) v.push(this.logNoiseVar);
-    return v;
+    return mlpVariables(this);
   }
 
   /** Encoder variables only (notebook 09 compares gradient estimators on these). */
