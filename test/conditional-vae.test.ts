@@ -231,7 +231,7 @@ function bottomRows(set: MnistSet, r: number): MnistSet {
 }
 
 describe("completing a digit from its top half: the condition is the top 14 rows, x the bottom 14", () => {
-  it("splitRows cuts each flattened image after its first r rows; bad r and mismatched models are refused", () => {
+  it("splitRows cuts each flattened image after its first r rows; bad r, mismatched models and a condition for a plain VAE are refused", () => {
     const set = { rows: 3, cols: 2, channels: 1 };
     const x = tf.tensor2d([[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12]]);
     const { top, bottom } = splitRows(x, set, 1);
@@ -245,6 +245,10 @@ describe("completing a digit from its top half: the condition is the top 14 rows
     expect(() => batchesFor(m, digits, { on: "top-rows", rows: 0 })).toThrow(/the rows seen must be an integer from 1 to 27/);
     expect(() => batchesFor(m, digits, { on: "class" })).toThrow(/conditioned on one of 392 classes/);
     m.dispose();
+    // A plain VAE takes no condition: one given to it is refused, not ignored.
+    const plain = new Vae({ inputDim: 784, hiddenDims: [8], latentDim: 2 });
+    expect(() => trainVae(plain, digits, digits, { epochs: 1, condition: { on: "class" } })).toThrow(/applies to a ConditionalVae only/);
+    plain.dispose();
   });
 
   it("after 5 epochs on 2 000 images, −ELBO(bottom | top) is well below an unconditional VAE's −ELBO(bottom), same size and training", () => {

@@ -151,11 +151,13 @@ export type BatchOf = (indices: ArrayLike<number>, images: tf.Tensor2D) => { mod
  * `given(c)` and x as `condition` says (default: the class). Refused (before anything is allocated) where the
  * set does not fit: no labels, another class count, or a split whose sizes are not the model's.
  */
-export function batchesFor(vae: LatentModel | ConditionalVae, set: { split: string; rows: number; cols: number; channels: number; pixels: number; labels: Int32Array; classNames: string[] }, condition: Condition = { on: "class" }): BatchOf {
+export function batchesFor(vae: LatentModel | ConditionalVae, set: { split: string; rows: number; cols: number; channels: number; pixels: number; labels: Int32Array; classNames: string[] }, given?: Condition): BatchOf {
   if (!(vae instanceof ConditionalVae)) {
+    if (given) throw new Error(`a condition (${JSON.stringify(given)}) applies to a ConditionalVae only; this model takes no condition`);
     if (set.pixels !== vae.config.inputDim) throw new Error(`the data have ${set.pixels} pixels per image but the model expects ${vae.config.inputDim}`);
     return (_, images) => ({ model: vae, x: images });
   }
+  const condition = given ?? { on: "class" };
   const { inputDim, conditionDim } = vae.config;
   if (condition.on === "class") {
     const K = set.classNames.length;
