@@ -164,6 +164,11 @@ describe("the conditional VAE, written out", () => {
     expect(() => m.encode(x, wide)).toThrow(/the condition has shape \[4,4\], expected \[rows, 3\]/);
     expect(() => m.encode(x, three)).toThrow(/the condition has 3 rows, which do not divide the 4 rows/);
     expect(() => new ConditionalVae({ inputDim: 6, conditionDim: 0 })).toThrow(/conditionDim must be a positive integer/);
+    // The condition widens both networks' first layers; one too large is refused before anything is allocated.
+    const tensors = tf.memory().numTensors;
+    expect(() => new ConditionalVae({ inputDim: 784, conditionDim: 200_000, hiddenDims: [400] })).toThrow(/a 200784×400 layer has 80313600 weights, more than the 67108864 one layer may have \(inputDim, conditionDim, hiddenDims, latentDim\)/);
+    expect(() => new ConditionalVae({ inputDim: 784, conditionDim: 200_000, hiddenDims: [10, 400], latentDim: 20 })).toThrow(/a 200020×400 layer/); // the decoder's first layer
+    expect(tf.memory().numTensors).toBe(tensors);
     const digits = loadMnist({ split: "test", limit: 20 });
     const m10 = new ConditionalVae({ inputDim: 784, conditionDim: 9, hiddenDims: [8], latentDim: 2 });
     expect(() => trainVae(m10, digits, digits, { epochs: 1 })).toThrow(/conditioned on one of 9 classes, but the test set has 10 classes/);

@@ -14,7 +14,7 @@
  */
 import * as tf from "../engine/tf";
 import type { LatentModel } from "./latent-model";
-import { decodeMlp, DEFAULT_VAE_CONFIG, encodeMlp, initMlpLayers, MAX_WEIGHT_FLOATS, MlpLayers, mlpVariables, VaeConfig, validateVaeConfig } from "./model";
+import { decodeMlp, DEFAULT_VAE_CONFIG, encodeMlp, initMlpLayers, MlpLayers, mlpVariables, VaeConfig, validateVaeConfig } from "./model";
 
 export interface ConditionalVaeConfig extends VaeConfig {
   /** Length of the condition vector c (10 for a one-hot digit class). */
@@ -31,12 +31,17 @@ export function oneHot(labels: ArrayLike<number>, classes: number): tf.Tensor2D 
   return tf.tidy(() => tf.oneHot(tf.tensor1d(Array.from(labels), "int32"), classes).toFloat() as tf.Tensor2D);
 }
 
-/** c repeated to `rows` rows: c itself, or tiled m times when rows = m · (c's rows) (draw i of image b is row i·B + b). */
+/**
+ * c repeated to `rows` rows: c itself, or tiled m times when rows = m · (c's rows) (draw i of image b is row
+ * i·B + b). The caller has checked that c's rows divide `rows` (ConditionalVae's checkCondition).
+ */
 function conditionRows(c: tf.Tensor2D, rows: number): tf.Tensor2D {
-  const B = c.shape[0];
-  if (rows === B) return c;
-  if (rows % B !== 0) throw new Error(`the condition has ${B} rows, which do not divide the ${rows} rows it is paired with`);
-  return tf.tile(c, [rows / B, 1]);
+  return rows === c.shape[0] ? c : tf.tile(c, [rows / c.shape[0], 1]);
+}
+
+/** Refuses a number of rows seen that leaves no row seen or none to model. */
+function checkRowsSeen(r: number, rows: number): void {
+  if (!(Number.isInteger(r) && r >= 1 && r < rows)) throw new Error(`the rows seen must be an integer from 1 to ${rows - 1} (got ${r})`);
 }
 
 /** Its layers (encoder, encMu, …, logNoiseVar) are those of MlpLayers, made by initMlpLayers. */
@@ -50,12 +55,9 @@ export class ConditionalVae {
   /** Weights initialised as PyTorch's nn.Linear (uniform on ±1/√fan_in), as the Vae's are. */
   constructor(config: Partial<ConditionalVaeConfig> & { conditionDim: number }) {
     this.config = { ...DEFAULT_VAE_CONFIG, ...config, hiddenDims: [...(config.hiddenDims ?? DEFAULT_VAE_CONFIG.hiddenDims)] };
-    validateVaeConfig(this.config);
-    const { inputDim, hiddenDims, latentDim, conditionDim } = this.config;
+    const { inputDim, latentDim, conditionDim } = this.config;
     if (!(Number.isInteger(conditionDim) && conditionDim >= 1)) throw new Error(`conditionDim must be a positive integer (got ${conditionDim})`);
-    for (const [a, b] of [[inputDim + conditionDim, hiddenDims[0] ?? latentDim], [latentDim + conditionDim, hiddenDims[hiddenDims.length - 1] ?? inputDim]]) {
-      if (a * b > MAX_WEIGHT_FLOATS) throw new Error(`a ${a}×${b} layer has ${a * b} weights, more than the ${MAX_WEIGHT_FLOATS} one layer may have (inputDim, conditionDim, hiddenDims, latentDim)`);
-    }
+    validateVaeConfig(this.config, conditionDim);
     const layers = initMlpLayers(this.config, inputDim + conditionDim, latentDim + conditionDim, `cvae${ConditionalVae.count++}`);
     Object.assign(this, layers);
   }
@@ -136,7 +138,7 @@ export type Condition = { on: "class" } | { on: "top-rows"; rows: number };
 
 /** An image batch [B, rows · cols · channels] split into its top r rows and the rest, each flattened row-major. */
 export function splitRows(x: tf.Tensor2D, set: { rows: number; cols: number; channels: number }, r: number): { top: tf.Tensor2D; bottom: tf.Tensor2D } {
-  if (!(Number.isInteger(r) && r >= 1 && r < set.rows)) throw new Error(`the rows seen must be an integer from 1 to ${set.rows - 1} (got ${r})`);
+  checkRowsSeen(r, set.rows);
   const width = set.cols * set.channels;
   if (x.shape[1] !== set.rows * width) throw new Error(`splitRows: images of ${x.shape[1]} values, expected ${set.rows}·${width}`);
   const [top, bottom] = tf.split(x, [r * width, (set.rows - r) * width], 1) as tf.Tensor2D[];
@@ -167,7 +169,7 @@ export function batchesFor(vae: LatentModel | ConditionalVae, set: { split: stri
   }
   if (condition.on === "top-rows") {
     const r = condition.rows;
-    if (!(Number.isInteger(r) && r >= 1 && r < set.rows)) throw new Error(`the rows seen must be an integer from 1 to ${set.rows - 1} (got ${r})`);
+    checkRowsSeen(r, set.rows);
     const width = set.cols * set.channels;
     if (conditionDim !== r * width || inputDim !== (set.rows - r) * width) {
       throw new Error(`with the top ${r} rows of ${set.rows}×${set.cols} images seen, the model needs conditionDim ${r * width} and inputDim ${(set.rows - r) * width} (it has ${conditionDim} and ${inputDim})`);

@@ -87,7 +87,11 @@ export function activate(x: tf.Tensor, a: Activation): tf.Tensor {
   }
 }
 
-export function validateVaeConfig(c: VaeConfig): void {
+/**
+ * Refuses a configuration that cannot be built, before anything is allocated. `conditionDim` (a conditional
+ * VAE's, conditional.ts) is the length of the condition both networks read beside their inputs.
+ */
+export function validateVaeConfig(c: VaeConfig, conditionDim = 0): void {
   const posInt = (v: number) => Number.isInteger(v) && v > 0;
   if (!posInt(c.inputDim)) throw new Error(`inputDim must be a positive integer (got ${c.inputDim})`);
   if (!posInt(c.latentDim)) throw new Error(`latentDim must be a positive integer (got ${c.latentDim})`);
@@ -95,11 +99,16 @@ export function validateVaeConfig(c: VaeConfig): void {
   if (!ACTIVATIONS.includes(c.activation)) throw new Error(`activation must be one of ${ACTIVATIONS.join(", ")} (got ${c.activation})`);
   if (c.likelihood !== "bernoulli" && c.likelihood !== "gaussian") throw new Error(`likelihood must be bernoulli or gaussian (got ${c.likelihood})`);
   if (c.gaussianVariance !== "learned" && !(c.gaussianVariance > 0)) throw new Error(`gaussianVariance must be > 0 or "learned"`);
-  // Every weight matrix must fit (checked before anything is allocated, so nothing is left behind).
-  const widths = [c.inputDim, ...c.hiddenDims, c.latentDim];
-  for (let i = 1; i < widths.length; i++) {
-    if (widths[i - 1] * widths[i] > MAX_WEIGHT_FLOATS) {
-      throw new Error(`a ${widths[i - 1]}×${widths[i]} layer has ${widths[i - 1] * widths[i]} weights, more than the ${MAX_WEIGHT_FLOATS} one layer may have (inputDim, hiddenDims, latentDim)`);
+  // Every weight matrix must fit (checked before anything is allocated, so nothing is left behind): the
+  // encoder's, from its inputs to the code, and the decoder's, from its inputs back to the pixels.
+  const encoder = [c.inputDim + conditionDim, ...c.hiddenDims, c.latentDim];
+  const decoder = [c.latentDim + conditionDim, ...[...c.hiddenDims].reverse(), c.inputDim];
+  const names = conditionDim > 0 ? "inputDim, conditionDim, hiddenDims, latentDim" : "inputDim, hiddenDims, latentDim";
+  for (const widths of [encoder, decoder]) {
+    for (let i = 1; i < widths.length; i++) {
+      if (widths[i - 1] * widths[i] > MAX_WEIGHT_FLOATS) {
+        throw new Error(`a ${widths[i - 1]}×${widths[i]} layer has ${widths[i - 1] * widths[i]} weights, more than the ${MAX_WEIGHT_FLOATS} one layer may have (${names})`);
+      }
     }
   }
 }
