@@ -13,10 +13,13 @@ type Part = { name: string; mutate: string[]; tests: string[] };
 const parts = (PARTS as Part[]).filter((p) => !process.env.MUTATION_PART || p.name === process.env.MUTATION_PART);
 export const MUTATION_TESTS: string[] = parts.flatMap((p) => testFiles(p) as string[]);
 
-// The shared settings (time budgets) of the project's config, with this list in place of its include.
+// The shared settings (time budgets) of the project's config, with this list in place of its include. Its
+// projects (the isolated files and those sharing a worker) are left out: each has an include of its own,
+// which would bring back every test file, the CLI's among them (which run dist/, absent from the sandbox).
+const { projects: _projects, ...shared } = base.test ?? {};
 export default defineConfig({
   test: {
-    ...base.test,
+    ...shared,
     root: fileURLToPath(new URL("../..", import.meta.url)),
     include: MUTATION_TESTS,
   },
