@@ -1,16 +1,20 @@
 /**
  * The conditional VAE (src/vae/conditional.ts): its forward pass and −ELBO(x|c) against float64 written out
  * here from its weights, its gradient against central differences of that float64 loss, and training on MNIST
- * with the class as the condition: decoding z = 0 under each class draws that class; the refusals; no tensors
- * left behind.
+ * with the class as the condition: decoding z = 0 under each class draws that class; the evaluations of
+ * evaluate.ts on a conditional model (the IWAE bound, codes, reconstructions, samples by class) against the
+ * model's own encode and decode with each image's class; the refusals; no tensors left behind.
  */
 import * as tf from "../src/engine/tf";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
-import { Rng } from "../src/engine/random";
-import { loadMnist } from "../src/data/mnist";
+import { Rng, tfSeed } from "../src/engine/random";
+import { batchTensor, loadMnist } from "../src/data/mnist";
+import { activeUnits, encodeMeans, iwaeNll, reconstruct } from "../src/vae/evaluate";
+import { logImportanceWeights } from "../src/vae/iwae";
+import { TINY_MNIST } from "./harness/mnist-tiny";
 import { negativeElbo } from "../src/vae/model";
-import { batchesFor, ConditionalVae, oneHot, splitRows } from "../src/vae/conditional";
+import { batchesFor, ConditionalVae, oneHot, sampleClasses, splitRows } from "../src/vae/conditional";
 import { Vae } from "../src/vae/model";
 import type { MnistSet } from "../src/data/mnist";
 import { evaluateElbo, trainVae } from "../src/vae/train";
@@ -269,6 +273,91 @@ describe("completing a digit from its top half: the condition is the top 14 rows
     console.log(`−ELBO(bottom | top) ${cond.toFixed(2)}, −ELBO(bottom) ${plain.toFixed(2)}`);
     expect(cond, `−ELBO(bottom | top) ${cond.toFixed(2)}, −ELBO(bottom) ${plain.toFixed(2)}`).toBeLessThan(plain - 5);
     cvae.dispose();
+    vae.dispose();
+  });
+});
+
+describe("evaluating a conditional model (evaluate.ts) and sampling it by class", () => {
+  const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    expect(a.length).toBe(b.length);
+    return Array.from(a).reduce((w, v, i) => Math.max(w, Math.abs(v - b[i])), 0);
+  };
+  const model = () => new ConditionalVae({ inputDim: 784, hiddenDims: [24], latentDim: 3, conditionDim: 10, seed: 8 });
+
+  it("iwaeNll: the mean over images of log-mean-exp of the weights of each image's own view given(one-hot(label)); another class gives another number", () => {
+    const vae = model();
+    const set = loadMnist({ dir: TINY_MNIST, split: "test", limit: 6 });
+    const before = tf.memory().numTensors;
+    const got = iwaeNll(vae, set, { k: 7, seed: 3 });
+    const byHand = (label: (i: number) => number) => {
+      const rng = new Rng(3);
+      let total = 0;
+      for (let i = 0; i < set.count; i++) {
+        const logW = tf.tidy(() => {
+          const x = batchTensor(set, [i], rng);
+          const eps = tf.randomNormal([7, 3], 0, 1, "float32", tfSeed(rng.nextSeed())) as tf.Tensor2D;
+          return Array.from(logImportanceWeights(vae.given(oneHot([label(i)], 10)), x, eps).dataSync());
+        });
+        const mx = Math.max(...logW);
+        total += mx + Math.log(logW.reduce((s, w) => s + Math.exp(w - mx), 0) / 7);
+      }
+      return -total / set.count;
+    };
+    expect(Number.isFinite(got)).toBe(true);
+    expect(Math.abs(got - byHand((i) => set.labels[i]))).toBeLessThan(2e-3);
+    expect(Math.abs(got - byHand((i) => (set.labels[i] + 1) % 10))).toBeGreaterThan(0.05);
+    expect(tf.memory().numTensors).toBe(before);
+    vae.dispose();
+  });
+
+  it("encodeMeans, activeUnits and reconstruct read each image with its class: equal to encode(x, c) and decodeMean(μ, c)", () => {
+    const vae = model();
+    const set = loadMnist({ dir: TINY_MNIST, split: "test", limit: 40 });
+    const before = tf.memory().numTensors;
+    const idx = Array.from({ length: 40 }, (_, i) => i);
+    const [mu, rec] = tf.tidy(() => {
+      const x = batchTensor(set, idx);
+      const c = oneHot(set.labels, 10);
+      const q = vae.encode(x, c);
+      return [q.mu.dataSync(), vae.decodeMean(q.mu, c).dataSync()];
+    });
+    // Codes in batches of 16 (so the class of every batch, not only the first, is checked).
+    expect(maxDiff(encodeMeans(vae, set, { batchSize: 16 }), mu)).toBeLessThan(1e-6);
+    expect(maxDiff(reconstruct(vae, set, idx.slice(5, 9)), rec.subarray(5 * 784, 9 * 784))).toBeLessThan(1e-6);
+    const variances = [0, 1, 2].map((d) => {
+      const col = Array.from({ length: 40 }, (_, i) => mu[i * 3 + d]);
+      const m = col.reduce((s, v) => s + v, 0) / 40;
+      return col.reduce((s, v) => s + (v - m) ** 2, 0) / 40;
+    });
+    const au = activeUnits(vae, set, { threshold: 0 });
+    expect(maxDiff(au.variances, variances)).toBeLessThan(1e-9);
+    expect(au.count).toBe(3);
+    expect(tf.memory().numTensors).toBe(before);
+    vae.dispose();
+  });
+
+  it("sampleClasses: image j of class k is decodeMean(z_j, one-hot(k)) for the seed's draws z, class after class; the classes asked for only", () => {
+    const vae = model();
+    const before = tf.memory().numTensors;
+    const got = sampleClasses(vae, { n: 3, seed: 5, classes: [7, 2] });
+    expect(got.length).toBe(2 * 3 * 784);
+    const want = tf.tidy(() => {
+      const z = tf.randomNormal([3, 3], 0, 1, "float32", tfSeed(5)) as tf.Tensor2D;
+      return [7, 2].map((k) => vae.decodeMean(z, oneHot([k, k, k], 10)).dataSync());
+    });
+    expect(maxDiff(got.subarray(0, 3 * 784), want[0])).toBeLessThan(1e-6);
+    expect(maxDiff(got.subarray(3 * 784), want[1])).toBeLessThan(1e-6);
+    // Every class by default, the same codes for each: class 7's images are the same as asked for alone.
+    const all = sampleClasses(vae, { n: 3, seed: 5 });
+    expect(all.length).toBe(10 * 3 * 784);
+    expect(maxDiff(all.subarray(7 * 3 * 784, 8 * 3 * 784), want[0])).toBeLessThan(1e-6);
+    expect(maxDiff(all.subarray(2 * 3 * 784, 3 * 3 * 784), want[1])).toBeLessThan(1e-6);
+    expect(maxDiff(want[0], want[1])).toBeGreaterThan(1e-3);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => sampleClasses(vae, { n: 0 })).toThrow(/n must be a positive integer/);
+    expect(() => sampleClasses(vae, { classes: [] })).toThrow(/no class to sample/);
+    expect(() => sampleClasses(vae, { classes: [10] })).toThrow(/label 10/);
+    expect(tf.memory().numTensors).toBe(before); // also after the refusals
     vae.dispose();
   });
 });

@@ -9,17 +9,21 @@ export const RESUME_HELP = `Resuming (vae-lab train --resume DIR [--epochs N] [-
   writes to --out [DIR itself]. 1 + 1 epochs give the same weights as 2 epochs in one run.
 `;
 
-export const SAMPLE_HELP = `vae-lab sample --model FILE [--n N] [--seed S] [--out FILE] [--backend B]
+export const SAMPLE_HELP = `vae-lab sample --model FILE [--n N] [--seed S] [--label L] [--out FILE] [--backend B]
 
 Draw z ~ N(0, I) and decode it: the pixel means of p(x|z) of a checkpoint written by vae-lab train.
+A conditional VAE (see vae-lab train --help) decodes each z under the class --label names (p(x|z, c)),
+or, without --label, under every class in turn: N draws per class, the same N codes for each class.
 The output format follows the extension of --out:
-  .html   an image grid (self-contained page, works offline)
+  .html   an image grid (self-contained page, works offline); a conditional model's: one row per class
   .json   { "n", "seed", "rows", "cols", "latentDim", "images": [[784 pixel means in 0..1], ...] }
+          and, from a conditional model, "classNames" and "labels" (the class of each image, an index)
 
 Options:
   --model FILE           checkpoint to read (required)
   --n N                  number of samples [16]
   --seed S               seed of the draws (same seed, same samples) [1]
+  --label L              conditional models only: the class to draw, by name or index (e.g. 7) [every class]
   --out FILE             .html or .json [samples.html]
   --backend B            auto | tensorflow | wasm | cpu [auto]
 `;
@@ -27,7 +31,8 @@ Options:
 export const ENCODE_HELP = `vae-lab encode --model FILE --out FILE.json [--data DIR] [--split S] [--limit N] [--backend B]
 
 Encode MNIST digits with the encoder of a checkpoint written by vae-lab train: for every image the mean
-and log-variance of q(z|x), with its label. Writes JSON:
+and log-variance of q(z|x), with its label; a conditional VAE's encoder reads the label too (q(z|x, c)),
+and the file then says "conditionedOn": "class". Writes JSON:
   { "split", "count", "latentDim", "labels": [...], "mu": [[...], ...], "logVar": [[...], ...] }
 
 Options:
@@ -45,6 +50,8 @@ Write the model of a checkpoint (the model.json that vae-lab train writes) as tw
 models that tf.loadLayersModel loads in Node or a browser, each a folder with model.json and weights.bin:
   DIR/encoder/   x [batch, 784] → [μ, log σ²], two outputs of [batch, latent dimensions]
   DIR/decoder/   z [batch, latent dimensions] → pixel means [batch, 784] (the sigmoid of the logits)
+A conditional VAE's models take the class as a second input c [batch, classes], one-hot: the encoder
+[x, c] and the decoder [z, c], each concatenating c after its first input.
 
 Options:
   --model FILE           checkpoint to read (required)

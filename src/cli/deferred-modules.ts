@@ -12,6 +12,7 @@ export const deferred = {
   dataset: () => require("../data/dataset") as typeof import("../data/dataset"),
   plot: () => require("../plot/plot") as typeof import("../plot/plot"),
   checkpoint: () => require("../vae/checkpoint") as typeof import("../vae/checkpoint"),
+  conditional: () => require("../vae/conditional") as typeof import("../vae/conditional"),
   evaluate: () => require("../vae/evaluate") as typeof import("../vae/evaluate"),
   layersExport: () => require("../vae/layers-export") as typeof import("../vae/layers-export"),
   modelOutputs: () => require("./model-outputs") as typeof import("./model-outputs"),

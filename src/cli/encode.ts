@@ -35,12 +35,20 @@ export async function encodeCommand(argv: string[]): Promise<void> {
   const { loadModel } = deferred.checkpoint();
   const { tidyValue } = deferred.tidy();
   const { checkFinite } = deferred.modelOutputs();
+  const { batchesFor, ConditionalVae } = deferred.conditional();
   const set = loadMnist({ dir: values.data as string | undefined, split: split as Split, limit });
   await initBackend(choice);
   const { model: vae } = loadModel(model);
   const D = vae.config.latentDim;
   try {
     if (set.pixels !== vae.config.inputDim) throw new Error(`${model}: the model expects ${vae.config.inputDim} pixels per image, the data have ${set.pixels}`);
+    // A conditional VAE encodes each image with its class: q(z|x, c), c the one-hot of the image's label.
+    let batchOf: ReturnType<typeof batchesFor>;
+    try {
+      batchOf = batchesFor(vae, set);
+    } catch (e) {
+      throw new Error(`${model}: ${(e as Error).message}`);
+    }
     await interruptible("encoding", async (checkpoint) => {
       const mu: number[][] = [];
       const logVar: number[][] = [];
@@ -48,7 +56,8 @@ export async function encodeCommand(argv: string[]): Promise<void> {
       for (let start = 0; start < set.count; start += 500) {
         const idx = Int32Array.from({ length: Math.min(500, set.count - start) }, (_, i) => start + i);
         const [m, lv] = tidyValue(() => {
-          const q = vae.encode(batchTensor(set, idx, rng));
+          const { model: m, x } = batchOf(idx, batchTensor(set, idx, rng));
+          const q = m.encode(x);
           return [Float32Array.from(q.mu.dataSync()), Float32Array.from(q.logVar.dataSync())];
         });
         checkFinite(m, model, "the encoder's means");
@@ -59,7 +68,8 @@ export async function encodeCommand(argv: string[]): Promise<void> {
         }
         await checkpoint();
       }
-      writeFileAtomic(out, JSON.stringify({ split, count: set.count, latentDim: D, labels: Array.from(set.labels), mu, logVar }) + "\n");
+      const given = vae instanceof ConditionalVae ? { conditionedOn: "class" } : {};
+      writeFileAtomic(out, JSON.stringify({ split, count: set.count, latentDim: D, ...given, labels: Array.from(set.labels), mu, logVar }) + "\n");
     });
   } finally {
     vae.dispose();

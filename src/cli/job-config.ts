@@ -66,6 +66,11 @@ export interface JobConfig {
   testFraction?: number;
   /** --labels: the labels of a .npy file of images. */
   labels?: string;
+  /**
+   * --conditional: a conditional VAE (vae/conditional.ts) whose encoder and decoder also read the image's
+   * class, one-hot; needs labelled data. MLP and Gaussian latent only.
+   */
+  conditional?: boolean;
 }
 
 /** Defaults of `vae-lab train` (and so of `npm start`): a 2-D latent space, so the scatter is the latent space itself. */

@@ -17,7 +17,8 @@ import { ImageSet } from "../data/image-set";
 import { Fit, Size } from "../data/resize";
 import { Figure, pageHtml, tableHtml } from "../plot/plot";
 import { EpochRecord, evaluateElbo, StepProgress, trainVaeSteps, TrainingState } from "../vae/train";
-import { latentScatter, lossCurves, manifoldFigure, reconstructionFigure, samplesFigure } from "../vae/figures";
+import { classSamplesFigure, latentScatter, lossCurves, manifoldFigure, reconstructionFigure, samplesFigure } from "../vae/figures";
+import { ConditionalVae } from "../vae/conditional";
 import { Activation, Likelihood, Vae } from "../vae/model";
 import { latentExplorerHtml } from "../vae/explorer";
 import type { CategoricalEstimator } from "../vae/categorical";
@@ -159,6 +160,9 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
   if (config.arch === "conv" && (train.rows !== 28 || train.cols !== 28)) {
     throw new Error(`--arch conv: the convolutional VAE takes 28×28 images; ${dir} holds ${train.rows}×${train.cols}`);
   }
+  if (config.conditional && train.classNames.length < 2) {
+    throw new Error(`--conditional: the conditional VAE is conditioned on the image's class, but ${dir} has ${train.classNames.length === 0 ? "no labels" : "one class only"}${train.classNames.length === 0 ? " (give class subfolders, or --labels for a .npy file)" : ""}`);
+  }
   const release = lockOutFolder(config.out);
   try {
     return await trainAndWrite(config, cb, signal, t0, train, test);
@@ -174,19 +178,22 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
   const backend = await initBackend(config.backend);
   cb.onBackend?.(backend);
   const start = config.resume ? loadResumePoint(config.resume, config) : undefined;
+  const mlp = {
+    inputDim: train.pixels,
+    hiddenDims: Array.from({ length: config.hiddenLayers }, () => config.hiddenDim),
+    latentDim: config.latentDim,
+    activation: config.activation,
+    likelihood: config.likelihood,
+    gaussianVariance: config.likelihood === "gaussian" ? ("learned" as const) : 1,
+    seed: config.seed,
+  };
   const vae =
     start?.vae ??
     (config.arch === "conv"
       ? new ConvVae({ latentDim: config.latentDim, seed: config.seed })
-      : new Vae({
-          inputDim: train.pixels,
-          hiddenDims: Array.from({ length: config.hiddenLayers }, () => config.hiddenDim),
-          latentDim: config.latentDim,
-          activation: config.activation,
-          likelihood: config.likelihood,
-          gaussianVariance: config.likelihood === "gaussian" ? "learned" : 1,
-          seed: config.seed,
-        }));
+      : config.conditional
+        ? new ConditionalVae({ ...mlp, conditionDim: train.classNames.length })
+        : new Vae(mlp));
   let state: TrainingState | undefined;
   try {
     const total = (start?.state.epoch ?? 0) + config.epochs;
@@ -240,22 +247,25 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
       totalSeconds: 0,
     };
     cb.onPhase?.("writing report");
-    const figures: (Figure | { html: string })[] = [
-      { html: summaryHtml(metrics, backend) },
-      lossCurves(history),
-      // A 2-D latent plane is shown as the explorer (the scatter beside the digit decoded under the pointer).
-      config.latentDim === 2 ? { html: latentExplorerHtml(vae, test, { includePlotly: false }) } : latentScatter(vae, test),
-    ];
     const shape = { rows: train.rows, cols: train.cols };
-    if (config.latentDim === 2) figures.push(manifoldFigure(vae, { n: 20, shape }));
-    figures.push(reconstructionFigure(vae, test), samplesFigure(vae, { n: 30, seed: 1, shape }));
+    const figures: (Figure | { html: string })[] = [{ html: summaryHtml(metrics, backend) }, lossCurves(history)];
+    if (vae instanceof ConditionalVae) {
+      // A conditional model's code is read with the class (q(z|x, c)); its samples are drawn class by class.
+      figures.push(latentScatter(vae, test), reconstructionFigure(vae, test), classSamplesFigure(vae, { n: 10, seed: 1, shape, classNames: train.classNames }));
+    } else {
+      // A 2-D latent plane is shown as the explorer (the scatter beside the digit decoded under the pointer).
+      figures.push(config.latentDim === 2 ? { html: latentExplorerHtml(vae, test, { includePlotly: false }) } : latentScatter(vae, test));
+      if (config.latentDim === 2) figures.push(manifoldFigure(vae, { n: 20, shape }));
+      figures.push(reconstructionFigure(vae, test), samplesFigure(vae, { n: 30, seed: 1, shape }));
+    }
     metrics.totalSeconds = (performance.now() - t0) / 1000;
     await between("before writing the outputs");
     // The four files replace the previous run's as one set (files/output-set.ts).
     const { resume: _resumedFrom, ...job } = config;
     writeOutputSet(config.out, {
       // The image shape goes with the model, so that sample, encode and export draw the data's shape.
-      "model.json": checkpointJson(vae, { history, backend: backend.name, ...dataMetadata(train) }),
+      // A conditional model records what it is conditioned on (the class, in the order of classNames).
+      "model.json": checkpointJson(vae, { history, backend: backend.name, ...dataMetadata(train), ...(vae instanceof ConditionalVae ? { condition: { on: "class" } } : {}) }),
       "report.html": pageHtml(figures, "vae-lab training report"),
       "metrics.json": JSON.stringify(metrics, null, 2) + "\n",
       // What `vae-lab train --resume` continues from (Adam's moments, the random stream).
@@ -273,7 +283,7 @@ function absolute(p: string | undefined): string | undefined {
 }
 
 /** The model, its history and its training state saved in folder `dir` by an earlier run. */
-function loadResumePoint(dir: string, job: JobConfig): { vae: Vae | ConvVae; history: EpochRecord[]; state: TrainingState } {
+function loadResumePoint(dir: string, job: JobConfig): { vae: Vae | ConvVae | ConditionalVae; history: EpochRecord[]; state: TrainingState } {
   const stateFile = path.join(dir, "training-state.json");
   const { state } = loadTrainingState(stateFile);
   const { model: vae, metadata } = loadModel(path.join(dir, "model.json"));
@@ -308,9 +318,11 @@ function loadResumePoint(dir: string, job: JobConfig): { vae: Vae | ConvVae; his
           hiddenLayers: widths.length,
           activation: vae.config.activation,
           likelihood: vae.config.likelihood,
+          conditional: vae instanceof ConditionalVae,
         };
   for (const [field, value] of Object.entries(model)) {
-    const stored = job[field as keyof JobConfig];
+    // A run stored before --conditional existed has no such field: it was not conditional.
+    const stored = field === "conditional" ? (job.conditional ?? false) : job[field as keyof JobConfig];
     if (stored !== value) fail(`job.${field} is ${JSON.stringify(stored)} but model.json's model has ${JSON.stringify(value)}`);
   }
   return { vae, history, state };
@@ -331,13 +343,13 @@ function summaryHtml(m: Metrics, backend: BackendInfo): string {
       "model",
       c.arch === "conv"
         ? `bernoulli convolutional VAE (TensorFlow convolutional-VAE tutorial's), z = ${c.latentDim}, ${c.parameters} parameters`
-        : `${c.likelihood} MLP VAE ${[m.data.rows * m.data.cols * (m.data.channels ?? 1), ...Array.from({ length: c.hiddenLayers }, () => c.hiddenDim), c.latentDim].join("-")} (${c.activation}), ${c.parameters} parameters`,
+        : `${c.likelihood} ${c.conditional ? `conditional MLP VAE (encoder and decoder also read the class, one-hot of ${m.data.classNames.length})` : "MLP VAE"} ${[m.data.rows * m.data.cols * (m.data.channels ?? 1), ...Array.from({ length: c.hiddenLayers }, () => c.hiddenDim), c.latentDim].join("-")} (${c.activation}), ${c.parameters} parameters`,
     ],
     ["data", `${plural(m.data.trainImages, "training image")} and ${plural(m.data.testImages, "test image")} of ${m.data.rows}×${m.data.cols} pixels, ${classesText(m.data.classNames)}, binarisation: ${c.binarize}`],
     ["training", `${plural(c.epochs, "epoch")}, batch ${c.batchSize}, Adam lr ${c.lr}${c.lrSchedule === "burda" ? " × 10^(−i/7) in stage i (Burda et al.'s schedule)" : ""}, ${c.objective === "iwae" ? `IWAE bound, k = ${c.samples}` : `−ELBO, β ${c.beta}${c.samples > 1 ? `, ${c.samples} samples` : ""}`}, seed ${c.seed}`],
-    ["test −ELBO (nats/image)", m.test.elbo.toFixed(2)],
+    [c.conditional ? "test −ELBO, a bound on −log p(x|class) (nats/image)" : "test −ELBO (nats/image)", m.test.elbo.toFixed(2)],
     ["  reconstruction / KL", `${m.test.recon.toFixed(2)} / ${m.test.kl.toFixed(2)}`],
-    ["IWAE −log p(x) estimate", m.test.iwae ? `${m.test.iwae.nll.toFixed(2)} (k = ${m.test.iwae.k}, ${plural(m.test.iwae.images, "test image")})` : "skipped"],
+    [c.conditional ? "IWAE −log p(x|class) estimate" : "IWAE −log p(x) estimate", m.test.iwae ? `${m.test.iwae.nll.toFixed(2)} (k = ${m.test.iwae.k}, ${plural(m.test.iwae.images, "test image")})` : "skipped"],
     ["active units", `${m.test.activeUnits} of ${c.latentDim}`],
     ["seconds per epoch", m.epochs.map((e) => e.seconds.toFixed(1)).join(", ")],
   ];

@@ -32,8 +32,9 @@ const HELP = `vae-lab — Variational Autoencoders on MNIST with TensorFlow.js
 Usage:
   vae-lab train [options]     Train a VAE on MNIST or your own images; write metrics.json, report.html, model.json to --out.
   vae-lab train --resume DIR  Continue the run saved in DIR (model and optimizer state) for more epochs.
-  vae-lab sample --model FILE [--n N] [--seed S] [--out F.html|F.json]
-                              Decode draws from the prior N(0, I) of a trained model [samples.html].
+  vae-lab sample --model FILE [--n N] [--seed S] [--label L] [--out F.html|F.json]
+                              Decode draws from the prior N(0, I) of a trained model [samples.html]
+                              (--label: the class a conditional model draws).
   vae-lab encode --model FILE --out F.json [--data DIR] [--split test|train] [--limit N]
                               Write q(z|x) (mean, log-variance) of MNIST digits as JSON.
   vae-lab export --model FILE --out DIR
@@ -85,6 +86,9 @@ Options of train (default in brackets):
   --out DIR              output folder [${DEFAULT_JOB.out}]
   --backend B            auto | tensorflow | wasm | cpu [auto]
   --resume DIR           continue the run saved in DIR (see vae-lab train --help)
+  --conditional          a conditional VAE (Sohn et al. 2015): the encoder and the decoder also read the
+                         image's class (one-hot), so that vae-lab sample can draw a chosen class; needs
+                         labelled data
   --latent L             gaussian | categorical (20 variables × 10 classes, Jang et al. 2016) [gaussian]
   --estimator E          categorical only: ${CATEGORICAL_ESTIMATORS.join(" | ")} [gumbel]
                          (categorical defaults: --samples 2, --binarize static, hidden 512-256)
@@ -192,12 +196,15 @@ function choiceFlag<T extends string>(values: Record<string, unknown>, name: str
 const TRAIN_FLAGS = [
   "arch", "epochs", "latent-dim", "hidden-dim", "hidden-layers", "batch-size", "lr", "lr-schedule", "likelihood", "binarize", "beta", "warmup", "free-bits", "samples",
   "objective", "activation", "seed", "train-size", "iwae-k", "iwae-images", "data", "out", "backend", "latent", "estimator",
-  "dataset", "size", "fit", "grey", "test-fraction", "labels",
+  "dataset", "size", "fit", "grey", "test-fraction", "labels", "conditional",
 ] as const;
 
-/** The parseArgs options of `flags`: every one takes a value, except the switches (--grey). */
+/** The train flags that are switches, taking no value. */
+const SWITCHES = new Set(["grey", "conditional"]);
+
+/** The parseArgs options of `flags`: every one takes a value, except the switches (--grey, --conditional). */
 export function flagOptions(flags: readonly string[]): Record<string, { type: "string" | "boolean" }> {
-  return Object.fromEntries(flags.map((f) => [f, { type: f === "grey" ? ("boolean" as const) : ("string" as const) }]));
+  return Object.fromEntries(flags.map((f) => [f, { type: SWITCHES.has(f) ? ("boolean" as const) : ("string" as const) }]));
 }
 
 /** The flags that say which data to read and how (train and info): --data, --dataset, --size, --fit, --grey, --test-fraction, --labels. */
@@ -233,6 +240,8 @@ export function parseTrainFlags(argv: string[]): JobConfig {
   if (categorical && values["free-bits"] !== undefined) throw new UsageError("--free-bits: only with a Gaussian latent (free bits are per Gaussian latent unit)");
   if (categorical && values["hidden-layers"] !== undefined) throw new UsageError("--hidden-layers: the categorical VAE's layers are fixed (--hidden-dim and half of it)");
   if (categorical && arch !== "mlp") throw new UsageError("--arch: --latent categorical has the MLP architecture only");
+  if (values.conditional && categorical) throw new UsageError("--conditional: only with a Gaussian latent (the conditional VAE is the MLP VAE with the class as a second input)");
+  if (values.conditional && arch !== "mlp") throw new UsageError("--conditional: the conditional VAE has the MLP architecture only; drop --arch conv");
   if (arch === "conv") {
     // The convolutional model's layers are the convolutional-VAE tutorial's; a flag that would change them is refused, not ignored.
     for (const f of ["hidden-dim", "hidden-layers", "activation"] as const) if (values[f] !== undefined) throw new UsageError(`--${f}: the conv model's layers are fixed (the TensorFlow convolutional-VAE tutorial's); drop --${f} or use --arch mlp`);
@@ -263,6 +272,7 @@ export function parseTrainFlags(argv: string[]): JobConfig {
     out: pathFlag(values, "out") ?? d.out,
     backend: backendFlag(values.backend),
     ...dataFlags(values),
+    ...(values.conditional ? { conditional: true } : {}),
   };
   if (objective === "iwae" && (config.beta !== 1 || config.warmupEpochs !== 0)) {
     throw new UsageError(`--${config.beta !== 1 ? "beta" : "warmup"}: the IWAE objective (--objective iwae) has no KL weight; drop --beta and --warmup`);
@@ -312,8 +322,9 @@ async function train(argv: string[]): Promise<void> {
     progress.end();
     release();
   });
-  const iw = m.test.iwae ? `, IWAE(k=${m.test.iwae.k}) −log p(x) ≈ ${m.test.iwae.nll.toFixed(2)}` : "";
-  console.log(`test −ELBO ${m.test.elbo.toFixed(2)} nats (${finalNote(m.epochs.at(-1))})${iw}, active units ${m.test.activeUnits}/${config.latentDim}`);
+  const px = config.conditional ? "p(x|class)" : "p(x)";
+  const iw = m.test.iwae ? `, IWAE(k=${m.test.iwae.k}) −log ${px} ≈ ${m.test.iwae.nll.toFixed(2)}` : "";
+  console.log(`test −ELBO${config.conditional ? ` of ${px}` : ""} ${m.test.elbo.toFixed(2)} nats (${finalNote(m.epochs.at(-1))})${iw}, active units ${m.test.activeUnits}/${config.latentDim}`);
   console.log(`wrote ${config.out}/metrics.json, report.html, model.json, training-state.json (${m.totalSeconds.toFixed(0)} s)`);
 }
 

@@ -37,3 +37,25 @@ export function checkFinite<T extends ArrayLike<number>>(values: T, file: string
   }
   return values;
 }
+
+/**
+ * The class names a checkpoint records (`metadata.classNames`, written by vae-lab train) where they are
+ * `count` strings; else "0" … "count − 1" (a checkpoint written by the library, or before they were recorded).
+ */
+export function classNamesOfCheckpoint(count: number, metadata?: Record<string, unknown>): string[] {
+  const names = metadata?.classNames;
+  if (Array.isArray(names) && names.length === count && names.every((n) => typeof n === "string")) return names as string[];
+  return Array.from({ length: count }, (_, k) => String(k));
+}
+
+/**
+ * The class index `--label` names: a class name the checkpoint records (e.g. "7", "cat"), else a class
+ * index 0 … count − 1; else an error naming the flag, the checkpoint and its classes.
+ */
+export function classIndexOfLabel(label: string, names: string[], file: string): number {
+  const byName = names.indexOf(label);
+  if (byName >= 0) return byName;
+  if (/^[0-9]+$/.test(label) && Number(label) < names.length) return Number(label);
+  const shown = names.length <= 12 ? names.join(", ") : `${names.slice(0, 12).join(", ")}, …`;
+  throw new CheckpointError(file, `has no class "${label}" for --label (its ${names.length} classes: ${shown}; or an index from 0 to ${names.length - 1})`);
+}

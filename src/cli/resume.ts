@@ -44,9 +44,10 @@ const JOB_FIELDS: Record<string, string> = {
   grey: "grey",
   testFraction: "test-fraction",
   labels: "labels",
+  conditional: "conditional",
 };
 /** Settings a stored job may lack (their flags have no value by default, or came after the run: then their default). */
-const OPTIONAL_FIELDS = new Set(["trainSize", "data", "dataset", "size", "fit", "grey", "testFraction", "labels", "hiddenLayers", "objective", "lrSchedule", "freeBits"]);
+const OPTIONAL_FIELDS = new Set(["trainSize", "data", "dataset", "size", "fit", "grey", "testFraction", "labels", "hiddenLayers", "objective", "lrSchedule", "freeBits", "conditional"]);
 
 /**
  * The job stored in a run's training-state.json, checked exactly as the flags it came from are checked: each
@@ -69,8 +70,8 @@ export function storedJob(file: string, job: unknown): JobConfig {
       argv.push(`--size=${(v as { rows: number }).rows}x${(v as { cols: number }).cols}`);
       continue;
     }
-    if (field === "grey" && typeof v === "boolean") {
-      if (v) argv.push("--grey");
+    if ((field === "grey" || field === "conditional") && typeof v === "boolean") {
+      if (v) argv.push(`--${flag}`);
       continue;
     }
     if (typeof v !== "string" && typeof v !== "number") throw new CheckpointError(file, `job.${field} is ${JSON.stringify(v)}, not a setting`);

@@ -3,7 +3,8 @@
  * weight as base64-encoded little-endian float32. The file is written atomically (temporary file, fsync,
  * rename), so a crash mid-save never leaves a half-written checkpoint; loading checks the format, the
  * shapes and the sizes, and says which file is wrong and how. The MLP (model.ts) and the convolutional model
- * (conv.ts, whose configuration has arch "conv") are stored alike; loadModel reads either.
+ * (conv.ts, whose configuration has arch "conv") are stored alike, and so is the conditional VAE
+ * (conditional.ts, whose configuration has conditionDim); loadModel reads each.
  */
 import * as tf from "../engine/tf";
 import { writeFileAtomic } from "../files/atomic-write";
@@ -13,6 +14,10 @@ import { validateVaeConfig, Vae, VaeConfig } from "./model";
 import type { TrainingState } from "./train";
 import { ConvVae, ConvVaeConfig, convWeightLayout, validateConvVaeConfig } from "./conv";
 import type { CategoricalVae } from "./categorical";
+import { ConditionalVae, ConditionalVaeConfig } from "./conditional";
+
+/** The models a checkpoint holds: the MLP VAE, the convolutional VAE, the conditional (MLP) VAE. */
+export type StoredModel = Vae | ConvVae | ConditionalVae;
 
 export const CHECKPOINT_FORMAT = "vae-lab/checkpoint@1";
 
@@ -24,7 +29,7 @@ interface StoredWeight {
 
 interface Checkpoint {
   format: string;
-  config: VaeConfig | ConvVaeConfig;
+  config: VaeConfig | ConvVaeConfig | ConditionalVaeConfig;
   metadata?: Record<string, unknown>;
   weights: StoredWeight[];
 }
@@ -57,8 +62,8 @@ function toBase64(values: Float32Array): string {
   return Buffer.from(le.buffer, le.byteOffset, le.byteLength).toString("base64");
 }
 
-/** The checkpoint of `vae` (MLP or convolutional) as JSON text (what saveVae writes). */
-export function checkpointJson(vae: Vae | ConvVae, metadata?: Record<string, unknown>): string {
+/** The checkpoint of `vae` (MLP, convolutional or conditional) as JSON text (what saveVae writes). */
+export function checkpointJson(vae: StoredModel, metadata?: Record<string, unknown>): string {
   const weights = vae.variables().map((v) => ({ shape: v.shape, data: toBase64(v.dataSync() as Float32Array) }));
   const ckpt: Checkpoint = { format: CHECKPOINT_FORMAT, config: vae.config, metadata, weights };
   return JSON.stringify(ckpt);
@@ -77,8 +82,8 @@ export function categoricalCheckpointJson(vae: CategoricalVae, metadata?: Record
   return JSON.stringify({ format: CATEGORICAL_CHECKPOINT_FORMAT, config: vae.config, metadata, weights });
 }
 
-/** Write `vae` (MLP or convolutional; and optional metadata such as the training history) to `file`. */
-export function saveVae(vae: Vae | ConvVae, file: string, metadata?: Record<string, unknown>): void {
+/** Write `vae` (MLP, convolutional or conditional; and optional metadata such as the training history) to `file`. */
+export function saveVae(vae: StoredModel, file: string, metadata?: Record<string, unknown>): void {
   writeFileAtomic(file, checkpointJson(vae, metadata));
 }
 
@@ -87,13 +92,13 @@ export function loadVae(file: string): { vae: Vae; metadata?: Record<string, unk
   const { model, metadata } = loadModel(file);
   if (!(model instanceof Vae)) {
     model.dispose();
-    throw new CheckpointError(file, "holds a convolutional VAE (read it with loadModel)");
+    throw new CheckpointError(file, `holds a ${model instanceof ConvVae ? "convolutional" : "conditional"} VAE (read it with loadModel)`);
   }
   return { vae: model, metadata };
 }
 
-/** Read a checkpoint written by saveVae (MLP or convolutional) into a new model. */
-export function loadModel(file: string): { model: Vae | ConvVae; metadata?: Record<string, unknown> } {
+/** Read a checkpoint written by saveVae (MLP, convolutional or conditional) into a new model. */
+export function loadModel(file: string): { model: StoredModel; metadata?: Record<string, unknown> } {
   const text = readCheckpointText(file, "a checkpoint", "checkpoint not found");
   let ckpt: Checkpoint;
   try {
@@ -109,23 +114,29 @@ export function loadModel(file: string): { model: Vae | ConvVae; metadata?: Reco
   }
   // Everything is checked before the model is built, so a file cannot make us allocate more than it holds.
   const conv = (ckpt.config as { arch?: unknown } | null)?.arch === "conv";
+  const conditional = !conv && (ckpt.config as { conditionDim?: unknown } | null)?.conditionDim !== undefined;
+  let conditionDim = 0;
   try {
     if (conv) {
       checkConvConfigFields(ckpt.config);
       validateConvVaeConfig(ckpt.config);
     } else {
       checkConfigFields(ckpt.config);
-      validateVaeConfig(ckpt.config);
+      if (conditional) {
+        conditionDim = (ckpt.config as ConditionalVaeConfig).conditionDim;
+        if (!(Number.isSafeInteger(conditionDim) && conditionDim >= 1)) throw new Error(`conditionDim must be a positive integer (got ${JSON.stringify(conditionDim)})`);
+      }
+      validateVaeConfig(ckpt.config, conditionDim);
     }
   } catch (e) {
     throw new CheckpointError(file, `bad configuration: ${(e as Error).message}`);
   }
-  const layout = conv ? convWeightLayout(ckpt.config as ConvVaeConfig) : weightLayout(ckpt.config as VaeConfig);
+  const layout = conv ? convWeightLayout(ckpt.config as ConvVaeConfig) : weightLayout(ckpt.config as VaeConfig, conditionDim);
   if (!Array.isArray(ckpt.weights) || ckpt.weights.length !== layout.length) {
     throw new CheckpointError(file, `holds ${Array.isArray(ckpt.weights) ? ckpt.weights.length : "no list of"} weight arrays, the configuration needs ${layout.length}`);
   }
   const values = layout.map((w, i) => decodeWeight(file, `${i} (${w.name})`, ckpt.weights[i], w.shape));
-  const vae: Vae | ConvVae = conv ? new ConvVae(ckpt.config as ConvVaeConfig) : new Vae(ckpt.config as VaeConfig);
+  const vae: StoredModel = conv ? new ConvVae(ckpt.config as ConvVaeConfig) : conditional ? new ConditionalVae(ckpt.config as ConditionalVaeConfig) : new Vae(ckpt.config as VaeConfig);
   try {
     vae.variables().forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(values[i], v.shape))));
   } catch (e) {
@@ -156,11 +167,11 @@ function checkConfigFields(c: unknown): asserts c is VaeConfig {
 }
 
 /**
- * The shapes of a model's variables in the order of Vae.variables(), from its configuration alone
- * (test/faults.test.ts checks them against a built model).
+ * The shapes of a model's variables in the order of Vae.variables() (ConditionalVae.variables() with the
+ * condition's width), from its configuration alone (test/faults.test.ts checks them against a built model).
  */
-export function weightShapes(c: VaeConfig): number[][] {
-  return weightLayout(c).map((w) => w.shape);
+export function weightShapes(c: VaeConfig, conditionDim = 0): number[][] {
+  return weightLayout(c, conditionDim).map((w) => w.shape);
 }
 
 /** The layer names of the variables (enc0/W, mu/b, …), for messages. */
@@ -168,17 +179,18 @@ function weightNames(c: VaeConfig): string[] {
   return weightLayout(c).map((w) => w.name);
 }
 
-function weightLayout(c: VaeConfig): { name: string; shape: number[] }[] {
+/** The encoder reads [x | c] and the decoder [z | c]: their first layers are conditionDim wider (0 for a plain VAE). */
+function weightLayout(c: VaeConfig, conditionDim = 0): { name: string; shape: number[] }[] {
   const out: { name: string; shape: number[] }[] = [];
   const dense = (name: string, i: number, o: number) => out.push({ name: `${name}/W`, shape: [i, o] }, { name: `${name}/b`, shape: [o] });
-  let width = c.inputDim;
+  let width = c.inputDim + conditionDim;
   c.hiddenDims.forEach((h, i) => {
     dense(`enc${i}`, width, h);
     width = h;
   });
   dense("mu", width, c.latentDim);
   dense("logvar", width, c.latentDim);
-  width = c.latentDim;
+  width = c.latentDim + conditionDim;
   [...c.hiddenDims].reverse().forEach((h, i) => {
     dense(`dec${i}`, width, h);
     width = h;

@@ -13,6 +13,8 @@
  * bound, evaluation and training (model.ts, iwae.ts, train.ts) work on it unchanged.
  */
 import * as tf from "../engine/tf";
+import { Rng, tfSeed } from "../engine/random";
+import { tidyValue } from "../engine/tidy";
 import type { LatentModel } from "./latent-model";
 import { decodeMlp, DEFAULT_VAE_CONFIG, encodeMlp, initMlpLayers, MlpLayers, mlpVariables, VaeConfig, validateVaeConfig } from "./model";
 
@@ -180,4 +182,25 @@ export function batchesFor(vae: LatentModel | ConditionalVae, set: { split: stri
     };
   }
   throw new Error(`unknown condition ${JSON.stringify(condition)}: use { on: "class" } or { on: "top-rows", rows }`);
+}
+
+/**
+ * A class-conditional VAE's samples: `n` draws z from the prior N(0, I) (same seed → same draws), each decoded
+ * under every class of `classes` (default all, 0 … conditionDim − 1): pixel means of p(x|z, c), class after
+ * class ([classes.length · n × pixels], the n images of classes[0] first). Image j of every class has the same
+ * z, so a column of the grid shows one code under each class.
+ */
+export function sampleClasses(vae: ConditionalVae, options: { n?: number; seed?: number; classes?: number[] } = {}): Float32Array {
+  const { n = 10 } = options;
+  const K = vae.config.conditionDim;
+  const classes = options.classes ?? Array.from({ length: K }, (_, k) => k);
+  if (!(Number.isSafeInteger(n) && n >= 1)) throw new Error(`sampleClasses: n must be a positive integer (got ${n})`);
+  if (classes.length === 0) throw new Error("sampleClasses: no class to sample");
+  const s = options.seed ?? new Rng().nextSeed();
+  return tidyValue(() => {
+    const z = tf.randomNormal([n, vae.config.latentDim], 0, 1, "float32", tfSeed(s)) as tf.Tensor2D;
+    const zs = tf.tile(z, [classes.length, 1]) as tf.Tensor2D;
+    const c = oneHot(classes.flatMap((k) => new Array<number>(n).fill(k)), K);
+    return Float32Array.from(vae.decodeMean(zs, c).dataSync());
+  });
 }

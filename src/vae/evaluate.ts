@@ -9,6 +9,7 @@ import { Rng, tfSeed } from "../engine/random";
 import { tidyValue } from "../engine/tidy";
 import { logImportanceWeights } from "./iwae";
 import type { LatentModel } from "./latent-model";
+import { batchesFor, Condition, ConditionalVae } from "./conditional";
 
 /**
  * The k-sample importance-weighted bound (Burda et al., 2016) averaged over a set:
@@ -16,9 +17,10 @@ import type { LatentModel } from "./latent-model";
  *   log p(x) ≥ L_k = E[ log (1/k) Σ_i p(x, z_i) / q(z_i | x) ],  z_i ~ q(z|x),
  *
  * L_1 is the ELBO, L_k increases with k and tends to log p(x); with k = 5000 it is the usual estimate of
- * the test log-likelihood. Returned as a negative log-likelihood in nats per image (lower is better).
+ * the test log-likelihood. Returned as a negative log-likelihood in nats per image (lower is better). For a
+ * conditional VAE (conditional.ts) it is the bound on −log p(x|c), c as `condition` says (default: the class).
  */
-export function iwaeNll(vae: LatentModel, set: MnistSet, options: { k?: number; limit?: number; seed?: number; chunk?: number } = {}): number {
+export function iwaeNll(vae: LatentModel | ConditionalVae, set: MnistSet, options: { k?: number; limit?: number; seed?: number; chunk?: number; condition?: Condition } = {}): number {
   const steps = iwaeNllSteps(vae, set, options);
   for (;;) {
     const r = steps.next();
@@ -31,13 +33,14 @@ export function iwaeNll(vae: LatentModel, set: MnistSet, options: { k?: number; 
  * caller that must stay responsive (the CLI, which polls for Ctrl-C) drives it and gives the event loop
  * turns between images.
  */
-export function* iwaeNllSteps(vae: LatentModel, set: MnistSet, options: { k?: number; limit?: number; seed?: number; chunk?: number } = {}): Generator<number, number> {
+export function* iwaeNllSteps(vae: LatentModel | ConditionalVae, set: MnistSet, options: { k?: number; limit?: number; seed?: number; chunk?: number; condition?: Condition } = {}): Generator<number, number> {
   const { k = 100, chunk = 1000 } = options;
   const positive = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 1;
   if (!positive(k)) throw new Error(`iwaeNll: k must be a positive integer (got ${k})`);
   if (!positive(chunk)) throw new Error(`iwaeNll: chunk must be a positive integer (got ${chunk})`);
   if (options.limit !== undefined && !positive(options.limit)) throw new Error(`iwaeNll: limit must be a positive integer (got ${options.limit})`);
   if (set.count < 1) throw new Error("iwaeNll: the set is empty");
+  const batchOf = batchesFor(vae, set, options.condition);
   const n = Math.min(options.limit ?? set.count, set.count);
   const rng = new Rng(options.seed ?? 7);
   const D = vae.config.latentDim;
@@ -45,10 +48,10 @@ export function* iwaeNllSteps(vae: LatentModel, set: MnistSet, options: { k?: nu
   for (let i = 0; i < n; i++) {
     const logW: number[] = [];
     tf.tidy(() => {
-      const x = batchTensor(set, [i], rng);
+      const { model, x } = batchOf([i], batchTensor(set, [i], rng));
       for (let start = 0; start < k; start += chunk) {
         const m = Math.min(chunk, k - start);
-        const w = tf.tidy(() => logImportanceWeights(vae, x, tf.randomNormal([m, D], 0, 1, "float32", tfSeed(rng.nextSeed()))));
+        const w = tf.tidy(() => logImportanceWeights(model, x, tf.randomNormal([m, D], 0, 1, "float32", tfSeed(rng.nextSeed()))));
         logW.push(...w.dataSync());
       }
     });
@@ -59,8 +62,12 @@ export function* iwaeNllSteps(vae: LatentModel, set: MnistSet, options: { k?: nu
   return -total / n;
 }
 
-/** Posterior means E_q[z|x] of the first `limit` examples, as a [n × latentDim] row-major array. */
-export function encodeMeans(vae: LatentModel, set: MnistSet, options: { limit?: number; batchSize?: number } = {}): Float32Array {
+/**
+ * Posterior means E_q[z|x] of the first `limit` examples, as a [n × latentDim] row-major array (E_q[z|x, c] for
+ * a conditional VAE, c as `condition` says: default the class).
+ */
+export function encodeMeans(vae: LatentModel | ConditionalVae, set: MnistSet, options: { limit?: number; batchSize?: number; condition?: Condition } = {}): Float32Array {
+  const batchOf = batchesFor(vae, set, options.condition);
   const n = Math.min(options.limit ?? set.count, set.count);
   const bs = options.batchSize ?? 1000;
   const D = vae.config.latentDim;
@@ -68,7 +75,11 @@ export function encodeMeans(vae: LatentModel, set: MnistSet, options: { limit?: 
   const rng = new Rng(0);
   for (let start = 0; start < n; start += bs) {
     const m = Math.min(bs, n - start);
-    const means = tidyValue(() => vae.encode(batchTensor(set, Int32Array.from({ length: m }, (_, j) => start + j), rng)).mu.dataSync());
+    const means = tidyValue(() => {
+      const idx = Int32Array.from({ length: m }, (_, j) => start + j);
+      const { model, x } = batchOf(idx, batchTensor(set, idx, rng));
+      return model.encode(x).mu.dataSync();
+    });
     out.set(means, start * D);
   }
   return out;
@@ -78,9 +89,9 @@ export function encodeMeans(vae: LatentModel, set: MnistSet, options: { limit?: 
  * Active units (Burda et al.): latent dimension d is active when the posterior mean E_q[z_d|x] varies
  * across the data, Cov_x(E_q[z_d|x]) > threshold (0.01). Returns the per-dimension variances and the count.
  */
-export function activeUnits(vae: LatentModel, set: MnistSet, options: { limit?: number; threshold?: number } = {}): { count: number; variances: number[] } {
+export function activeUnits(vae: LatentModel | ConditionalVae, set: MnistSet, options: { limit?: number; threshold?: number; condition?: Condition } = {}): { count: number; variances: number[] } {
   const D = vae.config.latentDim;
-  const means = encodeMeans(vae, set, { limit: options.limit });
+  const means = encodeMeans(vae, set, { limit: options.limit, condition: options.condition });
   const n = means.length / D;
   const variances = Array.from({ length: D }, (_, d) => {
     let m = 0;
@@ -136,9 +147,16 @@ export function decodeLatentGrid(vae: LatentModel, options: { n?: number } = {})
   return { images: Float32Array.from(images), z1: coords, z2: [...coords].reverse() };
 }
 
-/** Pixel means of p(x|z) at the posterior means of the given examples: [n × pixels]. */
-export function reconstruct(vae: LatentModel, set: MnistSet, indices: number[]): Float32Array {
-  return tidyValue(() => Float32Array.from(vae.decodeMean(vae.encode(batchTensor(set, indices, new Rng(0))).mu).dataSync()));
+/**
+ * Pixel means of p(x|z) at the posterior means of the given examples: [n × pixels] (of p(x|z, c) at the means
+ * of q(z|x, c) for a conditional VAE, c as `condition` says: default the class).
+ */
+export function reconstruct(vae: LatentModel | ConditionalVae, set: MnistSet, indices: number[], options: { condition?: Condition } = {}): Float32Array {
+  const batchOf = batchesFor(vae, set, options.condition);
+  return tidyValue(() => {
+    const { model, x } = batchOf(indices, batchTensor(set, indices, new Rng(0)));
+    return Float32Array.from(model.decodeMean(model.encode(x).mu).dataSync());
+  });
 }
 
 /** Pixel means of p(x|z) for `n` draws z from the prior N(0, I) (same seed → same draws): [n × pixels]. */

@@ -4,6 +4,7 @@
  * Used by the CLI's report.html and by the notebooks.
  */
 import { activeUnits, decodeLatentGrid, encodeMeans, reconstruct, samplePrior } from "./evaluate";
+import { ConditionalVae, sampleClasses } from "./conditional";
 import { MnistSet } from "../data/mnist";
 import { className } from "../data/image-set";
 import { Figure, imageGrid, lineChart, scatterByLabel } from "../plot/plot";
@@ -41,9 +42,9 @@ export function lossCurves(history: EpochRecord[], options: { title?: string } =
 
 /**
  * Posterior means of `limit` examples, coloured by class (digit for MNIST), named by the set's class names. For latent spaces of more than two dimensions
- * the two dimensions with the largest spread are shown.
+ * the two dimensions with the largest spread are shown. A conditional VAE's are E[z|x, c], each image read with its class.
  */
-export function latentScatter(vae: LatentModel, set: MnistSet, options: { limit?: number } = {}): Figure {
+export function latentScatter(vae: LatentModel | ConditionalVae, set: MnistSet, options: { limit?: number } = {}): Figure {
   const { limit = 5000 } = options;
   const D = vae.config.latentDim;
   const n = Math.min(limit, set.count);
@@ -58,7 +59,9 @@ export function latentScatter(vae: LatentModel, set: MnistSet, options: { limit?
   // MNIST's images are digits; another set's are images of its classes (named in the legend).
   const digits = set.classNames.length === 10 && set.classNames.every((c, i) => c === String(i));
   const what = plural(n, digits ? "test digit" : "test image");
-  const title = D === 2 ? `Latent space: E[z|x] of ${what}` : `Latent dimensions ${a} and ${b} (largest spread) of ${D}: E[z|x] of ${what}`;
+  // A conditional model's code is read with the class, which it need not hold: its classes may overlap.
+  const mean = vae instanceof ConditionalVae ? "E[z|x, class]" : "E[z|x]";
+  const title = D === 2 ? `Latent space: ${mean} of ${what}` : `Latent dimensions ${a} and ${b} (largest spread) of ${D}: ${mean} of ${what}`;
   const fig = scatterByLabel(xs, ys, set.labels.subarray(0, n), { title, xTitle: `z${a + 1}`, yTitle: D > 1 ? `z${b + 1}` : "", height: 560, labelName: (y) => className(set, y) });
   fig.layout.yaxis = { ...(fig.layout.yaxis as object), scaleanchor: "x" };
   return fig;
@@ -70,7 +73,7 @@ export interface ImageShape {
   cols: number;
 }
 
-function imageShapeOf(vae: LatentModel, shape?: ImageShape): ImageShape {
+function imageShapeOf(vae: LatentModel | ConditionalVae, shape?: ImageShape): ImageShape {
   if (shape) {
     if (shape.rows * shape.cols !== vae.config.inputDim) throw new Error(`image shape ${shape.rows}×${shape.cols} does not match the model's ${vae.config.inputDim} pixels`);
     return shape;
@@ -108,7 +111,7 @@ export function manifoldFigure(vae: LatentModel, options: { n?: number; shape?: 
 }
 
 /** Originals (odd rows) above their reconstructions (even rows). */
-export function reconstructionFigure(vae: LatentModel, set: MnistSet, options: { n?: number; title?: string } = {}): Figure {
+export function reconstructionFigure(vae: LatentModel | ConditionalVae, set: MnistSet, options: { n?: number; title?: string } = {}): Figure {
   const digits = set.classNames.length === 10 && set.classNames.every((c, i) => c === String(i));
   const { title = `Test ${digits ? "digits" : "images"} (top) and their reconstructions (bottom)` } = options;
   // A test set of fewer images than asked for shows them all.
@@ -127,4 +130,21 @@ export function samplesFigure(vae: LatentModel, options: { n?: number; seed?: nu
   const { n = 30, seed = 1 } = options;
   const { rows, cols } = imageShapeOf(vae, options.shape);
   return imageGrid(samplePrior(vae, { n, seed }), rows, cols, { columns: Math.min(n, 10), title: "Samples: decoder means at z ~ N(0, I)", width: 640 });
+}
+
+/**
+ * A class-conditional VAE's samples: one row per class (named on the left), `n` columns, column j the same
+ * draw z ~ N(0, I) decoded under each class (evaluate.ts's sampleClasses), so a row shows the class and a
+ * column the style the code holds.
+ */
+export function classSamplesFigure(vae: ConditionalVae, options: { n?: number; seed?: number; shape?: ImageShape; classNames?: string[] } = {}): Figure {
+  const { n = 10, seed = 1 } = options;
+  const K = vae.config.conditionDim;
+  const names = options.classNames?.length === K ? options.classNames : Array.from({ length: K }, (_, k) => String(k));
+  const { rows, cols } = imageShapeOf(vae, options.shape);
+  const fig = imageGrid(sampleClasses(vae, { n, seed }), rows, cols, { columns: n, title: "Samples by class: each column one z ~ N(0, I), decoded under every class", width: 640 });
+  // The grid's rows are one pixel apart (imageGrid's default gap): row k's centre is k·(rows + 1) + (rows − 1)/2.
+  fig.layout.yaxis = { ...(fig.layout.yaxis as object), visible: true, showgrid: false, zeroline: false, tickvals: names.map((_, k) => k * (rows + 1) + (rows - 1) / 2), ticktext: names };
+  fig.layout.margin = { ...(fig.layout.margin as object), l: 70 };
+  return fig;
 }

@@ -6,6 +6,10 @@
  * - decoder: z [batch, latentDim] → pixel means [batch, inputDim] (sigmoid of the logits: the same numbers
  *   as Vae.decodeMean).
  *
+ * A conditional VAE (conditional.ts) gets a second input on each, the condition c [batch, conditionDim] (a
+ * class one-hot), concatenated after x and after z as ConditionalVae does: encoder [x, c] → [μ, log σ²],
+ * decoder [z, c] → pixel means.
+ *
  * Each is written as a folder with `model.json` (format "layers-model") and `weights.bin`, the layout
  * `tf.loadLayersModel("…/model.json")` reads over http(s) and `tfjs-node` reads from file://.
  */
@@ -13,6 +17,7 @@ import * as tf from "../engine/tf";
 import { writeOutputSet } from "../files/output-set";
 import { Activation, Dense, Vae } from "./model";
 import { ConvVae } from "./conv";
+import { ConditionalVae } from "./conditional";
 
 /** The layer after a Dense product that applies `a` as Vae does (leaky ReLU's slope 0.01 is its own layer). */
 function activationLayer(a: Activation, name: string): tf.layers.Layer {
@@ -28,26 +33,35 @@ function dense(input: tf.SymbolicTensor, d: Dense, name: string): tf.SymbolicTen
 }
 
 /** The encoder and the decoder of `vae` as Layers models (weights copied; the caller disposes them). */
-export function toLayersModels(vae: Vae | ConvVae): { encoder: tf.LayersModel; decoder: tf.LayersModel } {
+export function toLayersModels(vae: Vae | ConvVae | ConditionalVae): { encoder: tf.LayersModel; decoder: tf.LayersModel } {
   if (vae instanceof ConvVae) return convLayersModels(vae);
   const { inputDim, latentDim, activation } = vae.config;
+  const conditionDim = vae instanceof ConditionalVae ? vae.config.conditionDim : 0;
+  // The condition input c, and `v` with c concatenated after it, for a conditional model; `v` alone otherwise.
+  const withCondition = (v: tf.SymbolicTensor, name: string): { inputs: tf.SymbolicTensor[]; joined: tf.SymbolicTensor } => {
+    if (conditionDim === 0) return { inputs: [v], joined: v };
+    const c = tf.input({ shape: [conditionDim], name: "c" });
+    return { inputs: [v, c], joined: tf.layers.concatenate({ axis: 1, name: `${name}_c` }).apply([v, c]) as tf.SymbolicTensor };
+  };
   const x = tf.input({ shape: [inputDim], name: "x" });
-  let h = x;
+  const xc = withCondition(x, "x");
+  let h = xc.joined;
   vae.encoder.forEach((l, i) => {
     h = activationLayer(activation, `enc${i}_${activation}`).apply(dense(h, l, `enc${i}`)) as tf.SymbolicTensor;
   });
   const mu = dense(h, vae.encMu, "mu");
   const logVar = dense(h, vae.encLogVar, "log_var");
-  const encoder = tf.model({ inputs: x, outputs: [mu, logVar], name: "vae_lab_encoder" });
+  const encoder = tf.model({ inputs: xc.inputs, outputs: [mu, logVar], name: "vae_lab_encoder" });
 
   const z = tf.input({ shape: [latentDim], name: "z" });
-  let g = z;
+  const zc = withCondition(z, "z");
+  let g = zc.joined;
   vae.decoder.forEach((l, i) => {
     g = activationLayer(activation, `dec${i}_${activation}`).apply(dense(g, l, `dec${i}`)) as tf.SymbolicTensor;
   });
   const logits = dense(g, vae.decOut, "logits");
   const means = tf.layers.activation({ activation: "sigmoid", name: "pixel_means" }).apply(logits) as tf.SymbolicTensor;
-  const decoder = tf.model({ inputs: z, outputs: means, name: "vae_lab_decoder" });
+  const decoder = tf.model({ inputs: zc.inputs, outputs: means, name: "vae_lab_decoder" });
   return { encoder, decoder };
 }
 
@@ -116,7 +130,7 @@ export async function saveLayersModel(model: tf.LayersModel, dir: string): Promi
  * The four files of an export, `encoder/model.json`, `encoder/weights.bin`, `decoder/model.json` and
  * `decoder/weights.bin` (see the top of this file), as bytes: nothing is written.
  */
-export async function layersExportFiles(vae: Vae | ConvVae): Promise<Record<string, string | Uint8Array>> {
+export async function layersExportFiles(vae: Vae | ConvVae | ConditionalVae): Promise<Record<string, string | Uint8Array>> {
   const { encoder, decoder } = toLayersModels(vae);
   try {
     const files: Record<string, string | Uint8Array> = {};
@@ -134,6 +148,6 @@ export async function layersExportFiles(vae: Vae | ConvVae): Promise<Record<stri
  * Write `dir/encoder/` and `dir/decoder/` as one set: a reader or a kill never finds new weights beside an
  * old model.json, or a new encoder beside an old decoder (files/output-set.ts; the next export repairs a kill).
  */
-export async function exportLayersModels(vae: Vae | ConvVae, dir: string): Promise<void> {
+export async function exportLayersModels(vae: Vae | ConvVae | ConditionalVae, dir: string): Promise<void> {
   writeOutputSet(dir, await layersExportFiles(vae));
 }
