@@ -14,7 +14,7 @@ import { activeUnits, encodeMeans, iwaeNll, reconstruct } from "../src/vae/evalu
 import { logImportanceWeights } from "../src/vae/iwae";
 import { TINY_MNIST } from "./harness/mnist-tiny";
 import { negativeElbo } from "../src/vae/model";
-import { batchesFor, ConditionalVae, oneHot, sampleClasses, splitRows } from "../src/vae/conditional";
+import { batchesFor, Condition, ConditionalVae, oneHot, sampleClasses, splitRows } from "../src/vae/conditional";
 import { Vae } from "../src/vae/model";
 import type { MnistSet } from "../src/data/mnist";
 import { evaluateElbo, trainVae } from "../src/vae/train";
@@ -165,9 +165,27 @@ describe("the conditional VAE, written out", () => {
     const x = tf.zeros([4, 6]) as tf.Tensor2D;
     const wide = tf.zeros([4, 4]) as tf.Tensor2D;
     const three = tf.zeros([3, 3]) as tf.Tensor2D;
-    expect(() => m.encode(x, wide)).toThrow(/the condition has shape \[4,4\], expected \[rows, 3\]/);
-    expect(() => m.encode(x, three)).toThrow(/the condition has 3 rows, which do not divide the 4 rows/);
+    // Each method names itself in its refusal.
+    expect(() => m.encode(x, wide)).toThrow(/^ConditionalVae\.encode: the condition has shape \[4,4\], expected \[rows, 3\]$/);
+    expect(() => m.encode(x, three)).toThrow(/^ConditionalVae\.encode: the condition has 3 rows, which do not divide the 4 rows/);
+    const z = tf.zeros([4, 2]) as tf.Tensor2D;
+    expect(() => m.decode(z, wide)).toThrow(/^ConditionalVae\.decode: the condition has shape \[4,4\]/);
+    expect(() => m.given(wide)).toThrow(/^ConditionalVae\.given: the condition has shape \[4,4\]/);
+    const flat = tf.zeros([4]) as unknown as tf.Tensor2D;
+    expect(() => m.encode(x, flat)).toThrow(/^ConditionalVae\.encode: the condition has shape \[4\], expected \[rows, 3\]$/);
+    const cube = tf.zeros([4, 3, 2]) as unknown as tf.Tensor2D; // its second dimension is 3, but it is not a matrix
+    expect(() => m.encode(x, cube)).toThrow(/^ConditionalVae\.encode: the condition has shape \[4,3,2\], expected \[rows, 3\]$/);
+    tf.dispose(cube);
     expect(() => new ConditionalVae({ inputDim: 6, conditionDim: 0 })).toThrow(/conditionDim must be a positive integer/);
+    // One class (or one number) is a condition like any other.
+    const one = new ConditionalVae({ inputDim: 6, conditionDim: 1, hiddenDims: [5], latentDim: 2 });
+    expect(one.parameterCount()).toBe(7 * 5 + 5 + 2 * (5 * 2 + 2) + 3 * 5 + 5 + 5 * 6 + 6);
+    one.dispose();
+    const single = oneHot([0, 0], 1);
+    expect(single.arraySync()).toEqual([[1], [1]]);
+    single.dispose();
+    tf.dispose(flat);
+    z.dispose();
     // The condition widens both networks' first layers; one too large is refused before anything is allocated.
     const tensors = tf.memory().numTensors;
     expect(() => new ConditionalVae({ inputDim: 784, conditionDim: 200_000, hiddenDims: [400] })).toThrow(/a 200784×400 layer has 80313600 weights, more than the 67108864 one layer may have \(inputDim, conditionDim, hiddenDims, latentDim\)/);
@@ -180,7 +198,15 @@ describe("the conditional VAE, written out", () => {
     m10.dispose();
     tf.dispose([x, wide, three]);
     m.dispose();
-    expect(() => m.variables()).toThrow(/disposed/);
+    expect(() => m.variables()).toThrow(/^ConditionalVae\.variables: this model was disposed/);
+    // After dispose every method says so by name (not a tfjs error about a disposed tensor); a second dispose does nothing.
+    const c = tf.zeros([4, 3]) as tf.Tensor2D;
+    const x2 = tf.zeros([4, 6]) as tf.Tensor2D;
+    expect(() => m.encode(x2, c)).toThrow(/^ConditionalVae\.encode: this model was disposed \(its weights are freed\)$/);
+    expect(() => m.decodeMean(tf.zeros([4, 2]) as tf.Tensor2D, c)).toThrow(/^ConditionalVae\.decode: this model was disposed/);
+    expect(() => m.given(c)).toThrow(/^ConditionalVae\.given: this model was disposed/);
+    expect(() => m.dispose()).not.toThrow();
+    tf.dispose([c, x2]);
   });
 });
 
@@ -247,13 +273,38 @@ describe("completing a digit from its top half: the condition is the top 14 rows
     expect(top.arraySync()).toEqual([[1, 2], [7, 8]]);
     expect(bottom.arraySync()).toEqual([[3, 4, 5, 6], [9, 10, 11, 12]]);
     expect(() => splitRows(x, set, 3)).toThrow(/the rows seen must be an integer from 1 to 2 \(got 3\)/);
-    tf.dispose([x, top, bottom]);
+    expect(() => splitRows(x, { rows: 2, cols: 2, channels: 1 }, 1)).toThrow(/^splitRows: images of 6 values, expected 2·2$/);
+    // A colour image's row is cols · channels values: the top row of a 2×2 RGB image is its first 6.
+    const rgb = tf.tensor2d([[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]]);
+    const halves = splitRows(rgb, { rows: 2, cols: 2, channels: 3 }, 1);
+    expect(halves.top.arraySync()).toEqual([[1, 2, 3, 4, 5, 6]]);
+    expect(halves.bottom.arraySync()).toEqual([[7, 8, 9, 10, 11, 12]]);
+    tf.dispose([x, top, bottom, rgb, halves.top, halves.bottom]);
     const digits = loadMnist({ split: "test", limit: 10 });
     const m = new ConditionalVae({ inputDim: 392, conditionDim: 392, hiddenDims: [8], latentDim: 2 });
     expect(() => batchesFor(m, digits, { on: "top-rows", rows: 10 })).toThrow(/the top 10 rows of 28×28 images seen, the model needs conditionDim 280 and inputDim 504 \(it has 392 and 392\)/);
     expect(() => batchesFor(m, digits, { on: "top-rows", rows: 0 })).toThrow(/the rows seen must be an integer from 1 to 27/);
     expect(() => batchesFor(m, digits, { on: "class" })).toThrow(/conditioned on one of 392 classes/);
+    expect(() => batchesFor(m, digits, { on: "bottom-rows", rows: 14 } as unknown as Condition)).toThrow(/^unknown condition \{"on":"bottom-rows","rows":14\}: use/);
     m.dispose();
+    // Either size alone being wrong is refused: the condition's width, or x's.
+    for (const [conditionDim, inputDim] of [[280, 392], [392, 504]]) {
+      const wrong = new ConditionalVae({ inputDim, conditionDim, hiddenDims: [4], latentDim: 2 });
+      expect(() => batchesFor(wrong, digits, { on: "top-rows", rows: 10 })).toThrow(new RegExp(`needs conditionDim 280 and inputDim 504 \\(it has ${conditionDim} and ${inputDim}\\)`));
+      wrong.dispose();
+    }
+    // A colour set's rows are cols · channels wide: the top 2 rows of 4×3 RGB images are 18 values, the rest 18.
+    const colour = { split: "test", rows: 4, cols: 3, channels: 3, pixels: 36, labels: new Int32Array(2), classNames: [] as string[] };
+    const rgbModel = new ConditionalVae({ inputDim: 18, conditionDim: 18, hiddenDims: [4], latentDim: 2 });
+    expect(() => batchesFor(rgbModel, colour, { on: "top-rows", rows: 2 })).not.toThrow();
+    rgbModel.dispose();
+    // The images must be the model's size, conditioned on the class or not.
+    const small = new ConditionalVae({ inputDim: 100, conditionDim: 10, hiddenDims: [4], latentDim: 2 });
+    expect(() => batchesFor(small, digits, { on: "class" })).toThrow(/^the data have 784 pixels per image but the model expects 100$/);
+    small.dispose();
+    const smallPlain = new Vae({ inputDim: 100, hiddenDims: [4], latentDim: 2 });
+    expect(() => batchesFor(smallPlain, digits)).toThrow(/^the data have 784 pixels per image but the model expects 100$/);
+    smallPlain.dispose();
     // A plain VAE takes no condition: one given to it is refused, not ignored.
     const plain = new Vae({ inputDim: 784, hiddenDims: [8], latentDim: 2 });
     expect(() => trainVae(plain, digits, digits, { epochs: 1, condition: { on: "class" } })).toThrow(/applies to a ConditionalVae only/);
@@ -355,6 +406,7 @@ describe("evaluating a conditional model (evaluate.ts) and sampling it by class"
     expect(maxDiff(want[0], want[1])).toBeGreaterThan(1e-3);
     expect(tf.memory().numTensors).toBe(before);
     expect(() => sampleClasses(vae, { n: 0 })).toThrow(/n must be a positive integer/);
+    expect(maxDiff(sampleClasses(vae, { n: 1, seed: 5, classes: [7] }), want[0].subarray(0, 784))).toBeLessThan(1e-6);
     expect(() => sampleClasses(vae, { classes: [] })).toThrow(/no class to sample/);
     expect(() => sampleClasses(vae, { classes: [10] })).toThrow(/label 10/);
     expect(tf.memory().numTensors).toBe(before); // also after the refusals

@@ -30,7 +30,10 @@ export function oneHot(labels: ArrayLike<number>, classes: number): tf.Tensor2D 
     const l = labels[i];
     if (!(Number.isInteger(l) && l >= 0 && l < classes)) throw new Error(`oneHot: label ${l} (at ${i}) is not one of 0 … ${classes - 1}`);
   }
-  return tf.tidy(() => tf.oneHot(tf.tensor1d(Array.from(labels), "int32"), classes).toFloat() as tf.Tensor2D);
+  // Written directly (tf.oneHot refuses a depth of 1, a condition with one class).
+  const values = new Float32Array(labels.length * classes);
+  for (let i = 0; i < labels.length; i++) values[i * classes + labels[i]] = 1;
+  return tf.tensor2d(values, [labels.length, classes]);
 }
 
 /**

@@ -16,6 +16,7 @@ export const PARTS = [
   { name: "categorical", mutate: ["src/prob/categorical.ts"], tests: ["categorical"] },
   { name: "vae", mutate: ["src/vae/model.ts", "src/vae/evaluate.ts"], tests: ["vae"] },
   { name: "backprop", mutate: ["src/vae/backprop.ts"], tests: ["vae-backprop"] },
+  { name: "conditional", mutate: ["src/vae/conditional.ts"], tests: ["conditional-vae"] },
 ];
 
 /** test/<name>.test.ts for each test name. */
