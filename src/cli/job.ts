@@ -9,7 +9,7 @@ import { lockFolder } from "../files/folder-lock";
 import { checkDataLimits } from "./flag-limits";
 import { checkTrainingData } from "../data/checks";
 import { BackendChoice, BackendInfo, initBackend } from "../engine/backend";
-import { checkpointJson, CheckpointError, loadModel, loadTrainingState, trainingStateJson } from "../vae/checkpoint";
+import { checkpointJson, CheckpointError, loadModel, loadTrainingState, StoredModel, trainingStateJson } from "../vae/checkpoint";
 import { activeUnits, iwaeNllSteps } from "../vae/evaluate";
 import { Binarize, MnistSet } from "../data/mnist";
 import { DatasetName, DatasetSpec, loadDataset } from "../data/dataset";
@@ -161,7 +161,8 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
     throw new Error(`--arch conv: the convolutional VAE takes 28×28 images; ${dir} holds ${train.rows}×${train.cols}`);
   }
   if (config.conditional && train.classNames.length < 2) {
-    throw new Error(`--conditional: the conditional VAE is conditioned on the image's class, but ${dir} has ${train.classNames.length === 0 ? "no labels" : "one class only"}${train.classNames.length === 0 ? " (give class subfolders, or --labels for a .npy file)" : ""}`);
+    const found = train.classNames.length === 0 ? "no labels (give class subfolders, or --labels for a .npy file)" : "one class only";
+    throw new Error(`--conditional: the conditional VAE is conditioned on the image's class, but ${dir} has ${found}`);
   }
   const release = lockOutFolder(config.out);
   try {
@@ -283,7 +284,7 @@ function absolute(p: string | undefined): string | undefined {
 }
 
 /** The model, its history and its training state saved in folder `dir` by an earlier run. */
-function loadResumePoint(dir: string, job: JobConfig): { vae: Vae | ConvVae | ConditionalVae; history: EpochRecord[]; state: TrainingState } {
+function loadResumePoint(dir: string, job: JobConfig): { vae: StoredModel; history: EpochRecord[]; state: TrainingState } {
   const stateFile = path.join(dir, "training-state.json");
   const { state } = loadTrainingState(stateFile);
   const { model: vae, metadata } = loadModel(path.join(dir, "model.json"));

@@ -25,11 +25,10 @@ export async function sampleCommand(argv: string[]): Promise<void> {
   const choice = backendFlag(values.backend);
   // Only now, with the flags checked, TensorFlow.js and the model code.
   const { initBackend } = deferred.backend();
-  const { loadModel } = deferred.checkpoint();
+  const { loadModel, CheckpointError } = deferred.checkpoint();
   const { imageShapeOfCheckpoint, checkFinite, classNamesOfCheckpoint, classIndexOfLabel } = deferred.modelOutputs();
   const { samplePrior } = deferred.evaluate();
   const { ConditionalVae, sampleClasses } = deferred.conditional();
-  const { CheckpointError } = deferred.checkpoint();
   const { imageGridHtml, pageHtml } = deferred.plot();
   await initBackend(choice);
   const { model: vae, metadata } = loadModel(model);

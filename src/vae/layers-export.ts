@@ -15,9 +15,10 @@
  */
 import * as tf from "../engine/tf";
 import { writeOutputSet } from "../files/output-set";
-import { Activation, Dense, Vae } from "./model";
+import { Activation, Dense } from "./model";
 import { ConvVae } from "./conv";
 import { ConditionalVae } from "./conditional";
+import type { StoredModel } from "./checkpoint";
 
 /** The layer after a Dense product that applies `a` as Vae does (leaky ReLU's slope 0.01 is its own layer). */
 function activationLayer(a: Activation, name: string): tf.layers.Layer {
@@ -33,7 +34,7 @@ function dense(input: tf.SymbolicTensor, d: Dense, name: string): tf.SymbolicTen
 }
 
 /** The encoder and the decoder of `vae` as Layers models (weights copied; the caller disposes them). */
-export function toLayersModels(vae: Vae | ConvVae | ConditionalVae): { encoder: tf.LayersModel; decoder: tf.LayersModel } {
+export function toLayersModels(vae: StoredModel): { encoder: tf.LayersModel; decoder: tf.LayersModel } {
   if (vae instanceof ConvVae) return convLayersModels(vae);
   const { inputDim, latentDim, activation } = vae.config;
   const conditionDim = vae instanceof ConditionalVae ? vae.config.conditionDim : 0;
@@ -130,7 +131,7 @@ export async function saveLayersModel(model: tf.LayersModel, dir: string): Promi
  * The four files of an export, `encoder/model.json`, `encoder/weights.bin`, `decoder/model.json` and
  * `decoder/weights.bin` (see the top of this file), as bytes: nothing is written.
  */
-export async function layersExportFiles(vae: Vae | ConvVae | ConditionalVae): Promise<Record<string, string | Uint8Array>> {
+export async function layersExportFiles(vae: StoredModel): Promise<Record<string, string | Uint8Array>> {
   const { encoder, decoder } = toLayersModels(vae);
   try {
     const files: Record<string, string | Uint8Array> = {};
@@ -148,6 +149,6 @@ export async function layersExportFiles(vae: Vae | ConvVae | ConditionalVae): Pr
  * Write `dir/encoder/` and `dir/decoder/` as one set: a reader or a kill never finds new weights beside an
  * old model.json, or a new encoder beside an old decoder (files/output-set.ts; the next export repairs a kill).
  */
-export async function exportLayersModels(vae: Vae | ConvVae | ConditionalVae, dir: string): Promise<void> {
+export async function exportLayersModels(vae: StoredModel, dir: string): Promise<void> {
   writeOutputSet(dir, await layersExportFiles(vae));
 }
