@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { scratchDir } from "./harness/scratch";
 import { flat, handMadePng, writePng } from "./harness/image-data";
 import { encodeNpy } from "../src/data/npy";
+import { fashionMnistInstalled } from "../src/data/fashion-mnist";
 
 const cli = process.env.VAE_LAB_TEST_CLI ?? path.resolve(__dirname, "../dist/cli/main.js");
 const tmp = () => scratchDir("vae-lab-data-cli-");
@@ -65,6 +66,20 @@ describe("train on a folder of one's own images", () => {
     expect(JSON.parse(fs.readFileSync(samples, "utf8"))).toMatchObject({ rows: 16, cols: 16 });
     const resumed = run(["train", "--resume", out, "--epochs", "1", "--out", path.join(tmp(), "more"), "--iwae-k", "0"]);
     expect(resumed.code, resumed.err).toBe(0);
+    // The checkpoint records how the images were read, and encode reads them so: the same held-out 6, at 16×16.
+    expect(model.metadata.data).toEqual({ path: path.resolve(data), size: { rows: 16, cols: 16 }, binarize: "none", seed: 2 });
+    const codes = path.join(tmp(), "codes.json");
+    const enc = run(["encode", "--model", path.join(out, "model.json"), "--out", codes]);
+    expect(enc.code, enc.err).toBe(0);
+    expect(enc.out).toContain("(q(z|x) of 6 test images, 2 latent dimensions)");
+    const written = JSON.parse(fs.readFileSync(codes, "utf8"));
+    expect(written).toMatchObject({ split: "test", count: 6, latentDim: 2, classNames: ["bar", "cross", "disc"] });
+    expect(written.labels).toHaveLength(6);
+    expect(written.mu).toHaveLength(6);
+    // Its training images, the first 5 of them; and the folder read at another size, which the model cannot take.
+    expect(JSON.parse((run(["encode", "--model", path.join(out, "model.json"), "--split", "train", "--limit", "5", "--out", codes]), fs.readFileSync(codes, "utf8"))).count).toBe(5);
+    const wrongSize = run(["encode", "--model", path.join(out, "model.json"), "--size", "24", "--out", path.join(tmp(), "no.json")]);
+    expect([wrongSize.code, wrongSize.lines.filter((l) => !l.startsWith("backend:"))]).toEqual([1, [`vae-lab: ${path.join(out, "model.json")}: the model expects 256 pixels per image, the data have 576`]]);
   });
 
   it("info describes a folder from its headers: counts, size, classes, the held-out share, what train will need", () => {
@@ -89,6 +104,35 @@ describe("train on a folder of one's own images", () => {
     const r = run(["train", "--data", x, "--labels", y, "--epochs", "1", "--hidden-dim", "8", "--iwae-k", "0", "--out", out]);
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8")).metadata).toMatchObject({ image: { rows: 8, cols: 8 }, classNames: ["0", "1"] });
+    // encode reads the recorded file and labels (4 of the 40 held out), or another file given with --data.
+    const codes = path.join(dir, "codes.json");
+    expect(run(["encode", "--model", path.join(out, "model.json"), "--out", codes]).code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(codes, "utf8"))).toMatchObject({ count: 4, classNames: ["0", "1"] });
+    const other = path.join(dir, "other.npy");
+    fs.writeFileSync(other, encodeNpy("|u1", [3, 8, 8], new Uint8Array(3 * 64).fill(9)));
+    expect(run(["encode", "--model", path.join(out, "model.json"), "--data", other, "--split", "train", "--out", codes]).code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(codes, "utf8"))).toMatchObject({ split: "train", count: 2, classNames: [], labels: [-1, -1] });
+    // A checkpoint whose record is broken: one line naming it, nothing written.
+    const broken = path.join(dir, "broken.json");
+    const ckpt = JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8"));
+    fs.writeFileSync(broken, JSON.stringify({ ...ckpt, metadata: { ...ckpt.metadata, data: { ...ckpt.metadata.data, fit: "zoom" } } }));
+    const r2 = run(["encode", "--model", broken, "--out", path.join(dir, "none.json")]);
+    expect([r2.code, r2.lines.filter((l) => !l.startsWith("backend:"))]).toEqual([1, [`vae-lab: ${broken}: metadata.data.fit is "zoom", not crop | pad | stretch`]]);
+    expect(fs.existsSync(path.join(dir, "none.json"))).toBe(false);
+  });
+
+  it.skipIf(!fashionMnistInstalled())("a model trained on Fashion-MNIST encodes Fashion-MNIST's test images by default, with their class names", () => {
+    const out = path.join(tmp(), "run");
+    const r = run(["train", "--dataset", "fashion-mnist", "--train-size", "256", "--epochs", "1", "--hidden-dim", "16", "--iwae-k", "0", "--out", out]);
+    expect(r.code, r.err).toBe(0);
+    const codes = path.join(tmp(), "codes.json");
+    expect(run(["encode", "--model", path.join(out, "model.json"), "--limit", "20", "--out", codes]).code).toBe(0);
+    const written = JSON.parse(fs.readFileSync(codes, "utf8"));
+    expect(written.classNames[9]).toBe("Ankle boot");
+    expect(written.labels.slice(0, 3)).toEqual([9, 2, 1]); // Fashion-MNIST's first test images: an ankle boot, a pullover, a trouser
+    // --dataset mnist: the digits, read the same way.
+    expect(run(["encode", "--model", path.join(out, "model.json"), "--dataset", "mnist", "--limit", "3", "--out", codes]).code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(codes, "utf8"))).toMatchObject({ classNames: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"], labels: [7, 2, 1] });
   });
 });
 

@@ -8,7 +8,7 @@ import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { scratchDir } from "./harness/scratch";
 import { dataDir } from "./harness/idx-data";
-import { defaultFashionMnistDir, FASHION_MNIST_CLASSES, fashionMnistDirs, loadFashionMnist } from "../src/data/fashion-mnist";
+import { defaultFashionMnistDir, FASHION_MNIST_CLASSES, fashionMnistDirs, fashionMnistInstalled, loadFashionMnist } from "../src/data/fashion-mnist";
 import { describeDataset, loadDataset } from "../src/data/dataset";
 import { hasMnistFiles } from "../src/data/mnist";
 
@@ -24,6 +24,9 @@ describe("Fashion-MNIST", () => {
     expect(() => defaultFashionMnistDir([empty])).toThrow(/^Fashion-MNIST not found \(looked in .*\); install it with: apt-get install dataset-fashion-mnist \(or give a folder of its IDX files with --data\)$/);
     expect(() => loadDataset({ dataset: "fashion-mnist", path: empty })).toThrow(/holds no Fashion-MNIST IDX files .*apt-get install dataset-fashion-mnist/);
     expect(() => loadDataset({ dataset: "fashion-mnist", path: path.join(empty, "nope") })).toThrow(/Fashion-MNIST folder not found; install it with: apt-get install dataset-fashion-mnist/);
+    expect(fashionMnistInstalled([empty])).toBe(false);
+    expect(fashionMnistInstalled([empty, dataDir([2, 28, 28], [2, 28, 28])])).toBe(true);
+    expect(fashionMnistInstalled()).toBe(installed !== undefined);
   });
 
   it("a folder of its IDX files given as --data: its labels are named by its ten classes", () => {

@@ -18,7 +18,7 @@ import {
   samplePriorCode,
   trainCategoricalVaeSteps,
 } from "../vae/categorical";
-import { checkOutFolderForJob, dataMetadata, driveSteps, JobCallbacks, JobConfig, loadJobData, lockOutFolder, OUTPUT_FILES, pauseForSignal } from "./job";
+import { checkOutFolderForJob, dataMetadata, driveSteps, JobCallbacks, JobConfig, jobDataSpec, loadJobData, lockOutFolder, OUTPUT_FILES, pauseForSignal } from "./job";
 import { plural } from "./plural";
 
 export interface CategoricalMetrics {
@@ -107,7 +107,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
     // The same set as a Gaussian run's: an earlier run's model.json is replaced by this model's (a categorical
     // checkpoint, which sample, encode, export and --resume refuse by name) and its training-state.json removed.
     writeOutputSet(config.out, {
-      "model.json": categoricalCheckpointJson(vae, { history, backend: backend.name, ...dataMetadata(train) }),
+      "model.json": categoricalCheckpointJson(vae, { history, backend: backend.name, ...dataMetadata(train, jobDataSpec(config, binarize)) }),
       "report.html": report,
       "metrics.json": JSON.stringify(metrics, null, 2) + "\n",
       "training-state.json": null,

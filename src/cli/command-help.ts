@@ -28,17 +28,27 @@ Options:
   --backend B            auto | tensorflow | wasm | cpu [auto]
 `;
 
-export const ENCODE_HELP = `vae-lab encode --model FILE --out FILE.json [--data DIR] [--split S] [--limit N] [--backend B]
+export const ENCODE_HELP = `vae-lab encode --model FILE --out FILE.json [--data PATH] [--dataset D] [--split S] [--limit N] [--backend B]
 
-Encode MNIST digits with the encoder of a checkpoint written by vae-lab train: for every image the mean
-and log-variance of q(z|x), with its label; a conditional VAE's encoder reads the label too (q(z|x, c)),
-and the file then says "conditionedOn": "class". Writes JSON:
-  { "split", "count", "latentDim", "labels": [...], "mu": [[...], ...], "logVar": [[...], ...] }
+Encode images with the encoder of a checkpoint written by vae-lab train: for every image the mean and
+log-variance of q(z|x), with its label. Without --data or --dataset, the images the model was trained on;
+with them, other images. Either way they are read as the model's were (--size, --fit, --grey, the held-out
+share, binarisation: the checkpoint records them), and a flag given here replaces what it names. A
+conditional VAE's encoder reads the label too (q(z|x, c)), and the file then says "conditionedOn": "class".
+Writes JSON:
+  { "split", "count", "latentDim", "classNames": [...], "labels": [...], "mu": [[...], ...], "logVar": [[...], ...] }
+(labels index classNames; −1 for images without a label)
 
 Options:
   --model FILE           checkpoint to read (required)
   --out FILE             JSON file to write (required)
-  --data DIR             folder with the MNIST IDX files [MNIST as installed with vae-lab]
+  --data PATH            as train's: IDX files, a folder of PNG/JPEG images, a .npy file or folder [the model's data]
+  --dataset D            mnist | fashion-mnist [the model's data]
+  --size N               as train's: resize every image to N×N or HxW [as the model's were read]
+  --fit F                as train's: crop | pad | stretch, with --size [as the model's were read]
+  --grey                 as train's: read colour images as grey [as the model's were read]
+  --test-fraction X      as train's: the share held out where the data have no test split [as recorded, or 0.1]
+  --labels FILE          as train's: the labels of a .npy file of images
   --split S              test | train [test]
   --limit N              encode only the first N images [all]
   --backend B            auto | tensorflow | wasm | cpu [auto]

@@ -1,10 +1,12 @@
 /**
- * `vae-lab encode --model FILE [--data DIR] [--split S] [--limit N] --out F.json`: q(z|x) of MNIST digits.
+ * `vae-lab encode --model FILE [--data PATH] [--split S] [--limit N] --out F.json`: q(z|x) of the images a
+ * model was trained on, or of others read the same way (the checkpoint records how: `metadata.data`).
  */
 import { writeFileAtomic } from "../files/atomic-write";
-import type { Split } from "../data/mnist";
+import type { DatasetSpec } from "../data/dataset";
+import type { ImageSet } from "../data/image-set";
 import { Rng } from "../engine/random";
-import { backendFlag, intFlag, parse, UsageError } from "./main";
+import { backendFlag, dataFlags, intFlag, parse, UsageError } from "./main";
 import { checkOutFile } from "./out-guard";
 import { interruptible } from "./signals";
 import { plural } from "./plural";
@@ -16,6 +18,12 @@ export async function encodeCommand(argv: string[]): Promise<void> {
     model: { type: "string" },
     out: { type: "string" },
     data: { type: "string" },
+    dataset: { type: "string" },
+    size: { type: "string" },
+    fit: { type: "string" },
+    grey: { type: "boolean" },
+    "test-fraction": { type: "string" },
+    labels: { type: "string" },
     split: { type: "string" },
     limit: { type: "string" },
     backend: { type: "string" },
@@ -28,19 +36,27 @@ export async function encodeCommand(argv: string[]): Promise<void> {
   const split = (values.split as string | undefined) ?? "test";
   if (split !== "test" && split !== "train") throw new UsageError(`--split: expected test or train, got "${split}"`);
   const limit = values.limit === undefined ? undefined : intFlag(values, "limit", 0);
+  const flags = dataFlags(values);
   const choice = backendFlag(values.backend);
   // Only now, with the flags checked, TensorFlow.js and the model code.
-  const { loadMnist, batchTensor } = deferred.mnist();
+  const { batchTensor } = deferred.mnist();
+  const { loadDataset } = deferred.dataset();
   const { initBackend } = deferred.backend();
   const { loadModel } = deferred.checkpoint();
   const { tidyValue } = deferred.tidy();
-  const { checkFinite } = deferred.modelOutputs();
+  const { checkFinite, dataSpecOfCheckpoint } = deferred.modelOutputs();
   const { batchesFor, ConditionalVae } = deferred.conditional();
-  const set = loadMnist({ dir: values.data as string | undefined, split: split as Split, limit });
   await initBackend(choice);
-  const { model: vae } = loadModel(model);
+  const { model: vae, metadata } = loadModel(model);
   const D = vae.config.latentDim;
   try {
+    // The images are read as the model's were (size, fit, grey, held-out share, binarisation): from the
+    // checkpoint's record, where it has one, with the flags given here in its place.
+    const spec: DatasetSpec = { ...dataSpecOfCheckpoint(model, metadata, flags), colourRefusal: COLOUR_REFUSAL };
+    // The training images beyond the first are read only when they are the ones encoded (the held-out
+    // split and the test images' binarisation do not depend on how many training images are read).
+    const { train, test } = loadDataset({ ...spec, limit: split === "train" ? limit : 1 });
+    const set = split === "train" ? train : firstImages(test, limit);
     if (set.pixels !== vae.config.inputDim) throw new Error(`${model}: the model expects ${vae.config.inputDim} pixels per image, the data have ${set.pixels}`);
     // A conditional VAE encodes each image with its class: q(z|x, c), c the one-hot of the image's label.
     let batchOf: ReturnType<typeof batchesFor>;
@@ -69,10 +85,19 @@ export async function encodeCommand(argv: string[]): Promise<void> {
         await checkpoint();
       }
       const given = vae instanceof ConditionalVae ? { conditionedOn: "class" } : {};
-      writeFileAtomic(out, JSON.stringify({ split, count: set.count, latentDim: D, ...given, labels: Array.from(set.labels), mu, logVar }) + "\n");
+      writeFileAtomic(out, JSON.stringify({ split, count: set.count, latentDim: D, ...given, classNames: set.classNames, labels: Array.from(set.labels), mu, logVar }) + "\n");
     });
+    console.log(`wrote ${out} (q(z|x) of ${plural(set.count, `${split} image`)}, ${plural(D, "latent dimension")})`);
   } finally {
     vae.dispose();
   }
-  console.log(`wrote ${out} (q(z|x) of ${plural(set.count, `${split} image`)}, ${plural(D, "latent dimension")})`);
+}
+
+/** vae-lab's models read grey images; colour ones are read as grey only when asked. */
+const COLOUR_REFUSAL = "colour images (3 channels): the model reads grey images; pass --grey to read their grey levels";
+
+/** The first `limit` images of a set (all of them without a limit). */
+function firstImages(set: ImageSet, limit: number | undefined): ImageSet {
+  if (limit === undefined || limit >= set.count) return set;
+  return { ...set, count: limit, images: set.images.slice(0, limit * set.pixels), labels: set.labels.slice(0, limit) };
 }

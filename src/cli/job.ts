@@ -12,7 +12,7 @@ import { BackendChoice, BackendInfo, initBackend } from "../engine/backend";
 import { checkpointJson, CheckpointError, loadModel, loadTrainingState, StoredModel, trainingStateJson } from "../vae/checkpoint";
 import { activeUnits, iwaeNllSteps } from "../vae/evaluate";
 import { Binarize, MnistSet } from "../data/mnist";
-import { DatasetName, DatasetSpec, loadDataset } from "../data/dataset";
+import { DataRecord, DatasetName, DatasetSpec, loadDataset } from "../data/dataset";
 import { ImageSet } from "../data/image-set";
 import { Fit, Size } from "../data/resize";
 import { Figure, pageHtml, tableHtml } from "../plot/plot";
@@ -57,9 +57,26 @@ export function loadJobData(config: JobConfig, binarize: Binarize = config.binar
   return { train, test, where: source.where };
 }
 
-/** What a checkpoint records of its data: the image shape (so that sample, encode and export draw it) and the class names. */
-export function dataMetadata(set: ImageSet): { image: { rows: number; cols: number }; classNames: string[] } {
-  return { image: { rows: set.rows, cols: set.cols }, classNames: set.classNames };
+/**
+ * What a checkpoint records of its data: the image shape (so that sample, encode and export draw it), the class
+ * names, and how the images were read (`data`: DataRecord), so that encode reads new images the same way.
+ */
+export function dataMetadata(set: ImageSet, spec: DatasetSpec): { image: { rows: number; cols: number }; classNames: string[]; data: DataRecord } {
+  return { image: { rows: set.rows, cols: set.cols }, classNames: set.classNames, data: dataRecord(spec) };
+}
+
+/** A job's DatasetSpec as a checkpoint records it: paths made absolute, the training-size limit left out. */
+export function dataRecord(spec: DatasetSpec): DataRecord {
+  const record: DataRecord = { binarize: spec.binarize ?? "none" };
+  if (spec.dataset !== undefined) record.dataset = spec.dataset;
+  if (spec.path !== undefined) record.path = path.resolve(spec.path);
+  if (spec.labels !== undefined) record.labels = path.resolve(spec.labels);
+  if (spec.size !== undefined) record.size = { rows: spec.size.rows, cols: spec.size.cols };
+  if (spec.fit !== undefined) record.fit = spec.fit;
+  if (spec.grey) record.grey = true;
+  if (spec.testFraction !== undefined) record.testFraction = spec.testFraction;
+  if (spec.seed !== undefined) record.seed = spec.seed;
+  return record;
 }
 
 export interface Metrics {
@@ -266,7 +283,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
     writeOutputSet(config.out, {
       // The image shape goes with the model, so that sample, encode and export draw the data's shape.
       // A conditional model records what it is conditioned on (the class, in the order of classNames).
-      "model.json": checkpointJson(vae, { history, backend: backend.name, ...dataMetadata(train), ...(vae instanceof ConditionalVae ? { condition: { on: "class" } } : {}) }),
+      "model.json": checkpointJson(vae, { history, backend: backend.name, ...dataMetadata(train, jobDataSpec(config)), ...(vae instanceof ConditionalVae ? { condition: { on: "class" } } : {}) }),
       "report.html": pageHtml(figures, "vae-lab training report"),
       "metrics.json": JSON.stringify(metrics, null, 2) + "\n",
       // What `vae-lab train --resume` continues from (Adam's moments, the random stream).

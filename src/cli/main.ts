@@ -35,8 +35,8 @@ Usage:
   vae-lab sample --model FILE [--n N] [--seed S] [--label L] [--out F.html|F.json]
                               Decode draws from the prior N(0, I) of a trained model [samples.html]
                               (--label: the class a conditional model draws).
-  vae-lab encode --model FILE --out F.json [--data DIR] [--split test|train] [--limit N]
-                              Write q(z|x) (mean, log-variance) of MNIST digits as JSON.
+  vae-lab encode --model FILE --out F.json [--data PATH] [--split test|train] [--limit N]
+                              Write q(z|x) (mean, log-variance) of the model's images, or of others, as JSON.
   vae-lab export --model FILE --out DIR
                               Write DIR/encoder/ and DIR/decoder/ as TensorFlow.js Layers models.
   vae-lab bench [options]     Time the reference setup (784-400-20, batch 128; --arch conv: the conv VAE) on this backend.

@@ -5,6 +5,8 @@
  * the checkpoint, not an output.
  */
 import { CheckpointError } from "../vae/checkpoint";
+import { DataRecord, DatasetSpec, parseDataRecord } from "../data/dataset";
+import type { JobConfig } from "./job-config";
 
 export interface ImageShape {
   rows: number;
@@ -28,6 +30,39 @@ export function imageShapeOfCheckpoint(file: string, pixels: number, metadata?: 
   const side = Math.round(Math.sqrt(pixels));
   if (side * side !== pixels) throw new CheckpointError(file, `the model's ${pixels} pixels are not a square image, and the checkpoint does not record the image shape (metadata.image)`);
   return { rows: side, cols: side };
+}
+
+/** The data flags of a command (dataFlags in main.ts): a source and how to read it. */
+type DataFlags = Pick<JobConfig, "data" | "dataset" | "size" | "fit" | "grey" | "testFraction" | "labels">;
+
+/**
+ * The data a command reads with a checkpoint's model: as vae-lab train recorded them (`metadata.data`: the
+ * source, and how its images were read), each given flag in place of what it names. A new source (--data or
+ * --dataset) replaces the recorded one (and its labels file) but keeps the recorded way of reading images;
+ * a checkpoint without the record (the library's, or an older train's) reads what the flags say, MNIST
+ * without them. A record that is not one is an error naming the checkpoint.
+ */
+export function dataSpecOfCheckpoint(file: string, metadata: Record<string, unknown> | undefined, flags: DataFlags): DatasetSpec {
+  let record: DataRecord | undefined;
+  try {
+    record = metadata?.data === undefined ? undefined : parseDataRecord(metadata.data);
+  } catch (e) {
+    throw new CheckpointError(file, (e as Error).message);
+  }
+  const newSource = flags.data !== undefined || flags.dataset !== undefined;
+  const source = newSource || !record ? { dataset: flags.dataset, path: flags.data, labels: flags.labels } : { dataset: record.dataset, path: record.path, labels: flags.labels ?? record.labels };
+  const spec: DatasetSpec = {
+    ...source,
+    size: flags.size ?? record?.size,
+    fit: flags.size ? flags.fit : record?.fit,
+    grey: flags.grey || record?.grey,
+    // The held-out share belongs to the recorded source (a new one may come with its own split).
+    testFraction: flags.testFraction ?? (newSource ? undefined : record?.testFraction),
+    binarize: record?.binarize ?? "none",
+    seed: record?.seed,
+  };
+  // Absent fields, not fields set to undefined: the data readers tell "not given" by absence.
+  return Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined)) as DatasetSpec;
 }
 
 /** `values` if every entry is a finite number; else an error naming the checkpoint and what was computed. */

@@ -17,8 +17,8 @@ import { applyBinarize, countLabels, defaultMnistDir, describeMnist, hasAnyMnist
 import { defaultFashionMnistDir, FASHION_MNIST_CLASSES, FASHION_MNIST_INSTALL } from "./fashion-mnist";
 import { ImageFolderOptions, loadImageFolder, readFolderHeaders } from "./image-folder";
 import { loadNpy, loadNpyFolder, npyClassNames, npyImageShape, readNpyHeader, readNpyLabels } from "./npy";
-import { Binarize, DataError, DEFAULT_TEST_FRACTION, DIGIT_CLASSES, heldOutSplit, ImageSet } from "./image-set";
-import { Fit, resizeInto, Size } from "./resize";
+import { Binarize, BINARIZE_CHOICES, DataError, DEFAULT_TEST_FRACTION, DIGIT_CLASSES, heldOutSplit, ImageSet } from "./image-set";
+import { Fit, FIT_CHOICES, resizeInto, Size } from "./resize";
 
 import { DatasetName, DATASET_CHOICES } from "./dataset-names";
 export { DatasetName, DATASET_CHOICES } from "./dataset-names";
@@ -34,6 +34,70 @@ export interface DatasetSpec extends ImageFolderOptions {
 }
 
 export type DataKind = "idx" | "image-folder" | "npy" | "npy-folder";
+
+/**
+ * How a model's data were read, as vae-lab train records it in a checkpoint (`metadata.data`): the source
+ * (a named data set, a path, a labels file; paths absolute) and the reading flags (size, fit, grey, held-out
+ * share, binarisation and its seed). `vae-lab encode` reads new images the same way.
+ */
+export interface DataRecord {
+  dataset?: DatasetName;
+  path?: string;
+  labels?: string;
+  size?: Size;
+  fit?: Fit;
+  grey?: boolean;
+  testFraction?: number;
+  binarize: Binarize;
+  seed?: number;
+}
+
+/**
+ * A DataRecord read back from JSON, every field checked; an Error saying which field is wrong otherwise.
+ * Unknown fields are refused too: a record this version cannot follow must not be half-followed.
+ */
+export function parseDataRecord(value: unknown): DataRecord {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error(`metadata.data is ${JSON.stringify(value)}, not an object`);
+  const v = value as Record<string, unknown>;
+  const bad = (field: string, expected: string) => new Error(`metadata.data.${field} is ${JSON.stringify(v[field])}, not ${expected}`);
+  const known = ["dataset", "path", "labels", "size", "fit", "grey", "testFraction", "binarize", "seed"];
+  const unknown = Object.keys(v).find((k) => !known.includes(k));
+  if (unknown !== undefined) throw new Error(`metadata.data has a field "${unknown}" this version does not know`);
+  if (!(BINARIZE_CHOICES as readonly unknown[]).includes(v.binarize)) throw bad("binarize", BINARIZE_CHOICES.join(" | "));
+  const record: DataRecord = { binarize: v.binarize as Binarize };
+  if (v.dataset !== undefined) {
+    if (!(DATASET_CHOICES as readonly unknown[]).includes(v.dataset)) throw bad("dataset", DATASET_CHOICES.join(" | "));
+    record.dataset = v.dataset as DatasetName;
+  }
+  for (const field of ["path", "labels"] as const) {
+    if (v[field] === undefined) continue;
+    if (!(typeof v[field] === "string" && (v[field] as string).length > 0)) throw bad(field, "a path");
+    record[field] = v[field] as string;
+  }
+  if (v.size !== undefined) {
+    const { rows, cols } = (v.size ?? {}) as { rows?: unknown; cols?: unknown };
+    const side = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 1 && (n as number) <= 1024;
+    if (!(typeof v.size === "object" && side(rows) && side(cols) && Object.keys(v.size as object).length === 2)) throw bad("size", "{ rows, cols } of 1 to 1024 each");
+    record.size = { rows: rows as number, cols: cols as number };
+  }
+  if (v.fit !== undefined) {
+    if (!(FIT_CHOICES as readonly unknown[]).includes(v.fit)) throw bad("fit", FIT_CHOICES.join(" | "));
+    record.fit = v.fit as Fit;
+  }
+  if (v.grey !== undefined) {
+    if (typeof v.grey !== "boolean") throw bad("grey", "true or false");
+    record.grey = v.grey;
+  }
+  if (v.testFraction !== undefined) {
+    if (!(typeof v.testFraction === "number" && v.testFraction > 0 && v.testFraction < 1)) throw bad("testFraction", "a number between 0 and 1");
+    record.testFraction = v.testFraction;
+  }
+  if (v.seed !== undefined) {
+    if (!(Number.isSafeInteger(v.seed) && (v.seed as number) >= 0)) throw bad("seed", "a whole number ≥ 0");
+    record.seed = v.seed as number;
+  }
+  return record;
+}
 
 /** What `spec` points at, and the files or folder to read. */
 export interface DataSource {

@@ -23,6 +23,11 @@ export function fashionMnistDirs(): string[] {
   return ["/usr/share/datasets/fashion-mnist", path.join(os.homedir(), ".keras", "datasets", "fashion-mnist")];
 }
 
+/** Whether Fashion-MNIST's four files are in one of `dirs` (by default the folders searched). */
+export function fashionMnistInstalled(dirs: string[] = fashionMnistDirs()): boolean {
+  return dirs.some((d) => hasMnistFiles(d));
+}
+
 /** Raised where Fashion-MNIST is not installed; the message says how to get it. */
 export class FashionMnistNotFoundError extends Error {}
 

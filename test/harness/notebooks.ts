@@ -14,6 +14,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { runNotebook } from "../../src/notebook/runner";
+import { fashionMnistInstalled } from "../../src/data/fashion-mnist";
 
 const root = path.resolve(__dirname, "..", "..");
 
@@ -48,19 +49,26 @@ function expectSavedNotebookLight(file: string): void {
 
 /**
  * One test per notebook: it runs in quick mode without a cell error; the executed copy goes to out/executed/,
- * and as a learner would save it, it is light and carries plotly.js once, in its first cell.
+ * and as a learner would save it, it is light and carries plotly.js once, in its first cell. A notebook that
+ * stops at Fashion-MNIST's "not found" (notebook 07's last section reads it) on a machine without it is skipped,
+ * saying so (its cells up to there ran); where Fashion-MNIST is installed, and in CI (which installs it), that
+ * stop is a failure like any other.
  */
 export function notebookTests(names: string[]): void {
   describe("notebooks (quick mode, tslab kernel)", () => {
     for (const name of names) {
       it(
         name,
-        async () => {
+        async (ctx) => {
           const run = await runNotebook(path.join(root, "notebooks", name), {
             env: { VAE_LAB_QUICK: "1" },
             writeTo: path.join(root, "out", "executed", name),
           });
           console.log(`${name}: ${run.cells.length} code cells in ${run.seconds.toFixed(1)} s`);
+          if (run.failure && /Fashion-MNIST not found/.test(run.failure.message) && !fashionMnistInstalled() && process.env.CI !== "true") {
+            console.log(`${name}: stopped at cell ${run.failure.index}, which reads Fashion-MNIST, not installed here (apt-get install dataset-fashion-mnist): skipped`);
+            ctx.skip();
+          }
           expect(run.failure, run.failure && `cell ${run.failure.index}:\n${run.failure.source}\n→ ${run.failure.message}`).toBeUndefined();
           expectSavedNotebookLight(path.join(root, "out", "executed", name));
         },

@@ -1,13 +1,20 @@
 """What the two PyTorch reference scripts share: reading MNIST's IDX files, and running on n threads."""
 import ctypes
+import gzip
+import os
 
 import numpy as np
 import torch
 
 
 def read_idx(path):
-    with open(path, "rb") as f:
-        data = f.read()
+    """An IDX file, or its gzipped copy PATH.gz where PATH is absent (Debian's Fashion-MNIST is gzipped)."""
+    if not os.path.exists(path) and os.path.exists(path + ".gz"):
+        with gzip.open(path + ".gz", "rb") as f:
+            data = f.read()
+    else:
+        with open(path, "rb") as f:
+            data = f.read()
     ndim = data[3]
     dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
