@@ -9,7 +9,8 @@
 import * as tf from "../src/engine/tf";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
-import { elboPerImage, inferenceGaps, iwaePerImage, refinePosterior, withLocalPosterior } from "../src/vae/amortisation";
+import { elboPerImage, inferenceGaps, iwaePerImage, refinePosterior, ROWS_PER_PASS, samplePasses, withLocalPosterior } from "../src/vae/amortisation";
+import { Rng } from "../src/engine/random";
 import type { LatentModel } from "../src/vae/latent-model";
 import { negativeElbo } from "../src/vae/model";
 
@@ -184,5 +185,98 @@ describe("the amortisation gap, against quadrature on a one-dimensional model", 
     expect(() => iwaePerImage(m, x, { k: 1.5 })).toThrow(/k must be a positive integer/);
     x.dispose();
     m.dispose();
+  });
+
+  it("inferenceGaps is its parts: the refinement, both ELBOs from one ε and log p(x) the larger bound, each from its seed; no tensor leaks", () => {
+    const m = model();
+    const x = tf.tensor2d(X);
+    const options = { steps: 30, lr: 0.02, samples: 10, every: 10, elboSamples: 100, k: 5 };
+    const before = tf.memory().numTensors;
+    const g = inferenceGaps(m, x, { ...options, seed: 9 });
+    expect(tf.memory().numTensors).toBe(before);
+    // The seeds inferenceGaps draws from its own, in order: the refinement's, the two ELBOs', and the two bounds'.
+    const rng = new Rng(9);
+    const refined = refinePosterior(m, x, { ...options, seed: rng.nextSeed() });
+    const local = withLocalPosterior(m, refined.mu, refined.logVar);
+    const elboSeed = rng.nextSeed();
+    expect(Array.from(g.encoderElbo)).toEqual(Array.from(elboPerImage(m, x, { samples: 100, seed: elboSeed })));
+    expect(Array.from(g.optimalElbo)).toEqual(Array.from(elboPerImage(local, x, { samples: 100, seed: elboSeed })));
+    const withEncoder = iwaePerImage(m, x, { k: 5, seed: rng.nextSeed() });
+    const withOptimal = iwaePerImage(local, x, { k: 5, seed: rng.nextSeed() });
+    expect(Array.from(g.logPx)).toEqual(Array.from(withEncoder, (v, i) => Math.max(v, withOptimal[i])));
+    // With k = 5 the prior is a poor proposal for image 0 and q* a good one: the two bounds differ, and the larger is taken.
+    expect(withOptimal[0] - withEncoder[0]).not.toBe(0);
+    expect(g.trace).toEqual(refined.trace);
+    expect(g.trace.map((t) => t.step)).toEqual([0, 10, 20, 30]);
+    expect(g.amortisation).toBeCloseTo(g.optimalElbo.reduce((a, v) => a + v, 0) / 2 - g.encoderElbo.reduce((a, v) => a + v, 0) / 2, 12);
+    expect(g.approximation).toBeCloseTo(g.logPx.reduce((a, v) => a + v, 0) / 2 - g.optimalElbo.reduce((a, v) => a + v, 0) / 2, 12);
+    tf.dispose([refined.mu, refined.logVar, x]);
+    m.dispose();
+  });
+
+  it("the same seed gives the same numbers: elboPerImage, iwaePerImage and refinePosterior", () => {
+    const m = model();
+    const x = tf.tensor2d(X);
+    expect(Array.from(elboPerImage(m, x, { samples: 3, seed: 11 }))).toEqual(Array.from(elboPerImage(m, x, { samples: 3, seed: 11 })));
+    expect(Array.from(iwaePerImage(m, x, { k: 3, seed: 11 }))).toEqual(Array.from(iwaePerImage(m, x, { k: 3, seed: 11 })));
+    const [a, b] = [0, 1].map(() => refinePosterior(m, x, { steps: 3, samples: 2, seed: 11 }));
+    expect(Array.from(a.mu.dataSync())).toEqual(Array.from(b.mu.dataSync()));
+    expect(a.trace).toEqual(b.trace);
+    tf.dispose([a.mu, a.logVar, b.mu, b.logVar, x]);
+    m.dispose();
+  });
+
+  it("refinePosterior records every `every` steps and after the last; the trace is a mean per image; 0 steps is the encoder's q", () => {
+    const m = model();
+    const x = tf.tensor2d(X);
+    const r = refinePosterior(m, x, { steps: 5, every: 2, samples: 4000, lr: 1e-6, seed: 12 });
+    expect(r.trace.map((t) => t.step)).toEqual([0, 2, 4, 5]);
+    // At the start q is the encoder's (the prior): the trace's ELBO is the mean of the two images' (not their sum).
+    const prior = (exact[0].prior + exact[1].prior) / 2;
+    for (const t of r.trace) expect(Math.abs(t.elbo - prior), `${t.elbo} against ${prior}`).toBeLessThan(0.5);
+    const none = refinePosterior(m, x, { steps: 0, every: 1, samples: 1, seed: 12 });
+    expect(Array.from(none.mu.dataSync())).toEqual([0, 0]);
+    expect(none.trace.map((t) => t.step)).toEqual([0]);
+    tf.dispose([r.mu, r.logVar, none.mu, none.logVar, x]);
+    m.dispose();
+  });
+
+  it("refuses a q of the wrong shape and counts that are not positive integers; one sample, one step and k = 1 are counts", () => {
+    const m = model();
+    const x = tf.tensor2d(X);
+    const col = tf.tensor2d([[0], [0]]);
+    const wide = tf.tensor2d([[0, 0], [0, 0]]);
+    expect(() => withLocalPosterior(m, wide, wide)).toThrow(/must both be \[images, 1\]/); // more latent dimensions than the model's
+    expect(() => withLocalPosterior(m, col, wide)).toThrow(/must both be \[images, 1\]/); // log σ² of another width
+    for (const samples of [0, 1.5]) expect(() => refinePosterior(m, x, { samples })).toThrow(/samples must be a positive integer/);
+    for (const every of [0, 2.5]) expect(() => refinePosterior(m, x, { every })).toThrow(/every must be a positive integer/);
+    expect(() => iwaePerImage(m, x, { k: 0 })).toThrow(/k must be a positive integer/);
+    expect(elboPerImage(m, x, { samples: 1, seed: 1 })).toHaveLength(2);
+    expect(iwaePerImage(m, x, { k: 1, seed: 1 })).toHaveLength(2);
+    tf.dispose([col, wide, x]);
+    m.dispose();
+  });
+
+  it("refinePosterior passes on an error from the model and leaves no tensor behind", () => {
+    const m = model();
+    const x = tf.tensor2d(X);
+    let calls = 0;
+    // A decoder that fails at its third call: after two steps, in the last ELBO's evaluation. (An error inside a
+    // gradient step would do as well, but TensorFlow.js itself then keeps the tensors it saved for the backward pass.)
+    const failing: LatentModel = { ...m, decode: (z) => (++calls === 3 ? (() => { throw new Error("decoder failed"); })() : m.decode(z)) };
+    const before = tf.memory().numTensors;
+    expect(() => refinePosterior(failing, x, { steps: 2, samples: 2, seed: 1 })).toThrow("decoder failed");
+    expect(calls).toBe(3);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+    m.dispose();
+  });
+
+  it("draws its samples in passes of at most ROWS_PER_PASS rows (samples × images), at least one sample each", () => {
+    expect(ROWS_PER_PASS).toBe(2000);
+    expect(samplePasses(2500, 2)).toEqual([1000, 1000, 500]);
+    expect(samplePasses(3, 2)).toEqual([3]);
+    expect(samplePasses(1000, 3)).toEqual([666, 334]);
+    expect(samplePasses(3, 2500)).toEqual([1, 1, 1]);
   });
 });

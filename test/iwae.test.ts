@@ -91,6 +91,10 @@ describe("the bound's value", () => {
     for (const k of [0, 1.5, NaN]) expect(() => iwaeBound(m, xt, { samples: k })).toThrow(/samples must be a positive integer/);
     expect(() => tf.tidy(() => void iwaeBound(m, xt, { samples: 3, eps: tf.zeros([5, 2]) }))).toThrow("eps has shape [5,2], expected [6, 2]");
     expect(() => tf.tidy(() => logImportanceWeights(m, xt, tf.zeros([5, 2])))).toThrow("eps has shape [5,2], expected [k · 2, 2]");
+    // The right number of rows but not of latent dimensions, and no rows at all (k = 0).
+    expect(() => tf.tidy(() => logImportanceWeights(m, xt, tf.zeros([4, 3])))).toThrow("eps has shape [4,3], expected [k · 2, 2]");
+    expect(() => tf.tidy(() => void iwaeBound(m, xt, { samples: 2, eps: tf.zeros([4, 3]) }))).toThrow("eps has shape [4,3], expected [k · 2, 2]");
+    expect(() => tf.tidy(() => logImportanceWeights(m, xt, tf.zeros([0, 2])))).toThrow("eps has shape [0,2], expected [k · 2, 2]");
     const t = iwaeBound(m, xt, { samples: 4, seed: 3 });
     tf.dispose([t.bound, t.recon, t.kl, xt]);
     expect(tf.memory().numTensors).toBe(before);

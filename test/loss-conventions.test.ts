@@ -49,13 +49,57 @@ describe("what a loss number implies", () => {
   });
 
   it("every convention round-trips: the loss it computes from R and KL reads back as pixel-sum R + β·KL (or the Gaussian −ELBO)", () => {
-    for (const c of LOSS_CONVENTIONS) {
+    // The seven, and each with its reductions turned the other way (a squared error averaged over the latent
+    // dimensions too, which none of them is), so that each divisor is tested at a value other than 1.
+    const flip = (r: "sum" | "mean") => (r === "sum" ? "mean" : "sum");
+    const variants = LOSS_CONVENTIONS.flatMap((c) => [c, { ...c, latent: flip(c.latent) }, { ...c, pixels: flip(c.pixels) }]);
+    for (const c of variants) {
       const terms = { reconstruction: 31.7, kl: 4.2 };
       const value = conventionLoss(c, terms, mnist);
       const r = readLossNumber(c, value, mnist);
       if (c.reconstruction === "binary-cross-entropy") expect(r.nats, c.id).toBeCloseTo(terms.reconstruction + r.beta * terms.kl, 10);
       else expect(r.nats, c.id).toBeCloseTo(terms.reconstruction / (2 * r.sigma2!) + 392 * Math.log(2 * Math.PI * r.sigma2!) + terms.kl, 10);
     }
+  });
+
+  it("a squared error averaged over the latent dimensions divides its σ² by them: σ² = w·P / (2·L), whatever the pixel count", () => {
+    const c = { ...lossConvention("article-004"), latent: "mean" as const };
+    const r = readLossNumber(c, 0.05, { pixels: 784, latentDim: 4 });
+    expect(r.sigma2).toBeCloseTo((0.0025 * 784) / (2 * 4), 12);
+    expect(r.nats).toBeCloseTo((0.05 * 4) / 0.0025 + 392 * Math.log(2 * Math.PI * r.sigma2!), 9);
+  });
+
+  it("says in one line what each number is: a −ELBO, a β-weighted one with its β, or a Gaussian decoder's, and whether it bounds −log p(x)", () => {
+    expect(readLossNumber(lossConvention("tf-cvae"), 156, mnist).note).toBe("a negative ELBO (Bernoulli decoder): 156 nats per image");
+    expect(readLossNumber(lossConvention("article-003"), 0.2, mnist).note).toBe(
+      "a β-weighted negative ELBO with β = 392: 156.8 nats per image; on grey-level pixels the cross-entropy is no log-likelihood, so no bound on −log p(x)",
+    );
+    expect(readLossNumber(lossConvention("article-003"), 0.2, { pixels: 784, latentDim: 20 }, { binaryPixels: true }).note).toBe("a β-weighted negative ELBO with β = 39.2: 156.8 nats per image");
+    const gaussian = readLossNumber(lossConvention("tfjs-fashion-mnist"), 45, mnist);
+    expect(gaussian.bound).toBe(true); // a bound on −log of the Gaussian density over continuous pixels
+    expect(gaussian.note).toMatch(/^a negative ELBO of a Gaussian decoder with σ² = 0\.5: 493\.73 nats per image/);
+    // One latent dimension is a shape like any other.
+    expect(readLossNumber(lossConvention("article-003"), 0.2, { pixels: 784, latentDim: 1 }).beta).toBe(784);
+  });
+
+  it("names for each convention its source file, the data its published number is about, and what it prints; only the TF tutorial's pixels are binary", () => {
+    const where: Record<string, [RegExp, RegExp]> = {
+      "pytorch-examples": [/^pytorch\/examples vae\/main\.py: /, /^MNIST grey levels .*60 000 training and 10 000 test/],
+      "keras-vae": [/^keras-io examples\/generative\/vae\.py: /, /^MNIST grey levels, training and test images concatenated \(70 000\)/],
+      "tf-cvae": [/^tensorflow\/docs cvae\.ipynb: /, /^MNIST binarised at 0\.5/],
+      "tfjs-fashion-mnist": [/^tfjs-examples fashion-mnist-vae\/model\.js: /, /^Fashion-MNIST grey levels/],
+      "pytorch-vae": [/^AntixK\/PyTorch-VAE models\/vanilla_vae\.py: /, /^CelebA 64×64 colour/],
+      "article-004": [/^article 004: /, /^MNIST grey levels$/],
+      "article-003": [/^article 003: /, /^MNIST$/],
+    };
+    expect(LOSS_CONVENTIONS.map((c) => c.id)).toEqual(Object.keys(where));
+    for (const c of LOSS_CONVENTIONS) {
+      expect(c.source, c.id).toMatch(where[c.id][0]);
+      expect(c.data, c.id).toMatch(where[c.id][1]);
+      expect(c.printed.length, c.id).toBeGreaterThan(15);
+    }
+    expect(new Set(LOSS_CONVENTIONS.map((c) => c.printed)).size).toBe(6); // article 004's and 003's: "the loss of a batch"
+    expect(LOSS_CONVENTIONS.filter((c) => c.binaryPixels).map((c) => c.id)).toEqual(["tf-cvae"]);
   });
 
   it("refuses an unknown convention, a shape that is not whole numbers, and a loss that is not a finite number, each in one line", () => {

@@ -47,8 +47,11 @@ export function withLocalPosterior(vae: LatentModel, mu: tf.Tensor2D, logVar: tf
 /** Rows (samples × images) decoded in one pass by elboPerImage and iwaePerImage: the conv model's activations for 2 000 rows take ~100 MB. */
 export const ROWS_PER_PASS = 2000;
 
-/** Samples per pass for a batch of B images under the row budget, and the passes' sizes for `total` samples. */
-function passes(total: number, B: number): number[] {
+/**
+ * The sizes of the passes that draw `total` samples for each of a batch of B images under the row budget
+ * ROWS_PER_PASS: as many samples per pass as fit (at least one), the last pass taking what is left.
+ */
+export function samplePasses(total: number, B: number): number[] {
   const per = Math.max(1, Math.floor(ROWS_PER_PASS / B));
   return Array.from({ length: Math.ceil(total / per) }, (_, i) => Math.min(per, total - i * per));
 }
@@ -66,15 +69,14 @@ export function elboPerImage(vae: LatentModel, x: tf.Tensor2D, options: { sample
   const out = new Float64Array(B);
   const { mu, logVar } = vae.encode(x);
   try {
-    for (const m of passes(samples, B)) {
+    for (const m of samplePasses(samples, B)) {
       const logPxz = tidyValue(() => {
         const eps = tf.randomNormal([m * B, D], 0, 1, "float32", tfSeed(rng.nextSeed())) as tf.Tensor2D;
         return sampledReconstructionNll(vae, x, mu, logVar, eps).neg().reshape([m, B]).sum(0).dataSync();
       });
-      for (let b = 0; b < B; b++) out[b] += logPxz[b] / samples;
+      logPxz.forEach((v, b) => (out[b] += v / samples));
     }
-    const kl = tidyValue(() => klStandardNormalTensor(mu, logVar).dataSync());
-    for (let b = 0; b < B; b++) out[b] -= kl[b];
+    tidyValue(() => klStandardNormalTensor(mu, logVar).dataSync()).forEach((v, b) => (out[b] -= v));
   } finally {
     tf.dispose([mu, logVar]);
   }
@@ -92,19 +94,17 @@ export function iwaePerImage(vae: LatentModel, x: tf.Tensor2D, options: { k?: nu
   const D = vae.config.latentDim;
   const rng = new Rng(options.seed ?? new Rng().nextSeed());
   const logW: Float32Array[] = [];
-  for (const m of passes(k, B)) {
+  for (const m of samplePasses(k, B)) {
     logW.push(tidyValue(() => logImportanceWeights(vae, x, tf.randomNormal([m * B, D], 0, 1, "float32", tfSeed(rng.nextSeed()))).dataSync() as Float32Array));
   }
   // Rows are sample-major (row i·B + b is sample i of image b); a log-sum-exp per image, in float64.
-  const out = new Float64Array(B);
-  for (let b = 0; b < B; b++) {
+  return Float64Array.from({ length: B }, (_, b) => {
     let mx = -Infinity;
     for (const w of logW) for (let i = b; i < w.length; i += B) mx = Math.max(mx, w[i]);
     let s = 0;
     for (const w of logW) for (let i = b; i < w.length; i += B) s += Math.exp(w[i] - mx);
-    out[b] = mx + Math.log(s / k);
-  }
-  return out;
+    return mx + Math.log(s / k);
+  });
 }
 
 export interface RefineOptions {
@@ -157,15 +157,21 @@ export function refinePosterior(vae: LatentModel, x: tf.Tensor2D, options: Refin
   try {
     for (let step = 0; step <= steps; step++) {
       const eps = tf.randomNormal([samples * B, D], 0, 1, "float32", tfSeed(rng.nextSeed())) as tf.Tensor2D;
-      if (step === steps) {
-        trace.push({ step, elbo: -tidyValue(() => negativeElboSum(eps).dataSync()[0]) / B });
+      try {
+        if (step === steps) {
+          trace.push({ step, elbo: -tidyValue(() => negativeElboSum(eps).dataSync()[0]) / B });
+          break;
+        }
+        // In a tidy, so that a step that throws (a decoder that fails, say) leaves no gradient behind.
+        const elbo = tidyValue(() => {
+          const { value, grads } = tf.variableGrads(() => negativeElboSum(eps), [mu, logVar]);
+          optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
+          return step % every === 0 ? -value.dataSync()[0] / B : undefined;
+        });
+        if (elbo !== undefined) trace.push({ step, elbo });
+      } finally {
         eps.dispose();
-        break;
       }
-      const { value, grads } = tf.variableGrads(() => negativeElboSum(eps), [mu, logVar]);
-      if (step % every === 0) trace.push({ step, elbo: -value.dataSync()[0] / B });
-      optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
-      tf.dispose([value, eps, ...Object.values(grads)]);
     }
   } catch (e) {
     tf.dispose([mu, logVar]);

@@ -14,8 +14,6 @@ import { Rng, tfSeed } from "../engine/random";
 import { klStandardNormalTensor, reconstructionNll } from "./model";
 import type { LatentModel } from "./latent-model";
 
-const LOG_2PI = Math.log(2 * Math.PI);
-
 /** log w for each row of ε with its parts (see logImportanceWeights), and the encoder's q. */
 function importanceTerms(vae: LatentModel, x: tf.Tensor2D, eps: tf.Tensor2D) {
   const B = x.shape[0];
@@ -25,14 +23,15 @@ function importanceTerms(vae: LatentModel, x: tf.Tensor2D, eps: tf.Tensor2D) {
   }
   const k = eps.shape[0] / B;
   const { mu, logVar } = vae.encode(x);
-  const tile = <T extends tf.Tensor>(t: T): T => (k === 1 ? t : (tf.tile(t, [k, 1]) as T));
+  const tile = <T extends tf.Tensor>(t: T): T => tf.tile(t, [k, 1]) as T;
   const logVarK = tile(logVar);
   const z = tile(mu).add(tf.exp(logVarK.mul(0.5)).mul(eps)) as tf.Tensor2D;
   const logPxz = reconstructionNll(vae, vae.decode(z), tile(x)).neg() as tf.Tensor1D;
-  const logPz = z.square().sum(1).mul(-0.5).sub(0.5 * D * LOG_2PI);
-  // log q(z | x) at z = μ + σ ⊙ ε: −½‖ε‖² − ½ Σ log σ² − (D/2) log 2π. Written with ε, it keeps the whole
+  // log p(z) = −½‖z‖² − (D/2) log 2π and log q(z | x) at z = μ + σ ⊙ ε, −½‖ε‖² − ½ Σ log σ² − (D/2) log 2π:
+  // their common (D/2) log 2π cancels in log w and is left out of both. Written with ε, log q keeps the whole
   // dependence on the encoder (through log σ²; through z it cancels), which autodiff differentiates.
-  const logQz = eps.square().sum(1).mul(-0.5).sub(logVarK.sum(1).mul(0.5)).sub(0.5 * D * LOG_2PI);
+  const logPz = z.square().sum(1).mul(-0.5);
+  const logQz = eps.square().sum(1).mul(-0.5).sub(logVarK.sum(1).mul(0.5));
   return { logW: logPxz.add(logPz).sub(logQz) as tf.Tensor1D, logPxz, mu, logVar, k };
 }
 
@@ -73,7 +72,8 @@ export function iwaeBound(vae: LatentModel, x: tf.Tensor2D, options: IwaeOptions
   return tf.tidy(() => {
     const B = x.shape[0];
     const D = vae.config.latentDim;
-    if (options.eps && (options.eps.shape[0] !== k * B || options.eps.shape[1] !== D)) {
+    // Its columns are checked with its row count's divisibility in importanceTerms; here, that it holds k samples.
+    if (options.eps && options.eps.shape[0] !== k * B) {
       throw new Error(`eps has shape [${options.eps.shape}], expected [${k * B}, ${D}] (samples × batch, latent dimensions)`);
     }
     const eps = options.eps ?? tf.randomNormal([k * B, D], 0, 1, "float32", tfSeed(options.seed ?? new Rng().nextSeed()));

@@ -14,9 +14,12 @@ export const PARTS = [
   { name: "bayes-network", mutate: ["src/prob/bayes-network.ts"], tests: ["bayes-network"] },
   { name: "estimators", mutate: ["src/prob/estimators.ts", "src/prob/costs.ts"], tests: ["estimators"] },
   { name: "categorical", mutate: ["src/prob/categorical.ts"], tests: ["categorical"] },
-  { name: "vae", mutate: ["src/vae/model.ts", "src/vae/evaluate.ts"], tests: ["vae"] },
+  { name: "vae", mutate: ["src/vae/model.ts", "src/vae/evaluate.ts"], tests: ["vae", "free-bits"] },
   { name: "backprop", mutate: ["src/vae/backprop.ts"], tests: ["vae-backprop"] },
   { name: "conditional", mutate: ["src/vae/conditional.ts"], tests: ["conditional-vae"] },
+  { name: "iwae", mutate: ["src/vae/iwae.ts", "src/vae/schedule.ts"], tests: ["iwae"] },
+  { name: "loss-conventions", mutate: ["src/vae/loss-conventions.ts"], tests: ["loss-conventions"] },
+  { name: "amortisation", mutate: ["src/vae/amortisation.ts"], tests: ["amortisation"] },
 ];
 
 /** test/<name>.test.ts for each test name. */
