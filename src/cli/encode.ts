@@ -6,7 +6,7 @@ import { writeFileAtomic } from "../files/atomic-write";
 import type { DatasetSpec } from "../data/dataset";
 import type { ImageSet } from "../data/image-set";
 import { Rng } from "../engine/random";
-import { backendFlag, dataFlags, intFlag, parse, UsageError } from "./main";
+import { backendFlag, dataFlags, flagOptions, intFlag, parse, UsageError } from "./main";
 import { checkOutFile } from "./out-guard";
 import { interruptible } from "./signals";
 import { plural } from "./plural";
@@ -14,20 +14,7 @@ import { deferred } from "./deferred-modules";
 export { ENCODE_HELP } from "./command-help";
 
 export async function encodeCommand(argv: string[]): Promise<void> {
-  const { values } = parse(argv, {
-    model: { type: "string" },
-    out: { type: "string" },
-    data: { type: "string" },
-    dataset: { type: "string" },
-    size: { type: "string" },
-    fit: { type: "string" },
-    grey: { type: "boolean" },
-    "test-fraction": { type: "string" },
-    labels: { type: "string" },
-    split: { type: "string" },
-    limit: { type: "string" },
-    backend: { type: "string" },
-  });
+  const { values } = parse(argv, flagOptions(["model", "out", "data", "dataset", "size", "fit", "grey", "test-fraction", "labels", "split", "limit", "backend"]));
   const model = values.model as string | undefined;
   const out = values.out as string | undefined;
   if (!model) throw new UsageError("encode: --model FILE is required");
