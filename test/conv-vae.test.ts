@@ -24,7 +24,7 @@ import { scratchDir } from "./harness/scratch";
 
 const tiny = path.resolve(__dirname, "../data/mnist-tiny");
 const script = path.resolve(__dirname, "reference/pytorch_conv_vae.py");
-const torchPython = ["/usr/bin/python3"].find((p) => spawnSync(p, ["-c", "import torch"], { stdio: "ignore" }).status === 0);
+const torchPython = [process.env.PYTHON, "/usr/bin/python3"].filter((p): p is string => !!p).find((p) => spawnSync(p, ["-c", "import torch"], { stdio: "ignore" }).status === 0);
 
 /** Each variable's values, keyed by its name without the model's unique prefix ("conv1/W", …). */
 function weightsOf(model: ConvVae): Record<string, { shape: number[]; data: number[] }> {
@@ -66,18 +66,19 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
   });
 
   const withTorch = torchPython ? it : it.skip;
-  withTorch("computes the same μ, log σ², logits, loss and gradients (autodiff through the wasm conv kernels) as the PyTorch reference model with the same weights", async () => {
+  withTorch.each([1, 3])("computes the same μ, log σ², logits, loss and gradients (autodiff through the wasm conv kernels) as the PyTorch reference model with the same weights (channels: %i)", async (channels) => {
     await tf.setBackend("wasm");
-    const m = new ConvVae({ latentDim: 2, seed: 5 });
+    const m = new ConvVae({ latentDim: 2, channels, seed: 5 });
     // Non-zero biases (their layout is checked too) and weights large enough that the logits vary by tens of
     // nats, so that a misplaced row or column of the transposed convolutions shows.
     const rng = new Rng(11);
     tf.tidy(() => m.variables().forEach((v) => v.assign(tf.add(tf.mul(v, 2), tf.randomUniform(v.shape, -0.3, 0.3, "float32", rng.nextSeed())))));
-    const set = loadMnist({ dir: tiny, limit: 3, binarize: "threshold" });
-    const x = Array.from(set.images);
+    const set = loadMnist({ dir: tiny, limit: 3 * channels, binarize: "threshold" });
+    // Colour: three digits make an image's red, green and blue (pixel p of image i: digits 3i, 3i + 1, 3i + 2).
+    const x = channels === 1 ? Array.from(set.images) : Array.from({ length: 3 * 784 * 3 }, (_, k) => set.images[(3 * Math.floor(k / 2352) + (k % 3)) * 784 + Math.floor((k % 2352) / 3)]);
     const eps = [0.3, -1.2, 0.7, 0.1, -0.4, 2.0];
     const ours = tf.tidy(() => {
-      const xt = tf.tensor2d(x, [3, 784]);
+      const xt = tf.tensor2d(x, [3, 784 * channels]);
       const { mu, logVar } = m.encode(xt);
       const z = mu.add(tf.exp(logVar.mul(0.5)).mul(tf.tensor2d(eps, [3, 2]))) as tf.Tensor2D;
       const logits = m.decode(z);
@@ -85,7 +86,7 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
       return { mu: Array.from(mu.dataSync()), logVar: Array.from(logVar.dataSync()), logits: Array.from(logits.dataSync()), loss: loss.dataSync()[0] };
     });
     const grads = tf.tidy(() => {
-      const xt = tf.tensor2d(x, [3, 784]);
+      const xt = tf.tensor2d(x, [3, 784 * channels]);
       const { grads: g } = tf.variableGrads(() => {
         const { mu, logVar } = m.encode(xt);
         const z = mu.add(tf.exp(logVar.mul(0.5)).mul(tf.tensor2d(eps, [3, 2]))) as tf.Tensor2D;

@@ -1,8 +1,8 @@
 /**
  * `vae-lab train` and `vae-lab info` on data of one's own (issue: "A VAE on your own images"), through the
  * compiled CLI (`npm run build` first): a folder of 16×16 grey images trains end to end and the outputs
- * carry its shape and class names; bad data and colour data end in one line, a non-zero exit and nothing
- * written, before any training.
+ * carry its shape and class names, and so does a folder of colour images (3 channels); bad data end in one
+ * line, a non-zero exit and nothing written, before any training.
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -48,7 +48,7 @@ describe("train on a folder of one's own images", () => {
     expect(r.out).toMatch(/^test −ELBO \d+\.\d\d nats/m);
     const model = JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8"));
     expect(model.config.inputDim).toBe(256);
-    expect(model.metadata.image).toEqual({ rows: 16, cols: 16 });
+    expect(model.metadata.image).toEqual({ rows: 16, cols: 16, channels: 1 });
     expect(model.metadata.classNames).toEqual(["bar", "cross", "disc"]);
     const metrics = JSON.parse(fs.readFileSync(path.join(out, "metrics.json"), "utf8"));
     expect(metrics.data).toMatchObject({ trainImages: 54, testImages: 6, rows: 16, cols: 16, channels: 1, classNames: ["bar", "cross", "disc"] });
@@ -63,7 +63,7 @@ describe("train on a folder of one's own images", () => {
     // sample draws the data's shape; a resume reads the data as the first run did (--size stored).
     const samples = path.join(tmp(), "s.json");
     expect(run(["sample", "--model", path.join(out, "model.json"), "--n", "2", "--out", samples]).code).toBe(0);
-    expect(JSON.parse(fs.readFileSync(samples, "utf8"))).toMatchObject({ rows: 16, cols: 16 });
+    expect(JSON.parse(fs.readFileSync(samples, "utf8"))).toMatchObject({ rows: 16, cols: 16, channels: 1 });
     const resumed = run(["train", "--resume", out, "--epochs", "1", "--out", path.join(tmp(), "more"), "--iwae-k", "0"]);
     expect(resumed.code, resumed.err).toBe(0);
     // The checkpoint records how the images were read, and encode reads them so: the same held-out 6, at 16×16.
@@ -79,7 +79,7 @@ describe("train on a folder of one's own images", () => {
     // Its training images, the first 5 of them; and the folder read at another size, which the model cannot take.
     expect(JSON.parse((run(["encode", "--model", path.join(out, "model.json"), "--split", "train", "--limit", "5", "--out", codes]), fs.readFileSync(codes, "utf8"))).count).toBe(5);
     const wrongSize = run(["encode", "--model", path.join(out, "model.json"), "--size", "24", "--out", path.join(tmp(), "no.json")]);
-    expect([wrongSize.code, wrongSize.lines.filter((l) => !l.startsWith("backend:"))]).toEqual([1, [`vae-lab: ${path.join(out, "model.json")}: the model expects 256 pixels per image, the data have 576`]]);
+    expect([wrongSize.code, wrongSize.lines.filter((l) => !l.startsWith("backend:"))]).toEqual([1, [`vae-lab: ${path.join(out, "model.json")}: the model reads 16×16 grey images (256 values each), the data are 24×24 grey images (576 values each)`]]);
   });
 
   it("info describes a folder from its headers: counts, size, classes, the held-out share, what train will need", () => {
@@ -121,6 +121,98 @@ describe("train on a folder of one's own images", () => {
     expect(fs.existsSync(path.join(dir, "none.json"))).toBe(false);
   });
 
+  it("a folder of colour PNGs trains in colour: report, sample, encode, export and info all take the 3 channels", () => {
+    // Two classes of 12×12 colour pictures: a red disc on blue, a yellow bar on green, shifted about.
+    const data = tmp();
+    for (let i = 0; i < 20; i++) {
+      const d = (i % 5) - 2;
+      writePng(path.join(data, "disc", `${i}.png`), { rows: 12, cols: 12, colour: true, at: (y, x, c) => ((x - 6 - d) ** 2 + (y - 6) ** 2 < 12 ? [220, 30, 20][c] : [20, 40, 160][c]) });
+      writePng(path.join(data, "bar", `${i}.png`), { rows: 12, cols: 12, colour: true, at: (_y, x, c) => (Math.abs(x - 6 - d) < 2 ? [230, 220, 40][c] : [30, 140, 50][c]) });
+    }
+    const info = run(["info", "--data", data]);
+    expect(info.out).toMatch(/train 36 × 12×12 colour \(RGB\), test 4 \(a random 10% held out\)/);
+    expect(info.out).toContain("trained in colour (3 values a pixel; --grey for grey levels)");
+    const out = path.join(tmp(), "run");
+    const r = run(["train", "--data", data, "--epochs", "5", "--batch-size", "6", "--hidden-dim", "32", "--iwae-k", "4", "--iwae-images", "4", "--out", out, "--seed", "2"]);
+    expect(r.code, r.err).toBe(0);
+    const model = JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8"));
+    expect(model.config.inputDim).toBe(432);
+    expect(model.metadata.image).toEqual({ rows: 12, cols: 12, channels: 3 });
+    const metrics = JSON.parse(fs.readFileSync(path.join(out, "metrics.json"), "utf8"));
+    expect(metrics.data).toMatchObject({ trainImages: 36, testImages: 4, rows: 12, cols: 12, channels: 3, classNames: ["bar", "disc"] });
+    // A Bernoulli for each of the 432 values: below the cross-entropy of predicting 1/2 everywhere.
+    expect(metrics.test.elbo).toBeGreaterThan(0);
+    expect(metrics.test.elbo).toBeLessThan(432 * Math.log(2));
+    const report = fs.readFileSync(path.join(out, "report.html"), "utf8");
+    expect(report.includes("MLP VAE 432-32-2"), "model row").toBe(true);
+    expect(report.includes("of 12×12 pixels in colour (red, green, blue: 3 values a pixel), 2 classes (bar, disc)"), "data row").toBe(true);
+    // Every picture in the report (manifold, reconstructions, samples) is an RGB PNG; the explorer draws 3 channels.
+    const pngs = [...report.matchAll(/data:image\/png;base64,([A-Za-z0-9+/=]+)/g)].map((m) => Buffer.from(m[1], "base64"));
+    expect(pngs.length).toBe(3);
+    for (const png of pngs) expect(png[25]).toBe(2);
+    expect(report).toMatch(/var spec = \{"rows":12,"cols":12,"channels":3,/);
+    // sample: an RGB picture, and 432 means an image in JSON.
+    const page = path.join(tmp(), "s.html");
+    expect(run(["sample", "--model", path.join(out, "model.json"), "--n", "4", "--out", page]).code).toBe(0);
+    expect(Buffer.from(/base64,([^"]+)"/.exec(fs.readFileSync(page, "utf8"))![1], "base64")[25]).toBe(2);
+    const json = path.join(tmp(), "s.json");
+    expect(run(["sample", "--model", path.join(out, "model.json"), "--n", "2", "--out", json]).code).toBe(0);
+    const drawn = JSON.parse(fs.readFileSync(json, "utf8"));
+    expect(drawn).toMatchObject({ rows: 12, cols: 12, channels: 3 });
+    expect(drawn.images[0]).toHaveLength(432);
+    // encode reads the folder in colour as the model was trained; the same folder read as grey does not fit it.
+    const codes = path.join(tmp(), "codes.json");
+    expect(run(["encode", "--model", path.join(out, "model.json"), "--out", codes]).code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(codes, "utf8"))).toMatchObject({ count: 4, classNames: ["bar", "disc"] });
+    const grey = run(["encode", "--model", path.join(out, "model.json"), "--grey", "--out", path.join(tmp(), "no.json")]);
+    expect([grey.code, grey.lines.filter((l) => !l.startsWith("backend:"))]).toEqual([1, [`vae-lab: ${path.join(out, "model.json")}: the model reads 12×12 colour images (432 values each), the data are 12×12 grey images (144 values each)`]]);
+    // export: the decoder's output is the 432 values of a colour image.
+    const web = path.join(tmp(), "web");
+    expect(run(["export", "--model", path.join(out, "model.json"), "--out", web]).code).toBe(0);
+    expect(fs.readFileSync(path.join(web, "decoder", "model.json"), "utf8")).toMatch(/"units":432/);
+    // A model of grey images refuses colour ones, saying how to read them as grey (one trained on colour images
+    // read with --grey reads new ones as grey, as it recorded).
+    const greyData = tmp();
+    for (let i = 0; i < 10; i++) writePng(path.join(greyData, `${i}.png`), flat(12, 12, 20 * i));
+    const greyRun = path.join(tmp(), "grey");
+    expect(run(["train", "--data", greyData, "--epochs", "1", "--hidden-dim", "8", "--iwae-k", "0", "--out", greyRun]).code).toBe(0);
+    const asGrey = path.join(tmp(), "as-grey");
+    expect(run(["train", "--data", data, "--grey", "--epochs", "1", "--hidden-dim", "8", "--iwae-k", "0", "--out", asGrey]).code).toBe(0);
+    expect(run(["encode", "--model", path.join(asGrey, "model.json"), "--data", data, "--out", codes]).code).toBe(0);
+    const refused = run(["encode", "--model", path.join(greyRun, "model.json"), "--data", data, "--out", path.join(tmp(), "no.json")]);
+    expect(refused.code).toBe(1);
+    expect(refused.lines.at(-1)).toBe(`vae-lab: ${data}: colour images (3 channels): the model reads grey images; pass --grey to read their grey levels`);
+  });
+
+  it("colour arrays (.npy N×H×W×3) train in colour; 28×28 colour images train the convolutional VAE (3 channels), which resumes and exports", () => {
+    const dir = tmp();
+    const n = 24;
+    const x = path.join(dir, "x.npy");
+    fs.writeFileSync(x, encodeNpy("|u1", [n, 6, 6, 3], Uint8Array.from({ length: n * 108 }, (_, i) => (i % 3 === Math.floor(i / 108) % 3 ? 220 : 30))));
+    const out = path.join(dir, "run");
+    const r = run(["train", "--data", x, "--epochs", "1", "--hidden-dim", "8", "--iwae-k", "0", "--out", out]);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8"))).toMatchObject({ config: { inputDim: 108 }, metadata: { image: { rows: 6, cols: 6, channels: 3 } } });
+    // The conv model: 28×28 colour squares, three colours, on wasm (its conv kernels).
+    const folder = tmp();
+    const colours = [[200, 40, 40], [40, 200, 40], [40, 40, 200]];
+    for (let i = 0; i < 12; i++) writePng(path.join(folder, `${i}.png`), { rows: 28, cols: 28, colour: true, at: (y, xx, c) => (Math.abs(y - 14) < 6 && Math.abs(xx - 14 + (i % 4)) < 6 ? colours[i % 3][c] : 0) });
+    const conv = ["--arch", "conv", "--data", folder, "--batch-size", "4", "--iwae-k", "0", "--backend", "wasm", "--seed", "3"];
+    const convOut = path.join(dir, "conv");
+    const c = run(["train", ...conv, "--epochs", "1", "--out", convOut]);
+    expect(c.code, c.err).toBe(0);
+    const metrics = JSON.parse(fs.readFileSync(path.join(convOut, "metrics.json"), "utf8"));
+    expect(metrics.config.parameters).toBe(69989 - 320 - 289 + 896 + 867);
+    expect(metrics.data).toMatchObject({ rows: 28, cols: 28, channels: 3 });
+    expect(fs.readFileSync(path.join(convOut, "report.html"), "utf8").includes("tutorial's, 3 input and output channels")).toBe(true);
+    const more = run(["train", "--resume", convOut, "--epochs", "1", "--out", path.join(dir, "conv2")]);
+    expect(more.code, more.err).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, "conv2", "metrics.json"), "utf8")).epochs).toHaveLength(2);
+    const web = path.join(dir, "web");
+    expect(run(["export", "--model", path.join(convOut, "model.json"), "--out", web]).code).toBe(0);
+    expect(fs.readFileSync(path.join(web, "decoder", "model.json"), "utf8")).toMatch(/"filters":3,/);
+  });
+
   it.skipIf(!fashionMnistInstalled())("a model trained on Fashion-MNIST encodes Fashion-MNIST's test images by default, with their class names", () => {
     const out = path.join(tmp(), "run");
     const r = run(["train", "--dataset", "fashion-mnist", "--train-size", "256", "--epochs", "1", "--hidden-dim", "16", "--iwae-k", "0", "--out", out]);
@@ -136,7 +228,7 @@ describe("train on a folder of one's own images", () => {
   });
 });
 
-describe("bad data and colour data: one line naming the file, exit 1, nothing written, before training", () => {
+describe("bad data: one line naming the file, exit 1, nothing written, before training", () => {
   /** train on `data` (a folder made by `make`), expecting one line matching `message`, exit code `code` and no --out. */
   function refused(args: string[], message: RegExp, code = 1) {
     const out = path.join(tmp(), "run");
@@ -148,15 +240,6 @@ describe("bad data and colour data: one line naming the file, exit 1, nothing wr
     expect(fs.existsSync(out)).toBe(false);
     expect(r.out).toBe("");
   }
-
-  it("colour images without --grey: colour training is not supported yet, pass --grey", () => {
-    const dir = tmp();
-    for (let i = 0; i < 4; i++) writePng(path.join(dir, `${i}.png`), flat(8, 8, [200, 10 * i, 0]));
-    refused(["--data", dir], new RegExp(`^vae-lab: ${dir}: colour images \\(3 channels\\): training on colour is not supported yet; pass --grey to train on their grey levels$`));
-    const npy = path.join(dir, "..", `${path.basename(dir)}-rgb.npy`);
-    fs.writeFileSync(npy, encodeNpy("|u1", [4, 8, 8, 3], new Uint8Array(4 * 192)));
-    refused(["--data", npy], /colour images \(3 channels\): training on colour is not supported yet; pass --grey/);
-  });
 
   it("an unreadable image, a non-image, mixed sizes, an empty class, mixed grey and colour, a 50 000 × 50 000 PNG, a symbolic link loop", () => {
     const base = () => {

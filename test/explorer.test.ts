@@ -135,4 +135,39 @@ run("the latent explorer in headless Chromium", () => {
       expect(worst).toBeLessThanOrEqual(1);
     }
   }, 180_000);
+
+  it("a colour model's image is drawn in colour: each pixel's red, green and blue are 255 · decodeMean(z)", async () => {
+    // 20 colour images of 6 × 5 pixels (their values do not matter: the scatter only places them).
+    const rng = new Rng(2);
+    const images = Float32Array.from({ length: 20 * 90 }, () => rng.uniform());
+    const set = { split: "test" as const, images, labels: new Int32Array(20), count: 20, rows: 6, cols: 5, channels: 3, pixels: 90, classNames: ["a"], binarize: "none" as const, files: { images: "x", labels: "x" } };
+    const colour = new Vae({ inputDim: 90, latentDim: 2, hiddenDims: [16], seed: 6 });
+    const page = path.join(tmpDir(), "colour.html");
+    fs.writeFileSync(page, `<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>${latentExplorerHtml(colour, set)}</body></html>`);
+    const tab = await browser().newPage({ viewport: { width: 1100, height: 800 } });
+    const errors: string[] = [];
+    tab.on("pageerror", (e) => errors.push(e.message));
+    await tab.goto("file://" + page, { waitUntil: "load" });
+    await tab.waitForSelector('.vae-lab-explorer div.vae-lab-plot[data-rendered="1"]', { timeout: 60_000 });
+    const drawn = await tab.evaluate(() => {
+      const root = document.querySelector(".vae-lab-explorer") as HTMLElement & { vaeLabExplorer: { draw: (z: number[]) => void } };
+      root.vaeLabExplorer.draw([0.7, -1.1]);
+      const canvas = root.querySelector("canvas.vae-lab-explorer-digit") as HTMLCanvasElement;
+      const ctx = canvas.getContext("2d")!;
+      const [w, h] = [canvas.width / 5, canvas.height / 6];
+      const rgb: number[] = [];
+      for (let r = 0; r < 6; r++) for (let c = 0; c < 5; c++) rgb.push(...Array.from(ctx.getImageData(Math.floor((c + 0.5) * w), Math.floor((r + 0.5) * h), 1, 1).data.subarray(0, 3)));
+      return rgb;
+    });
+    await tab.close();
+    expect(errors).toEqual([]);
+    const p = tf.tidy(() => Array.from(colour.decodeMean(tf.tensor2d([[0.7, -1.1]])).dataSync()));
+    colour.dispose();
+    expect(drawn).toHaveLength(90);
+    let worst = 0;
+    drawn.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - Math.round(255 * p[i])))));
+    expect(worst).toBeLessThanOrEqual(1);
+    // Not grey: the channels of a pixel differ somewhere.
+    expect(drawn.some((v, i) => i % 3 === 0 && Math.abs(v - drawn[i + 1]) > 10)).toBe(true);
+  }, 180_000);
 });

@@ -259,7 +259,7 @@ describe("13. no silent non-numbers; metadata describe the data", () => {
     const runDir = path.join(tmp(), "run");
     const t = run(["train", "--epochs", "1", "--hidden-dim", "8", "--latent-dim", "2", "--data", data, "--out", runDir, "--iwae-k", "0"]);
     expect(t.code, t.err).toBe(0);
-    expect(JSON.parse(fs.readFileSync(path.join(runDir, "model.json"), "utf8")).metadata.image).toEqual({ rows: 6, cols: 15 });
+    expect(JSON.parse(fs.readFileSync(path.join(runDir, "model.json"), "utf8")).metadata.image).toEqual({ rows: 6, cols: 15, channels: 1 });
     const out = path.join(tmp(), "s.json");
     expect(run(["sample", "--model", path.join(runDir, "model.json"), "--n", "2", "--out", out]).code).toBe(0);
     const s = JSON.parse(fs.readFileSync(out, "utf8"));

@@ -44,9 +44,29 @@ describe("figure builders", () => {
     expect(() => imageGrid([1, 2, 3], 2, 2)).toThrow(/not a whole number of 2×2 images/);
   });
 
+  it("imageGrid draws colour images (3 channels) as an RGB PNG, intensities as they are, gaps white", () => {
+    // Two 1×2 images, pixels (R, G, B): a red and a green pixel, then a blue and a mid-grey one.
+    const imgs = [1, 0, 0, 0, 1, 0, 0, 0, 1, 0.5, 0.5, 0.5];
+    const f = imageGrid(imgs, 1, 2, { columns: 2, gap: 1, channels: 3 });
+    const source = f.data[0].source as string;
+    const bytes = Buffer.from(source.slice("data:image/png;base64,".length), "base64");
+    expect(bytes[25]).toBe(2); // IHDR colour type 2: RGB
+    const png = PNG.sync.read(bytes);
+    expect([png.width, png.height]).toEqual([5, 1]);
+    const rgb = (c: number) => Array.from(png.data.subarray(4 * c, 4 * c + 3));
+    expect([0, 1, 2, 3, 4].map(rgb)).toEqual([[255, 0, 0], [0, 255, 0], [255, 255, 255], [0, 0, 255], [128, 128, 128]]);
+    // 11 values are not a whole number of 1×2 colour images (6 values each); 4 channels are no picture.
+    expect(() => imageGrid(imgs.slice(1), 1, 2, { channels: 3 })).toThrow(/not a whole number of 1×2×3 images/);
+    expect(() => imageGrid(imgs, 1, 2, { channels: 4 })).toThrow(/1 \(grey\) or 3 \(RGB\) channels, not 4/);
+    // A page of pictures only carries the same RGB PNG.
+    const html = imageGridHtml(imgs, 1, 2, { columns: 2, channels: 3 });
+    const src = /src="data:image\/png;base64,([^"]+)"/.exec(html)![1];
+    expect(Buffer.from(src, "base64")[25]).toBe(2);
+  });
+
   it("tileImages clips to [0, 1] and draws a value that is not a number white; imageGridHtml needs no plotly", () => {
     const t = tileImages([-1, 2, Number.NaN, 0.5], 2, 2);
-    expect(Array.from(t.grey)).toEqual([255, 0, 255, 128]);
+    expect(Array.from(t.bytes)).toEqual([255, 0, 255, 128]);
     const html = imageGridHtml([0, 1, 1, 0], 2, 2, { title: "a <b>", scale: 3 });
     expect(html).toMatch(/<img [^>]*width="6" height="6"[^>]*src="data:image\/png;base64,/);
     expect(html).toContain("a &lt;b&gt;");

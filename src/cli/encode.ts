@@ -31,7 +31,7 @@ export async function encodeCommand(argv: string[]): Promise<void> {
   const { initBackend } = deferred.backend();
   const { loadModel } = deferred.checkpoint();
   const { tidyValue } = deferred.tidy();
-  const { checkFinite, dataSpecOfCheckpoint } = deferred.modelOutputs();
+  const { checkFinite, dataSpecOfCheckpoint, imageShapeOfCheckpoint } = deferred.modelOutputs();
   const { batchesFor, ConditionalVae } = deferred.conditional();
   await initBackend(choice);
   const { model: vae, metadata } = loadModel(model);
@@ -39,12 +39,17 @@ export async function encodeCommand(argv: string[]): Promise<void> {
   try {
     // The images are read as the model's were (size, fit, grey, held-out share, binarisation): from the
     // checkpoint's record, where it has one, with the flags given here in its place.
-    const spec: DatasetSpec = { ...dataSpecOfCheckpoint(model, metadata, flags), colourRefusal: COLOUR_REFUSAL };
+    // A grey model refuses colour images (unless --grey reads their grey levels); a colour model reads them.
+    const shape = imageShapeOfCheckpoint(model, vae.config.inputDim, metadata);
+    const spec: DatasetSpec = { ...dataSpecOfCheckpoint(model, metadata, flags), ...(shape.channels === 1 ? { colourRefusal: COLOUR_REFUSAL } : {}) };
     // The training images beyond the first are read only when they are the ones encoded (the held-out
     // split and the test images' binarisation do not depend on how many training images are read).
     const { train, test } = loadDataset({ ...spec, limit: split === "train" ? limit : 1 });
     const set = split === "train" ? train : firstImages(test, limit);
-    if (set.pixels !== vae.config.inputDim) throw new Error(`${model}: the model expects ${vae.config.inputDim} pixels per image, the data have ${set.pixels}`);
+    if (set.pixels !== vae.config.inputDim) {
+      const kind = (s: { rows: number; cols: number; channels: number }) => `${s.rows}×${s.cols} ${s.channels === 1 ? "grey" : "colour"} images (${s.rows * s.cols * s.channels} values each)`;
+      throw new Error(`${model}: the model reads ${kind(shape)}, the data are ${kind(set)}`);
+    }
     // A conditional VAE encodes each image with its class: q(z|x, c), c the one-hot of the image's label.
     let batchOf: ReturnType<typeof batchesFor>;
     try {
@@ -80,7 +85,7 @@ export async function encodeCommand(argv: string[]): Promise<void> {
   }
 }
 
-/** vae-lab's models read grey images; colour ones are read as grey only when asked. */
+/** A grey model's data: colour images are read as grey only when asked. */
 const COLOUR_REFUSAL = "colour images (3 channels): the model reads grey images; pass --grey to read their grey levels";
 
 /** The first `limit` images of a set (all of them without a limit). */

@@ -29,9 +29,6 @@ import { JobConfig, OUTPUT_FILES } from "./job-config";
 
 export { Arch, ARCH_CHOICES, DEFAULT_JOB, JobConfig, OUTPUT_FILES } from "./job-config";
 
-/** Colour data given to train, until colour models come: one line saying what to do. */
-export const COLOUR_NOT_YET = "colour images (3 channels): training on colour is not supported yet; pass --grey to train on their grey levels";
-
 /** How a job's data are read (data/dataset.ts): --data, --dataset and the flags that shape the images. */
 export function jobDataSpec(config: JobConfig, binarize: Binarize = config.binarize): DatasetSpec {
   return {
@@ -45,7 +42,6 @@ export function jobDataSpec(config: JobConfig, binarize: Binarize = config.binar
     binarize,
     seed: config.seed,
     limit: config.trainSize,
-    colourRefusal: COLOUR_NOT_YET,
   };
 }
 
@@ -61,8 +57,8 @@ export function loadJobData(config: JobConfig, binarize: Binarize = config.binar
  * What a checkpoint records of its data: the image shape (so that sample, encode and export draw it), the class
  * names, and how the images were read (`data`: DataRecord), so that encode reads new images the same way.
  */
-export function dataMetadata(set: ImageSet, spec: DatasetSpec): { image: { rows: number; cols: number }; classNames: string[]; data: DataRecord } {
-  return { image: { rows: set.rows, cols: set.cols }, classNames: set.classNames, data: dataRecord(spec) };
+export function dataMetadata(set: ImageSet, spec: DatasetSpec): { image: { rows: number; cols: number; channels: number }; classNames: string[]; data: DataRecord } {
+  return { image: { rows: set.rows, cols: set.cols, channels: set.channels }, classNames: set.classNames, data: dataRecord(spec) };
 }
 
 /** A job's DatasetSpec as a checkpoint records it: paths made absolute, the training-size limit left out. */
@@ -196,6 +192,11 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
   const backend = await initBackend(config.backend);
   cb.onBackend?.(backend);
   const start = config.resume ? loadResumePoint(config.resume, config) : undefined;
+  if (start && start.vae.config.inputDim !== train.pixels) {
+    start.vae.dispose();
+    const kind = train.channels === 1 ? "grey" : "colour";
+    throw new CheckpointError(path.join(config.resume!, "model.json"), `reads ${start.vae.config.inputDim} values per image, but the data now hold ${train.rows}×${train.cols} ${kind} images (${train.pixels} values each)`);
+  }
   const mlp = {
     inputDim: train.pixels,
     hiddenDims: Array.from({ length: config.hiddenLayers }, () => config.hiddenDim),
@@ -208,7 +209,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
   const vae =
     start?.vae ??
     (config.arch === "conv"
-      ? new ConvVae({ latentDim: config.latentDim, seed: config.seed })
+      ? new ConvVae({ latentDim: config.latentDim, channels: train.channels, seed: config.seed })
       : config.conditional
         ? new ConditionalVae({ ...mlp, conditionDim: train.classNames.length })
         : new Vae(mlp));
@@ -265,7 +266,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
       totalSeconds: 0,
     };
     cb.onPhase?.("writing report");
-    const shape = { rows: train.rows, cols: train.cols };
+    const shape = { rows: train.rows, cols: train.cols, channels: train.channels };
     const figures: (Figure | { html: string })[] = [{ html: summaryHtml(metrics, backend) }, lossCurves(history)];
     if (vae instanceof ConditionalVae) {
       // A conditional model's code is read with the class (q(z|x, c)); its samples are drawn class by class.
@@ -360,10 +361,10 @@ function summaryHtml(m: Metrics, backend: BackendInfo): string {
     [
       "model",
       c.arch === "conv"
-        ? `bernoulli convolutional VAE (TensorFlow convolutional-VAE tutorial's), z = ${c.latentDim}, ${c.parameters} parameters`
+        ? `bernoulli convolutional VAE (TensorFlow convolutional-VAE tutorial's${(m.data.channels ?? 1) === 3 ? ", 3 input and output channels" : ""}), z = ${c.latentDim}, ${c.parameters} parameters`
         : `${c.likelihood} ${c.conditional ? `conditional MLP VAE (encoder and decoder also read the class, one-hot of ${m.data.classNames.length})` : "MLP VAE"} ${[m.data.rows * m.data.cols * (m.data.channels ?? 1), ...Array.from({ length: c.hiddenLayers }, () => c.hiddenDim), c.latentDim].join("-")} (${c.activation}), ${c.parameters} parameters`,
     ],
-    ["data", `${plural(m.data.trainImages, "training image")} and ${plural(m.data.testImages, "test image")} of ${m.data.rows}×${m.data.cols} pixels, ${classesText(m.data.classNames)}, binarisation: ${c.binarize}`],
+    ["data", `${plural(m.data.trainImages, "training image")} and ${plural(m.data.testImages, "test image")} of ${m.data.rows}×${m.data.cols} pixels${(m.data.channels ?? 1) === 3 ? " in colour (red, green, blue: 3 values a pixel)" : ""}, ${classesText(m.data.classNames)}, binarisation: ${c.binarize}`],
     ["training", `${plural(c.epochs, "epoch")}, batch ${c.batchSize}, Adam lr ${c.lr}${c.lrSchedule === "burda" ? " × 10^(−i/7) in stage i (Burda et al.'s schedule)" : ""}, ${c.objective === "iwae" ? `IWAE bound, k = ${c.samples}` : `−ELBO, β ${c.beta}${c.samples > 1 ? `, ${c.samples} samples` : ""}`}, seed ${c.seed}`],
     [c.conditional ? "test −ELBO, a bound on −log p(x|class) (nats/image)" : "test −ELBO (nats/image)", m.test.elbo.toFixed(2)],
     ["  reconstruction / KL", `${m.test.recon.toFixed(2)} / ${m.test.kl.toFixed(2)}`],

@@ -80,7 +80,8 @@ Options of train (default in brackets):
                          shrinking, bilinear when growing [the images' own size, which must then be one]
   --fit F                how --size keeps the aspect ratio: crop (the centred part of that shape) | pad
                          (the whole image, black borders) | stretch [crop]
-  --grey                 read colour images as grey (0.299 R + 0.587 G + 0.114 B); needed for colour data
+  --grey                 read colour images as grey (0.299 R + 0.587 G + 0.114 B) [colour images train in
+                         colour: red, green and blue each a Bernoulli or Gaussian value of the decoder]
   --test-fraction X      share held out for testing (chosen by a fixed seed) where the data have no test split [0.1]
   --labels FILE          labels of a .npy file of images: a .npy file of integers, one per image
   --out DIR              output folder [${DEFAULT_JOB.out}]
@@ -438,7 +439,7 @@ export function describeLines(d: DatasetDescription, flags: Pick<JobConfig, "siz
   const notes: string[] = [];
   if (flags.size) notes.push(`read at ${flags.size.rows}×${flags.size.cols}`);
   else if (d.rows === undefined) notes.push("the images differ in size: train needs --size");
-  if (d.colour !== "grey") notes.push(flags.grey ? "read as grey" : "colour: train needs --grey for now");
+  if (d.colour !== "grey") notes.push(flags.grey ? "read as grey" : d.colour === "colour" ? "trained in colour (3 values a pixel; --grey for grey levels)" : "mixed: train needs --grey");
   if (notes.length) lines.push(`         ${notes.join("; ")}`);
   return lines;
 }

@@ -7,29 +7,27 @@
 import { CheckpointError } from "../vae/checkpoint";
 import { DataRecord, DatasetSpec, parseDataRecord } from "../data/dataset";
 import type { JobConfig } from "./job-config";
-
-export interface ImageShape {
-  rows: number;
-  cols: number;
-}
+import type { ImageShape } from "../vae/figures";
 
 /**
- * The image shape recorded in a checkpoint's metadata by vae-lab train (`metadata.image`), checked against
- * the model's pixel count; a checkpoint without it (written before it was recorded, or by the library) gets
- * the square shape its pixel count allows, and an error naming the file where there is none.
+ * The image shape recorded in a checkpoint's metadata by vae-lab train (`metadata.image`: rows, cols and
+ * channels — 1 grey, 3 colour; a record without channels, written before colour came, is grey), checked
+ * against the model's values per image; a checkpoint without it (written before it was recorded, or by the
+ * library) gets the grey square its pixel count allows, and an error naming the file where there is none.
  */
-export function imageShapeOfCheckpoint(file: string, pixels: number, metadata?: Record<string, unknown>): ImageShape {
-  const image = metadata?.image as { rows?: unknown; cols?: unknown } | undefined;
+export function imageShapeOfCheckpoint(file: string, pixels: number, metadata?: Record<string, unknown>): Required<ImageShape> {
+  const image = metadata?.image as { rows?: unknown; cols?: unknown; channels?: unknown } | undefined;
   if (image !== undefined) {
-    const { rows, cols } = image ?? {};
-    if (!(Number.isSafeInteger(rows) && Number.isSafeInteger(cols) && (rows as number) > 0 && (cols as number) > 0 && (rows as number) * (cols as number) === pixels)) {
-      throw new CheckpointError(file, `metadata.image is ${JSON.stringify(image)}, not a shape of the model's ${pixels} pixels`);
+    const { rows, cols, channels = 1 } = image ?? {};
+    const whole = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
+    if (!(whole(rows) && whole(cols) && (channels === 1 || channels === 3) && rows * cols * channels === pixels)) {
+      throw new CheckpointError(file, `metadata.image is ${JSON.stringify(image)}, not a shape of the model's ${pixels} values per image`);
     }
-    return { rows: rows as number, cols: cols as number };
+    return { rows, cols, channels };
   }
   const side = Math.round(Math.sqrt(pixels));
   if (side * side !== pixels) throw new CheckpointError(file, `the model's ${pixels} pixels are not a square image, and the checkpoint does not record the image shape (metadata.image)`);
-  return { rows: side, cols: side };
+  return { rows: side, cols: side, channels: 1 };
 }
 
 /** The data flags of a command (dataFlags in main.ts): a source and how to read it. */

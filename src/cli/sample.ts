@@ -54,7 +54,7 @@ export async function sampleCommand(argv: string[]): Promise<void> {
         const images = Array.from({ length: count }, (_, i) => Array.from(flat.subarray(i * px, (i + 1) * px), (v) => Math.round(v * 1e6) / 1e6));
         // A conditional model's images say their class: labels[i] (an index into classNames) for images[i].
         const byClass = vae instanceof ConditionalVae ? { classNames: names, labels: classes.flatMap((k) => new Array<number>(n).fill(k)) } : {};
-        text = JSON.stringify({ n, seed, rows: shape.rows, cols: shape.cols, latentDim: vae.config.latentDim, ...byClass, images }) + "\n";
+        text = JSON.stringify({ n, seed, rows: shape.rows, cols: shape.cols, channels: shape.channels, latentDim: vae.config.latentDim, ...byClass, images }) + "\n";
       } else {
         // Pictures only, so no plotly.js: the page is the PNG and a few lines of HTML.
         const title =
@@ -63,7 +63,7 @@ export async function sampleCommand(argv: string[]): Promise<void> {
             : classes.length === 1
               ? `Samples of class ${names[classes[0]]}: decoder means of p(x|z, c) at z ~ N(0, I)`
               : `Samples by class (rows: ${names.join(", ")}): each column one z ~ N(0, I), decoded under every class`;
-        const grid = imageGridHtml(flat, shape.rows, shape.cols, { columns: classes.length > 1 ? n : Math.min(n, 10), title });
+        const grid = imageGridHtml(flat, shape.rows, shape.cols, { channels: shape.channels, columns: classes.length > 1 ? n : Math.min(n, 10), title });
         text = pageHtml([{ html: grid }], `vae-lab samples (seed ${seed})`);
       }
       await checkpoint();

@@ -14,7 +14,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { writeFileAtomic } from "../files/atomic-write";
-import { greyPng, pngDataUrl } from "./png";
+import { picturePng, pngDataUrl } from "./png";
 
 /** A plotly figure: traces, layout and config as plotly.js takes them. */
 export interface Figure {
@@ -316,42 +316,55 @@ export interface ImageGridOptions extends AxesOptions {
   columns?: number;
   /** Pixels of gap between images. */
   gap?: number;
+  /** 1: grey images (black ink on white) [default]; 3: colour images, each pixel's red, green and blue together. */
+  channels?: number;
 }
 
-/** A tiled grid of images as one picture of grey levels (0 black … 255 white). */
-export interface GreyPicture {
-  grey: Uint8Array;
+/**
+ * A tiled grid of images as one picture, row-major: a grey level per pixel (0 black … 255 white) where
+ * `channels` is 1, red, green and blue bytes where it is 3.
+ */
+export interface TiledPicture {
+  bytes: Uint8Array;
+  channels: 1 | 3;
   width: number;
   height: number;
 }
 
 /**
- * Tile greyscale images (each `rows × cols` values in [0, 1], row-major, concatenated in `images`) into one
- * picture: black ink (1) on white (0), as MNIST digits are usually shown, with white gaps between images.
- * Values outside [0, 1] are clipped; a value that is not a number is drawn white.
+ * Tile images (each `rows × cols × channels` values in [0, 1], row-major with a pixel's channels together,
+ * concatenated in `images`) into one picture with white gaps between images. Grey images (1 channel) are
+ * drawn as black ink (1) on white (0), as MNIST digits are usually shown; colour images (3 channels: red,
+ * green, blue) as they are (1 full intensity, 0 none). Values outside [0, 1] are clipped; a value that is
+ * not a number is drawn white.
  */
-export function tileImages(images: Numbers, rows: number, cols: number, options: { columns?: number; gap?: number } = {}): GreyPicture {
-  const n = Math.floor(images.length / (rows * cols));
-  if (n * rows * cols !== images.length || n === 0) {
-    throw new Error(`imageGrid: ${images.length} values are not a whole number of ${rows}×${cols} images`);
+export function tileImages(images: Numbers, rows: number, cols: number, options: { columns?: number; gap?: number; channels?: number } = {}): TiledPicture {
+  const channels = options.channels ?? 1;
+  if (channels !== 1 && channels !== 3) throw new Error(`imageGrid: images have 1 (grey) or 3 (RGB) channels, not ${channels}`);
+  const size = rows * cols * channels;
+  const n = Math.floor(images.length / size);
+  if (n * size !== images.length || n === 0) {
+    throw new Error(`imageGrid: ${images.length} values are not a whole number of ${rows}×${cols}${channels === 1 ? "" : `×${channels}`} images`);
   }
   const columns = Math.max(1, Math.min(n, options.columns ?? Math.ceil(Math.sqrt(n))));
   const gridRows = Math.ceil(n / columns);
   const gap = options.gap ?? 1;
   const height = gridRows * rows + (gridRows - 1) * gap;
   const width = columns * cols + (columns - 1) * gap;
-  const grey = new Uint8Array(width * height).fill(255);
+  const bytes = new Uint8Array(width * height * channels).fill(255);
+  // Grey: ink darkens the page (1 → 0). Colour: intensity as it is (1 → 255).
+  const level = channels === 1 ? (v: number) => Math.round(255 * (1 - Math.min(1, Math.max(0, v)))) : (v: number) => Math.round(255 * Math.min(1, Math.max(0, v)));
   for (let k = 0; k < n; k++) {
     const r0 = Math.floor(k / columns) * (rows + gap);
     const c0 = (k % columns) * (cols + gap);
     for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < cols; c++) {
-        const v = images[k * rows * cols + r * cols + c];
-        grey[(r0 + r) * width + c0 + c] = Number.isNaN(v) ? 255 : Math.round(255 * (1 - Math.min(1, Math.max(0, v))));
+      for (let c = 0; c < cols * channels; c++) {
+        const v = images[k * size + r * cols * channels + c];
+        bytes[((r0 + r) * width + c0) * channels + c] = Number.isNaN(v) ? 255 : level(v);
       }
     }
   }
-  return { grey, width, height };
+  return { bytes, channels, width, height };
 }
 
 /**
@@ -360,10 +373,10 @@ export function tileImages(images: Numbers, rows: number, cols: number, options:
  * at the top), so tick positions can be set in pixels as for a heatmap.
  */
 export function imageGrid(images: Numbers, rows: number, cols: number, options: ImageGridOptions = {}): Figure {
-  const { grey, width: W, height: H } = tileImages(images, rows, cols, options);
+  const { bytes, channels, width: W, height: H } = tileImages(images, rows, cols, options);
   const size = options.width ?? Math.min(800, Math.max(200, W * 4));
   return {
-    data: [{ type: "image", source: pngDataUrl(greyPng(grey, W, H)), hoverinfo: "skip" }],
+    data: [{ type: "image", source: pngDataUrl(picturePng(bytes, W, H, channels)), hoverinfo: "skip" }],
     layout: {
       title: options.title ? { text: options.title, x: 0, xanchor: "left", font: { size: 15 } } : undefined,
       width: size,
@@ -383,11 +396,11 @@ export function imageGrid(images: Numbers, rows: number, cols: number, options: 
  * The same grid as a plain `<figure>` with the PNG inline (no plotly needed): for pages of pictures only,
  * such as `vae-lab sample`'s. Drawn at `scale` CSS pixels per image pixel, without smoothing.
  */
-export function imageGridHtml(images: Numbers, rows: number, cols: number, options: { columns?: number; gap?: number; title?: string; scale?: number } = {}): string {
-  const { grey, width, height } = tileImages(images, rows, cols, options);
+export function imageGridHtml(images: Numbers, rows: number, cols: number, options: { columns?: number; gap?: number; channels?: number; title?: string; scale?: number } = {}): string {
+  const { bytes, channels, width, height } = tileImages(images, rows, cols, options);
   const scale = options.scale ?? Math.max(1, Math.min(4, Math.floor(640 / width)));
   const caption = options.title ? `<figcaption style="font-weight:600;margin-bottom:6px">${escapeHtml(options.title)}</figcaption>` : "";
-  return `<figure class="vae-lab-image-grid" style="margin:1em 0">${caption}<img alt="${escapeHtml(options.title ?? "image grid")}" width="${width * scale}" height="${height * scale}" style="image-rendering:pixelated;max-width:100%;height:auto" src="${pngDataUrl(greyPng(grey, width, height))}"></figure>`;
+  return `<figure class="vae-lab-image-grid" style="margin:1em 0">${caption}<img alt="${escapeHtml(options.title ?? "image grid")}" width="${width * scale}" height="${height * scale}" style="image-rendering:pixelated;max-width:100%;height:auto" src="${pngDataUrl(picturePng(bytes, width, height, channels))}"></figure>`;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -156,7 +156,8 @@ function checkCommonConfigFields(c: unknown): Record<string, unknown> {
 
 /** The types of a stored convolutional configuration's fields (validateConvVaeConfig then checks values). */
 function checkConvConfigFields(c: unknown): asserts c is ConvVaeConfig {
-  checkCommonConfigFields(c);
+  const r = checkCommonConfigFields(c);
+  if (r.channels !== undefined && typeof r.channels !== "number") throw new Error(`channels must be a number (got ${JSON.stringify(r.channels)})`);
 }
 
 /** The types of a stored configuration's fields (validateVaeConfig then checks their values). */

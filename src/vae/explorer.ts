@@ -1,6 +1,6 @@
 /**
  * The interactive latent explorer: the 2-D latent plane with the posterior means of test digits (a plotly
- * scatter), next to a canvas that shows the decoded digit at the pointer's position in that plane. The
+ * scatter), next to a canvas that shows the decoded digit (or colour image) at the pointer's position in that plane. The
  * decoder runs in the page itself — its weights are embedded (base64 float32) and a few lines of plain
  * JavaScript do the products (dense layers for the MLP; dense and transposed convolutions for the
  * convolutional model) — so the HTML works offline, without TensorFlow.js or a server.
@@ -35,16 +35,16 @@ export function latentExplorerHtml(vae: Vae | ConvVae, set: MnistSet, options: E
   const { limit = 2000, includePlotly = true, size = 224 } = options;
   const { latentDim, inputDim } = vae.config;
   if (latentDim !== 2) throw new Error(`latentExplorerHtml needs a 2-D latent space (this model has ${latentDim})`);
-  // The images' shape is the data's (rows × cols, which need not be square).
-  if (set.rows * set.cols !== inputDim) throw new Error(`latentExplorerHtml: the data's ${set.rows}×${set.cols} images do not have the model's ${inputDim} pixels`);
-  const { rows, cols } = set;
+  // The images' shape is the data's (rows × cols, which need not be square; 1 channel grey, 3 colour).
+  if (set.pixels !== inputDim) throw new Error(`latentExplorerHtml: the data's ${set.rows}×${set.cols}${set.channels === 1 ? "" : `×${set.channels}`} images do not have the model's ${inputDim} values per image`);
+  const { rows, cols, channels } = set;
   const [width, height] = cols >= rows ? [size, Math.round((size * rows) / cols)] : [Math.round((size * cols) / rows), size];
   const fig = latentScatter(vae, set, { limit });
   fig.layout = { ...fig.layout, title: { text: "Latent plane: point anywhere to decode that z" }, width: 620, height: 520, autosize: false, dragmode: false, hovermode: false };
   fig.config = { ...(fig.config ?? {}), displayModeBar: false, responsive: false };
   const layers = decoderSpec(vae);
   const id = `vae-lab-explorer-${process.pid.toString(36)}-${Date.now().toString(36)}-${++counter}`;
-  const spec = JSON.stringify({ rows, cols, layers }).replace(/</g, "\\u003c");
+  const spec = JSON.stringify({ rows, cols, channels, layers }).replace(/</g, "\\u003c");
   // The scatter is an ordinary vae-lab chart (div.vae-lab-plot, data-rendered once drawn); the script below
   // finds it inside the explorer and listens to the pointer over its plotting area.
   return `${includePlotly ? plotlyScriptTag() : ""}<div id="${id}" class="vae-lab-explorer" style="display:flex;flex-wrap:nowrap;align-items:center;gap:16px;max-width:100%">
@@ -70,10 +70,10 @@ export function latentExplorerHtml(vae: Vae | ConvVae, set: MnistSet, options: E
   var sctx = small.getContext("2d");
   var label = root.querySelector(".vae-lab-explorer-z");
   function draw(z) {
-    var px = decode(z), img = sctx.createImageData(spec.cols, spec.rows);
-    for (var i = 0; i < px.length; i++) {
-      var g = Math.round(255 * (1 - px[i]));
-      img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = g;
+    var px = decode(z), img = sctx.createImageData(spec.cols, spec.rows), C = spec.channels;
+    // Grey: black ink on white, as the figures draw digits. Colour: red, green and blue as they are.
+    for (var i = 0; i < spec.rows * spec.cols; i++) {
+      for (var c = 0; c < 3; c++) img.data[4 * i + c] = Math.round(255 * (C === 3 ? px[3 * i + c] : 1 - px[i]));
       img.data[4 * i + 3] = 255;
     }
     sctx.putImageData(img, 0, 0);
@@ -118,7 +118,7 @@ export function decoderSpec(vae: Vae | ConvVae): DecoderLayer[] {
     { kind: "dense", rows: z, cols: 7 * 7 * 32, act: "relu", W: w(vae.decIn.W), b: w(vae.decIn.b) },
     convT(vae.deconv1, 7, 32, 14, 64, 2, "relu"),
     convT(vae.deconv2, 14, 64, 28, 32, 2, "relu"),
-    convT(vae.deconv3, 28, 32, 28, 1, 1, "linear"),
+    convT(vae.deconv3, 28, 32, 28, vae.channels, 1, "linear"),
   ];
 }
 

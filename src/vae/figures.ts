@@ -67,20 +67,28 @@ export function latentScatter(vae: LatentModel | ConditionalVae, set: MnistSet, 
   return fig;
 }
 
-/** Rows and columns of the model's images: given, or a square of its input size (28 × 28 for MNIST). */
+/**
+ * Rows, columns and channels of the model's images (1 grey, 3 colour: red, green, blue): given, or a grey
+ * square of its input size (28 × 28 for MNIST).
+ */
 export interface ImageShape {
   rows: number;
   cols: number;
+  /** 1 (grey) where not given. */
+  channels?: number;
 }
 
-function imageShapeOf(vae: LatentModel | ConditionalVae, shape?: ImageShape): ImageShape {
+function imageShapeOf(vae: LatentModel | ConditionalVae, shape?: ImageShape): Required<ImageShape> {
   if (shape) {
-    if (shape.rows * shape.cols !== vae.config.inputDim) throw new Error(`image shape ${shape.rows}×${shape.cols} does not match the model's ${vae.config.inputDim} pixels`);
-    return shape;
+    const channels = shape.channels ?? 1;
+    if (shape.rows * shape.cols * channels !== vae.config.inputDim) {
+      throw new Error(`image shape ${shape.rows}×${shape.cols}${channels === 1 ? "" : `×${channels}`} does not match the model's ${vae.config.inputDim} values per image`);
+    }
+    return { rows: shape.rows, cols: shape.cols, channels };
   }
   const side = Math.round(Math.sqrt(vae.config.inputDim));
   if (side * side !== vae.config.inputDim) throw new Error(`the model's ${vae.config.inputDim} pixels are not a square image: pass the image shape`);
-  return { rows: side, cols: side };
+  return { rows: side, cols: side, channels: 1 };
 }
 
 /**
@@ -90,8 +98,8 @@ function imageShapeOf(vae: LatentModel | ConditionalVae, shape?: ImageShape): Im
 export function manifoldFigure(vae: LatentModel, options: { n?: number; shape?: ImageShape } = {}): Figure {
   const { n = 20 } = options;
   const grid = decodeLatentGrid(vae, { n });
-  const { rows, cols } = imageShapeOf(vae, options.shape);
-  const fig = imageGrid(grid.images, rows, cols, { columns: n, gap: 0, title: `Decoded manifold: z on a ${n}×${n} grid of Gaussian quantiles`, width: 680 });
+  const { rows, cols, channels } = imageShapeOf(vae, options.shape);
+  const fig = imageGrid(grid.images, rows, cols, { channels, columns: n, gap: 0, title: `Decoded manifold: z on a ${n}×${n} grid of Gaussian quantiles`, width: 680 });
   // Ticks every few cells, symmetric about the centre, at cell centres (cell k spans pixels k*cols … k*cols + cols − 1).
   const every = Math.max(1, Math.round(n / 7));
   // A cell and its mirror image closer than `every` cells (the two middle cells of an even grid) would print
@@ -122,14 +130,14 @@ export function reconstructionFigure(vae: LatentModel | ConditionalVae, set: Mni
   const rows = new Float32Array(2 * n * px);
   rows.set(set.images.subarray(0, n * px), 0);
   rows.set(rec, n * px);
-  return imageGrid(rows, set.rows, set.cols, { columns: n, title, width: 640 });
+  return imageGrid(rows, set.rows, set.cols, { channels: set.channels, columns: n, title, width: 640 });
 }
 
 /** Pixel means of p(x|z) for z ~ N(0, I). */
 export function samplesFigure(vae: LatentModel, options: { n?: number; seed?: number; shape?: ImageShape } = {}): Figure {
   const { n = 30, seed = 1 } = options;
-  const { rows, cols } = imageShapeOf(vae, options.shape);
-  return imageGrid(samplePrior(vae, { n, seed }), rows, cols, { columns: Math.min(n, 10), title: "Samples: decoder means at z ~ N(0, I)", width: 640 });
+  const { rows, cols, channels } = imageShapeOf(vae, options.shape);
+  return imageGrid(samplePrior(vae, { n, seed }), rows, cols, { channels, columns: Math.min(n, 10), title: "Samples: decoder means at z ~ N(0, I)", width: 640 });
 }
 
 /**
@@ -141,8 +149,8 @@ export function classSamplesFigure(vae: ConditionalVae, options: { n?: number; s
   const { n = 10, seed = 1 } = options;
   const K = vae.config.conditionDim;
   const names = options.classNames?.length === K ? options.classNames : Array.from({ length: K }, (_, k) => String(k));
-  const { rows, cols } = imageShapeOf(vae, options.shape);
-  const fig = imageGrid(sampleClasses(vae, { n, seed }), rows, cols, { columns: n, title: "Samples by class: each column one z ~ N(0, I), decoded under every class", width: 640 });
+  const { rows, cols, channels } = imageShapeOf(vae, options.shape);
+  const fig = imageGrid(sampleClasses(vae, { n, seed }), rows, cols, { channels, columns: n, title: "Samples by class: each column one z ~ N(0, I), decoded under every class", width: 640 });
   // The grid's rows are one pixel apart (imageGrid's default gap): row k's centre is k·(rows + 1) + (rows − 1)/2.
   fig.layout.yaxis = { ...(fig.layout.yaxis as object), visible: true, showgrid: false, zeroline: false, tickvals: names.map((_, k) => k * (rows + 1) + (rows - 1) / 2), ticktext: names };
   fig.layout.margin = { ...(fig.layout.margin as object), l: 70 };

@@ -69,7 +69,7 @@ export function toLayersModels(vae: StoredModel): { encoder: tf.LayersModel; dec
 /**
  * The convolutional VAE (conv.ts) as Layers models: Conv2D / Conv2DTranspose layers hold the same filters
  * (Keras's layouts are tf.conv2d's and tf.conv2dTranspose's), the encoder's one Dense 2·z layer is split
- * into μ and log σ² columns, and images enter and leave flattened [batch, 784] as in vae-lab.
+ * into μ and log σ² columns, and images enter and leave flattened [batch, 784 · channels] as in vae-lab.
  */
 function convLayersModels(vae: ConvVae): { encoder: tf.LayersModel; decoder: tf.LayersModel } {
   const z = vae.config.latentDim;
@@ -78,8 +78,9 @@ function convLayersModels(vae: ConvVae): { encoder: tf.LayersModel; decoder: tf.
     layer.setWeights(weights);
     return out;
   };
-  const x = tf.input({ shape: [784], name: "x" });
-  let h = tf.layers.reshape({ targetShape: [28, 28, 1], name: "image" }).apply(x) as tf.SymbolicTensor;
+  const C = vae.channels;
+  const x = tf.input({ shape: [784 * C], name: "x" });
+  let h = tf.layers.reshape({ targetShape: [28, 28, C], name: "image" }).apply(x) as tf.SymbolicTensor;
   h = withWeights(tf.layers.conv2d({ filters: 32, kernelSize: 3, strides: 2, padding: "valid", activation: "relu", name: "conv1" }), h, [vae.conv1.W, vae.conv1.b]);
   h = withWeights(tf.layers.conv2d({ filters: 64, kernelSize: 3, strides: 2, padding: "valid", activation: "relu", name: "conv2" }), h, [vae.conv2.W, vae.conv2.b]);
   h = tf.layers.flatten({ name: "flatten" }).apply(h) as tf.SymbolicTensor;
@@ -95,7 +96,7 @@ function convLayersModels(vae: ConvVae): { encoder: tf.LayersModel; decoder: tf.
   g = tf.layers.reshape({ targetShape: [7, 7, 32], name: "grid" }).apply(g) as tf.SymbolicTensor;
   g = withWeights(tf.layers.conv2dTranspose({ filters: 64, kernelSize: 3, strides: 2, padding: "same", activation: "relu", name: "deconv1" }), g, [vae.deconv1.W, vae.deconv1.b]);
   g = withWeights(tf.layers.conv2dTranspose({ filters: 32, kernelSize: 3, strides: 2, padding: "same", activation: "relu", name: "deconv2" }), g, [vae.deconv2.W, vae.deconv2.b]);
-  g = withWeights(tf.layers.conv2dTranspose({ filters: 1, kernelSize: 3, strides: 1, padding: "same", activation: "sigmoid", name: "deconv3" }), g, [vae.deconv3.W, vae.deconv3.b]);
+  g = withWeights(tf.layers.conv2dTranspose({ filters: C, kernelSize: 3, strides: 1, padding: "same", activation: "sigmoid", name: "deconv3" }), g, [vae.deconv3.W, vae.deconv3.b]);
   const means = tf.layers.flatten({ name: "pixel_means" }).apply(g) as tf.SymbolicTensor;
   const decoder = tf.model({ inputs: zIn, outputs: means, name: "vae_lab_conv_decoder" });
   return { encoder, decoder };

@@ -14,7 +14,8 @@ Binarisation: "threshold" (pixel > 0.5, the tutorial's) or "none" (grey levels a
 
 Prints one JSON object per line: {"epoch", "trainLoss", "testLoss", "seconds"} (nats per image), or with
 --steps N only the time of N training steps ({"steps", "seconds", "secondsPerEpoch"}), or with --forward FILE
-(JSON: vae-lab's weights in its own layouts, "x" [B, 784], "eps" [B, z]) the model's outputs for those
+(JSON: vae-lab's weights in its own layouts, "x" [B, 784 * C], "eps" [B, z]; C, the channels, read from the
+weights: 1 grey, 3 colour) the model's outputs for those
 weights and the loss's gradients in vae-lab's layouts ({"mu", "logVar", "logits", "loss", "grads"};
 test/conv-vae.test.ts compares them with vae-lab's).
 With --replay DIR (written by test/reference/parity-conv.js): start from DIR/weights.json (vae-lab's initial
@@ -34,15 +35,15 @@ from cpu_reference import read_idx, set_threads
 
 
 class ConvVAE(nn.Module):
-    def __init__(self, z):
+    def __init__(self, z, channels=1):
         super().__init__()
-        self.c1 = nn.Conv2d(1, 32, 3, stride=2)
+        self.c1 = nn.Conv2d(channels, 32, 3, stride=2)
         self.c2 = nn.Conv2d(32, 64, 3, stride=2)
         self.enc = nn.Linear(64 * 6 * 6, 2 * z)
         self.dec = nn.Linear(z, 7 * 7 * 32)
         self.t1 = nn.ConvTranspose2d(32, 64, 3, stride=2)
         self.t2 = nn.ConvTranspose2d(64, 32, 3, stride=2)
-        self.t3 = nn.ConvTranspose2d(32, 1, 3, stride=1, padding=1)
+        self.t3 = nn.ConvTranspose2d(32, channels, 3, stride=1, padding=1)
         self.z = z
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
@@ -93,16 +94,18 @@ def vae_lab_gradients(model):
 def forward_check(path):
     with open(path) as f:
         spec = json.load(f)
-    x = torch.tensor(spec["x"], dtype=torch.float32).view(-1, 1, 28, 28)
+    # vae-lab's images are [B, 28 * 28 * C] with a pixel's channels side by side (NHWC): to NCHW here.
+    channels = spec["weights"]["conv1/W"]["shape"][2]
+    x = torch.tensor(spec["x"], dtype=torch.float32).view(-1, 28, 28, channels).permute(0, 3, 1, 2).contiguous()
     eps = torch.tensor(spec["eps"], dtype=torch.float32).view(len(x), -1)
-    model = ConvVAE(eps.shape[1])
+    model = ConvVAE(eps.shape[1], channels)
     load_vae_lab_weights(model, spec["weights"])
     loss = neg_elbo_sum(model, x, eps) / len(x)
     loss.backward()
     with torch.no_grad():
         mu, logvar = model.encode(x)
         logits = model.decode(mu + eps * torch.exp(0.5 * logvar))
-    print(json.dumps({"mu": mu.flatten().tolist(), "logVar": logvar.flatten().tolist(), "logits": logits.flatten().tolist(), "loss": loss.item(),
+    print(json.dumps({"mu": mu.flatten().tolist(), "logVar": logvar.flatten().tolist(), "logits": logits.permute(0, 2, 3, 1).flatten().tolist(), "loss": loss.item(),
                       "grads": vae_lab_gradients(model)}))
 
 
