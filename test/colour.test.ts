@@ -10,7 +10,7 @@ import { PNG } from "pngjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "../src/engine/tf";
 import { initBackend } from "../src/engine/backend";
-import { ConvVae, convWeightLayout } from "../src/vae/conv";
+import { ConvVae, convGeometry, convSizeProblem, convWeightLayout } from "../src/vae/conv";
 import { negativeElbo, Vae } from "../src/vae/model";
 import { loadModel, saveVae } from "../src/vae/checkpoint";
 import { manifoldFigure, reconstructionFigure, samplesFigure } from "../src/vae/figures";
@@ -70,9 +70,32 @@ describe("colour images", { timeout: 300_000 }, () => {
       return [e.mu.shape, m.decode(e.mu).shape];
     });
     expect(shapes).toEqual([[2, 2], [2, 2352]]);
-    expect(() => new ConvVae({ channels: 3, inputDim: 784 })).toThrow(/inputDim 784 · channels = 2352, got 784/);
+    expect(() => new ConvVae({ channels: 3, inputDim: 784 })).toThrow(/the convolutional VAE of 28×28 images of 3 channels takes inputDim 2352 \(got 784\)/);
     expect(() => new ConvVae({ channels: 0 })).toThrow(/channels must be 1 to 4/);
     m.dispose();
+  });
+
+  it("the convolutional VAE takes any size its strides allow (sides multiples of 4 from 8): 32 × 24, 8 × 8; not 30 × 28", () => {
+    const m = new ConvVae({ latentDim: 3, rows: 32, cols: 24, channels: 3, seed: 2 });
+    expect(m.config).toMatchObject({ inputDim: 32 * 24 * 3, rows: 32, cols: 24 });
+    expect(convGeometry(m.config)).toEqual({ rows: 32, cols: 24, h1: 15, w1: 11, h2: 7, w2: 5, dh: 8, dw: 6 });
+    expect(convGeometry({})).toMatchObject({ h1: 13, h2: 6, dh: 7 }); // the tutorial's 28 × 28
+    expect(m.variables().map((v) => v.shape)).toEqual(convWeightLayout(m.config).map((w) => w.shape));
+    expect(m.encOut.W.shape).toEqual([7 * 5 * 64, 6]);
+    expect(m.decIn.W.shape).toEqual([3, 8 * 6 * 32]);
+    const shapes = tf.tidy(() => {
+      const e = m.encode(tf.zeros([2, 2304]));
+      return [e.mu.shape, m.decode(e.mu).shape];
+    });
+    expect(shapes).toEqual([[2, 3], [2, 2304]]);
+    m.dispose();
+    const small = new ConvVae({ rows: 8, cols: 8 });
+    expect(convGeometry(small.config)).toMatchObject({ h2: 1, w2: 1, dh: 2, dw: 2 });
+    small.dispose();
+    expect(convSizeProblem(28, 28)).toBeUndefined();
+    expect(convSizeProblem(1024, 8)).toBeUndefined();
+    for (const [r, c] of [[30, 28], [4, 4], [28, 1028], [28.5, 28]]) expect(convSizeProblem(r, c)).toMatch(/multiples of 4 from 8 to 1024/);
+    expect(() => new ConvVae({ rows: 30 })).toThrow(/not 30×28/);
   });
 
   it("the colour conv model's gradients on wasm (its conv kernels, 3 input channels) equal those on the cpu backend", async () => {
@@ -119,7 +142,7 @@ describe("colour images", { timeout: 300_000 }, () => {
       const bytes = Buffer.from(b64, "base64");
       return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
     };
-    for (const vae of [new Vae({ inputDim: 90, hiddenDims: [12], latentDim: 2, seed: 4 }), new ConvVae({ latentDim: 2, channels: 3, seed: 4 })]) {
+    for (const vae of [new Vae({ inputDim: 90, hiddenDims: [12], latentDim: 2, seed: 4 }), new ConvVae({ latentDim: 2, channels: 3, seed: 4 }), new ConvVae({ latentDim: 2, rows: 32, cols: 24, channels: 3, seed: 4 })]) {
       roughen(vae, 7);
       const decode = new Function(`return (${DECODER_JS});`)()(decoderSpec(vae), f32) as (z: number[]) => Float64Array;
       const ours = tf.tidy(() => vae.decodeMean(tf.tensor2d(zs)).arraySync() as number[][]);
@@ -140,19 +163,19 @@ describe("colour images", { timeout: 300_000 }, () => {
     mlp.dispose();
   });
 
-  it("the Layers export of the colour conv model decodes and encodes as the model (to 1e-5)", () => {
-    const vae = new ConvVae({ latentDim: 2, channels: 3, seed: 6 });
+  it("the Layers export of the colour conv model (32 × 24) decodes and encodes as the model (to 1e-5)", () => {
+    const vae = new ConvVae({ latentDim: 2, rows: 32, cols: 24, channels: 3, seed: 6 });
     roughen(vae, 8);
     const { encoder, decoder } = toLayersModels(vae);
     const gaps = tf.tidy(() => {
       const z = tf.tensor2d(zs);
-      const x = tf.tensor2d(colourSet(3, 28, 28).images, [3, 2352]);
+      const x = tf.tensor2d(colourSet(3, 32, 24).images, [3, 2304]);
       const gap = (a: tf.Tensor, b: tf.Tensor) => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
       const out = decoder.predict(z) as tf.Tensor;
       const [mu] = encoder.predict(x) as tf.Tensor[];
       return { shape: out.shape, decoded: gap(out, vae.decodeMean(z)), encoded: gap(mu, vae.encode(x).mu) };
     });
-    expect(gaps.shape).toEqual([3, 2352]);
+    expect(gaps.shape).toEqual([3, 2304]);
     expect(gaps.decoded).toBeLessThan(1e-5);
     expect(gaps.encoded).toBeLessThan(1e-5);
     encoder.dispose();
@@ -160,13 +183,13 @@ describe("colour images", { timeout: 300_000 }, () => {
     vae.dispose();
   });
 
-  it("checkpoints keep the channel count; a conv checkpoint written before colour came (no channels) reads as grey", () => {
+  it("checkpoints keep the channel count and the size; a conv checkpoint written before colour came (no channels, rows, cols) reads as 28 × 28 grey", () => {
     const dir = scratchDir("vae-lab-colour-");
-    const m = new ConvVae({ latentDim: 2, channels: 3, seed: 1 });
+    const m = new ConvVae({ latentDim: 2, rows: 32, cols: 24, channels: 3, seed: 1 });
     const file = path.join(dir, "colour.json");
     saveVae(m, file);
     const { model } = loadModel(file);
-    expect(model.config).toMatchObject({ inputDim: 2352, channels: 3 });
+    expect(model.config).toMatchObject({ inputDim: 2304, rows: 32, cols: 24, channels: 3 });
     expect((model as ConvVae).parameterCount()).toBe(m.parameterCount());
     model.dispose();
     m.dispose();
@@ -175,10 +198,12 @@ describe("colour images", { timeout: 300_000 }, () => {
     saveVae(grey, old);
     const ckpt = JSON.parse(fs.readFileSync(old, "utf8"));
     delete ckpt.config.channels;
+    delete ckpt.config.rows;
+    delete ckpt.config.cols;
     fs.writeFileSync(old, JSON.stringify(ckpt));
     const back = loadModel(old).model as ConvVae;
     expect(back.channels).toBe(1);
-    expect(back.config.inputDim).toBe(784);
+    expect(back.config).toMatchObject({ inputDim: 784, rows: 28, cols: 28 });
     back.dispose();
     grey.dispose();
     // A channel count that does not fit the weights (3 channels, a grey model's conv1) is refused naming the weight.

@@ -66,19 +66,30 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
   });
 
   const withTorch = torchPython ? it : it.skip;
-  withTorch.each([1, 3])("computes the same μ, log σ², logits, loss and gradients (autodiff through the wasm conv kernels) as the PyTorch reference model with the same weights (channels: %i)", async (channels) => {
+  withTorch.each([
+    [1, 28, 28],
+    [3, 28, 28],
+    [3, 32, 24],
+  ])("computes the same μ, log σ², logits, loss and gradients (autodiff through the wasm conv kernels) as the PyTorch reference model with the same weights (%i channels, %i×%i)", async (channels, rows, cols) => {
     await tf.setBackend("wasm");
-    const m = new ConvVae({ latentDim: 2, channels, seed: 5 });
+    const m = new ConvVae({ latentDim: 2, channels, rows, cols, seed: 5 });
+    const D = rows * cols * channels;
     // Non-zero biases (their layout is checked too) and weights large enough that the logits vary by tens of
     // nats, so that a misplaced row or column of the transposed convolutions shows.
     const rng = new Rng(11);
     tf.tidy(() => m.variables().forEach((v) => v.assign(tf.add(tf.mul(v, 2), tf.randomUniform(v.shape, -0.3, 0.3, "float32", rng.nextSeed())))));
     const set = loadMnist({ dir: tiny, limit: 3 * channels, binarize: "threshold" });
-    // Colour: three digits make an image's red, green and blue (pixel p of image i: digits 3i, 3i + 1, 3i + 2).
-    const x = channels === 1 ? Array.from(set.images) : Array.from({ length: 3 * 784 * 3 }, (_, k) => set.images[(3 * Math.floor(k / 2352) + (k % 3)) * 784 + Math.floor((k % 2352) / 3)]);
+    // Colour: three digits make an image's red, green and blue (pixel p of image i: digits 3i, 3i + 1, 3i + 2);
+    // another size: random binary pixels.
+    const x =
+      rows !== 28 || cols !== 28
+        ? Array.from({ length: 3 * D }, () => (rng.uniform() < 0.3 ? 1 : 0))
+        : channels === 1
+          ? Array.from(set.images)
+          : Array.from({ length: 3 * D }, (_, k) => set.images[(3 * Math.floor(k / D) + (k % 3)) * 784 + Math.floor((k % D) / 3)]);
     const eps = [0.3, -1.2, 0.7, 0.1, -0.4, 2.0];
     const ours = tf.tidy(() => {
-      const xt = tf.tensor2d(x, [3, 784 * channels]);
+      const xt = tf.tensor2d(x, [3, D]);
       const { mu, logVar } = m.encode(xt);
       const z = mu.add(tf.exp(logVar.mul(0.5)).mul(tf.tensor2d(eps, [3, 2]))) as tf.Tensor2D;
       const logits = m.decode(z);
@@ -86,7 +97,7 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
       return { mu: Array.from(mu.dataSync()), logVar: Array.from(logVar.dataSync()), logits: Array.from(logits.dataSync()), loss: loss.dataSync()[0] };
     });
     const grads = tf.tidy(() => {
-      const xt = tf.tensor2d(x, [3, 784 * channels]);
+      const xt = tf.tensor2d(x, [3, D]);
       const { grads: g } = tf.variableGrads(() => {
         const { mu, logVar } = m.encode(xt);
         const z = mu.add(tf.exp(logVar.mul(0.5)).mul(tf.tensor2d(eps, [3, 2]))) as tf.Tensor2D;
@@ -95,7 +106,7 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
       return Object.fromEntries(m.variables().map((v) => [v.name.split("/").slice(1).join("/"), Array.from(g[v.name].dataSync())]));
     });
     const file = path.join(scratchDir("conv-vae-"), "forward.json");
-    fs.writeFileSync(file, JSON.stringify({ weights: weightsOf(m), x, eps }));
+    fs.writeFileSync(file, JSON.stringify({ weights: weightsOf(m), x, eps, rows, cols }));
     const r = spawnSync(torchPython!, [script, "--forward", file, "--threads", "1"], { encoding: "utf8", maxBuffer: 1 << 26 });
     expect(r.status, `${r.error ?? ""} ${r.signal ?? ""} ${r.stderr}`).toBe(0);
     const theirs = JSON.parse(r.stdout.trim().split("\n").pop()!);
@@ -206,7 +217,8 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
     expect(tryWith((c) => (c.weights[7].data = c.weights[7].data.slice(0, 40)))).toThrow(/weight 7 \(dec\/b\) holds fewer than/);
     const nan = Buffer.from(new Float32Array([NaN]).buffer).toString("base64");
     expect(tryWith((c) => (c.weights[13].data = nan))).toThrow(/weight 13 \(deconv3\/b\) holds NaN/);
-    expect(tryWith((c) => (c.config.inputDim = 100))).toThrow(/bad configuration: the convolutional VAE takes 28×28 images/);
+    expect(tryWith((c) => (c.config.inputDim = 100))).toThrow(/bad configuration: the convolutional VAE of 28×28 images of 1 channel takes inputDim 784 \(got 100\)/);
+    expect(tryWith((c) => (c.config.rows = 30))).toThrow(/bad configuration: the convolutional VAE takes images whose height and width are multiples of 4 from 8 to 1024 .*, not 30×28/);
     expect(tryWith((c) => (c.config.latentDim = "2"))).toThrow(/bad configuration: latentDim must be a number/);
     expect(tryWith((c) => c.weights.pop())).toThrow(/holds 13 weight arrays, the configuration needs 14/);
     m.dispose();
@@ -250,7 +262,7 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
     const tenByTen = spawnSync(process.execPath, [cli, "train", "--arch", "conv", "--data", small, "--out", out], { encoding: "utf8" });
     expect(tenByTen.status, tenByTen.stderr).toBe(1);
     expect(tenByTen.stderr.trim().split("\n")).toHaveLength(1);
-    expect(tenByTen.stderr).toMatch(/--arch conv: the convolutional VAE takes 28×28 images; .* holds 10×10/);
+    expect(tenByTen.stderr).toMatch(/--arch conv: the convolutional VAE takes images whose height and width are multiples of 4 from 8 to 1024 \(28×28, 32×32, 64×48, …\), not 10×10, the size of the images in .*; resize them with --size \(e\.g\. --size 32\)$/m);
   });
 
   it("vae-lab train --arch conv | mlp; anything else is a usage error naming the flag", () => {

@@ -184,7 +184,7 @@ describe("train on a folder of one's own images", () => {
     expect(refused.lines.at(-1)).toBe(`vae-lab: ${data}: colour images (3 channels): the model reads grey images; pass --grey to read their grey levels`);
   });
 
-  it("colour arrays (.npy N×H×W×3) train in colour; 28×28 colour images train the convolutional VAE (3 channels), which resumes and exports", () => {
+  it("colour arrays (.npy N×H×W×3) train in colour; 32×32 colour images train the convolutional VAE (3 channels), which resumes and exports", () => {
     const dir = tmp();
     const n = 24;
     const x = path.join(dir, "x.npy");
@@ -193,17 +193,19 @@ describe("train on a folder of one's own images", () => {
     const r = run(["train", "--data", x, "--epochs", "1", "--hidden-dim", "8", "--iwae-k", "0", "--out", out]);
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8"))).toMatchObject({ config: { inputDim: 108 }, metadata: { image: { rows: 6, cols: 6, channels: 3 } } });
-    // The conv model: 28×28 colour squares, three colours, on wasm (its conv kernels).
+    // The conv model: 32×32 colour squares, three colours, on wasm (its conv kernels).
     const folder = tmp();
     const colours = [[200, 40, 40], [40, 200, 40], [40, 40, 200]];
-    for (let i = 0; i < 12; i++) writePng(path.join(folder, `${i}.png`), { rows: 28, cols: 28, colour: true, at: (y, xx, c) => (Math.abs(y - 14) < 6 && Math.abs(xx - 14 + (i % 4)) < 6 ? colours[i % 3][c] : 0) });
+    for (let i = 0; i < 12; i++) writePng(path.join(folder, `${i}.png`), { rows: 32, cols: 32, colour: true, at: (y, xx, c) => (Math.abs(y - 16) < 6 && Math.abs(xx - 16 + (i % 4)) < 6 ? colours[i % 3][c] : 0) });
     const conv = ["--arch", "conv", "--data", folder, "--batch-size", "4", "--iwae-k", "0", "--backend", "wasm", "--seed", "3"];
     const convOut = path.join(dir, "conv");
     const c = run(["train", ...conv, "--epochs", "1", "--out", convOut]);
     expect(c.code, c.err).toBe(0);
     const metrics = JSON.parse(fs.readFileSync(path.join(convOut, "metrics.json"), "utf8"));
-    expect(metrics.config.parameters).toBe(69989 - 320 - 289 + 896 + 867);
-    expect(metrics.data).toMatchObject({ rows: 28, cols: 28, channels: 3 });
+    // The 28 × 28 grey model's 69 989 parameters, with 3 channels in and out (conv1, deconv3), and the encoder's
+    // dense layer from 7 × 7 × 64 (not 6 × 6 × 64) and the decoder's to 8 × 8 × 32 (not 7 × 7 × 32) values.
+    expect(metrics.config.parameters).toBe(69989 - 320 - 289 + 896 + 867 + (7 * 7 - 6 * 6) * 64 * 4 + (8 * 8 - 7 * 7) * 32 * 3);
+    expect(metrics.data).toMatchObject({ rows: 32, cols: 32, channels: 3 });
     expect(fs.readFileSync(path.join(convOut, "report.html"), "utf8").includes("tutorial's, 3 input and output channels")).toBe(true);
     const more = run(["train", "--resume", convOut, "--epochs", "1", "--out", path.join(dir, "conv2")]);
     expect(more.code, more.err).toBe(0);

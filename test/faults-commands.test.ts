@@ -556,6 +556,12 @@ describe("8. the model's size is bounded for the data, and info reads headers on
     expect(b.lines.at(-1)).toBe(
       `vae-lab: --batch-size: 512 rows per step (--batch-size 512 × --samples 1) × 262144 pixels (512×512 images in ${dir}) = 134217728 floats per activation, more than 67108864; lower --batch-size (see vae-lab --help)`,
     );
+    // The convolutional model's largest activation has 32 channels at the image's size: 16 × 512 × 512 × 32.
+    const conv = run(["train", "--epochs", "1", "--arch", "conv", "--batch-size", "16", "--data", dir, "--out", path.join(tmp(), "o"), "--iwae-k", "0"]);
+    expect([conv.code, conv.lines.at(-1)]).toEqual([
+      2,
+      `vae-lab: --batch-size: 16 rows per step × 512×512 pixels × 32 channels (512×512 images in ${dir}) = 134217728 floats in the convolutional VAE's largest activation, more than 67108864; lower --batch-size or use smaller images (--size) (see vae-lab --help)`,
+    ]);
   });
 
   it("a set of 1 369 000 images (a small gzip) is refused before its floats are made; info describes it from the headers", () => {

@@ -58,6 +58,11 @@ export function checkDataLimits(c: JobConfig, data: { rows: number; cols: number
     throw new FlagError(`--hidden-dim: ${c.hiddenDim} hidden units × ${pixels} pixels (${images}) = ${pixels * c.hiddenDim} weights in the first layer, more than ${MAX_TENSOR_FLOATS}; lower --hidden-dim or use smaller images`);
   }
   const rows = c.batchSize * c.samples;
+  // The convolutional model's largest activation is its second transposed convolution's output, 32 channels
+  // at the image's size.
+  if (c.arch === "conv" && rows * data.rows * data.cols * 32 > MAX_TENSOR_FLOATS) {
+    throw new FlagError(`--batch-size: ${rows} rows per step × ${data.rows}×${data.cols} pixels × 32 channels (${images}) = ${rows * data.rows * data.cols * 32} floats in the convolutional VAE's largest activation, more than ${MAX_TENSOR_FLOATS}; lower --batch-size or use smaller images (--size)`);
+  }
   if (rows * pixels > MAX_TENSOR_FLOATS) {
     throw new FlagError(`--batch-size: ${rows} rows per step (--batch-size ${c.batchSize} × --samples ${c.samples}) × ${pixels} pixels (${images}) = ${rows * pixels} floats per activation, more than ${MAX_TENSOR_FLOATS}; lower --batch-size`);
   }

@@ -22,7 +22,7 @@ import { ConditionalVae } from "../vae/conditional";
 import { Activation, Likelihood, Vae } from "../vae/model";
 import { latentExplorerHtml } from "../vae/explorer";
 import type { CategoricalEstimator } from "../vae/categorical";
-import { ConvVae } from "../vae/conv";
+import { ConvVae, convSizeProblem } from "../vae/conv";
 import { InterruptedError } from "./signals";
 import { plural } from "./plural";
 import { JobConfig, OUTPUT_FILES } from "./job-config";
@@ -170,9 +170,8 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
   if (config.arch === "conv" && config.likelihood !== "bernoulli") throw new Error("--likelihood: the conv model has a Bernoulli likelihood only");
   checkOutFolderForJob(config.out);
   const { train, test, where: dir } = loadJobData(config);
-  if (config.arch === "conv" && (train.rows !== 28 || train.cols !== 28)) {
-    throw new Error(`--arch conv: the convolutional VAE takes 28×28 images; ${dir} holds ${train.rows}×${train.cols}`);
-  }
+  const convProblem = config.arch === "conv" ? convSizeProblem(train.rows, train.cols) : undefined;
+  if (convProblem) throw new Error(`--arch conv: ${convProblem}, the size of the images in ${dir}; resize them with --size (e.g. --size 32)`);
   if (config.conditional && train.classNames.length < 2) {
     const found = train.classNames.length === 0 ? "no labels (give class subfolders, or --labels for a .npy file)" : "one class only";
     throw new Error(`--conditional: the conditional VAE is conditioned on the image's class, but ${dir} has ${found}`);
@@ -209,7 +208,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
   const vae =
     start?.vae ??
     (config.arch === "conv"
-      ? new ConvVae({ latentDim: config.latentDim, channels: train.channels, seed: config.seed })
+      ? new ConvVae({ latentDim: config.latentDim, rows: train.rows, cols: train.cols, channels: train.channels, seed: config.seed })
       : config.conditional
         ? new ConditionalVae({ ...mlp, conditionDim: train.classNames.length })
         : new Vae(mlp));

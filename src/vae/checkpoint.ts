@@ -157,7 +157,7 @@ function checkCommonConfigFields(c: unknown): Record<string, unknown> {
 /** The types of a stored convolutional configuration's fields (validateConvVaeConfig then checks values). */
 function checkConvConfigFields(c: unknown): asserts c is ConvVaeConfig {
   const r = checkCommonConfigFields(c);
-  if (r.channels !== undefined && typeof r.channels !== "number") throw new Error(`channels must be a number (got ${JSON.stringify(r.channels)})`);
+  for (const k of ["channels", "rows", "cols"]) if (r[k] !== undefined && typeof r[k] !== "number") throw new Error(`${k} must be a number (got ${JSON.stringify(r[k])})`);
 }
 
 /** The types of a stored configuration's fields (validateVaeConfig then checks their values). */

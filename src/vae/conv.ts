@@ -9,7 +9,11 @@
  *            → transposed Conv 32 3×3 stride 2 (same), ReLU → [B, 28, 28, 32]
  *            → transposed Conv C 3×3 stride 1 (same) → Bernoulli logits [B, 784 · C], one per pixel and channel
  *
- * Inputs and outputs are flattened [B, 784 · C] rows like the MLP's (model.ts; a pixel's channels side by
+ * The same layers take any H × W whose sides are multiples of 4 from 8 to 1024 (the decoder's two
+ * stride-2 layers double H/4 × W/4 twice): e.g. 32 × 32 gives [15, 15, 32], [7, 7, 64] in the encoder and
+ * starts the decoder at [8, 8, 32] (convGeometry).
+ *
+ * Inputs and outputs are flattened [B, H · W · C] rows like the MLP's (model.ts; a pixel's channels side by
  * side, as the image sets hold them), so the ELBO, training,
  * evaluation, figures and checkpoints are shared through LatentModel. Weights are initialised as Keras does
  * (Glorot uniform, zero biases); test/reference/pytorch_conv_vae.py is the same model in PyTorch. Gradients
@@ -22,8 +26,11 @@ import type { LatentModel } from "./latent-model";
 
 export interface ConvVaeConfig {
   arch: "conv";
-  /** 784 · channels: images are 28 × 28 × channels (the architecture's strides fix the size). */
+  /** rows · cols · channels: the values of one image (784 for MNIST). */
   inputDim: number;
+  /** Image height and width: multiples of 4 from 8 to 1024 [28 × 28; a checkpoint without them is 28 × 28]. */
+  rows?: number;
+  cols?: number;
   /**
    * Channels of an image: 1 grey, 3 colour (red, green, blue), each value with its own Bernoulli [1]. A
    * checkpoint written before colour came has none, and is grey.
@@ -36,13 +43,39 @@ export interface ConvVaeConfig {
   seed: number;
 }
 
-export const DEFAULT_CONV_VAE_CONFIG: ConvVaeConfig = { arch: "conv", inputDim: 784, channels: 1, latentDim: 2, likelihood: "bernoulli", gaussianVariance: 1, seed: 0 };
+export const DEFAULT_CONV_VAE_CONFIG: ConvVaeConfig = { arch: "conv", inputDim: 784, rows: 28, cols: 28, channels: 1, latentDim: 2, likelihood: "bernoulli", gaussianVariance: 1, seed: 0 };
+
+/**
+ * Why the convolutional VAE cannot take rows × cols images (undefined where it can): its decoder doubles
+ * rows/4 × cols/4 twice, so both sides must be multiples of 4, and at least 8 for the encoder's two valid
+ * 3×3 convolutions to leave a pixel.
+ */
+export function convSizeProblem(rows: number, cols: number): string | undefined {
+  const ok = (n: number) => Number.isInteger(n) && n >= 8 && n <= 1024 && n % 4 === 0;
+  if (ok(rows) && ok(cols)) return undefined;
+  return `the convolutional VAE takes images whose height and width are multiples of 4 from 8 to 1024 (28×28, 32×32, 64×48, …), not ${rows}×${cols}`;
+}
+
+/**
+ * The sizes of the convolutional VAE's layers for its images: the encoder's two valid stride-2 outputs
+ * (h1 × w1, h2 × w2) and the decoder's first grid (rows/4 × cols/4).
+ */
+export function convGeometry(c: Pick<ConvVaeConfig, "rows" | "cols">): { rows: number; cols: number; h1: number; w1: number; h2: number; w2: number; dh: number; dw: number } {
+  const rows = c.rows ?? 28;
+  const cols = c.cols ?? 28;
+  const valid = (n: number) => Math.floor((n - 3) / 2) + 1;
+  const [h1, w1] = [valid(rows), valid(cols)];
+  return { rows, cols, h1, w1, h2: valid(h1), w2: valid(w1), dh: rows / 4, dw: cols / 4 };
+}
 
 export function validateConvVaeConfig(c: ConvVaeConfig): void {
   if (c.arch !== "conv") throw new Error(`arch must be "conv" (got ${c.arch})`);
   const C = c.channels ?? 1;
   if (!(Number.isInteger(C) && C >= 1 && C <= 4)) throw new Error(`channels must be 1 to 4 (1 grey, 3 colour; got ${c.channels})`);
-  if (c.inputDim !== 784 * C) throw new Error(`the convolutional VAE takes 28×28 images (inputDim 784 · channels = ${784 * C}, got ${c.inputDim})`);
+  const problem = convSizeProblem(c.rows ?? 28, c.cols ?? 28);
+  if (problem) throw new Error(problem);
+  const { rows, cols } = convGeometry(c);
+  if (c.inputDim !== rows * cols * C) throw new Error(`the convolutional VAE of ${rows}×${cols} images of ${C} channel${C === 1 ? "" : "s"} takes inputDim ${rows * cols * C} (got ${c.inputDim})`);
   if (!(Number.isInteger(c.latentDim) && c.latentDim > 0)) throw new Error(`latentDim must be a positive integer (got ${c.latentDim})`);
   if (c.likelihood !== "bernoulli") throw new Error(`the convolutional VAE has a Bernoulli likelihood (got ${c.likelihood})`);
 }
@@ -54,11 +87,12 @@ export function validateConvVaeConfig(c: ConvVaeConfig): void {
 export function convWeightLayout(c: ConvVaeConfig): { name: string; shape: number[] }[] {
   const z = c.latentDim;
   const C = c.channels ?? 1;
+  const { h2, w2, dh, dw } = convGeometry(c);
   const layers: [string, number[], number][] = [
     ["conv1", [3, 3, C, 32], 32],
     ["conv2", [3, 3, 32, 64], 64],
-    ["enc", [6 * 6 * 64, 2 * z], 2 * z],
-    ["dec", [z, 7 * 7 * 32], 7 * 7 * 32],
+    ["enc", [h2 * w2 * 64, 2 * z], 2 * z],
+    ["dec", [z, dh * dw * 32], dh * dw * 32],
     ["deconv1", [3, 3, 64, 32], 64],
     ["deconv2", [3, 3, 32, 64], 32],
     ["deconv3", [3, 3, C, 32], C],
@@ -97,9 +131,10 @@ export class ConvVae implements LatentModel {
   readonly deconv3: Layer;
 
   constructor(config: Partial<Omit<ConvVaeConfig, "arch">> & { arch?: "conv" } = {}) {
-    // The input size follows the channels where it is not given (784 · C).
+    // The input size follows the image size and the channels where it is not given (rows · cols · C).
     const channels = config.channels ?? 1;
-    this.config = { ...DEFAULT_CONV_VAE_CONFIG, inputDim: 784 * channels, ...config, channels } as ConvVaeConfig;
+    const [rows, cols] = [config.rows ?? 28, config.cols ?? 28];
+    this.config = { ...DEFAULT_CONV_VAE_CONFIG, inputDim: rows * cols * channels, ...config, rows, cols, channels } as ConvVaeConfig;
     validateConvVaeConfig(this.config);
     const rng = new Rng(this.config.seed);
     const uid = `convvae${ConvVae.count++}`;
@@ -116,8 +151,9 @@ export class ConvVae implements LatentModel {
     const C = channels;
     this.conv1 = layer([3, 3, C, 32], 9 * C, 9 * 32, 32, "conv1");
     this.conv2 = layer([3, 3, 32, 64], 9 * 32, 9 * 64, 64, "conv2");
-    this.encOut = layer([6 * 6 * 64, 2 * z], 6 * 6 * 64, 2 * z, 2 * z, "enc");
-    this.decIn = layer([z, 7 * 7 * 32], z, 7 * 7 * 32, 7 * 7 * 32, "dec");
+    const { h2, w2, dh, dw } = convGeometry(this.config);
+    this.encOut = layer([h2 * w2 * 64, 2 * z], h2 * w2 * 64, 2 * z, 2 * z, "enc");
+    this.decIn = layer([z, dh * dw * 32], z, dh * dw * 32, dh * dw * 32, "dec");
     this.deconv1 = layer([3, 3, 64, 32], 9 * 32, 9 * 64, 64, "deconv1");
     this.deconv2 = layer([3, 3, 32, 64], 9 * 64, 9 * 32, 32, "deconv2");
     this.deconv3 = layer([3, 3, C, 32], 9 * 32, 9 * C, C, "deconv3");
@@ -131,10 +167,11 @@ export class ConvVae implements LatentModel {
   encode(x: tf.Tensor2D): { mu: tf.Tensor2D; logVar: tf.Tensor2D } {
     return tf.tidy(() => {
       const B = x.shape[0];
-      const img = x.reshape([B, 28, 28, this.channels]) as tf.Tensor4D;
+      const g = convGeometry(this.config);
+      const img = x.reshape([B, g.rows, g.cols, this.channels]) as tf.Tensor4D;
       const h1 = tf.relu(biasAdd(tf.conv2d(img, this.conv1.W as tf.Tensor4D, 2, "valid"), this.conv1.b));
       const h2 = tf.relu(biasAdd(tf.conv2d(h1, this.conv2.W as tf.Tensor4D, 2, "valid"), this.conv2.b));
-      const out = biasAdd(tf.matMul(h2.reshape([B, 6 * 6 * 64]), this.encOut.W as tf.Tensor2D), this.encOut.b);
+      const out = biasAdd(tf.matMul(h2.reshape([B, g.h2 * g.w2 * 64]), this.encOut.W as tf.Tensor2D), this.encOut.b);
       const z = this.config.latentDim;
       return { mu: out.slice([0, 0], [B, z]) as tf.Tensor2D, logVar: out.slice([0, z], [B, z]) as tf.Tensor2D };
     });
@@ -143,12 +180,13 @@ export class ConvVae implements LatentModel {
   decode(z: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
       const B = z.shape[0];
-      const h0 = tf.relu(biasAdd(tf.matMul(z, this.decIn.W as tf.Tensor2D), this.decIn.b)).reshape([B, 7, 7, 32]) as tf.Tensor4D;
+      const { rows, cols, dh, dw } = convGeometry(this.config);
+      const h0 = tf.relu(biasAdd(tf.matMul(z, this.decIn.W as tf.Tensor2D), this.decIn.b)).reshape([B, dh, dw, 32]) as tf.Tensor4D;
       const up = (h: tf.Tensor4D, l: Layer, shape: [number, number, number, number], stride: number) =>
         biasAdd(tf.conv2dTranspose(h, l.W as tf.Tensor4D, shape, stride, "same"), l.b);
-      const h1 = tf.relu(up(h0, this.deconv1, [B, 14, 14, 64], 2));
-      const h2 = tf.relu(up(h1, this.deconv2, [B, 28, 28, 32], 2));
-      return up(h2, this.deconv3, [B, 28, 28, this.channels], 1).reshape([B, 784 * this.channels]) as tf.Tensor2D;
+      const h1 = tf.relu(up(h0, this.deconv1, [B, 2 * dh, 2 * dw, 64], 2));
+      const h2 = tf.relu(up(h1, this.deconv2, [B, rows, cols, 32], 2));
+      return up(h2, this.deconv3, [B, rows, cols, this.channels], 1).reshape([B, rows * cols * this.channels]) as tf.Tensor2D;
     });
   }
 

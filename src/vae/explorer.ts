@@ -9,7 +9,7 @@ import { MnistSet } from "../data/mnist";
 import { figureHtml, plotlyScriptTag } from "../plot/plot";
 import { latentScatter } from "./figures";
 import { Activation, Vae } from "./model";
-import { ConvVae } from "./conv";
+import { ConvVae, convGeometry } from "./conv";
 
 export interface ExplorerOptions {
   /** Test digits in the scatter [2000]. */
@@ -111,14 +111,15 @@ export function decoderSpec(vae: Vae | ConvVae): DecoderLayer[] {
     return all.map((l, i) => ({ kind: "dense", rows: l.W.shape[0], cols: l.W.shape[1], act: i === all.length - 1 ? "linear" : vae.config.activation, W: w(l.W), b: w(l.b) }));
   }
   const z = vae.config.latentDim;
-  const convT = (l: ConvVae["deconv1"], inH: number, inC: number, outH: number, outC: number, stride: number, act: Act): DecoderLayer => ({
-    kind: "convT", inH, inW: inH, inC, outH, outW: outH, outC, k: 3, stride, act, W: w(l.W), b: w(l.b),
+  const { rows, cols, dh, dw } = convGeometry(vae.config);
+  const convT = (l: ConvVae["deconv1"], inH: number, inW: number, inC: number, outH: number, outW: number, outC: number, stride: number, act: Act): DecoderLayer => ({
+    kind: "convT", inH, inW, inC, outH, outW, outC, k: 3, stride, act, W: w(l.W), b: w(l.b),
   });
   return [
-    { kind: "dense", rows: z, cols: 7 * 7 * 32, act: "relu", W: w(vae.decIn.W), b: w(vae.decIn.b) },
-    convT(vae.deconv1, 7, 32, 14, 64, 2, "relu"),
-    convT(vae.deconv2, 14, 64, 28, 32, 2, "relu"),
-    convT(vae.deconv3, 28, 32, 28, vae.channels, 1, "linear"),
+    { kind: "dense", rows: z, cols: dh * dw * 32, act: "relu", W: w(vae.decIn.W), b: w(vae.decIn.b) },
+    convT(vae.deconv1, dh, dw, 32, 2 * dh, 2 * dw, 64, 2, "relu"),
+    convT(vae.deconv2, 2 * dh, 2 * dw, 64, rows, cols, 32, 2, "relu"),
+    convT(vae.deconv3, rows, cols, 32, rows, cols, vae.channels, 1, "linear"),
   ];
 }
 

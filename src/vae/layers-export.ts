@@ -16,7 +16,7 @@
 import * as tf from "../engine/tf";
 import { writeOutputSet } from "../files/output-set";
 import { Activation, Dense } from "./model";
-import { ConvVae } from "./conv";
+import { ConvVae, convGeometry } from "./conv";
 import { ConditionalVae } from "./conditional";
 import type { StoredModel } from "./checkpoint";
 
@@ -69,7 +69,7 @@ export function toLayersModels(vae: StoredModel): { encoder: tf.LayersModel; dec
 /**
  * The convolutional VAE (conv.ts) as Layers models: Conv2D / Conv2DTranspose layers hold the same filters
  * (Keras's layouts are tf.conv2d's and tf.conv2dTranspose's), the encoder's one Dense 2·z layer is split
- * into μ and log σ² columns, and images enter and leave flattened [batch, 784 · channels] as in vae-lab.
+ * into μ and log σ² columns, and images enter and leave flattened [batch, rows · cols · channels] as in vae-lab.
  */
 function convLayersModels(vae: ConvVae): { encoder: tf.LayersModel; decoder: tf.LayersModel } {
   const z = vae.config.latentDim;
@@ -79,8 +79,9 @@ function convLayersModels(vae: ConvVae): { encoder: tf.LayersModel; decoder: tf.
     return out;
   };
   const C = vae.channels;
-  const x = tf.input({ shape: [784 * C], name: "x" });
-  let h = tf.layers.reshape({ targetShape: [28, 28, C], name: "image" }).apply(x) as tf.SymbolicTensor;
+  const { rows, cols, dh, dw } = convGeometry(vae.config);
+  const x = tf.input({ shape: [rows * cols * C], name: "x" });
+  let h = tf.layers.reshape({ targetShape: [rows, cols, C], name: "image" }).apply(x) as tf.SymbolicTensor;
   h = withWeights(tf.layers.conv2d({ filters: 32, kernelSize: 3, strides: 2, padding: "valid", activation: "relu", name: "conv1" }), h, [vae.conv1.W, vae.conv1.b]);
   h = withWeights(tf.layers.conv2d({ filters: 64, kernelSize: 3, strides: 2, padding: "valid", activation: "relu", name: "conv2" }), h, [vae.conv2.W, vae.conv2.b]);
   h = tf.layers.flatten({ name: "flatten" }).apply(h) as tf.SymbolicTensor;
@@ -92,8 +93,8 @@ function convLayersModels(vae: ConvVae): { encoder: tf.LayersModel; decoder: tf.
   const encoder = tf.model({ inputs: x, outputs: [mu, logVar], name: "vae_lab_conv_encoder" });
 
   const zIn = tf.input({ shape: [z], name: "z" });
-  let g = withWeights<tf.SymbolicTensor>(tf.layers.dense({ units: 7 * 7 * 32, activation: "relu", name: "dec" }), zIn, [vae.decIn.W, vae.decIn.b]);
-  g = tf.layers.reshape({ targetShape: [7, 7, 32], name: "grid" }).apply(g) as tf.SymbolicTensor;
+  let g = withWeights<tf.SymbolicTensor>(tf.layers.dense({ units: dh * dw * 32, activation: "relu", name: "dec" }), zIn, [vae.decIn.W, vae.decIn.b]);
+  g = tf.layers.reshape({ targetShape: [dh, dw, 32], name: "grid" }).apply(g) as tf.SymbolicTensor;
   g = withWeights(tf.layers.conv2dTranspose({ filters: 64, kernelSize: 3, strides: 2, padding: "same", activation: "relu", name: "deconv1" }), g, [vae.deconv1.W, vae.deconv1.b]);
   g = withWeights(tf.layers.conv2dTranspose({ filters: 32, kernelSize: 3, strides: 2, padding: "same", activation: "relu", name: "deconv2" }), g, [vae.deconv2.W, vae.deconv2.b]);
   g = withWeights(tf.layers.conv2dTranspose({ filters: C, kernelSize: 3, strides: 1, padding: "same", activation: "sigmoid", name: "deconv3" }), g, [vae.deconv3.W, vae.deconv3.b]);

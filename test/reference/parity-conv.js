@@ -2,7 +2,8 @@
 /**
  * Reference parity of the convolutional VAE (the TensorFlow convolutional-VAE tutorial's model, z = 2, threshold-binarised
  * MNIST, Adam 1e-3, batch 128): the test −ELBO per epoch of vae-lab and of the same model in PyTorch
- * (test/reference/pytorch_conv_vae.py), side by side. Needs python3-torch and a built dist/.
+ * (test/reference/pytorch_conv_vae.py), side by side. Needs PyTorch (python3-torch, or the Python named by
+ * $PYTHON) and a built dist/.
  *
  *   node test/reference/parity-conv.js [--epochs N] [--train-size N] [--seeds 1,2,3] [--independent]
  *
@@ -36,9 +37,9 @@ const seeds = flag("--seeds", "1").split(",").map(Number);
 const independent = args.includes("--independent");
 const root = path.resolve(__dirname, "..", "..");
 const script = path.join(__dirname, "pytorch_conv_vae.py");
-const py = ["/usr/bin/python3", "python3"].find((p) => spawnSync(p, ["-c", "import torch"], { stdio: "ignore" }).status === 0);
+const py = [process.env.PYTHON, "/usr/bin/python3", "python3"].filter(Boolean).find((p) => spawnSync(p, ["-c", "import torch"], { stdio: "ignore" }).status === 0);
 if (!py) {
-  console.error("parity-conv: PyTorch is not installed (apt-get install python3-torch)");
+  console.error("parity-conv: PyTorch is not installed (apt-get install python3-torch, or name a Python that has it in $PYTHON)");
   process.exit(1);
 }
 const BATCH = 128;

@@ -14,8 +14,8 @@ Binarisation: "threshold" (pixel > 0.5, the tutorial's) or "none" (grey levels a
 
 Prints one JSON object per line: {"epoch", "trainLoss", "testLoss", "seconds"} (nats per image), or with
 --steps N only the time of N training steps ({"steps", "seconds", "secondsPerEpoch"}), or with --forward FILE
-(JSON: vae-lab's weights in its own layouts, "x" [B, 784 * C], "eps" [B, z]; C, the channels, read from the
-weights: 1 grey, 3 colour) the model's outputs for those
+(JSON: vae-lab's weights in its own layouts, "x" [B, H * W * C], "eps" [B, z], and "rows" H and "cols" W
+where they are not 28; C, the channels, read from the weights: 1 grey, 3 colour) the model's outputs for those
 weights and the loss's gradients in vae-lab's layouts ({"mu", "logVar", "logits", "loss", "grads"};
 test/conv-vae.test.ts compares them with vae-lab's).
 With --replay DIR (written by test/reference/parity-conv.js): start from DIR/weights.json (vae-lab's initial
@@ -34,13 +34,20 @@ from cpu_reference import read_idx, set_threads
 
 
 
+def valid(n):
+    """Output size of a valid 3x3 convolution with stride 2."""
+    return (n - 3) // 2 + 1
+
+
 class ConvVAE(nn.Module):
-    def __init__(self, z, channels=1):
+    def __init__(self, z, channels=1, rows=28, cols=28):
         super().__init__()
+        self.rows, self.cols = rows, cols
+        self.h2, self.w2 = valid(valid(rows)), valid(valid(cols))
         self.c1 = nn.Conv2d(channels, 32, 3, stride=2)
         self.c2 = nn.Conv2d(32, 64, 3, stride=2)
-        self.enc = nn.Linear(64 * 6 * 6, 2 * z)
-        self.dec = nn.Linear(z, 7 * 7 * 32)
+        self.enc = nn.Linear(64 * self.h2 * self.w2, 2 * z)
+        self.dec = nn.Linear(z, (rows // 4) * (cols // 4) * 32)
         self.t1 = nn.ConvTranspose2d(32, 64, 3, stride=2)
         self.t2 = nn.ConvTranspose2d(64, 32, 3, stride=2)
         self.t3 = nn.ConvTranspose2d(32, channels, 3, stride=1, padding=1)
@@ -56,9 +63,10 @@ class ConvVAE(nn.Module):
         return out[:, : self.z], out[:, self.z:]
 
     def decode(self, z):
-        h = F.relu(self.dec(z)).view(-1, 32, 7, 7)
-        h = F.relu(self.t1(h)[:, :, :14, :14])
-        h = F.relu(self.t2(h)[:, :, :28, :28])
+        r, c = self.rows, self.cols
+        h = F.relu(self.dec(z)).view(-1, 32, r // 4, c // 4)
+        h = F.relu(self.t1(h)[:, :, : r // 2, : c // 2])
+        h = F.relu(self.t2(h)[:, :, :r, :c])
         return self.t3(h)
 
 
@@ -71,10 +79,11 @@ def load_vae_lab_weights(model, w):
         for ours, theirs in [("conv1", model.c1), ("conv2", model.c2), ("deconv1", model.t1), ("deconv2", model.t2), ("deconv3", model.t3)]:
             theirs.weight.copy_(t(ours + "/W").permute(3, 2, 0, 1))
             theirs.bias.copy_(t(ours + "/b"))
-        model.enc.weight.copy_(t("enc/W").view(6, 6, 64, 2 * z).permute(3, 2, 0, 1).reshape(2 * z, 6 * 6 * 64))
+        h2, w2, dh, dw = model.h2, model.w2, model.rows // 4, model.cols // 4
+        model.enc.weight.copy_(t("enc/W").view(h2, w2, 64, 2 * z).permute(3, 2, 0, 1).reshape(2 * z, h2 * w2 * 64))
         model.enc.bias.copy_(t("enc/b"))
-        model.dec.weight.copy_(t("dec/W").view(z, 7, 7, 32).permute(3, 1, 2, 0).reshape(7 * 7 * 32, z))
-        model.dec.bias.copy_(t("dec/b").view(7, 7, 32).permute(2, 0, 1).reshape(-1))
+        model.dec.weight.copy_(t("dec/W").view(z, dh, dw, 32).permute(3, 1, 2, 0).reshape(dh * dw * 32, z))
+        model.dec.bias.copy_(t("dec/b").view(dh, dw, 32).permute(2, 0, 1).reshape(-1))
 
 
 def vae_lab_gradients(model):
@@ -84,10 +93,11 @@ def vae_lab_gradients(model):
     for ours, theirs in [("conv1", model.c1), ("conv2", model.c2), ("deconv1", model.t1), ("deconv2", model.t2), ("deconv3", model.t3)]:
         g[ours + "/W"] = theirs.weight.grad.permute(2, 3, 1, 0)
         g[ours + "/b"] = theirs.bias.grad
-    g["enc/W"] = model.enc.weight.grad.view(2 * z, 64, 6, 6).permute(2, 3, 1, 0).reshape(6 * 6 * 64, 2 * z)
+    h2, w2, dh, dw = model.h2, model.w2, model.rows // 4, model.cols // 4
+    g["enc/W"] = model.enc.weight.grad.view(2 * z, 64, h2, w2).permute(2, 3, 1, 0).reshape(h2 * w2 * 64, 2 * z)
     g["enc/b"] = model.enc.bias.grad
-    g["dec/W"] = model.dec.weight.grad.view(32, 7, 7, z).permute(3, 1, 2, 0).reshape(z, 7 * 7 * 32)
-    g["dec/b"] = model.dec.bias.grad.view(32, 7, 7).permute(1, 2, 0).reshape(-1)
+    g["dec/W"] = model.dec.weight.grad.view(32, dh, dw, z).permute(3, 1, 2, 0).reshape(z, dh * dw * 32)
+    g["dec/b"] = model.dec.bias.grad.view(32, dh, dw).permute(1, 2, 0).reshape(-1)
     return {k: v.contiguous().flatten().tolist() for k, v in g.items()}
 
 
@@ -96,9 +106,10 @@ def forward_check(path):
         spec = json.load(f)
     # vae-lab's images are [B, 28 * 28 * C] with a pixel's channels side by side (NHWC): to NCHW here.
     channels = spec["weights"]["conv1/W"]["shape"][2]
-    x = torch.tensor(spec["x"], dtype=torch.float32).view(-1, 28, 28, channels).permute(0, 3, 1, 2).contiguous()
+    rows, cols = spec.get("rows", 28), spec.get("cols", 28)
+    x = torch.tensor(spec["x"], dtype=torch.float32).view(-1, rows, cols, channels).permute(0, 3, 1, 2).contiguous()
     eps = torch.tensor(spec["eps"], dtype=torch.float32).view(len(x), -1)
-    model = ConvVAE(eps.shape[1], channels)
+    model = ConvVAE(eps.shape[1], channels, rows, cols)
     load_vae_lab_weights(model, spec["weights"])
     loss = neg_elbo_sum(model, x, eps) / len(x)
     loss.backward()
