@@ -269,6 +269,8 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
     expect(tenByTen.status, tenByTen.stderr).toBe(1);
     expect(tenByTen.stderr.trim().split("\n")).toHaveLength(1);
     expect(tenByTen.stderr).toMatch(/--arch conv: the convolutional VAE takes images whose height and width are multiples of 4 from 8 to 1024 \(28×28, 32×32, 64×48, …\), not 10×10, the size of the images in .*; resize them with --size \(e\.g\. --size 32\)$/m);
+    const sized = spawnSync(process.execPath, [cli, "train", "--arch", "conv", "--data", tiny, "--size", "30", "--out", out], { encoding: "utf8" });
+    expect(sized.stderr.trim()).toMatch(/not 30×30, the size --size gives; resize them with --size \(e\.g\. --size 32\)$/);
   });
 
   it("vae-lab train --arch conv | mlp; anything else is a usage error naming the flag", () => {

@@ -131,6 +131,9 @@ describe("train on a folder of one's own images", () => {
     }
     const info = run(["info", "--data", data]);
     expect(info.out).toMatch(/train 36 × 12×12 colour \(RGB\), test 4 \(a random 10% held out\)/);
+    const one = tmp();
+    for (let i = 0; i < 3; i++) writePng(path.join(one, "only", `${i}.png`), flat(12, 12, [9, 9, 9]));
+    expect(run(["info", "--data", one]).out).toContain("; 1 class (training images: only 2)");
     expect(info.out).toContain("trained in colour (3 values a pixel; --grey for grey levels)");
     const out = path.join(tmp(), "run");
     const r = run(["train", "--data", data, "--epochs", "5", "--batch-size", "6", "--hidden-dim", "32", "--iwae-k", "4", "--iwae-images", "4", "--out", out, "--seed", "2"]);
@@ -165,7 +168,7 @@ describe("train on a folder of one's own images", () => {
     expect(run(["encode", "--model", path.join(out, "model.json"), "--out", codes]).code).toBe(0);
     expect(JSON.parse(fs.readFileSync(codes, "utf8"))).toMatchObject({ count: 4, classNames: ["bar", "disc"] });
     const grey = run(["encode", "--model", path.join(out, "model.json"), "--grey", "--out", path.join(tmp(), "no.json")]);
-    expect([grey.code, grey.lines.filter((l) => !l.startsWith("backend:"))]).toEqual([1, [`vae-lab: ${path.join(out, "model.json")}: the model reads 12×12 colour images (432 values each), the data are 12×12 grey images (144 values each)`]]);
+    expect([grey.code, grey.lines.filter((l) => !l.startsWith("backend:"))]).toEqual([1, [`vae-lab: ${path.join(out, "model.json")}: the model reads 12×12 colour images (432 values each), the data are 12×12 grey images (144 values each) (a model of colour images encodes colour images only)`]]);
     // export: the decoder's output is the 432 values of a colour image.
     const web = path.join(tmp(), "web");
     expect(run(["export", "--model", path.join(out, "model.json"), "--out", web]).code).toBe(0);

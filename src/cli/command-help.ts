@@ -16,7 +16,7 @@ A conditional VAE (see vae-lab train --help) decodes each z under the class --la
 or, without --label, under every class in turn: N draws per class, the same N codes for each class.
 The output format follows the extension of --out:
   .html   an image grid (self-contained page, works offline); a conditional model's: one row per class
-  .json   { "n", "seed", "rows", "cols", "channels", "latentDim", "images": [[784 pixel means in 0..1], ...] }
+  .json   { "n", "seed", "rows", "cols", "channels", "latentDim", "images": [[rows·cols·channels pixel means in 0..1], ...] }
           (channels 3: colour, each pixel's red, green and blue means side by side)
           and, from a conditional model, "classNames" and "labels" (the class of each image, an index)
 

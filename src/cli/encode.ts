@@ -48,7 +48,8 @@ export async function encodeCommand(argv: string[]): Promise<void> {
     const set = split === "train" ? train : firstImages(test, limit);
     if (set.pixels !== vae.config.inputDim) {
       const kind = (s: { rows: number; cols: number; channels: number }) => `${s.rows}×${s.cols} ${s.channels === 1 ? "grey" : "colour"} images (${s.rows * s.cols * s.channels} values each)`;
-      throw new Error(`${model}: the model reads ${kind(shape)}, the data are ${kind(set)}`);
+      const hint = shape.channels === 3 && set.channels === 1 ? " (a model of colour images encodes colour images only)" : "";
+      throw new Error(`${model}: the model reads ${kind(shape)}, the data are ${kind(set)}${hint}`);
     }
     // A conditional VAE encodes each image with its class: q(z|x, c), c the one-hot of the image's label.
     let batchOf: ReturnType<typeof batchesFor>;

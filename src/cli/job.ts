@@ -171,7 +171,11 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
   checkOutFolderForJob(config.out);
   const { train, test, where: dir } = loadJobData(config);
   const convProblem = config.arch === "conv" ? convSizeProblem(train.rows, train.cols) : undefined;
-  if (convProblem) throw new Error(`--arch conv: ${convProblem}, the size of the images in ${dir}; resize them with --size (e.g. --size 32)`);
+  if (convProblem) {
+    // The size is the images' own, or the one --size asked for; a resumed run keeps the size it was trained at.
+    const where = config.size ? `the size --size gives` : `the size of the images in ${dir}`;
+    throw new Error(`--arch conv: ${convProblem}, ${where}${config.resume ? "" : `; resize them with --size (e.g. --size 32)`}`);
+  }
   if (config.conditional && train.classNames.length < 2) {
     const found = train.classNames.length === 0 ? "no labels (give class subfolders, or --labels for a .npy file)" : "one class only";
     throw new Error(`--conditional: the conditional VAE is conditioned on the image's class, but ${dir} has ${found}`);

@@ -18,6 +18,7 @@ import { Fit, FIT_CHOICES, parseSize } from "../data/resize";
 import { ProgressPrinter } from "./progress";
 import { attachNegativeValues, checkTrainLimits, FLAG_MAX, FlagError, pathFlag } from "./flag-limits";
 import { checkOutFolder } from "./out-guard";
+import { plural } from "./plural";
 import { ENCODE_HELP, EXPORT_HELP, RESUME_HELP, SAMPLE_HELP } from "./command-help";
 import { ACTIVATIONS, Activation, Likelihood, LR_SCHEDULES, LrSchedule, Objective, OBJECTIVES } from "../vae/model-options";
 import { CATEGORICAL_ESTIMATORS, CategoricalEstimator } from "../vae/categorical-estimators";
@@ -68,7 +69,7 @@ Options of train (default in brackets):
                          2016, k = --samples; no --beta or --warmup) [${DEFAULT_JOB.objective}]
   --activation A         ${ACTIVATIONS.join(" | ")} [${DEFAULT_JOB.activation}]
   --seed N               seed of everything random [${DEFAULT_JOB.seed}]
-  --train-size N         use the first N training images [all 60000]
+  --train-size N         use the first N training images [all]
   --iwae-k N             importance samples for the IWAE log-likelihood, 0 = skip [${DEFAULT_JOB.iwaeK}]
   --iwae-images N        test images the IWAE estimate averages over [${DEFAULT_JOB.iwaeImages}]
   --data PATH            the data: a folder of MNIST-named IDX files; a folder of PNG/JPEG images (one
@@ -449,7 +450,7 @@ function classesLine(d: DatasetDescription): string {
   const digits = d.classNames.length === 10 && d.classNames.every((n, i) => n === String(i));
   if (digits) return `; digits per class ${d.trainPerClass.join(" ")}`;
   const shown = d.classNames.slice(0, 20).map((n, i) => `${n} ${d.trainPerClass[i] ?? 0}`);
-  return `; ${d.classNames.length} classes (training images: ${shown.join(", ")}${d.classNames.length > 20 ? ", …" : ""})`;
+  return `; ${plural(d.classNames.length, "class", "classes")} (training images: ${shown.join(", ")}${d.classNames.length > 20 ? ", …" : ""})`;
 }
 
 /** The help of one subcommand: its own text, or its section of HELP. */
