@@ -187,6 +187,19 @@ describe("train on a folder of one's own images", () => {
     expect(refused.lines.at(-1)).toBe(`vae-lab: ${data}: colour images (3 channels): the model reads grey images; pass --grey to read their grey levels`);
   });
 
+  it("a resumed run whose folder now holds images of another kind stops naming model.json, before training", () => {
+    const data = tmp();
+    for (let i = 0; i < 10; i++) writePng(path.join(data, `${i}.png`), flat(8, 8, [30 * (i % 3), 100, 200]));
+    const out = path.join(tmp(), "run");
+    expect(run(["train", "--data", data, "--epochs", "1", "--hidden-dim", "8", "--iwae-k", "0", "--out", out]).code).toBe(0);
+    // The same files, now grey: 64 values an image where the model reads 192.
+    for (let i = 0; i < 10; i++) writePng(path.join(data, `${i}.png`), flat(8, 8, 25 * i));
+    const more = path.join(tmp(), "more");
+    const r = run(["train", "--resume", out, "--epochs", "1", "--out", more]);
+    expect([r.code, r.lines.filter((l) => !l.startsWith("backend:"))]).toEqual([1, [`vae-lab: ${path.join(out, "model.json")}: reads 192 values per image, but the data now hold 8×8 grey images (64 values each)`]]);
+    expect(fs.existsSync(path.join(more, "model.json"))).toBe(false);
+  });
+
   it("colour arrays (.npy N×H×W×3) train in colour; 32×32 colour images train the convolutional VAE (3 channels), which resumes and exports", () => {
     const dir = tmp();
     const n = 24;
