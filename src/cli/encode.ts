@@ -5,6 +5,7 @@
 import { writeFileAtomic } from "../files/atomic-write";
 import type { DatasetSpec } from "../data/dataset";
 import type { ImageSet } from "../data/image-set";
+import { imageKindText } from "../data/image-shape";
 import { Rng } from "../engine/random";
 import { backendFlag, dataFlags, flagOptions, intFlag, parse, UsageError } from "./main";
 import { checkOutFile } from "./out-guard";
@@ -47,9 +48,8 @@ export async function encodeCommand(argv: string[]): Promise<void> {
     const { train, test } = loadDataset({ ...spec, limit: split === "train" ? limit : 1 });
     const set = split === "train" ? train : firstImages(test, limit);
     if (set.pixels !== vae.config.inputDim) {
-      const kind = (s: { rows: number; cols: number; channels: number }) => `${s.rows}×${s.cols} ${s.channels === 1 ? "grey" : "colour"} images (${s.rows * s.cols * s.channels} values each)`;
       const hint = shape.channels === 3 && set.channels === 1 ? " (a model of colour images encodes colour images only)" : "";
-      throw new Error(`${model}: the model reads ${kind(shape)}, the data are ${kind(set)}${hint}`);
+      throw new Error(`${model}: the model reads ${imageKindText(shape)}, the data are ${imageKindText(set)}${hint}`);
     }
     // A conditional VAE encodes each image with its class: q(z|x, c), c the one-hot of the image's label.
     let batchOf: ReturnType<typeof batchesFor>;

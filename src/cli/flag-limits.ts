@@ -9,6 +9,7 @@
  */
 import type { JobConfig } from "./job-config";
 import { plural } from "./plural";
+import { imageSizeText } from "../data/image-shape";
 
 /** A bad flag value: the CLI prints the message (which names the flag) and exits with code 2. */
 export class FlagError extends Error {}
@@ -53,7 +54,7 @@ export const MAX_TENSOR_FLOATS = 1 << 26;
 export function checkDataLimits(c: JobConfig, data: { rows: number; cols: number; channels?: number; dir: string }): void {
   const channels = data.channels ?? 1;
   const pixels = data.rows * data.cols * channels;
-  const images = `${data.rows}×${data.cols}${channels === 1 ? "" : `×${channels}`} images in ${data.dir}`;
+  const images = `${imageSizeText(data)} images in ${data.dir}`;
   if (c.arch !== "conv" && pixels * c.hiddenDim > MAX_TENSOR_FLOATS) {
     throw new FlagError(`--hidden-dim: ${c.hiddenDim} hidden units × ${pixels} pixels (${images}) = ${pixels * c.hiddenDim} weights in the first layer, more than ${MAX_TENSOR_FLOATS}; lower --hidden-dim or use smaller images`);
   }

@@ -14,6 +14,7 @@ import { activeUnits, iwaeNllSteps } from "../vae/evaluate";
 import { Binarize, MnistSet } from "../data/mnist";
 import { DataRecord, DatasetName, DatasetSpec, loadDataset } from "../data/dataset";
 import { ImageSet } from "../data/image-set";
+import { imageKindText } from "../data/image-shape";
 import { Fit, Size } from "../data/resize";
 import { Figure, pageHtml, tableHtml } from "../plot/plot";
 import { EpochRecord, evaluateElbo, StepProgress, trainVaeSteps, TrainingState } from "../vae/train";
@@ -197,8 +198,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
   const start = config.resume ? loadResumePoint(config.resume, config) : undefined;
   if (start && start.vae.config.inputDim !== train.pixels) {
     start.vae.dispose();
-    const kind = train.channels === 1 ? "grey" : "colour";
-    throw new CheckpointError(path.join(config.resume!, "model.json"), `reads ${start.vae.config.inputDim} values per image, but the data now hold ${train.rows}×${train.cols} ${kind} images (${train.pixels} values each)`);
+    throw new CheckpointError(path.join(config.resume!, "model.json"), `reads ${start.vae.config.inputDim} values per image, but the data now hold ${imageKindText(train)}`);
   }
   const mlp = {
     inputDim: train.pixels,

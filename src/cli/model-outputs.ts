@@ -7,7 +7,7 @@
 import { CheckpointError } from "../vae/checkpoint";
 import { DataRecord, DatasetSpec, parseDataRecord } from "../data/dataset";
 import type { JobConfig } from "./job-config";
-import type { ImageShape } from "../vae/figures";
+import type { ImageShape } from "../data/image-shape";
 
 /**
  * The image shape recorded in a checkpoint's metadata by vae-lab train (`metadata.image`: rows, cols and

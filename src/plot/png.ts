@@ -6,11 +6,6 @@
  */
 import { PNG } from "pngjs";
 
-/** An 8-bit greyscale PNG of `width × height` grey levels (0 black … 255 white, row-major). */
-export function greyPng(grey: Uint8Array, width: number, height: number): Buffer {
-  return picturePng(grey, width, height, 1);
-}
-
 /**
  * An 8-bit PNG of `width × height` pixels of `channels` bytes each, row-major: 1 a grey level (PNG colour
  * type 0), 3 red, green and blue (colour type 2).

@@ -72,9 +72,9 @@ export function validateConvVaeConfig(c: ConvVaeConfig): void {
   if (c.arch !== "conv") throw new Error(`arch must be "conv" (got ${c.arch})`);
   const C = c.channels ?? 1;
   if (!(Number.isInteger(C) && C >= 1 && C <= 4)) throw new Error(`channels must be 1 to 4 (1 grey, 3 colour; got ${c.channels})`);
-  const problem = convSizeProblem(c.rows ?? 28, c.cols ?? 28);
-  if (problem) throw new Error(problem);
   const { rows, cols } = convGeometry(c);
+  const problem = convSizeProblem(rows, cols);
+  if (problem) throw new Error(problem);
   if (c.inputDim !== rows * cols * C) throw new Error(`the convolutional VAE of ${rows}×${cols} images of ${C} channel${C === 1 ? "" : "s"} takes inputDim ${rows * cols * C} (got ${c.inputDim})`);
   if (!(Number.isInteger(c.latentDim) && c.latentDim > 0)) throw new Error(`latentDim must be a positive integer (got ${c.latentDim})`);
   if (c.likelihood !== "bernoulli") throw new Error(`the convolutional VAE has a Bernoulli likelihood (got ${c.likelihood})`);
@@ -133,7 +133,7 @@ export class ConvVae implements LatentModel {
   constructor(config: Partial<Omit<ConvVaeConfig, "arch">> & { arch?: "conv" } = {}) {
     // The input size follows the image size and the channels where it is not given (rows · cols · C).
     const channels = config.channels ?? 1;
-    const [rows, cols] = [config.rows ?? 28, config.cols ?? 28];
+    const { rows, cols } = convGeometry(config);
     this.config = { ...DEFAULT_CONV_VAE_CONFIG, inputDim: rows * cols * channels, ...config, rows, cols, channels } as ConvVaeConfig;
     validateConvVaeConfig(this.config);
     const rng = new Rng(this.config.seed);
@@ -148,15 +148,14 @@ export class ConvVae implements LatentModel {
       }));
     };
     // Conv filters [3, 3, in, out]; transposed-conv filters [3, 3, out, in] (tf.conv2dTranspose's layout).
-    const C = channels;
-    this.conv1 = layer([3, 3, C, 32], 9 * C, 9 * 32, 32, "conv1");
+    this.conv1 = layer([3, 3, channels, 32], 9 * channels, 9 * 32, 32, "conv1");
     this.conv2 = layer([3, 3, 32, 64], 9 * 32, 9 * 64, 64, "conv2");
     const { h2, w2, dh, dw } = convGeometry(this.config);
     this.encOut = layer([h2 * w2 * 64, 2 * z], h2 * w2 * 64, 2 * z, 2 * z, "enc");
     this.decIn = layer([z, dh * dw * 32], z, dh * dw * 32, dh * dw * 32, "dec");
     this.deconv1 = layer([3, 3, 64, 32], 9 * 32, 9 * 64, 64, "deconv1");
     this.deconv2 = layer([3, 3, 32, 64], 9 * 64, 9 * 32, 32, "deconv2");
-    this.deconv3 = layer([3, 3, C, 32], 9 * 32, 9 * C, C, "deconv3");
+    this.deconv3 = layer([3, 3, channels, 32], 9 * 32, 9 * channels, channels, "deconv3");
   }
 
   /** Channels of an image: 1 grey, 3 colour. */

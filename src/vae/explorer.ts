@@ -10,6 +10,7 @@ import { figureHtml, plotlyScriptTag } from "../plot/plot";
 import { latentScatter } from "./figures";
 import { Activation, Vae } from "./model";
 import { ConvVae, convGeometry } from "./conv";
+import { imageSizeText } from "../data/image-shape";
 
 export interface ExplorerOptions {
   /** Test digits in the scatter [2000]. */
@@ -36,7 +37,7 @@ export function latentExplorerHtml(vae: Vae | ConvVae, set: MnistSet, options: E
   const { latentDim, inputDim } = vae.config;
   if (latentDim !== 2) throw new Error(`latentExplorerHtml needs a 2-D latent space (this model has ${latentDim})`);
   // The images' shape is the data's (rows × cols, which need not be square; 1 channel grey, 3 colour).
-  if (set.pixels !== inputDim) throw new Error(`latentExplorerHtml: the data's ${set.rows}×${set.cols}${set.channels === 1 ? "" : `×${set.channels}`} images do not have the model's ${inputDim} values per image`);
+  if (set.pixels !== inputDim) throw new Error(`latentExplorerHtml: the data's ${imageSizeText(set)} images do not have the model's ${inputDim} values per image`);
   const { rows, cols, channels } = set;
   const [width, height] = cols >= rows ? [size, Math.round((size * rows) / cols)] : [Math.round((size * cols) / rows), size];
   const fig = latentScatter(vae, set, { limit });

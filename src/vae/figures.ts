@@ -11,6 +11,7 @@ import { Figure, imageGrid, lineChart, scatterByLabel } from "../plot/plot";
 import { EpochRecord } from "./train";
 import type { LatentModel } from "./latent-model";
 import { plural } from "../cli/plural";
+import { ImageShape, imageSizeText } from "../data/image-shape";
 
 /**
  * Train and test negative ELBO per epoch and the test reconstruction term on the left axis; the test KL,
@@ -67,22 +68,14 @@ export function latentScatter(vae: LatentModel | ConditionalVae, set: MnistSet, 
   return fig;
 }
 
-/**
- * Rows, columns and channels of the model's images (1 grey, 3 colour: red, green, blue): given, or a grey
- * square of its input size (28 × 28 for MNIST).
- */
-export interface ImageShape {
-  rows: number;
-  cols: number;
-  /** 1 (grey) where not given. */
-  channels?: number;
-}
+export type { ImageShape } from "../data/image-shape";
 
+/** The model's image shape: given, or a grey square of its input size (28 × 28 for MNIST). */
 function imageShapeOf(vae: LatentModel | ConditionalVae, shape?: ImageShape): Required<ImageShape> {
   if (shape) {
     const channels = shape.channels ?? 1;
     if (shape.rows * shape.cols * channels !== vae.config.inputDim) {
-      throw new Error(`image shape ${shape.rows}×${shape.cols}${channels === 1 ? "" : `×${channels}`} does not match the model's ${vae.config.inputDim} values per image`);
+      throw new Error(`image shape ${imageSizeText(shape)} does not match the model's ${vae.config.inputDim} values per image`);
     }
     return { rows: shape.rows, cols: shape.cols, channels };
   }
