@@ -15,6 +15,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { writeFileAtomic } from "../files/atomic-write";
 import { picturePng, pngDataUrl } from "./png";
+import { imageSizeText } from "../data/image-shape";
 
 /** A plotly figure: traces, layout and config as plotly.js takes them. */
 export interface Figure {
@@ -344,7 +345,7 @@ export function tileImages(images: Numbers, rows: number, cols: number, options:
   const size = rows * cols * channels;
   const n = Math.floor(images.length / size);
   if (n * size !== images.length || n === 0) {
-    throw new Error(`imageGrid: ${images.length} values are not a whole number of ${rows}×${cols}${channels === 1 ? "" : `×${channels}`} images`);
+    throw new Error(`imageGrid: ${images.length} values are not a whole number of ${imageSizeText({ rows, cols, channels })} images`);
   }
   const columns = Math.max(1, Math.min(n, options.columns ?? Math.ceil(Math.sqrt(n))));
   const gridRows = Math.ceil(n / columns);
