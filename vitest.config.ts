@@ -59,18 +59,18 @@ class SlowestFirst extends BaseSequencer {
 }
 
 /**
- * Test files that need a worker process of their own (vitest's default `isolate: true`); every other test
- * file shares a worker with others (`isolate: false`), because a fresh process and its imports (TensorFlow.js
- * above all) cost one to two seconds a file, more than most files take: twelve of the CLI, fault and model
- * test files ran 16% faster together (wall and CPU time) sharing workers than each in a process of its own.
- * A shared file keeps no state another could trip on: no module mocks left in place (idx.test.ts restores
- * its spy), no environment or working-directory changes, and a file that uses TensorFlow.js sets its backend
- * itself before its tests and counts tensors only relative to its own start.
- * The files below do what a shared worker cannot: they count kernels, switch the native kernels or the
- * wasm tiling on and off, or need a TensorFlow.js engine that no backend has been registered in yet.
+ * Test files that share a worker process instead of each starting its own (vitest's `isolate: false`): a
+ * fresh process and its imports cost one to two seconds a file, more than most of these take. They keep no
+ * state between files that another could trip on: no module mocks left in place (idx.test.ts restores its spy), no environment or working-directory
+ * changes, and a file that uses TensorFlow.js sets its backend itself before its tests and counts tensors
+ * only relative to its own start. Tests that count kernels or depend on a fresh tfjs engine
+ * (vae-backprop, backend, determinism, blas-core, …) stay isolated.
  */
-const OWN_WORKER = [
-  "backend", "blas-core", "determinism", "native-matmul", "vae", "vae-backprop", "wasm-conv", "wasm-tile",
+const SHARED_WORKER = [
+  "atomic-write", "bayes-network", "folder-lock", "idx", "image-moments", "npy", "random", "progress", "plot",
+  "image-folder", "output-set", "batch-norm", "optimizer", "prior-pairing", "library-inputs", "layers-load",
+  "autoencoder", "bayes-elbo", "brachistochrone", "categorical", "categorical-vae", "estimators", "exercises",
+  "fashion-mnist", "gaussian-kl", "iwae", "amortisation", "free-bits", "conditional-vae", "loss-conventions", "mnist", "pitfalls", "tf-namespace", "vae-gradients",
 ].map((name) => `test/${name}.test.ts`);
 
 export default defineConfig({
@@ -82,8 +82,8 @@ export default defineConfig({
     sequence: { sequencer: SlowestFirst },
     projects: [
       // Only the project's tests (not copies of them under out/, e.g. the mutation-testing sandbox).
-      { extends: true, test: { name: "isolated", include: OWN_WORKER } },
-      { extends: true, test: { name: "shared-worker", include: ["test/**/*.test.ts"], exclude: OWN_WORKER, isolate: false } },
+      { extends: true, test: { name: "isolated", include: ["test/**/*.test.ts"], exclude: SHARED_WORKER } },
+      { extends: true, test: { name: "shared-worker", include: SHARED_WORKER, isolate: false } },
     ],
   },
 });
