@@ -188,7 +188,11 @@ export class TslabKernel {
           this.hung = true; // it cannot answer a shutdown request on a socket it never bound: stop it at once
           throw new PortTakenError(`tslab kernel could not listen: ${this.stderr.trim()}`);
         }
-        if (Date.now() > deadline) throw new Error(`tslab kernel did not answer within ${startupSeconds} s`);
+        if (Date.now() > deadline) {
+          // Say how far it got (no shell reply, or a reply but no broadcast on iopub) and what it wrote.
+          const got = shellUp ? "it answered on the shell channel, but nothing reached iopub" : "no answer on the shell channel";
+          throw new Error(`tslab kernel did not answer within ${startupSeconds} s (${got}; process ${this.proc?.pid}${this.stderr.trim() ? `; it wrote: ${this.stderr.trim().slice(-2000)}` : ", nothing on stderr"})`);
+        }
         await new Promise((r) => setTimeout(r, 20));
         waited += 20;
         // Once the kernel answers on the shell, a status broadcast still missing means iopub joined late: ask again.
