@@ -2,7 +2,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { afterEach, describe, expect, it } from "vitest";
-import { chooseCoreType, coreIsa, cpuVectorIsa, prepareBlasCore, probeBlasCore, ProbeResult, SELF_CHECK_TOLERANCE, sgemmSelfCheck } from "../src/engine/blas-core";
+import { blasCoreCacheFile, cachedProbe, chooseCoreType, coreIsa, cpuVectorIsa, prepareBlasCore, probeBlasCore, ProbeResult, SELF_CHECK_TOLERANCE, sgemmSelfCheck } from "../src/engine/blas-core";
 import { NATIVE_ADDON_PATH } from "../src/engine/native-kernels";
 
 const SKYLAKE_FLAGS = "flags\t\t: fpu sse sse2 ssse3 sse4_1 sse4_2 avx fma avx2 avx512f avx512dq avx512cd avx512bw avx512vl\n";
@@ -114,7 +114,7 @@ describe("OpenBLAS core choice", () => {
       const preload = path.join(dir, "sigill.js");
       fs.writeFileSync(preload, 'if (process.env.OPENBLAS_CORETYPE === "SkylakeX" && process.argv.length === 1) process.kill(process.pid, "SIGILL");\n');
       const cli = path.resolve(__dirname, "../dist/cli/main.js");
-      const r = spawnSync(process.execPath, [cli, "info"], { encoding: "utf8", timeout: 120_000, env: { ...process.env, OPENBLAS_CORETYPE: "SkylakeX", NODE_OPTIONS: `--require ${preload}` } });
+      const r = spawnSync(process.execPath, [cli, "info"], { encoding: "utf8", timeout: 120_000, env: { ...process.env, OPENBLAS_CORETYPE: "SkylakeX", VAE_LAB_BLAS_CACHE: "off", NODE_OPTIONS: `--require ${preload}` } });
       expect(r.signal).toBeNull();
       expect(r.status).toBe(0);
       expect(r.stdout).toMatch(/^blas: {4}OpenBLAS core \w+ \(OPENBLAS_CORETYPE=SkylakeX ignored: a process using it failed \(killed by SIGILL\)/m);
@@ -125,7 +125,7 @@ describe("OpenBLAS core choice", () => {
 
   it.skipIf(!cliProbes || cpuVectorIsa(cpuinfo) !== "avx2")("on an AVX2-only CPU, OPENBLAS_CORETYPE=SkylakeX does not kill vae-lab info: it is ignored, in one line", () => {
     const cli = path.resolve(__dirname, "../dist/cli/main.js");
-    const r = spawnSync(process.execPath, [cli, "info"], { encoding: "utf8", timeout: 120_000, env: { ...process.env, OPENBLAS_CORETYPE: "SkylakeX" } });
+    const r = spawnSync(process.execPath, [cli, "info"], { encoding: "utf8", timeout: 120_000, env: { ...process.env, OPENBLAS_CORETYPE: "SkylakeX", VAE_LAB_BLAS_CACHE: "off" } });
     expect(r.signal).toBeNull();
     expect(r.status).toBe(0);
     expect(r.stdout).toContain("OPENBLAS_CORETYPE=SkylakeX ignored: a process using it failed (killed by SIGILL)");
@@ -167,5 +167,118 @@ describe("OpenBLAS core choice", () => {
       expect(r.note).toMatch(/failed its check/);
       expect(process.env.OPENBLAS_CORETYPE).toBeUndefined();
     }
+  });
+});
+
+describe("the probes' cache", () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  });
+  /** A scratch cache folder, a stand-in addon file in it, and a probe that counts its calls. */
+  function setup() {
+    const dir = fs.mkdtempSync(path.join(require("os").tmpdir(), "vae-lab-blascache-"));
+    dirs.push(dir);
+    const addon = path.join(dir, "addon.node");
+    fs.writeFileSync(addon, "stand-in");
+    const calls: (string | undefined)[] = [];
+    let answer: ProbeResult = { core: "Haswell", error: 1e-7 };
+    const probe = (env: NodeJS.ProcessEnv) => {
+      calls.push(env.OPENBLAS_CORETYPE);
+      return answer;
+    };
+    return { dir, addon, file: path.join(dir, "cache", "vae-lab", "openblas-core.json"), calls, probe, answer: (a: ProbeResult) => (answer = a) };
+  }
+
+  it("lives in XDG_CACHE_HOME (else ~/.cache) under vae-lab/, and nowhere with VAE_LAB_BLAS_CACHE=off", () => {
+    expect(blasCoreCacheFile({ XDG_CACHE_HOME: "/x/cache" })).toBe("/x/cache/vae-lab/openblas-core.json");
+    expect(blasCoreCacheFile({})).toBe(path.join(require("os").homedir(), ".cache", "vae-lab", "openblas-core.json"));
+    expect(blasCoreCacheFile({ XDG_CACHE_HOME: "/x/cache", VAE_LAB_BLAS_CACHE: "off" })).toBeUndefined();
+  });
+
+  it("answers a second ask for the same setup from the file, without a child; another OPENBLAS_CORETYPE, CPU or addon asks again", () => {
+    const t = setup();
+    const env = { OPENBLAS_CORETYPE: "Haswell" };
+    expect(cachedProbe(t.addon, env, t.probe, t.file, HASWELL_FLAGS)).toEqual({ core: "Haswell", error: 1e-7 });
+    expect(cachedProbe(t.addon, env, t.probe, t.file, HASWELL_FLAGS)).toEqual({ core: "Haswell", error: 1e-7 });
+    expect(t.calls).toEqual(["Haswell"]);
+    t.answer({ core: "Prescott", error: 0 });
+    expect(cachedProbe(t.addon, {}, t.probe, t.file, HASWELL_FLAGS)).toEqual({ core: "Prescott", error: 0 });
+    expect(cachedProbe(t.addon, {}, t.probe, t.file, HASWELL_FLAGS)).toEqual({ core: "Prescott", error: 0 });
+    expect(t.calls).toEqual(["Haswell", undefined]);
+    // Another CPU (flags), then a rebuilt addon (new size and time): asked again, each once.
+    cachedProbe(t.addon, {}, t.probe, t.file, SKYLAKE_FLAGS);
+    cachedProbe(t.addon, {}, t.probe, t.file, SKYLAKE_FLAGS);
+    expect(t.calls).toHaveLength(3);
+    fs.writeFileSync(t.addon, "rebuilt stand-in");
+    fs.utimesSync(t.addon, new Date(2020, 0, 1), new Date(2020, 0, 1));
+    cachedProbe(t.addon, {}, t.probe, t.file, HASWELL_FLAGS);
+    cachedProbe(t.addon, {}, t.probe, t.file, HASWELL_FLAGS);
+    expect(t.calls).toHaveLength(4);
+    // Each setup kept its own entry.
+    expect(Object.keys(JSON.parse(fs.readFileSync(t.file, "utf8")).entries)).toHaveLength(4);
+  });
+
+  it("never keeps a failure to answer (a killed child is probed again next time)", () => {
+    const t = setup();
+    t.answer({ why: "killed by SIGILL" });
+    expect(cachedProbe(t.addon, { OPENBLAS_CORETYPE: "SkylakeX" }, t.probe, t.file, HASWELL_FLAGS)).toEqual({ why: "killed by SIGILL" });
+    expect(cachedProbe(t.addon, { OPENBLAS_CORETYPE: "SkylakeX" }, t.probe, t.file, HASWELL_FLAGS)).toEqual({ why: "killed by SIGILL" });
+    expect(t.calls).toEqual(["SkylakeX", "SkylakeX"]);
+    expect(fs.existsSync(t.file)).toBe(false);
+  });
+
+  it("a damaged, oversized or foreign cache file is treated as empty and replaced; an unwritable one leaves the probe's answer as it was", () => {
+    const t = setup();
+    fs.mkdirSync(path.dirname(t.file), { recursive: true });
+    for (const junk of ["{ not json", JSON.stringify({ version: 2, entries: {} }), " ".repeat(70 * 1024), JSON.stringify({ version: 1, entries: { ["a".repeat(64)]: { core: "rm -rf", error: 0 } } })]) {
+      fs.writeFileSync(t.file, junk);
+      const before = t.calls.length;
+      expect(cachedProbe(t.addon, {}, t.probe, t.file, HASWELL_FLAGS)).toEqual({ core: "Haswell", error: 1e-7 });
+      expect(t.calls.length).toBe(before + 1);
+      expect(JSON.parse(fs.readFileSync(t.file, "utf8")).version).toBe(1);
+      fs.rmSync(t.file);
+    }
+    // The cache's folder is a file: nothing can be written, the answer still comes back, and every ask probes.
+    const blocked = path.join(t.dir, "blocked");
+    fs.writeFileSync(blocked, "");
+    const file = path.join(blocked, "vae-lab", "openblas-core.json");
+    expect(cachedProbe(t.addon, {}, t.probe, file, HASWELL_FLAGS)).toEqual({ core: "Haswell", error: 1e-7 });
+    expect(cachedProbe(t.addon, {}, t.probe, file, HASWELL_FLAGS)).toEqual({ core: "Haswell", error: 1e-7 });
+    expect(t.calls.length).toBe(6);
+  });
+
+  it("keeps at most 32 setups, the newest", () => {
+    const t = setup();
+    for (let i = 0; i < 40; i++) cachedProbe(t.addon, { OPENBLAS_CORETYPE: `Core${i}` }, t.probe, t.file, HASWELL_FLAGS);
+    expect(Object.keys(JSON.parse(fs.readFileSync(t.file, "utf8")).entries)).toHaveLength(32);
+    cachedProbe(t.addon, { OPENBLAS_CORETYPE: "Core39" }, t.probe, t.file, HASWELL_FLAGS);
+    expect(t.calls).toHaveLength(40);
+    cachedProbe(t.addon, { OPENBLAS_CORETYPE: "Core0" }, t.probe, t.file, HASWELL_FLAGS);
+    expect(t.calls).toHaveLength(41);
+  });
+
+  it.skipIf(!cliProbes)("vae-lab info probes once, then reads the answer: the second run starts no child (a preload counts them)", () => {
+    const dir = fs.mkdtempSync(path.join(require("os").tmpdir(), "vae-lab-blascache-cli-"));
+    dirs.push(dir);
+    const log = path.join(dir, "children.log");
+    const preload = path.join(dir, "count.js");
+    // The probing child is `node -e` (one argv entry); each one appends a line.
+    fs.writeFileSync(preload, `if (process.argv.length === 1) require("fs").appendFileSync(${JSON.stringify(log)}, "probe\\n");\n`);
+    const cli = path.resolve(__dirname, "../dist/cli/main.js");
+    const env = { ...process.env, XDG_CACHE_HOME: path.join(dir, "cache"), NODE_OPTIONS: `--require ${preload}` };
+    delete env.VAE_LAB_BLAS_CACHE;
+    const lines = () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n").length : 0);
+    const first = spawnSync(process.execPath, [cli, "info"], { encoding: "utf8", timeout: 120_000, env });
+    expect(first.status).toBe(0);
+    const probes = lines();
+    expect(probes).toBeGreaterThanOrEqual(1);
+    expect(fs.existsSync(path.join(dir, "cache", "vae-lab", "openblas-core.json"))).toBe(true);
+    const second = spawnSync(process.execPath, [cli, "info"], { encoding: "utf8", timeout: 120_000, env });
+    expect(second.status).toBe(0);
+    expect(lines()).toBe(probes);
+    const blas = (out: string) => out.split("\n").find((l) => l.startsWith("blas:"));
+    expect(blas(second.stdout)).toBe(blas(first.stdout));
+    expect(blas(second.stdout)).toMatch(/^blas: {4}OpenBLAS core \w+/);
   });
 });

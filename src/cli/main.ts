@@ -127,7 +127,8 @@ Options of info:
 Environment: VAE_LAB_BACKEND (default backend), VAE_LAB_DEBUG=1 (stack traces on errors),
   VAE_LAB_NATIVE=0 (no native kernels), OPENBLAS_CORETYPE (the OpenBLAS kernels to use; by default vae-lab
   picks SkylakeX/Haswell where OpenBLAS falls back to narrower ones than the CPU runs), VAE_LAB_BLAS_CORE=keep
-  (leave OpenBLAS's own choice).
+  (leave OpenBLAS's own choice), VAE_LAB_BLAS_CACHE=off (check the OpenBLAS kernels in a child process every
+  time instead of reusing the answer kept in ~/.cache/vae-lab/openblas-core.json).
 `;
 
 type Parsed = ReturnType<typeof parseArgs>;

@@ -18,7 +18,12 @@
  * numeric self-check (native-kernels.ts).
  */
 import { spawnSync } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { writeFileAtomic } from "../files/atomic-write";
+import { readFileBounded } from "../files/bounded-read";
 
 export type VectorIsa = "avx512" | "avx2" | "none";
 
@@ -109,12 +114,95 @@ process.stdout.write(JSON.stringify({ core: a.coreName(), error: check(a.sgemm) 
 }
 
 /**
+ * Where the probes' answers are kept between runs, so that a command does not start a child process (about
+ * 0.15 s) to learn what it learnt last time: $XDG_CACHE_HOME/vae-lab/openblas-core.json, else
+ * ~/.cache/vae-lab/openblas-core.json; none with VAE_LAB_BLAS_CACHE=off.
+ */
+export function blasCoreCacheFile(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.VAE_LAB_BLAS_CACHE === "off") return undefined;
+  const cache = env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache");
+  return path.join(cache, "vae-lab", "openblas-core.json");
+}
+
+/** The cache file's bound: a few hundred bytes an entry, at most CACHE_ENTRIES entries. */
+const CACHE_MAX_BYTES = 64 * 1024;
+const CACHE_ENTRIES = 32;
+
+/** Size, time and real path of a file, or "-" where it does not exist. */
+function fileStamp(file: string): string {
+  try {
+    const st = fs.statSync(file);
+    return `${fs.realpathSync(file)}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return "-";
+  }
+}
+
+/**
+ * What a probe's answer depends on, as one key: the CPU (its model and flags), the addon and the OpenBLAS
+ * library the dynamic loader would give it (path, size, time), Node, and the OPENBLAS_CORETYPE the child
+ * runs with. A new CPU, a rebuilt addon, an upgraded OpenBLAS or another Node each make a new key, so a
+ * cached answer is only ever reused for the same setup.
+ */
+export function probeKey(addonPath: string, env: NodeJS.ProcessEnv, cpuinfo: string): string {
+  const cpu = cpuinfo.split("\n").filter((l) => /^(model name|flags)\s*:/.test(l)).slice(0, 2).join("\n");
+  const dirs = [...(env.LD_LIBRARY_PATH ?? "").split(":").filter(Boolean), "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib", "/usr/local/lib"];
+  const blas = dirs.map((d) => fileStamp(path.join(d, "libopenblas.so.0"))).join(",");
+  const parts = [cpu, fileStamp(addonPath), blas, process.execPath, process.version, env.OPENBLAS_CORETYPE ?? ""];
+  return createHash("sha256").update(JSON.stringify(parts)).digest("hex");
+}
+
+type ProbeCache = Record<string, ProbeResult>;
+
+/** The cache's entries; an absent, unreadable, oversized or malformed file counts as empty. */
+function readProbeCache(file: string): ProbeCache {
+  try {
+    const data = JSON.parse(readFileBounded(file, CACHE_MAX_BYTES, "a cache file").toString("utf8")) as { version?: unknown; entries?: unknown };
+    if (data.version !== 1 || typeof data.entries !== "object" || data.entries === null) return {};
+    const entries: ProbeCache = {};
+    for (const [k, v] of Object.entries(data.entries as Record<string, ProbeResult>)) {
+      if (/^[0-9a-f]{64}$/.test(k) && typeof v?.core === "string" && /^[A-Za-z0-9]{1,40}$/.test(v.core) && (typeof v.error === "number" || v.error === null)) entries[k] = { core: v.core, error: v.error };
+    }
+    return entries;
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * `probe`, answered from the cache file when the same setup (probeKey) was probed before. Only answers
+ * (a core and its self-check error) are kept, never a failure to answer, which may not recur (a child
+ * killed by a timeout on a busy machine); a child killed by an instruction the CPU lacks is probed again
+ * each time, as before. The cache is a convenience: when it cannot be read or written, the probe runs.
+ */
+export function cachedProbe(addonPath: string, env: NodeJS.ProcessEnv, probe: (env: NodeJS.ProcessEnv) => ProbeResult, file = blasCoreCacheFile(env), cpuinfo?: string): ProbeResult {
+  if (!file) return probe(env);
+  let key: string;
+  try {
+    key = probeKey(addonPath, env, cpuinfo ?? fs.readFileSync("/proc/cpuinfo", "utf8"));
+  } catch {
+    return probe(env);
+  }
+  const entries = readProbeCache(file);
+  if (entries[key]) return entries[key];
+  const answer = probe(env);
+  if (typeof answer.core !== "string") return answer;
+  const kept = Object.entries({ ...entries, [key]: { core: answer.core, error: answer.error } }).slice(-CACHE_ENTRIES);
+  try {
+    writeFileAtomic(file, JSON.stringify({ version: 1, entries: Object.fromEntries(kept) }) + "\n");
+  } catch {
+    // Not writable (a read-only home, a full disk): the next run probes again.
+  }
+  return answer;
+}
+
+/**
  * Set OPENBLAS_CORETYPE for this process if OpenBLAS would fall back to narrower kernels than the CPU runs.
- * Call before the addon is first loaded. Does nothing where there is no /proc/cpuinfo or no addon, or where
+ * Call before the addon is first loaded. The probes' answers are reused from the cache (cachedProbe). Does nothing where there is no /proc/cpuinfo or no addon, or where
  * the user set OPENBLAS_CORETYPE to a core that passes its check in a child (or set VAE_LAB_BLAS_CORE=keep).
  * `probe` is replaceable for tests.
  */
-export function prepareBlasCore(addonPath: string, probe: (env: NodeJS.ProcessEnv) => ProbeResult = (env) => probeBlasCore(addonPath, env)): BlasCoreChoice {
+export function prepareBlasCore(addonPath: string, probe: (env: NodeJS.ProcessEnv) => ProbeResult = (env) => cachedProbe(addonPath, env, (e) => probeBlasCore(addonPath, e))): BlasCoreChoice {
   const userCore = process.env.OPENBLAS_CORETYPE;
   if (userCore && !fs.existsSync(addonPath)) return { source: "user", note: `OPENBLAS_CORETYPE=${userCore}` };
   if (userCore) {
