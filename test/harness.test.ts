@@ -105,6 +105,45 @@ describe("notebook harness", () => {
     }
   });
 
+  /** A preload that makes a kernel hang before it listens (as the one seen once did): each while `marker` can be made, or always. */
+  function hangingPreload(dir: string, always: boolean): { env: Record<string, string>; marker: string } {
+    const marker = path.join(dir, "hung.pid");
+    const preload = path.join(dir, "hang.js");
+    const make = always ? "" : `require("fs").writeFileSync(${JSON.stringify(marker)}, String(process.pid), { flag: "wx" });`;
+    fs.writeFileSync(preload, `if (process.argv[2] === "kernel") { try { ${make} Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); } catch {} }\n`);
+    return { env: { NODE_OPTIONS: `--require ${preload}` }, marker };
+  }
+
+  it("a kernel that does not answer is stopped after the first limit and one more started, which answers", async () => {
+    const dir = scratchDir("vae-lab-nb-");
+    const { env, marker } = hangingPreload(dir, false);
+    const k = await TslabKernel.start(dir, env, 120, 1);
+    try {
+      const hungPid = Number(fs.readFileSync(marker, "utf8"));
+      expect(() => process.kill(hungPid, 0)).toThrow(/ESRCH/); // the silent kernel is gone
+      const ok = await k.execute('console.log("the second kernel");', 600);
+      expect(ok.outputs[0].text).toBe("the second kernel\n");
+    } finally {
+      await k.shutdown();
+    }
+  });
+
+  it("when the second kernel does not answer either, the error says so for both, and neither is left running", async () => {
+    const dir = scratchDir("vae-lab-nb-");
+    const before = new Set(fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)));
+    await expect(TslabKernel.start(dir, hangingPreload(dir, true).env, 2, 1)).rejects.toThrow(
+      /^tslab kernel did not answer within 1 s \(no answer on the shell channel; process \d+, nothing on stderr\); the kernel started before it did not answer either: tslab kernel did not answer within 1 s/,
+    );
+    const left = fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d) && !before.has(d)).filter((d) => {
+      try {
+        return fs.readlinkSync(`/proc/${d}/cwd`) === dir; // a kernel runs in the folder it was started for
+      } catch {
+        return false;
+      }
+    });
+    expect(left).toEqual([]);
+  });
+
   it("a notebook that is not JSON, or JSON without cells, is refused naming the file, before a kernel starts", async () => {
     const dir = scratchDir("vae-lab-nb-");
     const bad = path.join(dir, "bad.ipynb");
