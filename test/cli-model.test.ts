@@ -181,6 +181,10 @@ describe("export, sample, encode", () => {
     for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
     expect(worst).toBeLessThan(1e-6);
     expect(Math.max(...Array.from(want))).toBeGreaterThan(0.05); // not a trivial output
+    // What the decoder takes and gives, and the image its values make, travel with it.
+    expect(decoder.getUserDefinedMetadata()).toEqual({
+      vaeLab: { part: "decoder", inputDim: 784, latentDim: 3, inputs: ["z [batch, 3]"], outputs: ["pixel means [batch, 784]"], image: { rows: 28, cols: 28, channels: 1, layout: "row-major, channels last" } },
+    });
     decoder.dispose();
     vae.dispose();
     z.dispose();

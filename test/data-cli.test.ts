@@ -173,6 +173,7 @@ describe("train on a folder of one's own images", () => {
     const web = path.join(tmp(), "web");
     expect(run(["export", "--model", path.join(out, "model.json"), "--out", web]).code).toBe(0);
     expect(fs.readFileSync(path.join(web, "decoder", "model.json"), "utf8")).toMatch(/"units":432/);
+    expect(JSON.parse(fs.readFileSync(path.join(web, "decoder", "model.json"), "utf8")).userDefinedMetadata.vaeLab.image).toEqual({ rows: 12, cols: 12, channels: 3, layout: "row-major, channels last" });
     // A model of grey images refuses colour ones, saying how to read them as grey (one trained on colour images
     // read with --grey reads new ones as grey, as it recorded).
     const greyData = tmp();

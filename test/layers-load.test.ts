@@ -11,7 +11,8 @@ import * as tf from "../src/engine/tf";
 import { initBackend } from "../src/engine/backend";
 import { FileError } from "../src/files/file-error";
 import { Vae } from "../src/vae/model";
-import { exportLayersModels } from "../src/vae/layers-export";
+import { exportLayersModels, exportMetadata } from "../src/vae/layers-export";
+import { ConditionalVae } from "../src/vae/conditional";
 import { layersModelFileHandler, loadLayersModelFile } from "../src/vae/layers-load";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-layers-load-"));
@@ -85,6 +86,32 @@ describe("loading an exported model from disk (loadLayersModelFile)", () => {
     expect(maxAbsDiff(logVar, q.logVar)).toBeLessThan(1e-6);
     tf.dispose([x, q.mu, q.logVar, mu, logVar]);
     encoder.dispose();
+  });
+
+  it("each model.json says what its model takes and gives; the image shape and class names where given", async () => {
+    const encoder = await loadLayersModelFile(path.join(exported, "encoder", "model.json"));
+    // exportLayersModels was given no image: none is claimed.
+    expect(encoder.getUserDefinedMetadata()).toEqual({
+      vaeLab: { part: "encoder", inputDim: 784, latentDim: 2, inputs: ["x [batch, 784]: an image's values in [0, 1]"], outputs: ["mu [batch, 2]", "logVar [batch, 2]"] },
+    });
+    encoder.dispose();
+    const cvae = new ConditionalVae({ inputDim: 12, conditionDim: 3, latentDim: 2, hiddenDims: [4], seed: 1 });
+    try {
+      const dir = path.join(tmp, "conditional");
+      await exportLayersModels(cvae, dir, { image: { rows: 2, cols: 2, channels: 3 }, classNames: ["a", "b", "c"] });
+      const decoder = await loadLayersModelFile(path.join(dir, "decoder", "model.json"));
+      expect(decoder.getUserDefinedMetadata()).toEqual({
+        vaeLab: {
+          part: "decoder", inputDim: 12, latentDim: 2, conditionDim: 3, inputs: ["z [batch, 2]", "c [batch, 3]: the one-hot class"], outputs: ["pixel means [batch, 12]"],
+          image: { rows: 2, cols: 2, channels: 3, layout: "row-major, channels last" }, classNames: ["a", "b", "c"],
+        },
+      });
+      decoder.dispose();
+    } finally {
+      cvae.dispose();
+    }
+    // Class names only describe a conditional model's condition.
+    expect((exportMetadata(vae, "decoder", { classNames: ["x"] }).vaeLab as Record<string, unknown>).classNames).toBeUndefined();
   });
 
   it("weights in several shards are read in the manifest's order", async () => {

@@ -22,11 +22,18 @@ export async function exportCommand(argv: string[]): Promise<void> {
   const { loadModel } = deferred.checkpoint();
   const { layersExportFiles } = deferred.layersExport();
   const { lockOutFolder } = deferred.job();
+  const { classNamesOfCheckpoint, imageShapeOfCheckpoint } = deferred.modelOutputs();
   await initBackend(choice);
-  const { model: vae } = loadModel(model);
+  const { model: vae, metadata } = loadModel(model);
   try {
+    // The image shape and class names the checkpoint records go into each model.json (a checkpoint without
+    // them: the grey square its pixel count makes, if it makes one).
+    const pixels = vae.config.inputDim;
+    const square = Number.isInteger(Math.sqrt(pixels));
+    const image = metadata?.image !== undefined || square ? imageShapeOfCheckpoint(model, pixels, metadata) : undefined;
+    const classNames = vae instanceof deferred.conditional().ConditionalVae ? classNamesOfCheckpoint(vae.config.conditionDim, metadata) : undefined;
     await interruptible("exporting", async (checkpoint) => {
-      const files = await layersExportFiles(vae);
+      const files = await layersExportFiles(vae, { image, classNames });
       await checkpoint();
       // The four files replace an earlier export's as one set (files/output-set.ts), under the folder's lock,
       // so an export never repairs away the staging of a train writing into the same folder.

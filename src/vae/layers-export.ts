@@ -103,8 +103,12 @@ function convLayersModels(vae: ConvVae): { encoder: tf.LayersModel; decoder: tf.
   return { encoder, decoder };
 }
 
-/** A Layers model's two files, `model.json` and `weights.bin`, as bytes (nothing written). */
-export async function layersModelFiles(model: tf.LayersModel): Promise<{ "model.json": string; "weights.bin": Uint8Array }> {
+/**
+ * A Layers model's two files, `model.json` and `weights.bin`, as bytes (nothing written). `metadata`, a plain
+ * JSON object, goes into model.json's `userDefinedMetadata`, which `tf.loadLayersModel` hands back as
+ * `model.getUserDefinedMetadata()`.
+ */
+export async function layersModelFiles(model: tf.LayersModel, metadata?: Record<string, unknown>): Promise<{ "model.json": string; "weights.bin": Uint8Array }> {
   let files: { "model.json": string; "weights.bin": Uint8Array } | undefined;
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
@@ -116,6 +120,7 @@ export async function layersModelFiles(model: tf.LayersModel): Promise<{ "model.
         convertedBy: null,
         modelTopology: artifacts.modelTopology,
         weightsManifest: [{ paths: ["weights.bin"], weights: artifacts.weightSpecs }],
+        ...(metadata ? { userDefinedMetadata: metadata } : {}),
       };
       files = { "model.json": JSON.stringify(json), "weights.bin": bytes };
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON", weightDataBytes: bytes.byteLength } };
@@ -129,16 +134,52 @@ export async function saveLayersModel(model: tf.LayersModel, dir: string): Promi
   writeOutputSet(dir, await layersModelFiles(model));
 }
 
+/** What an export can say about the images of its model (what vae-lab train records in a checkpoint). */
+export interface ExportedImages {
+  /** The image shape: rows × cols × channels values per image (1 channel grey, 3 colour). */
+  image?: { rows: number; cols: number; channels: number };
+  /** The classes a conditional model's one-hot condition stands for, in order. */
+  classNames?: string[];
+}
+
+/**
+ * What each exported model.json carries as `userDefinedMetadata.vaeLab` (from `getUserDefinedMetadata()`
+ * after loading): which half it is, its inputs and output, and, where known, the image shape its values
+ * make and a conditional model's class names — what a page needs to draw a decoder's output or build an
+ * encoder's input without the checkpoint.
+ */
+export function exportMetadata(vae: StoredModel, part: "encoder" | "decoder", about: ExportedImages = {}): Record<string, unknown> {
+  const { inputDim, latentDim } = vae.config;
+  const conditionDim = vae instanceof ConditionalVae ? vae.config.conditionDim : undefined;
+  const condition = conditionDim === undefined ? [] : [`c [batch, ${conditionDim}]: the one-hot class`];
+  const io =
+    part === "encoder"
+      ? { inputs: [`x [batch, ${inputDim}]: an image's values in [0, 1]`, ...condition], outputs: [`mu [batch, ${latentDim}]`, `logVar [batch, ${latentDim}]`] }
+      : { inputs: [`z [batch, ${latentDim}]`, ...condition], outputs: [`pixel means [batch, ${inputDim}]`] };
+  return {
+    vaeLab: {
+      part,
+      inputDim,
+      latentDim,
+      ...(conditionDim === undefined ? {} : { conditionDim }),
+      ...io,
+      ...(about.image ? { image: { ...about.image, layout: "row-major, channels last" } } : {}),
+      ...(about.classNames && conditionDim !== undefined ? { classNames: about.classNames } : {}),
+    },
+  };
+}
+
 /**
  * The four files of an export, `encoder/model.json`, `encoder/weights.bin`, `decoder/model.json` and
- * `decoder/weights.bin` (see the top of this file), as bytes: nothing is written.
+ * `decoder/weights.bin` (see the top of this file), as bytes: nothing is written. Each model.json says what
+ * its model takes and gives (exportMetadata), with the image shape and class names of `about` where given.
  */
-export async function layersExportFiles(vae: StoredModel): Promise<Record<string, string | Uint8Array>> {
+export async function layersExportFiles(vae: StoredModel, about: ExportedImages = {}): Promise<Record<string, string | Uint8Array>> {
   const { encoder, decoder } = toLayersModels(vae);
   try {
     const files: Record<string, string | Uint8Array> = {};
     for (const [name, model] of [["encoder", encoder], ["decoder", decoder]] as const) {
-      for (const [file, bytes] of Object.entries(await layersModelFiles(model))) files[`${name}/${file}`] = bytes;
+      for (const [file, bytes] of Object.entries(await layersModelFiles(model, exportMetadata(vae, name, about)))) files[`${name}/${file}`] = bytes;
     }
     return files;
   } finally {
@@ -151,6 +192,6 @@ export async function layersExportFiles(vae: StoredModel): Promise<Record<string
  * Write `dir/encoder/` and `dir/decoder/` as one set: a reader or a kill never finds new weights beside an
  * old model.json, or a new encoder beside an old decoder (files/output-set.ts; the next export repairs a kill).
  */
-export async function exportLayersModels(vae: StoredModel, dir: string): Promise<void> {
-  writeOutputSet(dir, await layersExportFiles(vae));
+export async function exportLayersModels(vae: StoredModel, dir: string, about: ExportedImages = {}): Promise<void> {
+  writeOutputSet(dir, await layersExportFiles(vae, about));
 }
