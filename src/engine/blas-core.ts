@@ -198,9 +198,9 @@ export function cachedProbe(addonPath: string, env: NodeJS.ProcessEnv, probe: (e
 
 /**
  * Set OPENBLAS_CORETYPE for this process if OpenBLAS would fall back to narrower kernels than the CPU runs.
- * Call before the addon is first loaded. The probes' answers are reused from the cache (cachedProbe). Does nothing where there is no /proc/cpuinfo or no addon, or where
+ * Call before the addon is first loaded. Does nothing where there is no /proc/cpuinfo or no addon, or where
  * the user set OPENBLAS_CORETYPE to a core that passes its check in a child (or set VAE_LAB_BLAS_CORE=keep).
- * `probe` is replaceable for tests.
+ * The children's answers are reused from the cache (cachedProbe). `probe` is replaceable for tests.
  */
 export function prepareBlasCore(addonPath: string, probe: (env: NodeJS.ProcessEnv) => ProbeResult = (env) => cachedProbe(addonPath, env, (e) => probeBlasCore(addonPath, e))): BlasCoreChoice {
   const userCore = process.env.OPENBLAS_CORETYPE;
