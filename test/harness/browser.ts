@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { Browser, chromium as pw } from "playwright-core";
+import { Browser, Page, chromium as pw } from "playwright-core";
 import { afterAll, beforeAll } from "vitest";
 import { scratchDir } from "./scratch";
 
@@ -81,6 +81,38 @@ export function tmpDir(): string {
 }
 
 /**
+ * Wait until the page's kernel has answered its kernel_info request; a kernel that has not after two minutes
+ * is stopped and the notebook opened again, once (as a reader would close and reopen it). tslab 1.0.22 can lose its first request for good:
+ * its receive loops start before its sockets finish binding, and a request that lands in between makes
+ * zeromq throw EBUSY inside the loop ("Socket is blocked by a bind or unbind operation", an unhandled
+ * rejection), after which that kernel answers nothing; seen once in a CI run (the server logged "Timeout
+ * waiting for kernel_info reply"). Said on the test's output when it happens.
+ */
+async function kernelAnswers(page: Page, notebook: string): Promise<void> {
+  type K = { info_reply: Record<string, unknown>; restart(): void; is_connected(): boolean };
+  const answered = () => Object.keys((window as unknown as { IPython: { notebook: { kernel: K } } }).IPython.notebook.kernel.info_reply ?? {}).length > 0;
+  try {
+    await page.waitForFunction(answered, undefined, { timeout: 120_000 });
+    return;
+  } catch {
+    console.log(`${notebook}: the kernel gave no kernel_info reply in 120 s; stopping it and opening the notebook again`);
+  }
+  // Stop that kernel (the server's DELETE, which waits for it and then kills it), then open the notebook
+  // again: a new session with a new kernel.
+  await page.evaluate(
+    () =>
+      new Promise<void>((done) => {
+        const k = (window as unknown as { IPython: { notebook: { kernel: K & { kill(cb: () => void): void } } } }).IPython.notebook.kernel;
+        k.kill(() => done());
+        setTimeout(done, 90_000);
+      }),
+  );
+  await page.reload();
+  await page.waitForFunction(() => !!(window as unknown as { IPython?: { notebook?: { kernel?: K } } }).IPython?.notebook?.kernel?.is_connected(), undefined, { timeout: 120_000 });
+  await page.waitForFunction(answered, undefined, { timeout: 120_000 });
+}
+
+/**
  * Open a notebook in a running Jupyter Notebook (6.x) server, run all its cells through the page (as a
  * reader clicking "Run All" would), wait for every code cell to finish, and count its charts.
  * `base` is the server URL with its token, e.g. http://127.0.0.1:8899/?token=abc.
@@ -100,6 +132,7 @@ export async function runInNotebookUI(browser: Browser, base: string, notebook: 
       const ip = (window as unknown as { IPython?: NotebookUI }).IPython;
       return !!ip?.notebook?.kernel?.is_connected();
     }, undefined, { timeout: 120_000 });
+    await kernelAnswers(page, notebook);
     // Never write outputs back into the notebook file.
     await page.evaluate(() => (window as unknown as { IPython: NotebookUI }).IPython.notebook.set_autosave_interval(0));
     await page.evaluate(() => (window as unknown as { IPython: NotebookUI }).IPython.notebook.execute_all_cells());
@@ -156,6 +189,7 @@ export async function rerunSaveReopen(browser: Browser, base: string, notebook: 
     page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
     await page.goto(address);
     await page.waitForFunction(() => !!(window as unknown as { IPython?: NotebookUI }).IPython?.notebook?.kernel?.is_connected(), undefined, { timeout: 120_000 });
+    await kernelAnswers(page, notebook);
     await page.evaluate(() => (window as unknown as { IPython: NotebookUI }).IPython.notebook.set_autosave_interval(0));
     const allDone = () =>
       (window as unknown as { IPython: NotebookUI }).IPython.notebook
