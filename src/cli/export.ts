@@ -22,15 +22,13 @@ export async function exportCommand(argv: string[]): Promise<void> {
   const { loadModel } = deferred.checkpoint();
   const { layersExportFiles } = deferred.layersExport();
   const { lockOutFolder } = deferred.job();
-  const { classNamesOfCheckpoint, imageShapeOfCheckpoint } = deferred.modelOutputs();
+  const { classNamesOfCheckpoint, imageShapeIfKnown } = deferred.modelOutputs();
   await initBackend(choice);
   const { model: vae, metadata } = loadModel(model);
   try {
     // The image shape and class names the checkpoint records go into each model.json (a checkpoint without
     // them: the grey square its pixel count makes, if it makes one).
-    const pixels = vae.config.inputDim;
-    const square = Number.isInteger(Math.sqrt(pixels));
-    const image = metadata?.image !== undefined || square ? imageShapeOfCheckpoint(model, pixels, metadata) : undefined;
+    const image = imageShapeIfKnown(model, vae.config.inputDim, metadata);
     const classNames = vae instanceof deferred.conditional().ConditionalVae ? classNamesOfCheckpoint(vae.config.conditionDim, metadata) : undefined;
     await interruptible("exporting", async (checkpoint) => {
       const files = await layersExportFiles(vae, { image, classNames });

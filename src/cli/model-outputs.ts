@@ -30,6 +30,15 @@ export function imageShapeOfCheckpoint(file: string, pixels: number, metadata?: 
   return { rows: side, cols: side, channels: 1 };
 }
 
+/**
+ * As imageShapeOfCheckpoint, where an image shape is known (recorded, or the grey square the pixel count
+ * makes); undefined instead of an error where the checkpoint records none and the pixels make no square.
+ */
+export function imageShapeIfKnown(file: string, pixels: number, metadata?: Record<string, unknown>): Required<ImageShape> | undefined {
+  if (metadata?.image === undefined && !Number.isInteger(Math.sqrt(pixels))) return undefined;
+  return imageShapeOfCheckpoint(file, pixels, metadata);
+}
+
 /** The data flags of a command (dataFlags in main.ts): a source and how to read it. */
 type DataFlags = Pick<JobConfig, "data" | "dataset" | "size" | "fit" | "grey" | "testFraction" | "labels">;
 

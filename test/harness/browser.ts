@@ -82,14 +82,15 @@ export function tmpDir(): string {
 
 /**
  * Wait until the page's kernel has answered its kernel_info request; a kernel that has not after two minutes
- * is stopped and the notebook opened again, once (as a reader would close and reopen it). tslab 1.0.22 can lose its first request for good:
- * its receive loops start before its sockets finish binding, and a request that lands in between makes
+ * is stopped and the notebook opened again, once (as a reader would close and reopen it). tslab 1.0.22 can
+ * lose its first request for good: its receive loops start before its sockets finish binding, and a request
+ * that lands in between makes
  * zeromq throw EBUSY inside the loop ("Socket is blocked by a bind or unbind operation", an unhandled
  * rejection), after which that kernel answers nothing; seen once in a CI run (the server logged "Timeout
  * waiting for kernel_info reply"). Said on the test's output when it happens.
  */
 async function kernelAnswers(page: Page, notebook: string): Promise<void> {
-  type K = { info_reply: Record<string, unknown>; restart(): void; is_connected(): boolean };
+  type K = { info_reply: Record<string, unknown>; kill(done: () => void): void; is_connected(): boolean };
   const answered = () => Object.keys((window as unknown as { IPython: { notebook: { kernel: K } } }).IPython.notebook.kernel.info_reply ?? {}).length > 0;
   try {
     await page.waitForFunction(answered, undefined, { timeout: 120_000 });
@@ -102,7 +103,7 @@ async function kernelAnswers(page: Page, notebook: string): Promise<void> {
   await page.evaluate(
     () =>
       new Promise<void>((done) => {
-        const k = (window as unknown as { IPython: { notebook: { kernel: K & { kill(cb: () => void): void } } } }).IPython.notebook.kernel;
+        const k = (window as unknown as { IPython: { notebook: { kernel: K } } }).IPython.notebook.kernel;
         k.kill(() => done());
         setTimeout(done, 90_000);
       }),
