@@ -144,6 +144,73 @@ describe("notebook harness", () => {
     expect(left).toEqual([]);
   });
 
+  /**
+   * A preload that imitates zeromq finishing the bind of a Router (the shell, control and stdin sockets) late:
+   * the socket listens and takes in messages at once, but its bind() settles only after `ms`, and until then
+   * send and receive on it throw as zeromq's do on a socket whose bind is in progress. That is the moment in
+   * which tslab 1.0.22 was seen to lose its shell loop (the kernel ran on and never answered).
+   */
+  function lateBindPreload(dir: string, ms: number): Record<string, string> {
+    const preload = path.join(dir, "late-bind.js");
+    fs.writeFileSync(
+      preload,
+      `const zmq = require(${JSON.stringify(require.resolve("zeromq"))});
+const busy = new WeakSet();
+const bind = zmq.Router.prototype.bind;
+// defineProperty: the native methods are read-only, and plain assignment would be ignored.
+Object.defineProperty(zmq.Router.prototype, "bind", { value(address) {
+  busy.add(this);
+  return bind.call(this, address).then(() => new Promise((r) => setTimeout(r, ${ms}))).finally(() => busy.delete(this));
+} });
+for (const m of ["send", "receive"]) {
+  const real = zmq.Router.prototype[m];
+  Object.defineProperty(zmq.Router.prototype, m, { value(...args) {
+    if (busy.has(this)) throw Object.assign(new Error("Socket is blocked by a bind or unbind operation"), { code: "EBUSY" });
+    return real.apply(this, args);
+  } });
+}
+`,
+    );
+    return { NODE_OPTIONS: `--require ${preload}` };
+  }
+
+  it("a kernel whose sockets finish binding after the first request arrived answers it (tslab started alone never does)", async () => {
+    const dir = scratchDir("vae-lab-nb-");
+    const env = lateBindPreload(dir, 1500);
+    class TslabAlone extends TslabKernel {
+      protected kernelCommand(connectionFile: string): string[] {
+        return [require.resolve("tslab/bin/tslab"), "kernel", "--config-path", connectionFile];
+      }
+    }
+    // The failure being guarded against: tslab's own start-up, the request in the moment, no answer ever.
+    await expect(TslabAlone.start(dir, env, 4, 4)).rejects.toThrow(/did not answer within 4 s \(no answer on the shell channel; .*Socket is blocked by a bind or unbind operation/s);
+    const k = await TslabKernel.start(dir, env, 60, 60);
+    try {
+      const ok = await k.execute('console.log("bound, then read");', 600);
+      expect(ok.outputs[0].text).toBe("bound, then read\n");
+    } finally {
+      await k.shutdown();
+    }
+  });
+
+  it("the kernel launcher takes Jupyter's command line, hands any other to tslab, and patches only the tslab it knows", async () => {
+    const { kernelArguments, bindBeforeReading } = await import("../src/notebook/kernel");
+    expect(kernelArguments(["kernel", "--config-path", "/c.json"])).toEqual({ configPath: "/c.json", jsKernel: false });
+    expect(kernelArguments(["kernel", "--config-path=/c.json", "--js"])).toEqual({ configPath: "/c.json", jsKernel: true });
+    expect(kernelArguments(["install", "--python", "python3"])).toBeUndefined();
+    expect(kernelArguments(["kernel"])).toBeUndefined();
+    expect(kernelArguments(["kernel", "--config-path", "/c.json", "--other"])).toBeUndefined();
+    class Foreign {
+      init() {}
+    }
+    const before = Foreign.prototype.init;
+    expect(bindBeforeReading(Foreign as never)).toBe(false);
+    expect(Foreign.prototype.init).toBe(before);
+    const { execFileSync } = await import("child_process");
+    const launcher = path.join(__dirname, "..", "dist", "notebook", "kernel.js");
+    expect(execFileSync(launcher, ["--version"], { encoding: "utf8" }).trim()).toMatch(/^tslab \d+\.\d+\.\d+$/);
+  });
+
   it("a notebook that is not JSON, or JSON without cells, is refused naming the file, before a kernel starts", async () => {
     const dir = scratchDir("vae-lab-nb-");
     const bad = path.join(dir, "bad.ipynb");

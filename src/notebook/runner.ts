@@ -1,8 +1,8 @@
 /**
- * Running notebooks through the tslab kernel with nothing but Node: a minimal Jupyter client that
- * starts `tslab kernel` with a connection file, speaks the Jupyter wire protocol over ZeroMQ (the
- * `zeromq` package tslab itself uses), and executes code cells one after another, collecting their outputs
- * the way nbclient would. Python and Jupyter are not needed.
+ * Running notebooks through the tslab kernel with nothing but Node: a minimal Jupyter client that starts the
+ * kernel (notebook/kernel.ts: tslab's, bound before it reads) with a connection file, speaks the Jupyter wire
+ * protocol over ZeroMQ (the `zeromq` package tslab itself uses), and executes code cells one after another,
+ * collecting their outputs the way nbclient would. Python and Jupyter are not needed.
  */
 import { spawn, ChildProcess } from "child_process";
 import * as crypto from "crypto";
@@ -78,9 +78,11 @@ const KERNEL_START_LIMIT_SECONDS = 600;
 
 /**
  * A kernel that has not answered after this long is stopped and one more is started, on fresh ports, with
- * what is left of KERNEL_START_LIMIT_SECONDS. Seen once in a full test run on a busy 2-core machine: a kernel
- * that never answered (no reply on the shell channel, nothing on stderr, still running) where every other of
- * the run's kernels answered in seconds. Two minutes is still far above the slowest start-up measured.
+ * what is left of KERNEL_START_LIMIT_SECONDS. Seen in full test runs on a busy 2-core machine: a kernel that
+ * never answered (no reply on the shell channel, still running) where every other of the run's kernels
+ * answered in seconds. That was tslab losing a request that came while its sockets were still binding, which
+ * notebook/kernel.ts now prevents; this stays for a kernel silent for any other reason. Two minutes is still
+ * far above the slowest start-up measured.
  */
 const KERNEL_RETRY_AFTER_SECONDS = 120;
 const CELL_LIMIT_SECONDS = 3600;
@@ -129,7 +131,7 @@ export class TslabKernel {
   idleGraceSeconds = IDLE_AFTER_REPLY_SECONDS;
 
   /**
-   * Start `tslab kernel` in `cwd` (the notebook's folder) with extra environment variables. The ports are
+   * Start the tslab kernel in `cwd` (the notebook's folder) with extra environment variables. The ports are
    * chosen free, then handed to the kernel, which binds them a moment later; another process (a kernel
    * starting beside it, any outgoing connection) can take one in between. tslab then stays up without
    * listening instead of exiting, so a kernel that says a port is in use is stopped and a new one started
@@ -162,6 +164,15 @@ export class TslabKernel {
     }
   }
 
+  /**
+   * Node's arguments that start the kernel: notebook/kernel.ts, tslab's kernel started so that it listens on
+   * every socket before it reads any (the same path from src/notebook and dist/notebook; the built one runs).
+   * Tests override it.
+   */
+  protected kernelCommand(connectionFile: string): string[] {
+    return [path.join(__dirname, "..", "..", "dist", "notebook", "kernel.js"), "kernel", "--config-path", connectionFile];
+  }
+
   /** The five ports the kernel is told to listen on (free when chosen). Tests override it. */
   protected async choosePorts(): Promise<KernelPorts> {
     const ports = { shell_port: 0, iopub_port: 0, stdin_port: 0, control_port: 0, hb_port: 0 };
@@ -174,8 +185,7 @@ export class TslabKernel {
     const conn = { ...ports, ip: "127.0.0.1", transport: "tcp", signature_scheme: "hmac-sha256", key: this.key };
     const connFile = path.join(this.dir, "connection.json");
     fs.writeFileSync(connFile, JSON.stringify(conn));
-    const bin = require.resolve("tslab/bin/tslab");
-    this.proc = spawn(process.execPath, [bin, "kernel", "--config-path", connFile], {
+    this.proc = spawn(process.execPath, this.kernelCommand(connFile), {
       cwd,
       env: { ...process.env, ...env },
       stdio: ["ignore", "ignore", "pipe"],

@@ -82,12 +82,13 @@ export function tmpDir(): string {
 
 /**
  * Wait until the page's kernel has answered its kernel_info request; a kernel that has not after two minutes
- * is stopped and the notebook opened again, once (as a reader would close and reopen it). tslab 1.0.22 can
- * lose its first request for good: its receive loops start before its sockets finish binding, and a request
- * that lands in between makes
- * zeromq throw EBUSY inside the loop ("Socket is blocked by a bind or unbind operation", an unhandled
- * rejection), after which that kernel answers nothing; seen once in a CI run (the server logged "Timeout
- * waiting for kernel_info reply"). Said on the test's output when it happens.
+ * is stopped and the notebook opened again, once (as a reader would close and reopen it). tslab 1.0.22 alone
+ * can lose its first request for good: its receive loops start before its sockets finish binding, and a
+ * request that lands in between makes zeromq throw EBUSY inside the loop ("Socket is blocked by a bind or
+ * unbind operation"), after which that kernel answers nothing; seen once in a CI run (the server logged
+ * "Timeout waiting for kernel_info reply"). The kernel registered for these tests, src/notebook/kernel.ts,
+ * binds before it reads; this stays as the reader's remedy for a kernel silent for any other reason. Said on
+ * the test's output when it happens.
  */
 async function kernelAnswers(page: Page, notebook: string): Promise<void> {
   type K = { info_reply: Record<string, unknown>; kill(done: () => void): void; is_connected(): boolean };

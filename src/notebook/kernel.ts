@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+/**
+ * The TypeScript kernel the notebooks run in: tslab's, started so that it listens on all its sockets before it
+ * reads a request from any of them.
+ *
+ * tslab 1.0.22 (`ZmqServer.init`) starts its receive loops first and then binds its five ZeroMQ sockets side by
+ * side. zeromq 6 marks a socket busy from the moment `bind()` is called until the bind's completion reaches
+ * the main thread, and a socket asked to send or receive meanwhile throws EBUSY ("Socket is blocked by a bind
+ * or unbind operation"). But the socket listens, and takes in messages, a moment before that completion
+ * arrives; every Jupyter client sends its first request as soon as it can connect (nbclient, JupyterLab,
+ * vae-lab's own runner). A request that lands in that moment makes the shell loop throw and end: the kernel
+ * keeps running and never answers again (seen in test runs on a loaded two-core machine; Jupyter reports a
+ * dead or unresponsive kernel). Here `init` binds the five sockets, waits for all of them, and only then
+ * starts the loops; the rest of tslab is used as it is.
+ *
+ * Registered with Jupyter as the "TypeScript" kernel:
+ *
+ *   npx tslab install --python PY --binary "$PWD/dist/notebook/kernel.js"
+ *
+ * It takes tslab's kernel command line (`kernel --config-path FILE [--js]`); any other command goes to tslab.
+ */
+import * as fs from "fs";
+
+/** The connection file Jupyter writes (five ports, an address and a key) is a few hundred bytes. */
+const CONNECTION_FILE_LIMIT = 64 * 1024;
+
+interface ZmqSocket extends AsyncIterable<Buffer[]> {
+  send(message: unknown): Promise<void>;
+}
+
+/** The parts of tslab's ZmqServer this launcher relies on (tslab/dist/jupyter.js, 1.0.x). */
+interface TslabServer {
+  configPath: string;
+  connInfo: Record<string, unknown>;
+  iopub: ZmqSocket;
+  shell: ZmqSocket;
+  control: ZmqSocket;
+  stdin: ZmqSocket;
+  hb: ZmqSocket;
+  bindSocket(socket: ZmqSocket, port: unknown): Promise<void>;
+  handleShellMessage(socket: ZmqSocket, ...parts: Buffer[]): Promise<void>;
+}
+
+/** Hand every message a socket receives to `handle`, without waiting for it (as tslab does). */
+async function serve(socket: ZmqSocket, handle: (parts: Buffer[]) => unknown): Promise<void> {
+  for await (const parts of socket) void handle(parts);
+}
+
+/** Read the connection file, refusing one far larger than any Jupyter writes. */
+function readConnectionFile(file: string): Record<string, unknown> {
+  const size = fs.statSync(file).size;
+  if (size > CONNECTION_FILE_LIMIT) throw new Error(`${file}: ${size} bytes is not a Jupyter connection file`);
+  return JSON.parse(fs.readFileSync(file, "utf-8"));
+}
+
+/**
+ * Give tslab's ZmqServer the start-up described above: bind, then read. Returns false, changing nothing, when
+ * the class is not the shape this was written for (another tslab version).
+ */
+export function bindBeforeReading(ZmqServer: { prototype: Partial<TslabServer> & { init?: unknown } }): boolean {
+  const p = ZmqServer.prototype;
+  if (typeof p.init !== "function" || typeof p.bindSocket !== "function" || typeof p.handleShellMessage !== "function") return false;
+  p.init = async function init(this: TslabServer): Promise<void> {
+    const info = readConnectionFile(this.configPath);
+    this.connInfo = info;
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const zmq = require("zeromq");
+    this.iopub = new zmq.Publisher();
+    this.shell = new zmq.Router();
+    this.control = new zmq.Router();
+    this.stdin = new zmq.Router();
+    this.hb = new zmq.Reply();
+    await Promise.all([
+      this.bindSocket(this.iopub, info.iopub_port),
+      this.bindSocket(this.shell, info.shell_port),
+      this.bindSocket(this.control, info.control_port),
+      this.bindSocket(this.stdin, info.stdin_port),
+      this.bindSocket(this.hb, info.hb_port),
+    ]);
+    void serve(this.shell, (parts) => this.handleShellMessage(this.shell, ...parts));
+    void serve(this.control, (parts) => this.handleShellMessage(this.control, ...parts));
+    void serve(this.hb, (parts) => this.hb.send(parts));
+  };
+  return true;
+}
+
+/** `kernel --config-path FILE [--js]`, as Jupyter starts it; undefined for any other command line. */
+export function kernelArguments(args: string[]): { configPath: string; jsKernel: boolean } | undefined {
+  if (args[0] !== "kernel") return undefined;
+  let configPath: string | undefined;
+  let jsKernel = false;
+  for (let i = 1; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--js") jsKernel = true;
+    else if (a === "--config-path" && i + 1 < args.length) configPath = args[++i];
+    else if (a.startsWith("--config-path=")) configPath = a.slice("--config-path=".length);
+    else return undefined;
+  }
+  return configPath === undefined ? undefined : { configPath, jsKernel };
+}
+
+function main(): void {
+  let tslab: { main(): void; startKernel(o: { configPath: string; enableFindLocal: boolean; jsKernel: boolean; globalVersion: string }): void };
+  let jupyter: { ZmqServer: { prototype: Partial<TslabServer> } };
+  try {
+    tslab = require("tslab/dist/main");
+    jupyter = require("tslab/dist/jupyter");
+  } catch {
+    process.stderr.write("vae-lab kernel: tslab is not installed here (it comes with the repository: npm install in a clone)\n");
+    process.exit(1);
+  }
+  const kernel = kernelArguments(process.argv.slice(2));
+  if (!kernel) {
+    tslab.main(); // install, --help, --version: tslab's own
+    return;
+  }
+  if (!bindBeforeReading(jupyter.ZmqServer)) {
+    process.stderr.write("vae-lab kernel: this tslab's ZmqServer is not the one this launcher knows; starting it unchanged\n");
+  }
+  // This tslab, the one patched above: not another found from the notebook's folder (tslab's default).
+  tslab.startKernel({ ...kernel, enableFindLocal: false, globalVersion: "" });
+}
+
+if (require.main === module) main();
