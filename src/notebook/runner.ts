@@ -156,6 +156,7 @@ export class TslabKernel {
         if (e instanceof PortTakenError && attempt < PORT_ATTEMPTS) continue;
         if (e instanceof StartTimeoutError && silent === undefined && limit < left) {
           silent = e.message;
+          process.stderr.write(`vae-lab: ${e.message.split(" (")[0]}; stopped it, starting one more\n`);
           continue;
         }
         if (silent !== undefined && e instanceof Error) throw new Error(`${e.message}; the kernel started before it did not answer either: ${silent}`);
