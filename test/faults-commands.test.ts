@@ -266,6 +266,21 @@ describe("13. no silent non-numbers; metadata describe the data", () => {
     expect([s.rows, s.cols, s.images[0].length]).toEqual([6, 15, 90]);
   });
 
+  it("sample bounds the values it writes, not only the images: --n 10000 of 64×64 colour images is refused in one line naming the most", async () => {
+    await initBackend("cpu");
+    const vae = new Vae({ inputDim: 64 * 64 * 3, hiddenDims: [2], latentDim: 2, seed: 1 });
+    const file = path.join(tmp(), "colour64.json");
+    saveVae(vae, file, { image: { rows: 64, cols: 64, channels: 3 } });
+    vae.dispose();
+    const out = path.join(tmp(), "s.json");
+    const r = run(["sample", "--model", file, "--n", "10000", "--out", out]);
+    expect(r.code).toBe(2);
+    expect(r.lines).toEqual(["vae-lab: --n: 10000 64×64 colour images (12288 values each) are 122880000 values, more than the 16777216 sample writes at once; give --n 1365 or less for this model (see vae-lab --help)"]);
+    expect(fs.existsSync(out)).toBe(false);
+    expect(run(["sample", "--model", file, "--n", "1365", "--out", out]).code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(out, "utf8")).images).toHaveLength(1365);
+  });
+
   it("a checkpoint of non-square images without a recorded shape: one line saying so", async () => {
     await initBackend("cpu");
     const vae = new Vae({ inputDim: 3000, hiddenDims: [4], latentDim: 2, seed: 1 });

@@ -22,7 +22,7 @@ The output format follows the extension of --out:
 
 Options:
   --model FILE           checkpoint to read (required)
-  --n N                  number of samples [16]
+  --n N                  number of samples [16]; at most 10000, and at most 16777216 pixel values in all
   --seed S               seed of the draws (same seed, same samples) [1]
   --label L              conditional models only: the class to draw, by name or index (e.g. 7) [every class]
   --out FILE             .html or .json [samples.html]

@@ -43,6 +43,14 @@ export function checkTrainLimits(c: JobConfig): void {
   }
 }
 
+/**
+ * The most pixel values `vae-lab sample` writes in one go (2²⁴: 10 000 MNIST images are 7.8 million). --n
+ * bounds the images; this bounds their size too, since a model of 64×64 colour images has 16 times MNIST's
+ * values per image: as JSON that many numbers are about 150 MB of text, well inside the largest string
+ * Node can build, and the picture grid's PNG is smaller still.
+ */
+export const MAX_SAMPLE_VALUES = 1 << 24;
+
 /** The most floats one weight matrix or one activation may hold (2²⁶, 256 MiB): far inside the wasm heap. */
 export const MAX_TENSOR_FLOATS = 1 << 26;
 

@@ -5,7 +5,8 @@
 import { writeFileAtomic } from "../files/atomic-write";
 import { backendFlag, intFlag, parse, UsageError } from "./main";
 import { checkOutFile } from "./out-guard";
-import { FLAG_MAX } from "./flag-limits";
+import { imageKindText } from "../data/image-shape";
+import { FLAG_MAX, MAX_SAMPLE_VALUES } from "./flag-limits";
 import { interruptible } from "./signals";
 import { plural } from "./plural";
 import { deferred } from "./deferred-modules";
@@ -41,6 +42,12 @@ export async function sampleCommand(argv: string[]): Promise<void> {
     const classes = vae instanceof ConditionalVae ? (label === undefined ? names.map((_, k) => k) : [classIndexOfLabel(label, names, model)]) : [];
     // --n's bound holds for the images written: n under each of the classes.
     if (n * classes.length > FLAG_MAX.n) throw new UsageError(`--n: ${n} draws under each of the ${classes.length} classes make ${n * classes.length} images, more than the ${FLAG_MAX.n} sample writes; give a smaller --n, or --label for one class`);
+    // And for their size: n images of this model's values each.
+    const images = n * Math.max(classes.length, 1);
+    if (images * vae.config.inputDim > MAX_SAMPLE_VALUES) {
+      const most = Math.floor(MAX_SAMPLE_VALUES / vae.config.inputDim / Math.max(classes.length, 1));
+      throw new UsageError(`--n: ${images} ${imageKindText(shape)} are ${images * vae.config.inputDim} values, more than the ${MAX_SAMPLE_VALUES} sample writes at once; give --n ${most} or less for this model`);
+    }
     if (classes.length === 1) what += ` of class ${names[classes[0]]}`;
     if (classes.length > 1) what += ` of each of ${plural(classes.length, "class", "classes")}`;
     await interruptible("sampling", async (checkpoint) => {
