@@ -145,10 +145,10 @@ describe("notebook harness", () => {
   });
 
   /**
-   * A preload that imitates zeromq finishing the bind of a Router (the shell, control and stdin sockets) late:
-   * the socket listens and takes in messages at once, but its bind() settles only after `ms`, and until then
-   * send and receive on it throw as zeromq's do on a socket whose bind is in progress. That is the moment in
-   * which tslab 1.0.22 was seen to lose its shell loop (the kernel ran on and never answered).
+   * A preload that imitates zeromq finishing the binds of the kernel's sockets late: each socket listens and
+   * takes in messages at once, but its bind() settles only after `ms`, and until then send and receive on it
+   * throw as zeromq's do on a socket whose bind is in progress. That is the moment in which tslab 1.0.22 was
+   * seen to lose its shell loop (the kernel ran on and never answered).
    */
   function lateBindPreload(dir: string, ms: number): Record<string, string> {
     const preload = path.join(dir, "late-bind.js");
@@ -156,18 +156,20 @@ describe("notebook harness", () => {
       preload,
       `const zmq = require(${JSON.stringify(require.resolve("zeromq"))});
 const busy = new WeakSet();
-const bind = zmq.Router.prototype.bind;
-// defineProperty: the native methods are read-only, and plain assignment would be ignored.
-Object.defineProperty(zmq.Router.prototype, "bind", { value(address) {
-  busy.add(this);
-  return bind.call(this, address).then(() => new Promise((r) => setTimeout(r, ${ms}))).finally(() => busy.delete(this));
-} });
-for (const m of ["send", "receive"]) {
-  const real = zmq.Router.prototype[m];
-  Object.defineProperty(zmq.Router.prototype, m, { value(...args) {
-    if (busy.has(this)) throw Object.assign(new Error("Socket is blocked by a bind or unbind operation"), { code: "EBUSY" });
-    return real.apply(this, args);
+// The kernel's socket types. defineProperty on each: Socket's native methods can be neither assigned nor redefined.
+for (const type of [zmq.Router, zmq.Publisher, zmq.Reply]) {
+  const bind = type.prototype.bind;
+  Object.defineProperty(type.prototype, "bind", { value(address) {
+    busy.add(this);
+    return bind.call(this, address).then(() => new Promise((r) => setTimeout(r, ${ms}))).finally(() => busy.delete(this));
   } });
+  for (const m of ["send", "receive"]) {
+    const real = type.prototype[m];
+    Object.defineProperty(type.prototype, m, { value(...args) {
+      if (busy.has(this)) throw Object.assign(new Error("Socket is blocked by a bind or unbind operation"), { code: "EBUSY" });
+      return real.apply(this, args);
+    } });
+  }
 }
 `,
     );
@@ -194,6 +196,30 @@ for (const m of ["send", "receive"]) {
       expect(ok.outputs[0].text).toBe("bound, then read\n");
     } finally {
       await k.shutdown();
+    }
+  });
+
+  it("the kernel launcher exits with one line when a port is taken, so that Jupyter starts another", async () => {
+    const holder = net.createServer().listen(0, "127.0.0.1");
+    await new Promise((r) => holder.once("listening", r));
+    try {
+      const dir = scratchDir("vae-lab-nb-");
+      const free = await Promise.all([0, 1, 2, 3].map(() => new Promise<number>((r) => {
+        const s = net.createServer().listen(0, "127.0.0.1", () => {
+          const p = (s.address() as net.AddressInfo).port;
+          s.close(() => r(p));
+        });
+      })));
+      const conn = path.join(dir, "connection.json");
+      const taken = (holder.address() as net.AddressInfo).port;
+      fs.writeFileSync(conn, JSON.stringify({ shell_port: free[0], iopub_port: free[1], stdin_port: taken, control_port: free[2], hb_port: free[3], ip: "127.0.0.1", transport: "tcp", signature_scheme: "hmac-sha256", key: "k" }));
+      const { spawnSync } = await import("child_process");
+      const launcher = path.join(__dirname, "..", "dist", "notebook", "kernel.js");
+      const r = spawnSync(process.execPath, [launcher, "kernel", "--config-path", conn], { cwd: dir, encoding: "utf8", timeout: 60_000 });
+      expect(r.status).toBe(1);
+      expect(r.stderr.trim()).toMatch(/^vae-lab kernel: could not listen: .*Address already in use/);
+    } finally {
+      holder.close();
     }
   });
 

@@ -43,10 +43,12 @@ export async function sampleCommand(argv: string[]): Promise<void> {
     // --n's bound holds for the images written: n under each of the classes.
     if (n * classes.length > FLAG_MAX.n) throw new UsageError(`--n: ${n} draws under each of the ${classes.length} classes make ${n * classes.length} images, more than the ${FLAG_MAX.n} sample writes; give a smaller --n, or --label for one class`);
     // And for their size: n images of this model's values each.
-    const images = n * Math.max(classes.length, 1);
+    const perDraw = Math.max(classes.length, 1);
+    const images = n * perDraw;
     if (images * vae.config.inputDim > MAX_SAMPLE_VALUES) {
-      const most = Math.floor(MAX_SAMPLE_VALUES / vae.config.inputDim / Math.max(classes.length, 1));
-      throw new UsageError(`--n: ${images} ${imageKindText(shape)} are ${images * vae.config.inputDim} values, more than the ${MAX_SAMPLE_VALUES} sample writes at once; give --n ${most} or less for this model`);
+      const most = Math.floor(MAX_SAMPLE_VALUES / vae.config.inputDim / perDraw);
+      const advice = [most >= 1 ? `give --n ${most} or less for this model` : "", classes.length > 1 ? "--label for one class" : ""].filter(Boolean).join(", or ");
+      throw new UsageError(`--n: ${images} ${imageKindText(shape)} are ${images * vae.config.inputDim} values, more than the ${MAX_SAMPLE_VALUES} sample writes at once${advice ? `; ${advice}` : ""}`);
     }
     if (classes.length === 1) what += ` of class ${names[classes[0]]}`;
     if (classes.length > 1) what += ` of each of ${plural(classes.length, "class", "classes")}`;

@@ -13,13 +13,19 @@
  * dead or unresponsive kernel). Here `init` binds the five sockets, waits for all of them, and only then
  * starts the loops; the rest of tslab is used as it is.
  *
- * Registered with Jupyter as the "TypeScript" kernel:
+ * A kernel that cannot listen (a port taken since Jupyter chose it), or whose shell, control or heartbeat loop
+ * fails, exits with one line on stderr, so that Jupyter restarts it rather than waiting on a deaf one.
+ *
+ * Registered with Jupyter as the "TypeScript" (and "JavaScript") kernel:
  *
  *   npx tslab install --python PY --binary "$PWD/dist/notebook/kernel.js"
+ *   node dist/notebook/kernel.js install --python PY                      (the same)
  *
  * It takes tslab's kernel command line (`kernel --config-path FILE [--js]`); any other command goes to tslab.
+ * It always runs the tslab beside it, not one installed in the notebook's own folder (tslab's default).
  */
 import * as fs from "fs";
+import { createRequire } from "module";
 
 /** The connection file Jupyter writes (five ports, an address and a key) is a few hundred bytes. */
 const CONNECTION_FILE_LIMIT = 64 * 1024;
@@ -41,9 +47,23 @@ interface TslabServer {
   handleShellMessage(socket: ZmqSocket, ...parts: Buffer[]): Promise<void>;
 }
 
-/** Hand every message a socket receives to `handle`, without waiting for it (as tslab does). */
-async function serve(socket: ZmqSocket, handle: (parts: Buffer[]) => unknown): Promise<void> {
-  for await (const parts of socket) void handle(parts);
+/** End the kernel with one line on stderr: Jupyter sees a dead kernel, which it restarts, not a deaf one. */
+function fail(what: string, e: unknown): never {
+  process.stderr.write(`vae-lab kernel: ${what}: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+}
+
+/**
+ * Hand every message a socket receives to `handle`, without waiting for it (as tslab does). The loop ends
+ * quietly when the socket is closed (shutdown); any other error would leave the channel unread, so it ends
+ * the kernel instead.
+ */
+async function serve(name: string, socket: ZmqSocket, handle: (parts: Buffer[]) => unknown): Promise<void> {
+  try {
+    for await (const parts of socket) void handle(parts);
+  } catch (e) {
+    fail(`the ${name} channel stopped`, e);
+  }
 }
 
 /** Read the connection file, refusing one far larger than any Jupyter writes. */
@@ -63,23 +83,28 @@ export function bindBeforeReading(ZmqServer: { prototype: Partial<TslabServer> &
   p.init = async function init(this: TslabServer): Promise<void> {
     const info = readConnectionFile(this.configPath);
     this.connInfo = info;
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const zmq = require("zeromq");
+    // The zeromq tslab itself would load (from tslab's folder, not this file's).
+    const zmq = createRequire(require.resolve("tslab/dist/jupyter"))("zeromq");
     this.iopub = new zmq.Publisher();
     this.shell = new zmq.Router();
     this.control = new zmq.Router();
     this.stdin = new zmq.Router();
     this.hb = new zmq.Reply();
-    await Promise.all([
-      this.bindSocket(this.iopub, info.iopub_port),
-      this.bindSocket(this.shell, info.shell_port),
-      this.bindSocket(this.control, info.control_port),
-      this.bindSocket(this.stdin, info.stdin_port),
-      this.bindSocket(this.hb, info.hb_port),
-    ]);
-    void serve(this.shell, (parts) => this.handleShellMessage(this.shell, ...parts));
-    void serve(this.control, (parts) => this.handleShellMessage(this.control, ...parts));
-    void serve(this.hb, (parts) => this.hb.send(parts));
+    try {
+      await Promise.all([
+        this.bindSocket(this.iopub, info.iopub_port),
+        this.bindSocket(this.shell, info.shell_port),
+        this.bindSocket(this.control, info.control_port),
+        this.bindSocket(this.stdin, info.stdin_port),
+        this.bindSocket(this.hb, info.hb_port),
+      ]);
+    } catch (e) {
+      // A port taken since it was chosen (EADDRINUSE): exit, and Jupyter starts a kernel on fresh ports.
+      fail("could not listen", e);
+    }
+    void serve("shell", this.shell, (parts) => this.handleShellMessage(this.shell, ...parts));
+    void serve("control", this.control, (parts) => this.handleShellMessage(this.control, ...parts));
+    void serve("heartbeat", this.hb, (parts) => this.hb.send(parts));
   };
   return true;
 }
@@ -109,9 +134,12 @@ function main(): void {
     process.stderr.write("vae-lab kernel: tslab is not installed here (it comes with the repository: npm install in a clone)\n");
     process.exit(1);
   }
-  const kernel = kernelArguments(process.argv.slice(2));
+  const args = process.argv.slice(2);
+  const kernel = kernelArguments(args);
   if (!kernel) {
-    tslab.main(); // install, --help, --version: tslab's own
+    // install, --help, --version: tslab's own, except that `install` registers this launcher unless told otherwise.
+    if (args[0] === "install" && !args.some((a) => a === "--binary" || a.startsWith("--binary="))) process.argv.push("--binary", __filename);
+    tslab.main();
     return;
   }
   if (!bindBeforeReading(jupyter.ZmqServer)) {

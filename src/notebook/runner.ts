@@ -125,6 +125,7 @@ export class TslabKernel {
   private replies = new Map<string, (m: Message) => void>();
   private dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-kernel-"));
   private exited = false;
+  private stderrEnded = false;
   /** Set when a cell ran past its limit: the kernel is busy and cannot answer a shutdown request. */
   private hung = false;
   /** Seconds to wait for the "idle" message once the reply is in (IDLE_AFTER_REPLY_SECONDS; tests lower it). */
@@ -192,6 +193,7 @@ export class TslabKernel {
       stdio: ["ignore", "ignore", "pipe"],
     });
     this.proc.stderr?.on("data", (d) => (this.stderr += d.toString()));
+    this.proc.stderr?.on("end", () => (this.stderrEnded = true));
     this.proc.on("exit", () => (this.exited = true));
 
     this.shell.connect(`tcp://127.0.0.1:${ports.shell_port}`);
@@ -207,6 +209,7 @@ export class TslabKernel {
     const deadline = Date.now() + startupSeconds * 1000;
     let shellUp = false;
     let iopubUp = false;
+    let exitSeen: number | undefined;
     const ours = new Set<string>();
     const ask = async () => {
       const id = await this.send("kernel_info_request", {});
@@ -217,10 +220,14 @@ export class TslabKernel {
     try {
       await ask();
       for (let waited = 0; !(shellUp && iopubUp); ) {
-        if (this.exited) throw new Error(`tslab kernel exited during start-up: ${this.stderr.trim()}`);
+        // A taken port first: the kernel says so and exits (notebook/kernel.ts), or stays up deaf (tslab alone).
         if (/EADDRINUSE|Address already in use/.test(this.stderr)) {
           this.hung = true; // it cannot answer a shutdown request on a socket it never bound: stop it at once
           throw new PortTakenError(`tslab kernel could not listen: ${this.stderr.trim()}`);
+        }
+        // Exited: once its last words are read (they may arrive after the exit), or a second later.
+        if (this.exited && (this.stderrEnded || (exitSeen ??= Date.now()) < Date.now() - 1000)) {
+          throw new Error(`tslab kernel exited during start-up: ${this.stderr.trim()}`);
         }
         if (Date.now() > deadline) {
           // Say how far it got (no shell reply, or a reply but no broadcast on iopub) and what it wrote.
