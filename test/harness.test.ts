@@ -218,6 +218,11 @@ for (const type of [zmq.Router, zmq.Publisher, zmq.Reply]) {
       const r = spawnSync(process.execPath, [launcher, "kernel", "--config-path", conn], { cwd: dir, encoding: "utf8", timeout: 60_000 });
       expect(r.status).toBe(1);
       expect(r.stderr.trim()).toMatch(/^vae-lab kernel: could not listen: .*Address already in use/);
+      // So does one whose connection file is not JSON.
+      fs.writeFileSync(conn, "{ not json");
+      const bad = spawnSync(process.execPath, [launcher, "kernel", "--config-path", conn], { cwd: dir, encoding: "utf8", timeout: 60_000 });
+      expect(bad.status).toBe(1);
+      expect(bad.stderr.trim()).toMatch(new RegExp(`^vae-lab kernel: cannot read the connection file ${conn}: .*JSON`));
     } finally {
       holder.close();
     }

@@ -81,7 +81,12 @@ export function bindBeforeReading(ZmqServer: { prototype: Partial<TslabServer> &
   const p = ZmqServer.prototype;
   if (typeof p.init !== "function" || typeof p.bindSocket !== "function" || typeof p.handleShellMessage !== "function") return false;
   p.init = async function init(this: TslabServer): Promise<void> {
-    const info = readConnectionFile(this.configPath);
+    let info: Record<string, unknown> = {};
+    try {
+      info = readConnectionFile(this.configPath);
+    } catch (e) {
+      fail(`cannot read the connection file ${this.configPath}`, e);
+    }
     this.connInfo = info;
     // The zeromq tslab itself would load (from tslab's folder, not this file's).
     const zmq = createRequire(require.resolve("tslab/dist/jupyter"))("zeromq");
