@@ -134,9 +134,9 @@ export class TslabKernel {
   /**
    * Start the tslab kernel in `cwd` (the notebook's folder) with extra environment variables. The ports are
    * chosen free, then handed to the kernel, which binds them a moment later; another process (a kernel
-   * starting beside it, any outgoing connection) can take one in between. tslab then stays up without
-   * listening instead of exiting, so a kernel that says a port is in use is stopped and a new one started
-   * on fresh ports, up to PORT_ATTEMPTS times. A kernel that has not answered after `retryAfterSeconds` is
+   * starting beside it, any outgoing connection) can take one in between. The kernel then says so and exits
+   * (tslab alone would stay up without listening), and a new one is started on fresh ports, up to
+   * PORT_ATTEMPTS times. A kernel that has not answered after `retryAfterSeconds` is
    * stopped and one more started, once, with what is left of `startupSeconds`.
    */
   static async start<K extends TslabKernel>(this: new () => K, cwd: string, env: Record<string, string> = {}, startupSeconds = KERNEL_START_LIMIT_SECONDS, retryAfterSeconds = KERNEL_RETRY_AFTER_SECONDS): Promise<K> {
