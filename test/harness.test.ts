@@ -222,7 +222,7 @@ for (const type of [zmq.Router, zmq.Publisher, zmq.Reply]) {
       fs.writeFileSync(conn, "{ not json");
       const bad = spawnSync(process.execPath, [launcher, "kernel", "--config-path", conn], { cwd: dir, encoding: "utf8", timeout: 60_000 });
       expect(bad.status).toBe(1);
-      expect(bad.stderr.trim()).toMatch(new RegExp(`^vae-lab kernel: cannot read the connection file ${conn}: .*JSON`));
+      expect(bad.stderr.trim()).toMatch(new RegExp(`^vae-lab kernel: cannot read its connection file: ${conn}: not JSON \\(`));
     } finally {
       holder.close();
     }

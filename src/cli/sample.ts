@@ -40,11 +40,10 @@ export async function sampleCommand(argv: string[]): Promise<void> {
     // A conditional model's draws go under one class (--label) or under each class in turn (one grid row each).
     const names = vae instanceof ConditionalVae ? classNamesOfCheckpoint(vae.config.conditionDim, metadata) : [];
     const classes = vae instanceof ConditionalVae ? (label === undefined ? names.map((_, k) => k) : [classIndexOfLabel(label, names, model)]) : [];
-    // --n's bound holds for the images written: n under each of the classes.
-    if (n * classes.length > FLAG_MAX.n) throw new UsageError(`--n: ${n} draws under each of the ${classes.length} classes make ${n * classes.length} images, more than the ${FLAG_MAX.n} sample writes; give a smaller --n, or --label for one class`);
-    // And for their size: n images of this model's values each.
+    // --n's bounds hold for the images written (n under each of the classes) and for their values.
     const perDraw = Math.max(classes.length, 1);
     const images = n * perDraw;
+    if (images > FLAG_MAX.n) throw new UsageError(`--n: ${n} draws under each of the ${classes.length} classes make ${images} images, more than the ${FLAG_MAX.n} sample writes; give a smaller --n, or --label for one class`);
     if (images * vae.config.inputDim > MAX_SAMPLE_VALUES) {
       const most = Math.floor(MAX_SAMPLE_VALUES / vae.config.inputDim / perDraw);
       const advice = [most >= 1 ? `give --n ${most} or less for this model` : "", classes.length > 1 ? "--label for one class" : ""].filter(Boolean).join(", or ");

@@ -24,8 +24,9 @@
  * It takes tslab's kernel command line (`kernel --config-path FILE [--js]`); any other command goes to tslab.
  * It always runs the tslab beside it, not one installed in the notebook's own folder (tslab's default).
  */
-import * as fs from "fs";
 import { createRequire } from "module";
+import { readFileBounded } from "../files/bounded-read";
+import { FileError } from "../files/file-error";
 
 /** The connection file Jupyter writes (five ports, an address and a key) is a few hundred bytes. */
 const CONNECTION_FILE_LIMIT = 64 * 1024;
@@ -66,11 +67,14 @@ async function serve(name: string, socket: ZmqSocket, handle: (parts: Buffer[]) 
   }
 }
 
-/** Read the connection file, refusing one far larger than any Jupyter writes. */
+/** Read the connection file, bounded (readFileBounded), and parse it; a FileError names the file. */
 function readConnectionFile(file: string): Record<string, unknown> {
-  const size = fs.statSync(file).size;
-  if (size > CONNECTION_FILE_LIMIT) throw new Error(`${file}: ${size} bytes is not a Jupyter connection file`);
-  return JSON.parse(fs.readFileSync(file, "utf-8"));
+  const text = readFileBounded(file, CONNECTION_FILE_LIMIT, "a Jupyter connection file").toString("utf8");
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new FileError(file, `not JSON (${(e as Error).message})`);
+  }
 }
 
 /**
@@ -85,7 +89,7 @@ export function bindBeforeReading(ZmqServer: { prototype: Partial<TslabServer> &
     try {
       info = readConnectionFile(this.configPath);
     } catch (e) {
-      fail(`cannot read the connection file ${this.configPath}`, e);
+      fail("cannot read its connection file", e);
     }
     this.connInfo = info;
     // The zeromq tslab itself would load (from tslab's folder, not this file's).

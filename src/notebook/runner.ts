@@ -148,8 +148,9 @@ export class TslabKernel {
       liveKernels.add(k);
       const left = (until - Date.now()) / 1000;
       const limit = silent === undefined ? Math.min(retryAfterSeconds, left) : left;
+      const wait = Math.max(limit, 1);
       try {
-        await k.launch(cwd, env, Math.max(limit, 1));
+        await k.launch(cwd, env, wait);
         return k;
       } catch (e) {
         if (e instanceof StartTimeoutError) k.hung = true; // it answers nothing: stop it at once
@@ -157,7 +158,7 @@ export class TslabKernel {
         if (e instanceof PortTakenError && attempt < PORT_ATTEMPTS) continue;
         if (e instanceof StartTimeoutError && silent === undefined && limit < left) {
           silent = e.message;
-          process.stderr.write(`vae-lab: ${e.message.split(" (")[0]}; stopped it, starting one more\n`);
+          process.stderr.write(`vae-lab: tslab kernel did not answer within ${Math.round(wait)} s; stopped it, starting one more\n`);
           continue;
         }
         if (silent !== undefined && e instanceof Error) throw new Error(`${e.message}; the kernel started before it did not answer either: ${silent}`);
