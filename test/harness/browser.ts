@@ -81,37 +81,40 @@ export function tmpDir(): string {
 }
 
 /**
- * Wait until the page's kernel has answered its kernel_info request; a kernel that has not after two minutes
- * is stopped and the notebook opened again, once (as a reader would close and reopen it). tslab 1.0.22 alone
- * can lose its first request for good: its receive loops start before its sockets finish binding, and a
- * request that lands in between makes zeromq throw EBUSY inside the loop ("Socket is blocked by a bind or
- * unbind operation"), after which that kernel answers nothing; seen once in a CI run (the server logged
- * "Timeout waiting for kernel_info reply"). The kernel registered for these tests, src/notebook/kernel.ts,
- * binds before it reads; this stays as the reader's remedy for a kernel silent for any other reason. Said on
- * the test's output when it happens.
+ * Wait until the page's kernel is connected and has answered its kernel_info request; a kernel that has not
+ * answered after two minutes is stopped and the notebook opened again, once (as a reader would close and
+ * reopen it). tslab 1.0.22 alone can lose its first request for good: its receive loops start before its
+ * sockets finish binding, and a request that lands in between makes zeromq throw EBUSY inside the loop
+ * ("Socket is blocked by a bind or unbind operation"), after which that kernel answers nothing; seen once in a
+ * CI run (the server logged "Timeout waiting for kernel_info reply"). The kernel registered for these tests,
+ * src/notebook/kernel.ts, binds before it reads; this stays as the reader's remedy for a kernel silent for any
+ * other reason. Said on the test's output when it happens.
  */
-async function kernelAnswers(page: Page, notebook: string): Promise<void> {
+async function kernelReady(page: Page, notebook: string): Promise<void> {
   type K = { info_reply: Record<string, unknown>; kill(done: () => void): void; is_connected(): boolean };
+  const connected = () => !!(window as unknown as { IPython?: { notebook?: { kernel?: K } } }).IPython?.notebook?.kernel?.is_connected();
   const answered = () => Object.keys((window as unknown as { IPython: { notebook: { kernel: K } } }).IPython.notebook.kernel.info_reply ?? {}).length > 0;
-  try {
-    await page.waitForFunction(answered, undefined, { timeout: 120_000 });
-    return;
-  } catch {
-    console.log(`${notebook}: the kernel gave no kernel_info reply in 120 s; stopping it and opening the notebook again`);
+  for (let attempt = 1; ; attempt++) {
+    await page.waitForFunction(connected, undefined, { timeout: 120_000 });
+    try {
+      await page.waitForFunction(answered, undefined, { timeout: 120_000 });
+      return;
+    } catch (e) {
+      if (attempt === 2) throw e;
+      console.log(`${notebook}: the kernel gave no kernel_info reply in 120 s; stopping it and opening the notebook again`);
+    }
+    // Stop that kernel (the server's DELETE, which waits for it and then kills it), then open the notebook
+    // again: a new session with a new kernel.
+    await page.evaluate(
+      () =>
+        new Promise<void>((done) => {
+          const k = (window as unknown as { IPython: { notebook: { kernel: K } } }).IPython.notebook.kernel;
+          k.kill(() => done());
+          setTimeout(done, 90_000);
+        }),
+    );
+    await page.reload();
   }
-  // Stop that kernel (the server's DELETE, which waits for it and then kills it), then open the notebook
-  // again: a new session with a new kernel.
-  await page.evaluate(
-    () =>
-      new Promise<void>((done) => {
-        const k = (window as unknown as { IPython: { notebook: { kernel: K } } }).IPython.notebook.kernel;
-        k.kill(() => done());
-        setTimeout(done, 90_000);
-      }),
-  );
-  await page.reload();
-  await page.waitForFunction(() => !!(window as unknown as { IPython?: { notebook?: { kernel?: K } } }).IPython?.notebook?.kernel?.is_connected(), undefined, { timeout: 120_000 });
-  await page.waitForFunction(answered, undefined, { timeout: 120_000 });
 }
 
 /**
@@ -128,13 +131,9 @@ export async function runInNotebookUI(browser: Browser, base: string, notebook: 
     await page.goto(`${url.origin}/notebooks/${encodeURIComponent(notebook)}${url.search}`);
     type Cell = { cell_type: string; get_text(): string; input_prompt_number: unknown };
     type NotebookUI = {
-      notebook: { kernel: { is_connected(): boolean; kill(): void }; execute_all_cells(): void; get_cells(): Cell[]; set_autosave_interval(ms: number): void };
+      notebook: { kernel: { kill(): void }; execute_all_cells(): void; get_cells(): Cell[]; set_autosave_interval(ms: number): void };
     };
-    await page.waitForFunction(() => {
-      const ip = (window as unknown as { IPython?: NotebookUI }).IPython;
-      return !!ip?.notebook?.kernel?.is_connected();
-    }, undefined, { timeout: 120_000 });
-    await kernelAnswers(page, notebook);
+    await kernelReady(page, notebook);
     // Never write outputs back into the notebook file.
     await page.evaluate(() => (window as unknown as { IPython: NotebookUI }).IPython.notebook.set_autosave_interval(0));
     await page.evaluate(() => (window as unknown as { IPython: NotebookUI }).IPython.notebook.execute_all_cells());
@@ -174,7 +173,7 @@ export async function rerunSaveReopen(browser: Browser, base: string, notebook: 
   type Cell = { cell_type: string; get_text(): string; input_prompt_number: unknown; output_area: { outputs: unknown[] } };
   type NotebookUI = {
     notebook: {
-      kernel: { is_connected(): boolean; kill(): void };
+      kernel: { kill(): void };
       execute_all_cells(): void;
       execute_cells(indices: number[]): void;
       get_cells(): Cell[];
@@ -190,8 +189,7 @@ export async function rerunSaveReopen(browser: Browser, base: string, notebook: 
     const page = await first.newPage();
     page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
     await page.goto(address);
-    await page.waitForFunction(() => !!(window as unknown as { IPython?: NotebookUI }).IPython?.notebook?.kernel?.is_connected(), undefined, { timeout: 120_000 });
-    await kernelAnswers(page, notebook);
+    await kernelReady(page, notebook);
     await page.evaluate(() => (window as unknown as { IPython: NotebookUI }).IPython.notebook.set_autosave_interval(0));
     const allDone = () =>
       (window as unknown as { IPython: NotebookUI }).IPython.notebook
