@@ -2,7 +2,8 @@
  * vae-lab: Variational Autoencoders from Bayes' rule to MNIST — the library.
  *
  * - `prob/`: Bayes' rule, Bayesian networks, Gaussians, KL, the ELBO, gradient estimators and test costs.
- * - `vae/`: the MLP model and the convolutional one (conv.ts), the MLP's written-out backpropagation, training,
+ * - `vae/`: the MLP model and the convolutional one (conv.ts), the MLP's written-out backpropagation (and the
+ *   same in one native call, fused-gradients.ts), training,
  *   evaluation, checkpoints, figures.
  * - `engine/`: what runs underneath (backend choice, native kernels, Adam, dense products, seeded randomness).
  * - `data/`: data sets (ImageSet): MNIST and Fashion-MNIST (IDX files), folders of PNG/JPEG images, NumPy
@@ -18,6 +19,7 @@ export * from "./engine/backend";
 export * from "./engine/random";
 export { convKernelStatus } from "./engine/wasm-conv";
 export type { ConvKernelStatus } from "./engine/wasm-conv";
+export { nativeThreadCount, setNativeThreads } from "./engine/native-kernels";
 export { tidyValue } from "./engine/tidy";
 export { batchNorm } from "./engine/batch-norm";
 export { createAdam } from "./engine/optimizer";
@@ -47,6 +49,7 @@ export * from "./vae/model";
 export * from "./vae/conv";
 export type { LatentModel } from "./vae/latent-model";
 export * from "./vae/backprop";
+export * from "./vae/fused-gradients";
 export * from "./vae/encoder-gradients";
 export * from "./vae/train";
 export * from "./vae/evaluate";

@@ -52,7 +52,7 @@ describe("--peers and --threads", () => {
   it.each([
     [["--peers", "pytorch"], /^vae-lab: --peers: expected all, none or a comma-separated list .*got "pytorch"/],
     [["--peers", "all", "--threads", "2"], /^vae-lab: --threads: expected one, default or both, got "2"/],
-    [["--threads", "one"], /^vae-lab: --threads: only with --peers/],
+    [["--threads", "all"], /^vae-lab: --threads: expected one, default or both, got "all"/],
     [["--peers-python", "/usr/bin/python3"], /^vae-lab: --peers-python: only with --peers/],
     [["--peers", "all", "--peers-python="], /^vae-lab: --peers-python: expected a path/],
     [["--peer", "all"], /^vae-lab: Unknown option '--peer'; did you mean --peers\?/],

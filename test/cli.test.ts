@@ -2,6 +2,7 @@ import { spawnSync } from "child_process";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { scratchDir } from "./harness/scratch";
+import { nativeExpected } from "./harness/native";
 
 const cli = path.resolve(__dirname, "../dist/cli/main.js");
 function run(...args: string[]) {
@@ -165,7 +166,17 @@ describe("vae-lab bench", () => {
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/^vae-lab \(wasm\): +\d+\.\d\d s per epoch, \d+ images\/s$/m);
     expect(r.out).toMatch(/^profile: \d+ kernels and [\d.]+ ms of kernel time per step/m);
-    expect(r.out).toMatch(/BatchMatMul \[128,784\]/);
+    // The step's products: in the one fused native kernel where it runs, else tfjs's BatchMatMul.
+    expect(r.out).toMatch(nativeExpected ? /VaeLabMlpGradients \[128,784\]/ : /BatchMatMul \[128,784\]/);
+  });
+
+  it("--threads both: vae-lab on one thread and on every core, a line each", () => {
+    const r = run("bench", "--steps", "2", "--no-torch", "--backend", "wasm", "--threads", "both");
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^vae-lab \(wasm, 1 thread\): +\d+\.\d\d s per epoch/m);
+    const cores = require("os").availableParallelism() as number;
+    const many = nativeExpected ? cores : 1;
+    expect(r.out).toMatch(new RegExp(`^vae-lab \\(wasm, ${many === 1 ? "1 thread" : `${many} threads`}\\): +\\d+\\.\\d\\d s per epoch`, "m"));
   });
 });
 

@@ -15,52 +15,14 @@ import { loadMnist, MnistSet } from "../src/data/mnist";
 import { nativeMatMulStatus } from "../src/engine/native-kernels";
 import { nativeExpected } from "./harness/native";
 import { trainVae } from "../src/vae/train";
-import { activate, Activation, Vae, VaeConfig } from "../src/vae/model";
+import { Vae, VaeConfig } from "../src/vae/model";
 import { explicitGradientsSupported, negativeElboGradients } from "../src/vae/backprop";
 import { EncoderEstimator, surrogateLoss } from "../src/vae/encoder-gradients";
+import { Case, cases, tracedLoss } from "./harness/traced-elbo";
 
 const tiny = path.resolve(__dirname, "../data/mnist-tiny");
 let train: MnistSet;
 let test: MnistSet;
-
-/** The negative ELBO in plain tfjs ops with the same ε as negativeElbo (seeded randomNormal, sample-major rows). */
-function tracedLoss(vae: Vae, x: tf.Tensor2D, beta: number, samples: number, seed: number): tf.Scalar {
-  const act: Activation = vae.config.activation;
-  const lin = (h: tf.Tensor, l: { W: tf.Tensor; b: tf.Tensor }) => tf.add(tf.matMul(h, l.W), l.b);
-  const B = x.shape[0];
-  const D = vae.config.latentDim;
-  let h: tf.Tensor = x;
-  for (const l of vae.encoder) h = activate(lin(h, l), act);
-  const mu = lin(h, vae.encMu);
-  const logVar = lin(h, vae.encLogVar);
-  const eps = tf.randomNormal([samples * B, D], 0, 1, "float32", seed);
-  let d: tf.Tensor = tf.tile(mu, [samples, 1]).add(tf.tile(tf.exp(logVar.mul(0.5)), [samples, 1]).mul(eps));
-  for (const l of vae.decoder) d = activate(lin(d, l), act);
-  const logits = lin(d, vae.decOut);
-  const xL = tf.tile(x, [samples, 1]);
-  const bce = tf.relu(logits).sub(logits.mul(xL)).add(tf.log1p(tf.exp(tf.neg(tf.abs(logits))))).sum(1);
-  const kl = tf.scalar(-0.5).mul(tf.scalar(1).add(logVar).sub(mu.square()).sub(tf.exp(logVar))).sum(1);
-  return bce.mean().add(kl.mean().mul(beta)) as tf.Scalar;
-}
-
-interface Case {
-  name: string;
-  config: Partial<VaeConfig>;
-  beta: number;
-  samples: number;
-}
-
-const cases: Case[] = [
-  { name: "the reference shape (ReLU, one hidden layer)", config: { hiddenDims: [32], latentDim: 4 }, beta: 1, samples: 1 },
-  { name: "ReLU with β = 0.4 and L = 3 samples", config: { hiddenDims: [32], latentDim: 4 }, beta: 0.4, samples: 3 },
-  { name: "tanh, two hidden layers", config: { activation: "tanh", hiddenDims: [24, 12], latentDim: 3 }, beta: 2.5, samples: 1 },
-  { name: "sigmoid, no hidden layer", config: { activation: "sigmoid", hiddenDims: [], latentDim: 3 }, beta: 1, samples: 2 },
-  // A hidden layer, so the sigmoid's derivative h(1 − h) is on the backward path.
-  { name: "sigmoid, one hidden layer", config: { activation: "sigmoid", hiddenDims: [16], latentDim: 3 }, beta: 1, samples: 1 },
-  { name: "ELU, two hidden layers", config: { activation: "elu", hiddenDims: [20, 10], latentDim: 2 }, beta: 1, samples: 1 },
-  { name: "leaky ReLU", config: { activation: "leakyRelu", hiddenDims: [16], latentDim: 2 }, beta: 0.7, samples: 1 },
-  { name: "softplus", config: { activation: "softplus", hiddenDims: [16], latentDim: 5 }, beta: 1, samples: 2 },
-];
 
 /** Max over a variable's entries of |ours − traced| / max|traced|, for every variable. */
 function compareWithTrace(vae: Vae, x: tf.Tensor2D, c: Case, seed: number) {

@@ -7,7 +7,7 @@
  */
 import * as tf from "../engine/tf";
 import { BackendChoice, initBackend, nativeKernelsHint } from "../engine/backend";
-import { nativeBlasCore } from "../engine/native-kernels";
+import { nativeBlasCore, nativeThreadCount, setNativeThreads } from "../engine/native-kernels";
 import * as fs from "fs";
 import * as os from "os";
 import { loadMnist } from "../data/mnist";
@@ -135,25 +135,40 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   log(`setup: ${setup.describe}; timing ${steps} of ${STEPS_PER_EPOCH} steps per epoch`);
   const train = loadMnist({ split: "train", limit: Math.min(TRAIN_IMAGES, steps * BATCH), binarize: setup.binarize });
   const tiny = loadMnist({ split: "test", limit: 10, binarize: setup.binarize });
-  // One warm-up step outside the timing (kernels compile, memory is allocated).
-  const warm = setup.make();
-  trainVae(warm, loadMnist({ split: "train", limit: BATCH, binarize: setup.binarize }), tiny, { epochs: 1, seed: 1 });
-  warm.dispose();
-  const vae = setup.make();
-  const cpu0 = process.cpuUsage();
-  const [rec] = trainVae(vae, train, tiny, { epochs: 1, batchSize: BATCH, seed: 1 });
-  const cpu = process.cpuUsage(cpu0);
-  const secondsPerEpoch = (rec.seconds / Math.ceil(train.count / BATCH)) * STEPS_PER_EPOCH;
-  const result: BenchResult = { backend: backend.name, steps, secondsPerEpoch, imagesPerSecond: TRAIN_IMAGES / secondsPerEpoch, rows: [], skipped: [] };
-  log(`vae-lab (${backend.name}):  ${secondsPerEpoch.toFixed(2)} s per epoch, ${result.imagesPerSecond.toFixed(0)} images/s`);
-  // CPU time is what a busy machine distorts least (wall-clock time there includes waiting for a core).
-  const cpuPerEpoch = ((cpu.user + cpu.system) / 1e6 / Math.ceil(train.count / BATCH)) * STEPS_PER_EPOCH;
-  log(`  CPU time: ${cpuPerEpoch.toFixed(2)} s per epoch`);
+  // vae-lab on one thread, and (--threads default|both) on every core, as the peers at their default.
+  const threads = options.threads ?? ["one"];
+  const cores = os.availableParallelism();
+  const countFor = (t: ThreadSetting) => (t === "one" ? 1 : cores);
+  const runs = new Map<ThreadSetting, { vae: Vae | ConvVae; secondsPerEpoch: number; cpuPerEpoch: number; threadCount: number }>();
+  const threadsBefore = nativeThreadCount();
+  try {
+    for (const t of threads) {
+      const threadCount = setNativeThreads(countFor(t));
+      // One warm-up step outside the timing (kernels compile, memory is allocated, thread pools start).
+      const warm = setup.make();
+      trainVae(warm, loadMnist({ split: "train", limit: BATCH, binarize: setup.binarize }), tiny, { epochs: 1, seed: 1 });
+      warm.dispose();
+      const vae = setup.make();
+      const cpu0 = process.cpuUsage();
+      const [rec] = trainVae(vae, train, tiny, { epochs: 1, batchSize: BATCH, seed: 1 });
+      const cpu = process.cpuUsage(cpu0);
+      const secondsPerEpoch = (rec.seconds / Math.ceil(train.count / BATCH)) * STEPS_PER_EPOCH;
+      // CPU time is what a busy machine distorts least (wall-clock time there includes waiting for a core).
+      const cpuPerEpoch = ((cpu.user + cpu.system) / 1e6 / Math.ceil(train.count / BATCH)) * STEPS_PER_EPOCH;
+      runs.set(t, { vae, secondsPerEpoch, cpuPerEpoch, threadCount });
+      const label = threads.length > 1 || threadCount > 1 ? `, ${threadCount === 1 ? "1 thread" : `${threadCount} threads`}` : "";
+      log(`vae-lab (${backend.name}${label}):  ${secondsPerEpoch.toFixed(2)} s per epoch, ${(TRAIN_IMAGES / secondsPerEpoch).toFixed(0)} images/s`);
+      log(`  CPU time: ${cpuPerEpoch.toFixed(2)} s per epoch`);
+    }
+  } finally {
+    setNativeThreads(threadsBefore);
+  }
+  const first = runs.get(threads[0])!;
+  const result: BenchResult = { backend: backend.name, steps, secondsPerEpoch: first.secondsPerEpoch, imagesPerSecond: TRAIN_IMAGES / first.secondsPerEpoch, rows: [], skipped: [] };
   try {
     if (options.profile) await profileSteps(log, setup);
     const peers = (options.peers ?? ["system-torch"]).filter((p) => options.torch || p !== "system-torch");
     if (peers.length === 0) return result;
-    const threads = options.threads ?? ["one"];
     const testSet = loadMnist({ split: "test", binarize: setup.binarize });
     const outcomes: PeerOutcome[] = [];
     for (const t of threads) {
@@ -168,8 +183,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       return result;
     }
     // vae-lab's test −ELBO after its timed steps, on the whole test set as the peers', one draw of z per image.
-    const testLoss = evaluateElbo(vae, testSet, { batchSize: 500, seed: 1 }).loss;
-    const ours = (t: ThreadSetting): PeerRow => ({ name: `vae-lab (${backend.name})`, threads: t, threadCount: 1, secondsPerEpoch, cpuSecondsPerEpoch: cpuPerEpoch, testLoss });
+    const ours = (t: ThreadSetting): PeerRow => {
+      const r = runs.get(t)!;
+      const testLoss = evaluateElbo(r.vae, testSet, { batchSize: 500, seed: 1 }).loss;
+      return { name: `vae-lab (${backend.name})`, threads: t, threadCount: r.threadCount, secondsPerEpoch: r.secondsPerEpoch, cpuSecondsPerEpoch: r.cpuPerEpoch, testLoss };
+    };
     for (const t of threads) {
       result.rows.push(ours(t));
       for (const o of outcomes) if ("row" in o && o.row.threads === t) result.rows.push(o.row);
@@ -178,12 +196,12 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     log(`${steps < STEPS_PER_EPOCH ? `${steps} steps timed, per epoch of ${STEPS_PER_EPOCH}; ` : ""}test −ELBO on the ${testSet.count} test images after ${steps < STEPS_PER_EPOCH ? `${steps} steps` : "the epoch"}; warm-up (compilation) not timed:`);
     for (const line of formatPeerTable(result.rows)) log(line);
     log(`${cpuLine(readCpuinfo(), os.cpus().length, os.loadavg())} (at the end)`);
-    log(`vae-lab: ${blas}, 1 thread`);
+    log(`vae-lab: ${blas}, ${threads.map((t) => (countFor(t) === 1 ? "1 thread" : `${runs.get(t)!.threadCount} threads (VAE_LAB_THREADS=${runs.get(t)!.threadCount})`)).join("; ")}`);
     const described = new Set<string>();
     for (const o of outcomes) if ("describe" in o && !described.has(o.describe)) (described.add(o.describe), log(o.describe));
     for (const s of result.skipped) log(`skipped ${s.name}: ${s.reason}`);
     return result;
   } finally {
-    vae.dispose();
+    for (const r of runs.values()) r.vae.dispose();
   }
 }

@@ -105,8 +105,8 @@ Options of bench:
                          images/s, test −ELBO, ratio to the fastest): all | none | a comma-separated list of
                          ${PEER_NAMES.join(", ")} [system-torch only]
                          (make their venv first: npm run bench:peers-setup)
-  --threads T            the peers' threads: one (each on one thread, as vae-lab) | default (each
-                         framework's own default) | both [one]
+  --threads T            one (vae-lab and each peer on one thread) | default (vae-lab on every core,
+                         each peer at its framework's default) | both [one]
   --peers-python PATH    the Python that runs the peers [$VAE_LAB_PEERS_VENV/bin/python, else
                          ~/.cache/vae-lab/peers-venv/bin/python]
 
@@ -125,7 +125,8 @@ Options of info:
   --labels FILE          as train's: the labels of a .npy file of images
 
 Environment: VAE_LAB_BACKEND (default backend), VAE_LAB_DEBUG=1 (stack traces on errors),
-  VAE_LAB_NATIVE=0 (no native kernels), OPENBLAS_CORETYPE (the OpenBLAS kernels to use; by default vae-lab
+  VAE_LAB_THREADS=N (threads of the native kernels, default 1: the same numbers run after run; N cores are
+  faster, with results that differ from one thread's in float32 rounding), VAE_LAB_NATIVE=0 (no native kernels), OPENBLAS_CORETYPE (the OpenBLAS kernels to use; by default vae-lab
   picks SkylakeX/Haswell where OpenBLAS falls back to narrower ones than the CPU runs), VAE_LAB_BLAS_CORE=keep
   (leave OpenBLAS's own choice), VAE_LAB_BLAS_CACHE=off (check the OpenBLAS kernels in a child process every
   time instead of reusing the answer kept in ~/.cache/vae-lab/openblas-core.json).
@@ -400,7 +401,6 @@ async function bench(argv: string[]): Promise<void> {
     "peers-python": { type: "string" },
   });
   const peers = parsePeers(values.peers as string | undefined);
-  if (values.threads !== undefined && peers === undefined) throw new UsageError("--threads: only with --peers (vae-lab itself runs on one thread)");
   if (values["peers-python"] !== undefined && peers === undefined) throw new UsageError("--peers-python: only with --peers");
   const options = {
     peers,

@@ -18,3 +18,15 @@ export function parseBackendChoice(value: string | undefined, source = "backend"
   if ((BACKEND_CHOICES as readonly string[]).includes(value)) return value as BackendChoice;
   throw new BackendError(`${source}: unknown backend "${value}" (expected one of ${BACKEND_CHOICES.join(", ")})`);
 }
+
+/**
+ * The native kernels' thread count from VAE_LAB_THREADS: undefined where it is unset or empty (the count
+ * stays as it is: 1, or what setNativeThreads set); otherwise an integer from 1 to 64, else a BackendError
+ * naming the variable.
+ */
+export function parseThreadCount(value: string | undefined, source = "VAE_LAB_THREADS"): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const n = Number(value);
+  if (!(/^[0-9]+$/.test(value) && n >= 1 && n <= 64)) throw new BackendError(`${source}: expected an integer from 1 to 64, got "${value}"`);
+  return n;
+}

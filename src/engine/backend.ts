@@ -8,9 +8,9 @@
  */
 import * as tf from "./tf";
 import { enableFastTile } from "./wasm-tile";
-import { enableNativeMatMul, nativeBlasCore, nativeHowto, nativeMatMulStatus } from "./native-kernels";
+import { enableNativeMatMul, nativeBlasCore, nativeHowto, nativeMatMulStatus, nativeThreadCount, setNativeThreads } from "./native-kernels";
 import { enableConvKernels } from "./wasm-conv";
-import { BackendChoice, BackendError, parseBackendChoice } from "./backend-choice";
+import { BackendChoice, BackendError, parseBackendChoice, parseThreadCount } from "./backend-choice";
 
 export { BACKEND_CHOICES, BackendChoice, BackendError, parseBackendChoice } from "./backend-choice";
 
@@ -74,7 +74,14 @@ export async function initBackend(choice?: BackendChoice | string): Promise<Back
     choice ?? process.env.VAE_LAB_BACKEND,
     choice === undefined ? "VAE_LAB_BACKEND" : "backend",
   );
-  if (current && current.requested === requested && tf.getBackend() === current.name) return current;
+  const threads = parseThreadCount(process.env.VAE_LAB_THREADS);
+  if (current && current.requested === requested && tf.getBackend() === current.name) {
+    if (current.name === "wasm" && nativeMatMulStatus().active && threads !== undefined && nativeThreadCount() !== threads) {
+      setNativeThreads(threads);
+      current = describe(current.name, requested, current.skipped);
+    }
+    return current;
+  }
 
   const order: Exclude<BackendChoice, "auto">[] = requested === "auto" ? ["tensorflow", "wasm", "cpu"] : [requested];
   const skipped: { name: string; reason: string }[] = [];
@@ -82,6 +89,7 @@ export async function initBackend(choice?: BackendChoice | string): Promise<Back
     try {
       await loaders[name]();
       await tf.ready();
+      if (name === "wasm" && nativeMatMulStatus().active && threads !== undefined) setNativeThreads(threads);
       current = describe(name, requested, skipped);
       return current;
     } catch (e) {
@@ -99,7 +107,8 @@ function describe(name: string, requested: BackendChoice, skipped: { name: strin
     const native = nativeMatMulStatus();
     const blas = nativeBlasCore();
     const core = blas ? `OpenBLAS ${blas.name}${blas.note ? ` — ${blas.note}` : ""}` : "OpenBLAS";
-    detail += native.active ? ` + native kernels (${core}: matmul, conv, Adam, Bernoulli NLL)` : `; native kernels ${native.reason}`;
+    const threads = nativeThreadCount();
+    detail += native.active ? ` + native kernels (${core}: matmul, conv, Adam, Bernoulli NLL, MLP gradient; ${threads === 1 ? "1 thread" : `${threads} threads`})` : `; native kernels ${native.reason}`;
   }
   const skips = skipped.map((s) => `; ${s.name} skipped: ${s.reason}`).join("");
   return {

@@ -2,7 +2,8 @@
  * Optional native kernels for the wasm backend, compiled at `npm install` where OpenBLAS is installed
  * (src/native/build.js): a BatchMatMul through OpenBLAS's sgemm, registered in place of the wasm backend's
  * own; a fused Bernoulli negative log-likelihood with its gradient (nativeBernoulliNll, used by vae/model.ts and
- * vae/backprop.ts); and a fused Adam update (optimizer.ts).
+ * vae/backprop.ts); a fused Adam update (optimizer.ts); and the MLP VAE's whole gradient in one call
+ * (nativeMlpGradients, used by vae/fused-gradients.ts). setNativeThreads sets their threads.
  *
  * The wasm backend keeps every tensor in the WebAssembly heap; the native function gets a Float32Array over
  * that heap and element offsets, and writes the product straight into the output tensor's memory — no
@@ -51,6 +52,8 @@ interface NativeBlas {
   /** The im2col scratch budget of conv2d, in floats (default 2²², about 16 MB). */
   setConvScratch(floats: number): void;
   bernoulliNll(heap: Float32Array, lOffset: number, xOffset: number, nllOffset: number, gradOffset: number, rows: number, cols: number, scale: number): void;
+  /** The MLP VAE's negative ELBO and every weight's gradient in one call: see blas.c and nativeMlpGradients. */
+  mlpGradients?(heap: Float32Array, plan: Float64Array, result: Float64Array): void;
 }
 
 interface WasmBackendInternals {
@@ -114,6 +117,10 @@ let originalKernel: tf.KernelConfig | undefined;
 
 /** vae-lab's own kernel (not a tfjs op): the fused Bernoulli negative log-likelihood; see nativeBernoulliNll. */
 const BERNOULLI_KERNEL = "VaeLabBernoulliNll";
+/** vae-lab's own kernel: the MLP VAE's whole gradient; see nativeMlpGradients. */
+const MLP_KERNEL = "VaeLabMlpGradients";
+/** The activations of the MLP kernel, by its code (blas.c's ACT_*). */
+const MLP_ACTIVATIONS = ["relu", "tanh", "sigmoid", "leakyRelu", "elu", "softplus"] as const;
 
 /** Whether the native matmul is registered, and if not, why. */
 export function nativeMatMulStatus(): { active: boolean; reason: string } {
@@ -189,8 +196,98 @@ export function enableNativeMatMul(): boolean {
     };
     tf.registerKernel({ kernelName: BERNOULLI_KERNEL, backendName: "wasm", kernelFunc: bernoulli as unknown as tf.KernelFunc });
   }
+  if (typeof blas.mlpGradients === "function" && !tf.getKernel(MLP_KERNEL, "wasm")) {
+    const mlpGradients = blas.mlpGradients.bind(blas);
+    const result = new Float64Array(2);
+    const kernel = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo[] => {
+      const inputs = args.inputs as Record<string, tf.TensorInfo>;
+      const { samples, activation, beta, encoderLayers, decoderLayers } = (args.attrs ?? {}) as unknown as MlpAttrs;
+      const backend = args.backend as WasmBackendInternals;
+      const count = encoderLayers + decoderLayers + 3;
+      const outputs: tf.TensorInfo[] = [];
+      for (let i = 0; i < count; i++) outputs.push(backend.makeOutput(inputs[`W${i}`].shape, "float32"), backend.makeOutput(inputs[`b${i}`].shape, "float32"));
+      const recon = backend.makeOutput([], "float32");
+      const kl = backend.makeOutput([], "float32");
+      const heap = new Float32Array(backend.wasm.HEAPU8.buffer);
+      const off = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+      const plan = [inputs.x.shape[0], samples, MLP_ACTIVATIONS.indexOf(activation), beta, off(inputs.x), off(inputs.eps), encoderLayers, decoderLayers];
+      for (let i = 0; i < count; i++) {
+        const [rows, cols] = inputs[`W${i}`].shape;
+        plan.push(rows, cols, off(inputs[`W${i}`]), off(inputs[`b${i}`]), off(outputs[2 * i]), off(outputs[2 * i + 1]));
+      }
+      mlpGradients(heap, Float64Array.from(plan), result);
+      heap[off(recon)] = result[0];
+      heap[off(kl)] = result[1];
+      return [...outputs, recon, kl];
+    };
+    tf.registerKernel({ kernelName: MLP_KERNEL, backendName: "wasm", kernelFunc: kernel as unknown as tf.KernelFunc });
+  }
   installed = true;
   return true;
+}
+
+interface MlpAttrs {
+  samples: number;
+  activation: (typeof MLP_ACTIVATIONS)[number];
+  beta: number;
+  encoderLayers: number;
+  decoderLayers: number;
+}
+
+/** One dense layer's weights for nativeMlpGradients. */
+export interface MlpLayerWeights {
+  W: tf.Tensor2D;
+  b: tf.Tensor1D;
+}
+
+/** What nativeMlpGradients returns: each layer's weight gradients (in the order given) and the two loss terms. */
+export interface MlpGradients {
+  layers: { W: tf.Tensor2D; b: tf.Tensor1D }[];
+  /** Σ rows' Bernoulli NLL / (L·B). */
+  recon: tf.Scalar;
+  /** Σ images' KL(q(z|x) ‖ N(0, I)) / B. */
+  kl: tf.Scalar;
+}
+
+/**
+ * The negative ELBO of an MLP VAE with a Bernoulli likelihood and its gradient for every weight, in one
+ * native call: the forward pass, the reparameterised z = μ + σ ⊙ ε (ε: L·B rows, sample-major), the loss
+ * and the backward pass of vae/backprop.ts, with the same products through OpenBLAS and the elementwise
+ * steps fused. `layers` are the encoder's, the μ and log σ² heads, the decoder's and the output layer, in
+ * that order (`encoderLayers` and `decoderLayers` say how many of each). Null where the native kernels are
+ * not active, the addon predates this kernel, or an input is not what it handles (callers then use tfjs ops).
+ */
+/** Whether nativeMlpGradients can run now (the wasm backend with the native kernels, built with it). */
+export function nativeMlpGradientsActive(): boolean {
+  return installed && tf.getBackend() === "wasm" && !!tf.getKernel(MLP_KERNEL, "wasm");
+}
+
+export function nativeMlpGradients(
+  x: tf.Tensor2D,
+  eps: tf.Tensor2D,
+  layers: MlpLayerWeights[],
+  options: { samples: number; beta: number; activation: string; encoderLayers: number; decoderLayers: number },
+): MlpGradients | null {
+  if (!nativeMlpGradientsActive()) return null;
+  const activation = MLP_ACTIVATIONS.find((a) => a === options.activation);
+  if (activation === undefined || layers.length !== options.encoderLayers + options.decoderLayers + 3) return null;
+  const tensors = [x, eps, ...layers.flatMap((l) => [l.W, l.b])];
+  if (tensors.some((t) => t.dtype !== "float32" || t.size === 0) || x.rank !== 2 || eps.rank !== 2) return null;
+  if (layers.some((l) => l.W.rank !== 2 || l.b.rank !== 1 || l.b.shape[0] !== l.W.shape[1])) return null;
+  if (eps.shape[0] !== options.samples * x.shape[0] || eps.shape[1] !== layers[options.encoderLayers].W.shape[1]) return null;
+  const inputs: Record<string, tf.Tensor> = { x, eps };
+  layers.forEach((l, i) => {
+    inputs[`W${i}`] = l.W;
+    inputs[`b${i}`] = l.b;
+  });
+  const attrs = { samples: options.samples, activation, beta: options.beta, encoderLayers: options.encoderLayers, decoderLayers: options.decoderLayers } as unknown as tf.NamedAttrMap;
+  const out = tf.engine().runKernel(MLP_KERNEL, inputs as unknown as tf.NamedTensorMap, attrs) as unknown as tf.Tensor[];
+  const n = layers.length;
+  return {
+    layers: layers.map((_, i) => ({ W: out[2 * i] as tf.Tensor2D, b: out[2 * i + 1] as tf.Tensor1D })),
+    recon: out[2 * n] as tf.Scalar,
+    kl: out[2 * n + 1] as tf.Scalar,
+  };
 }
 
 /**
@@ -207,6 +304,29 @@ export function nativeBernoulliNll(logits: tf.Tensor2D, x: tf.Tensor2D, gradScal
   const attrs = { gradScale: gradScale === undefined ? null : gradScale } as unknown as tf.NamedAttrMap;
   const out = tf.engine().runKernel(BERNOULLI_KERNEL, { logits, x }, attrs) as unknown as tf.Tensor[];
   return { nll: out[0] as tf.Tensor1D, grad: out[1] as tf.Tensor2D | undefined };
+}
+
+let nativeThreads = 1;
+
+/**
+ * How many threads the native kernels use: OpenBLAS's products, and the kernels that split their own work
+ * (the MLP gradient over parts of the batch, Adam over slices of a large variable). 1 (the default) gives
+ * the same bits run after run on any machine of one CPU kind; more threads are faster on several cores
+ * and give results that differ from one thread's in float32 rounding (the same again for the same count).
+ * Returns the count in effect (1 where the native kernels are not loaded).
+ */
+export function setNativeThreads(n: number): number {
+  if (!(Number.isInteger(n) && n >= 1 && n <= 64)) throw new Error(`threads must be an integer from 1 to 64 (got ${n})`);
+  const blas = loadNativeBlas();
+  if (!blas) return 1;
+  blas.setThreads(n);
+  nativeThreads = n;
+  return n;
+}
+
+/** The native kernels' thread count (setNativeThreads). */
+export function nativeThreadCount(): number {
+  return nativeThreads;
 }
 
 /** Put the wasm backend's own BatchMatMul back (for comparisons and tests). */

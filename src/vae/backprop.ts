@@ -113,7 +113,7 @@ export function negativeElboGradients(vae: Vae, x: tf.Tensor2D, options: Gradien
     const mu = affine(enc.top, vae.encMu);
     const logVar = affine(enc.top, vae.encLogVar);
     const sd = tf.exp(tf.mul(logVar, 0.5)) as tf.Tensor2D;
-    const eps = tf.randomNormal([samples * B, D], 0, 1, "float32", tfSeed(seed)) as tf.Tensor2D;
+    const eps = options.eps ?? (tf.randomNormal([samples * B, D], 0, 1, "float32", tfSeed(seed)) as tf.Tensor2D);
     const muL = samples === 1 ? mu : (tf.tile(mu, [samples, 1]) as tf.Tensor2D);
     const sdL = samples === 1 ? sd : (tf.tile(sd, [samples, 1]) as tf.Tensor2D);
     const z = tf.add(muL, tf.mul(sdL, eps)) as tf.Tensor2D;

@@ -11,6 +11,7 @@ import { tidyValue } from "../engine/tidy";
 import { LossTerms, negativeElbo, Vae } from "./model";
 import type { LatentModel } from "./latent-model";
 import { explicitGradientsSupported, negativeElboGradients } from "./backprop";
+import { fusedNegativeElboGradients } from "./fused-gradients";
 import { EncoderEstimator, surrogateLoss } from "./encoder-gradients";
 import { iwaeBound } from "./iwae";
 import { batchesFor, Condition, ConditionalVae } from "./conditional";
@@ -61,10 +62,12 @@ export interface TrainOptions {
   encoderEstimator?: EncoderEstimator;
   /**
    * How gradients are computed: "auto" (default) uses the backpropagation written out in vae/backprop.ts
-   * where it applies (a Bernoulli likelihood, any estimator), else tfjs's autodiff tape; "tape" always uses
-   * the tape. Both give the same gradients; the written-out one is faster.
+   * where it applies (a Bernoulli likelihood, any estimator) — for the reparameterised estimator in one
+   * native call (vae/fused-gradients.ts) where the native kernels run — else tfjs's autodiff tape;
+   * "written" the written-out backpropagation in tfjs ops, never the native call; "tape" always the tape.
+   * All give the same gradients to float32 rounding; the native call is fastest, the tape slowest.
    */
-  backprop?: "auto" | "tape";
+  backprop?: "auto" | "written" | "tape";
   /**
    * Continue a run from where it stopped (see TrainingState): epochs are numbered on from `resume.epoch`,
    * and the random stream and Adam's moments continue, so 1 + 1 epochs equal 2 epochs of one run. The
@@ -246,7 +249,9 @@ export function* trainVaeSteps(vae: LatentModel | ConditionalVae, train: MnistSe
         const [l, r, k] = tidyValue(() => {
           const { model, x } = trainBatch(idx, batchTensor(train, idx, rng));
           if (explicit) {
-            const g = negativeElboGradients(mlp!, x, { estimator, beta: b, samples, seed: rng.nextSeed() });
+            const opts = { estimator, beta: b, samples, seed: rng.nextSeed() };
+            // One native call where it runs (vae/fused-gradients.ts); the same numbers written out in tfjs ops elsewhere.
+            const g = (estimator === "reparam" && options.backprop !== "written" ? fusedNegativeElboGradients(mlp!, x, opts) : null) ?? negativeElboGradients(mlp!, x, opts);
             const [reconValue, klValue] = [g.recon.dataSync()[0], g.kl.dataSync()[0]];
             const loss = reconValue + b * klValue;
             if (Number.isFinite(loss)) optimizer.applyGradients(g.grads, variables);

@@ -16,6 +16,7 @@ export const PARTS = [
   { name: "categorical", mutate: ["src/prob/categorical.ts"], tests: ["categorical"] },
   { name: "vae", mutate: ["src/vae/model.ts", "src/vae/evaluate.ts"], tests: ["vae", "free-bits"] },
   { name: "backprop", mutate: ["src/vae/backprop.ts"], tests: ["vae-backprop"] },
+  { name: "fused-gradients", mutate: ["src/vae/fused-gradients.ts"], tests: ["vae-fused-gradients"] },
   { name: "conditional", mutate: ["src/vae/conditional.ts"], tests: ["conditional-vae"] },
   { name: "iwae", mutate: ["src/vae/iwae.ts", "src/vae/schedule.ts"], tests: ["iwae"] },
   { name: "loss-conventions", mutate: ["src/vae/loss-conventions.ts"], tests: ["loss-conventions"] },

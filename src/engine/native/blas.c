@@ -1,18 +1,22 @@
 /*
- * vae-lab's native kernels for TensorFlow.js's wasm backend (see src/native-kernels.ts): the matrix
- * product through OpenBLAS's cblas_sgemm, and a fused Adam update, each a small N-API function that works
- * on the wasm heap in place.
+ * vae-lab's native kernels for TensorFlow.js's wasm backend (see src/engine/native-kernels.ts): the matrix
+ * product through OpenBLAS's cblas_sgemm, a fused Adam update, the Bernoulli loss, convolutions, and the MLP
+ * VAE's whole gradient, each a small N-API function that works on the wasm heap in place.
  *
  * sgemm(heap, aOffset, bOffset, cOffset, batch, strideA, strideB, M, N, K, transposeA, transposeB)
  *   heap: a Float32Array over the whole wasm memory; offsets and strides are in elements.
  *   For i < batch: C_i (M×N, row-major) = op(A_i) · op(B_i), A_i at aOffset + i·strideA, B_i at
  *   bOffset + i·strideB, C_i at cOffset + i·M·N (a stride of 0 broadcasts one operand).
- * setThreads(n): OpenBLAS threads (default 1, like the single-threaded backends it is compared with).
+ * setThreads(n): threads (default 1, like the single-threaded backends it is compared with): OpenBLAS's, and
+ *   those of the kernels that split their own work over a small pool of workers — mlpGradients (the batch in
+ *   parts) and adam (a large variable in slices).
  * coreName(): the kernel set OpenBLAS chose for this CPU ("SkylakeX", "Haswell", "Prescott", ...); a
  *   dynamic-arch build picks it when the library loads, from the CPU or from OPENBLAS_CORETYPE.
  * adam(heap, pOffset, gOffset, mOffset, vOffset, n, lr, beta1, beta2, epsilon, beta1Power, beta2Power):
  *   one Adam step in place, the formula of tf.train.adam and torch.optim.Adam:
  *   m = β1 m + (1−β1) g,  v = β2 v + (1−β2) g²,  p −= lr · (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε).
+ *   Each element's update is independent, so slicing it over threads gives the same bits.
+ * mlpGradients(heap, plan, result): the MLP VAE's negative ELBO and every weight's gradient; see below.
  * conv2d(heap, mode, aOffset, bOffset, cOffset, batch, inH, inW, inC, outH, outW, outC, fH, fW, strideH,
  *        strideW, padTop, padLeft, dilationH, dilationW): the three products of a 2-D convolution in NHWC
  *   layout with a filter of shape [fH, fW, inC, outC], through im2col and sgemm. With the im2col matrix
@@ -36,6 +40,8 @@ float expf(float) __attribute__((simd("notinbranch")));
 float log1pf(float) __attribute__((simd("notinbranch")));
 #include <node_api.h>
 #include <cblas.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +90,102 @@ static float* begin_call(napi_env env, napi_callback_info info, size_t n, napi_v
   return (float*)data;
 }
 
+/*
+ * A small pool of worker threads for the kernels that split their work (setThreads(n): n − 1 workers beside
+ * the calling thread, started when first needed and then kept, idle in a condition wait). A worker keeps its
+ * caches and OpenBLAS's per-thread buffers warm from call to call, which a thread started per call does not.
+ * pool_run runs task k on worker k (k ≥ 1) and task 0 on the caller, and returns when all are done; where a
+ * worker cannot be started, or another call is using the pool, the caller runs every task itself.
+ */
+#define POOL_MAX 16
+/* Pause-loop iterations a thread checks for its signal before it sleeps (about 0.1 ms): a sleeping core of a
+ * virtual machine can take as long again to wake. */
+#define POOL_SPIN 2000
+typedef void (*pool_task)(void*);
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t go, done;
+  pthread_mutex_t busy;
+  int started;
+  _Atomic unsigned long generation;
+  _Atomic int pending;
+  pool_task fn[POOL_MAX];
+  void* arg[POOL_MAX];
+  /* The generation when each worker was started: its first task is the next one. */
+  unsigned long born[POOL_MAX];
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, 1, 0, 0, {0}, {0}, {0}};
+
+static inline void pool_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+static void* pool_worker(void* p) {
+  const int id = (int)(intptr_t)p;
+  pthread_mutex_lock(&pool.mu);
+  unsigned long seen = pool.born[id];
+  pthread_mutex_unlock(&pool.mu);
+  for (;;) {
+    for (int i = 0; i < POOL_SPIN && atomic_load_explicit(&pool.generation, memory_order_acquire) == seen; i++) pool_pause();
+    pthread_mutex_lock(&pool.mu);
+    while (atomic_load_explicit(&pool.generation, memory_order_acquire) == seen) pthread_cond_wait(&pool.go, &pool.mu);
+    seen = atomic_load_explicit(&pool.generation, memory_order_acquire);
+    const pool_task fn = pool.fn[id];
+    void* arg = pool.arg[id];
+    pthread_mutex_unlock(&pool.mu);
+    if (!fn) continue;
+    fn(arg);
+    if (atomic_fetch_sub_explicit(&pool.pending, 1, memory_order_acq_rel) == 1) {
+      pthread_mutex_lock(&pool.mu);
+      pthread_cond_signal(&pool.done);
+      pthread_mutex_unlock(&pool.mu);
+    }
+  }
+  return NULL;
+}
+
+static void pool_run(int n, const pool_task* fns, void* const* args) {
+  if (n > POOL_MAX) n = POOL_MAX;
+  int workers = 0;
+  const int locked = n > 1 && pthread_mutex_trylock(&pool.busy) == 0;
+  if (locked) {
+    pthread_mutex_lock(&pool.mu);
+    while (pool.started < n) {
+      pthread_t t;
+      pthread_attr_t attr;
+      pthread_attr_init(&attr);
+      pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+      pool.born[pool.started] = atomic_load(&pool.generation);
+      const int ok = pthread_create(&t, &attr, pool_worker, (void*)(intptr_t)pool.started) == 0;
+      pthread_attr_destroy(&attr);
+      if (!ok) break;
+      pool.started++;
+    }
+    workers = (pool.started < n ? pool.started : n) - 1;
+    for (int k = 1; k < POOL_MAX; k++) {
+      pool.fn[k] = k <= workers ? fns[k] : NULL;
+      pool.arg[k] = k <= workers ? args[k] : NULL;
+    }
+    atomic_store_explicit(&pool.pending, workers, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pool.generation, 1, memory_order_release);
+    pthread_cond_broadcast(&pool.go);
+    pthread_mutex_unlock(&pool.mu);
+  }
+  fns[0](args[0]);
+  for (int k = workers + 1; k < n; k++) fns[k](args[k]); /* no worker for these: the caller runs them */
+  if (locked) {
+    for (int i = 0; i < POOL_SPIN && atomic_load_explicit(&pool.pending, memory_order_acquire) > 0; i++) pool_pause();
+    pthread_mutex_lock(&pool.mu);
+    while (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0) pthread_cond_wait(&pool.done, &pool.mu);
+    pthread_mutex_unlock(&pool.mu);
+    pthread_mutex_unlock(&pool.busy);
+  }
+}
+
+/* Threads of the splitting kernels and of OpenBLAS (setThreads). */
+static int blas_threads = 1;
+
 static napi_value Sgemm(napi_env env, napi_callback_info info) {
   napi_value args[12];
   int64_t len;
@@ -113,6 +215,33 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Adam on elements [i0, i1) of one variable. */
+typedef struct {
+  float *p;
+  const float* g;
+  float *m, *v;
+  int64_t i0, i1;
+  float b1, b2, c1, c2, step, inv_bc2, eps;
+} AdamSlice;
+
+static void adam_slice(void* arg) {
+  const AdamSlice* a = (const AdamSlice*)arg;
+  float* p = a->p;
+  const float* g = a->g;
+  float* m = a->m;
+  float* v = a->v;
+  const float fb1 = a->b1, fb2 = a->b2, c1 = a->c1, c2 = a->c2, step = a->step, inv_bc2 = a->inv_bc2, feps = a->eps;
+  /* One division and one square root per element; -fno-math-errno lets the compiler vectorise sqrtf. */
+  for (int64_t i = a->i0; i < a->i1; i++) {
+    const float gi = g[i];
+    const float mi = fb1 * m[i] + c1 * gi;
+    const float vi = fb2 * v[i] + c2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] -= step * mi / (sqrtf(vi * inv_bc2) + feps);
+  }
+}
+
 static napi_value Adam(napi_env env, napi_callback_info info) {
   napi_value args[12];
   int64_t len;
@@ -132,20 +261,24 @@ static napi_value Adam(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "vae-lab native adam: bad sizes or offsets");
     return NULL;
   }
-  float* p = heap + p_off;
-  const float* g = heap + g_off;
-  float* m = heap + m_off;
-  float* v = heap + v_off;
-  const float fb1 = (float)b1, fb2 = (float)b2, c1 = (float)(1.0 - b1), c2 = (float)(1.0 - b2);
-  const float step = (float)(lr / (1.0 - b1p)), inv_bc2 = (float)(1.0 / (1.0 - b2p)), feps = (float)eps;
-  /* One division and one square root per element; -fno-math-errno lets the compiler vectorise sqrtf. */
-  for (int64_t i = 0; i < n; i++) {
-    const float gi = g[i];
-    const float mi = fb1 * m[i] + c1 * gi;
-    const float vi = fb2 * v[i] + c2 * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] -= step * mi / (sqrtf(vi * inv_bc2) + feps);
+  AdamSlice whole = {heap + p_off, heap + g_off, heap + m_off, heap + v_off, 0, n, (float)b1, (float)b2, (float)(1.0 - b1), (float)(1.0 - b2),
+                           (float)(lr / (1.0 - b1p)), (float)(1.0 / (1.0 - b2p)), (float)eps};
+  /* Large variables in slices, one per thread (each element's update is independent: the same bits). */
+  int parts = n >= (1 << 16) ? blas_threads : 1;
+  if (parts > POOL_MAX) parts = POOL_MAX;
+  if (parts <= 1) {
+    adam_slice(&whole);
+  } else {
+    AdamSlice slice[POOL_MAX];
+    pool_task fns[POOL_MAX];
+    void* task_args[POOL_MAX];
+    for (int k = 0; k < parts; k++) {
+      slice[k] = whole;
+      slice[k].i0 = n * k / parts;
+      slice[k].i1 = n * (k + 1) / parts;
+      fns[k] = adam_slice, task_args[k] = &slice[k];
+    }
+    pool_run(parts, fns, task_args);
   }
   return NULL;
 }
@@ -215,6 +348,424 @@ static napi_value BernoulliNll(napi_env env, napi_callback_info info) {
   }
   free(row_scratch);
   return NULL;
+}
+
+/*
+ * The MLP VAE's whole gradient in one call (src/vae/fused-gradients.ts): the negative ELBO of a batch —
+ * Bernoulli likelihood, analytic KL, reparameterised z = μ + σ ⊙ ε with L draws per image — and its
+ * gradient for every weight, by the backpropagation that vae/backprop.ts writes out with tfjs ops, here
+ * with the same products through cblas_sgemm and every elementwise step fused into one loop. Intermediate
+ * activations live in a scratch block of the calling thread; only the inputs (weights, x, ε) and the outputs
+ * (the gradients) are on the wasm heap. With setThreads(n > 1) the batch is cut into n parts of whole
+ * images, each part's forward and backward pass runs on its own thread (OpenBLAS on one thread inside), and
+ * the parts' weight gradients are added, in part order, into the outputs: the same numbers as one thread to
+ * float32 rounding, and the same bits again for the same n.
+ *
+ * mlpGradients(heap, plan, result): plan is a Float64Array
+ *   [B, L, act, beta, xOffset, epsOffset, nEnc, nDec, then per layer: in, out, W, b, gW, gb]
+ * with the layers in the order encoder…, μ head, log σ² head, decoder…, output; act is 0 relu, 1 tanh,
+ * 2 sigmoid, 3 leaky ReLU (slope 0.01), 4 ELU, 5 softplus; offsets in elements. ε holds L·B rows of the
+ * latent size, sample-major (row l·B + b is image b's l-th draw). result (a Float64Array of 2) receives the
+ * reconstruction term (Σ rows' NLL / (L·B)) and the KL term (Σ images' KL / B); the loss is recon + β·KL.
+ */
+
+enum { ACT_RELU, ACT_TANH, ACT_SIGMOID, ACT_LEAKY, ACT_ELU, ACT_SOFTPLUS, ACT_COUNT };
+
+typedef struct {
+  int64_t in, out, w, b, gw, gb;
+} PlanLayer;
+
+/* h = f(a) in place, for n values. */
+static void activate_inplace(float* h, int64_t n, int act) {
+  switch (act) {
+    case ACT_RELU:
+#pragma omp simd
+      for (int64_t i = 0; i < n; i++) h[i] = h[i] > 0.0f ? h[i] : 0.0f;
+      break;
+    case ACT_TANH:
+      for (int64_t i = 0; i < n; i++) h[i] = tanhf(h[i]);
+      break;
+    case ACT_SIGMOID:
+#pragma omp simd
+      for (int64_t i = 0; i < n; i++) h[i] = 1.0f / (1.0f + expf(-h[i]));
+      break;
+    case ACT_LEAKY:
+#pragma omp simd
+      for (int64_t i = 0; i < n; i++) h[i] = h[i] > 0.0f ? h[i] : 0.01f * h[i];
+      break;
+    case ACT_ELU:
+      for (int64_t i = 0; i < n; i++) h[i] = h[i] > 0.0f ? h[i] : expm1f(h[i]);
+      break;
+    case ACT_SOFTPLUS:
+#pragma omp simd
+      for (int64_t i = 0; i < n; i++) {
+        const float a = h[i];
+        h[i] = (a > 0.0f ? a : 0.0f) + log1pf(expf(-fabsf(a)));
+      }
+      break;
+  }
+}
+
+/* d ⊙= f′(a), with f′ written from the layer's output h = f(a) (as vae/backprop.ts's activationDerivative). */
+static void times_derivative(float* d, const float* h, int64_t n, int act) {
+  switch (act) {
+    case ACT_RELU:
+#pragma omp simd
+      for (int64_t i = 0; i < n; i++) d[i] = h[i] > 0.0f ? d[i] : 0.0f;
+      break;
+    case ACT_TANH:
+#pragma omp simd
+      for (int64_t i = 0; i < n; i++) d[i] *= 1.0f - h[i] * h[i];
+      break;
+    case ACT_SIGMOID:
+#pragma omp simd
+      for (int64_t i = 0; i < n; i++) d[i] *= h[i] * (1.0f - h[i]);
+      break;
+    case ACT_LEAKY:
+#pragma omp simd
+      for (int64_t i = 0; i < n; i++) d[i] *= h[i] > 0.0f ? 1.0f : 0.01f;
+      break;
+    case ACT_ELU:
+#pragma omp simd
+      for (int64_t i = 0; i < n; i++) d[i] *= h[i] > 0.0f ? 1.0f : h[i] + 1.0f;
+      break;
+    case ACT_SOFTPLUS:
+#pragma omp simd
+      for (int64_t i = 0; i < n; i++) d[i] *= 1.0f - expf(-h[i]);
+      break;
+  }
+}
+
+/* out (rows×l->out) = f(in · W + b) (f skipped when act < 0). */
+static void dense_forward(float* heap, const PlanLayer* l, const float* in, int64_t rows, float* out, int act) {
+  const float* b = heap + l->b;
+  for (int64_t r = 0; r < rows; r++) memcpy(out + r * l->out, b, (size_t)l->out * sizeof(float));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)l->out, (int)l->in, 1.0f, in, (int)l->in, heap + l->w,
+              (int)l->out, 1.0f, out, (int)l->out);
+  if (act >= 0) activate_inplace(out, rows * l->out, act);
+}
+
+/* Backward through a dense layer given dA (rows×out): gW = inᵀ·dA, gb = 1ᵀ·dA, and dIn = dA·Wᵀ (+= if accumulate) when dIn. */
+static void dense_backward(const float* heap, const PlanLayer* l, const float* in, const float* da, int64_t rows, float* gw, float* gb, float* din,
+                           int accumulate) {
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)l->in, (int)l->out, (int)rows, 1.0f, in, (int)l->in, da, (int)l->out, 0.0f, gw,
+              (int)l->out);
+  memset(gb, 0, (size_t)l->out * sizeof(float));
+  for (int64_t r = 0; r < rows; r++) {
+    const float* row = da + r * l->out;
+#pragma omp simd
+    for (int64_t j = 0; j < l->out; j++) gb[j] += row[j];
+  }
+  if (din)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)l->in, (int)l->out, 1.0f, da, (int)l->out, heap + l->w, (int)l->out,
+                accumulate ? 1.0f : 0.0f, din, (int)l->in);
+}
+
+#define MLP_MAX_LAYERS 64
+#define MLP_MAX_PARTS 16
+
+/* The model and batch of one mlpGradients call. */
+typedef struct {
+  float* heap;
+  const PlanLayer* layers;
+  int64_t n_enc, n_dec, n_layers, act, B, L, X, D, width;
+  float beta;
+  const float* x;
+  const float* eps;
+} MlpModel;
+
+/* One part of the batch: images [b0, b1), its scratch, where its weight gradients go, and its loss sums. */
+typedef struct {
+  const MlpModel* m;
+  int64_t b0, b1;
+  float* scratch;
+  float* gw[MLP_MAX_LAYERS];
+  float* gb[MLP_MAX_LAYERS];
+  double recon, kl;
+} MlpPart;
+
+/* Floats of scratch a part of nb images needs (its weight gradients not included). */
+static int64_t mlp_part_floats(const MlpModel* m, int64_t nb) {
+  const int64_t R = m->L * nb;
+  int64_t need = 5 * nb * m->D + 3 * R * m->D + 2 * R * m->X + 2 * R * m->width;
+  for (int64_t i = 0; i < m->n_enc; i++) need += nb * m->layers[i].out;
+  for (int64_t i = 0; i < m->n_dec; i++) need += R * m->layers[m->n_enc + 2 + i].out;
+  return need;
+}
+
+/*
+ * Forward and backward for the images of one part. Its rows are ordered sample-major within the part (row
+ * l·nb + i is image b0 + i's l-th draw); the loss and its gradient are scaled by the whole batch's sizes, so
+ * the parts' gradients add up to the batch's.
+ */
+static void mlp_part(MlpPart* p) {
+  const MlpModel* m = p->m;
+  float* heap = m->heap;
+  const int64_t nb = p->b1 - p->b0, L = m->L, X = m->X, D = m->D, R = L * nb, n_enc = m->n_enc, n_dec = m->n_dec;
+  const int act = (int)m->act;
+  const PlanLayer* enc = m->layers;
+  const PlanLayer* mu_l = enc + n_enc;
+  const PlanLayer* lv_l = enc + n_enc + 1;
+  const PlanLayer* dec = enc + n_enc + 2;
+  const PlanLayer* out_l = enc + m->n_layers - 1;
+  float* s = p->scratch;
+  float* enc_h[MLP_MAX_LAYERS];
+  float* dec_h[MLP_MAX_LAYERS];
+  for (int64_t i = 0; i < n_enc; i++) enc_h[i] = s, s += nb * enc[i].out;
+  float *mu = s, *lv = s + nb * D, *sd = s + 2 * nb * D, *dmu = s + 3 * nb * D, *dlv = s + 4 * nb * D;
+  s += 5 * nb * D;
+  float *eps = s, *z = s + R * D, *dz = s + 2 * R * D;
+  s += 3 * R * D;
+  for (int64_t i = 0; i < n_dec; i++) dec_h[i] = s, s += R * dec[i].out;
+  float *logits = s, *dlogits = s + R * X;
+  s += 2 * R * X;
+  float *bufA = s, *bufB = s + R * m->width;
+  const float* x = m->x + p->b0 * X;
+  for (int64_t l = 0; l < L; l++) memcpy(eps + l * nb * D, m->eps + (l * m->B + p->b0) * D, (size_t)(nb * D) * sizeof(float));
+
+  /* Forward: the encoder, its two heads, z = μ + σ ⊙ ε for each draw, the decoder, the logits. */
+  const float* h = x;
+  for (int64_t i = 0; i < n_enc; i++) {
+    dense_forward(heap, enc + i, h, nb, enc_h[i], act);
+    h = enc_h[i];
+  }
+  const float* top = h;
+  dense_forward(heap, mu_l, top, nb, mu, -1);
+  dense_forward(heap, lv_l, top, nb, lv, -1);
+  double kl = 0.0;
+  for (int64_t i = 0; i < nb * D; i++) {
+    sd[i] = expf(lv[i] * 0.5f);
+    kl += (double)mu[i] * mu[i] + (double)sd[i] * sd[i] - lv[i] - 1.0;
+  }
+  p->kl = 0.5 * kl;
+  for (int64_t r = 0; r < R; r++) {
+    const int64_t b = r % nb;
+    for (int64_t d = 0; d < D; d++) z[r * D + d] = mu[b * D + d] + sd[b * D + d] * eps[r * D + d];
+  }
+  h = z;
+  for (int64_t i = 0; i < n_dec; i++) {
+    dense_forward(heap, dec + i, h, R, dec_h[i], act);
+    h = dec_h[i];
+  }
+  const float* dec_top = h;
+  dense_forward(heap, out_l, dec_top, R, logits, -1);
+  /* The likelihood term and ∂loss/∂logits = (σ(l) − x) / (L·B), row by row (row r is image r mod nb). */
+  const float scale = 1.0f / (float)(L * m->B);
+  double recon = 0.0;
+  for (int64_t r = 0; r < R; r++) {
+    const float* lr = logits + r * X;
+    const float* xr = x + (r % nb) * X;
+    float* g = dlogits + r * X;
+    recon += row_nll(lr, xr, g, X);
+#pragma omp simd
+    for (int64_t j = 0; j < X; j++) {
+      const float v = lr[j], t = g[j];
+      const float inv = 1.0f / (1.0f + t);
+      g[j] = ((v >= 0.0f ? inv : t * inv) - xr[j]) * scale;
+    }
+  }
+  p->recon = recon;
+
+  /* Backward through the decoder to ∂loss/∂z. */
+  const int64_t o = m->n_layers - 1;
+  float* dh = n_dec > 0 ? bufA : dz;
+  dense_backward(heap, out_l, dec_top, dlogits, R, p->gw[o], p->gb[o], dh, 0);
+  for (int64_t i = n_dec - 1; i >= 0; i--) {
+    times_derivative(dh, dec_h[i], R * dec[i].out, act);
+    float* next = i > 0 ? (dh == bufA ? bufB : bufA) : dz;
+    dense_backward(heap, dec + i, i > 0 ? dec_h[i - 1] : z, dh, R, p->gw[n_enc + 2 + i], p->gb[n_enc + 2 + i], next, 0);
+    dh = next;
+  }
+  /* Into μ and log σ² (summing the L draws), plus the KL's own gradient. */
+  const float kb = m->beta / (float)m->B;
+  for (int64_t i = 0; i < nb * D; i++) {
+    float gm = 0.0f, gs = 0.0f;
+    for (int64_t l = 0; l < L; l++) {
+      gm += dz[l * nb * D + i];
+      gs += dz[l * nb * D + i] * eps[l * nb * D + i];
+    }
+    dmu[i] = gm + kb * mu[i];
+    dlv[i] = gs * sd[i] * 0.5f + 0.5f * kb * (sd[i] * sd[i] - 1.0f);
+  }
+  /* The heads, then the encoder; the first layer's input is data, so no gradient for it. */
+  float* dtop = n_enc > 0 ? bufA : NULL;
+  dense_backward(heap, mu_l, top, dmu, nb, p->gw[n_enc], p->gb[n_enc], dtop, 0);
+  dense_backward(heap, lv_l, top, dlv, nb, p->gw[n_enc + 1], p->gb[n_enc + 1], dtop, 1);
+  dh = dtop;
+  for (int64_t i = n_enc - 1; i >= 0; i--) {
+    times_derivative(dh, enc_h[i], nb * enc[i].out, act);
+    float* next = i > 0 ? (dh == bufA ? bufB : bufA) : NULL;
+    dense_backward(heap, enc + i, i > 0 ? enc_h[i - 1] : x, dh, nb, p->gw[i], p->gb[i], next, 0);
+    dh = next;
+  }
+}
+
+static void mlp_part_task(void* arg) {
+  mlp_part((MlpPart*)arg);
+}
+
+/* Slice `slice` of `slices` of every layer's weight gradients: part 0's += the other parts'. */
+typedef struct {
+  MlpPart* part;
+  int parts;
+  const PlanLayer* layers;
+  int64_t n_layers;
+  int slice;
+} MlpReduce;
+
+static void mlp_reduce_task(void* arg) {
+  const MlpReduce* r = (const MlpReduce*)arg;
+  for (int64_t i = 0; i < r->n_layers; i++) {
+    for (int which = 0; which < 2; which++) {
+      const int64_t n = which == 0 ? r->layers[i].in * r->layers[i].out : r->layers[i].out;
+      const int64_t j0 = n * r->slice / r->parts, j1 = n * (r->slice + 1) / r->parts;
+      float* dst = which == 0 ? r->part[0].gw[i] : r->part[0].gb[i];
+      for (int k = 1; k < r->parts; k++) {
+        const float* src = which == 0 ? r->part[k].gw[i] : r->part[k].gb[i];
+#pragma omp simd
+        for (int64_t j = j0; j < j1; j++) dst[j] += src[j];
+      }
+    }
+  }
+}
+
+/* The caller's scratch for the parts (grown, never shrunk); the main thread's only, as N-API calls come from it. */
+static _Thread_local float* mlp_scratch = NULL;
+static _Thread_local size_t mlp_scratch_len = 0;
+
+static napi_value MlpGradients(napi_env env, napi_callback_info info) {
+  napi_value args[3];
+  int64_t len;
+  float* heap = begin_call(env, info, 3, args, "mlpGradients", &len);
+  if (!heap) return NULL;
+  double* plan = NULL;
+  double* result = NULL;
+  size_t plan_len = 0, result_len = 0;
+  for (int a = 1; a <= 2; a++) {
+    napi_typedarray_type type;
+    size_t n;
+    void* data;
+    napi_value buffer;
+    size_t byte_offset;
+    if (napi_get_typedarray_info(env, args[a], &type, &n, &data, &buffer, &byte_offset) != napi_ok || type != napi_float64_array) {
+      napi_throw_type_error(env, NULL, "vae-lab native mlpGradients: plan and result must be Float64Arrays");
+      return NULL;
+    }
+    if (a == 1) plan = (double*)data, plan_len = n;
+    else result = (double*)data, result_len = n;
+  }
+#define BAD(msg)                                                           \
+  do {                                                                     \
+    napi_throw_range_error(env, NULL, "vae-lab native mlpGradients: " msg); \
+    return NULL;                                                           \
+  } while (0)
+  if (plan_len < 8 || result_len < 2) BAD("plan or result too short");
+  for (size_t i = 0; i < plan_len; i++)
+    if (!(plan[i] > -1e15 && plan[i] < 1e15) || (i != 3 && plan[i] != (double)(int64_t)plan[i])) BAD("plan entries must be finite integers (beta finite)");
+  const int64_t B = (int64_t)plan[0], L = (int64_t)plan[1], act = (int64_t)plan[2];
+  const int64_t x_off = (int64_t)plan[4], eps_off = (int64_t)plan[5], n_enc = (int64_t)plan[6], n_dec = (int64_t)plan[7];
+  if (B < 1 || L < 1 || act < 0 || act >= ACT_COUNT || !(plan[3] >= 0) || n_enc < 0 || n_dec < 0 || n_enc + n_dec + 3 > MLP_MAX_LAYERS)
+    BAD("bad batch, samples, activation, beta or depth");
+  const int64_t n_layers = n_enc + n_dec + 3;
+  if ((int64_t)plan_len != 8 + 6 * n_layers) BAD("the plan's length does not match its depth");
+  PlanLayer layers[MLP_MAX_LAYERS];
+  for (int64_t i = 0; i < n_layers; i++) {
+    const double* p = plan + 8 + 6 * i;
+    PlanLayer l = {(int64_t)p[0], (int64_t)p[1], (int64_t)p[2], (int64_t)p[3], (int64_t)p[4], (int64_t)p[5]};
+    if (l.in < 1 || l.out < 1 || l.in > INT32_MAX || l.out > INT32_MAX) BAD("bad layer sizes");
+    layers[i] = l;
+  }
+  const PlanLayer* enc = layers;
+  const PlanLayer* mu_l = layers + n_enc;
+  const PlanLayer* lv_l = layers + n_enc + 1;
+  const PlanLayer* dec = layers + n_enc + 2;
+  const PlanLayer* out_l = layers + n_layers - 1;
+  const int64_t X = n_enc > 0 ? enc[0].in : mu_l->in, D = mu_l->out, R = L * B;
+  if (R > INT32_MAX) BAD("bad batch, samples, activation, beta or depth");
+  /* The layers chain: each one's input is the previous one's output; the output layer gives back X values. */
+  for (int64_t i = 1; i < n_enc; i++)
+    if (enc[i].in != enc[i - 1].out) BAD("the encoder's layers do not chain");
+  if (lv_l->in != mu_l->in || lv_l->out != D || (n_enc > 0 && mu_l->in != enc[n_enc - 1].out)) BAD("the encoder's heads do not fit");
+  for (int64_t i = 0; i < n_dec; i++)
+    if (dec[i].in != (i == 0 ? D : dec[i - 1].out)) BAD("the decoder's layers do not chain");
+  if (out_l->in != (n_dec > 0 ? dec[n_dec - 1].out : D) || out_l->out != X) BAD("the output layer does not fit");
+  /* Everything read or written lies on the heap; no gradient overlaps anything else. */
+  int64_t lo[2 + 4 * MLP_MAX_LAYERS], hi[2 + 4 * MLP_MAX_LAYERS];
+  int nr = 0;
+  lo[nr] = x_off, hi[nr++] = x_off + B * X;
+  lo[nr] = eps_off, hi[nr++] = eps_off + R * D;
+  const int first_out = 2 + 2 * (int)n_layers;
+  for (int64_t i = 0; i < n_layers; i++) lo[nr] = layers[i].w, hi[nr++] = layers[i].w + layers[i].in * layers[i].out;
+  for (int64_t i = 0; i < n_layers; i++) lo[nr] = layers[i].b, hi[nr++] = layers[i].b + layers[i].out;
+  for (int64_t i = 0; i < n_layers; i++) lo[nr] = layers[i].gw, hi[nr++] = layers[i].gw + layers[i].in * layers[i].out;
+  for (int64_t i = 0; i < n_layers; i++) lo[nr] = layers[i].gb, hi[nr++] = layers[i].gb + layers[i].out;
+  for (int i = 0; i < nr; i++)
+    if (lo[i] < 0 || hi[i] > len) BAD("operands outside the heap");
+  for (int i = first_out; i < nr; i++)
+    for (int j = 0; j < nr; j++)
+      if (j != i && lo[i] < hi[j] && lo[j] < hi[i]) BAD("a gradient overlaps another operand");
+
+  MlpModel model = {heap, layers, n_enc, n_dec, n_layers, act, B, L, X, D, X, (float)plan[3], heap + x_off, heap + eps_off};
+  for (int64_t i = 0; i < n_layers; i++) model.width = layers[i].out > model.width ? layers[i].out : model.width;
+  /* The batch in parts, one per thread (setThreads), each part at least one image; part 0 writes the heap's
+   * gradients, the others their own, added in afterwards. */
+  int parts = blas_threads < MLP_MAX_PARTS ? blas_threads : MLP_MAX_PARTS;
+  if (parts > B) parts = (int)B;
+  if (parts < 1) parts = 1;
+  int64_t grad_floats = 0;
+  for (int64_t i = 0; i < n_layers; i++) grad_floats += layers[i].in * layers[i].out + layers[i].out;
+  const int64_t part_floats = mlp_part_floats(&model, (B + parts - 1) / parts);
+  const size_t need = (size_t)(parts * part_floats + (parts - 1) * grad_floats);
+  if (need > mlp_scratch_len) {
+    float* q = (float*)realloc(mlp_scratch, need * sizeof(float));
+    if (!q) {
+      napi_throw_error(env, NULL, "vae-lab native mlpGradients: out of memory");
+      return NULL;
+    }
+    mlp_scratch = q;
+    mlp_scratch_len = need;
+  }
+  MlpPart part[MLP_MAX_PARTS];
+  float* g = mlp_scratch + parts * part_floats;
+  for (int k = 0; k < parts; k++) {
+    part[k].m = &model;
+    part[k].b0 = B * k / parts;
+    part[k].b1 = B * (k + 1) / parts;
+    part[k].scratch = mlp_scratch + k * part_floats;
+    for (int64_t i = 0; i < n_layers; i++) {
+      if (k == 0) {
+        part[k].gw[i] = heap + layers[i].gw;
+        part[k].gb[i] = heap + layers[i].gb;
+      } else {
+        part[k].gw[i] = g, g += layers[i].in * layers[i].out;
+        part[k].gb[i] = g, g += layers[i].out;
+      }
+    }
+  }
+  if (parts == 1) {
+    mlp_part(&part[0]);
+  } else {
+    /* OpenBLAS on one thread inside the parts (they are the parallelism); put back afterwards. */
+    openblas_set_num_threads(1);
+    pool_task fns[MLP_MAX_PARTS];
+    void* task_args[MLP_MAX_PARTS];
+    for (int k = 0; k < parts; k++) fns[k] = mlp_part_task, task_args[k] = &part[k];
+    pool_run(parts, fns, task_args);
+    /* The other parts' weight gradients added into part 0's, each thread a slice of every layer. */
+    MlpReduce red[MLP_MAX_PARTS];
+    for (int k = 0; k < parts; k++) {
+      red[k] = (MlpReduce){part, parts, layers, n_layers, k};
+      fns[k] = mlp_reduce_task, task_args[k] = &red[k];
+    }
+    pool_run(parts, fns, task_args);
+    openblas_set_num_threads(blas_threads);
+  }
+  double recon = 0.0, kl = 0.0;
+  for (int k = 0; k < parts; k++) recon += part[k].recon, kl += part[k].kl;
+  result[0] = recon / (double)R;
+  result[1] = kl / (double)B;
+  return NULL;
+#undef BAD
 }
 
 /* Geometry of one convolution (NHWC; filter [fh, fw, ci, co]). */
@@ -362,7 +913,8 @@ static napi_value SetConvScratch(napi_env env, napi_callback_info info) {
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   int64_t n = 1;
   CHECK(positive_int_arg(env, info, &n));
-  openblas_set_num_threads(n > INT32_MAX ? INT32_MAX : (int)n);
+  blas_threads = n > 1024 ? 1024 : (int)n;
+  openblas_set_num_threads(blas_threads);
   return NULL;
 }
 
@@ -386,6 +938,8 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "bernoulliNll", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "coreName", NAPI_AUTO_LENGTH, CoreName, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "coreName", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "mlpGradients", NAPI_AUTO_LENGTH, MlpGradients, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "mlpGradients", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "conv2d", NAPI_AUTO_LENGTH, Conv2d, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "conv2d", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "setConvScratch", NAPI_AUTO_LENGTH, SetConvScratch, NULL, &fn) != napi_ok) return NULL;
