@@ -9,16 +9,15 @@
 import * as path from "path";
 import * as tf from "../src/engine/tf";
 import "@tensorflow/tfjs-backend-wasm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { loadMnist, MnistSet } from "../src/data/mnist";
-import { nativeMatMulStatus } from "../src/engine/native-kernels";
-import { nativeExpected } from "./harness/native";
+import { describeOnNativeWasm } from "./harness/native";
 import { trainVae } from "../src/vae/train";
 import { Vae, VaeConfig } from "../src/vae/model";
 import { explicitGradientsSupported, negativeElboGradients } from "../src/vae/backprop";
 import { EncoderEstimator, surrogateLoss } from "../src/vae/encoder-gradients";
-import { Case, cases, tracedLoss } from "./harness/traced-elbo";
+import { Case, cases, expectTrainingAgrees, tracedLoss } from "./harness/traced-elbo";
 
 const tiny = path.resolve(__dirname, "../data/mnist-tiny");
 let train: MnistSet;
@@ -152,21 +151,7 @@ describe("written-out backpropagation on the cpu backend", () => {
   checkAllCases(6);
 
   it("training with it follows the autodiff tape step for step, and leaks no tensors", () => {
-    const run = (backprop: "auto" | "tape") => {
-      const vae = new Vae({ hiddenDims: [48], latentDim: 3, seed: 2 });
-      const before = tf.memory().numTensors;
-      const h = trainVae(vae, train, test, { epochs: 3, batchSize: 20, lr: 3e-3, beta: 0.8, seed: 4, backprop });
-      expect(tf.memory().numTensors).toBe(before);
-      vae.dispose();
-      return h;
-    };
-    const fast = run("auto");
-    const tape = run("tape");
-    for (let i = 0; i < 3; i++) {
-      expect(Math.abs(fast[i].trainLoss - tape[i].trainLoss)).toBeLessThan(1e-3 * tape[i].trainLoss);
-      expect(Math.abs(fast[i].testLoss - tape[i].testLoss)).toBeLessThan(1e-3 * tape[i].testLoss);
-    }
-    expect(fast[2].trainLoss).toBeLessThan(fast[0].trainLoss);
+    expectTrainingAgrees(train, test, "auto", "tape", { beta: 0.8 }, 1e-3);
   });
 
   it("score-function training follows the tape too", () => {
@@ -214,16 +199,13 @@ describe("written-out backpropagation on the cpu backend", () => {
   });
 });
 
-(nativeExpected ? describe : describe.skip)("written-out backpropagation on wasm with the native kernels", () => {
-  beforeAll(async () => {
-    await initBackend("wasm");
-    expect(nativeMatMulStatus().active).toBe(true);
+describeOnNativeWasm(
+  "written-out backpropagation on wasm with the native kernels",
+  () => {
     train = loadMnist({ dir: tiny, split: "train" });
     test = loadMnist({ dir: tiny, split: "test" });
-  });
-  afterAll(async () => {
-    await initBackend("cpu");
-  });
+  },
+  () => {
 
   checkAllCases(6);
 
@@ -248,4 +230,5 @@ describe("written-out backpropagation on the cpu backend", () => {
     const tape = run("tape");
     for (let i = 0; i < 2; i++) expect(Math.abs(fast[i].testLoss - tape[i].testLoss)).toBeLessThan(1e-3 * tape[i].testLoss);
   });
-});
+  },
+);

@@ -9,16 +9,15 @@
 import * as path from "path";
 import * as tf from "../src/engine/tf";
 import "@tensorflow/tfjs-backend-wasm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { loadMnist, MnistSet } from "../src/data/mnist";
-import { loadNativeBlas, nativeMatMulStatus, nativeThreadCount, setNativeThreads } from "../src/engine/native-kernels";
+import { loadNativeBlas, nativeThreadCount, setNativeThreads } from "../src/engine/native-kernels";
 import { createAdam } from "../src/engine/optimizer";
 import { tfSeed } from "../src/engine/random";
-import { nativeExpected } from "./harness/native";
-import { cases, tracedLoss } from "./harness/traced-elbo";
+import { describeOnNativeWasm } from "./harness/native";
+import { cases, expectTrainingAgrees, tracedLoss } from "./harness/traced-elbo";
 import { ACT64, bce64, mlp64 } from "./harness/mlp64";
-import { trainVae } from "../src/vae/train";
 import { ACTIVATIONS, Vae } from "../src/vae/model";
 import { Gradients, negativeElboGradients } from "../src/vae/backprop";
 import { fusedGradientsAvailable, fusedNegativeElboGradients } from "../src/vae/fused-gradients";
@@ -50,16 +49,13 @@ function fused(vae: Vae, x: tf.Tensor2D, options: { beta?: number; samples?: num
   return g;
 }
 
-(nativeExpected ? describe : describe.skip)("the fused native gradient (wasm, native kernels)", () => {
-  beforeAll(async () => {
-    await initBackend("wasm");
-    expect(nativeMatMulStatus().active).toBe(true);
+describeOnNativeWasm(
+  "the fused native gradient (wasm, native kernels)",
+  () => {
     train = loadMnist({ dir: tiny, split: "train" });
     test = loadMnist({ dir: tiny, split: "test" });
-  });
-  afterAll(async () => {
-    await initBackend("cpu");
-  });
+  },
+  () => {
 
   for (const c of cases) {
     it(`${c.name}: every gradient and both loss terms equal the written-out ones and autodiff's`, () => {
@@ -193,21 +189,7 @@ function fused(vae: Vae, x: tf.Tensor2D, options: { beta?: number; samples?: num
   });
 
   it("training with it follows the written-out path step for step, and leaks no tensors", () => {
-    const run = (backprop: "auto" | "written") => {
-      const vae = new Vae({ hiddenDims: [48], latentDim: 3, seed: 2 });
-      const before = tf.memory().numTensors;
-      const h = trainVae(vae, train, test, { epochs: 3, batchSize: 20, lr: 3e-3, beta: 0.8, samples: 2, seed: 4, backprop });
-      expect(tf.memory().numTensors).toBe(before);
-      vae.dispose();
-      return h;
-    };
-    const fast = run("auto");
-    const written = run("written");
-    for (let i = 0; i < 3; i++) {
-      expect(Math.abs(fast[i].trainLoss - written[i].trainLoss)).toBeLessThan(1e-4 * written[i].trainLoss);
-      expect(Math.abs(fast[i].testLoss - written[i].testLoss)).toBeLessThan(1e-4 * written[i].testLoss);
-    }
-    expect(fast[2].trainLoss).toBeLessThan(fast[0].trainLoss);
+    expectTrainingAgrees(train, test, "auto", "written", { beta: 0.8, samples: 2 }, 1e-4);
   });
 
   it("on two or three threads (the batch in parts, Adam in slices): the one-thread gradient to float32 rounding, the same Adam step bit for bit", () => {
@@ -281,7 +263,8 @@ function fused(vae: Vae, x: tf.Tensor2D, options: { beta?: number; samples?: num
     expect(() => addon.mlpGradients!(heap, new Float64Array(good) as unknown as Float64Array, new Float64Array(1))).toThrow(/plan or result too short/);
     expect(() => addon.mlpGradients!(heap, Float32Array.from(good) as unknown as Float64Array, result)).toThrow(/must be Float64Arrays/);
   });
-});
+  },
+);
 
 describe("the fused native gradient elsewhere", () => {
   beforeAll(async () => {

@@ -4,7 +4,10 @@
  * (test/vae-backprop.test.ts, test/vae-fused-gradients.test.ts).
  */
 import * as tf from "../../src/engine/tf";
+import { expect } from "vitest";
+import type { MnistSet } from "../../src/data/mnist";
 import { activate, Activation, Vae, VaeConfig } from "../../src/vae/model";
+import { trainVae, TrainOptions } from "../../src/vae/train";
 
 /** The negative ELBO in plain tfjs ops with the same ε as negativeElbo (seeded randomNormal, sample-major rows). */
 export function tracedLoss(vae: Vae, x: tf.Tensor2D, beta: number, samples: number, seed: number): tf.Scalar {
@@ -45,3 +48,25 @@ export const cases: Case[] = [
   { name: "softplus", config: { activation: "softplus", hiddenDims: [16], latentDim: 5 }, beta: 1, samples: 2 },
 ];
 
+
+/**
+ * Train the same small VAE (784-48-3, seed 2) for three epochs with two ways of computing the gradient; every
+ * epoch's train and test loss must agree within `relative`, neither run may leak a tensor, and the loss must fall.
+ */
+export function expectTrainingAgrees(train: MnistSet, test: MnistSet, a: TrainOptions["backprop"], b: TrainOptions["backprop"], options: Partial<TrainOptions>, relative: number): void {
+  const run = (backprop: TrainOptions["backprop"]) => {
+    const vae = new Vae({ hiddenDims: [48], latentDim: 3, seed: 2 });
+    const before = tf.memory().numTensors;
+    const h = trainVae(vae, train, test, { epochs: 3, batchSize: 20, lr: 3e-3, seed: 4, ...options, backprop });
+    expect(tf.memory().numTensors).toBe(before);
+    vae.dispose();
+    return h;
+  };
+  const first = run(a);
+  const second = run(b);
+  for (let i = 0; i < 3; i++) {
+    expect(Math.abs(first[i].trainLoss - second[i].trainLoss)).toBeLessThan(relative * second[i].trainLoss);
+    expect(Math.abs(first[i].testLoss - second[i].testLoss)).toBeLessThan(relative * second[i].testLoss);
+  }
+  expect(first[2].trainLoss).toBeLessThan(first[0].trainLoss);
+}
