@@ -171,6 +171,18 @@ describeOnNativeWasm(
     vae.dispose();
   });
 
+  it("gives null (the caller then uses tfjs ops, which say what is wrong) for images of the wrong width, and leaks nothing", () => {
+    const vae = new Vae({ inputDim: 6, hiddenDims: [5], latentDim: 2, seed: 1 });
+    const narrow = tf.ones([4, 4]) as tf.Tensor2D;
+    const before = tf.memory().numTensors;
+    const dataBefore = tf.engine().backend.numDataIds();
+    expect(fusedNegativeElboGradients(vae, narrow)).toBeNull();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(tf.engine().backend.numDataIds()).toBe(dataBefore);
+    narrow.dispose();
+    vae.dispose();
+  });
+
   it("takes a given ε, and its results are freed by an enclosing tf.tidy", () => {
     const vae = new Vae({ hiddenDims: [8], latentDim: 2, seed: 1 });
     const x = images(4);
@@ -260,6 +272,9 @@ describeOnNativeWasm(
     bad((p) => (p[8 + 12 + 2] = 4093), /operands outside the heap/);
     bad((p) => (p[8 + 4] = 2000), /a gradient overlaps another operand/);
     bad((p) => (p[8 + 4] = 3), /a gradient overlaps another operand/); // onto x
+    // Sizes whose products would overflow 64 bits (2⁴⁹ images × 2¹⁵ draws wraps to 0) are refused before any is formed.
+    bad((p) => ((p[0] = 2 ** 49), (p[1] = 2 ** 15)), /bad batch, samples, activation, beta or depth/);
+    bad((p) => (p[8] = 2 ** 25), /bad layer sizes/);
     expect(() => addon.mlpGradients!(heap, new Float64Array(good) as unknown as Float64Array, new Float64Array(1))).toThrow(/plan or result too short/);
     expect(() => addon.mlpGradients!(heap, Float32Array.from(good) as unknown as Float64Array, result)).toThrow(/must be Float64Arrays/);
   });

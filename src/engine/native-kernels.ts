@@ -215,7 +215,12 @@ export function enableNativeMatMul(): boolean {
         const [rows, cols] = inputs[`W${i}`].shape;
         plan.push(rows, cols, off(inputs[`W${i}`]), off(inputs[`b${i}`]), off(outputs[2 * i]), off(outputs[2 * i + 1]));
       }
-      mlpGradients(heap, Float64Array.from(plan), result);
+      try {
+        mlpGradients(heap, Float64Array.from(plan), result);
+      } catch (e) {
+        for (const t of [...outputs, recon, kl]) (backend as unknown as { disposeData(id: unknown): void }).disposeData(t.dataId);
+        throw e;
+      }
       heap[off(recon)] = result[0];
       heap[off(kl)] = result[1];
       return [...outputs, recon, kl];
@@ -273,8 +278,22 @@ export function nativeMlpGradients(
   if (activation === undefined || layers.length !== options.encoderLayers + options.decoderLayers + 3) return null;
   const tensors = [x, eps, ...layers.flatMap((l) => [l.W, l.b])];
   if (tensors.some((t) => t.dtype !== "float32" || t.size === 0) || x.rank !== 2 || eps.rank !== 2) return null;
+  if (!(Number.isInteger(options.samples) && options.samples >= 1 && Number.isFinite(options.beta) && options.beta >= 0)) return null;
   if (layers.some((l) => l.W.rank !== 2 || l.b.rank !== 1 || l.b.shape[0] !== l.W.shape[1])) return null;
-  if (eps.shape[0] !== options.samples * x.shape[0] || eps.shape[1] !== layers[options.encoderLayers].W.shape[1]) return null;
+  // The layers chain from x's columns back to them: encoder…, the two heads (both from the encoder's top), decoder…, output.
+  const n = layers.length;
+  const { encoderLayers: e } = options;
+  const into = (i: number) => layers[i].W.shape[0];
+  const outOf = (i: number) => layers[i].W.shape[1];
+  const latent = outOf(e);
+  const chains = layers.every((_, i) => {
+    if (i === 0) return into(0) === x.shape[1];
+    if (i <= e) return into(i) === outOf(i - 1);
+    if (i === e + 1) return into(i) === into(e) && outOf(i) === latent;
+    if (i === e + 2) return into(i) === latent;
+    return into(i) === outOf(i - 1);
+  });
+  if (!chains || outOf(n - 1) !== x.shape[1] || eps.shape[0] !== options.samples * x.shape[0] || eps.shape[1] !== latent) return null;
   const inputs: Record<string, tf.Tensor> = { x, eps };
   layers.forEach((l, i) => {
     inputs[`W${i}`] = l.W;
@@ -282,7 +301,6 @@ export function nativeMlpGradients(
   });
   const attrs = { samples: options.samples, activation, beta: options.beta, encoderLayers: options.encoderLayers, decoderLayers: options.decoderLayers } as unknown as tf.NamedAttrMap;
   const out = tf.engine().runKernel(MLP_KERNEL, inputs as unknown as tf.NamedTensorMap, attrs) as unknown as tf.Tensor[];
-  const n = layers.length;
   return {
     layers: layers.map((_, i) => ({ W: out[2 * i] as tf.Tensor2D, b: out[2 * i + 1] as tf.Tensor1D })),
     recon: out[2 * n] as tf.Scalar,

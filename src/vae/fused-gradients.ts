@@ -34,9 +34,14 @@ export function fusedNegativeElboGradients(vae: Vae, x: tf.Tensor2D, options: Lo
   const seed = options.seed ?? new Rng().nextSeed();
   const layers = [...vae.encoder, vae.encMu, vae.encLogVar, ...vae.decoder, vae.decOut];
   const eps = options.eps ?? (tf.randomNormal([samples * x.shape[0], vae.config.latentDim], 0, 1, "float32", tfSeed(seed)) as tf.Tensor2D);
-  const out = nativeMlpGradients(x, eps, layers, { samples, beta, activation: vae.config.activation, encoderLayers: vae.encoder.length, decoderLayers: vae.decoder.length });
-  if (eps !== options.eps) eps.dispose();
-  if (!out) return null; // an input the kernel does not take (not float32)
+  let native: ReturnType<typeof nativeMlpGradients>;
+  try {
+    native = nativeMlpGradients(x, eps, layers, { samples, beta, activation: vae.config.activation, encoderLayers: vae.encoder.length, decoderLayers: vae.decoder.length });
+  } finally {
+    if (eps !== options.eps) eps.dispose();
+  }
+  if (!native) return null; // an input the kernel does not take (not float32, or x not the model's width)
+  const out = native;
   const grads: tf.NamedTensorMap = {};
   layers.forEach((l, i) => {
     grads[l.W.name] = out.layers[i].W;

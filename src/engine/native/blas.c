@@ -145,11 +145,20 @@ static void* pool_worker(void* p) {
   return NULL;
 }
 
-static void pool_run(int n, const pool_task* fns, void* const* args) {
+/* The pool for one caller at a time: 1 if this caller has it (pool_release afterwards), 0 if another has. */
+static int pool_acquire(void) {
+  return pthread_mutex_trylock(&pool.busy) == 0;
+}
+
+static void pool_release(void) {
+  pthread_mutex_unlock(&pool.busy);
+}
+
+/* pool_run for a caller that holds the pool (pool_acquire). */
+static void pool_run_held(int n, const pool_task* fns, void* const* args) {
   if (n > POOL_MAX) n = POOL_MAX;
   int workers = 0;
-  const int locked = n > 1 && pthread_mutex_trylock(&pool.busy) == 0;
-  if (locked) {
+  if (n > 1) {
     pthread_mutex_lock(&pool.mu);
     while (pool.started < n) {
       pthread_t t;
@@ -174,17 +183,25 @@ static void pool_run(int n, const pool_task* fns, void* const* args) {
   }
   fns[0](args[0]);
   for (int k = workers + 1; k < n; k++) fns[k](args[k]); /* no worker for these: the caller runs them */
-  if (locked) {
+  if (workers > 0) {
     for (int i = 0; i < POOL_SPIN && atomic_load_explicit(&pool.pending, memory_order_acquire) > 0; i++) pool_pause();
     pthread_mutex_lock(&pool.mu);
     while (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0) pthread_cond_wait(&pool.done, &pool.mu);
     pthread_mutex_unlock(&pool.mu);
-    pthread_mutex_unlock(&pool.busy);
+  }
+}
+
+static void pool_run(int n, const pool_task* fns, void* const* args) {
+  if (n > 1 && pool_acquire()) {
+    pool_run_held(n, fns, args);
+    pool_release();
+  } else {
+    for (int k = 0; k < n; k++) fns[k](args[k]);
   }
 }
 
 /* Threads of the splitting kernels and of OpenBLAS (setThreads). */
-static int blas_threads = 1;
+static _Atomic int blas_threads = 1;
 
 static napi_value Sgemm(napi_env env, napi_callback_info info) {
   napi_value args[12];
@@ -463,6 +480,9 @@ static void dense_backward(const float* heap, const PlanLayer* l, const float* i
 
 #define MLP_MAX_LAYERS 64
 #define MLP_MAX_PARTS 16
+/* The most rows (L·B) and the widest layer: 2²⁴ each, so that no size or offset computed from them (a few
+ * dozen products of two, summed) overflows 64 bits; a real model is far below either. */
+#define MLP_MAX_SIZE ((int64_t)1 << 24)
 
 /* The model and batch of one mlpGradients call. */
 typedef struct {
@@ -629,7 +649,8 @@ static void mlp_reduce_task(void* arg) {
   }
 }
 
-/* The caller's scratch for the parts (grown, never shrunk); the main thread's only, as N-API calls come from it. */
+/* Each calling thread's scratch for the parts (grown to the largest call so far, never shrunk; a Node worker
+ * thread that calls the addon keeps its own). */
 static _Thread_local float* mlp_scratch = NULL;
 static _Thread_local size_t mlp_scratch_len = 0;
 
@@ -664,7 +685,8 @@ static napi_value MlpGradients(napi_env env, napi_callback_info info) {
     if (!(plan[i] > -1e15 && plan[i] < 1e15) || (i != 3 && plan[i] != (double)(int64_t)plan[i])) BAD("plan entries must be finite integers (beta finite)");
   const int64_t B = (int64_t)plan[0], L = (int64_t)plan[1], act = (int64_t)plan[2];
   const int64_t x_off = (int64_t)plan[4], eps_off = (int64_t)plan[5], n_enc = (int64_t)plan[6], n_dec = (int64_t)plan[7];
-  if (B < 1 || L < 1 || act < 0 || act >= ACT_COUNT || !(plan[3] >= 0) || n_enc < 0 || n_dec < 0 || n_enc + n_dec + 3 > MLP_MAX_LAYERS)
+  if (B < 1 || L < 1 || B > MLP_MAX_SIZE || L > MLP_MAX_SIZE / B || act < 0 || act >= ACT_COUNT || !(plan[3] >= 0) || n_enc < 0 || n_dec < 0 ||
+      n_enc + n_dec + 3 > MLP_MAX_LAYERS)
     BAD("bad batch, samples, activation, beta or depth");
   const int64_t n_layers = n_enc + n_dec + 3;
   if ((int64_t)plan_len != 8 + 6 * n_layers) BAD("the plan's length does not match its depth");
@@ -672,7 +694,7 @@ static napi_value MlpGradients(napi_env env, napi_callback_info info) {
   for (int64_t i = 0; i < n_layers; i++) {
     const double* p = plan + 8 + 6 * i;
     PlanLayer l = {(int64_t)p[0], (int64_t)p[1], (int64_t)p[2], (int64_t)p[3], (int64_t)p[4], (int64_t)p[5]};
-    if (l.in < 1 || l.out < 1 || l.in > INT32_MAX || l.out > INT32_MAX) BAD("bad layer sizes");
+    if (l.in < 1 || l.out < 1 || l.in > MLP_MAX_SIZE || l.out > MLP_MAX_SIZE) BAD("bad layer sizes");
     layers[i] = l;
   }
   const PlanLayer* enc = layers;
@@ -681,7 +703,6 @@ static napi_value MlpGradients(napi_env env, napi_callback_info info) {
   const PlanLayer* dec = layers + n_enc + 2;
   const PlanLayer* out_l = layers + n_layers - 1;
   const int64_t X = n_enc > 0 ? enc[0].in : mu_l->in, D = mu_l->out, R = L * B;
-  if (R > INT32_MAX) BAD("bad batch, samples, activation, beta or depth");
   /* The layers chain: each one's input is the previous one's output; the output layer gives back X values. */
   for (int64_t i = 1; i < n_enc; i++)
     if (enc[i].in != enc[i - 1].out) BAD("the encoder's layers do not chain");
@@ -742,23 +763,25 @@ static napi_value MlpGradients(napi_env env, napi_callback_info info) {
       }
     }
   }
-  if (parts == 1) {
-    mlp_part(&part[0]);
-  } else {
-    /* OpenBLAS on one thread inside the parts (they are the parallelism); put back afterwards. */
+  pool_task fns[MLP_MAX_PARTS];
+  void* task_args[MLP_MAX_PARTS];
+  MlpReduce red[MLP_MAX_PARTS];
+  for (int k = 0; k < parts; k++) red[k] = (MlpReduce){part, parts, layers, n_layers, k};
+  if (parts > 1 && pool_acquire()) {
+    /* OpenBLAS on one thread inside the parts (they are the parallelism), put back afterwards; only the
+     * pool's holder changes it, so two callers never undo each other's setting. */
     openblas_set_num_threads(1);
-    pool_task fns[MLP_MAX_PARTS];
-    void* task_args[MLP_MAX_PARTS];
     for (int k = 0; k < parts; k++) fns[k] = mlp_part_task, task_args[k] = &part[k];
-    pool_run(parts, fns, task_args);
+    pool_run_held(parts, fns, task_args);
     /* The other parts' weight gradients added into part 0's, each thread a slice of every layer. */
-    MlpReduce red[MLP_MAX_PARTS];
-    for (int k = 0; k < parts; k++) {
-      red[k] = (MlpReduce){part, parts, layers, n_layers, k};
-      fns[k] = mlp_reduce_task, task_args[k] = &red[k];
-    }
-    pool_run(parts, fns, task_args);
+    for (int k = 0; k < parts; k++) fns[k] = mlp_reduce_task, task_args[k] = &red[k];
+    pool_run_held(parts, fns, task_args);
     openblas_set_num_threads(blas_threads);
+    pool_release();
+  } else {
+    /* One part, or the pool busy with another caller: the parts one after another, on this thread. */
+    for (int k = 0; k < parts; k++) mlp_part(&part[k]);
+    for (int k = 0; k < parts && parts > 1; k++) mlp_reduce_task(&red[k]);
   }
   double recon = 0.0, kl = 0.0;
   for (int k = 0; k < parts; k++) recon += part[k].recon, kl += part[k].kl;
