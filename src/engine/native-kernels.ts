@@ -254,6 +254,11 @@ export interface MlpGradients {
   kl: tf.Scalar;
 }
 
+/** Whether nativeMlpGradients can run now (the wasm backend with the native kernels, built with it). */
+export function nativeMlpGradientsActive(): boolean {
+  return installed && tf.getBackend() === "wasm" && !!tf.getKernel(MLP_KERNEL, "wasm");
+}
+
 /**
  * The negative ELBO of an MLP VAE with a Bernoulli likelihood and its gradient for every weight, in one
  * native call: the forward pass, the reparameterised z = μ + σ ⊙ ε (ε: L·B rows, sample-major), the loss
@@ -262,11 +267,6 @@ export interface MlpGradients {
  * that order (`encoderLayers` and `decoderLayers` say how many of each). Null where the native kernels are
  * not active, the addon predates this kernel, or an input is not what it handles (callers then use tfjs ops).
  */
-/** Whether nativeMlpGradients can run now (the wasm backend with the native kernels, built with it). */
-export function nativeMlpGradientsActive(): boolean {
-  return installed && tf.getBackend() === "wasm" && !!tf.getKernel(MLP_KERNEL, "wasm");
-}
-
 export function nativeMlpGradients(
   x: tf.Tensor2D,
   eps: tf.Tensor2D,
