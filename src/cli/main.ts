@@ -125,11 +125,12 @@ Options of info:
   --labels FILE          as train's: the labels of a .npy file of images
 
 Environment: VAE_LAB_BACKEND (default backend), VAE_LAB_DEBUG=1 (stack traces on errors),
-  VAE_LAB_THREADS=N (threads of the native kernels, default 1: the same numbers run after run; N cores are
-  faster, with results that differ from one thread's in float32 rounding), VAE_LAB_NATIVE=0 (no native kernels), OPENBLAS_CORETYPE (the OpenBLAS kernels to use; by default vae-lab
-  picks SkylakeX/Haswell where OpenBLAS falls back to narrower ones than the CPU runs), VAE_LAB_BLAS_CORE=keep
-  (leave OpenBLAS's own choice), VAE_LAB_BLAS_CACHE=off (check the OpenBLAS kernels in a child process every
-  time instead of reusing the answer kept in ~/.cache/vae-lab/openblas-core.json).
+  VAE_LAB_THREADS=N (threads of the native kernels; default 1, the same numbers run after run; with N the
+  results differ from one thread's in float32 rounding), VAE_LAB_NATIVE=0 (no native kernels),
+  OPENBLAS_CORETYPE (the OpenBLAS kernels to use; by default vae-lab picks SkylakeX/Haswell where OpenBLAS
+  falls back to narrower ones than the CPU runs), VAE_LAB_BLAS_CORE=keep (leave OpenBLAS's own choice),
+  VAE_LAB_BLAS_CACHE=off (check the OpenBLAS kernels in a child process every time instead of reusing the
+  answer kept in ~/.cache/vae-lab/openblas-core.json).
 `;
 
 type Parsed = ReturnType<typeof parseArgs>;
