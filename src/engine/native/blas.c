@@ -64,6 +64,16 @@ static int64_t int_arg(napi_env env, napi_value v, int* ok) {
   return x;
 }
 
+/* The data of typed array `v` if it is one of `type` (its length in *length), else NULL. */
+static void* typed_array_data(napi_env env, napi_value v, napi_typedarray_type type, size_t* length) {
+  napi_typedarray_type actual;
+  void* data;
+  napi_value buffer;
+  size_t byte_offset;
+  if (napi_get_typedarray_info(env, v, &actual, length, &data, &buffer, &byte_offset) != napi_ok || actual != type) return NULL;
+  return data;
+}
+
 /*
  * The start of every call: exactly `n` arguments, the first a Float32Array over the wasm heap. Returns the
  * heap (its length in *length), or NULL with a JS exception naming the function `who`.
@@ -76,12 +86,9 @@ static float* begin_call(napi_env env, napi_callback_info info, size_t n, napi_v
     napi_throw_error(env, NULL, msg);
     return NULL;
   }
-  napi_typedarray_type type;
   size_t len;
-  void* data;
-  napi_value buffer;
-  size_t byte_offset;
-  if (napi_get_typedarray_info(env, args[0], &type, &len, &data, &buffer, &byte_offset) != napi_ok || type != napi_float32_array) {
+  void* data = typed_array_data(env, args[0], napi_float32_array, &len);
+  if (!data) {
     snprintf(msg, sizeof msg, "vae-lab native %s: heap must be a Float32Array", who);
     napi_throw_type_error(env, NULL, msg);
     return NULL;
@@ -318,6 +325,18 @@ static float __attribute__((noinline, noclone)) row_nll(const float* l, const fl
   return sum;
 }
 
+/* One row's NLL (row_nll, so the same bits) and its gradient (σ(l) − x) · scale into g, from e^{−|l|}. */
+static float row_nll_grad(const float* l, const float* x, float* g, int64_t cols, float scale) {
+  const float nll = row_nll(l, x, g, cols);
+#pragma omp simd
+  for (int64_t j = 0; j < cols; j++) {
+    const float v = l[j], t = g[j];
+    const float inv = 1.0f / (1.0f + t); /* σ(|v|) */
+    g[j] = ((v >= 0.0f ? inv : t * inv) - x[j]) * scale;
+  }
+  return nll;
+}
+
 static napi_value BernoulliNll(napi_env env, napi_callback_info info) {
   napi_value args[8];
   int64_t len;
@@ -353,15 +372,7 @@ static napi_value BernoulliNll(napi_env env, napi_callback_info info) {
     const float* l = heap + l_off + r * cols;
     const float* x = heap + x_off + r * cols;
     float* g = g_off >= 0 ? heap + g_off + r * cols : NULL;
-    heap[nll_off + r] = row_nll(l, x, g ? g : row_scratch, cols);
-    if (g) {
-#pragma omp simd
-      for (int64_t j = 0; j < cols; j++) {
-        const float v = l[j], t = g[j];
-        const float inv = 1.0f / (1.0f + t); /* σ(|v|) */
-        g[j] = ((v >= 0.0f ? inv : t * inv) - x[j]) * fscale;
-      }
-    }
+    heap[nll_off + r] = g ? row_nll_grad(l, x, g, cols, fscale) : row_nll(l, x, row_scratch, cols);
   }
   free(row_scratch);
   return NULL;
@@ -576,13 +587,7 @@ static void mlp_part(MlpPart* p) {
     const float* lr = logits + r * X;
     const float* xr = x + (r % nb) * X;
     float* g = dlogits + r * X;
-    recon += row_nll(lr, xr, g, X);
-#pragma omp simd
-    for (int64_t j = 0; j < X; j++) {
-      const float v = lr[j], t = g[j];
-      const float inv = 1.0f / (1.0f + t);
-      g[j] = ((v >= 0.0f ? inv : t * inv) - xr[j]) * scale;
-    }
+    recon += row_nll_grad(lr, xr, g, X, scale);
   }
   p->recon = recon;
 
@@ -659,21 +664,12 @@ static napi_value MlpGradients(napi_env env, napi_callback_info info) {
   int64_t len;
   float* heap = begin_call(env, info, 3, args, "mlpGradients", &len);
   if (!heap) return NULL;
-  double* plan = NULL;
-  double* result = NULL;
   size_t plan_len = 0, result_len = 0;
-  for (int a = 1; a <= 2; a++) {
-    napi_typedarray_type type;
-    size_t n;
-    void* data;
-    napi_value buffer;
-    size_t byte_offset;
-    if (napi_get_typedarray_info(env, args[a], &type, &n, &data, &buffer, &byte_offset) != napi_ok || type != napi_float64_array) {
-      napi_throw_type_error(env, NULL, "vae-lab native mlpGradients: plan and result must be Float64Arrays");
-      return NULL;
-    }
-    if (a == 1) plan = (double*)data, plan_len = n;
-    else result = (double*)data, result_len = n;
+  double* plan = (double*)typed_array_data(env, args[1], napi_float64_array, &plan_len);
+  double* result = (double*)typed_array_data(env, args[2], napi_float64_array, &result_len);
+  if (!plan || !result) {
+    napi_throw_type_error(env, NULL, "vae-lab native mlpGradients: plan and result must be Float64Arrays");
+    return NULL;
   }
 #define BAD(msg)                                                           \
   do {                                                                     \
