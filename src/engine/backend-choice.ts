@@ -19,6 +19,9 @@ export function parseBackendChoice(value: string | undefined, source = "backend"
   throw new BackendError(`${source}: unknown backend "${value}" (expected one of ${BACKEND_CHOICES.join(", ")})`);
 }
 
+/** The most threads the native kernels take (VAE_LAB_THREADS, setNativeThreads). */
+export const MAX_NATIVE_THREADS = 64;
+
 /**
  * The native kernels' thread count from VAE_LAB_THREADS: undefined where it is unset or empty (the count
  * stays as it is: 1, or what setNativeThreads set); otherwise an integer from 1 to 64, else a BackendError
@@ -27,6 +30,6 @@ export function parseBackendChoice(value: string | undefined, source = "backend"
 export function parseThreadCount(value: string | undefined, source = "VAE_LAB_THREADS"): number | undefined {
   if (value === undefined || value === "") return undefined;
   const n = Number(value);
-  if (!(/^[0-9]+$/.test(value) && n >= 1 && n <= 64)) throw new BackendError(`${source}: expected an integer from 1 to 64, got "${value}"`);
+  if (!(/^[0-9]+$/.test(value) && n >= 1 && n <= MAX_NATIVE_THREADS)) throw new BackendError(`${source}: expected an integer from 1 to ${MAX_NATIVE_THREADS}, got "${value}"`);
   return n;
 }

@@ -14,6 +14,7 @@
 import * as path from "path";
 import * as tf from "./tf";
 import { BlasCoreChoice, prepareBlasCore, SELF_CHECK_TOLERANCE, sgemmSelfCheck } from "./blas-core";
+import { MAX_NATIVE_THREADS } from "./backend-choice";
 
 interface NativeBlas {
   sgemm(
@@ -334,7 +335,7 @@ let nativeThreads = 1;
  * Returns the count in effect (1 where the native kernels are not loaded).
  */
 export function setNativeThreads(n: number): number {
-  if (!(Number.isInteger(n) && n >= 1 && n <= 64)) throw new Error(`threads must be an integer from 1 to 64 (got ${n})`);
+  if (!(Number.isInteger(n) && n >= 1 && n <= MAX_NATIVE_THREADS)) throw new Error(`threads must be an integer from 1 to ${MAX_NATIVE_THREADS} (got ${n})`);
   const blas = loadNativeBlas();
   if (!blas) return 1;
   blas.setThreads(n);
