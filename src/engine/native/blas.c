@@ -97,6 +97,17 @@ static float* begin_call(napi_env env, napi_callback_info info, size_t n, napi_v
   return (float*)data;
 }
 
+/* A grow-only buffer: *buf holding at least n floats (reallocated when smaller), or NULL when out of memory. */
+static float* grown(float** buf, size_t* len, size_t n) {
+  if (n > *len) {
+    float* p = (float*)realloc(*buf, n * sizeof(float));
+    if (!p) return NULL;
+    *buf = p;
+    *len = n;
+  }
+  return *buf;
+}
+
 /*
  * A small pool of worker threads for the kernels that split their work (setThreads(n): n − 1 workers beside
  * the calling thread, started when first needed and then kept, idle in a condition wait). A worker keeps its
@@ -733,14 +744,9 @@ static napi_value MlpGradients(napi_env env, napi_callback_info info) {
   for (int64_t i = 0; i < n_layers; i++) grad_floats += layers[i].in * layers[i].out + layers[i].out;
   const int64_t part_floats = mlp_part_floats(&model, (B + parts - 1) / parts);
   const size_t need = (size_t)(parts * part_floats + (parts - 1) * grad_floats);
-  if (need > mlp_scratch_len) {
-    float* q = (float*)realloc(mlp_scratch, need * sizeof(float));
-    if (!q) {
-      napi_throw_error(env, NULL, "vae-lab native mlpGradients: out of memory");
-      return NULL;
-    }
-    mlp_scratch = q;
-    mlp_scratch_len = need;
+  if (!grown(&mlp_scratch, &mlp_scratch_len, need)) {
+    napi_throw_error(env, NULL, "vae-lab native mlpGradients: out of memory");
+    return NULL;
   }
   MlpPart part[MLP_MAX_PARTS];
   float* g = mlp_scratch + parts * part_floats;
@@ -798,13 +804,7 @@ static float* scratch = NULL;
 static size_t scratch_len = 0;
 
 static float* scratch_for(size_t n) {
-  if (n > scratch_len) {
-    float* p = (float*)realloc(scratch, n * sizeof(float));
-    if (!p) return NULL;
-    scratch = p;
-    scratch_len = n;
-  }
-  return scratch;
+  return grown(&scratch, &scratch_len, n);
 }
 
 /* im2col of images [b0, b0 + nb): row ((b − b0)·oh + oy)·ow + ox, column (fy·fw + fx)·ci + c. */
