@@ -77,6 +77,11 @@ function cases(): Case[] {
   out.push({ batch: 3, h: 4, w: 2, ci: 1, co: 2, fh: 3, fw: 1, stride: 2, pad: "same", dilation: 1 });
   out.push({ batch: 1, h: 4, w: 4, ci: 2, co: 1, fh: 1, fw: 2, stride: 2, pad: "same", dilation: 1 });
   out.push({ batch: 1, h: 28, w: 28, ci: 1, co: 32, fh: 3, fw: 3, stride: 2, pad: "valid", dilation: 1 });
+  // One input channel, which the native kernels compute by direct loops rather than im2col: the conv VAE's
+  // last transposed convolution (32 channels back to 1, stride 1, "same"), a dilated one, and a 5×4 filter at stride 2.
+  out.push({ batch: 2, h: 28, w: 28, ci: 1, co: 32, fh: 3, fw: 3, stride: 1, pad: "same", dilation: 1 });
+  out.push({ batch: 2, h: 9, w: 8, ci: 1, co: 3, fh: 3, fw: 2, stride: 1, pad: "same", dilation: 2 });
+  out.push({ batch: 3, h: 7, w: 9, ci: 1, co: 5, fh: 5, fw: 4, stride: 2, pad: "same", dilation: 1 });
   out.push({ batch: 1, h: 13, w: 13, ci: 32, co: 64, fh: 3, fw: 3, stride: 2, pad: "valid", dilation: 1 });
   out.push({ batch: 1, h: 14, w: 14, ci: 64, co: 32, fh: 3, fw: 3, stride: 2, pad: "same", dilation: 1 });
   return out;

@@ -7,7 +7,8 @@
  * kernel and training stops with "kernel not registered". This module registers:
  *
  * - with the native addon (src/engine/native/blas.c, built where OpenBLAS is installed): all three
- *   (Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter) as im2col + OpenBLAS sgemm on the wasm heap in place;
+ *   (Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter) as im2col + OpenBLAS sgemm on the wasm heap in place
+ *   (with one input channel, as direct loops);
  * - without it: Conv2DBackpropFilter in JavaScript over the heap (the other two stay wasm's own).
  *
  * wasm's own Conv2D (XNNPACK) returns zeros or wrong values for "same" padding with a stride of 2 and a

@@ -25,7 +25,8 @@
  *   mode 1 (input gradient):   dx = col2im(dy · Wᵀ),   a = dy, b = W, c = dx;
  *   mode 2 (filter gradient):  dW = X̂ᵀ · dy,   a = x, b = dy, c = dW.
  *   Images are processed in chunks so the im2col scratch stays near 16 MB (setConvScratch(floats) sets
- *   that budget; a small one makes every image its own chunk, which the tests use).
+ *   that budget; a small one makes every image its own chunk, which the tests use). With one input channel
+ *   (inC = 1) the same three sums are computed by direct loops instead (see conv1_forward).
  * bernoulliNll(heap, lOffset, xOffset, nllOffset, gradOffset, rows, cols, scale): for logits l and targets x
  *   (rows×cols), nll[r] = Σ_j softplus(l) − l·x, computed as max(l, 0) − l·x + log1p(e^{−|l|}), and, unless
  *   gradOffset is −1, grad = (σ(l) − x) · scale, its derivative, from the same e^{−|l|}. The exp and log1p
@@ -856,6 +857,120 @@ static void col2im(const float* cols, float* dx, const ConvGeom* g, int64_t b0, 
   }
 }
 
+/* One input channel (a grey image into the first layer; the last transposed convolution back to one channel):
+ * there im2col would copy one float per filter tap and hand sgemm a matrix as narrow as the filter (9 columns
+ * for 3×3), and both run far below the other layers' rate. These loops compute the same three sums directly,
+ * vectorised over the output channels; their rounding differs from sgemm's as any two orders of a sum do. */
+
+/* The input pixel that filter tap (fy, fx) of output pixel (oy, ox) of image b reads, as an index into the
+ * one-channel image batch; −1 where the tap falls in the padding. */
+static inline int64_t conv1_at(const ConvGeom* g, int64_t b, int64_t oy, int64_t ox, int64_t fy, int64_t fx) {
+  const int64_t iy = oy * g->sh - g->pt + fy * g->dh, ix = ox * g->sw - g->pl + fx * g->dw;
+  return iy < 0 || iy >= g->ih || ix < 0 || ix >= g->iw ? -1 : (b * g->ih + iy) * g->iw + ix;
+}
+
+/* mode 0: y[pixel][c] = Σ over taps x[at] · W[tap][c], 32 channels at a time summed in registers as two
+ * independent vectors of 16 (the rest, co mod 32 of them, in place). */
+static void conv1_forward(const float* x, const float* w, float* y, const ConvGeom* g) {
+  const int64_t co = g->co, whole = co / 32 * 32;
+  for (int64_t b = 0; b < g->batch; b++)
+    for (int64_t oy = 0; oy < g->oh; oy++)
+      for (int64_t ox = 0; ox < g->ow; ox++) {
+        float* out = y + ((b * g->oh + oy) * g->ow + ox) * co;
+        for (int64_t c0 = 0; c0 < whole; c0 += 32) {
+          float acc[2][16] = {{0}};
+          for (int64_t fy = 0; fy < g->fh; fy++)
+            for (int64_t fx = 0; fx < g->fw; fx++) {
+              const int64_t at = conv1_at(g, b, oy, ox, fy, fx);
+              if (at < 0) continue;
+              const float v = x[at];
+              const float* wt = w + (fy * g->fw + fx) * co + c0;
+#pragma omp simd
+              for (int k = 0; k < 16; k++) acc[0][k] += v * wt[k];
+#pragma omp simd
+              for (int k = 0; k < 16; k++) acc[1][k] += v * wt[16 + k];
+            }
+          memcpy(out + c0, acc, sizeof acc);
+        }
+        if (whole == co) continue;
+        memset(out + whole, 0, (size_t)(co - whole) * sizeof(float));
+        for (int64_t fy = 0; fy < g->fh; fy++)
+          for (int64_t fx = 0; fx < g->fw; fx++) {
+            const int64_t at = conv1_at(g, b, oy, ox, fy, fx);
+            if (at < 0) continue;
+            const float v = x[at];
+            const float* wt = w + (fy * g->fw + fx) * co;
+#pragma omp simd
+            for (int64_t c = whole; c < co; c++) out[c] += v * wt[c];
+          }
+      }
+}
+
+/* mode 1: dx[at] = Σ over the pixels and taps that read it of dy[pixel] · W[tap] (dx pre-zeroed). For each
+ * output pixel, its taps' products 16 at a time, t = W · dy[pixel], as co steps over a transposed copy of W
+ * (`wt`: co rows of `tp` taps, zero-padded to whole blocks of 16), each step one vector multiply-add into
+ * registers; then each t added to the input pixel its tap reads. */
+static void conv1_input_grad(const float* dy, const float* w, float* dx, float* wt, const ConvGeom* g) {
+  const int64_t co = g->co, taps = g->fh * g->fw, tp = (taps + 15) / 16 * 16;
+  for (int64_t c = 0; c < co; c++)
+    for (int64_t k = 0; k < tp; k++) wt[c * tp + k] = k < taps ? w[k * co + c] : 0.0f;
+  for (int64_t b = 0; b < g->batch; b++)
+    for (int64_t oy = 0; oy < g->oh; oy++)
+      for (int64_t ox = 0; ox < g->ow; ox++) {
+        const float* d = dy + ((b * g->oh + oy) * g->ow + ox) * co;
+        for (int64_t k0 = 0; k0 < taps; k0 += 16) {
+          /* Four partial sums (channels c mod 4), so that four multiply-adds are in flight rather than one chain. */
+          float t[4][16] = {{0}};
+          int64_t c = 0;
+          for (; c + 4 <= co; c += 4)
+            for (int j = 0; j < 4; j++) {
+              const float v = d[c + j];
+              const float* r = wt + (c + j) * tp + k0;
+#pragma omp simd
+              for (int k = 0; k < 16; k++) t[j][k] += v * r[k];
+            }
+          for (; c < co; c++) {
+            const float v = d[c];
+            const float* r = wt + c * tp + k0;
+#pragma omp simd
+            for (int k = 0; k < 16; k++) t[0][k] += v * r[k];
+          }
+#pragma omp simd
+          for (int k = 0; k < 16; k++) t[0][k] = (t[0][k] + t[1][k]) + (t[2][k] + t[3][k]);
+          for (int64_t fy = k0 / g->fw, fx = k0 % g->fw, k = k0; k < taps && k < k0 + 16; k++) {
+            const int64_t at = conv1_at(g, b, oy, ox, fy, fx);
+            if (at >= 0) dx[at] += t[0][k - k0];
+            if (++fx == g->fw) fx = 0, fy++;
+          }
+        }
+      }
+}
+
+/* mode 2: dW[tap][c] = Σ over the pixels x[at] · dy[pixel][c], summed image by image into `part` (taps × co
+ * floats) and each image's sum added to dW, so no single running sum spans the whole batch. */
+static void conv1_filter_grad(const float* x, const float* dy, float* dw, float* part, const ConvGeom* g) {
+  const int64_t co = g->co, n = g->fh * g->fw * co;
+  memset(dw, 0, (size_t)n * sizeof(float));
+  for (int64_t b = 0; b < g->batch; b++) {
+    memset(part, 0, (size_t)n * sizeof(float));
+    for (int64_t oy = 0; oy < g->oh; oy++)
+      for (int64_t ox = 0; ox < g->ow; ox++) {
+        const float* d = dy + ((b * g->oh + oy) * g->ow + ox) * co;
+        for (int64_t fy = 0; fy < g->fh; fy++)
+          for (int64_t fx = 0; fx < g->fw; fx++) {
+            const int64_t at = conv1_at(g, b, oy, ox, fy, fx);
+            if (at < 0) continue;
+            const float v = x[at];
+            float* pt = part + (fy * g->fw + fx) * co;
+#pragma omp simd
+            for (int64_t c = 0; c < co; c++) pt[c] += v * d[c];
+          }
+      }
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) dw[i] += part[i];
+  }
+}
+
 static napi_value Conv2d(napi_env env, napi_callback_info info) {
   napi_value args[20];
   int64_t len;
@@ -879,6 +994,23 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "vae-lab native conv2d: operands outside the heap");
     return NULL;
   }
+  const float* A = heap + a_off;
+  const float* B = heap + b_off;
+  float* C = heap + c_off;
+  if (mode == 1) memset(C, 0, (size_t)xn * sizeof(float));
+  if (g.ci == 1) {
+    /* mode 1: W transposed; mode 2: one image's filter gradient. */
+    const int64_t tp = (g.fh * g.fw + 15) / 16 * 16;
+    float* part = mode == 0 ? NULL : scratch_for((size_t)(mode == 1 ? g.co * tp : wn));
+    if (mode != 0 && !part) {
+      napi_throw_error(env, NULL, "vae-lab native conv2d: out of memory");
+      return NULL;
+    }
+    if (mode == 0) conv1_forward(A, B, C, &g);
+    else if (mode == 1) conv1_input_grad(A, B, C, part, &g);
+    else conv1_filter_grad(A, B, C, part, &g);
+    return NULL;
+  }
   const int64_t K = g.fh * g.fw * g.ci, pix = g.oh * g.ow;
   int64_t chunk = chunk_floats / (pix * K);
   if (chunk < 1) chunk = 1;
@@ -888,10 +1020,6 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "vae-lab native conv2d: out of memory");
     return NULL;
   }
-  const float* A = heap + a_off;
-  const float* B = heap + b_off;
-  float* C = heap + c_off;
-  if (mode == 1) memset(C, 0, (size_t)xn * sizeof(float));
   for (int64_t b0 = 0; b0 < g.batch; b0 += chunk) {
     const int64_t nb = g.batch - b0 < chunk ? g.batch - b0 : chunk;
     const int rows = (int)(nb * pix);
