@@ -50,8 +50,8 @@ interface NativeBlas {
   ): void;
   /** 2-D convolution products (mode 0 forward, 1 input gradient, 2 filter gradient): see blas.c and wasm-conv.ts. */
   conv2d(heap: Float32Array, mode: number, aOffset: number, bOffset: number, cOffset: number, ...geometry: [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]): void;
-  /** The im2col scratch budget of conv2d, in floats (default 2²², about 16 MB). */
-  setConvScratch(floats: number): void;
+  /** Sets the im2col scratch budget of conv2d, in floats (default 2¹⁷, 512 KB), and returns the one it replaces. */
+  setConvScratch(floats: number): number;
   bernoulliNll(heap: Float32Array, lOffset: number, xOffset: number, nllOffset: number, gradOffset: number, rows: number, cols: number, scale: number): void;
   /** The MLP VAE's negative ELBO and every weight's gradient in one call: see blas.c and nativeMlpGradients. */
   mlpGradients?(heap: Float32Array, plan: Float64Array, result: Float64Array): void;
