@@ -26,8 +26,8 @@
  *   mode 2 (filter gradient):  dW = X̂ᵀ · dy,   a = x, b = dy, c = dW.
  *   Images are processed in chunks so the im2col scratch stays near 512 KB (setConvScratch(floats) sets
  *   that budget and returns the one it replaces; a small one makes every image its own chunk, which the
- *   tests use). With one input channel
- *   (inC = 1) the same three sums are computed by direct loops instead (see conv1_forward).
+ *   tests use). With one input channel (inC = 1) the same three sums are computed by direct loops instead
+ *   (see conv1_forward).
  * bernoulliNll(heap, lOffset, xOffset, nllOffset, gradOffset, rows, cols, scale): for logits l and targets x
  *   (rows×cols), nll[r] = Σ_j softplus(l) − l·x, computed as max(l, 0) − l·x + log1p(e^{−|l|}), and, unless
  *   gradOffset is −1, grad = (σ(l) − x) · scale, its derivative, from the same e^{−|l|}. The exp and log1p
