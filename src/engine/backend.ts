@@ -8,6 +8,7 @@
  */
 import * as tf from "./tf";
 import { enableFastTile } from "./wasm-tile";
+import { enableSharedIdentity } from "./wasm-identity";
 import { enableNativeMatMul, nativeBlasCore, nativeHowto, nativeMatMulStatus, nativeThreadCount, setNativeThreads } from "./native-kernels";
 import { enableConvKernels } from "./wasm-conv";
 import { BackendChoice, BackendError, parseBackendChoice, parseThreadCount } from "./backend-choice";
@@ -44,10 +45,12 @@ async function tryWasm(): Promise<void> {
   require("@tensorflow/tfjs-backend-wasm");
   if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");
   // Matrix products through OpenBLAS (and the fused Adam and Bernoulli NLL) where the optional native addon
-  // was built (VAE_LAB_NATIVE=0: off); Tile as block copies (wasm-tile.ts), always; the convolution kernels
-  // wasm lacks (and, with the addon, faster ones: wasm-conv.ts).
+  // was built (VAE_LAB_NATIVE=0: off); Tile as block copies (wasm-tile.ts) and Identity as a shared
+  // reference (wasm-identity.ts), always; the convolution kernels wasm lacks (and, with the addon, faster
+  // ones: wasm-conv.ts).
   enableNativeMatMul();
   enableFastTile();
+  enableSharedIdentity();
   enableConvKernels();
 }
 

@@ -53,6 +53,10 @@ interface NativeBlas {
   /** Sets the im2col scratch budget of conv2d, in floats (default 2¹⁷, 512 KB), and returns the one it replaces. */
   setConvScratch(floats: number): number;
   bernoulliNll(heap: Float32Array, lOffset: number, xOffset: number, nllOffset: number, gradOffset: number, rows: number, cols: number, scale: number): void;
+  /** y = max(x + b, 0) over rows of `channels` values: see blas.c and nativeBiasRelu. */
+  biasRelu?(heap: Float32Array, xOffset: number, bOffset: number, yOffset: number, rows: number, channels: number): void;
+  /** Its gradient from y: dx = dy where y > 0, db = Σ_rows dx (see blas.c). */
+  biasReluGrad?(heap: Float32Array, dyOffset: number, yOffset: number, dxOffset: number, dbOffset: number, rows: number, channels: number): void;
   /** The MLP VAE's negative ELBO and every weight's gradient in one call: see blas.c and nativeMlpGradients. */
   mlpGradients?(heap: Float32Array, plan: Float64Array, result: Float64Array): void;
 }
@@ -120,6 +124,9 @@ let originalKernel: tf.KernelConfig | undefined;
 const BERNOULLI_KERNEL = "VaeLabBernoulliNll";
 /** vae-lab's own kernel: the MLP VAE's whole gradient; see nativeMlpGradients. */
 const MLP_KERNEL = "VaeLabMlpGradients";
+/** vae-lab's own kernels: a layer's bias and ReLU in one pass, and its gradient; see nativeBiasRelu. */
+const BIAS_RELU_KERNEL = "VaeLabBiasRelu";
+const BIAS_RELU_GRAD_KERNEL = "VaeLabBiasReluGrad";
 /** The activations of the MLP kernel, by its code (blas.c's ACT_*). */
 const MLP_ACTIVATIONS = ["relu", "tanh", "sigmoid", "leakyRelu", "elu", "softplus"] as const;
 
@@ -228,8 +235,71 @@ export function enableNativeMatMul(): boolean {
     };
     tf.registerKernel({ kernelName: MLP_KERNEL, backendName: "wasm", kernelFunc: kernel as unknown as tf.KernelFunc });
   }
+  if (typeof blas.biasRelu === "function" && typeof blas.biasReluGrad === "function" && !tf.getKernel(BIAS_RELU_KERNEL, "wasm")) {
+    registerBiasRelu(blas.biasRelu.bind(blas), blas.biasReluGrad.bind(blas));
+  }
   installed = true;
   return true;
+}
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+
+/**
+ * The kernels of nativeBiasRelu and the gradient that ties them together: the forward kernel keeps its
+ * output, from which the gradient kernel computes dx and db in one pass.
+ */
+function registerBiasRelu(biasRelu: NonNullable<NativeBlas["biasRelu"]>, biasReluGrad: NonNullable<NativeBlas["biasReluGrad"]>): void {
+  const off = (backend: WasmBackendInternals, t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+  const forward = (args: KernelArgs): tf.TensorInfo => {
+    const { x, b } = args.inputs as { x: tf.TensorInfo; b: tf.TensorInfo };
+    const backend = args.backend as WasmBackendInternals;
+    const y = backend.makeOutput(x.shape, "float32");
+    const channels = b.shape[0];
+    biasRelu(new Float32Array(backend.wasm.HEAPU8.buffer), off(backend, x), off(backend, b), off(backend, y), size(x.shape) / channels, channels);
+    return y;
+  };
+  const backward = (args: KernelArgs): tf.TensorInfo[] => {
+    const { dy, y } = args.inputs as { dy: tf.TensorInfo; y: tf.TensorInfo };
+    const channels = y.shape[y.shape.length - 1];
+    const backend = args.backend as WasmBackendInternals;
+    const dx = backend.makeOutput(y.shape, "float32");
+    const db = backend.makeOutput([channels], "float32");
+    const heap = new Float32Array(backend.wasm.HEAPU8.buffer);
+    biasReluGrad(heap, off(backend, dy), off(backend, y), off(backend, dx), off(backend, db), size(y.shape) / channels, channels);
+    return [dx, db];
+  };
+  tf.registerKernel({ kernelName: BIAS_RELU_KERNEL, backendName: "wasm", kernelFunc: forward as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: BIAS_RELU_GRAD_KERNEL, backendName: "wasm", kernelFunc: backward as unknown as tf.KernelFunc });
+  if (!tf.getGradient(BIAS_RELU_KERNEL)) {
+    tf.registerGradient({
+      kernelName: BIAS_RELU_KERNEL,
+      outputsToSave: [true],
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [dx, db] = tf.engine().runKernel(BIAS_RELU_GRAD_KERNEL, { dy: dy as tf.Tensor, y: saved[0] }) as unknown as tf.Tensor[];
+        return { x: () => dx, b: () => db };
+      },
+    });
+  }
+}
+
+/** Whether nativeBiasRelu runs now (the wasm backend with the native kernels, built with it). */
+export function nativeBiasReluActive(): boolean {
+  return installed && tf.getBackend() === "wasm" && !!tf.getKernel(BIAS_RELU_KERNEL, "wasm");
+}
+
+/**
+ * max(x + b, 0) with b added along x's last axis, in one native pass, differentiable: its gradient is one
+ * more pass that gives both dx (dy where the output is positive) and db (dx summed over every other axis,
+ * in float64), where tfjs would run Add, Relu, Step, Cast, Multiply and a sum. The same values as
+ * tf.relu(tf.add(x, b)) (the same float32 sum, then the same clamp; NaN stays NaN); db to float32 rounding
+ * of the exact sum. Null where the native kernels are not active or the inputs are not float32 with b's
+ * length equal to x's last axis (callers then use tfjs ops).
+ */
+export function nativeBiasRelu<T extends tf.Tensor>(x: T, b: tf.Tensor1D): T | null {
+  if (!nativeBiasReluActive()) return null;
+  if (x.dtype !== "float32" || b.dtype !== "float32" || b.rank !== 1 || x.rank < 1 || x.size === 0) return null;
+  if (x.shape[x.rank - 1] !== b.shape[0]) return null;
+  return tf.engine().runKernel(BIAS_RELU_KERNEL, { x, b }) as unknown as T;
 }
 
 interface MlpAttrs {

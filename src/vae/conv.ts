@@ -17,10 +17,11 @@
  * side, as the image sets hold them), so the ELBO, training,
  * evaluation, figures and checkpoints are shared through LatentModel. Weights are initialised as Keras does
  * (Glorot uniform, zero biases); test/reference/pytorch_conv_vae.py is the same model in PyTorch. Gradients
- * come from tfjs's autodiff; on the wasm backend the convolutions run wasm-conv.ts's kernels.
+ * come from tfjs's autodiff; on the wasm backend the convolutions run wasm-conv.ts's kernels and, with the
+ * native kernels, each ReLU layer's bias and activation one pass forward and one back (engine/bias.ts).
  */
 import * as tf from "../engine/tf";
-import { columnSums } from "../engine/dense";
+import { biasAdd, biasRelu } from "../engine/bias";
 import { Rng, tfSeed } from "../engine/random";
 import type { LatentModel } from "./latent-model";
 
@@ -103,17 +104,6 @@ export function convWeightLayout(c: ConvVaeConfig): { name: string; shape: numbe
   ]);
 }
 
-/**
- * x + b over the last (channel) axis, with the bias gradient written out as column sums of dy seen as a
- * [pixels, channels] matrix (one product with a ones row where BLAS runs). tfjs's own gradient of the
- * broadcast add is a Sum over the batch and both image axes, which the wasm backend runs slowly (530 of the
- * 3300 ms of a training step at [128, 28, 28, 32], measured under load).
- */
-const biasAdd = tf.customGrad(((x: tf.Tensor, b: tf.Tensor1D) => ({
-  value: tf.add(x, b),
-  gradFunc: (dy: tf.Tensor) => [dy, columnSums(dy.reshape([-1, b.shape[0]]) as tf.Tensor2D)],
-})) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as <T extends tf.Tensor>(x: T, b: tf.Tensor1D) => T;
-
 interface Layer {
   W: tf.Variable;
   b: tf.Variable<tf.Rank.R1>;
@@ -168,8 +158,8 @@ export class ConvVae implements LatentModel {
       const B = x.shape[0];
       const g = convGeometry(this.config);
       const img = x.reshape([B, g.rows, g.cols, this.channels]) as tf.Tensor4D;
-      const h1 = tf.relu(biasAdd(tf.conv2d(img, this.conv1.W as tf.Tensor4D, 2, "valid"), this.conv1.b));
-      const h2 = tf.relu(biasAdd(tf.conv2d(h1, this.conv2.W as tf.Tensor4D, 2, "valid"), this.conv2.b));
+      const h1 = biasRelu(tf.conv2d(img, this.conv1.W as tf.Tensor4D, 2, "valid"), this.conv1.b);
+      const h2 = biasRelu(tf.conv2d(h1, this.conv2.W as tf.Tensor4D, 2, "valid"), this.conv2.b);
       const out = biasAdd(tf.matMul(h2.reshape([B, g.h2 * g.w2 * 64]), this.encOut.W as tf.Tensor2D), this.encOut.b);
       const z = this.config.latentDim;
       return { mu: out.slice([0, 0], [B, z]) as tf.Tensor2D, logVar: out.slice([0, z], [B, z]) as tf.Tensor2D };
@@ -180,12 +170,12 @@ export class ConvVae implements LatentModel {
     return tf.tidy(() => {
       const B = z.shape[0];
       const { rows, cols, dh, dw } = convGeometry(this.config);
-      const h0 = tf.relu(biasAdd(tf.matMul(z, this.decIn.W as tf.Tensor2D), this.decIn.b)).reshape([B, dh, dw, 32]) as tf.Tensor4D;
+      const h0 = biasRelu(tf.matMul(z, this.decIn.W as tf.Tensor2D), this.decIn.b).reshape([B, dh, dw, 32]) as tf.Tensor4D;
       const up = (h: tf.Tensor4D, l: Layer, shape: [number, number, number, number], stride: number) =>
-        biasAdd(tf.conv2dTranspose(h, l.W as tf.Tensor4D, shape, stride, "same"), l.b);
-      const h1 = tf.relu(up(h0, this.deconv1, [B, 2 * dh, 2 * dw, 64], 2));
-      const h2 = tf.relu(up(h1, this.deconv2, [B, rows, cols, 32], 2));
-      return up(h2, this.deconv3, [B, rows, cols, this.channels], 1).reshape([B, rows * cols * this.channels]) as tf.Tensor2D;
+        tf.conv2dTranspose(h, l.W as tf.Tensor4D, shape, stride, "same");
+      const h1 = biasRelu(up(h0, this.deconv1, [B, 2 * dh, 2 * dw, 64], 2), this.deconv1.b);
+      const h2 = biasRelu(up(h1, this.deconv2, [B, rows, cols, 32], 2), this.deconv2.b);
+      return biasAdd(up(h2, this.deconv3, [B, rows, cols, this.channels], 1), this.deconv3.b).reshape([B, rows * cols * this.channels]) as tf.Tensor2D;
     });
   }
 

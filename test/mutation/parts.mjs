@@ -20,6 +20,7 @@ export const PARTS = [
   { name: "conditional", mutate: ["src/vae/conditional.ts"], tests: ["conditional-vae"] },
   { name: "iwae", mutate: ["src/vae/iwae.ts", "src/vae/schedule.ts"], tests: ["iwae"] },
   { name: "loss-conventions", mutate: ["src/vae/loss-conventions.ts"], tests: ["loss-conventions"] },
+  { name: "bias", mutate: ["src/engine/bias.ts", "src/engine/wasm-identity.ts"], tests: ["bias"] },
   { name: "amortisation", mutate: ["src/vae/amortisation.ts"], tests: ["amortisation"] },
 ];
 

@@ -28,6 +28,10 @@
  *   that budget and returns the one it replaces; a small one makes every image its own chunk, which the
  *   tests use). With one input channel (inC = 1) the same three sums are computed by direct loops instead
  *   (see conv1_forward).
+ * biasRelu(heap, xOffset, bOffset, yOffset, rows, channels): a layer's bias and ReLU in one pass,
+ *   y = max(x + b, 0) for `rows` rows of `channels` values (b has one per channel; NaN stays NaN).
+ * biasReluGrad(heap, dyOffset, yOffset, dxOffset, dbOffset, rows, channels): its gradient from its output y,
+ *   dx = dy where y > 0, else 0 (NaN where y is NaN), and db = Σ_rows dx, summed in float64 per channel.
  * bernoulliNll(heap, lOffset, xOffset, nllOffset, gradOffset, rows, cols, scale): for logits l and targets x
  *   (rows×cols), nll[r] = Σ_j softplus(l) − l·x, computed as max(l, 0) − l·x + log1p(e^{−|l|}), and, unless
  *   gradOffset is −1, grad = (σ(l) − x) · scale, its derivative, from the same e^{−|l|}. The exp and log1p
@@ -388,6 +392,72 @@ static napi_value BernoulliNll(napi_env env, napi_callback_info info) {
     heap[nll_off + r] = g ? row_nll_grad(l, x, g, cols, fscale) : row_nll(l, x, row_scratch, cols);
   }
   free(row_scratch);
+  return NULL;
+}
+
+/*
+ * The arguments of biasRelu and biasReluGrad after the heap: `count` offsets, then rows and channels. Each
+ * offset starts an array of rows × channels values, except the bias's (index `bias`), of channels values.
+ * Returns 0 with a RangeError naming `who` where a size or an array's end is out of range.
+ */
+static int rows_args(napi_env env, napi_value* args, int64_t len, const char* who, int count, int bias, int64_t* off, int64_t* rows, int64_t* ch) {
+  int ok = 1;
+  for (int i = 0; i < count; i++) off[i] = int_arg(env, args[1 + i], &ok);
+  *rows = int_arg(env, args[1 + count], &ok);
+  *ch = int_arg(env, args[2 + count], &ok);
+  /* Bounded so that rows · channels cannot overflow. */
+  ok = ok && *rows >= 0 && *rows <= ((int64_t)1 << 31) && *ch >= 1 && *ch <= ((int64_t)1 << 24);
+  for (int i = 0; ok && i < count; i++) ok = off[i] >= 0 && off[i] + (i == bias ? *ch : *rows * *ch) <= len;
+  if (!ok) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "vae-lab native %s: bad sizes or offsets", who);
+    napi_throw_range_error(env, NULL, msg);
+  }
+  return ok;
+}
+
+static napi_value BiasRelu(napi_env env, napi_callback_info info) {
+  napi_value args[6];
+  int64_t len, off[3], rows, ch;
+  float* heap = begin_call(env, info, 6, args, "biasRelu", &len);
+  if (!heap || !rows_args(env, args, len, "biasRelu", 3, 1, off, &rows, &ch)) return NULL;
+  const float* b = heap + off[1];
+  for (int64_t r = 0; r < rows; r++) {
+    const float* x = heap + off[0] + r * ch;
+    float* y = heap + off[2] + r * ch;
+#pragma omp simd
+    for (int64_t c = 0; c < ch; c++) {
+      const float v = x[c] + b[c];
+      y[c] = v < 0.0f ? 0.0f : v; /* NaN stays NaN, as tfjs's Relu keeps it */
+    }
+  }
+  return NULL;
+}
+
+static napi_value BiasReluGrad(napi_env env, napi_callback_info info) {
+  napi_value args[7];
+  int64_t len, off[4], rows, ch;
+  float* heap = begin_call(env, info, 7, args, "biasReluGrad", &len);
+  if (!heap || !rows_args(env, args, len, "biasReluGrad", 4, 3, off, &rows, &ch)) return NULL;
+  double* total = (double*)calloc((size_t)ch, sizeof(double));
+  if (!total) {
+    napi_throw_error(env, NULL, "vae-lab native biasReluGrad: out of memory");
+    return NULL;
+  }
+  for (int64_t r = 0; r < rows; r++) {
+    const float* dy = heap + off[0] + r * ch;
+    const float* y = heap + off[1] + r * ch;
+    float* dx = heap + off[2] + r * ch;
+#pragma omp simd
+    for (int64_t c = 0; c < ch; c++) {
+      const float v = y[c];
+      const float g = v > 0.0f ? dy[c] : (v != v ? v : 0.0f); /* NaN stays NaN, as tfjs's dy · step(x) */
+      dx[c] = g;
+      total[c] += g;
+    }
+  }
+  for (int64_t c = 0; c < ch; c++) heap[off[3] + c] = (float)total[c];
+  free(total);
   return NULL;
 }
 
@@ -1090,6 +1160,10 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "adam", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "bernoulliNll", NAPI_AUTO_LENGTH, BernoulliNll, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "bernoulliNll", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "biasRelu", NAPI_AUTO_LENGTH, BiasRelu, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "biasRelu", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "biasReluGrad", NAPI_AUTO_LENGTH, BiasReluGrad, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "biasReluGrad", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "coreName", NAPI_AUTO_LENGTH, CoreName, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "coreName", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "mlpGradients", NAPI_AUTO_LENGTH, MlpGradients, NULL, &fn) != napi_ok) return NULL;

@@ -1,0 +1,223 @@
+/**
+ * A layer's bias and ReLU in one native pass (src/engine/bias.ts, blas.c's biasRelu and biasReluGrad) and the
+ * wasm backend's Identity as a shared reference (src/engine/wasm-identity.ts). biasRelu must give the
+ * values of tf.relu(tf.add(x, b)) exactly, its input gradient exactly and its bias gradient as the float64
+ * sum of the input gradient; NaN must come through both ways; nothing may leak; the kernels must refuse
+ * offsets outside the heap. A clone on wasm must share memory yet stay unchanged when the native Adam
+ * updates the variable it was cloned from.
+ */
+import * as tf from "../src/engine/tf";
+import { describe, expect, it } from "vitest";
+import { biasAdd, biasRelu } from "../src/engine/bias";
+import { loadNativeBlas, nativeBiasReluActive } from "../src/engine/native-kernels";
+import { disableSharedIdentity, enableSharedIdentity } from "../src/engine/wasm-identity";
+import { createAdam } from "../src/engine/optimizer";
+import { Rng } from "../src/engine/random";
+import { describeOnNativeWasm } from "./harness/native";
+
+const rng = new Rng(11);
+
+/** A tensor of normal draws, with some exact zeros and values that cancel the bias exactly. */
+function input(shape: number[], b: Float32Array): tf.Tensor {
+  const n = shape.reduce((a, c) => a * c, 1);
+  const C = shape[shape.length - 1];
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = rng.uniform();
+    v[i] = r < 0.05 ? 0 : r < 0.1 ? -b[i % C] : rng.normal();
+  }
+  return tf.tensor(v, shape);
+}
+
+/** How many places a and b hold different values at (0 and −0 are one value; NaN equals NaN). */
+function differences(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let n = a.length === b.length ? 0 : Math.max(a.length, b.length);
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i] && !(Number.isNaN(a[i]) && Number.isNaN(b[i]))) n++;
+  return n;
+}
+
+function vector(n: number): Float32Array {
+  return Float32Array.from({ length: n }, () => rng.normal());
+}
+
+/** Σ over rows of dy where the output is positive, in float64: the bias gradient biasReluGrad must give. */
+function exactBiasGradient(dy: Float32Array, y: Float32Array, C: number): number[] {
+  const s = new Array<number>(C).fill(0);
+  for (let i = 0; i < dy.length; i++) if (y[i] > 0) s[i % C] += dy[i];
+  return s;
+}
+
+describeOnNativeWasm(
+  "biasRelu on the native kernels (wasm)",
+  () => {
+    expect(nativeBiasReluActive()).toBe(true);
+  },
+  () => {
+    const shapes = [
+      [128, 28, 28, 32],
+      [128, 1568],
+      [3, 5, 7],
+      [200, 3],
+      [1, 1],
+    ];
+    for (const shape of shapes) {
+      it(`[${shape}]: the values and input gradient of tf.relu(tf.add(x, b)) exactly, the bias gradient as the float64 sum`, () => {
+        const C = shape[shape.length - 1];
+        const bv = vector(C);
+        const b = tf.tensor1d(bv);
+        const x = input(shape, bv);
+        const dy = tf.tensor(vector(x.size), shape);
+        const before = tf.memory().numTensors;
+        tf.tidy(() => {
+          const plain = (x: tf.Tensor, b: tf.Tensor) => tf.relu(tf.add(x, b));
+          const y = biasRelu(x, b as tf.Tensor1D);
+          const yPlain = plain(x, b);
+          expect(differences(y.dataSync(), yPlain.dataSync())).toBe(0);
+          const [dx, db] = tf.grads((x: tf.Tensor, b: tf.Tensor) => biasRelu(x, b as tf.Tensor1D))([x, b], dy);
+          const [dxPlain] = tf.grads(plain)([x, b], dy);
+          expect(differences(dx.dataSync(), dxPlain.dataSync())).toBe(0);
+          const exact = exactBiasGradient(dy.dataSync() as Float32Array, yPlain.dataSync() as Float32Array, C);
+          const got = db.dataSync();
+          expect(db.shape).toEqual([C]);
+          // float32 rounding of the float64 sum: half an ulp, and a little more for sums near zero
+          const worst = Math.max(...exact.map((e, c) => Math.abs(got[c] - e) - Math.abs(e) * 2 ** -24));
+          expect(worst).toBeLessThanOrEqual(1e-12);
+        });
+        expect(tf.memory().numTensors).toBe(before);
+        tf.dispose([x, b, dy]);
+      });
+    }
+
+    it("the bias gradient keeps what float32 running sums lose (2²⁰ rows, one large value first)", () => {
+      // In float32, 2²⁵ + 1 rounds back to 2²⁵: a float32 running sum would give 2²⁵, the float64 sum 2²⁵ + 2²⁰ − 1.
+      const rows = 1 << 20;
+      const dyv = new Float32Array(rows).fill(1);
+      dyv[0] = 2 ** 25;
+      tf.tidy(() => {
+        const x = tf.ones([rows, 1]);
+        const b = tf.zeros([1]);
+        const [, db] = tf.grads((x: tf.Tensor, b: tf.Tensor) => biasRelu(x, b as tf.Tensor1D))([x, b], tf.tensor2d(dyv, [rows, 1]));
+        expect(db.dataSync()[0]).toBe(Math.fround(2 ** 25 + rows - 1));
+      });
+    });
+
+    it("NaN comes through: forward where x + b is NaN, and the gradient where the output is", () => {
+      tf.tidy(() => {
+        const x = tf.tensor2d([[NaN, 1, -1]]);
+        const b = tf.tensor1d([0, 0, 0]);
+        const y = biasRelu(x, b);
+        const v = y.dataSync();
+        expect(Number.isNaN(v[0])).toBe(true);
+        expect([v[1], v[2]]).toEqual([1, 0]);
+        const [dx, db] = tf.grads((x: tf.Tensor, b: tf.Tensor) => biasRelu(x, b as tf.Tensor1D))([x, b], tf.tensor2d([[1, 2, 3]]));
+        const g = dx.dataSync();
+        expect(Number.isNaN(g[0])).toBe(true);
+        expect([g[1], g[2]]).toEqual([2, 0]);
+        expect(Number.isNaN(db.dataSync()[0])).toBe(true);
+      });
+    });
+
+    it("inputs it does not take go to tfjs's ops (a bias that does not match the last axis is tfjs's error)", () => {
+      tf.tidy(() => {
+        const x = tf.tensor2d([[1, -2], [3, -4]]);
+        expect(() => biasRelu(x, tf.tensor1d([1, 2, 3]))).toThrow();
+        const xi = tf.tensor2d([[1, -2]], [1, 2], "int32");
+        expect(Array.from(biasRelu(xi, tf.tensor1d([1, 1], "int32") as tf.Tensor1D).dataSync())).toEqual([2, 0]);
+      });
+    });
+
+    it("the native functions refuse offsets and sizes outside the heap with one line", () => {
+      const blas = loadNativeBlas() as unknown as {
+        biasRelu(...a: unknown[]): void;
+        biasReluGrad(...a: unknown[]): void;
+      };
+      const heap = new Float32Array(16);
+      expect(() => blas.biasRelu(heap, 0, 8, 4, 2, 4)).not.toThrow();
+      expect(() => blas.biasRelu(heap, 0, 14, 4, 2, 4)).toThrow(/^vae-lab native biasRelu: bad sizes or offsets$/);
+      expect(() => blas.biasRelu(heap, 0, 0, 10, 2, 4)).toThrow(RangeError);
+      expect(() => blas.biasRelu(heap, -1, 0, 8, 2, 4)).toThrow(RangeError);
+      expect(() => blas.biasRelu(heap, 0, 0, 8, 2, 0)).toThrow(RangeError);
+      expect(() => blas.biasRelu(heap, 0, 0, 8, -1, 4)).toThrow(RangeError);
+      expect(() => blas.biasRelu(heap, 0, 0, 0, 2 ** 40, 2 ** 24)).toThrow(RangeError);
+      expect(() => blas.biasReluGrad(heap, 0, 4, 8, 12, 2, 2)).not.toThrow();
+      expect(() => blas.biasReluGrad(heap, 0, 4, 8, 15, 1, 2)).toThrow(/^vae-lab native biasReluGrad: bad sizes or offsets$/);
+      expect(() => blas.biasReluGrad(heap, 0, 4, 12, 0, 1, 8)).toThrow(RangeError);
+      expect(() => blas.biasReluGrad(heap, 0, 4, 8)).toThrow(/expected 7 arguments/);
+    });
+
+    it("the convolutional VAE's layers use it: five of each kernel and no Relu or Step kernel in a training step", async () => {
+      const { ConvVae } = await import("../src/vae/conv");
+      const { negativeElbo } = await import("../src/vae/model");
+      const vae = new ConvVae({ seed: 3 });
+      const x = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([4, 784], 0, 1, "float32", 1), 0.5), "float32") as tf.Tensor2D);
+      const info = await tf.profile(() => {
+        tf.tidy(() => {
+          tf.variableGrads(() => negativeElbo(vae, x, { seed: 2 }).loss as tf.Scalar, vae.variables());
+        });
+      });
+      const names = info.kernels.map((k) => `${k.name} ${JSON.stringify(k.inputShapes[0])}`);
+      expect(names.filter((n) => n.startsWith("VaeLabBiasRelu ")).length).toBe(5);
+      expect(names.filter((n) => n.startsWith("VaeLabBiasReluGrad ")).length).toBe(5);
+      expect(names.filter((n) => /^(Relu|Step) /.test(n))).toEqual([]);
+      x.dispose();
+      vae.dispose();
+    });
+  },
+);
+
+describeOnNativeWasm(
+  "Identity on wasm: a shared reference",
+  () => {
+    expect(enableSharedIdentity()).toBe(true);
+  },
+  () => {
+    it("tf.clone allocates nothing and outlives its original", () => {
+      const x = tf.tensor2d([[1, 2], [3, 4]]);
+      const buffers = tf.memory().numDataBuffers;
+      const c = tf.clone(x);
+      expect(tf.memory().numDataBuffers).toBe(buffers);
+      x.dispose();
+      expect(Array.from(c.dataSync())).toEqual([1, 2, 3, 4]);
+      c.dispose();
+      expect(tf.memory().numDataBuffers).toBe(buffers - 1);
+    });
+
+    it("a clone of a variable keeps its values when the native Adam updates the variable in place", () => {
+      const v = tf.variable(tf.tensor1d([1, 2, 3]), true, "bias-test/v");
+      const snapshot = tf.clone(v);
+      const adam = createAdam(0.1);
+      expect(adam.kind).toBe("native");
+      adam.applyGradients({ [v.name]: tf.tensor1d([1, 1, 1]) }, [v]);
+      expect(Array.from(snapshot.dataSync())).toEqual([1, 2, 3]);
+      expect(Array.from(v.dataSync()).every((p, i) => p < [1, 2, 3][i])).toBe(true);
+      tf.dispose([v, snapshot]);
+    });
+
+    it("the copying kernel comes back and goes again", () => {
+      disableSharedIdentity();
+      const x = tf.tensor1d([5]);
+      const buffers = tf.memory().numDataBuffers;
+      const c = tf.clone(x);
+      expect(tf.memory().numDataBuffers).toBe(buffers + 1);
+      expect(enableSharedIdentity()).toBe(true);
+      tf.dispose([x, c]);
+    });
+  },
+);
+
+describe("biasRelu without the native kernels (cpu backend)", () => {
+  it("is tf.relu(biasAdd(x, b)), with the same gradients", () => {
+    tf.tidy(() => {
+      const x = tf.tensor2d([[1, -2, 0.5], [-1, 3, -0.25]]);
+      const b = tf.tensor1d([0.5, 1, -1]);
+      expect(nativeBiasReluActive()).toBe(false);
+      expect(Array.from(biasRelu(x, b).dataSync())).toEqual([1.5, 0, 0, 0, 4, 0]);
+      const dy = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+      const [dx, db] = tf.grads((x: tf.Tensor, b: tf.Tensor) => biasRelu(x, b as tf.Tensor1D))([x, b], dy);
+      expect(Array.from(dx.dataSync())).toEqual([1, 0, 0, 0, 5, 0]);
+      expect(Array.from(db.dataSync())).toEqual([1, 5, 0]);
+      const [, dbAdd] = tf.grads((x: tf.Tensor, b: tf.Tensor) => biasAdd(x, b as tf.Tensor1D))([x, b], dy);
+      expect(Array.from(dbAdd.dataSync())).toEqual([5, 7, 9]);
+    });
+  });
+});
