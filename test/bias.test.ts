@@ -133,6 +133,9 @@ describeOnNativeWasm(
       };
       const heap = new Float32Array(16);
       expect(() => blas.biasRelu(heap, 0, 8, 4, 2, 4)).not.toThrow();
+      expect(() => blas.biasRelu(heap, 0, 12, 8, 2, 4)).not.toThrow(); // b and y end where the heap ends
+      expect(() => blas.biasRelu(heap, 0, 13, 8, 2, 4)).toThrow(RangeError);
+      expect(() => blas.biasRelu(heap, 0, 12, 9, 2, 4)).toThrow(RangeError);
       expect(() => blas.biasRelu(heap, 0, 14, 4, 2, 4)).toThrow(/^vae-lab native biasRelu: bad sizes or offsets$/);
       expect(() => blas.biasRelu(heap, 0, 0, 10, 2, 4)).toThrow(RangeError);
       expect(() => blas.biasRelu(heap, -1, 0, 8, 2, 4)).toThrow(RangeError);
@@ -140,6 +143,8 @@ describeOnNativeWasm(
       expect(() => blas.biasRelu(heap, 0, 0, 8, -1, 4)).toThrow(RangeError);
       expect(() => blas.biasRelu(heap, 0, 0, 0, 2 ** 40, 2 ** 24)).toThrow(RangeError);
       expect(() => blas.biasReluGrad(heap, 0, 4, 8, 12, 2, 2)).not.toThrow();
+      expect(() => blas.biasReluGrad(heap, 0, 4, 12, 14, 2, 2)).not.toThrow(); // dx and db end where the heap ends
+      expect(() => blas.biasReluGrad(heap, 0, 4, 13, 14, 2, 2)).toThrow(RangeError);
       expect(() => blas.biasReluGrad(heap, 0, 4, 8, 15, 1, 2)).toThrow(/^vae-lab native biasReluGrad: bad sizes or offsets$/);
       expect(() => blas.biasReluGrad(heap, 0, 4, 12, 0, 1, 8)).toThrow(RangeError);
       expect(() => blas.biasReluGrad(heap, 0, 4, 8)).toThrow(/expected 7 arguments/);
