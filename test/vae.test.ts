@@ -5,7 +5,8 @@ import * as math from "mathjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { CheckpointError, loadVae, saveVae } from "../src/vae/checkpoint";
-import { activeUnits, decodeLatentGrid, encodeMeans, iwaeNll, normalQuantile, reconstruct, samplePrior } from "../src/vae/evaluate";
+import { activeUnits, decodeLatentGrid, encodeMeans, iwaeNll, iwaeNllSteps, normalQuantile, reconstruct, samplePrior } from "../src/vae/evaluate";
+import { ConditionalVae } from "../src/vae/conditional";
 import { Rng, tfSeed } from "../src/engine/random";
 import { logNormal1d } from "../src/prob/gaussian";
 import { klToStandardNormal, meanAndStderr } from "../src/prob/kl";
@@ -15,13 +16,16 @@ import {
   ACTIVATIONS,
   activate,
   bernoulliNll,
+  DEFAULT_VAE_CONFIG,
   denseOp,
   ENCODER_ESTIMATORS,
   gaussianNll,
   klStandardNormalTensor,
+  MAX_WEIGHT_FLOATS,
   negativeElbo,
   reconstructionNll,
   Vae,
+  validateVaeConfig,
 } from "../src/vae/model";
 import { scratchDir } from "./harness/scratch";
 import { ACT64, bce64, LOG_2PI_64, mlp64, sigmoid64 } from "./harness/mlp64";
@@ -75,6 +79,41 @@ describe("exact values of the model's pieces", () => {
       const m = new Vae({ inputDim: 4, latentDim: 1, ...c });
       m.dispose();
     }
+  });
+
+  it("a layer of more than 2²⁶ weights is refused with its whole message, wherever it is (with a condition too); 2²⁶ exactly is accepted", () => {
+    expect(MAX_WEIGHT_FLOATS).toBe(2 ** 26);
+    const config = (c: Partial<typeof DEFAULT_VAE_CONFIG>) => ({ ...DEFAULT_VAE_CONFIG, ...c });
+    const refused = (a: number, b: number, names: string) => `a ${a}×${b} layer has ${a * b} weights, more than the 67108864 one layer may have (${names})`;
+    const plain = "inputDim, hiddenDims, latentDim";
+    const withCondition = "inputDim, conditionDim, hiddenDims, latentDim";
+    // Exactly 2²⁶ weights (1024 × 65536) in the encoder's first and the decoder's last layer, with and without a condition.
+    expect(() => validateVaeConfig(config({ inputDim: 1024, hiddenDims: [65536], latentDim: 1 }))).not.toThrow();
+    expect(() => validateVaeConfig(config({ inputDim: 1023, hiddenDims: [65536], latentDim: 1 }), 1)).not.toThrow();
+    expect(() => validateVaeConfig(config({ inputDim: 1, hiddenDims: [65536], latentDim: 1023 }), 1)).not.toThrow();
+    // More than 2²⁶, refused before anything is allocated: the encoder's first layer, a middle one and its last.
+    expect(() => new Vae({ inputDim: 1025, hiddenDims: [65536], latentDim: 1 })).toThrow(refused(1025, 65536, plain));
+    expect(() => new Vae({ inputDim: 1, hiddenDims: [8193, 8192], latentDim: 1 })).toThrow(refused(8193, 8192, plain));
+    expect(() => new Vae({ inputDim: 1, hiddenDims: [65536], latentDim: 1025 })).toThrow(refused(65536, 1025, plain));
+    // The condition widens the encoder's input and the decoder's (whose hidden layers mirror the encoder's).
+    expect(() => validateVaeConfig(config({ inputDim: 1024, hiddenDims: [65536], latentDim: 1 }), 1)).toThrow(refused(1025, 65536, withCondition));
+    expect(() => validateVaeConfig(config({ inputDim: 1, hiddenDims: [1, 65536], latentDim: 1024 }), 1)).toThrow(refused(1025, 65536, withCondition));
+    // Without the condition the decoder's layers are the encoder's, transposed: the same widths fit.
+    expect(() => validateVaeConfig(config({ inputDim: 1, hiddenDims: [1, 65536], latentDim: 1024 }))).not.toThrow();
+  });
+
+  it("a disposed model refuses encode, decode, decodeMean, variables and parameterCount with its whole message; a second dispose does nothing", () => {
+    const m = new Vae({ inputDim: 3, hiddenDims: [2], latentDim: 1 });
+    const vars = m.variables();
+    m.dispose();
+    expect(vars.every((v) => v.isDisposed)).toBe(true);
+    expect(() => m.dispose()).not.toThrow();
+    const refused = (what: string) => `Vae.${what}: this model was disposed (its weights are freed); make a new one or load a checkpoint`;
+    expect(() => tf.tidy(() => m.encode(tf.zeros([1, 3])))).toThrow(refused("encode"));
+    expect(() => tf.tidy(() => m.decode(tf.zeros([1, 1])))).toThrow(refused("decode"));
+    expect(() => tf.tidy(() => m.decodeMean(tf.zeros([1, 1])))).toThrow(refused("decode"));
+    expect(() => m.variables()).toThrow(refused("variables"));
+    expect(() => m.parameterCount()).toThrow(refused("variables"));
   });
 
   it("the layers, their names, shapes and order; the encoder's variables; the parameter count; the defaults", () => {
@@ -324,6 +363,62 @@ describe("exact values of the evaluation", () => {
     // k a multiple of the chunk: no empty last chunk (it would take a seed, and the next image's ε would move).
     expect(iwaeNll(m, sub, { k: 6, chunk: 3, seed: 11 })).toBeCloseTo(iwae64(m, sub, 3, 6, 3, 11), 3);
     m.dispose();
+  });
+
+  it("iwaeNll refuses a k, chunk or limit that is not a positive integer, and an empty set, with its whole message; one image is a set", () => {
+    const m = small();
+    const sub = loadMnist({ dir: tiny, split: "test", limit: 1 });
+    const invalid = [0, -1, 2.5, NaN, Infinity, 2 ** 53];
+    for (const v of invalid) expect(() => iwaeNll(m, sub, { k: v })).toThrow(`iwaeNll: k must be a positive integer (got ${v})`);
+    // Largest first: a chunk of 0 or less, were it accepted, would never end.
+    for (const v of [...invalid].reverse()) expect(() => iwaeNll(m, sub, { chunk: v })).toThrow(`iwaeNll: chunk must be a positive integer (got ${v})`);
+    for (const v of invalid) expect(() => iwaeNll(m, sub, { limit: v })).toThrow(`iwaeNll: limit must be a positive integer (got ${v})`);
+    const empty: MnistSet = { ...sub, count: 0, images: new Float32Array(0), labels: new Int32Array(0) };
+    expect(() => iwaeNll(m, empty)).toThrow("iwaeNll: the set is empty");
+    expect(iwaeNll(m, sub, { k: 1, chunk: 1, limit: 1, seed: 3 })).toBeCloseTo(iwae64(m, sub, 1, 1, 1, 3), 3);
+    m.dispose();
+  });
+
+  it("iwaeNllSteps yields the number of images done after each and returns iwaeNll's value", () => {
+    const m = small();
+    const sub = loadMnist({ dir: tiny, split: "test", limit: 3 });
+    for (const limit of [undefined, 2]) {
+      const steps = iwaeNllSteps(m, sub, { k: 4, chunk: 3, seed: 5, limit });
+      const done: number[] = [];
+      let r = steps.next();
+      for (; !r.done; r = steps.next()) done.push(r.value);
+      expect(done).toEqual(limit === 2 ? [1, 2] : [1, 2, 3]);
+      expect(r.value).toBe(iwaeNll(m, sub, { k: 4, chunk: 3, seed: 5, limit }));
+      expect(r.value).toBeCloseTo(iwae64(m, sub, limit ?? 3, 4, 3, 5), 3);
+    }
+    m.dispose();
+  });
+
+  it("a conditional VAE: IWAE is exactly −log p(x|c) with c each image's class when q(z|x, c) is the prior; encodeMeans are μ(x, c)", () => {
+    // No hidden layer, zero weights but the decoder's rows for the condition: q(z|x, c) = N(0, I) = p(z) and the
+    // logits are L[c], independent of z, so every importance weight is p(x|c) and L_k = log p(x|c) for all k.
+    const K = 10;
+    const cv = new ConditionalVae({ inputDim: 784, hiddenDims: [], latentDim: 2, conditionDim: K, seed: 4 });
+    const L = Array.from({ length: K }, (_, c) => Array.from({ length: 784 }, (_, j) => Math.sin((j + 37 * c) / 7) * 2));
+    for (const v of cv.variables()) v.assign(tf.zerosLike(v));
+    cv.decOut.W.assign(tf.tensor2d([[...Array(784).fill(0)], [...Array(784).fill(0)], ...L]));
+    const sub = loadMnist({ dir: tiny, split: "test", limit: 4 });
+    expect(new Set(sub.labels).size).toBeGreaterThan(1);
+    let exact = 0;
+    for (let i = 0; i < sub.count; i++) {
+      const l = L[sub.labels[i]];
+      for (let j = 0; j < 784; j++) exact += (Math.log1p(Math.exp(l[j])) - l[j] * sub.images[i * 784 + j]) / sub.count;
+    }
+    for (const k of [1, 5]) expect(iwaeNll(cv, sub, { k, seed: 2, chunk: 3 })).toBeCloseTo(exact, 2);
+    // Posterior means with the encoder's weights back: [x | one-hot c]·W + b, in float64; batches that divide the
+    // set (no empty last batch: a conditional VAE refuses one), one that does not, and the default.
+    const fresh = new ConditionalVae({ inputDim: 784, hiddenDims: [], latentDim: 2, conditionDim: K, seed: 5 });
+    const W = read(fresh.encMu.W);
+    const b = read(fresh.encMu.b);
+    const want = imageRows(sub, [0, 1, 2, 3]).map((x, i) => [0, 1].map((d) => x.reduce((s, v, j) => s + v * W[j * 2 + d], b[d] + W[(784 + sub.labels[i]) * 2 + d])));
+    for (const batchSize of [2, 4, 3, undefined]) expectRowsClose(encodeMeans(fresh, sub, { batchSize }), want, 5, `batch ${batchSize}`);
+    expectRowsClose(encodeMeans(fresh, sub, { limit: 2, batchSize: 1 }), want.slice(0, 2), 5);
+    [cv, fresh].forEach((x) => x.dispose());
   });
 
   it("encodeMeans, reconstruct and samplePrior equal their float64 values", () => {
