@@ -198,6 +198,29 @@ describeOnNativeWasm(
       tf.dispose([v, snapshot]);
     });
 
+    it("strings are shared too, and outlive their original", () => {
+      const x = tf.tensor(["a", "bc"]);
+      const buffers = tf.memory().numDataBuffers;
+      const c = tf.clone(x);
+      expect(tf.memory().numDataBuffers).toBe(buffers);
+      x.dispose();
+      expect(c.dataSync()).toEqual(["a", "bc"]);
+      c.dispose();
+    });
+
+    it("without a wasm Identity to replace, nothing is registered and false is returned", () => {
+      disableSharedIdentity();
+      const copying = tf.getKernel("Identity", "wasm") as tf.KernelConfig;
+      tf.unregisterKernel("Identity", "wasm");
+      try {
+        expect(enableSharedIdentity()).toBe(false);
+        expect(tf.getKernel("Identity", "wasm")).toBeUndefined();
+      } finally {
+        tf.registerKernel(copying);
+      }
+      expect(enableSharedIdentity()).toBe(true);
+    });
+
     it("the copying kernel comes back and goes again", () => {
       disableSharedIdentity();
       const x = tf.tensor1d([5]);

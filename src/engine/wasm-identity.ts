@@ -7,8 +7,8 @@
  * step, 12.8 MB each at [128, 28, 28, 32], about 2 ms apiece. Tensors are immutable in tfjs, so sharing is
  * safe as long as nothing writes into a tensor's memory in place: the wasm backend's kernels never do, and
  * the one writer in vae-lab, the native Adam (optimizer.ts), gives a variable its own copy first whenever
- * its memory is shared (the backend's reference count, which this kernel raises, says so). Strings keep the
- * original kernel. Registered by initBackend("wasm").
+ * its memory is shared (the backend's reference count, which this kernel raises, says so). Every dtype,
+ * strings too, is shared the same way. Registered by initBackend("wasm").
  */
 import * as tf from "./tf";
 
@@ -24,10 +24,8 @@ export function enableSharedIdentity(): boolean {
   const config = tf.getKernel("Identity", "wasm");
   if (!config) return false;
   original = config;
-  const fallback = config.kernelFunc;
-  const kernelFunc = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo => {
+  const kernelFunc = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo => {
     const { x } = args.inputs as { x: tf.TensorInfo };
-    if (x.dtype === "string") return fallback(args as Parameters<typeof fallback>[0]) as tf.TensorInfo;
     (args.backend as WasmBackendInternals).incRef(x.dataId);
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   };
