@@ -25,7 +25,7 @@ type Data = ReturnType<typeof randomData>;
 const t = (d: Data) => tf.tensor(d.values, d.shape) as tf.Tensor4D;
 
 /** The Conv2DBackpropFilter kernel itself (tfjs exports no op for it; autodiff of tf.conv2d reaches it). */
-function backpropFilter(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[], strides: number, pad: "same" | "valid"): tf.Tensor4D {
+function backpropFilter(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[], strides: number | [number, number], pad: "same" | "valid"): tf.Tensor4D {
   return tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, { strides, pad, dataFormat: "NHWC", dimRoundingMode: undefined, filterShape } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
@@ -50,7 +50,8 @@ interface Case {
   co: number;
   fh: number;
   fw: number;
-  stride: number;
+  /** One stride for both axes, or [rows, columns]. */
+  stride: number | [number, number];
   pad: "same" | "valid";
   dilation: number;
 }
@@ -82,12 +83,25 @@ function cases(): Case[] {
   out.push({ batch: 2, h: 28, w: 28, ci: 1, co: 32, fh: 3, fw: 3, stride: 1, pad: "same", dilation: 1 });
   out.push({ batch: 2, h: 9, w: 8, ci: 1, co: 3, fh: 3, fw: 2, stride: 1, pad: "same", dilation: 2 });
   out.push({ batch: 3, h: 7, w: 9, ci: 1, co: 5, fh: 5, fw: 4, stride: 2, pad: "same", dilation: 1 });
+  // The direct loops' other paths: channels beyond whole blocks of 16 (20: one block and 4; 48: three blocks),
+  // "valid" at stride 1, the 3×3 filter of 32 channels at stride 2 (its transposed form goes through the
+  // checked path), an image narrower than four pixels, a dilated 3×3 of 32 channels, a 5×3 of 32 channels.
+  out.push({ batch: 2, h: 11, w: 13, ci: 1, co: 20, fh: 3, fw: 3, stride: 1, pad: "same", dilation: 1 });
+  out.push({ batch: 1, h: 10, w: 9, ci: 1, co: 48, fh: 3, fw: 3, stride: 1, pad: "valid", dilation: 1 });
+  out.push({ batch: 2, h: 12, w: 12, ci: 1, co: 32, fh: 3, fw: 3, stride: 2, pad: "same", dilation: 1 });
+  out.push({ batch: 1, h: 3, w: 3, ci: 1, co: 16, fh: 3, fw: 3, stride: 1, pad: "same", dilation: 1 });
+  out.push({ batch: 1, h: 12, w: 11, ci: 1, co: 32, fh: 3, fw: 3, stride: 1, pad: "same", dilation: 2 });
+  out.push({ batch: 1, h: 9, w: 10, ci: 1, co: 32, fh: 5, fw: 3, stride: 1, pad: "same", dilation: 1 });
+  // Stride 2 with one pixel of padding before the image (a 4×4 filter, "same"); strides 1 × 2 and 2 × 1.
+  out.push({ batch: 1, h: 9, w: 12, ci: 1, co: 16, fh: 4, fw: 4, stride: 2, pad: "same", dilation: 1 });
+  out.push({ batch: 2, h: 8, w: 10, ci: 1, co: 32, fh: 3, fw: 3, stride: [1, 2], pad: "same", dilation: 1 });
+  out.push({ batch: 2, h: 10, w: 8, ci: 1, co: 32, fh: 3, fw: 3, stride: [2, 1], pad: "same", dilation: 1 });
   out.push({ batch: 1, h: 13, w: 13, ci: 32, co: 64, fh: 3, fw: 3, stride: 2, pad: "valid", dilation: 1 });
   out.push({ batch: 1, h: 14, w: 14, ci: 64, co: 32, fh: 3, fw: 3, stride: 2, pad: "same", dilation: 1 });
   return out;
 }
 
-const label = (c: Case) => `x [${c.batch},${c.h},${c.w},${c.ci}] * W [${c.fh},${c.fw},${c.ci},${c.co}], stride ${c.stride}, ${c.pad}${c.dilation > 1 ? `, dilation ${c.dilation}` : ""}`;
+const label = (c: Case) => `x [${c.batch},${c.h},${c.w},${c.ci}] * W [${c.fh},${c.fw},${c.ci},${c.co}], stride ${typeof c.stride === "number" ? c.stride : c.stride.join("×")}, ${c.pad}${c.dilation > 1 ? `, dilation ${c.dilation}` : ""}`;
 
 const modes: { name: string; native: boolean }[] = [{ name: "JavaScript filter gradient", native: false }];
 if (nativeExpected) modes.push({ name: "native (im2col + OpenBLAS)", native: true });
@@ -144,6 +158,30 @@ for (const mode of modes) {
         } finally {
           expect(loadNativeBlas()!.setConvScratch(budget)).toBe(1);
         }
+      });
+
+      it("the native one-channel loops write only the outputs they are given, also fewer than the image has room for", () => {
+        // conv2d called directly with a 5×6 output of a 12×12 image (stride 1, no padding, 3×3 filter, 16
+        // channels): every output against a sum written out here, and the floats after the output untouched.
+        const blas = loadNativeBlas()!;
+        const [B, H, Wd, OH, OW, C, F] = [2, 12, 12, 5, 6, 16, 3];
+        const xn = B * H * Wd, wn = F * F * C, yn = B * OH * OW * C;
+        const heap = new Float32Array(xn + wn + yn + 64);
+        for (let i = 0; i < xn + wn; i++) heap[i] = rng.normal();
+        heap.fill(7, xn + wn);
+        blas.conv2d(heap, 0, 0, xn, xn + wn, B, H, Wd, 1, OH, OW, C, F, F, 1, 1, 0, 0, 1, 1);
+        let worst = 0;
+        for (let b = 0; b < B; b++)
+          for (let oy = 0; oy < OH; oy++)
+            for (let ox = 0; ox < OW; ox++)
+              for (let c = 0; c < C; c++) {
+                let sum = 0;
+                for (let fy = 0; fy < F; fy++)
+                  for (let fx = 0; fx < F; fx++) sum += heap[(b * H + oy + fy) * Wd + ox + fx] * heap[xn + (fy * F + fx) * C + c];
+                worst = Math.max(worst, Math.abs(heap[xn + wn + ((b * OH + oy) * OW + ox) * C + c] - sum));
+              }
+        expect(worst).toBeLessThan(1e-5);
+        expect(Array.from(heap.subarray(xn + wn + yn))).toEqual(new Array(64).fill(7));
       });
     }
 

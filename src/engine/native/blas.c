@@ -448,13 +448,16 @@ static napi_value BiasReluGrad(napi_env env, napi_callback_info info) {
     const float* dy = heap + off[0] + r * ch;
     const float* y = heap + off[1] + r * ch;
     float* dx = heap + off[2] + r * ch;
+    /* Two loops, so that both vectorise: with the float64 sum in the same loop GCC keeps a branch per element
+     * (mispredicted on about half of them, 13 times slower at [128, 28, 28, 32]). NaN stays NaN, as tfjs's
+     * dy · step(x). */
 #pragma omp simd
     for (int64_t c = 0; c < ch; c++) {
-      const float v = y[c];
-      const float g = v > 0.0f ? dy[c] : (v != v ? v : 0.0f); /* NaN stays NaN, as tfjs's dy · step(x) */
-      dx[c] = g;
-      total[c] += g;
+      const float v = y[c], d = dy[c];
+      dx[c] = v > 0.0f ? d : (v != v ? v : 0.0f);
     }
+#pragma omp simd
+    for (int64_t c = 0; c < ch; c++) total[c] += dx[c];
   }
   for (int64_t c = 0; c < ch; c++) heap[off[3] + c] = (float)total[c];
   free(total);
@@ -935,90 +938,173 @@ static void col2im(const float* cols, float* dx, const ConvGeom* g, int64_t b0, 
 /* One input channel (a grey image into the first layer; the last transposed convolution back to one channel):
  * there im2col would copy one float per filter tap and hand sgemm a matrix as narrow as the filter (9 columns
  * for 3×3), and both run far below the other layers' rate. These loops compute the same three sums directly,
- * vectorised over the output channels; their rounding differs from sgemm's as any two orders of a sum do. */
+ * vectorised over blocks of 16 output channels. The forward pass and the input gradient keep the sums of four
+ * neighbouring pixels side by side in registers (four independent chains of multiply-adds rather than one):
+ * their helpers are inlined with NP = 4 and NP = 1 (pixels at the edges and a row's last few), and with
+ * CHECK = 0 where no tap of those pixels can fall outside, so the accumulators are registers and the loops
+ * have no bounds tests. Their rounding differs from sgemm's as any two orders of a sum do; the forward sums
+ * run over the taps in the order im2col's columns do. */
+#define INLINE static inline __attribute__((always_inline))
+
+/* The output positions [lo, hi) along one axis whose every tap (0 … f − 1) reads inside the input: o · s − pad ≥ 0
+ * and o · s − pad + (f − 1) · d ≤ n_in − 1; lo ≥ hi where there are none. */
+static void conv1_inside(int64_t n_in, int64_t n_out, int64_t s, int64_t pad, int64_t f, int64_t d, int64_t* lo, int64_t* hi) {
+  const int64_t last = n_in - 1 + pad - (f - 1) * d;
+  *lo = (pad + s - 1) / s;
+  *hi = last < 0 ? 0 : last / s + 1;
+  if (*hi > n_out) *hi = n_out;
+}
+
+/* mode 0, pixels ox … ox + NP − 1 of row oy of image b, channels c0 … c0 + 15:
+ * y[pixel][c] = Σ over taps x[at] · W[tap][c], taps in order (fy, fx). CHECK = 0 where every tap of these
+ * pixels is inside the image. */
+INLINE void conv1_forward_px(const float* x, const float* w, float* y, const ConvGeom* g, int64_t b, int64_t oy, int64_t ox, int64_t c0, const int NP, const int CHECK) {
+  float acc[4][16] = {{0}};
+  for (int64_t fy = 0; fy < g->fh; fy++) {
+    const int64_t iy = oy * g->sh - g->pt + fy * g->dh;
+    if (CHECK && (iy < 0 || iy >= g->ih)) continue;
+    const float* row = x + (b * g->ih + iy) * g->iw;
+    for (int64_t fx = 0; fx < g->fw; fx++) {
+      const float* wt = w + (fy * g->fw + fx) * g->co + c0;
+#pragma GCC unroll 4
+      for (int p = 0; p < NP; p++) {
+        const int64_t ix = (ox + p) * g->sw - g->pl + fx * g->dw;
+        if (CHECK && (ix < 0 || ix >= g->iw)) continue;
+        const float v = row[ix];
+#pragma omp simd
+        for (int k = 0; k < 16; k++) acc[p][k] += v * wt[k];
+      }
+    }
+  }
+  for (int p = 0; p < NP; p++) memcpy(y + ((b * g->oh + oy) * g->ow + ox + p) * g->co + c0, acc[p], sizeof acc[p]);
+}
+
+static void conv1_forward(const float* x, const float* w, float* y, const ConvGeom* g) {
+  const int64_t co = g->co, whole = co / 16 * 16;
+  int64_t ylo, yhi, xlo, xhi;
+  conv1_inside(g->ih, g->oh, g->sh, g->pt, g->fh, g->dh, &ylo, &yhi);
+  conv1_inside(g->iw, g->ow, g->sw, g->pl, g->fw, g->dw, &xlo, &xhi);
+  for (int64_t b = 0; b < g->batch; b++)
+    for (int64_t oy = 0; oy < g->oh; oy++) {
+      const int row_inside = oy >= ylo && oy < yhi;
+      for (int64_t c0 = 0; c0 < whole; c0 += 16) {
+        /* Inside: four pixels at a time, then one; at the edges one at a time; rows at the edges four at a time. */
+        for (int64_t ox = 0; ox < g->ow;) {
+          const int inside = row_inside && ox >= xlo;
+          if (inside && ox + 4 <= xhi) conv1_forward_px(x, w, y, g, b, oy, ox, c0, 4, 0), ox += 4;
+          else if (inside && ox < xhi) conv1_forward_px(x, w, y, g, b, oy, ox, c0, 1, 0), ox++;
+          else if (!row_inside && ox + 4 <= g->ow) conv1_forward_px(x, w, y, g, b, oy, ox, c0, 4, 1), ox += 4;
+          else conv1_forward_px(x, w, y, g, b, oy, ox, c0, 1, 1), ox++;
+        }
+      }
+      if (whole == co) continue;
+      /* The last co mod 16 channels, summed in place in the same order. */
+      for (int64_t ox = 0; ox < g->ow; ox++) {
+        float* out = y + ((b * g->oh + oy) * g->ow + ox) * co;
+        memset(out + whole, 0, (size_t)(co - whole) * sizeof(float));
+        for (int64_t fy = 0; fy < g->fh; fy++)
+          for (int64_t fx = 0; fx < g->fw; fx++) {
+            const int64_t iy = oy * g->sh - g->pt + fy * g->dh, ix = ox * g->sw - g->pl + fx * g->dw;
+            if (iy < 0 || iy >= g->ih || ix < 0 || ix >= g->iw) continue;
+            const float v = x[(b * g->ih + iy) * g->iw + ix];
+            const float* wt = w + (fy * g->fw + fx) * co;
+#pragma omp simd
+            for (int64_t c = whole; c < co; c++) out[c] += v * wt[c];
+          }
+      }
+    }
+}
+
+/* mode 1, input pixels ix … ix + NP − 1 of row iy of image b: dx[pixel] = Σ over the output pixels and taps that
+ * read it of dy[out pixel] · W[tap] (a dot product over the channels), gathered, so each dx is written once
+ * (im2col's scatter would add into it nine times). An output pixel (oy, ox) reads iy through tap fy where
+ * oy · sh − pt + fy · dh = iy: with CHECK, ytab and xtab give that oy and ox (−1 where there is none); without,
+ * at stride 1 where every tap's output pixel exists, it is iy + pt − fy · dh. */
+INLINE void conv1_input_grad_px(const float* dy, const float* w, float* dx, const ConvGeom* g, const int64_t* ytab, const int64_t* xtab, int64_t b, int64_t iy, int64_t ix, const int NP, const int CHECK, const int64_t whole, const int64_t fh, const int64_t fw) {
+  const int64_t co = g->co;
+  float acc[4][16] = {{0}}, rest[4] = {0};
+  for (int64_t fy = 0; fy < fh; fy++) {
+    const int64_t oy = CHECK ? ytab[iy * fh + fy] : iy + g->pt - fy * g->dh;
+    if (CHECK && oy < 0) continue;
+    const float* row = dy + (b * g->oh + oy) * g->ow * co;
+    for (int64_t fx = 0; fx < fw; fx++) {
+      const float* wt = w + (fy * fw + fx) * co;
+#pragma GCC unroll 4
+      for (int p = 0; p < NP; p++) {
+        const int64_t ox = CHECK ? xtab[(ix + p) * fw + fx] : ix + p + g->pl - fx * g->dw;
+        if (CHECK && ox < 0) continue;
+        const float* d = row + ox * co;
+        for (int64_t c0 = 0; c0 < whole; c0 += 16) {
+#pragma omp simd
+          for (int k = 0; k < 16; k++) acc[p][k] += d[c0 + k] * wt[c0 + k];
+        }
+        for (int64_t c = whole; c < co; c++) rest[p] += d[c] * wt[c];
+      }
+    }
+  }
+  for (int p = 0; p < NP; p++) {
+    for (int half = 8; half >= 1; half /= 2)
+#pragma omp simd
+      for (int k = 0; k < half; k++) acc[p][k] += acc[p][k + half];
+    dx[(b * g->ih + iy) * g->iw + ix + p] = acc[p][0] + rest[p];
+  }
+}
+
+/* The output position that input position i reads through tap t along one axis, or −1 where none does
+ * (o · s − pad + t · d = i has no o in [0, n_out)): tab[i · taps + t]. */
+static void conv1_reader_table(int64_t* tab, int64_t n_in, int64_t n_out, int64_t taps, int64_t s, int64_t pad, int64_t d) {
+  for (int64_t i = 0; i < n_in; i++)
+    for (int64_t t = 0; t < taps; t++) {
+      const int64_t o = i + pad - t * d;
+      tab[i * taps + t] = o >= 0 && o % s == 0 && o / s < n_out ? o / s : -1;
+    }
+}
+
+/* Returns 0 where its tables could not be allocated. */
+static int conv1_input_grad(const float* dy, const float* w, float* dx, const ConvGeom* g) {
+  int64_t* ytab = (int64_t*)malloc((size_t)(g->ih * g->fh + g->iw * g->fw) * sizeof(int64_t));
+  if (!ytab) return 0;
+  int64_t* xtab = ytab + g->ih * g->fh;
+  conv1_reader_table(ytab, g->ih, g->oh, g->fh, g->sh, g->pt, g->dh);
+  conv1_reader_table(xtab, g->iw, g->ow, g->fw, g->sw, g->pl, g->dw);
+  /* At stride 1, input pixel i is read by output pixel i + pad − t · d through tap t: the inputs [lo, hi) whose
+   * every tap's output pixel exists take the unchecked path. */
+  const int64_t whole = g->co / 16 * 16;
+  const int unit = g->sh == 1 && g->sw == 1, vae3x3 = g->co == 32 && g->fh == 3 && g->fw == 3;
+  int64_t ylo = 0, yhi = 0, xlo = 0, xhi = 0;
+  if (unit) {
+    ylo = (g->fh - 1) * g->dh - g->pt, yhi = g->oh - g->pt;
+    xlo = (g->fw - 1) * g->dw - g->pl, xhi = g->ow - g->pl;
+  }
+  for (int64_t b = 0; b < g->batch; b++)
+    for (int64_t iy = 0; iy < g->ih; iy++) {
+      const int row_inside = unit && iy >= ylo && iy < yhi;
+      /* As in conv1_forward: inside four pixels at a time, then one; edges one at a time, edge rows by four. */
+      for (int64_t ix = 0; ix < g->iw;) {
+        const int inside = row_inside && ix >= xlo;
+        if (inside && ix + 4 <= xhi) {
+          /* The conv VAE's 3×3 filter of 32 channels as constants, so that the loops unroll. */
+          if (vae3x3) conv1_input_grad_px(dy, w, dx, g, ytab, xtab, b, iy, ix, 4, 0, 32, 3, 3);
+          else conv1_input_grad_px(dy, w, dx, g, ytab, xtab, b, iy, ix, 4, 0, whole, g->fh, g->fw);
+          ix += 4;
+        } else if (inside && ix < xhi) {
+          conv1_input_grad_px(dy, w, dx, g, ytab, xtab, b, iy, ix, 1, 0, whole, g->fh, g->fw), ix++;
+        } else if (!row_inside && ix + 4 <= g->iw) {
+          conv1_input_grad_px(dy, w, dx, g, ytab, xtab, b, iy, ix, 4, 1, whole, g->fh, g->fw), ix += 4;
+        } else {
+          conv1_input_grad_px(dy, w, dx, g, ytab, xtab, b, iy, ix, 1, 1, whole, g->fh, g->fw), ix++;
+        }
+      }
+    }
+  free(ytab);
+  return 1;
+}
 
 /* The input pixel that filter tap (fy, fx) of output pixel (oy, ox) of image b reads, as an index into the
  * one-channel image batch; −1 where the tap falls in the padding. */
 static inline int64_t conv1_at(const ConvGeom* g, int64_t b, int64_t oy, int64_t ox, int64_t fy, int64_t fx) {
   const int64_t iy = oy * g->sh - g->pt + fy * g->dh, ix = ox * g->sw - g->pl + fx * g->dw;
   return iy < 0 || iy >= g->ih || ix < 0 || ix >= g->iw ? -1 : (b * g->ih + iy) * g->iw + ix;
-}
-
-/* mode 0: y[pixel][c] = Σ over taps x[at] · W[tap][c], 32 channels at a time summed in registers as two
- * independent vectors of 16 (the rest, co mod 32 of them, in place). */
-static void conv1_forward(const float* x, const float* w, float* y, const ConvGeom* g) {
-  const int64_t co = g->co, whole = co / 32 * 32;
-  for (int64_t b = 0; b < g->batch; b++)
-    for (int64_t oy = 0; oy < g->oh; oy++)
-      for (int64_t ox = 0; ox < g->ow; ox++) {
-        float* out = y + ((b * g->oh + oy) * g->ow + ox) * co;
-        for (int64_t c0 = 0; c0 < whole; c0 += 32) {
-          float acc[2][16] = {{0}};
-          for (int64_t fy = 0; fy < g->fh; fy++)
-            for (int64_t fx = 0; fx < g->fw; fx++) {
-              const int64_t at = conv1_at(g, b, oy, ox, fy, fx);
-              if (at < 0) continue;
-              const float v = x[at];
-              const float* wt = w + (fy * g->fw + fx) * co + c0;
-#pragma omp simd
-              for (int k = 0; k < 16; k++) acc[0][k] += v * wt[k];
-#pragma omp simd
-              for (int k = 0; k < 16; k++) acc[1][k] += v * wt[16 + k];
-            }
-          memcpy(out + c0, acc, sizeof acc);
-        }
-        if (whole == co) continue;
-        memset(out + whole, 0, (size_t)(co - whole) * sizeof(float));
-        for (int64_t fy = 0; fy < g->fh; fy++)
-          for (int64_t fx = 0; fx < g->fw; fx++) {
-            const int64_t at = conv1_at(g, b, oy, ox, fy, fx);
-            if (at < 0) continue;
-            const float v = x[at];
-            const float* wt = w + (fy * g->fw + fx) * co;
-#pragma omp simd
-            for (int64_t c = whole; c < co; c++) out[c] += v * wt[c];
-          }
-      }
-}
-
-/* mode 1: dx[at] = Σ over the pixels and taps that read it of dy[pixel] · W[tap] (dx pre-zeroed). For each
- * output pixel, its taps' products 16 at a time, t = W · dy[pixel], as co steps over a transposed copy of W
- * (`wt`: co rows of `tp` taps, zero-padded to whole blocks of 16), each step one vector multiply-add into
- * registers; then each t added to the input pixel its tap reads. */
-static void conv1_input_grad(const float* dy, const float* w, float* dx, float* wt, const ConvGeom* g) {
-  const int64_t co = g->co, taps = g->fh * g->fw, tp = (taps + 15) / 16 * 16;
-  for (int64_t c = 0; c < co; c++)
-    for (int64_t k = 0; k < tp; k++) wt[c * tp + k] = k < taps ? w[k * co + c] : 0.0f;
-  for (int64_t b = 0; b < g->batch; b++)
-    for (int64_t oy = 0; oy < g->oh; oy++)
-      for (int64_t ox = 0; ox < g->ow; ox++) {
-        const float* d = dy + ((b * g->oh + oy) * g->ow + ox) * co;
-        for (int64_t k0 = 0; k0 < taps; k0 += 16) {
-          /* Four partial sums (channels c mod 4), so that four multiply-adds are in flight rather than one chain. */
-          float t[4][16] = {{0}};
-          int64_t c = 0;
-          for (; c + 4 <= co; c += 4)
-            for (int j = 0; j < 4; j++) {
-              const float v = d[c + j];
-              const float* r = wt + (c + j) * tp + k0;
-#pragma omp simd
-              for (int k = 0; k < 16; k++) t[j][k] += v * r[k];
-            }
-          for (; c < co; c++) {
-            const float v = d[c];
-            const float* r = wt + c * tp + k0;
-#pragma omp simd
-            for (int k = 0; k < 16; k++) t[0][k] += v * r[k];
-          }
-#pragma omp simd
-          for (int k = 0; k < 16; k++) t[0][k] = (t[0][k] + t[1][k]) + (t[2][k] + t[3][k]);
-          for (int64_t fy = k0 / g->fw, fx = k0 % g->fw, k = k0; k < taps && k < k0 + 16; k++) {
-            const int64_t at = conv1_at(g, b, oy, ox, fy, fx);
-            if (at >= 0) dx[at] += t[0][k - k0];
-            if (++fx == g->fw) fx = 0, fy++;
-          }
-        }
-      }
 }
 
 /* mode 2: dW[tap][c] = Σ over the pixels x[at] · dy[pixel][c], summed image by image into `part` (taps × co
@@ -1072,20 +1158,18 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
   const float* A = heap + a_off;
   const float* B = heap + b_off;
   float* C = heap + c_off;
-  if (mode == 1) memset(C, 0, (size_t)xn * sizeof(float));
   if (g.ci == 1) {
-    /* mode 1: W transposed; mode 2: one image's filter gradient. */
-    const int64_t tp = (g.fh * g.fw + 15) / 16 * 16;
-    float* part = mode == 0 ? NULL : scratch_for((size_t)(mode == 1 ? g.co * tp : wn));
-    if (mode != 0 && !part) {
+    float* part = mode == 2 ? scratch_for((size_t)wn) : NULL; /* one image's filter gradient */
+    if (mode == 2 && !part) {
       napi_throw_error(env, NULL, "vae-lab native conv2d: out of memory");
       return NULL;
     }
     if (mode == 0) conv1_forward(A, B, C, &g);
-    else if (mode == 1) conv1_input_grad(A, B, C, part, &g);
-    else conv1_filter_grad(A, B, C, part, &g);
+    else if (mode == 2) conv1_filter_grad(A, B, C, part, &g);
+    else if (!conv1_input_grad(A, B, C, &g)) napi_throw_error(env, NULL, "vae-lab native conv2d: out of memory");
     return NULL;
   }
+  if (mode == 1) memset(C, 0, (size_t)xn * sizeof(float)); /* col2im adds into it */
   const int64_t K = g.fh * g.fw * g.ci, pix = g.oh * g.ow;
   int64_t chunk = chunk_floats / (pix * K);
   if (chunk < 1) chunk = 1;
