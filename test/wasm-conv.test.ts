@@ -183,6 +183,34 @@ for (const mode of modes) {
         expect(worst).toBeLessThan(1e-5);
         expect(Array.from(heap.subarray(xn + wn + yn))).toEqual(new Array(64).fill(7));
       });
+
+      it("the native one-channel input gradient stays inside dx when the padding after the image exceeds the filter's reach", () => {
+        // conv2d mode 1 (a transposed convolution back to one channel) at stride 1 with 4 pixels of padding on
+        // each side of a 6×6 image and a 3×3 filter: dy is 12×12, so ow − pad = 8 > 6. Every dx against a sum
+        // written out here, and the floats after dx untouched.
+        const blas = loadNativeBlas()!;
+        const [B, H, Wd, OH, OW, C, F, P] = [2, 6, 6, 12, 12, 16, 3, 4];
+        const yn = B * OH * OW * C, wn = F * F * C, xn = B * H * Wd;
+        const heap = new Float32Array(yn + wn + xn + 64);
+        for (let i = 0; i < yn + wn; i++) heap[i] = rng.normal();
+        heap.fill(7, yn + wn);
+        blas.conv2d(heap, 1, 0, yn, yn + wn, B, H, Wd, 1, OH, OW, C, F, F, 1, 1, P, P, 1, 1);
+        let worst = 0;
+        for (let b = 0; b < B; b++)
+          for (let iy = 0; iy < H; iy++)
+            for (let ix = 0; ix < Wd; ix++) {
+              let sum = 0;
+              for (let fy = 0; fy < F; fy++)
+                for (let fx = 0; fx < F; fx++) {
+                  const oy = iy + P - fy, ox = ix + P - fx;
+                  if (oy < 0 || oy >= OH || ox < 0 || ox >= OW) continue;
+                  for (let c = 0; c < C; c++) sum += heap[((b * OH + oy) * OW + ox) * C + c] * heap[yn + (fy * F + fx) * C + c];
+                }
+              worst = Math.max(worst, Math.abs(heap[yn + wn + (b * H + iy) * Wd + ix] - sum));
+            }
+        expect(worst).toBeLessThan(1e-4);
+        expect(Array.from(heap.subarray(yn + wn + xn))).toEqual(new Array(64).fill(7));
+      });
     }
 
     it("gradients of a conv → relu → transposed-conv loss through autodiff match the cpu backend", async () => {
