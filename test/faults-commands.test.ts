@@ -305,8 +305,17 @@ describe("7. Ctrl-C during evaluation and report building", () => {
     child.kill("SIGINT");
     expect(await exit).toBe(130);
     const last = stderr().split("\n").filter(Boolean).at(-1);
-    expect(last).toMatch(new RegExp(`^vae-lab: interrupted by SIGINT while evaluating \\((after the test ELBO|IWAE, image \\d+/50)\\); nothing written, earlier outputs in ${out} kept$`));
-    expect(hashes(out)).toEqual(before);
+    // Training had ended: the run is kept in its epoch checkpoint, and finishing it trains no more (0 epochs left).
+    const ckpt = path.join(out, "checkpoint");
+    expect(last).toMatch(new RegExp(`^vae-lab: interrupted by SIGINT while evaluating \\((after the test ELBO|IWAE, image \\d+/50)\\); the run up to epoch 1 of 1 is kept in ${ckpt} \\(finish it with vae-lab train --resume ${ckpt}\\), earlier outputs in ${out} kept$`));
+    const { "checkpoint/model.json": _m, "checkpoint/training-state.json": _s, ...outputs } = hashes(out);
+    expect([_m, _s].every((h) => typeof h === "string")).toBe(true);
+    expect(outputs).toEqual(before);
+    const done = run(["train", "--resume", ckpt, "--iwae-k", "0"]);
+    expect(done.code, done.err).toBe(0);
+    expect(done.lines.some((l) => l.startsWith("epoch "))).toBe(false);
+    expect(Object.keys(hashes(out)).sort()).toEqual(["metrics.json", "model.json", "report.html", "training-state.json"]);
+    expect(JSON.parse(fs.readFileSync(path.join(out, "metrics.json"), "utf8")).epochs).toHaveLength(1);
   }, 300_000);
 
   it("after the first signal the handlers are gone, so a second one ends the process even while it computes", async () => {
@@ -431,6 +440,20 @@ describe("9. output-folder problems are found before training; one train per fol
     expect(fs.readdirSync(out)).toEqual(["training-state.json"]);
   });
 
+  it("a file named checkpoint, or a folder named like a checkpoint file in it, is refused before training", () => {
+    const out = path.join(tmp(), "out");
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, "checkpoint"), "mine");
+    const r = run(quick(out));
+    expect(r.code).toBe(1);
+    expect(r.lines).toEqual([`vae-lab: --out: ${path.join(out, "checkpoint")}: is not a folder; vae-lab train keeps its epoch checkpoint there (move it away)`]);
+    fs.rmSync(path.join(out, "checkpoint"));
+    fs.mkdirSync(path.join(out, "checkpoint", "model.json"), { recursive: true });
+    const s = run(quick(out));
+    expect(s.lines).toEqual([`vae-lab: --out: ${path.join(out, "checkpoint", "model.json")}: is a folder; vae-lab writes a file there (move it away)`]);
+    expect(fs.readdirSync(out)).toEqual(["checkpoint"]);
+  });
+
   it("a second train into the same --out while one runs is refused at once, naming the first", async () => {
     const out = path.join(tmp(), "out");
     const { child: first, exit } = await startUntil(quick(out, "--epochs", "10000"), /epoch 1\/10000/);
@@ -439,7 +462,8 @@ describe("9. output-folder problems are found before training; one train per fol
     expect(second.lines).toEqual([`vae-lab: --out: ${out}: is in use by another vae-lab train (process ${first.pid}); wait for it to finish or choose another --out (if no such run is going on, remove ${path.join(out, ".vae-lab-lock")})`]);
     first.kill("SIGINT");
     expect(await exit).toBe(130);
-    expect(fs.existsSync(out)).toBe(false); // the first made the folder, wrote nothing and removed it again
+    // The first made the folder and wrote only its epoch checkpoint (epoch 1 had ended): its lock is gone with it.
+    expect(fs.existsSync(out) ? fs.readdirSync(out) : []).toEqual(fs.existsSync(path.join(out, "checkpoint")) ? ["checkpoint"] : []);
   }, 300_000);
 
   it("the lock of a run killed with SIGKILL is stale: the next train takes it over and leaves only its set", () => {
@@ -454,7 +478,8 @@ describe("9. output-folder problems are found before training; one train per fol
 
   it("--resume DIR finishes an interrupted write of DIR before reading it, also when writing elsewhere", () => {
     const dir = copyOfRun();
-    const killed = run(["train", "--resume", dir, "--epochs", "1"], { VAE_LAB_TEST_KILL_AT: "moved model.json" });
+    // The second set this run writes (the first is its epoch checkpoint, which the outputs remove).
+    const killed = run(["train", "--resume", dir, "--epochs", "1"], { VAE_LAB_TEST_KILL_AT: "moved model.json#2" });
     expect(killed.signal).toBe("SIGKILL");
     expect(fs.existsSync(path.join(dir, ".vae-lab-commit"))).toBe(true);
     const elsewhere = path.join(tmp(), "run2");
@@ -463,6 +488,20 @@ describe("9. output-folder problems are found before training; one train per fol
     expect(fs.readdirSync(dir).sort()).toEqual(["metrics.json", "model.json", "report.html", "training-state.json"]);
     const epochs = (d: string) => JSON.parse(fs.readFileSync(path.join(d, "metrics.json"), "utf8")).epochs.length;
     expect([epochs(dir), epochs(elsewhere)]).toEqual([2, 3]);
+  });
+
+  it("--resume DIR --epochs 0 trains no further: the same weights, evaluated and written elsewhere; a new run cannot ask for 0", () => {
+    const dir = copyOfRun();
+    const elsewhere = path.join(tmp(), "again");
+    const r = run(["train", "--resume", dir, "--epochs", "0", "--out", elsewhere, "--iwae-k", "0"]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.lines.some((l) => l.startsWith("epoch "))).toBe(false);
+    const weights = (d: string) => JSON.parse(fs.readFileSync(path.join(d, "model.json"), "utf8")).weights;
+    expect(weights(elsewhere)).toEqual(weights(dir));
+    const epochs = (d: string) => JSON.parse(fs.readFileSync(path.join(d, "metrics.json"), "utf8")).epochs.length;
+    expect(epochs(elsewhere)).toBe(epochs(dir));
+    expect(fs.readdirSync(elsewhere).sort()).toEqual(["metrics.json", "model.json", "report.html", "training-state.json"]);
+    expect(run(quick(path.join(tmp(), "o"), "--epochs", "0")).lines).toEqual(['vae-lab: --epochs: expected an integer from 1 to 10000, got "0" (see vae-lab --help)']);
   });
 });
 

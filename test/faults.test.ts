@@ -42,9 +42,22 @@ function run(args: string[], env: Record<string, string> = {}, timeout = 180_000
 /** A quick training run on the tiny fixture (100 training, 50 test images). */
 const quick = (out: string, ...more: string[]) => ["train", "--epochs", "1", "--hidden-dim", "16", "--data", tiny, "--out", out, "--backend", "cpu", "--iwae-k", "0", ...more];
 
+/** The hashes of the files in `dir` (not in its subfolders: a run's epoch checkpoint is looked at on its own). */
 function hashes(dir: string): Record<string, string> {
-  return Object.fromEntries(fs.readdirSync(dir).sort().map((f) => [f, crypto.createHash("sha256").update(fs.readFileSync(path.join(dir, f))).digest("hex")]));
+  const files = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name).sort();
+  return Object.fromEntries(files.map((f) => [f, crypto.createHash("sha256").update(fs.readFileSync(path.join(dir, f))).digest("hex")]));
 }
+
+/** What out/checkpoint holds: its files, and the epoch its training state and model's history are at. */
+function checkpointAt(out: string): { files: string[]; epoch: number; history: number } {
+  const dir = path.join(out, "checkpoint");
+  const state = JSON.parse(fs.readFileSync(path.join(dir, "training-state.json"), "utf8"));
+  const model = JSON.parse(fs.readFileSync(path.join(dir, "model.json"), "utf8"));
+  return { files: fs.readdirSync(dir).sort(), epoch: state.epoch, history: model.metadata.history.length };
+}
+
+/** The weights of a run's model.json, as stored (base64 of float32). */
+const storedWeights = (out: string): string[] => JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8")).weights.map((w: { data: string }) => w.data);
 
 
 describe("1. a full disk (tmpfs)", () => {
@@ -57,8 +70,38 @@ describe("1. a full disk (tmpfs)", () => {
       fillUntilFree(fsys.dir, 2048); // room for a model.json, not for a 12 MB report.html
       const r = run(quick(out, "--seed", "4"));
       expect(r.code).toBe(1);
-      expect(r.lines.at(-1)).toBe(`vae-lab: ${out}/report.html: cannot write: no space left on device (ENOSPC)`);
+      // The epoch checkpoint (a few hundred KB) was written after the epoch; the outputs could not be.
+      const ckpt = path.join(out, "checkpoint");
+      expect(r.lines.at(-1)).toBe(
+        `vae-lab: ${out}/report.html: cannot write: no space left on device (ENOSPC); the run up to epoch 1 of 1 is kept in ${ckpt} (finish it with vae-lab train --resume ${ckpt}), earlier outputs in ${out} kept`,
+      );
       expect(r.out).toBe("");
+      expect(hashes(out)).toEqual(before);
+      expect(checkpointAt(out)).toEqual({ files: ["model.json", "training-state.json"], epoch: 1, history: 1 });
+      // With room again, the run is finished from its checkpoint without training (0 epochs left), and the checkpoint goes.
+      fs.rmSync(path.join(fsys.dir, "filler"), { recursive: true, force: true });
+      const done = run(["train", "--resume", ckpt]);
+      expect(done.code, done.err).toBe(0);
+      expect(fs.readdirSync(out).sort()).toEqual(["metrics.json", "model.json", "report.html", "training-state.json"]);
+      expect(JSON.parse(fs.readFileSync(path.join(out, "metrics.json"), "utf8")).config.seed).toBe(4);
+    } finally {
+      fsys.unmount();
+    }
+  }, 300_000);
+
+  it.skipIf(skipTmpfs)(`no room for the first epoch's checkpoint: one line naming it, exit 1, no checkpoint folder, the earlier outputs untouched${whyTmpfs}`, () => {
+    const fsys = mountTmpfs(40 * 1024);
+    try {
+      const out = path.join(fsys.dir, "out");
+      expect(run(quick(out, "--seed", "3")).code).toBe(0);
+      const before = hashes(out);
+      fillUntilFree(fsys.dir, 64); // not room for a checkpoint's model.json (about 140 KB at --hidden-dim 16)
+      const r = run(quick(out, "--seed", "4", "--epochs", "3"));
+      expect(r.code).toBe(1);
+      expect(r.lines.at(-1)).toBe(`vae-lab: ${out}/checkpoint/model.json: cannot write: no space left on device (ENOSPC)`);
+      // It stopped at the first epoch's end, not after three (an epoch's line is printed once its checkpoint is written).
+      expect(r.lines.filter((l) => l.startsWith("epoch "))).toEqual([]);
+      expect(fs.readdirSync(out).sort()).toEqual(["metrics.json", "model.json", "report.html", "training-state.json"]);
       expect(hashes(out)).toEqual(before);
     } finally {
       fsys.unmount();
@@ -77,7 +120,8 @@ describe("2. the output set under a kill (VAE_LAB_TEST_KILL_AT, through a test-o
 
   it.each([
     ["staged report.html", "old"],
-    ["moved model.json", "new"],
+    // The second set a one-epoch run writes: the first is its epoch checkpoint, which the outputs remove.
+    ["moved model.json#2", "new"],
   ])("killed at %s: after the next run's repair the folder holds the %s set and nothing else", (step, which) => {
     const out = path.join(tmp(), "out");
     expect(run(quick(out, "--seed", "3")).code).toBe(0);
@@ -88,7 +132,9 @@ describe("2. the output set under a kill (VAE_LAB_TEST_KILL_AT, through a test-o
     const { recoverOutputSet } = require("../dist/files/output-set") as typeof import("../src/files/output-set");
     const { OUTPUT_FILES } = require("../dist/cli/job") as typeof import("../src/cli/job");
     recoverOutputSet(out, OUTPUT_FILES);
-    expect(fs.readdirSync(out).sort()).toEqual(["metrics.json", "model.json", "report.html", "training-state.json"]);
+    // The killed run's epoch checkpoint stays beside the old set (its training is not lost); the new set removed it.
+    expect(fs.readdirSync(out).sort()).toEqual([...(which === "old" ? ["checkpoint"] : []), "metrics.json", "model.json", "report.html", "training-state.json"]);
+    if (which === "old") expect(checkpointAt(out)).toEqual({ files: ["model.json", "training-state.json"], epoch: 1, history: 1 });
     const now = hashes(out);
     const seeds = JSON.parse(fs.readFileSync(path.join(out, "metrics.json"), "utf8")).config.seed;
     const model = JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8")).config.seed;
@@ -118,8 +164,24 @@ describe("3. signals", () => {
     const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
     expect(code).toBe(130);
     const last = err.split("\n").filter(Boolean).at(-1);
-    expect(last).toMatch(new RegExp(`^vae-lab: interrupted by SIGINT during training \\(epoch \\d+/10000\\); nothing written, earlier outputs in ${out} kept$`));
+    // The epochs done are in out/checkpoint, and the message says how to finish the run; the outputs are the earlier run's.
+    const ckpt = path.join(out, "checkpoint");
+    const m = last!.match(new RegExp(`^vae-lab: interrupted by SIGINT during training \\(epoch (\\d+)/10000\\); the run up to epoch (\\d+) of 10000 is kept in ${ckpt} \\(finish it with vae-lab train --resume ${ckpt}\\), earlier outputs in ${out} kept$`));
+    expect(m, last).not.toBeNull();
+    const [under, kept] = [Number(m![1]), Number(m![2])];
+    expect(kept).toBe(under - 1);
     expect(hashes(out)).toEqual(before);
+    expect(checkpointAt(out)).toEqual({ files: ["model.json", "training-state.json"], epoch: kept, history: kept });
+    // A new run into out would replace that checkpoint: refused, in one line, before it trains.
+    const again = run(quick(out, "--seed", "5"));
+    expect(again.code).toBe(1);
+    expect(again.lines).toEqual([`vae-lab: --out: ${ckpt} holds an unfinished run (epoch ${kept} of 10000), which this run would replace; finish it with vae-lab train --resume ${ckpt}, or delete ${ckpt} to start afresh`]);
+    expect(hashes(out)).toEqual(before);
+    // Finishing it for one more epoch (not the 10000 − k left) writes the run's outputs into out and removes the checkpoint.
+    const done = run(["train", "--resume", ckpt, "--epochs", "1"]);
+    expect(done.code, done.err).toBe(0);
+    expect(fs.readdirSync(out).sort()).toEqual(["metrics.json", "model.json", "report.html", "training-state.json"]);
+    expect(JSON.parse(fs.readFileSync(path.join(out, "metrics.json"), "utf8")).epochs).toHaveLength(kept + 1);
   }, 300_000);
 
   it("the progress bar is ended before the last line", () => {
@@ -172,6 +234,32 @@ describe("3. signals", () => {
     })();
     expect(alive).toBe(false);
     expect(fs.readdirSync(tmpdir)).toEqual([]);
+  }, 300_000);
+});
+
+describe("3b. the epoch checkpoint: a kill during training loses at most the epoch under way", () => {
+  it.each([
+    // Killed once the second epoch's checkpoint is committed (the repair finishes it): epoch 2 is kept.
+    ["committed#2", 2],
+    // Killed while the second epoch's checkpoint is staged: the first epoch's checkpoint is whole.
+    ["staged model.json#2", 1],
+  ])("SIGKILL at %s: the run resumed from out/checkpoint ends with the weights and losses of a run never killed", (step, keptEpoch) => {
+    const straight = path.join(tmp(), "straight");
+    expect(run(quick(straight, "--epochs", "3", "--seed", "7")).code).toBe(0);
+    const out = path.join(tmp(), "out");
+    const killed = run(quick(out, "--epochs", "3", "--seed", "7"), { VAE_LAB_TEST_KILL_AT: step });
+    expect(killed.signal).toBe("SIGKILL");
+    expect(fs.existsSync(path.join(out, "model.json"))).toBe(false);
+    const ckpt = path.join(out, "checkpoint");
+    // --resume finishes the epochs left (3 − kept) by default, and writes into the folder around the checkpoint.
+    const done = run(["train", "--resume", ckpt]);
+    expect(done.code, done.err).toBe(0);
+    const left = Array.from({ length: 3 - keptEpoch }, (_, i) => `${keptEpoch + 1 + i}/3`);
+    expect(done.lines.filter((l) => l.startsWith("epoch ")).map((l) => l.split(" ")[1])).toEqual(left);
+    expect(fs.readdirSync(out).sort()).toEqual(["metrics.json", "model.json", "report.html", "training-state.json"]);
+    expect(storedWeights(out)).toEqual(storedWeights(straight));
+    const losses = (d: string) => JSON.parse(fs.readFileSync(path.join(d, "metrics.json"), "utf8")).epochs.map((e: { testLoss: number }) => e.testLoss);
+    expect(losses(out)).toEqual(losses(straight));
   }, 300_000);
 });
 

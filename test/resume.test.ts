@@ -67,6 +67,30 @@ describe.each(["cpu", "wasm"] as const)("resuming training on %s", (backend) => 
     fs.rmSync(dir, { recursive: true, force: true });
   }, 120_000);
 
+  it("onState hands out every epoch's state with the weights of that moment: resuming from epoch 1's state of a 3-epoch run equals that run", async () => {
+    await initBackend(backend);
+    const before = tf.memory().numTensors;
+    const straight = new Vae(config);
+    const seen: { epoch: number; history: number; weights: Float32Array[]; state: TrainingState }[] = [];
+    const h3 = trainVae(straight, train, test, { ...opts, epochs: 3, onState: (s, h) => seen.push({ epoch: s.epoch, history: h.length, weights: weights(straight), state: s }) });
+    expect(seen.map((x) => [x.epoch, x.history, x.state.adam.step])).toEqual([[1, 1, 3], [2, 2, 6], [3, 3, 9]]);
+    // The weights at epoch 1's end and its state, put back into a fresh model: 2 more epochs end where the run ended.
+    const resumed = new Vae(config);
+    resumed.variables().forEach((v, i) => {
+      const t = tf.tensor(seen[0].weights[i], v.shape);
+      v.assign(t);
+      t.dispose();
+    });
+    const hMore = trainVae(resumed, train, test, { ...opts, epochs: 2, resume: seen[0].state });
+    expect(hMore.map((h) => [h.epoch, h.trainLoss, h.testLoss])).toEqual(h3.slice(1).map((h) => [h.epoch, h.trainLoss, h.testLoss]));
+    const [w3, wr] = [weights(straight), weights(resumed)];
+    w3.forEach((w, i) => expect(Array.from(wr[i])).toEqual(Array.from(w)));
+    // Each state is a copy: epoch 1's was not changed by the epochs after it.
+    expect(Array.from(seen[0].state.adam.m[0]!)).not.toEqual(Array.from(seen[2].state.adam.m[0]!));
+    for (const v of [straight, resumed]) v.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  }, 120_000);
+
   it("an optimizer's state round-trips through getState/setState, and a state for another model is refused", async () => {
     await initBackend(backend);
     const vae = new Vae(config);

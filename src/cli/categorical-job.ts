@@ -18,7 +18,7 @@ import {
   samplePriorCode,
   trainCategoricalVaeSteps,
 } from "../vae/categorical";
-import { checkOutFolderForJob, dataMetadata, driveSteps, JobCallbacks, JobConfig, jobDataSpec, loadJobData, lockOutFolder, OUTPUT_FILES, pauseForSignal } from "./job";
+import { checkOutFolderForJob, dataMetadata, driveSteps, JobCallbacks, JobConfig, jobDataSpec, loadJobData, lockOutFolder, nothingWritten, OUTPUT_FILES, pauseForSignal } from "./job";
 import { plural } from "./plural";
 
 export interface CategoricalMetrics {
@@ -50,7 +50,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
   cb.onBackend?.(backend);
   const hiddenDims = [config.hiddenDim, Math.max(1, Math.round(config.hiddenDim / 2))];
   const vae = new CategoricalVae({ inputDim: train.pixels, hiddenDims, variables: 20, classes: 10, seed: config.seed });
-  const between = (when: string) => pauseForSignal(signal, () => when, config.out);
+  const between = (when: string) => pauseForSignal(signal, () => when, nothingWritten(config.out));
   try {
     const steps = trainCategoricalVaeSteps(vae, train, test, {
       epochs: config.epochs,
@@ -64,7 +64,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
       onEpoch: (r) =>
         cb.onEpoch?.({ epoch: r.epoch, trainLoss: r.trainLoss, testLoss: r.testLoss, recon: r.recon, kl: r.kl, seconds: r.seconds, trainRecon: NaN, trainKl: NaN, beta: 1 }, config.epochs),
     });
-    const history = await driveSteps(steps, signal, (p) => `during training (epoch ${p.epoch}/${config.epochs})`, config.out);
+    const history = await driveSteps(steps, signal, (p) => `during training (epoch ${p.epoch}/${config.epochs})`, nothingWritten(config.out));
     await between("after training, before evaluating");
     cb.onPhase?.("evaluating");
     const final = evaluateCategoricalElbo(vae, test, { seed: config.seed, onProgress: (done, all) => cb.onProgress?.("test −ELBO", done, all) });

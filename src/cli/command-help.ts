@@ -6,7 +6,12 @@
 export const RESUME_HELP = `Resuming (vae-lab train --resume DIR [--epochs N] [--out DIR2] [--data DIR] [--backend B] [--iwae-k N] [--iwae-images N]):
   continues the run saved in DIR — its model.json and training-state.json (Adam's step and moments, the
   random stream) — for --epochs N more epochs [as many as that run had], with that run's settings, and
-  writes to --out [DIR itself]. 1 + 1 epochs give the same weights as 2 epochs in one run.
+  writes to --out [DIR itself]. 1 + 1 epochs give the same weights as 2 epochs in one run. --epochs 0
+  trains no further: it evaluates the run and writes its outputs.
+  An unfinished run: train keeps OUT/checkpoint, the run at the end of its last finished epoch, replaced
+  after every epoch and removed with the final outputs, so that Ctrl-C, a kill or a crash loses at most the
+  epoch under way. vae-lab train --resume OUT/checkpoint finishes that run [the epochs it had left], into
+  OUT [the folder around the checkpoint]; a new run into OUT is refused while the checkpoint is there.
 `;
 
 export const SAMPLE_HELP = `vae-lab sample --model FILE [--n N] [--seed S] [--label L] [--out FILE] [--backend B]

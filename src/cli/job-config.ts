@@ -102,3 +102,11 @@ export const DEFAULT_JOB: JobConfig = {
 
 /** The files a job writes into --out, replaced together. */
 export const OUTPUT_FILES = ["model.json", "report.html", "metrics.json", "training-state.json"] as const;
+
+/**
+ * The folder inside --out where `vae-lab train` keeps the run as it was at the end of its last finished epoch
+ * (CHECKPOINT_FILES, replaced together after every epoch), so that a signal, a kill or a crash loses at most
+ * the epoch under way; `vae-lab train --resume OUT/checkpoint` continues it, and the run's final outputs remove it.
+ */
+export const CHECKPOINT_DIR = "checkpoint";
+export const CHECKPOINT_FILES = ["model.json", "training-state.json"] as const;

@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { checkSetTargets, checkWritableFolder, recoverOutputSet, writeOutputSet } from "../files/output-set";
 import { lockFolder } from "../files/folder-lock";
+import { FileError } from "../files/file-error";
 import { checkDataLimits } from "./flag-limits";
 import { checkTrainingData } from "../data/checks";
 import { BackendChoice, BackendInfo, initBackend } from "../engine/backend";
@@ -26,9 +27,9 @@ import type { CategoricalEstimator } from "../vae/categorical";
 import { ConvVae, convSizeProblem } from "../vae/conv";
 import { InterruptedError } from "./signals";
 import { plural } from "./plural";
-import { JobConfig, OUTPUT_FILES } from "./job-config";
+import { CHECKPOINT_DIR, CHECKPOINT_FILES, JobConfig, OUTPUT_FILES } from "./job-config";
 
-export { Arch, ARCH_CHOICES, DEFAULT_JOB, JobConfig, OUTPUT_FILES } from "./job-config";
+export { Arch, ARCH_CHOICES, CHECKPOINT_DIR, CHECKPOINT_FILES, DEFAULT_JOB, JobConfig, OUTPUT_FILES } from "./job-config";
 
 /** How a job's data are read (data/dataset.ts): --data, --dataset and the flags that shape the images. */
 export function jobDataSpec(config: JobConfig, binarize: Binarize = config.binarize): DatasetSpec {
@@ -103,10 +104,22 @@ export interface JobCallbacks {
   onProgress?: (label: string, done: number, total: number) => void;
 }
 
-/** A job stopped by a signal (`signal.reason` names it): nothing was written, earlier outputs are kept. */
+/**
+ * What a job interrupted now leaves: "nothing written, earlier outputs in OUT kept", or (a training run
+ * with an epoch checkpoint) where its finished epochs are kept. A function, so that the message says what is
+ * true when the signal comes.
+ */
+export type KeptNote = () => string;
+
+/** The note of a job that has written nothing of its own (yet): `out`'s earlier outputs are kept. */
+export function nothingWritten(out: string): KeptNote {
+  return () => `nothing written, earlier outputs in ${out} kept`;
+}
+
+/** A job stopped by a signal (`signal.reason` names it): what it leaves is the KeptNote's text. */
 export class JobInterruptedError extends InterruptedError {
-  constructor(signalName: string, when: string, out: string) {
-    super(signalName, `interrupted by ${signalName} ${when}; nothing written, earlier outputs in ${out} kept`);
+  constructor(signalName: string, when: string, kept: string) {
+    super(signalName, `interrupted by ${signalName} ${when}; ${kept}`);
     this.name = "JobInterruptedError";
   }
 }
@@ -116,17 +129,17 @@ export class JobInterruptedError extends InterruptedError {
  * Give a pending signal (Ctrl-C) its turn on the event loop, and stop with a JobInterruptedError saying
  * `when` if one came. Called between two phases of a job, and by driveSteps between two steps.
  */
-export async function pauseForSignal(signal: AbortSignal | undefined, when: () => string, out: string): Promise<void> {
+export async function pauseForSignal(signal: AbortSignal | undefined, when: () => string, kept: KeptNote): Promise<void> {
   await new Promise<void>((resolve) => setImmediate(resolve));
-  if (signal?.aborted) throw new JobInterruptedError(String(signal.reason), when(), out);
+  if (signal?.aborted) throw new JobInterruptedError(String(signal.reason), when(), kept());
 }
 
 /**
  * Run a generator of steps (training, or the IWAE bound image by image) to its end, giving the event loop a
  * turn every 50 ms so that a signal (Ctrl-C) is noticed between two steps; after one, the generator is closed
- * and a JobInterruptedError says when (`when` of the last step). `onStep` sees every step (for progress).
+ * and a JobInterruptedError says when (`when` of the last step) and what is kept. `onStep` sees every step.
  */
-export async function driveSteps<Y, R>(steps: Generator<Y, R>, signal: AbortSignal | undefined, when: (step: Y) => string, out: string, onStep?: (step: Y) => void): Promise<R> {
+export async function driveSteps<Y, R>(steps: Generator<Y, R>, signal: AbortSignal | undefined, when: (step: Y) => string, kept: KeptNote, onStep?: (step: Y) => void): Promise<R> {
   let last = performance.now();
   for (;;) {
     const r = steps.next();
@@ -134,7 +147,7 @@ export async function driveSteps<Y, R>(steps: Generator<Y, R>, signal: AbortSign
     onStep?.(r.value);
     if (performance.now() - last > 50) {
       try {
-        await pauseForSignal(signal, () => when(r.value), out);
+        await pauseForSignal(signal, () => when(r.value), kept);
       } catch (e) {
         steps.return(undefined as R);
         throw e;
@@ -150,6 +163,10 @@ export function checkOutFolderForJob(out: string): void {
   try {
     checkWritableFolder(out);
     checkSetTargets(out, OUTPUT_FILES);
+    // The epoch checkpoint's folder (train writes it after the first epoch) must not be a file either.
+    const checkpoint = path.join(out, CHECKPOINT_DIR);
+    if (fs.existsSync(checkpoint) && !fs.statSync(checkpoint).isDirectory()) throw new FileError(checkpoint, "is not a folder; vae-lab train keeps its epoch checkpoint there (move it away)");
+    checkSetTargets(checkpoint, CHECKPOINT_FILES);
   } catch (e) {
     throw new Error(`--out: ${(e as Error).message}`);
   }
@@ -183,10 +200,53 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
   }
   const release = lockOutFolder(config.out);
   try {
+    checkNoUnfinishedRun(config);
     return await trainAndWrite(config, cb, signal, t0, train, test);
   } finally {
     release();
   }
+}
+
+/** Whether `a` and `b` name the same folder (through links too), where both exist. */
+function sameFolder(a: string, b: string): boolean {
+  try {
+    const [sa, sb] = [fs.statSync(a), fs.statSync(b)];
+    return sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    return path.resolve(a) === path.resolve(b);
+  }
+}
+
+/**
+ * The epoch checkpoint of an unfinished run in `out` (out/checkpoint/, written after every epoch and removed
+ * when the run's outputs are written): its epoch and the epochs the run was to reach, or undefined when
+ * there is none. An interrupted write of it is finished or undone first.
+ */
+export function unfinishedRun(out: string): { dir: string; epoch: number; of: number | undefined } | undefined {
+  const dir = path.join(out, CHECKPOINT_DIR);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) return undefined;
+  recoverOutputSet(dir, CHECKPOINT_FILES);
+  const file = path.join(dir, "training-state.json");
+  if (!CHECKPOINT_FILES.some((f) => fs.existsSync(path.join(dir, f)))) return undefined;
+  const { state, extra } = loadTrainingState(file);
+  const of = (extra?.unfinished as { epochs?: unknown } | undefined)?.epochs;
+  return { dir, epoch: state.epoch, of: Number.isSafeInteger(of) ? (of as number) : undefined };
+}
+
+/** The command that finishes the unfinished run whose checkpoint is `dir`. */
+export function continueCommand(dir: string): string {
+  return `vae-lab train --resume ${dir}`;
+}
+
+/**
+ * Refuse a run into an --out whose checkpoint/ holds another, unfinished run: its first epoch would replace
+ * that checkpoint. Only the run that continues that very checkpoint may write there.
+ */
+function checkNoUnfinishedRun(config: JobConfig): void {
+  const run = unfinishedRun(config.out);
+  if (!run || (config.resume !== undefined && sameFolder(config.resume, run.dir))) return;
+  const at = `epoch ${run.epoch}${run.of !== undefined ? ` of ${run.of}` : ""}`;
+  throw new Error(`--out: ${run.dir} holds an unfinished run (${at}), which this run would replace; finish it with ${continueCommand(run.dir)}, or delete ${run.dir} to start afresh`);
 }
 
 /** runJob after its checks, holding the output folder's lock. */
@@ -216,28 +276,64 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
       : config.conditional
         ? new ConditionalVae({ ...mlp, conditionDim: train.classNames.length })
         : new Vae(mlp));
-  let state: TrainingState | undefined;
+  let state: TrainingState | undefined = start?.state;
+  const total = (start?.state.epoch ?? 0) + config.epochs;
+  // The stored job: --data and --labels as absolute paths, so that a resume from another working directory reads the same data.
+  const { resume: _resumedFrom, ...job } = config;
+  const storedJob = (epochs: number) => ({ ...job, data: absolute(job.data), labels: absolute(job.labels), epochs });
+  // The image shape goes with the model, so that sample, encode and export draw the data's shape.
+  // A conditional model records what it is conditioned on (the class, in the order of classNames).
+  const modelJson = (history: EpochRecord[]) =>
+    checkpointJson(vae, { history, backend: backend.name, ...dataMetadata(train, jobDataSpec(config)), ...(vae instanceof ConditionalVae ? { condition: { on: "class" } } : {}) });
+  // The epoch checkpoint (out/checkpoint/): the run at the end of its last finished epoch, replaced after each.
+  const checkpointDir = path.join(config.out, CHECKPOINT_DIR);
+  let checkpointEpoch = config.resume !== undefined && sameFolder(config.resume, checkpointDir) ? start?.state.epoch : undefined;
+  const kept: KeptNote = () =>
+    checkpointEpoch === undefined
+      ? nothingWritten(config.out)()
+      : `the run up to epoch ${checkpointEpoch} of ${total} is kept in ${checkpointDir} (finish it with ${continueCommand(checkpointDir)}), earlier outputs in ${config.out} kept`;
+  const saveCheckpoint = (s: TrainingState, history: EpochRecord[]) => {
+    const files = {
+      "model.json": modelJson(history),
+      // What `vae-lab train --resume` continues from (Adam's moments, the random stream), and how far the run was to go.
+      "training-state.json": trainingStateJson(s, { job: storedJob(s.epoch), unfinished: { epochs: total } }),
+    };
+    try {
+      writeOutputSet(checkpointDir, files);
+    } catch (e) {
+      // A first checkpoint that could not be written leaves no empty folder behind; an earlier one stays whole.
+      if (checkpointEpoch === undefined) fs.rmSync(checkpointDir, { recursive: true, force: true });
+      throw e;
+    }
+    checkpointEpoch = s.epoch;
+  };
   try {
-    const total = (start?.state.epoch ?? 0) + config.epochs;
-    const steps = trainVaeSteps(vae, train, test, {
-      epochs: config.epochs,
-      batchSize: config.batchSize,
-      lr: config.lr,
-      beta: config.beta,
-      warmupEpochs: config.warmupEpochs,
-      freeBits: config.freeBits,
-      samples: config.samples,
-      objective: config.objective,
-      lrSchedule: config.lrSchedule,
-      seed: config.seed,
-      resume: start?.state,
-      onState: (s) => (state = s),
-      onStep: (p) => cb.onStep?.({ ...p, epochs: total }),
-      onTestProgress: (p) => cb.onProgress?.(`epoch ${p.epoch}/${total}: test −ELBO`, p.done, p.total),
-      onEpoch: (r) => cb.onEpoch?.(r, total),
-    });
-    const latest = await driveSteps(steps, signal, (p) => `during training (epoch ${p.epoch}/${total})`, config.out);
-    const between = (when: string) => pauseForSignal(signal, () => when, config.out);
+    let latest: EpochRecord[] = [];
+    // `--resume DIR --epochs 0` trains no further: it evaluates the run and writes its outputs.
+    if (config.epochs > 0) {
+      const steps = trainVaeSteps(vae, train, test, {
+        epochs: config.epochs,
+        batchSize: config.batchSize,
+        lr: config.lr,
+        beta: config.beta,
+        warmupEpochs: config.warmupEpochs,
+        freeBits: config.freeBits,
+        samples: config.samples,
+        objective: config.objective,
+        lrSchedule: config.lrSchedule,
+        seed: config.seed,
+        resume: start?.state,
+        onState: (s, h) => {
+          state = s;
+          saveCheckpoint(s, [...(start?.history ?? []), ...h]);
+        },
+        onStep: (p) => cb.onStep?.({ ...p, epochs: total }),
+        onTestProgress: (p) => cb.onProgress?.(`epoch ${p.epoch}/${total}: test −ELBO`, p.done, p.total),
+        onEpoch: (r) => cb.onEpoch?.(r, total),
+      });
+      latest = await driveSteps(steps, signal, (p) => `during training (epoch ${p.epoch}/${total})`, kept);
+    }
+    const between = (when: string) => pauseForSignal(signal, () => when, kept);
     await between("after training, before evaluating");
     const history = [...(start?.history ?? []), ...latest];
     cb.onPhase?.("evaluating");
@@ -253,7 +349,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
               iwaeNllSteps(vae, test, { k: config.iwaeK, limit: config.iwaeImages, seed: config.seed }),
               signal,
               (i) => `while evaluating (IWAE, image ${i}/${iwaeImages})`,
-              config.out,
+              kept,
               (i) => cb.onProgress?.(`IWAE bound (k=${config.iwaeK})`, i, iwaeImages),
             ),
           }
@@ -282,18 +378,23 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
     }
     metrics.totalSeconds = (performance.now() - t0) / 1000;
     await between("before writing the outputs");
-    // The four files replace the previous run's as one set (files/output-set.ts).
-    const { resume: _resumedFrom, ...job } = config;
-    writeOutputSet(config.out, {
-      // The image shape goes with the model, so that sample, encode and export draw the data's shape.
-      // A conditional model records what it is conditioned on (the class, in the order of classNames).
-      "model.json": checkpointJson(vae, { history, backend: backend.name, ...dataMetadata(train, jobDataSpec(config)), ...(vae instanceof ConditionalVae ? { condition: { on: "class" } } : {}) }),
-      "report.html": pageHtml(figures, "vae-lab training report"),
-      "metrics.json": JSON.stringify(metrics, null, 2) + "\n",
-      // What `vae-lab train --resume` continues from (Adam's moments, the random stream).
-      // --data and --labels as absolute paths, so that a resume from another working directory reads the same data.
-      "training-state.json": trainingStateJson(state!, { job: { ...job, data: absolute(job.data), labels: absolute(job.labels), epochs: total } }),
-    });
+    // The four files replace the previous run's as one set (files/output-set.ts), and the epoch checkpoint
+    // (whose run they finish) goes with them, its folder too where nothing else is in it.
+    const checkpointFiles = fs.existsSync(checkpointDir) ? Object.fromEntries(CHECKPOINT_FILES.map((f) => [`${CHECKPOINT_DIR}/${f}`, null])) : {};
+    try {
+      writeOutputSet(config.out, {
+        "model.json": modelJson(history),
+        "report.html": pageHtml(figures, "vae-lab training report"),
+        "metrics.json": JSON.stringify(metrics, null, 2) + "\n",
+        // What `vae-lab train --resume` continues from (Adam's moments, the random stream).
+        "training-state.json": trainingStateJson(state!, { job: storedJob(total) }),
+        ...checkpointFiles,
+      });
+    } catch (e) {
+      // A full disk at the end loses no training: the error says where the run is kept and how to finish it.
+      if (e instanceof FileError && checkpointEpoch !== undefined) throw new FileError(e.file, `${e.problem}; ${kept()}`);
+      throw e;
+    }
     return metrics;
   } finally {
     vae.dispose();

@@ -111,6 +111,12 @@ function checkpointFormat(file: string): unknown {
   }
 }
 
+/** The folder `dir` is in, written as `dir` was (relative stays relative): "o" for "o/checkpoint", ".." for ".". */
+function folderAround(dir: string): string {
+  const parent = path.dirname(path.resolve(dir));
+  return path.isAbsolute(dir) ? parent : path.relative(process.cwd(), parent) || ".";
+}
+
 /** Parse `train --resume DIR ...` into the job that continues DIR. */
 export function parseResumeFlags(argv: string[], trainFlags: readonly string[]): JobConfig {
   const { values } = parse(argv, flagOptions([...trainFlags, "resume"]));
@@ -141,10 +147,15 @@ export function parseResumeFlags(argv: string[], trainFlags: readonly string[]):
   }
   const { extra } = loadTrainingState(file);
   const job = storedJob(file, extra?.job);
+  // An epoch checkpoint (OUT/checkpoint, see job-config.ts) records how far its run was to go: by default it
+  // is finished (the epochs left, then the outputs written into OUT). A finished run goes on for as many epochs as it had.
+  const goal = (extra?.unfinished as { epochs?: unknown } | undefined)?.epochs;
+  const unfinished = Number.isSafeInteger(goal) && (goal as number) >= job.epochs;
   return {
     ...job,
-    epochs: intFlag(values, "epochs", job.epochs),
-    out: (values.out as string | undefined) ?? dir,
+    // 0 more epochs: evaluate the run as it is and write its outputs.
+    epochs: intFlag(values, "epochs", unfinished ? (goal as number) - job.epochs : job.epochs, 0),
+    out: (values.out as string | undefined) ?? (unfinished ? folderAround(dir) : dir),
     backend: values.backend === undefined ? job.backend : backendFlag(values.backend),
     data: (values.data as string | undefined) ?? job.data,
     iwaeK: intFlag(values, "iwae-k", job.iwaeK, 0),

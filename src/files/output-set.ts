@@ -2,7 +2,8 @@
  * Writing a set of files into a folder (a training run's model.json, report.html and metrics.json; an
  * export's encoder/ and decoder/ model.json and weights.bin) so that the folder holds either the whole old
  * set or the whole new set — never a new model beside an old report, or new weights beside an old topology.
- * A name is a file name or one subfolder and a file name ("encoder/model.json").
+ * A name is a file name or one subfolder and a file name ("encoder/model.json"). A set may also remove
+ * files (an epoch checkpoint that the finished run replaces); a subfolder its removals leave empty goes too.
  *
  * One rename cannot replace several files, so the set goes through a small journal in the folder itself:
  *
@@ -114,8 +115,10 @@ export function recoverOutputSet(dir: string, names: readonly string[] = []): st
     const staged = filesUnder(commit).filter((n) => n !== REMOVALS);
     for (const name of staged) moveInto(commit, dir, name);
     const list = path.join(commit, REMOVALS);
-    if (fs.existsSync(list)) for (const n of JSON.parse(fs.readFileSync(list, "utf8")) as string[]) if (checkSetNameOk(n)) fs.rmSync(path.join(dir, n), { force: true });
+    const removed = fs.existsSync(list) ? (JSON.parse(fs.readFileSync(list, "utf8")) as unknown[]).filter(checkSetNameOk) : [];
+    for (const n of removed) fs.rmSync(path.join(dir, n), { force: true });
     fs.rmSync(commit, { recursive: true }); // only empty folders are left in it
+    removeEmptiedFolders(dir, removed);
     for (const sub of setFolders(staged)) fsyncDir(path.join(dir, sub));
     done.push("completed an interrupted write");
   }
@@ -134,8 +137,26 @@ export function recoverOutputSet(dir: string, names: readonly string[] = []): st
   return done.join("; ");
 }
 
+/**
+ * Remove the subfolders of `dir` that a set's removals (`removed`, names like "checkpoint/model.json") left
+ * empty; a folder with anything else in it stays. Then `dir` itself is synced.
+ */
+function removeEmptiedFolders(dir: string, removed: readonly string[]): void {
+  for (const sub of setFolders(removed)) {
+    if (sub === ".") continue;
+    const folder = path.join(dir, sub);
+    try {
+      fs.rmdirSync(folder);
+    } catch {
+      // Something else is there (it stays, and the removals in it are synced), or the folder is gone already.
+      if (fs.existsSync(folder)) fsyncDir(folder);
+    }
+  }
+  fsyncDir(dir);
+}
+
 /** Whether `n` is a name a set may have: a plain file name, or one folder and a file name ("encoder/model.json"); no dot files. */
-function checkSetNameOk(n: unknown): boolean {
+function checkSetNameOk(n: unknown): n is string {
   if (typeof n !== "string") return false;
   const parts = n.split("/");
   const plain = (p: string) => p !== "" && p === path.basename(p) && !p.startsWith(".");
@@ -204,6 +225,7 @@ export function writeOutputSet(dir: string, files: Record<string, string | Uint8
     at?.(`removed ${n}`);
   }
   fs.rmSync(commit, { recursive: true }); // only empty folders (and the list of removals) are left in it
-  for (const sub of setFolders(names)) fsyncDir(path.join(dir, sub));
+  removeEmptiedFolders(dir, removed);
+  for (const sub of setFolders(written)) fsyncDir(path.join(dir, sub));
   at?.("finished");
 }

@@ -74,8 +74,12 @@ export interface TrainOptions {
    * other options must be those of the run being continued.
    */
   resume?: TrainingState;
-  /** Called at the end with the state to resume from (before the optimizer's memory is freed). */
-  onState?: (state: TrainingState) => void;
+  /**
+   * Called after every epoch, before `onEpoch`, with the state to resume from at that epoch's end and the
+   * history of this call so far (the model's weights are those of that moment too): a caller that saves
+   * them there can continue an interrupted run from its last finished epoch. The last call is the final state.
+   */
+  onState?: (state: TrainingState, history: EpochRecord[]) => void;
   /** Called after every optimisation step. */
   onStep?: (p: StepProgress) => void;
   /** Called as the test set is evaluated after an epoch: images done of all. */
@@ -179,7 +183,8 @@ export function betaAt(epoch: number, beta: number, warmupEpochs: number): numbe
 
 /**
  * Train `vae` on `train`, evaluating on `test` after every epoch. Returns the per-epoch history of this
- * call. The optimiser state lives only for this call; `onState` hands it out and `resume` takes it back.
+ * call. The optimiser state lives only for this call; `onState` hands it out after every epoch and `resume`
+ * takes it back.
  * A conditional VAE (conditional.ts) is trained on −ELBO(x|c), c each image's class (one-hot) or its top rows.
  * Models other than the MLP (the convolutional one of conv.ts) train with the reparameterization gradient
  * through tfjs's autodiff.
@@ -309,9 +314,9 @@ export function* trainVaeSteps(vae: LatentModel | ConditionalVae, train: MnistSe
       };
       if (!Number.isFinite(record.testLoss)) throw new TrainingDivergedError(epoch, stepsPerEpoch, record.testLoss);
       history.push(record);
+      options.onState?.({ epoch, rng: rng.state(), adam: optimizer.getState(variables) }, history);
       options.onEpoch?.(record, history);
     }
-    options.onState?.({ epoch: first + epochs - 1, rng: rng.state(), adam: optimizer.getState(variables) });
   } finally {
     optimizer.dispose();
   }
