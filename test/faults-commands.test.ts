@@ -446,12 +446,13 @@ describe("9. output-folder problems are found before training; one train per fol
     fs.writeFileSync(path.join(out, "checkpoint"), "mine");
     const r = run(quick(out));
     expect(r.code).toBe(1);
-    expect(r.lines).toEqual([`vae-lab: --out: ${path.join(out, "checkpoint")}: is not a folder; vae-lab train keeps its epoch checkpoint there (move it away)`]);
+    expect(r.lines).toEqual([`vae-lab: --out: ${path.join(out, "checkpoint")} is a file, not a folder; vae-lab train keeps its epoch checkpoint there (move it away, or choose another --out)`]);
     fs.rmSync(path.join(out, "checkpoint"));
     fs.mkdirSync(path.join(out, "checkpoint", "model.json"), { recursive: true });
     const s = run(quick(out));
-    expect(s.lines).toEqual([`vae-lab: --out: ${path.join(out, "checkpoint", "model.json")}: is a folder; vae-lab writes a file there (move it away)`]);
+    expect(s.lines).toEqual([`vae-lab: --out: ${path.join(out, "checkpoint")} holds model.json or training-state.json of something other than an unfinished run; vae-lab train keeps its epoch checkpoint there (move it away, or choose another --out)`]);
     expect(fs.readdirSync(out)).toEqual(["checkpoint"]);
+    expect(fs.readdirSync(path.join(out, "checkpoint"))).toEqual(["model.json"]);
   });
 
   it("a second train into the same --out while one runs is refused at once, naming the first", async () => {
@@ -658,6 +659,83 @@ describe("12. a damaged training state is named field by field", () => {
     expect(r.lines.at(-1)).toBe(`vae-lab: ${file}: ${why}`);
     expect(r.lines.some((l) => l.startsWith("epoch "))).toBe(false);
   });
+});
+
+describe("14. the epoch checkpoint: nothing in OUT/checkpoint is replaced by mistake, and --resume finds its run's folder", () => {
+  const quick = (out: string, ...more: string[]) => ["train", "--epochs", "3", "--hidden-dim", "16", "--data", tiny, "--out", out, "--iwae-k", "0", ...more];
+  const files = (d: string) => fs.readdirSync(d).sort();
+  const OUTPUTS = ["metrics.json", "model.json", "report.html", "training-state.json"];
+  /** A run of 3 epochs into `out` killed after its second epoch's checkpoint (an unfinished run at epoch 2). */
+  function unfinished(out: string): string {
+    expect(run(quick(out), { VAE_LAB_TEST_KILL_AT: "finished#2" }).signal).toBe("SIGKILL");
+    return path.join(out, "checkpoint");
+  }
+
+  it("killed inside the final write: the next train completes it (checkpoint gone) and runs; --resume of the checkpoint says the run was finished", () => {
+    const a = path.join(tmp(), "a");
+    // Sets 1–3 are the epoch checkpoints, 4 the outputs (which remove the checkpoint).
+    expect(run(quick(a), { VAE_LAB_TEST_KILL_AT: "committed#4" }).signal).toBe("SIGKILL");
+    const resume = run(["train", "--resume", path.join(a, "checkpoint")]);
+    expect(resume.code).toBe(1);
+    expect(resume.lines).toEqual([`vae-lab: ${path.join(a, "checkpoint")}: holds no run any more: the run it kept was finished, its outputs are in ${a} (continue it with vae-lab train --resume ${a})`]);
+    expect(files(a)).toEqual(OUTPUTS);
+    const b = path.join(tmp(), "b");
+    expect(run(quick(b), { VAE_LAB_TEST_KILL_AT: "moved model.json#4" }).signal).toBe("SIGKILL");
+    const again = run(quick(b, "--epochs", "1"));
+    expect(again.code, again.err).toBe(0);
+    expect(files(b)).toEqual(OUTPUTS);
+  });
+
+  it("a finished run stored in OUT/checkpoint is not taken for a checkpoint: a run into OUT, or a resume of it into OUT, is refused", () => {
+    const out = path.join(tmp(), "out");
+    expect(run(quick(path.join(out, "checkpoint"), "--epochs", "1")).code).toBe(0);
+    const before = hashes(out);
+    const line = `vae-lab: --out: ${path.join(out, "checkpoint")} holds model.json or training-state.json of something other than an unfinished run; vae-lab train keeps its epoch checkpoint there (move it away, or choose another --out)`;
+    expect(run(quick(out)).lines).toEqual([line]);
+    expect(run(["train", "--resume", path.join(out, "checkpoint"), "--out", out, "--epochs", "1"]).lines).toEqual([line]);
+    expect(hashes(out)).toEqual(before);
+  });
+
+  it("a categorical run into OUT with an unfinished run's checkpoint is refused (that run's outputs would replace it)", () => {
+    const out = path.join(tmp(), "out");
+    const ckpt = unfinished(out);
+    const r = run(["train", "--latent", "categorical", "--epochs", "1", "--batch-size", "25", "--hidden-dim", "32", "--data", tiny, "--out", out]);
+    expect(r.code).toBe(1);
+    expect(r.lines).toEqual([`vae-lab: --out: ${ckpt} holds an unfinished run (epoch 2 of 3), whose outputs go into ${out} too; finish it with vae-lab train --resume ${ckpt}, or delete ${ckpt} to start afresh`]);
+    expect(files(out)).toEqual(["checkpoint"]);
+  });
+
+  it("--resume through a link to OUT/checkpoint writes into OUT and removes the checkpoint; a copy elsewhere is finished into its own folder", () => {
+    const out = path.join(tmp(), "out");
+    const ckpt = unfinished(out);
+    const copy = path.join(tmp(), "backup");
+    fs.cpSync(ckpt, copy, { recursive: true });
+    const links = tmp();
+    fs.symlinkSync(ckpt, path.join(links, "ck"));
+    const viaLink = run(["train", "--resume", path.join(links, "ck")]);
+    expect(viaLink.code, viaLink.err).toBe(0);
+    expect(files(out)).toEqual(OUTPUTS);
+    expect(files(links)).toEqual(["ck"]);
+    const fromCopy = run(["train", "--resume", copy]);
+    expect(fromCopy.code, fromCopy.err).toBe(0);
+    expect(files(copy)).toEqual(OUTPUTS);
+    expect(files(path.dirname(copy))).toEqual(["backup"]);
+    // Both finished the same run the same way.
+    const weights = (d: string) => JSON.parse(fs.readFileSync(path.join(d, "model.json"), "utf8")).weights;
+    expect(weights(copy)).toEqual(weights(out));
+  });
+
+  it("--resume OUT/checkpoint while the train writing it runs is refused, and that run goes on", async () => {
+    const out = path.join(tmp(), "out");
+    const { child, exit } = await startUntil(quick(out, "--epochs", "10000"), /epoch 2\/10000/);
+    const r = run(["train", "--resume", path.join(out, "checkpoint"), "--out", path.join(tmp(), "elsewhere")]);
+    expect(r.code).toBe(1);
+    expect(r.lines).toEqual([`vae-lab: --resume: ${path.join(out, "checkpoint")} is the checkpoint of a vae-lab train that is still running (process ${child.pid}); wait for it to end, or stop it first`]);
+    expect(child.exitCode).toBeNull();
+    child.kill("SIGINT");
+    expect(await exit).toBe(130);
+    expect(files(path.join(out, "checkpoint"))).toEqual(["model.json", "training-state.json"]);
+  }, 300_000);
 });
 
 describe("review findings: locks across commands, read-only runs, long runs, long gzip headers", () => {

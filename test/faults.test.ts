@@ -89,11 +89,15 @@ describe("1. a full disk (tmpfs)", () => {
     }
   }, 300_000);
 
-  it.skipIf(skipTmpfs)(`no room for the first epoch's checkpoint: one line naming it, exit 1, no checkpoint folder, the earlier outputs untouched${whyTmpfs}`, () => {
+  it.skipIf(skipTmpfs).each([false, true])(`no room for the first epoch's checkpoint: one line naming it, exit 1, the earlier outputs untouched, no checkpoint folder left (user's files in it: %s, kept)${whyTmpfs}`, (notes) => {
     const fsys = mountTmpfs(40 * 1024);
     try {
       const out = path.join(fsys.dir, "out");
       expect(run(quick(out, "--seed", "3")).code).toBe(0);
+      if (notes) {
+        fs.mkdirSync(path.join(out, "checkpoint"));
+        fs.writeFileSync(path.join(out, "checkpoint", "notes.txt"), "mine");
+      }
       const before = hashes(out);
       fillUntilFree(fsys.dir, 64); // not room for a checkpoint's model.json (about 140 KB at --hidden-dim 16)
       const r = run(quick(out, "--seed", "4", "--epochs", "3"));
@@ -101,7 +105,8 @@ describe("1. a full disk (tmpfs)", () => {
       expect(r.lines.at(-1)).toBe(`vae-lab: ${out}/checkpoint/model.json: cannot write: no space left on device (ENOSPC)`);
       // It stopped at the first epoch's end, not after three (an epoch's line is printed once its checkpoint is written).
       expect(r.lines.filter((l) => l.startsWith("epoch "))).toEqual([]);
-      expect(fs.readdirSync(out).sort()).toEqual(["metrics.json", "model.json", "report.html", "training-state.json"]);
+      expect(fs.readdirSync(out).sort()).toEqual([...(notes ? ["checkpoint"] : []), "metrics.json", "model.json", "report.html", "training-state.json"]);
+      if (notes) expect(fs.readdirSync(path.join(out, "checkpoint"))).toEqual(["notes.txt"]);
       expect(hashes(out)).toEqual(before);
     } finally {
       fsys.unmount();

@@ -18,6 +18,7 @@ import {
   samplePriorCode,
   trainCategoricalVaeSteps,
 } from "../vae/categorical";
+import { checkOutCheckpoint } from "./epoch-checkpoint";
 import { checkOutFolderForJob, dataMetadata, driveSteps, JobCallbacks, JobConfig, jobDataSpec, loadJobData, lockOutFolder, nothingWritten, OUTPUT_FILES, pauseForSignal } from "./job";
 import { plural } from "./plural";
 
@@ -37,6 +38,9 @@ export async function runCategoricalJob(config: JobConfig, cb: JobCallbacks = {}
   const { train, test } = loadJobData(config, binarize);
   const release = lockOutFolder(config.out);
   try {
+    recoverOutputSet(config.out, OUTPUT_FILES);
+    // An unfinished Gaussian run's checkpoint in --out: its outputs would later replace this run's.
+    checkOutCheckpoint(config.out, undefined, false);
     return await trainAndWrite(config, cb, signal, t0, train, test, binarize);
   } finally {
     release();

@@ -28,6 +28,7 @@ import { ConvVae, convSizeProblem } from "../vae/conv";
 import { InterruptedError } from "./signals";
 import { plural } from "./plural";
 import { CHECKPOINT_DIR, CHECKPOINT_FILES, JobConfig, OUTPUT_FILES } from "./job-config";
+import { checkOutCheckpoint, continueCommand, sameFolder } from "./epoch-checkpoint";
 
 export { Arch, ARCH_CHOICES, CHECKPOINT_DIR, CHECKPOINT_FILES, DEFAULT_JOB, JobConfig, OUTPUT_FILES } from "./job-config";
 
@@ -163,10 +164,6 @@ export function checkOutFolderForJob(out: string): void {
   try {
     checkWritableFolder(out);
     checkSetTargets(out, OUTPUT_FILES);
-    // The epoch checkpoint's folder (train writes it after the first epoch) must not be a file either.
-    const checkpoint = path.join(out, CHECKPOINT_DIR);
-    if (fs.existsSync(checkpoint) && !fs.statSync(checkpoint).isDirectory()) throw new FileError(checkpoint, "is not a folder; vae-lab train keeps its epoch checkpoint there (move it away)");
-    checkSetTargets(checkpoint, CHECKPOINT_FILES);
   } catch (e) {
     throw new Error(`--out: ${(e as Error).message}`);
   }
@@ -200,59 +197,18 @@ export async function runJob(config: JobConfig, cb: JobCallbacks = {}, signal?: 
   }
   const release = lockOutFolder(config.out);
   try {
-    checkNoUnfinishedRun(config);
+    // Leftovers of an interrupted earlier write in --out are finished or removed now (a finished run's
+    // outputs, which remove its checkpoint, completed), then what its checkpoint folder holds is checked.
+    recoverOutputSet(config.out, OUTPUT_FILES);
+    checkOutCheckpoint(config.out, config.resume, true);
     return await trainAndWrite(config, cb, signal, t0, train, test);
   } finally {
     release();
   }
 }
 
-/** Whether `a` and `b` name the same folder (through links too), where both exist. */
-function sameFolder(a: string, b: string): boolean {
-  try {
-    const [sa, sb] = [fs.statSync(a), fs.statSync(b)];
-    return sa.dev === sb.dev && sa.ino === sb.ino;
-  } catch {
-    return path.resolve(a) === path.resolve(b);
-  }
-}
-
-/**
- * The epoch checkpoint of an unfinished run in `out` (out/checkpoint/, written after every epoch and removed
- * when the run's outputs are written): its epoch and the epochs the run was to reach, or undefined when
- * there is none. An interrupted write of it is finished or undone first.
- */
-export function unfinishedRun(out: string): { dir: string; epoch: number; of: number | undefined } | undefined {
-  const dir = path.join(out, CHECKPOINT_DIR);
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) return undefined;
-  recoverOutputSet(dir, CHECKPOINT_FILES);
-  const file = path.join(dir, "training-state.json");
-  if (!CHECKPOINT_FILES.some((f) => fs.existsSync(path.join(dir, f)))) return undefined;
-  const { state, extra } = loadTrainingState(file);
-  const of = (extra?.unfinished as { epochs?: unknown } | undefined)?.epochs;
-  return { dir, epoch: state.epoch, of: Number.isSafeInteger(of) ? (of as number) : undefined };
-}
-
-/** The command that finishes the unfinished run whose checkpoint is `dir`. */
-export function continueCommand(dir: string): string {
-  return `vae-lab train --resume ${dir}`;
-}
-
-/**
- * Refuse a run into an --out whose checkpoint/ holds another, unfinished run: its first epoch would replace
- * that checkpoint. Only the run that continues that very checkpoint may write there.
- */
-function checkNoUnfinishedRun(config: JobConfig): void {
-  const run = unfinishedRun(config.out);
-  if (!run || (config.resume !== undefined && sameFolder(config.resume, run.dir))) return;
-  const at = `epoch ${run.epoch}${run.of !== undefined ? ` of ${run.of}` : ""}`;
-  throw new Error(`--out: ${run.dir} holds an unfinished run (${at}), which this run would replace; finish it with ${continueCommand(run.dir)}, or delete ${run.dir} to start afresh`);
-}
-
 /** runJob after its checks, holding the output folder's lock. */
 async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortSignal | undefined, t0: number, train: MnistSet, test: MnistSet): Promise<Metrics> {
-  // Leftovers of an interrupted earlier run in --out are finished or removed now, not at the end.
-  recoverOutputSet(config.out, OUTPUT_FILES);
   const backend = await initBackend(config.backend);
   cb.onBackend?.(backend);
   const start = config.resume ? loadResumePoint(config.resume, config) : undefined;
@@ -287,7 +243,9 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
     checkpointJson(vae, { history, backend: backend.name, ...dataMetadata(train, jobDataSpec(config)), ...(vae instanceof ConditionalVae ? { condition: { on: "class" } } : {}) });
   // The epoch checkpoint (out/checkpoint/): the run at the end of its last finished epoch, replaced after each.
   const checkpointDir = path.join(config.out, CHECKPOINT_DIR);
+  // Set once this run has a checkpoint there: the one it continues (runJob let it through), or its own first.
   let checkpointEpoch = config.resume !== undefined && sameFolder(config.resume, checkpointDir) ? start?.state.epoch : undefined;
+  const madeCheckpointDir = !fs.existsSync(checkpointDir);
   const kept: KeptNote = () =>
     checkpointEpoch === undefined
       ? nothingWritten(config.out)()
@@ -301,8 +259,16 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
     try {
       writeOutputSet(checkpointDir, files);
     } catch (e) {
-      // A first checkpoint that could not be written leaves no empty folder behind; an earlier one stays whole.
-      if (checkpointEpoch === undefined) fs.rmSync(checkpointDir, { recursive: true, force: true });
+      // An earlier checkpoint stays whole, and the message says so; a first one that could not be written
+      // leaves no empty folder behind (only one this run made, and only if empty).
+      if (checkpointEpoch !== undefined && e instanceof FileError) throw new FileError(e.file, `${e.problem}; ${kept()}`);
+      if (madeCheckpointDir) {
+        try {
+          fs.rmdirSync(checkpointDir);
+        } catch {
+          // not empty, or not there
+        }
+      }
       throw e;
     }
     checkpointEpoch = s.epoch;
@@ -380,7 +346,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
     await between("before writing the outputs");
     // The four files replace the previous run's as one set (files/output-set.ts), and the epoch checkpoint
     // (whose run they finish) goes with them, its folder too where nothing else is in it.
-    const checkpointFiles = fs.existsSync(checkpointDir) ? Object.fromEntries(CHECKPOINT_FILES.map((f) => [`${CHECKPOINT_DIR}/${f}`, null])) : {};
+    const checkpointFiles = checkpointEpoch !== undefined ? Object.fromEntries(CHECKPOINT_FILES.map((f) => [`${CHECKPOINT_DIR}/${f}`, null])) : {};
     try {
       writeOutputSet(config.out, {
         "model.json": modelJson(history),

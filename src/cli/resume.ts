@@ -4,12 +4,13 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { lockFolder } from "../files/folder-lock";
+import * as os from "os";
+import { lockFolder, lockHolder } from "../files/folder-lock";
 import { recoverOutputSet } from "../files/output-set";
 import { readFileBounded } from "../files/bounded-read";
 import { CATEGORICAL_CHECKPOINT_FORMAT, CheckpointError, loadTrainingState, MAX_CHECKPOINT_BYTES } from "../vae/checkpoint";
 import { FlagError } from "./flag-limits";
-import { JobConfig, OUTPUT_FILES } from "./job";
+import { CHECKPOINT_DIR, CHECKPOINT_FILES, JobConfig, OUTPUT_FILES } from "./job";
 import { backendFlag, flagOptions, intFlag, parse, parseTrainFlags, UsageError } from "./main";
 export { RESUME_HELP } from "./command-help";
 
@@ -125,20 +126,36 @@ export function parseResumeFlags(argv: string[], trainFlags: readonly string[]):
   const dir = values.resume as string;
   if (typeof dir !== "string" || dir.trim() === "") throw new UsageError(`--resume: expected the folder of a run, got "${dir ?? ""}"`);
   const file = path.join(dir, "training-state.json");
-  // A write of DIR that a kill interrupted is finished first (under DIR's lock), so the files read are one set.
-  // Only then is DIR written to: a run in a read-only folder can still be resumed into another --out.
-  if (fs.existsSync(dir) && fs.statSync(dir).isDirectory() && fs.readdirSync(dir).some((e) => e === ".vae-lab-commit" || e.startsWith(".vae-lab-stage-"))) {
+  // An epoch checkpoint (OUT/checkpoint, job-config.ts) is written by the train that holds OUT's lock.
+  const real = fs.existsSync(dir) ? fs.realpathSync(dir) : path.resolve(dir);
+  const around = path.dirname(real);
+  const inCheckpointFolder = path.basename(real) === CHECKPOINT_DIR && fs.existsSync(dir) && fs.statSync(dir).isDirectory();
+  if (inCheckpointFolder) {
+    const h = lockHolder(around);
+    if (h) throw new Error(`--resume: ${dir} is the checkpoint of a vae-lab train that is still running (process ${h.pid}${h.host === os.hostname() ? "" : ` on ${h.host}`}); wait for it to end, or stop it first`);
+  }
+  // A write that a kill interrupted is finished first, so the files read are one set: the outputs written
+  // around a checkpoint (which remove it), then DIR's own, each under the lock of the folder written to.
+  // Only then is anything written: a run in a read-only folder can still be resumed into another --out.
+  const leftovers = (d: string) => fs.existsSync(d) && fs.statSync(d).isDirectory() && fs.readdirSync(d).some((e) => e === ".vae-lab-commit" || e.startsWith(".vae-lab-stage-"));
+  const repair = (folder: string, lockedFolder: string, names: readonly string[]) => {
     let release: () => void;
     try {
-      release = lockFolder(dir, "--resume folder");
+      release = lockFolder(lockedFolder, "--resume folder");
     } catch (e) {
       throw new UsageError(`--resume: ${(e as Error).message}`);
     }
     try {
-      recoverOutputSet(dir, OUTPUT_FILES);
+      recoverOutputSet(folder, names);
     } finally {
       release();
     }
+  };
+  if (inCheckpointFolder && leftovers(around)) repair(around, around, OUTPUT_FILES);
+  if (leftovers(dir)) repair(dir, inCheckpointFolder ? around : dir, inCheckpointFolder ? CHECKPOINT_FILES : OUTPUT_FILES);
+  // A checkpoint whose run's outputs were written (just now, if that write had been cut short) holds no run any more.
+  if (inCheckpointFolder && !fs.existsSync(file) && fs.existsSync(path.join(around, "training-state.json"))) {
+    throw new CheckpointError(dir, `holds no run any more: the run it kept was finished, its outputs are in ${folderAround(dir)} (continue it with vae-lab train --resume ${folderAround(dir)})`);
   }
   // A categorical run has no training state; its model.json says what it is.
   const model = path.join(dir, "model.json");
@@ -151,11 +168,14 @@ export function parseResumeFlags(argv: string[], trainFlags: readonly string[]):
   // is finished (the epochs left, then the outputs written into OUT). A finished run goes on for as many epochs as it had.
   const goal = (extra?.unfinished as { epochs?: unknown } | undefined)?.epochs;
   const unfinished = Number.isSafeInteger(goal) && (goal as number) >= job.epochs;
+  // Its outputs go into the folder around it when it is in its place (OUT/checkpoint); a copy elsewhere is
+  // finished into its own folder, like a finished run.
+  const into = unfinished && inCheckpointFolder ? (path.resolve(path.dirname(dir)) === around ? folderAround(dir) : around) : dir;
   return {
     ...job,
     // 0 more epochs: evaluate the run as it is and write its outputs.
     epochs: intFlag(values, "epochs", unfinished ? (goal as number) - job.epochs : job.epochs, 0),
-    out: (values.out as string | undefined) ?? (unfinished ? folderAround(dir) : dir),
+    out: (values.out as string | undefined) ?? into,
     backend: values.backend === undefined ? job.backend : backendFlag(values.backend),
     data: (values.data as string | undefined) ?? job.data,
     iwaeK: intFlag(values, "iwae-k", job.iwaeK, 0),

@@ -43,6 +43,12 @@ function holder(lock: string): { pid: number; host: string } | undefined {
   }
 }
 
+/** The process holding `dir`'s lock now, or undefined (no lock, or a stale one). Nothing is taken or removed. */
+export function lockHolder(dir: string): { pid: number; host: string } | undefined {
+  const lock = path.join(dir, LOCK_NAME);
+  return fs.existsSync(lock) ? holder(lock) : undefined;
+}
+
 /** Remove the lock of `dir` if its process is gone (a run killed with SIGKILL); whether it did. */
 export function removeStaleLock(dir: string): boolean {
   // A lock's own file before it was linked into place (.vae-lab-lock.PID.RAND), left by a kill, goes too.

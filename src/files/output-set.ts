@@ -178,10 +178,18 @@ export function writeOutputSet(dir: string, files: Record<string, string | Uint8
   const removed = names.filter((n) => files[n] === null);
   names.forEach(checkSetName);
   checkSetTargets(dir, names);
+  let made: string | undefined;
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    made = fs.mkdirSync(dir, { recursive: true });
   } catch (e) {
     throw writeError(dir, e);
+  }
+  // Folders made here are recorded in their parents, so that a set that survives a power cut has a place too.
+  if (made !== undefined) {
+    for (let p = path.resolve(dir); ; p = path.dirname(p)) {
+      fsyncDir(path.dirname(p));
+      if (p === path.resolve(made) || path.dirname(p) === p) break;
+    }
   }
   recoverOutputSet(dir, names);
   // A set's subfolder that exists as a file is found now, before anything is staged.

@@ -1,0 +1,72 @@
+/**
+ * The epoch checkpoint of `vae-lab train` (job-config.ts: OUT/checkpoint/ with model.json and
+ * training-state.json, written after every epoch and removed with the run's outputs): what such a folder
+ * holds, and the rule that keeps a run from replacing what is there by mistake.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { recoverOutputSet } from "../files/output-set";
+import { loadTrainingState } from "../vae/checkpoint";
+import { CHECKPOINT_DIR, CHECKPOINT_FILES } from "./job-config";
+
+/** What OUT/checkpoint holds: nothing of a run; an unfinished run (at `epoch` of `of`); or something else (`what`). */
+export type CheckpointFolder =
+  | { kind: "none"; dir: string }
+  | { kind: "unfinished"; dir: string; epoch: number; of: number }
+  | { kind: "other"; dir: string; what: string };
+
+/**
+ * Read OUT/checkpoint. An interrupted write of it is finished or undone first, so the caller must hold
+ * OUT's lock. A checkpoint is a training state that records the epochs its run was to reach
+ * (`extra.unfinished.epochs`); a finished run stored in a folder of that name is not one.
+ */
+export function epochCheckpoint(out: string): CheckpointFolder {
+  const dir = path.join(out, CHECKPOINT_DIR);
+  if (!fs.existsSync(dir)) return { kind: "none", dir };
+  if (!fs.statSync(dir).isDirectory()) return { kind: "other", dir, what: "is a file, not a folder" };
+  recoverOutputSet(dir, CHECKPOINT_FILES);
+  if (!CHECKPOINT_FILES.some((f) => fs.existsSync(path.join(dir, f)))) return { kind: "none", dir };
+  const other: CheckpointFolder = { kind: "other", dir, what: `holds ${CHECKPOINT_FILES.join(" or ")} of something other than an unfinished run` };
+  try {
+    if (!fs.statSync(path.join(dir, "model.json")).isFile()) return other;
+    const { state, extra } = loadTrainingState(path.join(dir, "training-state.json"));
+    const of = (extra?.unfinished as { epochs?: unknown } | undefined)?.epochs;
+    return Number.isSafeInteger(of) ? { kind: "unfinished", dir, epoch: state.epoch, of: of as number } : other;
+  } catch {
+    return other;
+  }
+}
+
+/** The command that finishes the unfinished run whose checkpoint is `dir`. */
+export function continueCommand(dir: string): string {
+  return `vae-lab train --resume ${dir}`;
+}
+
+/** Whether `a` and `b` name the same folder (through links too), where both exist. */
+export function sameFolder(a: string, b: string): boolean {
+  try {
+    const [sa, sb] = [fs.statSync(a), fs.statSync(b)];
+    return sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    return path.resolve(a) === path.resolve(b);
+  }
+}
+
+/**
+ * Refuse a run into `out` that would replace what OUT/checkpoint holds (the caller holds OUT's lock):
+ * another unfinished run, whose checkpoint this run's first epoch would replace (or, for a run that keeps no
+ * checkpoint, `keepsCheckpoints` false, whose outputs would later replace this run's); or, for a run that
+ * keeps checkpoints, anything else there named like a checkpoint file. Only the run that continues that
+ * very checkpoint (`resume`) may write there. Returns what the folder holds.
+ */
+export function checkOutCheckpoint(out: string, resume: string | undefined, keepsCheckpoints: boolean): CheckpointFolder {
+  const found = epochCheckpoint(out);
+  if (found.kind === "unfinished" && !(resume !== undefined && sameFolder(resume, found.dir))) {
+    const clash = keepsCheckpoints ? "which this run would replace" : `whose outputs go into ${out} too`;
+    throw new Error(`--out: ${found.dir} holds an unfinished run (epoch ${found.epoch} of ${found.of}), ${clash}; finish it with ${continueCommand(found.dir)}, or delete ${found.dir} to start afresh`);
+  }
+  if (found.kind === "other" && keepsCheckpoints) {
+    throw new Error(`--out: ${found.dir} ${found.what}; vae-lab train keeps its epoch checkpoint there (move it away, or choose another --out)`);
+  }
+  return found;
+}
