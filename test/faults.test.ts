@@ -112,6 +112,29 @@ describe("1. a full disk (tmpfs)", () => {
       fsys.unmount();
     }
   }, 300_000);
+  it.skipIf(skipTmpfs)(`no room for a later checkpoint: one line naming the file and where the earlier one is kept, which finishes the run${whyTmpfs}`, () => {
+    const fsys = mountTmpfs(40 * 1024);
+    try {
+      const out = path.join(fsys.dir, "out");
+      expect(run(quick(out, "--seed", "3")).code).toBe(0);
+      // A checkpoint is the size of a run's model.json and training-state.json: room for one and a half.
+      const size = ["model.json", "training-state.json"].reduce((n, f) => n + fs.statSync(path.join(out, f)).size, 0);
+      fillUntilFree(fsys.dir, Math.ceil((1.5 * size) / 1024));
+      const r = run(quick(out, "--seed", "4", "--epochs", "3"));
+      expect(r.code).toBe(1);
+      const ckpt = path.join(out, "checkpoint");
+      expect(r.lines.at(-1)).toMatch(
+        new RegExp(`^vae-lab: ${ckpt}/(model|training-state)\\.json: cannot write: no space left on device \\(ENOSPC\\); the run up to epoch 1 of 3 is kept in ${ckpt} \\(finish it with vae-lab train --resume ${ckpt}\\), earlier outputs in ${out} kept$`),
+      );
+      expect(checkpointAt(out)).toEqual({ files: ["model.json", "training-state.json"], epoch: 1, history: 1 });
+      fs.rmSync(path.join(fsys.dir, "filler"));
+      const done = run(["train", "--resume", ckpt]);
+      expect(done.code, done.err).toBe(0);
+      expect(JSON.parse(fs.readFileSync(path.join(out, "metrics.json"), "utf8")).epochs).toHaveLength(3);
+    } finally {
+      fsys.unmount();
+    }
+  }, 300_000);
 });
 
 describe("2. the output set under a kill (VAE_LAB_TEST_KILL_AT, through a test-only preload)", () => {
