@@ -677,7 +677,7 @@ describe("14. the epoch checkpoint: nothing in OUT/checkpoint is replaced by mis
     expect(run(quick(a), { VAE_LAB_TEST_KILL_AT: "committed#4" }).signal).toBe("SIGKILL");
     const resume = run(["train", "--resume", path.join(a, "checkpoint")]);
     expect(resume.code).toBe(1);
-    expect(resume.lines).toEqual([`vae-lab: ${path.join(a, "checkpoint")}: holds no run any more: the run it kept was finished, its outputs are in ${a} (continue it with vae-lab train --resume ${a})`]);
+    expect(resume.lines).toEqual([`vae-lab: ${path.join(a, "checkpoint")}: holds no run (an epoch checkpoint is removed once its run's outputs are written); the run in ${a} is continued with vae-lab train --resume ${a}`]);
     expect(files(a)).toEqual(OUTPUTS);
     const b = path.join(tmp(), "b");
     expect(run(quick(b), { VAE_LAB_TEST_KILL_AT: "moved model.json#4" }).signal).toBe("SIGKILL");
@@ -725,12 +725,58 @@ describe("14. the epoch checkpoint: nothing in OUT/checkpoint is replaced by mis
     expect(weights(copy)).toEqual(weights(out));
   });
 
+  it("a run into an unfinished run's checkpoint folder is refused; --resume OUT of a stopped run points to its checkpoint", () => {
+    const out = path.join(tmp(), "out");
+    const ckpt = unfinished(out);
+    const before = hashes(out);
+    const r = run(quick(ckpt, "--epochs", "1"));
+    expect(r.code).toBe(1);
+    expect(r.lines).toEqual([`vae-lab: --out: ${ckpt} is the epoch checkpoint of an unfinished run (epoch 2 of 3), which this run would replace; finish it with vae-lab train --resume ${ckpt}, or choose another --out`]);
+    const resume = run(["train", "--resume", out]);
+    expect(resume.code).toBe(1);
+    expect(resume.lines).toEqual([`vae-lab: ${out}: holds no finished run, but ${ckpt} holds a stopped one: finish it with vae-lab train --resume ${ckpt}`]);
+    expect(hashes(out)).toEqual(before);
+  });
+
+  it("a checkpoint copied into another run's folder (cp -r out/checkpoint F/) is finished into its own folder: F's run is untouched", () => {
+    const out = path.join(tmp(), "out");
+    const ckpt = unfinished(out);
+    const f = path.join(tmp(), "f");
+    expect(run(quick(f, "--epochs", "1", "--seed", "9")).code).toBe(0);
+    const before = hashes(f);
+    fs.cpSync(ckpt, path.join(f, "checkpoint"), { recursive: true });
+    const r = run(["train", "--resume", path.join(f, "checkpoint")]);
+    expect(r.code, r.err).toBe(0);
+    const { "checkpoint/metrics.json": m, "checkpoint/report.html": h, "checkpoint/model.json": _1, "checkpoint/training-state.json": _2, ...rest } = hashes(f);
+    expect([m, h].every((x) => typeof x === "string")).toBe(true);
+    expect(Object.fromEntries(Object.entries(before).filter(([k]) => !k.startsWith("checkpoint/")))).toEqual(rest);
+  });
+
+  it("a diverged run says where its finished epochs are and that a resume cannot change the settings", () => {
+    const out = path.join(tmp(), "div");
+    const r = run(["train", "--epochs", "6", "--out", out, "--likelihood", "gaussian", "--lr", "0.1", "--activation", "leakyRelu", "--hidden-layers", "4", "--batch-size", "8", "--data", tiny, "--iwae-k", "0", "--hidden-dim", "16"]);
+    expect(r.code).toBe(1);
+    const m = r.lines.at(-1)!.match(new RegExp(`^vae-lab: training diverged: the loss became NaN at epoch (\\d+), step \\d+ \\(try a lower learning rate\\); the run up to epoch (\\d+) is kept in ${path.join(out, "checkpoint")} \\(delete it to start again with other settings\\)$`));
+    expect(m, r.lines.at(-1)).not.toBeNull();
+    expect(Number(m![2])).toBe(Number(m![1]) - 1);
+  });
+
+  it("the command in a message is pasteable: a path with a space or a quote is quoted", async () => {
+    const { continueCommand } = await import("../src/cli/epoch-checkpoint");
+    expect(continueCommand("out/checkpoint")).toBe("vae-lab train --resume out/checkpoint");
+    expect(continueCommand("my o/checkpoint")).toBe("vae-lab train --resume 'my o/checkpoint'");
+    expect(continueCommand("it's/checkpoint")).toBe(`vae-lab train --resume 'it'\\''s/checkpoint'`);
+  });
+
   it("--resume OUT/checkpoint while the train writing it runs is refused, and that run goes on", async () => {
     const out = path.join(tmp(), "out");
     const { child, exit } = await startUntil(quick(out, "--epochs", "10000"), /epoch 2\/10000/);
     const r = run(["train", "--resume", path.join(out, "checkpoint"), "--out", path.join(tmp(), "elsewhere")]);
     expect(r.code).toBe(1);
-    expect(r.lines).toEqual([`vae-lab: --resume: ${path.join(out, "checkpoint")} is the checkpoint of a vae-lab train that is still running (process ${child.pid}); wait for it to end, or stop it first`]);
+    expect(r.lines).toEqual([`vae-lab: --resume: ${path.join(out, "checkpoint")} is the checkpoint of a vae-lab train that is still running (process ${child.pid}); wait for it to end, or stop it first (if no such run is going on, remove ${path.join(out, ".vae-lab-lock")})`]);
+    // Nor may another run write into that checkpoint's folder.
+    const into = run(quick(path.join(out, "checkpoint")));
+    expect(into.lines).toEqual([`vae-lab: --out: ${path.join(out, "checkpoint")} is the epoch checkpoint of a vae-lab train that is still running (process ${child.pid}); choose another --out`]);
     expect(child.exitCode).toBeNull();
     child.kill("SIGINT");
     expect(await exit).toBe(130);

@@ -5,6 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { lockHolder } from "../files/folder-lock";
 import { recoverOutputSet } from "../files/output-set";
 import { loadTrainingState } from "../vae/checkpoint";
 import { CHECKPOINT_DIR, CHECKPOINT_FILES } from "./job-config";
@@ -37,9 +38,27 @@ export function epochCheckpoint(out: string): CheckpointFolder {
   }
 }
 
-/** The command that finishes the unfinished run whose checkpoint is `dir`. */
+/** `p` as a shell word: as it is where that is safe, else in single quotes. */
+export function shellWord(p: string): string {
+  return /^[A-Za-z0-9_./:=+-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Where `dir` itself holds an unfinished run's epoch checkpoint: its epoch and goal. */
+function ownState(dir: string): { epoch: number; of: number } | undefined {
+  const file = path.join(dir, "training-state.json");
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    const { state, extra } = loadTrainingState(file);
+    const of = (extra?.unfinished as { epochs?: unknown } | undefined)?.epochs;
+    return Number.isSafeInteger(of) ? { epoch: state.epoch, of: of as number } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The command that finishes the unfinished run whose checkpoint is `dir` (pasteable: quoted where needed). */
 export function continueCommand(dir: string): string {
-  return `vae-lab train --resume ${dir}`;
+  return `vae-lab train --resume ${shellWord(dir)}`;
 }
 
 /** Whether `a` and `b` name the same folder (through links too), where both exist. */
@@ -60,6 +79,16 @@ export function sameFolder(a: string, b: string): boolean {
  * very checkpoint (`resume`) may write there. Returns what the folder holds.
  */
 export function checkOutCheckpoint(out: string, resume: string | undefined, keepsCheckpoints: boolean): CheckpointFolder {
+  // --out may itself be an epoch checkpoint's folder: of a train running now, or of an unfinished run.
+  const real = fs.existsSync(out) ? fs.realpathSync(out) : path.resolve(out);
+  if (path.basename(real) === CHECKPOINT_DIR) {
+    const h = lockHolder(path.dirname(real));
+    if (h) throw new Error(`--out: ${out} is the epoch checkpoint of a vae-lab train that is still running (process ${h.pid}); choose another --out`);
+  }
+  const own = ownState(out);
+  if (own !== undefined && !(resume !== undefined && sameFolder(resume, out))) {
+    throw new Error(`--out: ${out} is the epoch checkpoint of an unfinished run (epoch ${own.epoch} of ${own.of}), which this run would replace; finish it with ${continueCommand(out)}, or choose another --out`);
+  }
   const found = epochCheckpoint(out);
   if (found.kind === "unfinished" && !(resume !== undefined && sameFolder(resume, found.dir))) {
     const clash = keepsCheckpoints ? "which this run would replace" : `whose outputs go into ${out} too`;

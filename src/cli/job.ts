@@ -18,7 +18,7 @@ import { ImageSet } from "../data/image-set";
 import { imageKindText } from "../data/image-shape";
 import { Fit, Size } from "../data/resize";
 import { Figure, pageHtml, tableHtml } from "../plot/plot";
-import { EpochRecord, evaluateElbo, StepProgress, trainVaeSteps, TrainingState } from "../vae/train";
+import { EpochRecord, evaluateElbo, StepProgress, TrainingDivergedError, trainVaeSteps, TrainingState } from "../vae/train";
 import { classSamplesFigure, latentScatter, lossCurves, manifoldFigure, reconstructionFigure, samplesFigure } from "../vae/figures";
 import { ConditionalVae } from "../vae/conditional";
 import { Activation, Likelihood, Vae } from "../vae/model";
@@ -246,6 +246,8 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
   // Set once this run has a checkpoint there: the one it continues (runJob let it through), or its own first.
   let checkpointEpoch = config.resume !== undefined && sameFolder(config.resume, checkpointDir) ? start?.state.epoch : undefined;
   const madeCheckpointDir = !fs.existsSync(checkpointDir);
+  // The folder the run writes into, as the checkpoint records it (a resume finishes into it only from there).
+  const realOut = () => fs.realpathSync(config.out);
   const kept: KeptNote = () =>
     checkpointEpoch === undefined
       ? nothingWritten(config.out)()
@@ -254,7 +256,7 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
     const files = {
       "model.json": modelJson(history),
       // What `vae-lab train --resume` continues from (Adam's moments, the random stream), and how far the run was to go.
-      "training-state.json": trainingStateJson(s, { job: storedJob(s.epoch), unfinished: { epochs: total } }),
+      "training-state.json": trainingStateJson(s, { job: storedJob(s.epoch), unfinished: { epochs: total, out: realOut() } }),
     };
     try {
       writeOutputSet(checkpointDir, files);
@@ -297,7 +299,15 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
         onTestProgress: (p) => cb.onProgress?.(`epoch ${p.epoch}/${total}: test −ELBO`, p.done, p.total),
         onEpoch: (r) => cb.onEpoch?.(r, total),
       });
-      latest = await driveSteps(steps, signal, (p) => `during training (epoch ${p.epoch}/${total})`, kept);
+      try {
+        latest = await driveSteps(steps, signal, (p) => `during training (epoch ${p.epoch}/${total})`, kept);
+      } catch (e) {
+        // Resuming would diverge the same way with the same settings, which a resume cannot change.
+        if (e instanceof TrainingDivergedError && checkpointEpoch !== undefined) {
+          throw new Error(`${e.message}; the run up to epoch ${checkpointEpoch} is kept in ${checkpointDir} (delete it to start again with other settings)`);
+        }
+        throw e;
+      }
     }
     const between = (when: string) => pauseForSignal(signal, () => when, kept);
     await between("after training, before evaluating");
@@ -324,7 +334,8 @@ async function trainAndWrite(config: JobConfig, cb: JobCallbacks, signal: AbortS
     await between("while evaluating (after the active units)");
     const metrics: Metrics = {
       backend: backend.name,
-      config: { ...config, parameters: vae.parameterCount() },
+      // The run's epochs in all (a resumed run's too, as its history lists them), not this call's.
+      config: { ...job, epochs: total, parameters: vae.parameterCount() },
       data: { trainImages: train.count, testImages: test.count, rows: train.rows, cols: train.cols, channels: train.channels, classNames: train.classNames },
       epochs: history.map(({ epoch, trainLoss, testLoss, recon, kl, seconds }) => ({ epoch, trainLoss, testLoss, recon, kl, seconds })),
       test: { elbo: final.loss, recon: final.recon, kl: final.kl, iwae, activeUnits: au },

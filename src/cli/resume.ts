@@ -5,7 +5,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as os from "os";
-import { lockFolder, lockHolder } from "../files/folder-lock";
+import { LOCK_NAME, lockFolder, lockHolder } from "../files/folder-lock";
+import { continueCommand, sameFolder } from "./epoch-checkpoint";
 import { recoverOutputSet } from "../files/output-set";
 import { readFileBounded } from "../files/bounded-read";
 import { CATEGORICAL_CHECKPOINT_FORMAT, CheckpointError, loadTrainingState, MAX_CHECKPOINT_BYTES } from "../vae/checkpoint";
@@ -132,7 +133,10 @@ export function parseResumeFlags(argv: string[], trainFlags: readonly string[]):
   const inCheckpointFolder = path.basename(real) === CHECKPOINT_DIR && fs.existsSync(dir) && fs.statSync(dir).isDirectory();
   if (inCheckpointFolder) {
     const h = lockHolder(around);
-    if (h) throw new Error(`--resume: ${dir} is the checkpoint of a vae-lab train that is still running (process ${h.pid}${h.host === os.hostname() ? "" : ` on ${h.host}`}); wait for it to end, or stop it first`);
+    if (h) {
+      const who = `process ${h.pid}${h.host === os.hostname() ? "" : ` on ${h.host}`}`;
+      throw new Error(`--resume: ${dir} is the checkpoint of a vae-lab train that is still running (${who}); wait for it to end, or stop it first (if no such run is going on, remove ${path.join(around, LOCK_NAME)})`);
+    }
   }
   // A write that a kill interrupted is finished first, so the files read are one set: the outputs written
   // around a checkpoint (which remove it), then DIR's own, each under the lock of the folder written to.
@@ -153,9 +157,16 @@ export function parseResumeFlags(argv: string[], trainFlags: readonly string[]):
   };
   if (inCheckpointFolder && leftovers(around)) repair(around, around, OUTPUT_FILES);
   if (leftovers(dir)) repair(dir, inCheckpointFolder ? around : dir, inCheckpointFolder ? CHECKPOINT_FILES : OUTPUT_FILES);
-  // A checkpoint whose run's outputs were written (just now, if that write had been cut short) holds no run any more.
-  if (inCheckpointFolder && !fs.existsSync(file) && fs.existsSync(path.join(around, "training-state.json"))) {
-    throw new CheckpointError(dir, `holds no run any more: the run it kept was finished, its outputs are in ${folderAround(dir)} (continue it with vae-lab train --resume ${folderAround(dir)})`);
+  // No training state here: say where a run is, when one is near (a checkpoint is removed with its run's
+  // outputs, and a stopped run's epochs are in its checkpoint).
+  if (!fs.existsSync(file)) {
+    const parent = path.dirname(path.resolve(dir));
+    if (path.basename(path.resolve(dir)) === CHECKPOINT_DIR && fs.existsSync(path.join(parent, "training-state.json"))) {
+      throw new CheckpointError(dir, `holds no run (an epoch checkpoint is removed once its run's outputs are written); the run in ${folderAround(dir)} is continued with ${continueCommand(folderAround(dir))}`);
+    }
+    if (fs.existsSync(path.join(dir, CHECKPOINT_DIR, "training-state.json"))) {
+      throw new CheckpointError(dir, `holds no finished run, but ${path.join(dir, CHECKPOINT_DIR)} holds a stopped one: finish it with ${continueCommand(path.join(dir, CHECKPOINT_DIR))}`);
+    }
   }
   // A categorical run has no training state; its model.json says what it is.
   const model = path.join(dir, "model.json");
@@ -168,9 +179,11 @@ export function parseResumeFlags(argv: string[], trainFlags: readonly string[]):
   // is finished (the epochs left, then the outputs written into OUT). A finished run goes on for as many epochs as it had.
   const goal = (extra?.unfinished as { epochs?: unknown } | undefined)?.epochs;
   const unfinished = Number.isSafeInteger(goal) && (goal as number) >= job.epochs;
-  // Its outputs go into the folder around it when it is in its place (OUT/checkpoint); a copy elsewhere is
-  // finished into its own folder, like a finished run.
-  const into = unfinished && inCheckpointFolder ? (path.resolve(path.dirname(dir)) === around ? folderAround(dir) : around) : dir;
+  // Its outputs go into the folder around it when it is in its place (the OUT/checkpoint its run recorded);
+  // a copy or a moved one is finished into its own folder, like a finished run.
+  const recorded = (extra?.unfinished as { out?: unknown } | undefined)?.out;
+  const inPlace = unfinished && inCheckpointFolder && typeof recorded === "string" && sameFolder(recorded, around);
+  const into = inPlace ? (path.resolve(path.dirname(dir)) === around ? folderAround(dir) : around) : dir;
   return {
     ...job,
     // 0 more epochs: evaluate the run as it is and write its outputs.
