@@ -9,7 +9,7 @@
 import * as tf from "../src/engine/tf";
 import { describe, expect, it } from "vitest";
 import { biasAdd, biasRelu } from "../src/engine/bias";
-import { loadNativeBlas, nativeBiasReluActive } from "../src/engine/native-kernels";
+import { loadNativeBlas, nativeBiasReluActive, setNativeThreads } from "../src/engine/native-kernels";
 import { disableSharedIdentity, enableSharedIdentity } from "../src/engine/wasm-identity";
 import { createAdam } from "../src/engine/optimizer";
 import { Rng } from "../src/engine/random";
@@ -60,45 +60,60 @@ describeOnNativeWasm(
       [200, 3],
       [1, 1],
     ];
-    for (const shape of shapes) {
-      it(`[${shape}]: the values and input gradient of tf.relu(tf.add(x, b)) exactly, the bias gradient as the float64 sum`, () => {
-        const C = shape[shape.length - 1];
-        const bv = vector(C);
-        const b = tf.tensor1d(bv);
-        const x = input(shape, bv);
-        const dy = tf.tensor(vector(x.size), shape);
-        const before = tf.memory().numTensors;
-        tf.tidy(() => {
-          const plain = (x: tf.Tensor, b: tf.Tensor) => tf.relu(tf.add(x, b));
-          const y = biasRelu(x, b as tf.Tensor1D);
-          const yPlain = plain(x, b);
-          expect(differences(y.dataSync(), yPlain.dataSync())).toBe(0);
-          const [dx, db] = tf.grads((x: tf.Tensor, b: tf.Tensor) => biasRelu(x, b as tf.Tensor1D))([x, b], dy);
-          const [dxPlain] = tf.grads(plain)([x, b], dy);
-          expect(differences(dx.dataSync(), dxPlain.dataSync())).toBe(0);
-          const exact = exactBiasGradient(dy.dataSync() as Float32Array, yPlain.dataSync() as Float32Array, C);
-          const got = db.dataSync();
-          expect(db.shape).toEqual([C]);
-          // float32 rounding of the float64 sum: half an ulp, and a little more for sums near zero
-          const worst = Math.max(...exact.map((e, c) => Math.abs(got[c] - e) - Math.abs(e) * 2 ** -24));
-          expect(worst).toBeLessThanOrEqual(1e-12);
-        });
-        expect(tf.memory().numTensors).toBe(before);
-        tf.dispose([x, b, dy]);
+    // On one thread, and on three (the passes in parts of whole rows where a tensor has 2¹⁶ values or more:
+    // the first two shapes, in parts of unequal size).
+    for (const [shape, threads] of [...shapes.map((s) => [s, 1] as const), ...shapes.slice(0, 2).map((s) => [s, 3] as const)]) {
+      it(`[${shape}]${threads > 1 ? `, ${threads} threads` : ""}: the values and input gradient of tf.relu(tf.add(x, b)) exactly, the bias gradient as the float64 sum`, () => {
+        setNativeThreads(threads);
+        try {
+          const C = shape[shape.length - 1];
+          const bv = vector(C);
+          const b = tf.tensor1d(bv);
+          const x = input(shape, bv);
+          const dy = tf.tensor(vector(x.size), shape);
+          const before = tf.memory().numTensors;
+          tf.tidy(() => {
+            const plain = (x: tf.Tensor, b: tf.Tensor) => tf.relu(tf.add(x, b));
+            const y = biasRelu(x, b as tf.Tensor1D);
+            const yPlain = plain(x, b);
+            expect(differences(y.dataSync(), yPlain.dataSync())).toBe(0);
+            const [dx, db] = tf.grads((x: tf.Tensor, b: tf.Tensor) => biasRelu(x, b as tf.Tensor1D))([x, b], dy);
+            const [dxPlain] = tf.grads(plain)([x, b], dy);
+            expect(differences(dx.dataSync(), dxPlain.dataSync())).toBe(0);
+            const exact = exactBiasGradient(dy.dataSync() as Float32Array, yPlain.dataSync() as Float32Array, C);
+            const got = db.dataSync();
+            expect(db.shape).toEqual([C]);
+            // float32 rounding of the float64 sum: half an ulp, and a little more for sums near zero
+            const worst = Math.max(...exact.map((e, c) => Math.abs(got[c] - e) - Math.abs(e) * 2 ** -24));
+            expect(worst).toBeLessThanOrEqual(1e-12);
+          });
+          expect(tf.memory().numTensors).toBe(before);
+          tf.dispose([x, b, dy]);
+        } finally {
+          setNativeThreads(1);
+        }
       });
     }
 
-    it("the bias gradient keeps what float32 running sums lose (2²⁰ rows, one large value first)", () => {
+    it("the bias gradient keeps what float32 running sums lose (2²⁰ rows, one large value first), on one thread and on two", () => {
       // In float32, 2²⁵ + 1 rounds back to 2²⁵: a float32 running sum would give 2²⁵, the float64 sum 2²⁵ + 2²⁰ − 1.
+      // On two threads each part sums half the rows in float64 (2²⁵ + 2¹⁹ − 1 and 2¹⁹): the same total.
       const rows = 1 << 20;
       const dyv = new Float32Array(rows).fill(1);
       dyv[0] = 2 ** 25;
-      tf.tidy(() => {
-        const x = tf.ones([rows, 1]);
-        const b = tf.zeros([1]);
-        const [, db] = tf.grads((x: tf.Tensor, b: tf.Tensor) => biasRelu(x, b as tf.Tensor1D))([x, b], tf.tensor2d(dyv, [rows, 1]));
-        expect(db.dataSync()[0]).toBe(Math.fround(2 ** 25 + rows - 1));
-      });
+      for (const threads of [1, 2]) {
+        setNativeThreads(threads);
+        try {
+          tf.tidy(() => {
+            const x = tf.ones([rows, 1]);
+            const b = tf.zeros([1]);
+            const [, db] = tf.grads((x: tf.Tensor, b: tf.Tensor) => biasRelu(x, b as tf.Tensor1D))([x, b], tf.tensor2d(dyv, [rows, 1]));
+            expect(db.dataSync()[0]).toBe(Math.fround(2 ** 25 + rows - 1));
+          });
+        } finally {
+          setNativeThreads(1);
+        }
+      }
     });
 
     it("NaN comes through: forward where x + b is NaN, and the gradient where the output is", () => {

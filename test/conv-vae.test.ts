@@ -11,6 +11,8 @@ import * as tf from "../src/engine/tf";
 import "@tensorflow/tfjs-backend-wasm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
+import { setNativeThreads } from "../src/engine/native-kernels";
+import { nativeExpected } from "./harness/native";
 import { ConvVae } from "../src/vae/conv";
 import { bernoulliNll, klStandardNormalTensor, negativeElbo } from "../src/vae/model";
 import { evaluateElbo, trainVae } from "../src/vae/train";
@@ -166,6 +168,36 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
       expect(scale).toBeGreaterThan(1e-3); // every variable gets a gradient
       got[i].forEach((v, j) => expect(Math.abs(v - r[j]) / scale).toBeLessThan(1e-3));
     });
+  });
+
+  (nativeExpected ? it : it.skip)("on two and three threads (each convolution and bias/ReLU pass in parts of the batch) the gradient of 9 images is the one-thread gradient to float32 rounding", async () => {
+    await tf.setBackend("wasm");
+    const images = loadMnist({ dir: tiny, limit: 9, binarize: "threshold" }).images;
+    const m = new ConvVae({ latentDim: 2, seed: 2 });
+    const grads = (threads: number) => {
+      setNativeThreads(threads);
+      return tf.tidy(() => {
+        const x = tf.tensor2d(images, [9, 784]);
+        const { grads: g } = tf.variableGrads(() => negativeElbo(m, x, { seed: 9 }).loss, m.variables());
+        return m.variables().map((v) => Array.from(g[v.name].dataSync()));
+      });
+    };
+    try {
+      const one = grads(1);
+      for (const threads of [2, 3]) {
+        const many = grads(threads);
+        one.forEach((r, i) => {
+          const scale = r.reduce((s, v) => Math.max(s, Math.abs(v)), 1e-3);
+          expect(scale).toBeGreaterThan(1e-3);
+          let worst = 0;
+          many[i].forEach((v, j) => (worst = Math.max(worst, Math.abs(v - r[j]) / scale)));
+          expect(worst).toBeLessThan(1e-5);
+        });
+      }
+    } finally {
+      setNativeThreads(1);
+      m.dispose();
+    }
   });
 
   it("trains with trainVae (loss falls), and evaluation, IWAE and figures take it; no tensors leak", async () => {

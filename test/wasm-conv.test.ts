@@ -10,7 +10,7 @@ import * as tf from "../src/engine/tf";
 import "@tensorflow/tfjs-backend-wasm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
-import { loadNativeBlas } from "../src/engine/native-kernels";
+import { loadNativeBlas, setNativeThreads } from "../src/engine/native-kernels";
 import { nativeExpected } from "./harness/native";
 import { convKernelStatus, disableConvKernels, enableConvKernels } from "../src/engine/wasm-conv";
 import { Rng } from "../src/engine/random";
@@ -158,6 +158,80 @@ for (const mode of modes) {
         } finally {
           expect(loadNativeBlas()!.setConvScratch(budget)).toBe(1);
         }
+      });
+
+      it("on two and three threads (the batch in parts of whole images): the cpu backend's results, the one-thread floats for y and dx, dW to rounding, the same floats call after call", async () => {
+        // Batch 5 (parts of unequal size, 2 + 3 and 1 + 2 + 2) and 2 (three threads capped at two parts); both
+        // paths: several channels (im2col + sgemm, also with one image per scratch chunk) and one channel.
+        const shapes: Case[] = [
+          { batch: 5, h: 9, w: 8, ci: 3, co: 4, fh: 3, fw: 3, stride: 2, pad: "same", dilation: 1 },
+          { batch: 5, h: 7, w: 7, ci: 1, co: 32, fh: 3, fw: 3, stride: 1, pad: "same", dilation: 1 },
+          { batch: 2, h: 6, w: 5, ci: 2, co: 3, fh: 3, fw: 2, stride: 1, pad: "valid", dilation: 1 },
+        ];
+        const blas = loadNativeBlas()!;
+        for (const c of shapes) {
+          const x = randomData([c.batch, c.h, c.w, c.ci]);
+          const W = randomData([c.fh, c.fw, c.ci, c.co]);
+          const yShape = tf.tidy(() => tf.conv2d(t(x), t(W), c.stride, c.pad).shape);
+          const dy = randomData(yShape);
+          const three = () => [
+            Array.from(tf.conv2d(t(x), t(W), c.stride, c.pad).dataSync()),
+            Array.from(tf.conv2dTranspose(t(dy), t(W), [c.batch, c.h, c.w, c.ci], c.stride, c.pad).dataSync()),
+            Array.from(backpropFilter(t(x), t(dy), [c.fh, c.fw, c.ci, c.co], c.stride, c.pad).dataSync()),
+          ];
+          const ref = await on("cpu", three);
+          const one = await on("wasm", three);
+          for (const chunkOfOne of [false, true]) {
+            const budget = chunkOfOne ? blas.setConvScratch(1) : 0;
+            try {
+              for (const threads of [2, 3]) {
+                setNativeThreads(threads);
+                const many = await on("wasm", three);
+                for (let k = 0; k < 3; k++) expectClose(many[k], ref[k]);
+                expectClose(many[0], one[0], 1e-6);
+                expectClose(many[1], one[1], 1e-6);
+                expectClose(many[2], one[2]);
+                expect(await on("wasm", three)).toEqual(many);
+              }
+            } finally {
+              setNativeThreads(1);
+              if (chunkOfOne) blas.setConvScratch(budget);
+            }
+          }
+        }
+      });
+
+      it("on three threads a direct call writes only the outputs it is given (the filter gradient's parts summed into dW alone)", () => {
+        const blas = loadNativeBlas()!;
+        const [B, H, Wd, C, CO, F] = [5, 6, 6, 2, 3, 3];
+        const xn = B * H * Wd * C, yn = B * H * Wd * CO, wn = F * F * C * CO;
+        const heap = new Float32Array(xn + yn + wn + 64);
+        for (let i = 0; i < xn + yn; i++) heap[i] = rng.normal();
+        heap.fill(7, xn + yn);
+        setNativeThreads(3);
+        try {
+          // mode 2, stride 1, one pixel of padding ("same"): dW = Σ x · dy.
+          blas.conv2d(heap, 2, 0, xn, xn + yn, B, H, Wd, C, H, Wd, CO, F, F, 1, 1, 1, 1, 1, 1);
+        } finally {
+          setNativeThreads(1);
+        }
+        let worst = 0;
+        for (let fy = 0; fy < F; fy++)
+          for (let fx = 0; fx < F; fx++)
+            for (let ci = 0; ci < C; ci++)
+              for (let co = 0; co < CO; co++) {
+                let sum = 0;
+                for (let b = 0; b < B; b++)
+                  for (let oy = 0; oy < H; oy++)
+                    for (let ox = 0; ox < Wd; ox++) {
+                      const iy = oy + fy - 1, ix = ox + fx - 1;
+                      if (iy < 0 || iy >= H || ix < 0 || ix >= Wd) continue;
+                      sum += heap[((b * H + iy) * Wd + ix) * C + ci] * heap[xn + ((b * H + oy) * Wd + ox) * CO + co];
+                    }
+                worst = Math.max(worst, Math.abs(heap[xn + yn + ((fy * F + fx) * C + ci) * CO + co] - sum));
+              }
+        expect(worst).toBeLessThan(1e-4);
+        expect(Array.from(heap.subarray(xn + yn + wn))).toEqual(new Array(64).fill(7));
       });
 
       it("the native one-channel loops write only the outputs they are given, also fewer than the image has room for", () => {

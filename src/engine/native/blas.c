@@ -416,38 +416,37 @@ static int rows_args(napi_env env, napi_value* args, int64_t len, const char* wh
   return ok;
 }
 
-static napi_value BiasRelu(napi_env env, napi_callback_info info) {
-  napi_value args[6];
-  int64_t len, off[3], rows, ch;
-  float* heap = begin_call(env, info, 6, args, "biasRelu", &len);
-  if (!heap || !rows_args(env, args, len, "biasRelu", 3, 1, off, &rows, &ch)) return NULL;
-  const float* b = heap + off[1];
-  for (int64_t r = 0; r < rows; r++) {
-    const float* x = heap + off[0] + r * ch;
-    float* y = heap + off[2] + r * ch;
+/* Rows [r0, r1) of biasRelu (total NULL) or of biasReluGrad (total: this part's float64 column sums). */
+typedef struct {
+  float* heap;
+  const int64_t* off;
+  int64_t r0, r1, ch;
+  double* total;
+} BiasPart;
+
+static void bias_relu_rows(void* arg) {
+  const BiasPart* p = (const BiasPart*)arg;
+  const int64_t ch = p->ch;
+  const float* b = p->heap + p->off[1];
+  for (int64_t r = p->r0; r < p->r1; r++) {
+    const float* x = p->heap + p->off[0] + r * ch;
+    float* y = p->heap + p->off[2] + r * ch;
 #pragma omp simd
     for (int64_t c = 0; c < ch; c++) {
       const float v = x[c] + b[c];
       y[c] = v < 0.0f ? 0.0f : v; /* NaN stays NaN, as tfjs's Relu keeps it */
     }
   }
-  return NULL;
 }
 
-static napi_value BiasReluGrad(napi_env env, napi_callback_info info) {
-  napi_value args[7];
-  int64_t len, off[4], rows, ch;
-  float* heap = begin_call(env, info, 7, args, "biasReluGrad", &len);
-  if (!heap || !rows_args(env, args, len, "biasReluGrad", 4, 3, off, &rows, &ch)) return NULL;
-  double* total = (double*)calloc((size_t)ch, sizeof(double));
-  if (!total) {
-    napi_throw_error(env, NULL, "vae-lab native biasReluGrad: out of memory");
-    return NULL;
-  }
-  for (int64_t r = 0; r < rows; r++) {
-    const float* dy = heap + off[0] + r * ch;
-    const float* y = heap + off[1] + r * ch;
-    float* dx = heap + off[2] + r * ch;
+static void bias_relu_grad_rows(void* arg) {
+  const BiasPart* p = (const BiasPart*)arg;
+  const int64_t ch = p->ch;
+  double* total = p->total;
+  for (int64_t r = p->r0; r < p->r1; r++) {
+    const float* dy = p->heap + p->off[0] + r * ch;
+    const float* y = p->heap + p->off[1] + r * ch;
+    float* dx = p->heap + p->off[2] + r * ch;
     /* Two loops, so that both vectorise: with the float64 sum in the same loop GCC keeps a branch per element
      * (mispredicted on about half of them: 16 times slower at [128, 28, 28, 32] on random data). NaN stays NaN, as tfjs's
      * dy · step(x). */
@@ -459,6 +458,53 @@ static napi_value BiasReluGrad(napi_env env, napi_callback_info info) {
 #pragma omp simd
     for (int64_t c = 0; c < ch; c++) total[c] += dx[c];
   }
+}
+
+/* Both bias/ReLU passes in parts of whole rows, one per thread (setThreads), where there are at least 2¹⁶
+ * values: y and dx are the one-thread floats; db adds the parts' float64 sums in part order. */
+#define BIAS_MAX_PARTS POOL_MAX
+static int bias_parts(int64_t rows, int64_t ch) {
+  int parts = rows * ch >= ((int64_t)1 << 16) ? blas_threads : 1;
+  if (parts > BIAS_MAX_PARTS) parts = BIAS_MAX_PARTS;
+  if (parts > rows) parts = (int)rows;
+  return parts < 1 ? 1 : parts;
+}
+
+static void bias_run(int parts, pool_task fn, BiasPart* part, float* heap, const int64_t* off, int64_t rows, int64_t ch, double* totals) {
+  pool_task fns[BIAS_MAX_PARTS];
+  void* args[BIAS_MAX_PARTS];
+  for (int k = 0; k < parts; k++) {
+    part[k] = (BiasPart){heap, off, rows * k / parts, rows * (k + 1) / parts, ch, totals ? totals + k * ch : NULL};
+    fns[k] = fn, args[k] = &part[k];
+  }
+  pool_run(parts, fns, args);
+}
+
+static napi_value BiasRelu(napi_env env, napi_callback_info info) {
+  napi_value args[6];
+  int64_t len, off[3], rows, ch;
+  float* heap = begin_call(env, info, 6, args, "biasRelu", &len);
+  if (!heap || !rows_args(env, args, len, "biasRelu", 3, 1, off, &rows, &ch)) return NULL;
+  BiasPart part[BIAS_MAX_PARTS];
+  bias_run(bias_parts(rows, ch), bias_relu_rows, part, heap, off, rows, ch, NULL);
+  return NULL;
+}
+
+static napi_value BiasReluGrad(napi_env env, napi_callback_info info) {
+  napi_value args[7];
+  int64_t len, off[4], rows, ch;
+  float* heap = begin_call(env, info, 7, args, "biasReluGrad", &len);
+  if (!heap || !rows_args(env, args, len, "biasReluGrad", 4, 3, off, &rows, &ch)) return NULL;
+  const int parts = bias_parts(rows, ch);
+  double* total = (double*)calloc((size_t)(parts * ch), sizeof(double));
+  if (!total) {
+    napi_throw_error(env, NULL, "vae-lab native biasReluGrad: out of memory");
+    return NULL;
+  }
+  BiasPart part[BIAS_MAX_PARTS];
+  bias_run(parts, bias_relu_grad_rows, part, heap, off, rows, ch, total);
+  for (int k = 1; k < parts; k++)
+    for (int64_t c = 0; c < ch; c++) total[c] += total[k * ch + c];
   for (int64_t c = 0; c < ch; c++) heap[off[3] + c] = (float)total[c];
   free(total);
   return NULL;
@@ -1133,6 +1179,66 @@ static void conv1_filter_grad(const float* x, const float* dy, float* dw, float*
   }
 }
 
+/* Floats of scratch one call of conv_images needs: a chunk's im2col columns (several channels), one image's
+ * filter gradient (one channel, mode 2), or none. */
+static int64_t conv_work_floats(int64_t mode, const ConvGeom* g) {
+  if (g->ci == 1) return mode == 2 ? g->fh * g->fw * g->co : 0;
+  const int64_t K = g->fh * g->fw * g->ci, pix = g->oh * g->ow;
+  int64_t chunk = chunk_floats / (pix * K);
+  if (chunk < 1) chunk = 1;
+  if (chunk > g->batch) chunk = g->batch;
+  return chunk * pix * K;
+}
+
+/* One convolution sum over the images of g (mode 0: y from x and W; 1: dx from dy and W; 2: dW from x and dy),
+ * with `work` holding conv_work_floats; 0 when out of memory. */
+static int conv_images(int64_t mode, const float* A, const float* B, float* C, const ConvGeom* g, float* work) {
+  if (g->ci == 1) {
+    if (mode == 0) conv1_forward(A, B, C, g);
+    else if (mode == 2) conv1_filter_grad(A, B, C, work, g);
+    else return conv1_input_grad(A, B, C, g);
+    return 1;
+  }
+  if (mode == 1) memset(C, 0, (size_t)(g->batch * g->ih * g->iw * g->ci) * sizeof(float)); /* col2im adds into it */
+  const int64_t K = g->fh * g->fw * g->ci, pix = g->oh * g->ow;
+  const int64_t chunk = conv_work_floats(mode, g) / (pix * K);
+  float* cols = work;
+  for (int64_t b0 = 0; b0 < g->batch; b0 += chunk) {
+    const int64_t nb = g->batch - b0 < chunk ? g->batch - b0 : chunk;
+    const int rows = (int)(nb * pix);
+    if (mode == 0) {
+      im2col(A, cols, g, b0, nb);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, (int)g->co, (int)K, 1.0f, cols, (int)K, B, (int)g->co, 0.0f,
+                  C + b0 * pix * g->co, (int)g->co);
+    } else if (mode == 1) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, (int)K, (int)g->co, 1.0f, A + b0 * pix * g->co, (int)g->co, B,
+                  (int)g->co, 0.0f, cols, (int)K);
+      col2im(cols, C, g, b0, nb);
+    } else {
+      im2col(A, cols, g, b0, nb);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)g->co, rows, 1.0f, cols, (int)K, B + b0 * pix * g->co,
+                  (int)g->co, b0 == 0 ? 0.0f : 1.0f, C, (int)g->co);
+    }
+  }
+  return 1;
+}
+
+/* One part of a convolution split by images (setThreads(n) > 1): images [b0, b0 + g.batch) of the call. */
+typedef struct {
+  int64_t mode;
+  const float* A;
+  const float* B;
+  float* C;
+  ConvGeom g;
+  float* work;
+  int ok;
+} ConvPart;
+
+static void conv_part_task(void* arg) {
+  ConvPart* p = (ConvPart*)arg;
+  p->ok = conv_images(p->mode, p->A, p->B, p->C, &p->g, p->work);
+}
+
 static napi_value Conv2d(napi_env env, napi_callback_info info) {
   napi_value args[20];
   int64_t len;
@@ -1156,45 +1262,53 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "vae-lab native conv2d: operands outside the heap");
     return NULL;
   }
-  const float* A = heap + a_off;
-  const float* B = heap + b_off;
-  float* C = heap + c_off;
-  if (g.ci == 1) {
-    float* part = mode == 2 ? scratch_for((size_t)wn) : NULL; /* one image's filter gradient */
-    if (mode == 2 && !part) {
-      napi_throw_error(env, NULL, "vae-lab native conv2d: out of memory");
-      return NULL;
-    }
-    if (mode == 0) conv1_forward(A, B, C, &g);
-    else if (mode == 2) conv1_filter_grad(A, B, C, part, &g);
-    else if (!conv1_input_grad(A, B, C, &g)) napi_throw_error(env, NULL, "vae-lab native conv2d: out of memory");
-    return NULL;
-  }
-  if (mode == 1) memset(C, 0, (size_t)xn * sizeof(float)); /* col2im adds into it */
-  const int64_t K = g.fh * g.fw * g.ci, pix = g.oh * g.ow;
-  int64_t chunk = chunk_floats / (pix * K);
-  if (chunk < 1) chunk = 1;
-  if (chunk > g.batch) chunk = g.batch;
-  float* cols = scratch_for((size_t)(chunk * pix * K));
-  if (!cols) {
+  /* The batch in parts of whole images, one per thread (setThreads): the images' outputs are disjoint for y
+   * and dx; for dW part 0 writes the heap's and the others their own, added in afterwards in part order, so
+   * n threads give the same floats call after call (and one thread the unsplit sum). */
+  int parts = blas_threads < POOL_MAX ? blas_threads : POOL_MAX;
+  if (parts > g.batch) parts = (int)g.batch;
+  ConvGeom most = g;
+  most.batch = (g.batch + parts - 1) / parts;
+  const int64_t per = conv_work_floats(mode, &most);
+  const size_t need = (size_t)(parts * per + (mode == 2 ? (parts - 1) * wn : 0));
+  float* work = need > 0 ? scratch_for(need) : NULL;
+  if (need > 0 && !work) {
     napi_throw_error(env, NULL, "vae-lab native conv2d: out of memory");
     return NULL;
   }
-  for (int64_t b0 = 0; b0 < g.batch; b0 += chunk) {
-    const int64_t nb = g.batch - b0 < chunk ? g.batch - b0 : chunk;
-    const int rows = (int)(nb * pix);
-    if (mode == 0) {
-      im2col(A, cols, &g, b0, nb);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, (int)g.co, (int)K, 1.0f, cols, (int)K, B, (int)g.co, 0.0f,
-                  C + b0 * pix * g.co, (int)g.co);
-    } else if (mode == 1) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, (int)K, (int)g.co, 1.0f, A + b0 * pix * g.co, (int)g.co, B, (int)g.co, 0.0f,
-                  cols, (int)K);
-      col2im(cols, C, &g, b0, nb);
-    } else {
-      im2col(A, cols, &g, b0, nb);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)g.co, rows, 1.0f, cols, (int)K, B + b0 * pix * g.co, (int)g.co,
-                  b0 == 0 ? 0.0f : 1.0f, C, (int)g.co);
+  const int64_t in_img = g.ih * g.iw * g.ci, out_img = g.oh * g.ow * g.co;
+  ConvPart part[POOL_MAX];
+  pool_task fns[POOL_MAX];
+  void* task_args[POOL_MAX];
+  for (int k = 0; k < parts; k++) {
+    const int64_t b0 = g.batch * k / parts, b1 = g.batch * (k + 1) / parts;
+    ConvPart* p = &part[k];
+    p->mode = mode, p->g = g, p->g.batch = b1 - b0, p->work = work ? work + k * per : NULL, p->ok = 0;
+    p->A = heap + a_off + b0 * (mode == 1 ? out_img : in_img);
+    p->B = mode == 2 ? heap + b_off + b0 * out_img : heap + b_off;
+    p->C = mode == 2 ? (k == 0 ? heap + c_off : work + parts * per + (k - 1) * wn) : heap + c_off + b0 * (mode == 0 ? out_img : in_img);
+    fns[k] = conv_part_task, task_args[k] = p;
+  }
+  if (parts > 1 && pool_acquire()) {
+    /* OpenBLAS on one thread inside the parts, as in mlpGradients. */
+    openblas_set_num_threads(1);
+    pool_run_held(parts, fns, task_args);
+    openblas_set_num_threads(blas_threads);
+    pool_release();
+  } else {
+    for (int k = 0; k < parts; k++) conv_part_task(&part[k]);
+  }
+  for (int k = 0; k < parts; k++)
+    if (!part[k].ok) {
+      napi_throw_error(env, NULL, "vae-lab native conv2d: out of memory");
+      return NULL;
+    }
+  if (mode == 2) {
+    float* dw = heap + c_off;
+    for (int k = 1; k < parts; k++) {
+      const float* src = part[k].C;
+#pragma omp simd
+      for (int64_t j = 0; j < wn; j++) dw[j] += src[j];
     }
   }
   return NULL;
