@@ -12,6 +12,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { setNativeThreads } from "../src/engine/native-kernels";
+import { convKernelStatus } from "../src/engine/wasm-conv";
 import { nativeExpected } from "./harness/native";
 import { ConvVae } from "../src/vae/conv";
 import { bernoulliNll, klStandardNormalTensor, negativeElbo } from "../src/vae/model";
@@ -172,6 +173,7 @@ describe("the convolutional VAE", { timeout: 300_000 }, () => {
 
   (nativeExpected ? it : it.skip)("on two and three threads (each convolution and bias/ReLU pass in parts of the batch) the gradient of 9 images is the one-thread gradient to float32 rounding", async () => {
     await tf.setBackend("wasm");
+    expect(convKernelStatus()).toEqual({ conv2d: "native", backpropInput: "native", backpropFilter: "native" });
     const images = loadMnist({ dir: tiny, limit: 9, binarize: "threshold" }).images;
     const m = new ConvVae({ latentDim: 2, seed: 2 });
     const grads = (threads: number) => {

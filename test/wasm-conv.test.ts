@@ -8,7 +8,7 @@
  */
 import * as tf from "../src/engine/tf";
 import "@tensorflow/tfjs-backend-wasm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished as onExit } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { loadNativeBlas, setNativeThreads } from "../src/engine/native-kernels";
 import { nativeExpected } from "./harness/native";
@@ -160,7 +160,7 @@ for (const mode of modes) {
         }
       });
 
-      it("on two and three threads (the batch in parts of whole images): the cpu backend's results, the one-thread floats for y and dx, dW to rounding, the same floats call after call", async () => {
+      it("on two and three threads (the batch in parts of whole images): the cpu backend's results, y and dx within 10⁻⁶ of the one-thread floats, dW to rounding, the same floats call after call", async () => {
         // Batch 5 (parts of unequal size, 2 + 3 and 1 + 2 + 2) and 2 (three threads capped at two parts); both
         // paths: several channels (im2col + sgemm, also with one image per scratch chunk) and one channel.
         const shapes: Case[] = [
@@ -234,10 +234,12 @@ for (const mode of modes) {
         expect(Array.from(heap.subarray(xn + yn + wn))).toEqual(new Array(64).fill(7));
       });
 
-      it("the native one-channel loops write only the outputs they are given, also fewer than the image has room for", () => {
+      it.each([1, 3])("the native one-channel loops write only the outputs they are given, also fewer than the image has room for (%i threads)", (threads) => {
         // conv2d called directly with a 5×6 output of a 12×12 image (stride 1, no padding, 3×3 filter, 16
         // channels): every output against a sum written out here, and the floats after the output untouched.
         const blas = loadNativeBlas()!;
+        setNativeThreads(threads);
+        onExit(() => setNativeThreads(1));
         const [B, H, Wd, OH, OW, C, F] = [2, 12, 12, 5, 6, 16, 3];
         const xn = B * H * Wd, wn = F * F * C, yn = B * OH * OW * C;
         const heap = new Float32Array(xn + wn + yn + 64);
@@ -258,11 +260,13 @@ for (const mode of modes) {
         expect(Array.from(heap.subarray(xn + wn + yn))).toEqual(new Array(64).fill(7));
       });
 
-      it("the native one-channel input gradient stays inside dx when the padding after the image exceeds the filter's reach", () => {
+      it.each([1, 3])("the native one-channel input gradient stays inside dx when the padding after the image exceeds the filter's reach (%i threads)", (threads) => {
         // conv2d mode 1 (a transposed convolution back to one channel) at stride 1 with 4 pixels of padding on
         // each side of a 6×6 image and a 3×3 filter: dy is 12×12, so ow − pad = 8 > 6. Every dx against a sum
         // written out here, and the floats after dx untouched.
         const blas = loadNativeBlas()!;
+        setNativeThreads(threads);
+        onExit(() => setNativeThreads(1));
         const [B, H, Wd, OH, OW, C, F, P] = [2, 6, 6, 12, 12, 16, 3, 4];
         const yn = B * OH * OW * C, wn = F * F * C, xn = B * H * Wd;
         const heap = new Float32Array(yn + wn + xn + 64);

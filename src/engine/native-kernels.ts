@@ -399,9 +399,10 @@ let nativeThreads = 1;
 
 /**
  * How many threads the native kernels use: OpenBLAS's products, and the kernels that split their own work
- * (the MLP gradient and the convolutions over parts of the batch, Adam over slices of a large variable). 1 (the default) gives
- * the same bits run after run on any machine of one CPU kind; more threads are faster on several cores
- * and give results that differ from one thread's in float32 rounding (the same again for the same count).
+ * (the MLP gradient and the convolutions over parts of the batch, the bias/ReLU passes over parts of their
+ * rows, Adam over slices of a large variable). 1 (the default) gives the same bits run after run on any
+ * machine of one CPU kind; more threads are faster on several cores and give results that differ from one
+ * thread's in float32 rounding (the same again for the same count).
  * Returns the count in effect (1 where the native kernels are not loaded).
  */
 export function setNativeThreads(n: number): number {

@@ -8,8 +8,8 @@
  *   For i < batch: C_i (M×N, row-major) = op(A_i) · op(B_i), A_i at aOffset + i·strideA, B_i at
  *   bOffset + i·strideB, C_i at cOffset + i·M·N (a stride of 0 broadcasts one operand).
  * setThreads(n): threads (default 1, like the single-threaded backends it is compared with): OpenBLAS's, and
- *   those of the kernels that split their own work over a small pool of workers — mlpGradients (the batch in
- *   parts) and adam (a large variable in slices).
+ *   those of the kernels that split their own work over a small pool of workers — mlpGradients and conv2d
+ *   (the batch in parts), biasRelu and biasReluGrad (rows in parts) and adam (a large variable in slices).
  * coreName(): the kernel set OpenBLAS chose for this CPU ("SkylakeX", "Haswell", "Prescott", ...); a
  *   dynamic-arch build picks it when the library loads, from the CPU or from OPENBLAS_CORETYPE.
  * adam(heap, pOffset, gOffset, mOffset, vOffset, n, lr, beta1, beta2, epsilon, beta1Power, beta2Power):
@@ -24,7 +24,7 @@
  *   mode 0 (forward):          y = X̂ · W,   a = x, b = W, c = y;
  *   mode 1 (input gradient):   dx = col2im(dy · Wᵀ),   a = dy, b = W, c = dx;
  *   mode 2 (filter gradient):  dW = X̂ᵀ · dy,   a = x, b = dy, c = dW.
- *   Images are processed in chunks so the im2col scratch stays near 512 KB (setConvScratch(floats) sets
+ *   Images are processed in chunks so the im2col scratch stays near 512 KB per thread (setConvScratch(floats) sets
  *   that budget and returns the one it replaces; a small one makes every image its own chunk, which the
  *   tests use). With one input channel (inC = 1) the same three sums are computed by direct loops instead
  *   (see conv1_forward).
@@ -305,7 +305,8 @@ static napi_value Adam(napi_env env, napi_callback_info info) {
   AdamSlice whole = {heap + p_off, heap + g_off, heap + m_off, heap + v_off, 0, n, (float)b1, (float)b2, (float)(1.0 - b1), (float)(1.0 - b2),
                            (float)(lr / (1.0 - b1p)), (float)(1.0 / (1.0 - b2p)), (float)eps};
   /* Large variables in slices, one per thread (each element's update is independent: the same bits). */
-  int parts = n >= (1 << 16) ? blas_threads : 1;
+  const int threads = blas_threads; /* read once: setThreads may run on another Node thread */
+  int parts = n >= (1 << 16) ? threads : 1;
   if (parts > POOL_MAX) parts = POOL_MAX;
   if (parts <= 1) {
     adam_slice(&whole);
@@ -464,7 +465,8 @@ static void bias_relu_grad_rows(void* arg) {
  * values: y and dx are the one-thread floats; db adds the parts' float64 sums in part order. */
 #define BIAS_MAX_PARTS POOL_MAX
 static int bias_parts(int64_t rows, int64_t ch) {
-  int parts = rows * ch >= ((int64_t)1 << 16) ? blas_threads : 1;
+  const int threads = blas_threads; /* read once: setThreads may run on another Node thread */
+  int parts = rows * ch >= ((int64_t)1 << 16) ? threads : 1;
   if (parts > BIAS_MAX_PARTS) parts = BIAS_MAX_PARTS;
   if (parts > rows) parts = (int)rows;
   return parts < 1 ? 1 : parts;
@@ -858,7 +860,8 @@ static napi_value MlpGradients(napi_env env, napi_callback_info info) {
   for (int64_t i = 0; i < n_layers; i++) model.width = layers[i].out > model.width ? layers[i].out : model.width;
   /* The batch in parts, one per thread (setThreads), each part at least one image; part 0 writes the heap's
    * gradients, the others their own, added in afterwards. */
-  int parts = blas_threads < MLP_MAX_PARTS ? blas_threads : MLP_MAX_PARTS;
+  const int threads = blas_threads; /* read once: setThreads may run on another Node thread */
+  int parts = threads < MLP_MAX_PARTS ? threads : MLP_MAX_PARTS;
   if (parts > B) parts = (int)B;
   if (parts < 1) parts = 1;
   int64_t grad_floats = 0;
@@ -899,7 +902,7 @@ static napi_value MlpGradients(napi_env env, napi_callback_info info) {
     /* The other parts' weight gradients added into part 0's, each thread a slice of every layer. */
     for (int k = 0; k < parts; k++) fns[k] = mlp_reduce_task, task_args[k] = &red[k];
     pool_run_held(parts, fns, task_args);
-    openblas_set_num_threads(blas_threads);
+    openblas_set_num_threads(threads);
     pool_release();
   } else {
     /* One part, or the pool busy with another caller: the parts one after another, on this thread. */
@@ -925,8 +928,10 @@ typedef struct {
  * 128 took 0.87× the time it took with 2²² floats (16 MB, which spilled to memory), and the same for any
  * budget from 2¹⁵ (one image per chunk) to 2¹⁸. */
 static int64_t chunk_floats = (int64_t)1 << 17;
-static float* scratch = NULL;
-static size_t scratch_len = 0;
+/* Each calling thread's own (a Node worker thread that calls the addon keeps its own; the pool's workers only
+ * use slices the caller hands them). */
+static _Thread_local float* scratch = NULL;
+static _Thread_local size_t scratch_len = 0;
 
 static float* scratch_for(size_t n) {
   return grown(&scratch, &scratch_len, n);
@@ -1179,20 +1184,24 @@ static void conv1_filter_grad(const float* x, const float* dy, float* dw, float*
   }
 }
 
-/* Floats of scratch one call of conv_images needs: a chunk's im2col columns (several channels), one image's
- * filter gradient (one channel, mode 2), or none. */
-static int64_t conv_work_floats(int64_t mode, const ConvGeom* g) {
-  if (g->ci == 1) return mode == 2 ? g->fh * g->fw * g->co : 0;
-  const int64_t K = g->fh * g->fw * g->ci, pix = g->oh * g->ow;
-  int64_t chunk = chunk_floats / (pix * K);
+/* Images per im2col chunk (several channels) for a call of `batch` images under a scratch budget of `budget`
+ * floats: at least one, at most the batch. */
+static int64_t conv_chunk(const ConvGeom* g, int64_t batch, int64_t budget) {
+  int64_t chunk = budget / (g->oh * g->ow * g->fh * g->fw * g->ci);
   if (chunk < 1) chunk = 1;
-  if (chunk > g->batch) chunk = g->batch;
-  return chunk * pix * K;
+  return chunk > batch ? batch : chunk;
+}
+
+/* Floats of scratch one call of conv_images needs with `chunk` images a chunk: the chunk's im2col columns
+ * (several channels), one image's filter gradient (one channel, mode 2), or none. */
+static int64_t conv_work_floats(int64_t mode, const ConvGeom* g, int64_t chunk) {
+  if (g->ci == 1) return mode == 2 ? g->fh * g->fw * g->co : 0;
+  return chunk * g->oh * g->ow * g->fh * g->fw * g->ci;
 }
 
 /* One convolution sum over the images of g (mode 0: y from x and W; 1: dx from dy and W; 2: dW from x and dy),
- * with `work` holding conv_work_floats; 0 when out of memory. */
-static int conv_images(int64_t mode, const float* A, const float* B, float* C, const ConvGeom* g, float* work) {
+ * `chunk` images at a time, with `work` holding conv_work_floats; 0 when out of memory. */
+static int conv_images(int64_t mode, const float* A, const float* B, float* C, const ConvGeom* g, int64_t chunk, float* work) {
   if (g->ci == 1) {
     if (mode == 0) conv1_forward(A, B, C, g);
     else if (mode == 2) conv1_filter_grad(A, B, C, work, g);
@@ -1201,7 +1210,6 @@ static int conv_images(int64_t mode, const float* A, const float* B, float* C, c
   }
   if (mode == 1) memset(C, 0, (size_t)(g->batch * g->ih * g->iw * g->ci) * sizeof(float)); /* col2im adds into it */
   const int64_t K = g->fh * g->fw * g->ci, pix = g->oh * g->ow;
-  const int64_t chunk = conv_work_floats(mode, g) / (pix * K);
   float* cols = work;
   for (int64_t b0 = 0; b0 < g->batch; b0 += chunk) {
     const int64_t nb = g->batch - b0 < chunk ? g->batch - b0 : chunk;
@@ -1230,13 +1238,14 @@ typedef struct {
   const float* B;
   float* C;
   ConvGeom g;
+  int64_t chunk;
   float* work;
   int ok;
 } ConvPart;
 
 static void conv_part_task(void* arg) {
   ConvPart* p = (ConvPart*)arg;
-  p->ok = conv_images(p->mode, p->A, p->B, p->C, &p->g, p->work);
+  p->ok = conv_images(p->mode, p->A, p->B, p->C, &p->g, p->chunk, p->work);
 }
 
 static napi_value Conv2d(napi_env env, napi_callback_info info) {
@@ -1265,11 +1274,12 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
   /* The batch in parts of whole images, one per thread (setThreads): the images' outputs are disjoint for y
    * and dx; for dW part 0 writes the heap's and the others their own, added in afterwards in part order, so
    * n threads give the same floats call after call (and one thread the unsplit sum). */
-  int parts = blas_threads < POOL_MAX ? blas_threads : POOL_MAX;
+  const int threads = blas_threads; /* read once: setThreads may run on another Node thread */
+  int parts = threads < POOL_MAX ? threads : POOL_MAX;
   if (parts > g.batch) parts = (int)g.batch;
-  ConvGeom most = g;
-  most.batch = (g.batch + parts - 1) / parts;
-  const int64_t per = conv_work_floats(mode, &most);
+  /* The chunk from the largest part's batch, once for all parts; every part's slice of scratch holds it. */
+  const int64_t chunk = conv_chunk(&g, (g.batch + parts - 1) / parts, chunk_floats);
+  const int64_t per = conv_work_floats(mode, &g, chunk);
   const size_t need = (size_t)(parts * per + (mode == 2 ? (parts - 1) * wn : 0));
   float* work = need > 0 ? scratch_for(need) : NULL;
   if (need > 0 && !work) {
@@ -1283,7 +1293,7 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
   for (int k = 0; k < parts; k++) {
     const int64_t b0 = g.batch * k / parts, b1 = g.batch * (k + 1) / parts;
     ConvPart* p = &part[k];
-    p->mode = mode, p->g = g, p->g.batch = b1 - b0, p->work = work ? work + k * per : NULL, p->ok = 0;
+    p->mode = mode, p->g = g, p->g.batch = b1 - b0, p->chunk = chunk, p->work = work ? work + k * per : NULL, p->ok = 0;
     p->A = heap + a_off + b0 * (mode == 1 ? out_img : in_img);
     p->B = mode == 2 ? heap + b_off + b0 * out_img : heap + b_off;
     p->C = mode == 2 ? (k == 0 ? heap + c_off : work + parts * per + (k - 1) * wn) : heap + c_off + b0 * (mode == 0 ? out_img : in_img);
@@ -1293,7 +1303,7 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
     /* OpenBLAS on one thread inside the parts, as in mlpGradients. */
     openblas_set_num_threads(1);
     pool_run_held(parts, fns, task_args);
-    openblas_set_num_threads(blas_threads);
+    openblas_set_num_threads(threads);
     pool_release();
   } else {
     for (int k = 0; k < parts; k++) conv_part_task(&part[k]);
