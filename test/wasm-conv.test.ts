@@ -167,6 +167,8 @@ for (const mode of modes) {
           { batch: 5, h: 9, w: 8, ci: 3, co: 4, fh: 3, fw: 3, stride: 2, pad: "same", dilation: 1 },
           { batch: 5, h: 7, w: 7, ci: 1, co: 32, fh: 3, fw: 3, stride: 1, pad: "same", dilation: 1 },
           { batch: 2, h: 6, w: 5, ci: 2, co: 3, fh: 3, fw: 2, stride: 1, pad: "valid", dilation: 1 },
+          // The conv VAE's largest layer on 12 images: parts long enough to run at the same time on two cores.
+          { batch: 12, h: 28, w: 28, ci: 32, co: 64, fh: 3, fw: 3, stride: 2, pad: "same", dilation: 1 },
         ];
         const blas = loadNativeBlas()!;
         for (const c of shapes) {
