@@ -11,7 +11,7 @@ import { Rng } from "../src/engine/random";
 import { batchTensor, MnistSet } from "../src/data/mnist";
 import { meanAndStderr } from "../src/prob/kl";
 import { iwaeNll } from "../src/vae/evaluate";
-import { iwaeBound, logImportanceWeights } from "../src/vae/iwae";
+import { IWAE_WEIGHT_FLOOR, iwaeBound, logImportanceWeights, logSumExpOverSamples } from "../src/vae/iwae";
 import { negativeElbo, Vae } from "../src/vae/model";
 import { trainVae } from "../src/vae/train";
 import { BURDA_EPOCHS, burdaStage, learningRateAt } from "../src/vae/schedule";
@@ -128,6 +128,38 @@ describe("the bound's gradient", () => {
       expect(Math.abs(analytic - numeric), `direction ${trial}: autodiff ${analytic}, difference ${numeric}`).toBeLessThan(2e-4 * Math.max(1, Math.abs(numeric)));
     }
     m.dispose();
+  });
+});
+
+describe("the samples' log-sum-exp", () => {
+  it("is tf.logSumExp over the samples; its gradient is the softmax, with weights below 2⁻⁶⁰ (subnormal at k = 50) exactly 0", () => {
+    // Three images (columns) of four samples: weights from 1 down to e⁻⁹⁵ (a subnormal float32), e⁻⁵⁰ (below
+    // the floor) and e⁻⁴⁰ (above it, kept).
+    const a = [
+      [0, 0, 3],
+      [-95, -1, 3],
+      [-50, -2, -2],
+      [-40, -700, 3],
+    ];
+    const dy = [1.5, -0.5, 2];
+    const { value, grad } = tf.tidy(() => {
+      const at = tf.tensor2d(a);
+      const g = tf.grad((t: tf.Tensor) => logSumExpOverSamples(t as tf.Tensor2D).mul(tf.tensor1d(dy)).sum())(at);
+      return { value: Array.from(logSumExpOverSamples(at).dataSync()), grad: Array.from(g.dataSync()) };
+    });
+    expect(value).toEqual(Array.from(tf.tidy(() => tf.logSumExp(tf.tensor2d(a), 0).dataSync())));
+    for (let b = 0; b < 3; b++) {
+      const lse = Math.log(a.reduce((s, row) => s + Math.exp(row[b]), 0));
+      for (let i = 0; i < 4; i++) {
+        const w = Math.exp(a[i][b] - lse);
+        const got = grad[i * 3 + b];
+        if (w < IWAE_WEIGHT_FLOOR) expect(got === 0, `sample ${i}, image ${b}: ${got}`).toBe(true);
+        else expect(Math.abs(got - w * dy[b]), `sample ${i}, image ${b}`).toBeLessThan(1e-6 * Math.abs(w * dy[b]));
+      }
+    }
+    // No subnormal float32 anywhere in the gradient (the first column's e⁻⁹⁵ and e⁻⁵⁰ are zeros, e⁻⁴⁰ kept).
+    expect(grad.every((g) => g === 0 || Math.abs(g) >= 2 ** -126)).toBe(true);
+    expect(grad[3 * 3]).toBeGreaterThan(0);
   });
 });
 
