@@ -157,9 +157,51 @@ describe("the samples' log-sum-exp", () => {
         else expect(Math.abs(got - w * dy[b]), `sample ${i}, image ${b}`).toBeLessThan(1e-6 * Math.abs(w * dy[b]));
       }
     }
-    // No subnormal float32 anywhere in the gradient (the first column's e⁻⁹⁵ and e⁻⁵⁰ are zeros, e⁻⁴⁰ kept).
-    expect(grad.every((g) => g === 0 || Math.abs(g) >= 2 ** -126)).toBe(true);
-    expect(grad[3 * 3]).toBeGreaterThan(0);
+    expect(IWAE_WEIGHT_FLOOR).toBe(2 ** -60);
+  });
+
+  it("normalises its weights where the log-weights are in the hundreds (the rounding of log Σ would scale them)", () => {
+    const a = [
+      [-545.1, -90.2],
+      [-545.9, -93.7],
+      [-551.3, -90.9],
+    ];
+    const grad = tf.tidy(() => Array.from(tf.grad((t: tf.Tensor) => logSumExpOverSamples(t as tf.Tensor2D).sum())(tf.tensor2d(a)).dataSync()));
+    const a32 = a.map((row) => row.map(Math.fround)); // the values the tensor holds
+    for (let b = 0; b < 2; b++) {
+      const lse = Math.log(a32.reduce((s, row) => s + Math.exp(row[b] - a32[0][b]), 0)) + a32[0][b];
+      for (let i = 0; i < 3; i++) expect(Math.abs(grad[i * 2 + b] - Math.exp(a32[i][b] - lse))).toBeLessThan(3e-7);
+      expect(Math.abs(grad[b] + grad[2 + b] + grad[4 + b] - 1)).toBeLessThan(3e-7);
+    }
+  });
+
+  it("iwaeBound's gradient leaves out a sample whose weight is below the floor: its row of ∂L/∂ε is exactly 0", () => {
+    // One image, k = 2: sample 0 at ε = 0, sample 1 at ε = c·(1, 1) with c found so that the two log-weights
+    // differ by 45 to 80 nats. The lighter sample's normalised weight, e⁻⁴⁵ to e⁻⁸⁰, is below 2⁻⁶⁰ ≈ e⁻⁴¹·⁶ yet
+    // a normal float32, so without the floor its row of the gradient would be small but not 0.
+    const m = new Vae({ inputDim: 8, hiddenDims: [6], latentDim: 2, seed: 3, activation: "tanh" });
+    const x = tf.tensor2d([[1, 0, 1, 1, 0, 0, 1, 0]]);
+    const gap = (c: number) => tf.tidy(() => {
+      const w = logImportanceWeights(m, x, tf.tensor2d([[0, 0], [c, c]])).dataSync();
+      return w[1] - w[0];
+    });
+    let lo = 0;
+    let hi = 1;
+    while (Math.abs(gap(hi)) < 45 && hi < 1e6) hi *= 2;
+    for (let i = 0; i < 60 && !(Math.abs(gap(hi)) >= 45 && Math.abs(gap(hi)) <= 80); i++) {
+      const mid = (lo + hi) / 2;
+      if (Math.abs(gap(mid)) < 45) lo = mid;
+      else hi = mid;
+    }
+    const d = gap(hi);
+    expect(Math.abs(d)).toBeGreaterThanOrEqual(45);
+    expect(Math.abs(d)).toBeLessThanOrEqual(80);
+    const g = tf.tidy(() => Array.from(tf.grad((e: tf.Tensor) => iwaeBound(m, x, { samples: 2, eps: e as tf.Tensor2D }).bound)(tf.tensor2d([[0, 0], [hi, hi]])).dataSync()));
+    const light = d < 0 ? 1 : 0;
+    expect(g.slice(2 * light, 2 * light + 2)).toEqual([0, 0]);
+    expect(Math.abs(g[2 * (1 - light)]) + Math.abs(g[2 * (1 - light) + 1])).toBeGreaterThan(0);
+    x.dispose();
+    m.dispose();
   });
 });
 
