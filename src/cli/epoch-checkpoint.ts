@@ -16,6 +16,23 @@ export type CheckpointFolder =
   | { kind: "unfinished"; dir: string; epoch: number; of: number }
   | { kind: "other"; dir: string; what: string };
 
+/** The epochs an unfinished run was to reach, as its training state records them (`extra.unfinished.epochs`). */
+export function unfinishedGoal(extra: Record<string, unknown> | undefined): number | undefined {
+  const of = (extra?.unfinished as { epochs?: unknown } | undefined)?.epochs;
+  return Number.isSafeInteger(of) ? (of as number) : undefined;
+}
+
+/** The epoch and goal of the unfinished run whose training state is `file`; undefined for another run or an unreadable file. */
+function unfinishedAt(file: string): { epoch: number; of: number } | undefined {
+  try {
+    const { state, extra } = loadTrainingState(file);
+    const of = unfinishedGoal(extra);
+    return of === undefined ? undefined : { epoch: state.epoch, of };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Read OUT/checkpoint. An interrupted write of it is finished or undone first, so the caller must hold
  * OUT's lock. A checkpoint is a training state that records the epochs its run was to reach
@@ -28,14 +45,10 @@ export function epochCheckpoint(out: string): CheckpointFolder {
   recoverOutputSet(dir, CHECKPOINT_FILES);
   if (!CHECKPOINT_FILES.some((f) => fs.existsSync(path.join(dir, f)))) return { kind: "none", dir };
   const other: CheckpointFolder = { kind: "other", dir, what: `holds ${CHECKPOINT_FILES.join(" or ")} of something other than an unfinished run` };
-  try {
-    if (!fs.statSync(path.join(dir, "model.json")).isFile()) return other;
-    const { state, extra } = loadTrainingState(path.join(dir, "training-state.json"));
-    const of = (extra?.unfinished as { epochs?: unknown } | undefined)?.epochs;
-    return Number.isSafeInteger(of) ? { kind: "unfinished", dir, epoch: state.epoch, of: of as number } : other;
-  } catch {
-    return other;
-  }
+  const model = path.join(dir, "model.json");
+  if (!(fs.existsSync(model) && fs.statSync(model).isFile())) return other;
+  const run = unfinishedAt(path.join(dir, "training-state.json"));
+  return run ? { kind: "unfinished", dir, ...run } : other;
 }
 
 /** `p` as a shell word: as it is where that is safe, else in single quotes. */
@@ -46,14 +59,7 @@ export function shellWord(p: string): string {
 /** Where `dir` itself holds an unfinished run's epoch checkpoint: its epoch and goal. */
 function ownState(dir: string): { epoch: number; of: number } | undefined {
   const file = path.join(dir, "training-state.json");
-  if (!fs.existsSync(file)) return undefined;
-  try {
-    const { state, extra } = loadTrainingState(file);
-    const of = (extra?.unfinished as { epochs?: unknown } | undefined)?.epochs;
-    return Number.isSafeInteger(of) ? { epoch: state.epoch, of: of as number } : undefined;
-  } catch {
-    return undefined;
-  }
+  return fs.existsSync(file) ? unfinishedAt(file) : undefined;
 }
 
 /** The command that finishes the unfinished run whose checkpoint is `dir` (pasteable: quoted where needed). */

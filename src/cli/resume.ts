@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as os from "os";
 import { LOCK_NAME, lockFolder, lockHolder } from "../files/folder-lock";
-import { continueCommand, sameFolder } from "./epoch-checkpoint";
+import { continueCommand, sameFolder, unfinishedGoal } from "./epoch-checkpoint";
 import { recoverOutputSet } from "../files/output-set";
 import { readFileBounded } from "../files/bounded-read";
 import { CATEGORICAL_CHECKPOINT_FORMAT, CheckpointError, loadTrainingState, MAX_CHECKPOINT_BYTES } from "../vae/checkpoint";
@@ -177,8 +177,8 @@ export function parseResumeFlags(argv: string[], trainFlags: readonly string[]):
   const job = storedJob(file, extra?.job);
   // An epoch checkpoint (OUT/checkpoint, see job-config.ts) records how far its run was to go: by default it
   // is finished (the epochs left, then the outputs written into OUT). A finished run goes on for as many epochs as it had.
-  const goal = (extra?.unfinished as { epochs?: unknown } | undefined)?.epochs;
-  const unfinished = Number.isSafeInteger(goal) && (goal as number) >= job.epochs;
+  const goal = unfinishedGoal(extra);
+  const unfinished = goal !== undefined && goal >= job.epochs;
   // Its outputs go into the folder around it when it is in its place (the OUT/checkpoint its run recorded);
   // a copy or a moved one is finished into its own folder, like a finished run.
   const recorded = (extra?.unfinished as { out?: unknown } | undefined)?.out;
@@ -187,7 +187,7 @@ export function parseResumeFlags(argv: string[], trainFlags: readonly string[]):
   return {
     ...job,
     // 0 more epochs: evaluate the run as it is and write its outputs.
-    epochs: intFlag(values, "epochs", unfinished ? (goal as number) - job.epochs : job.epochs, 0),
+    epochs: intFlag(values, "epochs", unfinished ? goal - job.epochs : job.epochs, 0),
     out: (values.out as string | undefined) ?? into,
     backend: values.backend === undefined ? job.backend : backendFlag(values.backend),
     data: (values.data as string | undefined) ?? job.data,
