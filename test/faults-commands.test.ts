@@ -5,6 +5,7 @@
 import { spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { encodeIdx } from "../src/data/idx";
@@ -781,6 +782,28 @@ describe("14. the epoch checkpoint: nothing in OUT/checkpoint is replaced by mis
     child.kill("SIGINT");
     expect(await exit).toBe(130);
     expect(files(path.join(out, "checkpoint"))).toEqual(["model.json", "training-state.json"]);
+  }, 300_000);
+
+  it("a train, a categorical train or an export into OUT/checkpoint while OUT's train runs is refused before it touches anything there (not even the checkpoint being staged)", () => {
+    const out = path.join(tmp(), "out");
+    const ckpt = unfinished(out);
+    // OUT's train is running (its lock names a live process) and is writing its next checkpoint: the staging
+    // folder a repair of interrupted writes would remove. Taking --out's lock first, a run removed it.
+    const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 120000)"]);
+    try {
+      fs.writeFileSync(path.join(out, ".vae-lab-lock"), `${sleeper.pid} ${os.hostname()}\n`);
+      fs.mkdirSync(path.join(ckpt, ".vae-lab-stage-1-x"));
+      fs.writeFileSync(path.join(ckpt, ".vae-lab-stage-1-x", "model.json"), "{}");
+      const before = hashes(out);
+      const line = `vae-lab: --out: ${ckpt} is the epoch checkpoint of a vae-lab train that is still running (process ${sleeper.pid}); choose another --out`;
+      for (const args of [quick(ckpt), ["train", "--latent", "categorical", "--epochs", "1", "--hidden-dim", "16", "--data", tiny, "--out", ckpt], ["export", "--model", path.join(trainedRun(), "model.json"), "--out", ckpt]]) {
+        const r = run(args);
+        expect([r.code, r.lines], args[0]).toEqual([1, [line]]);
+        expect(hashes(out)).toEqual(before);
+      }
+    } finally {
+      sleeper.kill();
+    }
   }, 300_000);
 });
 

@@ -78,6 +78,24 @@ export function sameFolder(a: string, b: string): boolean {
 }
 
 /**
+ * Refuse an --out that is the epoch checkpoint folder of a train running now (OUT/checkpoint while OUT is
+ * locked). This comes before the --out lock is taken: taking it, and the repair of interrupted writes that
+ * follows, would put files into that train's checkpoint folder and could remove the staging of the
+ * checkpoint it is writing at that moment.
+ */
+export function refuseRunningCheckpoint(out: string): void {
+  let real: string;
+  try {
+    real = fs.realpathSync(out);
+  } catch {
+    real = path.resolve(out);
+  }
+  if (path.basename(real) !== CHECKPOINT_DIR) return;
+  const h = lockHolder(path.dirname(real));
+  if (h) throw new Error(`--out: ${out} is the epoch checkpoint of a vae-lab train that is still running (process ${h.pid}); choose another --out`);
+}
+
+/**
  * Refuse a run into `out` that would replace what OUT/checkpoint holds (the caller holds OUT's lock):
  * another unfinished run, whose checkpoint this run's first epoch would replace (or, for a run that keeps no
  * checkpoint, `keepsCheckpoints` false, whose outputs would later replace this run's); or, for a run that
@@ -85,12 +103,9 @@ export function sameFolder(a: string, b: string): boolean {
  * very checkpoint (`resume`) may write there. Returns what the folder holds.
  */
 export function checkOutCheckpoint(out: string, resume: string | undefined, keepsCheckpoints: boolean): CheckpointFolder {
-  // --out may itself be an epoch checkpoint's folder: of a train running now, or of an unfinished run.
-  const real = fs.existsSync(out) ? fs.realpathSync(out) : path.resolve(out);
-  if (path.basename(real) === CHECKPOINT_DIR) {
-    const h = lockHolder(path.dirname(real));
-    if (h) throw new Error(`--out: ${out} is the epoch checkpoint of a vae-lab train that is still running (process ${h.pid}); choose another --out`);
-  }
+  // --out may itself be an epoch checkpoint's folder: of a train running now (refused before the lock was
+  // taken, by refuseRunningCheckpoint; checked again here), or of an unfinished run.
+  refuseRunningCheckpoint(out);
   const own = ownState(out);
   if (own !== undefined && !(resume !== undefined && sameFolder(resume, out))) {
     throw new Error(`--out: ${out} is the epoch checkpoint of an unfinished run (epoch ${own.epoch} of ${own.of}), which this run would replace; finish it with ${continueCommand(out)}, or choose another --out`);

@@ -28,7 +28,7 @@ import { ConvVae, convSizeProblem } from "../vae/conv";
 import { InterruptedError } from "./signals";
 import { plural } from "./plural";
 import { CHECKPOINT_DIR, CHECKPOINT_FILES, JobConfig, OUTPUT_FILES } from "./job-config";
-import { checkOutCheckpoint, continueCommand, sameFolder } from "./epoch-checkpoint";
+import { checkOutCheckpoint, continueCommand, refuseRunningCheckpoint, sameFolder } from "./epoch-checkpoint";
 
 export { Arch, ARCH_CHOICES, CHECKPOINT_DIR, CHECKPOINT_FILES, DEFAULT_JOB, JobConfig, OUTPUT_FILES } from "./job-config";
 
@@ -171,6 +171,8 @@ export function checkOutFolderForJob(out: string): void {
 
 /** One train per output folder at a time (files/folder-lock.ts): a second is refused now, not after training. */
 export function lockOutFolder(out: string): () => void {
+  // The checkpoint folder of a train running now is refused untouched (the lock would be taken inside it).
+  refuseRunningCheckpoint(out);
   try {
     return lockFolder(out);
   } catch (e) {
