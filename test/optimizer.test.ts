@@ -1,7 +1,7 @@
 import * as tf from "../src/engine/tf";
 import { describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
-import { nativeMatMulStatus } from "../src/engine/native-kernels";
+import { ADAM_ALL_MAX_VARIABLES, loadNativeBlas, nativeMatMulStatus, nativeThreadCount, setNativeThreads } from "../src/engine/native-kernels";
 import { nativeExpected, nativeSkipped } from "./harness/native";
 import { createAdam } from "../src/engine/optimizer";
 import { Rng } from "../src/engine/random";
@@ -54,6 +54,140 @@ run("fused native Adam (wasm)", () => {
     Array.from(v.dataSync()).forEach((p, i) => expect(p).toBeCloseTo([0.9, 1.9, 2.9][i], 5));
     o.dispose();
     tf.dispose([v, alias, g]);
+  });
+});
+
+run("Adam's moments never sit among the subnormal floats", () => {
+  const FLT_MIN = 1.1754943508222875e-38;
+  it("a moment below the smallest normal float is stored as 0, and the weights move as tf.train.adam's", async () => {
+    await initBackend("wasm");
+    const start = [0.5, -0.25, 1, 2];
+    const v = tf.variable(tf.tensor1d(start), true, "adam-tiny-n");
+    const r = tf.variable(tf.tensor1d(start), true, "adam-tiny-r");
+    const o = createAdam(0.01);
+    const ref = tf.train.adam(0.01, 0.9, 0.999, 1e-8);
+    // One step of gradients (one of them so small that its square is subnormal), then 900 steps of 0:
+    // m shrinks by 0.9 a step, to 0.1·0.9^899 ≈ 8e-43 in exact arithmetic, a subnormal float.
+    const steps = [[1, 1e-20, 0, -1], ...Array.from({ length: 900 }, () => [0, 0, 0, 0])];
+    for (const g of steps) {
+      const t = tf.tensor1d(g);
+      o.applyGradients({ [v.name]: t }, [v]);
+      ref.applyGradients({ [r.name]: t });
+      t.dispose();
+    }
+    const { m, v: second } = o.getState([v]);
+    expect(Array.from(m[0]!)).toEqual([0, 0, 0, 0]);
+    for (const x of [...m[0]!, ...second[0]!]) expect(x === 0 || Math.abs(x) >= FLT_MIN, `moment ${x}`).toBe(true);
+    expect(second[0]![1]).toBe(0); // (1 − β2)·(10⁻²⁰)² is below FLT_MIN
+    expect(second[0]![0]).toBeGreaterThan(1e-4); // a normal v stays
+    const [a, b] = [v.dataSync(), r.dataSync()];
+    for (let i = 0; i < 4; i++) expect(Math.abs(a[i] - b[i]), `weight ${i}`).toBeLessThan(1e-6);
+    expect(a[0]).not.toBe(start[0]);
+    o.dispose();
+    ref.dispose();
+    tf.dispose([v, r]);
+  });
+
+  it("the CPU is left as it was: arithmetic after an Adam step still makes subnormal numbers", async () => {
+    await initBackend("wasm");
+    const v = tf.variable(tf.tensor1d([1, 2, 3]), true, "adam-csr");
+    const o = createAdam(0.1);
+    const g = tf.tensor1d([1e-30, 1, 0]);
+    o.applyGradients({ [v.name]: g }, [v]);
+    // A subnormal float64 result in this thread's JavaScript and a subnormal float32 one in wasm.
+    const d = new Float64Array([2.5e-308, 4]);
+    expect(d[0] / d[1]).toBe(6.25e-309);
+    const small = tf.tensor1d([FLT_MIN]);
+    const half = tf.div(small, 4);
+    expect(half.dataSync()[0]).toBeCloseTo(FLT_MIN / 4, 50);
+    expect(half.dataSync()[0]).toBeGreaterThan(0);
+    o.dispose();
+    tf.dispose([v, g, small, half]);
+  });
+});
+
+run("adamAll: every variable in one native call", () => {
+  /** A heap of random p, g, m ≥ ... and v ≥ 0 for variables of `sizes`, and their (p, g, m, v, n) rows. */
+  function model(sizes: number[], seed: number) {
+    const rng = new Rng(seed);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const heap = new Float32Array(4 * total + 16);
+    for (let i = 0; i < heap.length; i++) heap[i] = rng.normal();
+    const rows: number[] = [];
+    let at = 7; // offsets that are not a multiple of anything in particular
+    for (const n of sizes) {
+      rows.push(at, at + total, at + 2 * total, at + 3 * total, n);
+      for (let i = 0; i < n; i++) heap[at + 3 * total + i] = Math.abs(heap[at + 3 * total + i]) * 0.01;
+      at += n;
+    }
+    return { heap, rows };
+  }
+  const hyper = [0.003, 0.9, 0.999, 1e-8, 0.9 ** 7, 0.999 ** 7] as const;
+
+  it("is one `adam` call per variable, to the bit, on 1, 2 and 3 threads (large and small variables, runs split inside one, an empty one)", async () => {
+    await initBackend("wasm");
+    const blas = loadNativeBlas()!;
+    // 70 000 + 3 + 0 + 40 000 + 1 values: over 2^16 in all, so the calls split them between threads.
+    const { heap, rows } = model([70_000, 3, 0, 40_000, 1], 11);
+    const expected = heap.slice();
+    for (let i = 0; i < rows.length; i += 5) blas.adam(expected, rows[i], rows[i + 1], rows[i + 2], rows[i + 3], rows[i + 4], ...hyper);
+    expect(expected).not.toEqual(heap);
+    const before = nativeThreadCount();
+    try {
+      for (const threads of [1, 2, 3]) {
+        setNativeThreads(threads);
+        const got = heap.slice();
+        blas.adamAll!(got, Float64Array.from(rows), ...hyper);
+        expect(Buffer.from(got.buffer).equals(Buffer.from(expected.buffer)), `${threads} threads`).toBe(true);
+      }
+    } finally {
+      setNativeThreads(before);
+    }
+  });
+
+  it("refuses a table that is not (p, g, m, v, n) rows on the heap, or longer than its limit", async () => {
+    await initBackend("wasm");
+    const blas = loadNativeBlas()!;
+    const { heap, rows } = model([5, 6], 12);
+    const bad = (table: unknown) => () => blas.adamAll!(heap, table as Float64Array, ...hyper);
+    expect(bad(Float64Array.from(rows.slice(0, 7)))).toThrow(/\(p, g, m, v, n\) rows/);
+    expect(bad(Float32Array.from(rows))).toThrow(/\(p, g, m, v, n\) rows/);
+    expect(bad(new Float64Array(5 * (ADAM_ALL_MAX_VARIABLES + 1)))).toThrow(/at most 256/);
+    expect(bad(Float64Array.from([...rows.slice(0, 5), -1, 0, 0, 0, 1]))).toThrow(/bad sizes or offsets/);
+    expect(bad(Float64Array.from([...rows.slice(0, 5), 0.5, 0, 0, 0, 1]))).toThrow(/bad sizes or offsets/);
+    expect(bad(Float64Array.from([...rows.slice(0, 5), heap.length - 2, 0, 0, 0, 3]))).toThrow(/outside the heap/);
+    const untouched = heap.slice();
+    expect(Buffer.from(heap.buffer).equals(Buffer.from(untouched.buffer))).toBe(true);
+  });
+
+  it("the optimizer updates a model of more variables than one call takes as tf.train.adam does, every one of them", async () => {
+    await initBackend("wasm");
+    const rng = new Rng(13);
+    const count = ADAM_ALL_MAX_VARIABLES + 44;
+    const start = Array.from({ length: count }, () => [rng.normal(), rng.normal()]);
+    const native = start.map((x, i) => tf.variable(tf.tensor1d(x), true, `adam-many-n-${i}`));
+    const reference = start.map((x, i) => tf.variable(tf.tensor1d(x), true, `adam-many-r-${i}`));
+    const before = tf.memory().numTensors;
+    const o = createAdam(0.05);
+    expect(o.kind).toBe("native");
+    const r = tf.train.adam(0.05, 0.9, 0.999, 1e-8);
+    for (let step = 0; step < 3; step++) {
+      const g = native.map(() => tf.tensor1d([rng.normal(), rng.normal()]));
+      o.applyGradients(Object.fromEntries(native.map((v, i) => [v.name, g[i]])), native);
+      r.applyGradients(Object.fromEntries(reference.map((v, i) => [v.name, g[i]])));
+      tf.dispose(g);
+    }
+    native.forEach((v, i) => {
+      const [a, b] = [v.dataSync(), reference[i].dataSync()];
+      for (let j = 0; j < 2; j++) {
+        expect(Math.abs(a[j] - b[j])).toBeLessThan(1e-5);
+        expect(Math.abs(a[j] - start[i][j])).toBeGreaterThan(1e-4); // not left out of the calls
+      }
+    });
+    o.dispose();
+    r.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([...native, ...reference]);
   });
 });
 

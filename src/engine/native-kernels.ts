@@ -48,6 +48,11 @@ interface NativeBlas {
     beta1Power: number,
     beta2Power: number,
   ): void;
+  /**
+   * Adam on many variables in one call: `table` holds a row (p, g, m, v, n) of heap offsets (in floats) and a
+   * size per variable, at most ADAM_ALL_MAX_VARIABLES rows; the same update as `adam` on each (see blas.c).
+   */
+  adamAll?(heap: Float32Array, table: Float64Array, lr: number, beta1: number, beta2: number, epsilon: number, beta1Power: number, beta2Power: number): void;
   /** 2-D convolution products (mode 0 forward, 1 input gradient, 2 filter gradient): see blas.c and wasm-conv.ts. */
   conv2d(heap: Float32Array, mode: number, aOffset: number, bOffset: number, cOffset: number, ...geometry: [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]): void;
   /** Sets the im2col scratch budget of conv2d, in floats (default 2¹⁷, 512 KB), and returns the one it replaces. */
@@ -60,6 +65,9 @@ interface NativeBlas {
   /** The MLP VAE's negative ELBO and every weight's gradient in one call: see blas.c and nativeMlpGradients. */
   mlpGradients?(heap: Float32Array, plan: Float64Array, result: Float64Array): void;
 }
+
+/** The most variables one adamAll call takes (blas.c's ADAM_MAX_VARS). */
+export const ADAM_ALL_MAX_VARIABLES = 256;
 
 interface WasmBackendInternals {
   wasm: { HEAPU8: Uint8Array };

@@ -6,7 +6,7 @@
  * as in PyTorch by default.
  */
 import * as tf from "./tf";
-import { loadNativeBlas, nativeMatMulStatus } from "./native-kernels";
+import { ADAM_ALL_MAX_VARIABLES, loadNativeBlas, nativeMatMulStatus } from "./native-kernels";
 
 export interface AdamOptions {
   beta1?: number;
@@ -73,6 +73,8 @@ class NativeAdam implements TrainingOptimizer {
     this.step += 1;
     const b1p = this.beta1 ** this.step;
     const b2p = this.beta2 ** this.step;
+    const backend = tf.backend() as unknown as WasmInternals;
+    const rows: number[] = [];
     for (const variable of variables) {
       const g = grads[variable.name];
       if (!g) continue;
@@ -81,12 +83,24 @@ class NativeAdam implements TrainingOptimizer {
         mv = { m: tf.keep(tf.zerosLike(variable)), v: tf.keep(tf.zerosLike(variable)) };
         this.moments.set(variable.name, mv);
       }
-      const backend = tf.backend() as unknown as WasmInternals;
       // In-place writes must not reach another tensor that shares the variable's memory: give it its own.
       if (backend.dataIdMap.get(variable.dataId).refCount > 1) tf.tidy(() => variable.assign(tf.add(variable, 0)));
       const off = (t: tf.Tensor) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
-      const heap = new Float32Array(backend.wasm.HEAPU8.buffer);
-      this.addon.adam(heap, off(variable), off(g), off(mv.m), off(mv.v), variable.size, this.lr, this.beta1, this.beta2, this.epsilon, b1p, b2p);
+      rows.push(off(variable), off(g), off(mv.m), off(mv.v), variable.size);
+    }
+    // Every offset is taken before the heap is read: the assign above may have grown the wasm memory.
+    const heap = new Float32Array(backend.wasm.HEAPU8.buffer);
+    const { adamAll } = this.addon;
+    if (adamAll) {
+      // All variables in one native call (the thread pool woken once), in runs of at most the call's limit.
+      const per = 5 * ADAM_ALL_MAX_VARIABLES;
+      for (let i = 0; i < rows.length; i += per) {
+        adamAll.call(this.addon, heap, Float64Array.from(rows.slice(i, i + per)), this.lr, this.beta1, this.beta2, this.epsilon, b1p, b2p);
+      }
+    } else {
+      for (let i = 0; i < rows.length; i += 5) {
+        this.addon.adam(heap, rows[i], rows[i + 1], rows[i + 2], rows[i + 3], rows[i + 4], this.lr, this.beta1, this.beta2, this.epsilon, b1p, b2p);
+      }
     }
   }
 
