@@ -225,6 +225,21 @@ describeOnNativeWasm(
         expect(Math.abs(many.kl - one.kl)).toBeLessThan(1e-5 * one.kl + 1e-7);
         tf.dispose(many.grads);
       }
+      // Each thread computes some columns of every weight gradient: layers narrower than the thread count
+      // (a one-unit latent space), and no hidden layer at all (the heads read the data, the output layer z).
+      for (const config of [{ hiddenDims: [16], latentDim: 1 }, { hiddenDims: [] as number[], latentDim: 2 }]) {
+        const small = new Vae({ ...config, seed: 6 });
+        const g = (threads: number) => {
+          setNativeThreads(threads);
+          const r = fused(small, x, { samples: 3, seed: 18 });
+          tf.dispose([r.loss, r.recon, r.kl]);
+          return r.grads;
+        };
+        const [a, b] = [g(1), g(3)];
+        for (const e of worstErrors(small, b, a)) expect(e, JSON.stringify(config)).toBeLessThan(1e-5);
+        tf.dispose([a, b]);
+        small.dispose();
+      }
       // Adam on a variable large enough to be sliced (2¹⁶ values and more): the same bits on 1 and 2 threads.
       const step = (threads: number) => {
         setNativeThreads(threads);
