@@ -1258,11 +1258,71 @@ static inline int64_t conv1_at(const ConvGeom* g, int64_t b, int64_t oy, int64_t
   return iy < 0 || iy >= g->ih || ix < 0 || ix >= g->iw ? -1 : (b * g->ih + iy) * g->iw + ix;
 }
 
+/* mode 2 with a 3 × 3 filter, channels c0 … c0 + 15 of image b: each tap's sum over the image's pixels (in
+ * the pixel order of conv1_filter_grad's general loop, so the same floats) kept in registers — 9 × 16
+ * accumulators — instead of in memory, where every pixel's nine updates waited on the last pixel's stores;
+ * then added to dW. Pixels whose every tap reads inside the image ([ylo, yhi) × [xlo, xhi)) skip the bounds
+ * tests. */
+INLINE void conv1_filter_block3(const float* x, const float* dy, float* dw, const ConvGeom* g, int64_t b, int64_t c0, int64_t ylo, int64_t yhi,
+                                int64_t xlo, int64_t xhi) {
+  float acc[9][16] = {{0}};
+  const int64_t co = g->co;
+  for (int64_t oy = 0; oy < g->oh; oy++) {
+    const int row_inside = oy >= ylo && oy < yhi;
+    const int64_t iy0 = oy * g->sh - g->pt;
+    for (int64_t ox = 0; ox < g->ow; ox++) {
+      const float* d = dy + ((b * g->oh + oy) * g->ow + ox) * co + c0;
+      const int64_t ix0 = ox * g->sw - g->pl;
+      if (row_inside && ox >= xlo && ox < xhi) {
+#pragma GCC unroll 3
+        for (int fy = 0; fy < 3; fy++) {
+          const float* row = x + (b * g->ih + iy0 + fy * g->dh) * g->iw + ix0;
+#pragma GCC unroll 3
+          for (int fx = 0; fx < 3; fx++) {
+            const float v = row[fx * g->dw];
+#pragma omp simd
+            for (int k = 0; k < 16; k++) acc[fy * 3 + fx][k] += v * d[k];
+          }
+        }
+      } else {
+#pragma GCC unroll 3
+        for (int fy = 0; fy < 3; fy++) {
+          const int64_t iy = iy0 + fy * g->dh;
+          if (iy < 0 || iy >= g->ih) continue;
+          const float* row = x + (b * g->ih + iy) * g->iw;
+#pragma GCC unroll 3
+          for (int fx = 0; fx < 3; fx++) {
+            const int64_t ix = ix0 + fx * g->dw;
+            if (ix < 0 || ix >= g->iw) continue;
+            const float v = row[ix];
+#pragma omp simd
+            for (int k = 0; k < 16; k++) acc[fy * 3 + fx][k] += v * d[k];
+          }
+        }
+      }
+    }
+  }
+  for (int t = 0; t < 9; t++) {
+    float* out = dw + t * co + c0;
+#pragma omp simd
+    for (int k = 0; k < 16; k++) out[k] += acc[t][k];
+  }
+}
+
 /* mode 2: dW[tap][c] = Σ over the pixels x[at] · dy[pixel][c], summed image by image into `part` (taps × co
- * floats) and each image's sum added to dW, so no single running sum spans the whole batch. */
+ * floats) and each image's sum added to dW, so no single running sum spans the whole batch. A 3 × 3 filter
+ * with a multiple of 16 channels (the conv VAE's) takes conv1_filter_block3: the same sums in registers. */
 static void conv1_filter_grad(const float* x, const float* dy, float* dw, float* part, const ConvGeom* g) {
   const int64_t co = g->co, n = g->fh * g->fw * co;
   memset(dw, 0, (size_t)n * sizeof(float));
+  if (g->fh == 3 && g->fw == 3 && co % 16 == 0) {
+    int64_t ylo, yhi, xlo, xhi;
+    conv1_inside(g->ih, g->oh, g->sh, g->pt, g->fh, g->dh, &ylo, &yhi);
+    conv1_inside(g->iw, g->ow, g->sw, g->pl, g->fw, g->dw, &xlo, &xhi);
+    for (int64_t b = 0; b < g->batch; b++)
+      for (int64_t c0 = 0; c0 < co; c0 += 16) conv1_filter_block3(x, dy, dw, g, b, c0, ylo, yhi, xlo, xhi);
+    return;
+  }
   for (int64_t b = 0; b < g->batch; b++) {
     memset(part, 0, (size_t)n * sizeof(float));
     for (int64_t oy = 0; oy < g->oh; oy++)
