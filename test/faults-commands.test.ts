@@ -777,7 +777,7 @@ describe("14. the epoch checkpoint: nothing in OUT/checkpoint is replaced by mis
     expect(r.lines).toEqual([`vae-lab: --resume: ${path.join(out, "checkpoint")} is the checkpoint of a vae-lab train that is still running (process ${child.pid}); wait for it to end, or stop it first (if no such run is going on, remove ${path.join(out, ".vae-lab-lock")})`]);
     // Nor may another run write into that checkpoint's folder.
     const into = run(quick(path.join(out, "checkpoint")));
-    expect(into.lines).toEqual([`vae-lab: --out: ${path.join(out, "checkpoint")} is the epoch checkpoint of a vae-lab train that is still running (process ${child.pid}); choose another --out`]);
+    expect(into.lines).toEqual([`vae-lab: --out: ${path.join(out, "checkpoint")} is the epoch checkpoint of a vae-lab train that is still running (process ${child.pid}); choose another --out (if no such run is going on, remove ${path.join(out, ".vae-lab-lock")})`]);
     expect(child.exitCode).toBeNull();
     child.kill("SIGINT");
     expect(await exit).toBe(130);
@@ -795,16 +795,45 @@ describe("14. the epoch checkpoint: nothing in OUT/checkpoint is replaced by mis
       fs.mkdirSync(path.join(ckpt, ".vae-lab-stage-1-x"));
       fs.writeFileSync(path.join(ckpt, ".vae-lab-stage-1-x", "model.json"), "{}");
       const before = hashes(out);
-      const line = `vae-lab: --out: ${ckpt} is the epoch checkpoint of a vae-lab train that is still running (process ${sleeper.pid}); choose another --out`;
+      const line = (o: string) => `vae-lab: --out: ${o} is the epoch checkpoint of a vae-lab train that is still running (process ${sleeper.pid}); choose another --out (if no such run is going on, remove ${path.join(out, ".vae-lab-lock")})`;
       for (const args of [quick(ckpt), ["train", "--latent", "categorical", "--epochs", "1", "--hidden-dim", "16", "--data", tiny, "--out", ckpt], ["export", "--model", path.join(trainedRun(), "model.json"), "--out", ckpt]]) {
         const r = run(args);
-        expect([r.code, r.lines], args[0]).toEqual([1, [line]]);
+        expect([r.code, r.lines], args[0]).toEqual([1, [line(ckpt)]]);
         expect(hashes(out)).toEqual(before);
       }
+      // OUT/checkpoint a link to a folder of another name: the name as written is the checkpoint's.
+      const linked = path.join(tmp(), "linked");
+      const elsewhere = path.join(tmp(), "elsewhere");
+      fs.mkdirSync(linked);
+      fs.renameSync(path.join(out, ".vae-lab-lock"), path.join(linked, ".vae-lab-lock"));
+      fs.cpSync(ckpt, elsewhere, { recursive: true });
+      fs.symlinkSync(elsewhere, path.join(linked, "checkpoint"));
+      const beforeLink = hashes(elsewhere);
+      const r = run(quick(path.join(linked, "checkpoint")));
+      expect([r.code, r.lines]).toEqual([1, [line(path.join(linked, "checkpoint")).replace(path.join(out, ".vae-lab-lock"), path.join(linked, ".vae-lab-lock"))]]);
+      expect(hashes(elsewhere)).toEqual(beforeLink);
     } finally {
       sleeper.kill();
     }
   }, 300_000);
+
+  it("a train into OUT while another train writes into OUT/checkpoint (its --out) is refused before it repairs anything there", () => {
+    const out = path.join(tmp(), "out");
+    const inner = path.join(out, "checkpoint");
+    fs.mkdirSync(inner, { recursive: true });
+    const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 120000)"]);
+    try {
+      fs.writeFileSync(path.join(inner, ".vae-lab-lock"), `${sleeper.pid} ${os.hostname()}\n`);
+      fs.mkdirSync(path.join(inner, ".vae-lab-stage-1-x"));
+      fs.writeFileSync(path.join(inner, ".vae-lab-stage-1-x", "model.json"), "{}");
+      const before = hashes(out);
+      const r = run(quick(out));
+      expect([r.code, r.lines]).toEqual([1, [`vae-lab: --out: ${inner}, where this run would keep its epoch checkpoint, is the output folder of a vae-lab train that is still running (process ${sleeper.pid}); choose another --out (if no such run is going on, remove ${path.join(inner, ".vae-lab-lock")})`]]);
+      expect(hashes(out)).toEqual(before);
+    } finally {
+      sleeper.kill();
+    }
+  });
 });
 
 describe("review findings: locks across commands, read-only runs, long runs, long gzip headers", () => {

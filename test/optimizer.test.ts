@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { initBackend } from "../src/engine/backend";
 import { ADAM_ALL_MAX_VARIABLES, loadNativeBlas, nativeMatMulStatus, nativeThreadCount, setNativeThreads } from "../src/engine/native-kernels";
 import { nativeExpected, nativeSkipped } from "./harness/native";
-import { createAdam } from "../src/engine/optimizer";
+import { createAdam, NATIVE_ADAM_MIN_EPSILON } from "../src/engine/optimizer";
 import { Rng } from "../src/engine/random";
 
 const run = nativeExpected ? describe : describe.skip;
@@ -149,6 +149,7 @@ run("adamAll: every variable in one native call", () => {
     await initBackend("wasm");
     const blas = loadNativeBlas()!;
     const { heap, rows } = model([5, 6], 12);
+    const untouched = heap.slice();
     const bad = (table: unknown) => () => blas.adamAll!(heap, table as Float64Array, ...hyper);
     expect(bad(Float64Array.from(rows.slice(0, 7)))).toThrow(/\(p, g, m, v, n\) rows/);
     expect(bad(Float32Array.from(rows))).toThrow(/\(p, g, m, v, n\) rows/);
@@ -156,7 +157,12 @@ run("adamAll: every variable in one native call", () => {
     expect(bad(Float64Array.from([...rows.slice(0, 5), -1, 0, 0, 0, 1]))).toThrow(/bad sizes or offsets/);
     expect(bad(Float64Array.from([...rows.slice(0, 5), 0.5, 0, 0, 0, 1]))).toThrow(/bad sizes or offsets/);
     expect(bad(Float64Array.from([...rows.slice(0, 5), heap.length - 2, 0, 0, 0, 3]))).toThrow(/outside the heap/);
-    const untouched = heap.slice();
+    expect(bad(Float64Array.from([...rows.slice(0, 5), 0, 0, 0, 0, 2 ** 62]))).toThrow(/bad sizes or offsets/);
+    for (const x of [NaN, Infinity]) expect(bad(Float64Array.from([...rows.slice(0, 5), x, 0, 0, 0, 1]))).toThrow(/bad sizes or offsets/);
+    // A refused table changes nothing, not even the rows before the bad one.
+    expect(Buffer.from(heap.buffer).equals(Buffer.from(untouched.buffer))).toBe(true);
+    // At the limit, 256 rows (of 0 values) are taken.
+    blas.adamAll!(heap, new Float64Array(5 * ADAM_ALL_MAX_VARIABLES), ...hyper);
     expect(Buffer.from(heap.buffer).equals(Buffer.from(untouched.buffer))).toBe(true);
   });
 
@@ -188,6 +194,19 @@ run("adamAll: every variable in one native call", () => {
     r.dispose();
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([...native, ...reference]);
+  });
+});
+
+run("Adam with a tiny ε", () => {
+  it(`is tfjs's (which keeps subnormal moments) below ε = ${NATIVE_ADAM_MIN_EPSILON}, the native one from there up`, async () => {
+    await initBackend("wasm");
+    const kinds = [1e-20, NATIVE_ADAM_MIN_EPSILON / 2, NATIVE_ADAM_MIN_EPSILON, 1e-8].map((epsilon) => {
+      const o = createAdam(0.01, { epsilon });
+      const kind = o.kind;
+      o.dispose();
+      return kind;
+    });
+    expect(kinds).toEqual(["tfjs", "tfjs", "native", "native"]);
   });
 });
 

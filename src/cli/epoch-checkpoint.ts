@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { lockHolder } from "../files/folder-lock";
+import { LOCK_NAME, lockHolder } from "../files/folder-lock";
 import { recoverOutputSet } from "../files/output-set";
 import { loadTrainingState } from "../vae/checkpoint";
 import { CHECKPOINT_DIR, CHECKPOINT_FILES } from "./job-config";
@@ -79,20 +79,23 @@ export function sameFolder(a: string, b: string): boolean {
 
 /**
  * Refuse an --out that is the epoch checkpoint folder of a train running now (OUT/checkpoint while OUT is
- * locked). This comes before the --out lock is taken: taking it, and the repair of interrupted writes that
- * follows, would put files into that train's checkpoint folder and could remove the staging of the
- * checkpoint it is writing at that moment.
+ * locked), as written or where its links lead. This comes before anything touches --out: the probe that
+ * checks it can be written, taking its lock, and the repair of interrupted writes that follows would put
+ * files into that train's checkpoint folder and could remove the staging of the checkpoint it is writing.
  */
 export function refuseRunningCheckpoint(out: string): void {
-  let real: string;
+  const named = [path.resolve(out)];
   try {
-    real = fs.realpathSync(out);
+    named.push(fs.realpathSync(out));
   } catch {
-    real = path.resolve(out);
+    // Not there yet: only the name as written.
   }
-  if (path.basename(real) !== CHECKPOINT_DIR) return;
-  const h = lockHolder(path.dirname(real));
-  if (h) throw new Error(`--out: ${out} is the epoch checkpoint of a vae-lab train that is still running (process ${h.pid}); choose another --out`);
+  for (const p of named) {
+    if (path.basename(p) !== CHECKPOINT_DIR) continue;
+    const run = path.dirname(p);
+    const h = lockHolder(run);
+    if (h) throw new Error(`--out: ${out} is the epoch checkpoint of a vae-lab train that is still running (process ${h.pid}); choose another --out (if no such run is going on, remove ${path.join(run, LOCK_NAME)})`);
+  }
 }
 
 /**
@@ -106,6 +109,12 @@ export function checkOutCheckpoint(out: string, resume: string | undefined, keep
   // --out may itself be an epoch checkpoint's folder: of a train running now (refused before the lock was
   // taken, by refuseRunningCheckpoint; checked again here), or of an unfinished run.
   refuseRunningCheckpoint(out);
+  // OUT/checkpoint may be the --out of another train running now, which holds its lock: nothing here is
+  // this run's to repair or replace.
+  const inner = lockHolder(path.join(out, CHECKPOINT_DIR));
+  if (inner) {
+    throw new Error(`--out: ${path.join(out, CHECKPOINT_DIR)}, where this run would keep its epoch checkpoint, is the output folder of a vae-lab train that is still running (process ${inner.pid}); choose another --out (if no such run is going on, remove ${path.join(out, CHECKPOINT_DIR, LOCK_NAME)})`);
+  }
   const own = ownState(out);
   if (own !== undefined && !(resume !== undefined && sameFolder(resume, out))) {
     throw new Error(`--out: ${out} is the epoch checkpoint of an unfinished run (epoch ${own.epoch} of ${own.of}), which this run would replace; finish it with ${continueCommand(out)}, or choose another --out`);

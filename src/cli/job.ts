@@ -160,6 +160,8 @@ export async function driveSteps<Y, R>(steps: Generator<Y, R>, signal: AbortSign
 
 /** Check, before anything runs, that a job's output folder can take its set (both kinds of job). */
 export function checkOutFolderForJob(out: string): void {
+  // The checkpoint folder of a train running now is refused before the probe below writes into it.
+  refuseRunningCheckpoint(out);
   if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new Error(`--out: ${out} exists and is not a folder`);
   try {
     checkWritableFolder(out);

@@ -213,9 +213,14 @@ class TfjsAdam implements TrainingOptimizer {
 }
 
 /** Adam with learning rate `lr`: fused native where the wasm backend and the addon allow, else tfjs. */
+/** The smallest ε the native Adam takes (see createAdam). */
+export const NATIVE_ADAM_MIN_EPSILON = 1e-16;
+
 export function createAdam(lr: number, options: AdamOptions = {}): TrainingOptimizer {
   const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8 } = options;
   const addon = tf.getBackend() === "wasm" && nativeMatMulStatus().active ? loadNativeBlas() : null;
-  if (addon && typeof addon.adam === "function") return new NativeAdam(lr, beta1, beta2, epsilon, addon);
+  // The native Adam stores moments below the smallest normal float as 0, which changes no step while ε is
+  // far above √(10⁻³⁸); a smaller ε (below NATIVE_ADAM_MIN_EPSILON) gets tfjs's Adam, which keeps them.
+  if (addon && typeof addon.adam === "function" && epsilon >= NATIVE_ADAM_MIN_EPSILON) return new NativeAdam(lr, beta1, beta2, epsilon, addon);
   return new TfjsAdam(lr, beta1, beta2, epsilon);
 }
