@@ -159,6 +159,8 @@ run("adamAll: every variable in one native call", () => {
     expect(bad(Float64Array.from([...rows.slice(0, 5), heap.length - 2, 0, 0, 0, 3]))).toThrow(/outside the heap/);
     expect(bad(Float64Array.from([...rows.slice(0, 5), 0, 0, 0, 0, 2 ** 62]))).toThrow(/bad sizes or offsets/);
     for (const x of [NaN, Infinity]) expect(bad(Float64Array.from([...rows.slice(0, 5), x, 0, 0, 0, 1]))).toThrow(/bad sizes or offsets/);
+    expect(() => blas.adamAll!(heap, Float64Array.from(rows), "0.1" as unknown as number, 0.9, 0.999, 1e-8, 0.9, 0.999)).toThrow(/adamAll: lr, the betas, epsilon and the beta powers must be numbers/);
+    expect(() => blas.adam(heap, 0, 1, 2, 3, 1, 0.1, 0.9, 0.999, null as unknown as number, 0.9, 0.999)).toThrow(/adam: lr, the betas, epsilon and the beta powers must be numbers/);
     // A refused table changes nothing, not even the rows before the bad one.
     expect(Buffer.from(heap.buffer).equals(Buffer.from(untouched.buffer))).toBe(true);
     // At the limit, 256 rows (of 0 values) are taken.

@@ -300,54 +300,11 @@ static void adam_slice(void* arg) {
 #endif
 }
 
-static napi_value Adam(napi_env env, napi_callback_info info) {
-  napi_value args[12];
-  int64_t len;
-  float* heap = begin_call(env, info, 12, args, "adam", &len);
-  if (!heap) return NULL;
-  int ok = 1;
-  int64_t p_off = int_arg(env, args[1], &ok), g_off = int_arg(env, args[2], &ok), m_off = int_arg(env, args[3], &ok);
-  int64_t v_off = int_arg(env, args[4], &ok), n = int_arg(env, args[5], &ok);
-  double lr, b1, b2, eps, b1p, b2p;
-  CHECK(napi_get_value_double(env, args[6], &lr));
-  CHECK(napi_get_value_double(env, args[7], &b1));
-  CHECK(napi_get_value_double(env, args[8], &b2));
-  CHECK(napi_get_value_double(env, args[9], &eps));
-  CHECK(napi_get_value_double(env, args[10], &b1p));
-  CHECK(napi_get_value_double(env, args[11], &b2p));
-  if (!ok || n < 0 || p_off < 0 || g_off < 0 || m_off < 0 || v_off < 0 || p_off + n > len || g_off + n > len || m_off + n > len || v_off + n > len) {
-    napi_throw_range_error(env, NULL, "vae-lab native adam: bad sizes or offsets");
-    return NULL;
-  }
-  AdamSlice whole = {heap + p_off, heap + g_off, heap + m_off, heap + v_off, 0, n, (float)b1, (float)b2, (float)(1.0 - b1), (float)(1.0 - b2),
-                           (float)(lr / (1.0 - b1p)), (float)(1.0 / (1.0 - b2p)), (float)eps};
-  /* Large variables in slices, one per thread (each element's update is independent: the same bits). */
-  const int threads = blas_threads; /* read once: setThreads may run on another Node thread */
-  int parts = n >= (1 << 16) ? threads : 1;
-  if (parts > POOL_MAX) parts = POOL_MAX;
-  if (parts <= 1) {
-    adam_slice(&whole);
-  } else {
-    AdamSlice slice[POOL_MAX];
-    pool_task fns[POOL_MAX];
-    void* task_args[POOL_MAX];
-    for (int k = 0; k < parts; k++) {
-      slice[k] = whole;
-      slice[k].i0 = n * k / parts;
-      slice[k].i1 = n * (k + 1) / parts;
-      fns[k] = adam_slice, task_args[k] = &slice[k];
-    }
-    pool_run(parts, fns, task_args);
-  }
-  return NULL;
-}
-
 /*
- * Adam on every variable of a model in one call (adamAll): `table` holds one row (p, g, m, v, n) of heap
- * offsets and a size per variable (at most ADAM_MAX_VARS rows; a caller with more makes several calls). The elements of all the variables, taken in the table's order, are split
- * into equal runs, one per thread (setThreads), so the pool is woken once a step however many variables there
- * are, and every thread gets the same share of the large and the small ones. Each element's update is the one
- * adam_slice makes: the same bits on any number of threads.
+ * Adam on variables in one call: `vars` (i0 = 0, i1 = n of each), whose elements, taken in order, are split
+ * into equal runs, one per thread (setThreads) where there are 2¹⁶ or more, so the pool is woken once however
+ * many variables there are, and every thread gets the same share of the large and the small ones. Each
+ * element's update is the one adam_slice makes: the same bits on any number of threads.
  */
 #define ADAM_MAX_VARS 256
 typedef struct {
@@ -369,6 +326,66 @@ static void adam_run(void* arg) {
   }
 }
 
+static void adam_variables(const AdamSlice* vars, int64_t nvars) {
+  int64_t start[ADAM_MAX_VARS], total = 0;
+  for (int64_t k = 0; k < nvars; k++) start[k] = total, total += vars[k].i1;
+  const int threads = blas_threads; /* read once: setThreads may run on another Node thread */
+  int parts = total >= (1 << 16) ? threads : 1;
+  if (parts > POOL_MAX) parts = POOL_MAX;
+  AdamRun run[POOL_MAX];
+  pool_task fns[POOL_MAX];
+  void* task_args[POOL_MAX];
+  for (int k = 0; k < parts; k++) {
+    run[k] = (AdamRun){vars, start, nvars, total * k / parts, total * (k + 1) / parts};
+    fns[k] = adam_run, task_args[k] = &run[k];
+  }
+  if (parts <= 1) adam_run(&run[0]);
+  else pool_run(parts, fns, task_args);
+}
+
+/* Adam's six numbers (lr, β1, β2, ε, β1^t, β2^t) from args[0 … 5] as a slice without its arrays; 0 with an
+ * exception pending where one is not a number. */
+static int adam_numbers(napi_env env, const napi_value* args, const char* who, AdamSlice* t) {
+  double x[6];
+  for (int i = 0; i < 6; i++) {
+    if (napi_get_value_double(env, args[i], &x[i]) != napi_ok) {
+      char msg[96];
+      snprintf(msg, sizeof msg, "vae-lab native %s: lr, the betas, epsilon and the beta powers must be numbers", who);
+      napi_throw_type_error(env, NULL, msg);
+      return 0;
+    }
+  }
+  const double lr = x[0], b1 = x[1], b2 = x[2], eps = x[3], b1p = x[4], b2p = x[5];
+  *t = (AdamSlice){NULL, NULL, NULL, NULL, 0, 0, (float)b1, (float)b2, (float)(1.0 - b1), (float)(1.0 - b2), (float)(lr / (1.0 - b1p)), (float)(1.0 / (1.0 - b2p)),
+                   (float)eps};
+  return 1;
+}
+
+/* adam(heap, p, g, m, v, n, lr, β1, β2, ε, β1^t, β2^t): one variable of n values at those heap offsets. */
+static napi_value Adam(napi_env env, napi_callback_info info) {
+  napi_value args[12];
+  int64_t len;
+  float* heap = begin_call(env, info, 12, args, "adam", &len);
+  if (!heap) return NULL;
+  int ok = 1;
+  int64_t p_off = int_arg(env, args[1], &ok), g_off = int_arg(env, args[2], &ok), m_off = int_arg(env, args[3], &ok);
+  int64_t v_off = int_arg(env, args[4], &ok), n = int_arg(env, args[5], &ok);
+  AdamSlice var;
+  if (!adam_numbers(env, args + 6, "adam", &var)) return NULL;
+  if (!ok || n < 0 || p_off < 0 || g_off < 0 || m_off < 0 || v_off < 0 || p_off + n > len || g_off + n > len || m_off + n > len || v_off + n > len) {
+    napi_throw_range_error(env, NULL, "vae-lab native adam: bad sizes or offsets");
+    return NULL;
+  }
+  var.p = heap + p_off, var.g = heap + g_off, var.m = heap + m_off, var.v = heap + v_off, var.i1 = n;
+  adam_variables(&var, 1);
+  return NULL;
+}
+
+/*
+ * adamAll(heap, table, lr, β1, β2, ε, β1^t, β2^t): every variable of a model in one call. `table` holds one
+ * row (p, g, m, v, n) of heap offsets and a size per variable, at most ADAM_MAX_VARS rows (a caller with more
+ * makes several calls); nothing is updated unless every row is on the heap.
+ */
 static napi_value AdamAll(napi_env env, napi_callback_info info) {
   napi_value args[8];
   int64_t len;
@@ -380,17 +397,10 @@ static napi_value AdamAll(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "vae-lab native adamAll: the table must be a Float64Array of (p, g, m, v, n) rows, at most 256");
     return NULL;
   }
-  double lr, b1, b2, eps, b1p, b2p;
-  CHECK(napi_get_value_double(env, args[2], &lr));
-  CHECK(napi_get_value_double(env, args[3], &b1));
-  CHECK(napi_get_value_double(env, args[4], &b2));
-  CHECK(napi_get_value_double(env, args[5], &eps));
-  CHECK(napi_get_value_double(env, args[6], &b1p));
-  CHECK(napi_get_value_double(env, args[7], &b2p));
+  AdamSlice numbers;
+  if (!adam_numbers(env, args + 2, "adamAll", &numbers)) return NULL;
   const int64_t nvars = (int64_t)(table_len / 5);
   AdamSlice vars[ADAM_MAX_VARS];
-  int64_t start[ADAM_MAX_VARS];
-  int64_t total = 0;
   for (int64_t k = 0; k < nvars; k++) {
     const double* row = table + 5 * k;
     for (int j = 0; j < 5; j++) {
@@ -404,23 +414,10 @@ static napi_value AdamAll(napi_env env, napi_callback_info info) {
       napi_throw_range_error(env, NULL, "vae-lab native adamAll: operands outside the heap");
       return NULL;
     }
-    vars[k] = (AdamSlice){heap + p_off, heap + g_off, heap + m_off, heap + v_off, 0, n, (float)b1, (float)b2, (float)(1.0 - b1), (float)(1.0 - b2),
-                          (float)(lr / (1.0 - b1p)), (float)(1.0 / (1.0 - b2p)), (float)eps};
-    start[k] = total;
-    total += n;
+    vars[k] = numbers;
+    vars[k].p = heap + p_off, vars[k].g = heap + g_off, vars[k].m = heap + m_off, vars[k].v = heap + v_off, vars[k].i1 = n;
   }
-  const int threads = blas_threads; /* read once: setThreads may run on another Node thread */
-  int parts = total >= (1 << 16) ? threads : 1;
-  if (parts > POOL_MAX) parts = POOL_MAX;
-  AdamRun run[POOL_MAX];
-  pool_task fns[POOL_MAX];
-  void* task_args[POOL_MAX];
-  for (int k = 0; k < parts; k++) {
-    run[k] = (AdamRun){vars, start, nvars, total * k / parts, total * (k + 1) / parts};
-    fns[k] = adam_run, task_args[k] = &run[k];
-  }
-  if (parts <= 1) adam_run(&run[0]);
-  else pool_run(parts, fns, task_args);
+  adam_variables(vars, nvars);
   return NULL;
 }
 
