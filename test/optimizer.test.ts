@@ -168,10 +168,26 @@ run("adamAll: every variable in one native call", () => {
     expect(Buffer.from(heap.buffer).equals(Buffer.from(untouched.buffer))).toBe(true);
   });
 
-  it("the optimizer updates a model of more variables than one call takes as tf.train.adam does, every one of them", async () => {
+  // 300 variables: a full call and one of 44; 512: two full calls and no empty third; 7 with an addon built
+  // before adamAll: one adam call per variable.
+  it.each([
+    [ADAM_ALL_MAX_VARIABLES + 44, true],
+    [2 * ADAM_ALL_MAX_VARIABLES, true],
+    [7, false],
+  ])("the optimizer updates a model of %i variables (adamAll: %s) as tf.train.adam does, every one of them", async (count, withAll) => {
     await initBackend("wasm");
+    const blas = loadNativeBlas()!;
+    const adamAll = blas.adamAll;
+    if (!withAll) blas.adamAll = undefined;
+    try {
+      updatesEveryVariable(count);
+    } finally {
+      blas.adamAll = adamAll;
+    }
+  });
+
+  function updatesEveryVariable(count: number): void {
     const rng = new Rng(13);
-    const count = ADAM_ALL_MAX_VARIABLES + 44;
     const start = Array.from({ length: count }, () => [rng.normal(), rng.normal()]);
     const native = start.map((x, i) => tf.variable(tf.tensor1d(x), true, `adam-many-n-${i}`));
     const reference = start.map((x, i) => tf.variable(tf.tensor1d(x), true, `adam-many-r-${i}`));
@@ -196,7 +212,7 @@ run("adamAll: every variable in one native call", () => {
     r.dispose();
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([...native, ...reference]);
-  });
+  }
 });
 
 run("Adam with a tiny ε", () => {
