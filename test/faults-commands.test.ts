@@ -666,6 +666,18 @@ describe("14. the epoch checkpoint: nothing in OUT/checkpoint is replaced by mis
   const quick = (out: string, ...more: string[]) => ["train", "--epochs", "3", "--hidden-dim", "16", "--data", tiny, "--out", out, "--iwae-k", "0", ...more];
   const files = (d: string) => fs.readdirSync(d).sort();
   const OUTPUTS = ["metrics.json", "model.json", "report.html", "training-state.json"];
+  /**
+   * A vae-lab run writing now, as another process sees it: `lockDir`'s lock names a live process (returned; the
+   * caller kills it), and `stagingDir` holds the staging of a set being written, which a repair would remove.
+   */
+  function runningWriter(lockDir: string, stagingDir: string) {
+    const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 120000)"]);
+    fs.writeFileSync(path.join(lockDir, ".vae-lab-lock"), `${sleeper.pid} ${os.hostname()}\n`);
+    fs.mkdirSync(path.join(stagingDir, ".vae-lab-stage-1-x"));
+    fs.writeFileSync(path.join(stagingDir, ".vae-lab-stage-1-x", "model.json"), "{}");
+    return sleeper;
+  }
+
   /** A run of 3 epochs into `out` killed after its second epoch's checkpoint (an unfinished run at epoch 2). */
   function unfinished(out: string): string {
     expect(run(quick(out), { VAE_LAB_TEST_KILL_AT: "finished#2" }).signal).toBe("SIGKILL");
@@ -789,11 +801,8 @@ describe("14. the epoch checkpoint: nothing in OUT/checkpoint is replaced by mis
     const ckpt = unfinished(out);
     // OUT's train is running (its lock names a live process) and is writing its next checkpoint: the staging
     // folder a repair of interrupted writes would remove. Taking --out's lock first, a run removed it.
-    const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 120000)"]);
+    const sleeper = runningWriter(out, ckpt);
     try {
-      fs.writeFileSync(path.join(out, ".vae-lab-lock"), `${sleeper.pid} ${os.hostname()}\n`);
-      fs.mkdirSync(path.join(ckpt, ".vae-lab-stage-1-x"));
-      fs.writeFileSync(path.join(ckpt, ".vae-lab-stage-1-x", "model.json"), "{}");
       const before = hashes(out);
       const line = (o: string) => `vae-lab: --out: ${o} is the epoch checkpoint of a vae-lab train that is still running (process ${sleeper.pid}); choose another --out (if no such run is going on, remove ${path.join(out, ".vae-lab-lock")})`;
       for (const args of [quick(ckpt), ["train", "--latent", "categorical", "--epochs", "1", "--hidden-dim", "16", "--data", tiny, "--out", ckpt], ["export", "--model", path.join(trainedRun(), "model.json"), "--out", ckpt]]) {
@@ -821,11 +830,8 @@ describe("14. the epoch checkpoint: nothing in OUT/checkpoint is replaced by mis
     const out = path.join(tmp(), "out");
     const inner = path.join(out, "checkpoint");
     fs.mkdirSync(inner, { recursive: true });
-    const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 120000)"]);
+    const sleeper = runningWriter(inner, inner);
     try {
-      fs.writeFileSync(path.join(inner, ".vae-lab-lock"), `${sleeper.pid} ${os.hostname()}\n`);
-      fs.mkdirSync(path.join(inner, ".vae-lab-stage-1-x"));
-      fs.writeFileSync(path.join(inner, ".vae-lab-stage-1-x", "model.json"), "{}");
       const before = hashes(out);
       const r = run(quick(out));
       expect([r.code, r.lines]).toEqual([1, [`vae-lab: --out: ${inner}, where this run would keep its epoch checkpoint, is the output folder of a vae-lab train that is still running (process ${sleeper.pid}); choose another --out (if no such run is going on, remove ${path.join(inner, ".vae-lab-lock")})`]]);
