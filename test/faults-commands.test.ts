@@ -649,7 +649,7 @@ describe("12. a damaged training state is named field by field", () => {
   it.each([
     ["rng missing", (s: any) => delete s.rng, "rng is missing or not a random-stream state (seed, alea { c, s0, s1, s2 })"],
     ["adam.step not a count", (s: any) => (s.adam.step = -3), "adam.step is -3, not a step count"],
-    ["accBeta1 out of range", (s: any) => (s.adam.accBeta1 = 2), "adam.accBeta1 is 2, not a power of β in (0, 1]"],
+    ["accBeta1 out of range", (s: any) => (s.adam.accBeta1 = 2), "adam.accBeta1 is 2, not a power of β in [0, 1]"],
     ["a byte count that is not whole float32 values", (s: any) => (s.adam.m[0] = "AAAAAAA="), "adam.m[0] holds 5 bytes, not a whole number of float32 values"],
     ["text that is not base64", (s: any) => (s.adam.v[2] = "not base64!"), "adam.v[2] is not base64 text"],
     ["moments of another model", (s: any) => s.adam.v.pop(), "adam.v holds moments for 9 variables, model.json's model has 10"],

@@ -91,6 +91,38 @@ describe.each(["cpu", "wasm"] as const)("resuming training on %s", (backend) => 
     expect(tf.memory().numTensors).toBe(before);
   }, 120_000);
 
+  it("a state saved after 1 000 steps, whose β1 power has underflowed in float32 (to 0 with the native Adam), loads from its file and resumes as the uninterrupted run", async () => {
+    await initBackend(backend);
+    const before = tf.memory().numTensors;
+    const many = loadMnist({ split: "train", limit: 500, binarize: "dynamic", seed: 3 });
+    const small = { hiddenDims: [8], latentDim: 2, seed: 5 };
+    const quick = { batchSize: 1, lr: 1e-3, seed: 9 };
+    const straight = new Vae(small);
+    const seen: { weights: Float32Array[]; state: TrainingState }[] = [];
+    const h3 = trainVae(straight, many, test, { ...quick, epochs: 3, onState: (s) => seen.push({ weights: weights(straight), state: s }) });
+    // After epoch 2: 1 000 steps. 0.9^1001 is below float32's smallest subnormal (1.4e-45): the native Adam saves
+    // 0; tfjs's Adam, multiplying in float32 step by step, stops at 4 times that subnormal (0.9 × 4 rounds to 4).
+    const at = seen[1];
+    expect(at.state.adam.step).toBe(1000);
+    expect(at.state.adam.accBeta1).toBe(backend === "wasm" ? 0 : 4 * 2 ** -149);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vae-lab-resume-"));
+    saveTrainingState(at.state, path.join(dir, "training-state.json"));
+    const { state: loaded } = loadTrainingState(path.join(dir, "training-state.json"));
+    const resumed = new Vae(small);
+    resumed.variables().forEach((v, i) => {
+      const t = tf.tensor(at.weights[i], v.shape);
+      v.assign(t);
+      t.dispose();
+    });
+    const hMore = trainVae(resumed, many, test, { ...quick, epochs: 1, resume: loaded });
+    expect(hMore.map((h) => [h.epoch, h.trainLoss, h.testLoss])).toEqual([[3, h3[2].trainLoss, h3[2].testLoss]]);
+    const [w3, wr] = [weights(straight), weights(resumed)];
+    w3.forEach((w, i) => expect(Array.from(wr[i])).toEqual(Array.from(w)));
+    for (const v of [straight, resumed]) v.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+
   it("an optimizer's state round-trips through getState/setState, and a state for another model is refused", async () => {
     await initBackend(backend);
     const vae = new Vae(config);

@@ -278,7 +278,9 @@ export function loadTrainingState(file: string): { state: TrainingState; extra?:
   if (!(Number.isSafeInteger(doc.adam.step) && doc.adam.step >= 0)) throw new CheckpointError(file, `adam.step is ${JSON.stringify(doc.adam.step)}, not a step count`);
   for (const k of ["accBeta1", "accBeta2"] as const) {
     const v = doc.adam[k];
-    if (!(finite(v) && v > 0 && v <= 1)) throw new CheckpointError(file, `adam.${k} is ${JSON.stringify(v)}, not a power of β in (0, 1]`);
+    // β^(t+1) in float32 is 0 once it falls below the smallest subnormal (for β1 = 0.9 after about 980 steps,
+    // for β2 = 0.999 after about 103 000): 0 is what a long run saves, and its bias correction is then exactly 1.
+    if (!(finite(v) && v >= 0 && v <= 1)) throw new CheckpointError(file, `adam.${k} is ${JSON.stringify(v)}, not a power of β in [0, 1]`);
   }
   return {
     state: { epoch: doc.epoch, rng: doc.rng, adam: { step: doc.adam.step, accBeta1: doc.adam.accBeta1, accBeta2: doc.adam.accBeta2, m: doc.adam.m.map(dec("adam.m")), v: doc.adam.v.map(dec("adam.v")) } },
