@@ -1364,7 +1364,6 @@ static int conv_images(int64_t mode, const float* A, const float* B, float* C, c
     else return conv1_input_grad(A, B, C, g);
     return 1;
   }
-  if (mode == 1) memset(C, 0, (size_t)(g->batch * g->ih * g->iw * g->ci) * sizeof(float)); /* col2im adds into it */
   const int64_t K = g->fh * g->fw * g->ci, pix = g->oh * g->ow;
   float* cols = work;
   for (int64_t b0 = 0; b0 < g->batch; b0 += chunk) {
@@ -1377,6 +1376,11 @@ static int conv_images(int64_t mode, const float* A, const float* B, float* C, c
     } else if (mode == 1) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, (int)K, (int)g->co, 1.0f, A + b0 * pix * g->co, (int)g->co, B,
                   (int)g->co, 0.0f, cols, (int)K);
+      /* col2im adds into the chunk's images: zeroed here, just before, so that they are still in the cache
+       * when it adds (zeroing all of dx first sent it to memory and back: 10.8 → 8.9 ms a step for the conv
+       * VAE's [128, 28, 28, 32] transposed convolution, same floats). */
+      const int64_t img = g->ih * g->iw * g->ci;
+      memset(C + b0 * img, 0, (size_t)(nb * img) * sizeof(float));
       col2im(cols, C, g, b0, nb);
     } else {
       im2col(A, cols, g, b0, nb);
