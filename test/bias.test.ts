@@ -4,11 +4,14 @@
  * values of tf.relu(tf.add(x, b)) exactly, its input gradient exactly and its bias gradient as the float64
  * sum of the input gradient; NaN must come through both ways; nothing may leak; the kernels must refuse
  * offsets outside the heap. A clone on wasm must share memory yet stay unchanged when the native Adam
- * updates the variable it was cloned from.
+ * updates the variable it was cloned from. A transposed convolution with its bias and ReLU in one native
+ * kernel (conv2dTransposeBiasRelu) must give the values and the three gradients of
+ * biasRelu(tf.conv2dTranspose(…), b) exactly.
  */
 import * as tf from "../src/engine/tf";
 import { describe, expect, it } from "vitest";
-import { biasAdd, biasRelu } from "../src/engine/bias";
+import { biasAdd, biasRelu, conv2dTransposeBiasRelu } from "../src/engine/bias";
+import { nativeConv2dTransposeBiasRelu } from "../src/engine/wasm-conv";
 import { loadNativeBlas, nativeBiasReluActive, setNativeThreads } from "../src/engine/native-kernels";
 import { disableSharedIdentity, enableSharedIdentity } from "../src/engine/wasm-identity";
 import { createAdam } from "../src/engine/optimizer";
@@ -165,7 +168,81 @@ describeOnNativeWasm(
       expect(() => blas.biasReluGrad(heap, 0, 4, 8)).toThrow(/expected 7 arguments/);
     });
 
-    it("the convolutional VAE's layers use it: five of each kernel and no Relu or Step kernel in a training step", async () => {
+    // A transposed convolution, its bias and its ReLU in one kernel: the decoder's two layers (stride 2, "same"),
+    // one output channel (blas.c's direct loops), "valid" padding, a non-square image and filter.
+    const transposed: { x: number[]; w: number[]; out: [number, number, number, number]; stride: number | [number, number]; pad: "same" | "valid" }[] = [
+      { x: [6, 7, 7, 32], w: [3, 3, 64, 32], out: [6, 14, 14, 64], stride: 2, pad: "same" },
+      { x: [5, 14, 14, 64], w: [3, 3, 32, 64], out: [5, 28, 28, 32], stride: 2, pad: "same" },
+      { x: [3, 6, 6, 4], w: [3, 3, 1, 4], out: [3, 6, 6, 1], stride: 1, pad: "same" },
+      { x: [2, 4, 5, 3], w: [3, 2, 5, 3], out: [2, 9, 10, 5], stride: [2, 2], pad: "valid" },
+    ];
+    for (const [c, threads] of [...transposed.map((c) => [c, 1] as const), [transposed[1], 2] as const]) {
+      it(`conv2dTransposeBiasRelu ${JSON.stringify(c.x)} → ${JSON.stringify(c.out)}${threads > 1 ? `, ${threads} threads` : ""}: the values and the three gradients of biasRelu(tf.conv2dTranspose(…), b) exactly`, () => {
+        setNativeThreads(threads);
+        try {
+          const C = c.out[3];
+          const bv = vector(C);
+          const [x, w, b] = [tf.tensor(vector(c.x.reduce((a, n) => a * n, 1)), c.x) as tf.Tensor4D, tf.tensor(vector(c.w.reduce((a, n) => a * n, 1)), c.w) as tf.Tensor4D, tf.tensor1d(bv)];
+          const dy = tf.tensor(vector(c.out.reduce((a, n) => a * n, 1)), c.out);
+          const before = tf.memory().numTensors;
+          tf.tidy(() => {
+            const fused = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => nativeConv2dTransposeBiasRelu(x as tf.Tensor4D, w as tf.Tensor4D, b as tf.Tensor1D, c.out, c.stride, c.pad)!;
+            const plain = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => biasRelu(tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, c.out, c.stride, c.pad), b as tf.Tensor1D);
+            const y = fused(x, w, b);
+            const yPlain = plain(x, w, b);
+            expect(y.shape).toEqual(c.out);
+            const yv = y.dataSync();
+            expect(differences(yv, yPlain.dataSync())).toBe(0);
+            // Some outputs are clamped and some are not: the ReLU is there and both sides of it are tested.
+            expect(yv.filter((v) => v === 0).length).toBeGreaterThan(0);
+            expect(yv.filter((v) => v > 0).length).toBeGreaterThan(0);
+            expect(differences(conv2dTransposeBiasRelu(x, w, b, c.out, c.stride, c.pad).dataSync(), yv)).toBe(0);
+            const g = tf.grads(fused)([x, w, b], dy);
+            const gPlain = tf.grads(plain)([x, w, b], dy);
+            g.forEach((t, i) => {
+              expect(t.shape).toEqual(gPlain[i].shape);
+              expect(differences(t.dataSync(), gPlain[i].dataSync())).toBe(0);
+            });
+          });
+          expect(tf.memory().numTensors).toBe(before);
+          tf.dispose([x, w, b, dy]);
+        } finally {
+          setNativeThreads(1);
+        }
+      });
+    }
+
+    it("conv2dTransposeBiasRelu: inputs the kernel does not take go to tfjs's ops (null from the native op)", () => {
+      tf.tidy(() => {
+        const x = tf.ones([1, 2, 2, 2]) as tf.Tensor4D;
+        const w = tf.ones([3, 3, 3, 2]) as tf.Tensor4D;
+        expect(nativeConv2dTransposeBiasRelu(x, w, tf.tensor1d([1, 2]), [1, 4, 4, 3], 2, "same")).toBeNull(); // b not of the output's channels
+        expect(nativeConv2dTransposeBiasRelu(x, w, tf.tensor1d([1, 2, 3], "int32") as tf.Tensor1D, [1, 4, 4, 3], 2, "same")).toBeNull();
+        expect(nativeConv2dTransposeBiasRelu(x, tf.ones([3, 3, 3, 4]) as tf.Tensor4D, tf.tensor1d([1, 2, 3]), [1, 4, 4, 3], 2, "same")).toBeNull(); // filter's input channels not x's
+        expect(nativeConv2dTransposeBiasRelu(x, w, tf.tensor1d([1, 2, 3]), [1, 4, 4, 2], 2, "same")).toBeNull(); // output channels not b's
+        expect(nativeConv2dTransposeBiasRelu(tf.ones([0, 2, 2, 2]) as tf.Tensor4D, w, tf.tensor1d([1, 2, 3]), [0, 4, 4, 3], 2, "same")).toBeNull(); // an empty batch
+        expect(nativeConv2dTransposeBiasRelu(x, w, tf.tensor1d([1, 2, 3]), [1, 4, 4, 3], 2, "same")).not.toBeNull();
+        expect(() => conv2dTransposeBiasRelu(x, w, tf.tensor1d([1, 2]), [1, 4, 4, 3], 2, "same")).toThrow();
+        expect(Array.from(conv2dTransposeBiasRelu(x, w, tf.tensor1d([-100, 0, 1]), [1, 4, 4, 3], 2, "same").dataSync()).filter((_, i) => i % 3 === 0)).toEqual(new Array(16).fill(0));
+      });
+    });
+
+    it("the native conv2dTransposeBiasRelu refuses offsets and sizes outside the heap with one line", () => {
+      const blas = loadNativeBlas() as unknown as { conv2dTransposeBiasRelu(...a: unknown[]): void };
+      // dy [1, 1, 1, 2] at 0, W [1, 1, 3, 2] at 2, b (3 values) at 8, y [1, 1, 1, 3] at 11: 14 floats.
+      const g = [1, 1, 1, 3, 1, 1, 2, 1, 1, 1, 1, 0, 0, 1, 1];
+      const heap = new Float32Array(14);
+      heap.set([1, 2, 1, 0, 0, 1, -1, -1, 0, 0.5, 5]);
+      expect(() => blas.conv2dTransposeBiasRelu(heap, 0, 2, 8, 11, ...g)).not.toThrow();
+      // y = relu(W · dy + b): W · dy = (1, 2, −3); + b = (1, 2.5, 2)
+      expect(Array.from(heap.subarray(11))).toEqual([1, 2.5, 2]);
+      expect(() => blas.conv2dTransposeBiasRelu(heap, 0, 2, 12, 11, ...g)).toThrow(/^vae-lab native conv2dTransposeBiasRelu: operands outside the heap$/);
+      expect(() => blas.conv2dTransposeBiasRelu(heap, 0, 2, 8, 12, ...g)).toThrow(RangeError);
+      expect(() => blas.conv2dTransposeBiasRelu(heap, 0, 2, -1, 11, ...g)).toThrow(/^vae-lab native conv2dTransposeBiasRelu: bad sizes or offsets$/);
+      expect(() => blas.conv2dTransposeBiasRelu(heap, 0, 2, 8, 11, ...g.slice(1))).toThrow(/expected 20 arguments/);
+    });
+
+    it("the convolutional VAE's layers use them: no Relu or Step kernel in a training step", async () => {
       const { ConvVae } = await import("../src/vae/conv");
       const { negativeElbo } = await import("../src/vae/model");
       const vae = new ConvVae({ seed: 3 });
@@ -176,7 +253,11 @@ describeOnNativeWasm(
         });
       });
       const names = info.kernels.map((k) => `${k.name} ${JSON.stringify(k.inputShapes[0])}`);
-      expect(names.filter((n) => n.startsWith("VaeLabBiasRelu ")).length).toBe(5);
+      // Forward: the encoder's two convolutions and the decoder's first dense layer; the decoder's two ReLU
+      // transposed convolutions have theirs inside their kernel. Backward: all five.
+      expect(names.filter((n) => n.startsWith("VaeLabBiasRelu ")).length).toBe(3);
+      expect(names.filter((n) => n.startsWith("VaeLabConv2DTransposeBiasRelu ")).length).toBe(2);
+      expect(names.filter((n) => n.startsWith("Conv2DBackpropInput ")).length).toBe(2); // the last layer's forward and the second convolution's input gradient
       expect(names.filter((n) => n.startsWith("VaeLabBiasReluGrad ")).length).toBe(5);
       expect(names.filter((n) => /^(Relu|Step) /.test(n))).toEqual([]);
       x.dispose();

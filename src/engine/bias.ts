@@ -5,6 +5,7 @@
 import * as tf from "./tf";
 import { columnSums } from "./dense";
 import { nativeBiasRelu } from "./native-kernels";
+import { nativeConv2dTransposeBiasRelu } from "./wasm-conv";
 
 /**
  * x + b over the last (channel) axis, with the bias gradient written out as column sums of dy seen as a
@@ -24,4 +25,13 @@ export const biasAdd = tf.customGrad(((x: tf.Tensor, b: tf.Tensor1D) => ({
  */
 export function biasRelu<T extends tf.Tensor>(x: T, b: tf.Tensor1D): T {
   return nativeBiasRelu(x, b) ?? (tf.relu(biasAdd(x, b)) as T);
+}
+
+/**
+ * relu(conv2dTranspose(x, filter, outputShape, strides, pad) + b): a transposed-convolution layer with its
+ * bias and ReLU, in one native kernel where it runs (nativeConv2dTransposeBiasRelu), else as
+ * biasRelu(tf.conv2dTranspose(…), b). Both give the same values.
+ */
+export function conv2dTransposeBiasRelu(x: tf.Tensor4D, filter: tf.Tensor4D, b: tf.Tensor1D, outputShape: [number, number, number, number], strides: number | [number, number], pad: "same" | "valid"): tf.Tensor4D {
+  return nativeConv2dTransposeBiasRelu(x, filter, b, outputShape, strides, pad) ?? biasRelu(tf.conv2dTranspose(x, filter, outputShape, strides, pad), b);
 }

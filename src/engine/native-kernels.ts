@@ -55,6 +55,8 @@ interface NativeBlas {
   adamAll?(heap: Float32Array, table: Float64Array, lr: number, beta1: number, beta2: number, epsilon: number, beta1Power: number, beta2Power: number): void;
   /** 2-D convolution products (mode 0 forward, 1 input gradient, 2 filter gradient): see blas.c and wasm-conv.ts. */
   conv2d(heap: Float32Array, mode: number, aOffset: number, bOffset: number, cOffset: number, ...geometry: [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]): void;
+  /** conv2d's mode 1 (a transposed convolution) with the layer's bias and ReLU applied image by image: see blas.c and wasm-conv.ts. */
+  conv2dTransposeBiasRelu?(heap: Float32Array, dyOffset: number, wOffset: number, bOffset: number, yOffset: number, ...geometry: [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]): void;
   /** Sets the im2col scratch budget of conv2d, in floats (default 2¹⁷, 512 KB), and returns the one it replaces. */
   setConvScratch(floats: number): number;
   bernoulliNll(heap: Float32Array, lOffset: number, xOffset: number, nllOffset: number, gradOffset: number, rows: number, cols: number, scale: number): void;
@@ -288,6 +290,16 @@ function registerBiasRelu(biasRelu: NonNullable<NativeBlas["biasRelu"]>, biasRel
       },
     });
   }
+}
+
+/**
+ * The gradient of y = relu(x + b) from y and dy in one native pass: [dx, db] (as nativeBiasRelu's gradient
+ * computes them), or null where nativeBiasRelu does not run. For ops that end in a bias and ReLU of their own
+ * (wasm-conv.ts's transposed convolution).
+ */
+export function nativeBiasReluGradient(dy: tf.Tensor, y: tf.Tensor): [tf.Tensor, tf.Tensor1D] | null {
+  if (!nativeBiasReluActive() || dy.dtype !== "float32" || y.dtype !== "float32" || y.rank < 1 || y.size === 0) return null;
+  return tf.engine().runKernel(BIAS_RELU_GRAD_KERNEL, { dy, y }) as unknown as [tf.Tensor, tf.Tensor1D];
 }
 
 /** Whether nativeBiasRelu runs now (the wasm backend with the native kernels, built with it). */

@@ -22,7 +22,7 @@
  * through autodiff.
  */
 import * as tf from "./tf";
-import { loadNativeBlas } from "./native-kernels";
+import { loadNativeBlas, nativeBiasReluActive, nativeBiasReluGradient } from "./native-kernels";
 
 interface WasmBackendInternals {
   wasm: { HEAPU8: Uint8Array };
@@ -197,6 +197,9 @@ export function enableConvKernels(options: { native?: boolean } = {}): ConvKerne
   if (wantNative) {
     register("Conv2D", makeKernel("Conv2D", "native", conv2dFallback));
     for (const k of ["Conv2DBackpropInput", "Conv2DBackpropFilter"] as const) register(k, makeKernel(k, "native", originals.get(k)?.kernelFunc));
+    if (typeof blas.conv2dTransposeBiasRelu === "function" && !tf.getKernel(TRANSPOSE_BIAS_RELU_KERNEL, "wasm")) {
+      tf.registerKernel({ kernelName: TRANSPOSE_BIAS_RELU_KERNEL, backendName: "wasm", kernelFunc: transposeBiasReluKernel(blas.conv2dTransposeBiasRelu.bind(blas)) as unknown as tf.KernelFunc });
+    }
     status = { conv2d: "native", backpropInput: "native", backpropFilter: "native" };
   } else {
     if (conv2dFallback) register("Conv2D", conv2dFallback as unknown as (args: KernelArgs) => tf.TensorInfo);
@@ -209,6 +212,7 @@ export function enableConvKernels(options: { native?: boolean } = {}): ConvKerne
 /** Put the wasm backend's own convolution kernels back (Conv2DBackpropFilter: none), for comparisons and tests. */
 export function disableConvKernels(): void {
   if (!status) return;
+  if (tf.getKernel(TRANSPOSE_BIAS_RELU_KERNEL, "wasm")) tf.unregisterKernel(TRANSPOSE_BIAS_RELU_KERNEL, "wasm");
   for (const k of KERNELS) {
     if (tf.getKernel(k, "wasm")) tf.unregisterKernel(k, "wasm");
     const original = originals.get(k);
@@ -221,4 +225,54 @@ export function disableConvKernels(): void {
 /** What the wasm backend's convolution kernels run now. */
 export function convKernelStatus(): ConvKernelStatus {
   return status ?? { conv2d: "wasm", backpropInput: "wasm", backpropFilter: tf.getKernel("Conv2DBackpropFilter", "wasm") ? "js" : "missing" };
+}
+
+/** vae-lab's own kernel (not a tfjs op): a transposed convolution, its bias and its ReLU; see nativeConv2dTransposeBiasRelu. */
+const TRANSPOSE_BIAS_RELU_KERNEL = "VaeLabConv2DTransposeBiasRelu";
+
+type TransposeBiasRelu = NonNullable<NonNullable<ReturnType<typeof loadNativeBlas>>["conv2dTransposeBiasRelu"]>;
+
+function transposeBiasReluKernel(run: TransposeBiasRelu) {
+  return (args: KernelArgs): tf.TensorInfo => {
+    const { dy, filter, b } = args.inputs as Record<string, tf.TensorInfo>;
+    const info = convInfoOf("Conv2DBackpropInput", { dy, filter }, args.attrs ?? {});
+    const backend = args.backend as WasmBackendInternals;
+    const out = backend.makeOutput(info.inShape, "float32");
+    // The heap may have grown while allocating the output: take the buffer afterwards.
+    const heap = new Float32Array(backend.wasm.HEAPU8.buffer);
+    const off = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+    run(heap, off(dy), off(filter), off(b), off(out), ...(geometry(info) as Parameters<TransposeBiasRelu> extends [unknown, unknown, unknown, unknown, unknown, ...infer G] ? G : never));
+    return out;
+  };
+}
+
+/**
+ * relu(conv2dTranspose(x, filter, outputShape, strides, pad) + b) in one native kernel where the native
+ * convolutions and bias kernels run (the bias and ReLU applied to each image of the output as soon as it is
+ * complete, while it is in the cache, instead of one more pass over the whole output), differentiable: its
+ * gradient is the bias-and-ReLU gradient (one native pass from the output) followed by the transposed
+ * convolution's own two gradients, as tfjs computes them. The same floats as
+ * biasRelu(tf.conv2dTranspose(…), b). Null where it does not run (another backend, no addon, inputs that are
+ * not float32 NHWC with b of the output's channels): callers then use those ops.
+ */
+export function nativeConv2dTransposeBiasRelu(x: tf.Tensor4D, filter: tf.Tensor4D, b: tf.Tensor1D, outputShape: [number, number, number, number], strides: number | [number, number], pad: "same" | "valid"): tf.Tensor4D | null {
+  if (tf.getBackend() !== "wasm" || !tf.getKernel(TRANSPOSE_BIAS_RELU_KERNEL, "wasm") || !nativeBiasReluActive()) return null;
+  if ([x, filter, b].some((t) => t.dtype !== "float32") || b.rank !== 1 || b.shape[0] !== filter.shape[2] || filter.shape[3] !== x.shape[3] || outputShape[3] !== b.shape[0]) return null;
+  if (x.size === 0 || outputShape.some((n) => !(n > 0))) return null;
+  const attrs = { strides, pad, dataFormat: "NHWC", dimRoundingMode: undefined, inputShape: outputShape } as unknown as tf.NamedAttrMap;
+  const op = tf.customGrad(((xIn: tf.Tensor4D, w: tf.Tensor4D, bias: tf.Tensor1D, save: (ts: tf.Tensor[]) => void) => {
+    const y = tf.engine().runKernel(TRANSPOSE_BIAS_RELU_KERNEL, { dy: xIn, filter: w, b: bias }, attrs) as unknown as tf.Tensor4D;
+    save([xIn, w, y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+        const [xs, ws, ys] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+        const [dpre, db] = nativeBiasReluGradient(dy, ys)!;
+        const dx = tf.conv2d(dpre as tf.Tensor4D, ws, strides, pad);
+        const dw = tf.engine().runKernel("Conv2DBackpropFilter", { x: dpre, dy: xs }, { strides, pad, dataFormat: "NHWC", dimRoundingMode: undefined, filterShape: ws.shape } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor4D;
+        return [dx, dw, db];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D) => tf.Tensor4D;
+  return op(x, filter, b);
 }

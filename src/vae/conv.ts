@@ -18,10 +18,11 @@
  * evaluation, figures and checkpoints are shared through LatentModel. Weights are initialised as Keras does
  * (Glorot uniform, zero biases); test/reference/pytorch_conv_vae.py is the same model in PyTorch. Gradients
  * come from tfjs's autodiff; on the wasm backend the convolutions run wasm-conv.ts's kernels and, with the
- * native kernels, each ReLU layer's bias and activation one pass forward and one back (engine/bias.ts).
+ * native kernels, each ReLU layer's bias and activation one pass forward and one back (engine/bias.ts), the
+ * two ReLU transposed convolutions' forward bias and ReLU inside the convolution kernel itself.
  */
 import * as tf from "../engine/tf";
-import { biasAdd, biasRelu } from "../engine/bias";
+import { biasAdd, biasRelu, conv2dTransposeBiasRelu } from "../engine/bias";
 import { Rng, tfSeed } from "../engine/random";
 import type { LatentModel } from "./latent-model";
 
@@ -173,8 +174,9 @@ export class ConvVae implements LatentModel {
       const h0 = biasRelu(tf.matMul(z, this.decIn.W as tf.Tensor2D), this.decIn.b).reshape([B, dh, dw, 32]) as tf.Tensor4D;
       const up = (h: tf.Tensor4D, l: Layer, shape: [number, number, number, number], stride: number) =>
         tf.conv2dTranspose(h, l.W as tf.Tensor4D, shape, stride, "same");
-      const h1 = biasRelu(up(h0, this.deconv1, [B, 2 * dh, 2 * dw, 64], 2), this.deconv1.b);
-      const h2 = biasRelu(up(h1, this.deconv2, [B, rows, cols, 32], 2), this.deconv2.b);
+      // relu(conv2dTranspose(h) + b), in one native kernel where it runs (engine/bias.ts).
+      const h1 = conv2dTransposeBiasRelu(h0, this.deconv1.W as tf.Tensor4D, this.deconv1.b, [B, 2 * dh, 2 * dw, 64], 2, "same");
+      const h2 = conv2dTransposeBiasRelu(h1, this.deconv2.W as tf.Tensor4D, this.deconv2.b, [B, rows, cols, 32], 2, "same");
       return biasAdd(up(h2, this.deconv3, [B, rows, cols, this.channels], 1), this.deconv3.b).reshape([B, rows * cols * this.channels]) as tf.Tensor2D;
     });
   }

@@ -28,6 +28,9 @@
  *   that budget and returns the one it replaces; a small one makes every image its own chunk, which the
  *   tests use). With one input channel (inC = 1) the same three sums are computed by direct loops instead
  *   (see conv1_forward).
+ * conv2dTransposeBiasRelu(heap, dyOffset, wOffset, bOffset, yOffset, batch, … dilationW): mode 1 of conv2d
+ *   (a transposed convolution's output y from its input dy), then y = max(y + b, 0) with b of inC values,
+ *   image by image while each is in the cache: the same floats as conv2d then biasRelu.
  * biasRelu(heap, xOffset, bOffset, yOffset, rows, channels): a layer's bias and ReLU in one pass,
  *   y = max(x + b, 0) for `rows` rows of `channels` values (b has one per channel; NaN stays NaN).
  * biasReluGrad(heap, dyOffset, yOffset, dxOffset, dbOffset, rows, channels): its gradient from its output y,
@@ -521,19 +524,22 @@ typedef struct {
   double* total;
 } BiasPart;
 
-static void bias_relu_rows(void* arg) {
-  const BiasPart* p = (const BiasPart*)arg;
-  const int64_t ch = p->ch;
-  const float* b = p->heap + p->off[1];
-  for (int64_t r = p->r0; r < p->r1; r++) {
-    const float* x = p->heap + p->off[0] + r * ch;
-    float* y = p->heap + p->off[2] + r * ch;
+/* y = max(x + b, 0) over `rows` rows of `ch` values (y may be x): biasRelu's pass, and the epilogue of a
+ * transposed convolution with its bias and ReLU (conv2dTransposeBiasRelu). */
+static inline void bias_relu_span(const float* x, const float* b, float* y, int64_t rows, int64_t ch) {
+  for (int64_t r = 0; r < rows; r++, x += ch, y += ch) {
 #pragma omp simd
     for (int64_t c = 0; c < ch; c++) {
       const float v = x[c] + b[c];
       y[c] = v < 0.0f ? 0.0f : v; /* NaN stays NaN, as tfjs's Relu keeps it */
     }
   }
+}
+
+static void bias_relu_rows(void* arg) {
+  const BiasPart* p = (const BiasPart*)arg;
+  const int64_t ch = p->ch;
+  bias_relu_span(p->heap + p->off[0] + p->r0 * ch, p->heap + p->off[1], p->heap + p->off[2] + p->r0 * ch, p->r1 - p->r0, ch);
 }
 
 static void bias_relu_grad_rows(void* arg) {
@@ -1356,12 +1362,17 @@ static int64_t conv_work_floats(int64_t mode, const ConvGeom* g, int64_t chunk) 
 }
 
 /* One convolution sum over the images of g (mode 0: y from x and W; 1: dx from dy and W; 2: dW from x and dy),
- * `chunk` images at a time, with `work` holding conv_work_floats; 0 when out of memory. */
-static int conv_images(int64_t mode, const float* A, const float* B, float* C, const ConvGeom* g, int64_t chunk, float* work) {
+ * `chunk` images at a time, with `work` holding conv_work_floats; 0 when out of memory. With `bias` (mode 1
+ * only, else NULL) each image's dx becomes max(dx + bias, 0) as soon as it is complete, while it is still in
+ * the cache: a transposed convolution and its layer's bias and ReLU in one pass over the output. */
+static int conv_images(int64_t mode, const float* A, const float* B, float* C, const ConvGeom* g, int64_t chunk, float* work, const float* bias) {
   if (g->ci == 1) {
     if (mode == 0) conv1_forward(A, B, C, g);
     else if (mode == 2) conv1_filter_grad(A, B, C, work, g);
-    else return conv1_input_grad(A, B, C, g);
+    else {
+      if (!conv1_input_grad(A, B, C, g)) return 0;
+      if (bias) bias_relu_span(C, bias, C, g->batch * g->ih * g->iw, 1);
+    }
     return 1;
   }
   const int64_t K = g->fh * g->fw * g->ci, pix = g->oh * g->ow;
@@ -1382,6 +1393,7 @@ static int conv_images(int64_t mode, const float* A, const float* B, float* C, c
       const int64_t img = g->ih * g->iw * g->ci;
       memset(C + b0 * img, 0, (size_t)(nb * img) * sizeof(float));
       col2im(cols, C, g, b0, nb);
+      if (bias) bias_relu_span(C + b0 * img, bias, C + b0 * img, nb * g->ih * g->iw, g->ci);
     } else {
       im2col(A, cols, g, b0, nb);
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)g->co, rows, 1.0f, cols, (int)K, B + b0 * pix * g->co,
@@ -1400,37 +1412,41 @@ typedef struct {
   ConvGeom g;
   int64_t chunk;
   float* work;
+  const float* bias;
   int ok;
 } ConvPart;
 
 static void conv_part_task(void* arg) {
   ConvPart* p = (ConvPart*)arg;
-  p->ok = conv_images(p->mode, p->A, p->B, p->C, &p->g, p->chunk, p->work);
+  p->ok = conv_images(p->mode, p->A, p->B, p->C, &p->g, p->chunk, p->work, p->bias);
 }
 
-static napi_value Conv2d(napi_env env, napi_callback_info info) {
-  napi_value args[20];
-  int64_t len;
-  float* heap = begin_call(env, info, 20, args, "conv2d", &len);
-  if (!heap) return NULL;
-  int ok = 1;
-  const int64_t mode = int_arg(env, args[1], &ok);
-  const int64_t a_off = int_arg(env, args[2], &ok), b_off = int_arg(env, args[3], &ok), c_off = int_arg(env, args[4], &ok);
+/*
+ * conv2d (bias_off −1) and conv2dTransposeBiasRelu (mode 1, bias_off the bias of inC values): the call's
+ * arguments after the heap are a_off, b_off, c_off at args[first], [first + 1], [first + 2] and the 15
+ * geometry numbers after them.
+ */
+static napi_value conv_call(napi_env env, float* heap, int64_t len, const char* who, int64_t mode, int64_t bias_off, const napi_value* args, int ok) {
+  char msg[112];
+  const int64_t a_off = int_arg(env, args[0], &ok), b_off = int_arg(env, args[1], &ok), c_off = int_arg(env, args[2], &ok);
   int64_t v[15];
-  for (int i = 0; i < 15; i++) v[i] = int_arg(env, args[5 + i], &ok);
+  for (int i = 0; i < 15; i++) v[i] = int_arg(env, args[3 + i], &ok);
   const ConvGeom g = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14]};
-  int good = ok && mode >= 0 && mode <= 2 && a_off >= 0 && b_off >= 0 && c_off >= 0;
+  int good = ok && mode >= 0 && mode <= 2 && a_off >= 0 && b_off >= 0 && c_off >= 0 && (bias_off == -1 || (mode == 1 && bias_off >= 0));
   for (int i = 0; i < 15; i++) good = good && (i == 11 || i == 12 ? v[i] >= 0 : v[i] >= 1);
   if (!good) {
-    napi_throw_range_error(env, NULL, "vae-lab native conv2d: bad sizes or offsets");
+    snprintf(msg, sizeof msg, "vae-lab native %s: bad sizes or offsets", who);
+    napi_throw_range_error(env, NULL, msg);
     return NULL;
   }
   const int64_t xn = g.batch * g.ih * g.iw * g.ci, yn = g.batch * g.oh * g.ow * g.co, wn = g.fh * g.fw * g.ci * g.co;
   const int64_t an = mode == 1 ? yn : xn, bn = mode == 2 ? yn : wn, cn = mode == 0 ? yn : mode == 1 ? xn : wn;
-  if (a_off + an > len || b_off + bn > len || c_off + cn > len) {
-    napi_throw_range_error(env, NULL, "vae-lab native conv2d: operands outside the heap");
+  if (a_off + an > len || b_off + bn > len || c_off + cn > len || (bias_off >= 0 && bias_off + g.ci > len)) {
+    snprintf(msg, sizeof msg, "vae-lab native %s: operands outside the heap", who);
+    napi_throw_range_error(env, NULL, msg);
     return NULL;
   }
+  const float* bias = bias_off >= 0 ? heap + bias_off : NULL;
   /* The batch in parts of whole images, one per thread (setThreads): the images' outputs are disjoint for y
    * and dx; for dW part 0 writes the heap's and the others their own, added in afterwards in part order, so
    * n threads give the same floats call after call (and one thread the unsplit sum). */
@@ -1443,7 +1459,8 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
   const size_t need = (size_t)(parts * per + (mode == 2 ? (parts - 1) * wn : 0));
   float* work = need > 0 ? scratch_for(need) : NULL;
   if (need > 0 && !work) {
-    napi_throw_error(env, NULL, "vae-lab native conv2d: out of memory");
+    snprintf(msg, sizeof msg, "vae-lab native %s: out of memory", who);
+    napi_throw_error(env, NULL, msg);
     return NULL;
   }
   const int64_t in_img = g.ih * g.iw * g.ci, out_img = g.oh * g.ow * g.co;
@@ -1453,7 +1470,7 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
   for (int k = 0; k < parts; k++) {
     const int64_t b0 = g.batch * k / parts, b1 = g.batch * (k + 1) / parts;
     ConvPart* p = &part[k];
-    p->mode = mode, p->g = g, p->g.batch = b1 - b0, p->chunk = chunk, p->work = work ? work + k * per : NULL, p->ok = 0;
+    p->mode = mode, p->g = g, p->g.batch = b1 - b0, p->chunk = chunk, p->work = work ? work + k * per : NULL, p->bias = bias, p->ok = 0;
     p->A = heap + a_off + b0 * (mode == 1 ? out_img : in_img);
     p->B = mode == 2 ? heap + b_off + b0 * out_img : heap + b_off;
     p->C = mode == 2 ? (k == 0 ? heap + c_off : work + parts * per + (k - 1) * wn) : heap + c_off + b0 * (mode == 0 ? out_img : in_img);
@@ -1470,7 +1487,8 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
   }
   for (int k = 0; k < parts; k++)
     if (!part[k].ok) {
-      napi_throw_error(env, NULL, "vae-lab native conv2d: out of memory");
+      snprintf(msg, sizeof msg, "vae-lab native %s: out of memory", who);
+      napi_throw_error(env, NULL, msg);
       return NULL;
     }
   if (mode == 2) {
@@ -1482,6 +1500,30 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
     }
   }
   return NULL;
+}
+
+static napi_value Conv2d(napi_env env, napi_callback_info info) {
+  napi_value args[20];
+  int64_t len;
+  float* heap = begin_call(env, info, 20, args, "conv2d", &len);
+  if (!heap) return NULL;
+  int ok = 1;
+  const int64_t mode = int_arg(env, args[1], &ok);
+  return conv_call(env, heap, len, "conv2d", mode, -1, args + 2, ok);
+}
+
+static napi_value Conv2dTransposeBiasRelu(napi_env env, napi_callback_info info) {
+  napi_value args[20];
+  int64_t len;
+  float* heap = begin_call(env, info, 20, args, "conv2dTransposeBiasRelu", &len);
+  if (!heap) return NULL;
+  int ok = 1;
+  const int64_t bias_off = int_arg(env, args[3], &ok);
+  /* dy, W, y from args 1, 2, 4 and the geometry from 5: conv_call reads them as three offsets then 15 numbers. */
+  napi_value rest[18];
+  rest[0] = args[1], rest[1] = args[2], rest[2] = args[4];
+  for (int i = 0; i < 15; i++) rest[3 + i] = args[5 + i];
+  return conv_call(env, heap, len, "conv2dTransposeBiasRelu", 1, ok && bias_off >= 0 ? bias_off : -2, rest, ok);
 }
 
 /** The one integer argument of a setter, raised to at least 1; napi_ok or the failing call's status. */
@@ -1541,6 +1583,8 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "mlpGradients", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "conv2d", NAPI_AUTO_LENGTH, Conv2d, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "conv2d", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "conv2dTransposeBiasRelu", NAPI_AUTO_LENGTH, Conv2dTransposeBiasRelu, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "conv2dTransposeBiasRelu", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "setConvScratch", NAPI_AUTO_LENGTH, SetConvScratch, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "setConvScratch", fn) != napi_ok) return NULL;
   openblas_set_num_threads(1);
