@@ -204,6 +204,34 @@ run("native fused Bernoulli NLL (wasm + libmvec) against a float64 reference", (
     expect(() => blas.bernoulliNll(heap, 0, 10, 40, 20, 1, 10, 1)).not.toThrow();
   });
 
+  it("every entry point refuses offsets and sizes that are not whole numbers up to 2⁵³, or whose sum or product would overflow, before touching memory", () => {
+    const blas = loadNativeBlas() as unknown as Record<string, (...a: unknown[]) => unknown>;
+    // A heap that is a view into a larger array, with a sentinel just before it: an offset that wrapped round
+    // (2⁶³ read as INT64_MAX, plus a size, overflowing to a negative number) would reach it.
+    const big = new Float32Array(80).fill(7);
+    const heap = big.subarray(8);
+    const huge = [2 ** 63, 2 ** 64, 2 ** 53 + 2, -(2 ** 63), NaN, Infinity, -Infinity, 1.5];
+    const conv = [1, 1, 1, 3, 1, 1, 2, 1, 1, 1, 1, 0, 0, 1, 1];
+    const calls: [string, (v: number) => unknown[]][] = [
+      ["sgemm", (v) => [heap, v, 0, 0, 1, 0, 0, 2, 2, 2, false, false]],
+      ["sgemm", (v) => [heap, 0, 0, 0, 1, 0, 0, v, v, 1, false, false]], // m · k overflowing
+      ["adam", (v) => [heap, v, 8, 16, 24, 4, 1e-3, 0.9, 0.999, 1e-8, 0.9, 0.999]],
+      ["bernoulliNll", (v) => [heap, v, 10, 40, -1, 1, 4, 1]],
+      ["bernoulliNll", (v) => [heap, 0, 10, 40, -1, v, v, 1]], // rows · cols overflowing
+      ["biasRelu", (v) => [heap, v, 8, 16, 2, 4]],
+      ["conv2d", (v) => [heap, 1, 0, 2, v, ...conv]],
+      ["conv2d", (v) => [heap, 0, 0, 2, 8, v, v, v, v, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1]], // the image's size overflowing
+      ["conv2dTransposeBiasRelu", (v) => [heap, 0, 2, v, 11, ...conv]],
+      ["conv2dTransposeBiasRelu", (v) => [heap, 0, 2, 8, v, ...conv]],
+    ];
+    for (const [name, args] of calls) {
+      for (const v of huge) {
+        expect(() => blas[name](...args(v)), `${name} with ${v}`).toThrow(RangeError);
+      }
+    }
+    expect(Array.from(big.subarray(0, 8))).toEqual(new Array(8).fill(7));
+  });
+
   it("a NaN logit gives a NaN row and leaves the other rows alone", async () => {
     await tf.setBackend("wasm");
     const out = tf.tidy(() => {

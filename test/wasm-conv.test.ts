@@ -309,6 +309,23 @@ for (const mode of modes) {
       expectClose(await on("wasm", g), await on("cpu", g), 1e-4);
     });
 
+    it("a gradient's dy that is not the convolution's output (tfjs checks only its channels) is refused with one line, not read past its end", async () => {
+      await tf.setBackend("wasm");
+      tf.tidy(() => {
+        const x = tf.ones([1, 5, 5, 3]);
+        const dy = tf.ones([2, 4, 4, 2]); // the convolution's output is [1, 3, 3, 2]
+        const attrs = { strides: 1, pad: "valid", dataFormat: "NHWC", dimRoundingMode: undefined };
+        expect(() => tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, { ...attrs, filterShape: [3, 3, 3, 2] } as unknown as tf.NamedAttrMap)).toThrow(
+          /^Conv2DBackpropFilter on the wasm backend: dy has shape \[2,4,4,2\], but the convolution's output is \[1,3,3,2\]$/,
+        );
+        if (mode.native) {
+          expect(() => tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: tf.ones([3, 3, 3, 2]) }, { ...attrs, inputShape: [1, 5, 5, 3] } as unknown as tf.NamedAttrMap)).toThrow(
+            /^Conv2DBackpropInput on the wasm backend: dy has shape \[2,4,4,2\], but the convolution's output is \[1,3,3,2\]$/,
+          );
+        }
+      });
+    });
+
     it("leaks no tensors", async () => {
       await tf.setBackend("wasm");
       const before = tf.memory().numTensors;

@@ -163,6 +163,9 @@ function makeKernel(kernel: KernelName, impl: "native" | "js", fallback: tf.Kern
       if (fallback) return fallback(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
       throw new Error(`${kernel} on the wasm backend: only float32 NHWC tensors are supported (got ${a.dtype}/${b.dtype}, ${info.dataFormat})`);
     }
+    // tfjs checks the channels of a gradient's dy, not its batch or image size: a dy that is not the
+    // convolution's output would be read past its end.
+    if (kernel !== "Conv2D") checkDy(kernel, kernel === "Conv2DBackpropInput" ? a : b, info);
     const backend = args.backend as WasmBackendInternals;
     const out = backend.makeOutput(outputShape(kernel, info), "float32");
     // The heap may have grown while allocating the output: take the buffer afterwards.
@@ -173,6 +176,12 @@ function makeKernel(kernel: KernelName, impl: "native" | "js", fallback: tf.Kern
     else conv2dBackpropFilterJs(heap, off(a), off(b), off(out), g);
     return out;
   };
+}
+
+function checkDy(kernel: string, dy: tf.TensorInfo, info: ConvInfo): void {
+  if (dy.shape.length !== 4 || dy.shape.some((n, i) => n !== info.outShape[i])) {
+    throw new Error(`${kernel} on the wasm backend: dy has shape [${dy.shape}], but the convolution's output is [${info.outShape}]`);
+  }
 }
 
 function register(kernel: KernelName, kernelFunc: (args: KernelArgs) => tf.TensorInfo): void {
@@ -236,6 +245,7 @@ function transposeBiasReluKernel(run: TransposeBiasRelu) {
   return (args: KernelArgs): tf.TensorInfo => {
     const { dy, filter, b } = args.inputs as Record<string, tf.TensorInfo>;
     const info = convInfoOf("Conv2DBackpropInput", { dy, filter }, args.attrs ?? {});
+    checkDy(TRANSPOSE_BIAS_RELU_KERNEL, dy, info);
     const backend = args.backend as WasmBackendInternals;
     const out = backend.makeOutput(info.inShape, "float32");
     // The heap may have grown while allocating the output: take the buffer afterwards.
@@ -259,6 +269,10 @@ export function nativeConv2dTransposeBiasRelu(x: tf.Tensor4D, filter: tf.Tensor4
   if (tf.getBackend() !== "wasm" || !tf.getKernel(TRANSPOSE_BIAS_RELU_KERNEL, "wasm") || !nativeBiasReluActive()) return null;
   if ([x, filter, b].some((t) => t.dtype !== "float32") || b.rank !== 1 || b.shape[0] !== filter.shape[2] || filter.shape[3] !== x.shape[3] || outputShape[3] !== b.shape[0]) return null;
   if (x.size === 0 || outputShape.some((n) => !(n > 0))) return null;
+  // x must be what a convolution of outputShape-sized images gives (tfjs's ops do not check the batch or the
+  // image size): otherwise tfjs's own ops and their errors.
+  const conv = tf.backend_util.computeConv2DInfo(outputShape, filter.shape, strides, 1, pad);
+  if (x.shape.some((n, i) => n !== conv.outShape[i])) return null;
   const attrs = { strides, pad, dataFormat: "NHWC", dimRoundingMode: undefined, inputShape: outputShape } as unknown as tf.NamedAttrMap;
   const op = tf.customGrad(((xIn: tf.Tensor4D, w: tf.Tensor4D, bias: tf.Tensor1D, save: (ts: tf.Tensor[]) => void) => {
     const y = tf.engine().runKernel(TRANSPOSE_BIAS_RELU_KERNEL, { dy: xIn, filter: w, b: bias }, attrs) as unknown as tf.Tensor4D;

@@ -68,10 +68,22 @@ extern char* openblas_get_corename(void);
     }                                                                  \
   } while (0)
 
+/* An integer argument: a number that is a whole number of magnitude at most 2⁵³, else *ok = 0 (NaN, ±Infinity,
+ * 1.5 and 2⁶³ are refused, not read as 0, 1 or INT64_MAX). With every offset and size this small, an offset
+ * plus a size cannot overflow; products of sizes are bounded in double (within_heap) before they are formed. */
 static int64_t int_arg(napi_env env, napi_value v, int* ok) {
-  int64_t x = 0;
-  if (napi_get_value_int64(env, v, &x) != napi_ok) *ok = 0;
-  return x;
+  double d = 0;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= -9007199254740992.0 && d <= 9007199254740992.0) || d != (double)(int64_t)d) {
+    *ok = 0;
+    return 0;
+  }
+  return (int64_t)d;
+}
+
+/* Whether [off, off + size) lies on a heap of len floats, with size given in double: exact up to 2⁵³, and a
+ * larger (rounded) one is still larger than any heap, so no int64 product of sizes can overflow unseen. */
+static int within_heap(int64_t off, double size, int64_t len) {
+  return off >= 0 && size >= 0 && (double)off + size <= (double)len;
 }
 
 /* The data of typed array `v` if it is one of `type` (its length in *length), else NULL. */
@@ -247,7 +259,8 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "vae-lab native sgemm: bad sizes or offsets");
     return NULL;
   }
-  if (a_off + (batch - 1) * stride_a + m * k > len || b_off + (batch - 1) * stride_b + k * n > len || c_off + batch * m * n > len) {
+  if (!within_heap(a_off, (double)(batch - 1) * stride_a + (double)m * k, len) || !within_heap(b_off, (double)(batch - 1) * stride_b + (double)k * n, len) ||
+      !within_heap(c_off, (double)batch * m * n, len)) {
     napi_throw_range_error(env, NULL, "vae-lab native sgemm: operands outside the heap");
     return NULL;
   }
@@ -464,12 +477,13 @@ static napi_value BernoulliNll(napi_env env, napi_callback_info info) {
   int64_t g_off = int_arg(env, args[4], &ok), rows = int_arg(env, args[5], &ok), cols = int_arg(env, args[6], &ok);
   double scale;
   CHECK(napi_get_value_double(env, args[7], &scale));
-  const int64_t n = rows * cols;
-  if (!ok || rows < 0 || cols < 0 || l_off < 0 || x_off < 0 || nll_off < 0 || g_off < -1 || l_off + n > len || x_off + n > len ||
-      nll_off + rows > len || g_off + n > len) {
+  const double nd = (double)rows * cols;
+  if (!ok || rows < 0 || cols < 0 || !within_heap(l_off, nd, len) || !within_heap(x_off, nd, len) || !within_heap(nll_off, (double)rows, len) ||
+      g_off < -1 || (g_off >= 0 && !within_heap(g_off, nd, len))) {
     napi_throw_range_error(env, NULL, "vae-lab native bernoulliNll: bad sizes or offsets");
     return NULL;
   }
+  const int64_t n = rows * cols; /* ≤ the heap's length: checked above */
   /* The gradient's place holds e^{−|l|} before the gradient, so it must not share memory with l or x. */
   if (g_off >= 0 && n > 0 && ((g_off < l_off + n && l_off < g_off + n) || (g_off < x_off + n && x_off < g_off + n))) {
     napi_throw_range_error(env, NULL, "vae-lab native bernoulliNll: the gradient overlaps the logits or the targets");
@@ -1434,18 +1448,23 @@ static napi_value conv_call(napi_env env, float* heap, int64_t len, const char* 
   const ConvGeom g = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14]};
   int good = ok && mode >= 0 && mode <= 2 && a_off >= 0 && b_off >= 0 && c_off >= 0 && (bias_off == -1 || (mode == 1 && bias_off >= 0));
   for (int i = 0; i < 15; i++) good = good && (i == 11 || i == 12 ? v[i] >= 0 : v[i] >= 1);
+  /* One image's im2col columns (a chunk's scratch) at most 2⁴⁰ floats, so that no product of sizes below can
+   * overflow; far more than any heap holds. */
+  good = good && (double)g.oh * g.ow * g.fh * g.fw * g.ci <= 1099511627776.0;
   if (!good) {
     snprintf(msg, sizeof msg, "vae-lab native %s: bad sizes or offsets", who);
     napi_throw_range_error(env, NULL, msg);
     return NULL;
   }
-  const int64_t xn = g.batch * g.ih * g.iw * g.ci, yn = g.batch * g.oh * g.ow * g.co, wn = g.fh * g.fw * g.ci * g.co;
-  const int64_t an = mode == 1 ? yn : xn, bn = mode == 2 ? yn : wn, cn = mode == 0 ? yn : mode == 1 ? xn : wn;
-  if (a_off + an > len || b_off + bn > len || c_off + cn > len || (bias_off >= 0 && bias_off + g.ci > len)) {
+  const double xd = (double)g.batch * g.ih * g.iw * g.ci, yd = (double)g.batch * g.oh * g.ow * g.co, wd = (double)g.fh * g.fw * g.ci * g.co;
+  if (!within_heap(a_off, mode == 1 ? yd : xd, len) || !within_heap(b_off, mode == 2 ? yd : wd, len) || !within_heap(c_off, mode == 0 ? yd : mode == 1 ? xd : wd, len) ||
+      (bias_off >= 0 && !within_heap(bias_off, (double)g.ci, len))) {
     snprintf(msg, sizeof msg, "vae-lab native %s: operands outside the heap", who);
     napi_throw_range_error(env, NULL, msg);
     return NULL;
   }
+  /* Each ≤ the heap's length: checked above. */
+  const int64_t wn = g.fh * g.fw * g.ci * g.co;
   const float* bias = bias_off >= 0 ? heap + bias_off : NULL;
   /* The batch in parts of whole images, one per thread (setThreads): the images' outputs are disjoint for y
    * and dx; for dW part 0 writes the heap's and the others their own, added in afterwards in part order, so
