@@ -239,13 +239,13 @@ describeOnNativeWasm(
       const g = [1, 1, 1, 3, 1, 1, 2, 1, 1, 1, 1, 0, 0, 1, 1];
       const heap = new Float32Array(14);
       heap.set([1, 2, 1, 0, 0, 1, -1, -1, 0, 0.5, 5]);
-      expect(() => blas.conv2dTransposeBiasRelu(heap, 0, 2, 8, 11, ...g)).not.toThrow();
+      expect(() => blas.conv2dTransposeBiasRelu(heap, 0, 2, 11, ...g, 8)).not.toThrow();
       // y = relu(W · dy + b): W · dy = (1, 2, −3); + b = (1, 2.5, 2)
       expect(Array.from(heap.subarray(11))).toEqual([1, 2.5, 2]);
-      expect(() => blas.conv2dTransposeBiasRelu(heap, 0, 2, 12, 11, ...g)).toThrow(/^vae-lab native conv2dTransposeBiasRelu: operands outside the heap$/);
-      expect(() => blas.conv2dTransposeBiasRelu(heap, 0, 2, 8, 12, ...g)).toThrow(RangeError);
-      expect(() => blas.conv2dTransposeBiasRelu(heap, 0, 2, -1, 11, ...g)).toThrow(/^vae-lab native conv2dTransposeBiasRelu: bad sizes or offsets$/);
-      expect(() => blas.conv2dTransposeBiasRelu(heap, 0, 2, 8, 11, ...g.slice(1))).toThrow(/expected 20 arguments/);
+      expect(() => blas.conv2dTransposeBiasRelu(heap, 0, 2, 11, ...g, 12)).toThrow(/^vae-lab native conv2dTransposeBiasRelu: operands outside the heap$/);
+      expect(() => blas.conv2dTransposeBiasRelu(heap, 0, 2, 12, ...g, 8)).toThrow(RangeError);
+      expect(() => blas.conv2dTransposeBiasRelu(heap, 0, 2, 11, ...g, -1)).toThrow(/^vae-lab native conv2dTransposeBiasRelu: bad sizes or offsets$/);
+      expect(() => blas.conv2dTransposeBiasRelu(heap, 0, 2, 11, ...g.slice(1), 8)).toThrow(/expected 20 arguments/);
     });
 
     it("the convolutional VAE's layers use them: no Relu or Step kernel in a training step", async () => {

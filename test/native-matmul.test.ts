@@ -221,8 +221,8 @@ run("native fused Bernoulli NLL (wasm + libmvec) against a float64 reference", (
       ["biasRelu", (v) => [heap, v, 8, 16, 2, 4]],
       ["conv2d", (v) => [heap, 1, 0, 2, v, ...conv]],
       ["conv2d", (v) => [heap, 0, 0, 2, 8, v, v, v, v, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1]], // the image's size overflowing
-      ["conv2dTransposeBiasRelu", (v) => [heap, 0, 2, v, 11, ...conv]],
-      ["conv2dTransposeBiasRelu", (v) => [heap, 0, 2, 8, v, ...conv]],
+      ["conv2dTransposeBiasRelu", (v) => [heap, 0, 2, 11, ...conv, v]],
+      ["conv2dTransposeBiasRelu", (v) => [heap, 0, 2, v, ...conv, 8]],
     ];
     for (const [name, args] of calls) {
       for (const v of huge) {

@@ -56,7 +56,7 @@ interface NativeBlas {
   /** 2-D convolution products (mode 0 forward, 1 input gradient, 2 filter gradient): see blas.c and wasm-conv.ts. */
   conv2d(heap: Float32Array, mode: number, aOffset: number, bOffset: number, cOffset: number, ...geometry: [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]): void;
   /** conv2d's mode 1 (a transposed convolution) with the layer's bias and ReLU applied image by image: see blas.c and wasm-conv.ts. */
-  conv2dTransposeBiasRelu?(heap: Float32Array, dyOffset: number, wOffset: number, bOffset: number, yOffset: number, ...geometry: [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]): void;
+  conv2dTransposeBiasRelu?(heap: Float32Array, dyOffset: number, wOffset: number, yOffset: number, ...geometryThenBias: [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]): void;
   /** Sets the im2col scratch budget of conv2d, in floats (default 2¹⁷, 512 KB), and returns the one it replaces. */
   setConvScratch(floats: number): number;
   bernoulliNll(heap: Float32Array, lOffset: number, xOffset: number, nllOffset: number, gradOffset: number, rows: number, cols: number, scale: number): void;

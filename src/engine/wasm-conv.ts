@@ -251,7 +251,7 @@ function transposeBiasReluKernel(run: TransposeBiasRelu) {
     // The heap may have grown while allocating the output: take the buffer afterwards.
     const heap = new Float32Array(backend.wasm.HEAPU8.buffer);
     const off = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
-    run(heap, off(dy), off(filter), off(b), off(out), ...(geometry(info) as Parameters<TransposeBiasRelu> extends [unknown, unknown, unknown, unknown, unknown, ...infer G] ? G : never));
+    run(heap, off(dy), off(filter), off(out), ...([...geometry(info), off(b)] as Parameters<TransposeBiasRelu> extends [unknown, unknown, unknown, unknown, ...infer G] ? G : never));
     return out;
   };
 }

@@ -28,7 +28,7 @@
  *   that budget and returns the one it replaces; a small one makes every image its own chunk, which the
  *   tests use). With one input channel (inC = 1) the same three sums are computed by direct loops instead
  *   (see conv1_forward).
- * conv2dTransposeBiasRelu(heap, dyOffset, wOffset, bOffset, yOffset, batch, … dilationW): mode 1 of conv2d
+ * conv2dTransposeBiasRelu(heap, dyOffset, wOffset, yOffset, batch, … dilationW, bOffset): mode 1 of conv2d
  *   (a transposed convolution's output y from its input dy), then y = max(y + b, 0) with b of inC values,
  *   image by image while each is in the cache: the same floats as conv2d then biasRelu.
  * biasRelu(heap, xOffset, bOffset, yOffset, rows, channels): a layer's bias and ReLU in one pass,
@@ -1436,17 +1436,16 @@ static void conv_part_task(void* arg) {
 }
 
 /*
- * conv2d (bias_off −1) and conv2dTransposeBiasRelu (mode 1, bias_off the bias of inC values): the call's
- * arguments after the heap are a_off, b_off, c_off at args[first], [first + 1], [first + 2] and the 15
- * geometry numbers after them.
+ * conv2d, and conv2dTransposeBiasRelu (has_bias: mode 1 and the bias of inC values at bias_off): `args` are
+ * a_off, b_off, c_off and the 15 geometry numbers after them.
  */
-static napi_value conv_call(napi_env env, float* heap, int64_t len, const char* who, int64_t mode, int64_t bias_off, const napi_value* args, int ok) {
+static napi_value conv_call(napi_env env, float* heap, int64_t len, const char* who, int64_t mode, int has_bias, int64_t bias_off, const napi_value* args, int ok) {
   char msg[112];
   const int64_t a_off = int_arg(env, args[0], &ok), b_off = int_arg(env, args[1], &ok), c_off = int_arg(env, args[2], &ok);
   int64_t v[15];
   for (int i = 0; i < 15; i++) v[i] = int_arg(env, args[3 + i], &ok);
   const ConvGeom g = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14]};
-  int good = ok && mode >= 0 && mode <= 2 && a_off >= 0 && b_off >= 0 && c_off >= 0 && (bias_off == -1 || (mode == 1 && bias_off >= 0));
+  int good = ok && mode >= 0 && mode <= 2 && a_off >= 0 && b_off >= 0 && c_off >= 0 && (!has_bias || (mode == 1 && bias_off >= 0));
   for (int i = 0; i < 15; i++) good = good && (i == 11 || i == 12 ? v[i] >= 0 : v[i] >= 1);
   /* One image's im2col columns (a chunk's scratch) at most 2⁴⁰ floats, so that no product of sizes below can
    * overflow; far more than any heap holds. */
@@ -1458,14 +1457,14 @@ static napi_value conv_call(napi_env env, float* heap, int64_t len, const char* 
   }
   const double xd = (double)g.batch * g.ih * g.iw * g.ci, yd = (double)g.batch * g.oh * g.ow * g.co, wd = (double)g.fh * g.fw * g.ci * g.co;
   if (!within_heap(a_off, mode == 1 ? yd : xd, len) || !within_heap(b_off, mode == 2 ? yd : wd, len) || !within_heap(c_off, mode == 0 ? yd : mode == 1 ? xd : wd, len) ||
-      (bias_off >= 0 && !within_heap(bias_off, (double)g.ci, len))) {
+      (has_bias && !within_heap(bias_off, (double)g.ci, len))) {
     snprintf(msg, sizeof msg, "vae-lab native %s: operands outside the heap", who);
     napi_throw_range_error(env, NULL, msg);
     return NULL;
   }
   /* Each ≤ the heap's length: checked above. */
   const int64_t wn = g.fh * g.fw * g.ci * g.co;
-  const float* bias = bias_off >= 0 ? heap + bias_off : NULL;
+  const float* bias = has_bias ? heap + bias_off : NULL;
   /* The batch in parts of whole images, one per thread (setThreads): the images' outputs are disjoint for y
    * and dx; for dW part 0 writes the heap's and the others their own, added in afterwards in part order, so
    * n threads give the same floats call after call (and one thread the unsplit sum). */
@@ -1521,28 +1520,25 @@ static napi_value conv_call(napi_env env, float* heap, int64_t len, const char* 
   return NULL;
 }
 
-static napi_value Conv2d(napi_env env, napi_callback_info info) {
+/* Both entry points take 20 arguments: conv2d (heap, mode, a, b, c, geometry…), conv2dTransposeBiasRelu
+ * (heap, dy, W, y, geometry…, b), so that the three offsets and the geometry are one run for conv_call. */
+static napi_value conv_entry(napi_env env, napi_callback_info info, const char* who, int has_bias) {
   napi_value args[20];
   int64_t len;
-  float* heap = begin_call(env, info, 20, args, "conv2d", &len);
+  float* heap = begin_call(env, info, 20, args, who, &len);
   if (!heap) return NULL;
   int ok = 1;
-  const int64_t mode = int_arg(env, args[1], &ok);
-  return conv_call(env, heap, len, "conv2d", mode, -1, args + 2, ok);
+  const int64_t mode = has_bias ? 1 : int_arg(env, args[1], &ok);
+  const int64_t bias_off = has_bias ? int_arg(env, args[19], &ok) : 0;
+  return conv_call(env, heap, len, who, mode, has_bias, bias_off, args + (has_bias ? 1 : 2), ok);
+}
+
+static napi_value Conv2d(napi_env env, napi_callback_info info) {
+  return conv_entry(env, info, "conv2d", 0);
 }
 
 static napi_value Conv2dTransposeBiasRelu(napi_env env, napi_callback_info info) {
-  napi_value args[20];
-  int64_t len;
-  float* heap = begin_call(env, info, 20, args, "conv2dTransposeBiasRelu", &len);
-  if (!heap) return NULL;
-  int ok = 1;
-  const int64_t bias_off = int_arg(env, args[3], &ok);
-  /* dy, W, y from args 1, 2, 4 and the geometry from 5: conv_call reads them as three offsets then 15 numbers. */
-  napi_value rest[18];
-  rest[0] = args[1], rest[1] = args[2], rest[2] = args[4];
-  for (int i = 0; i < 15; i++) rest[3 + i] = args[5 + i];
-  return conv_call(env, heap, len, "conv2dTransposeBiasRelu", 1, ok && bias_off >= 0 ? bias_off : -2, rest, ok);
+  return conv_entry(env, info, "conv2dTransposeBiasRelu", 1);
 }
 
 /** The one integer argument of a setter, raised to at least 1; napi_ok or the failing call's status. */
