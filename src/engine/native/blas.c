@@ -723,16 +723,19 @@ static void dense_forward(float* heap, const PlanLayer* l, const float* in, int6
   if (act >= 0) activate_inplace(out, rows * l->out, act);
 }
 
-/* Backward through a dense layer given dA (rows×out): gW = inᵀ·dA, gb = 1ᵀ·dA, and dIn = dA·Wᵀ (+= if accumulate) when dIn. */
+/* Backward through a dense layer given dA (rows×out): gW = inᵀ·dA and gb = 1ᵀ·dA when gw (left for later when
+ * NULL), and dIn = dA·Wᵀ (+= if accumulate) when dIn. */
 static void dense_backward(const float* heap, const PlanLayer* l, const float* in, const float* da, int64_t rows, float* gw, float* gb, float* din,
                            int accumulate) {
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)l->in, (int)l->out, (int)rows, 1.0f, in, (int)l->in, da, (int)l->out, 0.0f, gw,
-              (int)l->out);
-  memset(gb, 0, (size_t)l->out * sizeof(float));
-  for (int64_t r = 0; r < rows; r++) {
-    const float* row = da + r * l->out;
+  if (gw) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)l->in, (int)l->out, (int)rows, 1.0f, in, (int)l->in, da, (int)l->out, 0.0f, gw,
+                (int)l->out);
+    memset(gb, 0, (size_t)l->out * sizeof(float));
+    for (int64_t r = 0; r < rows; r++) {
+      const float* row = da + r * l->out;
 #pragma omp simd
-    for (int64_t j = 0; j < l->out; j++) gb[j] += row[j];
+      for (int64_t j = 0; j < l->out; j++) gb[j] += row[j];
+    }
   }
   if (din)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)l->in, (int)l->out, 1.0f, da, (int)l->out, heap + l->w, (int)l->out,
@@ -745,7 +748,10 @@ static void dense_backward(const float* heap, const PlanLayer* l, const float* i
  * dozen products of two, summed) overflows 64 bits; a real model is far below either. */
 #define MLP_MAX_SIZE ((int64_t)1 << 24)
 
-/* The model and batch of one mlpGradients call. */
+/* The model and batch of one mlpGradients call. Where the batch is in parts, the two largest weight gradients
+ * (the output layer's and the first layer's) are left out of the parts and made afterwards over the whole
+ * batch, each by one thread: the parts write those layers' inputs and ∂loss/∂a into whole-batch arrays
+ * (out_in, out_da: R rows; in_da: B rows; NULL where that layer is not deferred), each at its own rows. */
 typedef struct {
   float* heap;
   const PlanLayer* layers;
@@ -753,6 +759,7 @@ typedef struct {
   float beta;
   const float* x;
   const float* eps;
+  float *out_in, *out_da, *in_da;
 } MlpModel;
 
 /* One part of the batch: images [b0, b1), its scratch, where its weight gradients go, and its loss sums. */
@@ -800,6 +807,11 @@ static void mlp_part(MlpPart* p) {
   for (int64_t i = 0; i < n_dec; i++) dec_h[i] = s, s += R * dec[i].out;
   float *logits = s, *dlogits = s + R * X;
   s += 2 * R * X;
+  if (m->out_da) {
+    dec_h[n_dec - 1] = m->out_in + L * p->b0 * dec[n_dec - 1].out;
+    dlogits = m->out_da + L * p->b0 * X;
+  }
+  float* da0 = m->in_da ? m->in_da + p->b0 * enc[0].out : NULL;
   float *bufA = s, *bufB = s + R * m->width;
   const float* x = m->x + p->b0 * X;
   for (int64_t l = 0; l < L; l++) memcpy(eps + l * nb * D, m->eps + (l * m->B + p->b0) * D, (size_t)(nb * D) * sizeof(float));
@@ -844,7 +856,7 @@ static void mlp_part(MlpPart* p) {
   /* Backward through the decoder to ∂loss/∂z. */
   const int64_t o = m->n_layers - 1;
   float* dh = n_dec > 0 ? bufA : dz;
-  dense_backward(heap, out_l, dec_top, dlogits, R, p->gw[o], p->gb[o], dh, 0);
+  dense_backward(heap, out_l, dec_top, dlogits, R, m->out_da ? NULL : p->gw[o], p->gb[o], dh, 0);
   for (int64_t i = n_dec - 1; i >= 0; i--) {
     times_derivative(dh, dec_h[i], R * dec[i].out, act);
     float* next = i > 0 ? (dh == bufA ? bufB : bufA) : dz;
@@ -863,14 +875,14 @@ static void mlp_part(MlpPart* p) {
     dlv[i] = gs * sd[i] * 0.5f + 0.5f * kb * (sd[i] * sd[i] - 1.0f);
   }
   /* The heads, then the encoder; the first layer's input is data, so no gradient for it. */
-  float* dtop = n_enc > 0 ? bufA : NULL;
+  float* dtop = n_enc > 0 ? (n_enc == 1 && da0 ? da0 : bufA) : NULL;
   dense_backward(heap, mu_l, top, dmu, nb, p->gw[n_enc], p->gb[n_enc], dtop, 0);
   dense_backward(heap, lv_l, top, dlv, nb, p->gw[n_enc + 1], p->gb[n_enc + 1], dtop, 1);
   dh = dtop;
   for (int64_t i = n_enc - 1; i >= 0; i--) {
     times_derivative(dh, enc_h[i], nb * enc[i].out, act);
-    float* next = i > 0 ? (dh == bufA ? bufB : bufA) : NULL;
-    dense_backward(heap, enc + i, i > 0 ? enc_h[i - 1] : x, dh, nb, p->gw[i], p->gb[i], next, 0);
+    float* next = i > 1 || (i == 1 && !da0) ? (dh == bufA ? bufB : bufA) : i == 1 ? da0 : NULL;
+    dense_backward(heap, enc + i, i > 0 ? enc_h[i - 1] : x, dh, nb, i == 0 && da0 ? NULL : p->gw[i], p->gb[i], next, 0);
     dh = next;
   }
 }
@@ -879,7 +891,10 @@ static void mlp_part_task(void* arg) {
   mlp_part((MlpPart*)arg);
 }
 
-/* Slice `slice` of `slices` of every layer's weight gradients: part 0's += the other parts'. */
+/* After the parts, task `slice` of `parts`: the deferred weight gradients whose turn it is (the first layer's
+ * on task 0, the output layer's on task 1 % parts: where Adam's equal runs of the variables in order will
+ * want them next), made over the whole batch straight into the heap's
+ * gradients; then its slice of every other layer's weight gradients: part 0's += the other parts'. */
 typedef struct {
   MlpPart* part;
   int parts;
@@ -890,7 +905,14 @@ typedef struct {
 
 static void mlp_reduce_task(void* arg) {
   const MlpReduce* r = (const MlpReduce*)arg;
+  const MlpModel* m = r->part[0].m;
+  const int64_t o = r->n_layers - 1;
+  if (m->in_da && r->slice == 0)
+    dense_backward(m->heap, r->layers, m->x, m->in_da, m->B, r->part[0].gw[0], r->part[0].gb[0], NULL, 0);
+  if (m->out_da && r->slice == 1 % r->parts)
+    dense_backward(m->heap, r->layers + o, m->out_in, m->out_da, m->L * m->B, r->part[0].gw[o], r->part[0].gb[o], NULL, 0);
   for (int64_t i = 0; i < r->n_layers; i++) {
+    if ((i == o && m->out_da) || (i == 0 && m->in_da)) continue;
     for (int which = 0; which < 2; which++) {
       const int64_t n = which == 0 ? r->layers[i].in * r->layers[i].out : r->layers[i].out;
       const int64_t j0 = n * r->slice / r->parts, j1 = n * (r->slice + 1) / r->parts;
@@ -972,7 +994,7 @@ static napi_value MlpGradients(napi_env env, napi_callback_info info) {
     for (int j = 0; j < nr; j++)
       if (j != i && lo[i] < hi[j] && lo[j] < hi[i]) BAD("a gradient overlaps another operand");
 
-  MlpModel model = {heap, layers, n_enc, n_dec, n_layers, act, B, L, X, D, X, (float)plan[3], heap + x_off, heap + eps_off};
+  MlpModel model = {heap, layers, n_enc, n_dec, n_layers, act, B, L, X, D, X, (float)plan[3], heap + x_off, heap + eps_off, NULL, NULL, NULL};
   for (int64_t i = 0; i < n_layers; i++) model.width = layers[i].out > model.width ? layers[i].out : model.width;
   /* The batch in parts, one per thread (setThreads), each part at least one image; part 0 writes the heap's
    * gradients, the others their own, added in afterwards. */
@@ -983,13 +1005,20 @@ static napi_value MlpGradients(napi_env env, napi_callback_info info) {
   int64_t grad_floats = 0;
   for (int64_t i = 0; i < n_layers; i++) grad_floats += layers[i].in * layers[i].out + layers[i].out;
   const int64_t part_floats = mlp_part_floats(&model, (B + parts - 1) / parts);
-  const size_t need = (size_t)(parts * part_floats + (parts - 1) * grad_floats);
+  /* With parts, the output layer's weight gradient is deferred where a hidden layer feeds it, and the first
+   * layer's where it is not a head. */
+  const int defer_out = parts > 1 && n_dec > 0, defer_in = parts > 1 && n_enc > 0;
+  const int64_t deferred_floats = (defer_out ? R * (out_l->in + X) : 0) + (defer_in ? B * enc[0].out : 0);
+  const size_t need = (size_t)(parts * part_floats + (parts - 1) * grad_floats + deferred_floats);
   if (!grown(&mlp_scratch, &mlp_scratch_len, need)) {
     napi_throw_error(env, NULL, "vae-lab native mlpGradients: out of memory");
     return NULL;
   }
   MlpPart part[MLP_MAX_PARTS];
-  float* g = mlp_scratch + parts * part_floats;
+  float* g = mlp_scratch + parts * part_floats + (parts - 1) * grad_floats;
+  if (defer_out) model.out_in = g, model.out_da = g + R * out_l->in, g += R * (out_l->in + X);
+  if (defer_in) model.in_da = g;
+  g = mlp_scratch + parts * part_floats;
   for (int k = 0; k < parts; k++) {
     part[k].m = &model;
     part[k].b0 = B * k / parts;
