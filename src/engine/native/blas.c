@@ -56,6 +56,7 @@ float log1pf(float) __attribute__((simd("notinbranch")));
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 extern void openblas_set_num_threads(int);
 extern char* openblas_get_corename(void);
@@ -138,9 +139,18 @@ static float* grown(float** buf, size_t* len, size_t n) {
  * worker cannot be started, or another call is using the pool, the caller runs every task itself.
  */
 #define POOL_MAX 16
-/* Pause-loop iterations a thread checks for its signal before it sleeps (about 0.1 ms): a sleeping core of a
- * virtual machine can take as long again to wake. */
-#define POOL_SPIN 2000
+/* How long a thread keeps checking for its signal before it sleeps, in nanoseconds. A sleeping core of a
+ * virtual machine can take a tenth of a millisecond to wake, and a training step's calls follow each other
+ * with a few tenths of a millisecond of JavaScript between them: a worker that waits awake through that gap
+ * is there at the next call; it sleeps when nothing has called for half a millisecond. */
+#ifndef POOL_SPIN_NS
+#define POOL_SPIN_NS 500000
+#endif
+static inline int64_t pool_now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
 typedef void (*pool_task)(void*);
 static struct {
   pthread_mutex_t mu;
@@ -167,7 +177,11 @@ static void* pool_worker(void* p) {
   unsigned long seen = pool.born[id];
   pthread_mutex_unlock(&pool.mu);
   for (;;) {
-    for (int i = 0; i < POOL_SPIN && atomic_load_explicit(&pool.generation, memory_order_acquire) == seen; i++) pool_pause();
+    const int64_t until = pool_now_ns() + POOL_SPIN_NS;
+    for (int i = 1; atomic_load_explicit(&pool.generation, memory_order_acquire) == seen; i++) {
+      pool_pause();
+      if (i % 64 == 0 && pool_now_ns() > until) break;
+    }
     pthread_mutex_lock(&pool.mu);
     while (atomic_load_explicit(&pool.generation, memory_order_acquire) == seen) pthread_cond_wait(&pool.go, &pool.mu);
     seen = atomic_load_explicit(&pool.generation, memory_order_acquire);
@@ -224,7 +238,11 @@ static void pool_run_held(int n, const pool_task* fns, void* const* args) {
   fns[0](args[0]);
   for (int k = workers + 1; k < n; k++) fns[k](args[k]); /* no worker for these: the caller runs them */
   if (workers > 0) {
-    for (int i = 0; i < POOL_SPIN && atomic_load_explicit(&pool.pending, memory_order_acquire) > 0; i++) pool_pause();
+    const int64_t until = pool_now_ns() + POOL_SPIN_NS;
+    for (int i = 1; atomic_load_explicit(&pool.pending, memory_order_acquire) > 0; i++) {
+      pool_pause();
+      if (i % 64 == 0 && pool_now_ns() > until) break;
+    }
     pthread_mutex_lock(&pool.mu);
     while (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0) pthread_cond_wait(&pool.done, &pool.mu);
     pthread_mutex_unlock(&pool.mu);
