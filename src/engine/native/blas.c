@@ -51,6 +51,7 @@ float log1pf(float) __attribute__((simd("notinbranch")));
 #include <node_api.h>
 #include <cblas.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -151,6 +152,15 @@ static inline int64_t pool_now_ns(void) {
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
+/* After pause i of a spin (every 64th): whether its time is over; every 256th the core is also offered to any
+ * other thread that is ready to run (on a machine with fewer free cores than threads, the one being waited
+ * for, which a spin that kept its core would hold off for a whole time slice). */
+static inline int pool_spin_over(int i, int64_t until) {
+  if (i % 64) return 0;
+  if (pool_now_ns() > until) return 1;
+  if (i % 256 == 0) sched_yield();
+  return 0;
+}
 typedef void (*pool_task)(void*);
 static struct {
   pthread_mutex_t mu;
@@ -180,7 +190,7 @@ static void* pool_worker(void* p) {
     const int64_t until = pool_now_ns() + POOL_SPIN_NS;
     for (int i = 1; atomic_load_explicit(&pool.generation, memory_order_acquire) == seen; i++) {
       pool_pause();
-      if (i % 64 == 0 && pool_now_ns() > until) break;
+      if (pool_spin_over(i, until)) break;
     }
     pthread_mutex_lock(&pool.mu);
     while (atomic_load_explicit(&pool.generation, memory_order_acquire) == seen) pthread_cond_wait(&pool.go, &pool.mu);
@@ -241,7 +251,7 @@ static void pool_run_held(int n, const pool_task* fns, void* const* args) {
     const int64_t until = pool_now_ns() + POOL_SPIN_NS;
     for (int i = 1; atomic_load_explicit(&pool.pending, memory_order_acquire) > 0; i++) {
       pool_pause();
-      if (i % 64 == 0 && pool_now_ns() > until) break;
+      if (pool_spin_over(i, until)) break;
     }
     pthread_mutex_lock(&pool.mu);
     while (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0) pthread_cond_wait(&pool.done, &pool.mu);
