@@ -6,12 +6,14 @@
  * offsets outside the heap. A clone on wasm must share memory yet stay unchanged when the native Adam
  * updates the variable it was cloned from. A transposed convolution with its bias and ReLU in one native
  * kernel (conv2dTransposeBiasRelu) must give the values and the three gradients of
- * biasRelu(tf.conv2dTranspose(…), b) exactly.
+ * biasRelu(tf.conv2dTranspose(…), b) exactly; such a layer followed by a transposed convolution to one
+ * channel, whose backward pass is one kernel (conv2dTransposeBiasReluTranspose), the values and four
+ * gradients of the two written one after the other.
  */
 import * as tf from "../src/engine/tf";
 import { describe, expect, it } from "vitest";
-import { biasAdd, biasRelu, conv2dTransposeBiasRelu } from "../src/engine/bias";
-import { nativeConv2dTransposeBiasRelu } from "../src/engine/wasm-conv";
+import { biasAdd, biasRelu, conv2dTransposeBiasRelu, conv2dTransposeBiasReluTranspose } from "../src/engine/bias";
+import { nativeConv2dTransposeBiasRelu, nativeConv2dTransposeBiasReluTranspose } from "../src/engine/wasm-conv";
 import { loadNativeBlas, nativeBiasReluActive, setNativeThreads } from "../src/engine/native-kernels";
 import { disableSharedIdentity, enableSharedIdentity } from "../src/engine/wasm-identity";
 import { createAdam } from "../src/engine/optimizer";
@@ -248,6 +250,104 @@ describeOnNativeWasm(
       expect(() => blas.conv2dTransposeBiasRelu(heap, 0, 2, 11, ...g.slice(1), 8)).toThrow(/expected 20 arguments/);
     });
 
+    // A ReLU transposed-convolution layer, then a transposed convolution to one channel (3 × 3): the decoder's
+    // last two layers, a smaller one, a stride of 2 in the second, "valid" padding.
+    const pairs: { x: number[]; w1: number[]; s1: [number, number, number, number]; st1: number; w2: number[]; s2: [number, number, number, number]; st2: number; pad: "same" | "valid" }[] = [
+      { x: [5, 14, 14, 64], w1: [3, 3, 32, 64], s1: [5, 28, 28, 32], st1: 2, w2: [3, 3, 1, 32], s2: [5, 28, 28, 1], st2: 1, pad: "same" },
+      { x: [3, 4, 5, 8], w1: [3, 3, 16, 8], s1: [3, 8, 10, 16], st1: 2, w2: [3, 3, 1, 16], s2: [3, 8, 10, 1], st2: 1, pad: "same" },
+      { x: [2, 4, 4, 8], w1: [3, 3, 16, 8], s1: [2, 4, 4, 16], st1: 1, w2: [3, 3, 1, 16], s2: [2, 8, 8, 1], st2: 2, pad: "same" },
+      { x: [2, 3, 3, 8], w1: [3, 3, 16, 8], s1: [2, 7, 7, 16], st1: 2, w2: [3, 3, 1, 16], s2: [2, 9, 9, 1], st2: 1, pad: "valid" },
+    ];
+    for (const [c, threads] of [...pairs.map((c) => [c, 1] as const), [pairs[0], 2] as const, [pairs[1], 3] as const]) {
+      it(`conv2dTransposeBiasReluTranspose ${JSON.stringify(c.x)} → ${JSON.stringify(c.s1)} → ${JSON.stringify(c.s2)}${threads > 1 ? `, ${threads} threads` : ""}: the values and four gradients of the two layers one after the other${threads > 1 ? " (the bias gradient to float32 rounding)" : " exactly"}`, () => {
+        setNativeThreads(threads);
+        try {
+          const size = (s: number[]) => s.reduce((a, n) => a * n, 1);
+          const [x, w1, b1, w2] = [tf.tensor(vector(size(c.x)), c.x), tf.tensor(vector(size(c.w1)), c.w1), tf.tensor1d(vector(c.s1[3])), tf.tensor(vector(size(c.w2)), c.w2)];
+          const dy = tf.tensor(vector(size(c.s2)), c.s2);
+          const before = tf.memory().numTensors;
+          tf.tidy(() => {
+            const fused = (x: tf.Tensor, w1: tf.Tensor, b1: tf.Tensor, w2: tf.Tensor) =>
+              nativeConv2dTransposeBiasReluTranspose(x as tf.Tensor4D, w1 as tf.Tensor4D, b1 as tf.Tensor1D, c.s1, c.st1, w2 as tf.Tensor4D, c.s2, c.st2, c.pad)!;
+            const plain = (x: tf.Tensor, w1: tf.Tensor, b1: tf.Tensor, w2: tf.Tensor) =>
+              tf.conv2dTranspose(nativeConv2dTransposeBiasRelu(x as tf.Tensor4D, w1 as tf.Tensor4D, b1 as tf.Tensor1D, c.s1, c.st1, c.pad)!, w2 as tf.Tensor4D, c.s2, c.st2, c.pad);
+            const y = fused(x, w1, b1, w2);
+            expect(y.shape).toEqual(c.s2);
+            expect(differences(y.dataSync(), plain(x, w1, b1, w2).dataSync())).toBe(0);
+            expect(differences(conv2dTransposeBiasReluTranspose(x as tf.Tensor4D, w1 as tf.Tensor4D, b1 as tf.Tensor1D, c.s1, c.st1, w2 as tf.Tensor4D, c.s2, c.st2, c.pad).dataSync(), y.dataSync())).toBe(0);
+            const g = tf.grads(fused)([x, w1, b1, w2], dy);
+            const gPlain = tf.grads(plain)([x, w1, b1, w2], dy);
+            g.forEach((t, i) => {
+              expect(t.shape).toEqual(gPlain[i].shape);
+              if (threads > 1 && i === 2) {
+                const want = gPlain[i].dataSync();
+                t.dataSync().forEach((v, j) => expect(Math.abs(v - want[j])).toBeLessThanOrEqual(1e-6 * Math.abs(want[j]) + 1e-30));
+              } else expect(differences(t.dataSync(), gPlain[i].dataSync()), `gradient ${i}`).toBe(0);
+            });
+            // The ReLU is there: some of the first layer's outputs are clamped, so some of its gradient is 0.
+            const pre = tf.conv2dTranspose(x as tf.Tensor4D, w1 as tf.Tensor4D, c.s1, c.st1, c.pad).add(b1).dataSync();
+            expect(pre.filter((v) => v < 0).length).toBeGreaterThan(0);
+            expect(pre.filter((v) => v > 0).length).toBeGreaterThan(0);
+          });
+          expect(tf.memory().numTensors).toBe(before);
+          tf.dispose([x, w1, b1, w2, dy]);
+        } finally {
+          setNativeThreads(1);
+        }
+      });
+    }
+
+    it("conv2dTransposeBiasReluTranspose: what the one-channel kernel does not take goes to the two layers' own ops (null from the native op)", () => {
+      tf.tidy(() => {
+        const x = tf.ones([2, 4, 4, 8]) as tf.Tensor4D;
+        const w1 = tf.ones([3, 3, 16, 8]) as tf.Tensor4D;
+        const b1 = tf.zeros([16]) as tf.Tensor1D;
+        const s1: [number, number, number, number] = [2, 8, 8, 16];
+        const run = (w2: number[], s2: [number, number, number, number], first: { w1?: tf.Tensor4D; b1?: tf.Tensor1D } = {}) =>
+          nativeConv2dTransposeBiasReluTranspose(x, first.w1 ?? w1, first.b1 ?? b1, s1, 2, tf.ones(w2) as tf.Tensor4D, s2, 1, "same");
+        expect(run([3, 3, 1, 16], [2, 8, 8, 1])).not.toBeNull();
+        expect(run([3, 3, 3, 16], [2, 8, 8, 3])).toBeNull(); // three channels out (a colour image)
+        expect(run([5, 5, 1, 16], [2, 8, 8, 1])).toBeNull(); // not 3 × 3
+        expect(run([3, 3, 1, 16], [2, 10, 10, 1])).toBeNull(); // its convolution is not the first layer's output
+        expect(run([3, 3, 1, 16], [3, 8, 8, 1])).toBeNull(); // another batch
+        expect(run([3, 3, 1, 16], [2, 8, 8, 1], { b1: tf.zeros([8]) as tf.Tensor1D })).toBeNull(); // the first layer refused
+        // Eight channels between the layers: not a multiple of 16.
+        const x8 = tf.ones([2, 4, 4, 4]) as tf.Tensor4D;
+        expect(nativeConv2dTransposeBiasReluTranspose(x8, tf.ones([3, 3, 8, 4]) as tf.Tensor4D, tf.zeros([8]) as tf.Tensor1D, [2, 8, 8, 8], 2, tf.ones([3, 3, 1, 8]) as tf.Tensor4D, [2, 8, 8, 1], 1, "same")).toBeNull();
+        // Where it is null, the composition: three channels out give tfjs's values.
+        const w2 = tf.ones([3, 3, 3, 16]) as tf.Tensor4D;
+        const want = tf.conv2dTranspose(conv2dTransposeBiasRelu(x, w1, b1, s1, 2, "same"), w2, [2, 8, 8, 3], 1, "same").dataSync();
+        expect(differences(conv2dTransposeBiasReluTranspose(x, w1, b1, s1, 2, w2, [2, 8, 8, 3], 1, "same").dataSync(), want)).toBe(0);
+      });
+    });
+
+    it("the native conv1ReluGrad refuses sizes, offsets and geometries it does not take with one line", () => {
+      const blas = loadNativeBlas() as unknown as { conv1ReluGrad(...a: unknown[]): void };
+      // One 2 × 2 image, 16 channels, "same", stride 1: dy (4 floats) at 0, W (144) at 4, a (64) at 148, gx (64) at
+      // 212, dW (144) at 276, db (16) at 420: 436 floats.
+      const g = [1, 2, 2, 1, 2, 2, 16, 3, 3, 1, 1, 1, 1, 1, 1];
+      const heap = new Float32Array(436);
+      heap.set([1, 0, 0, 0]); // dy: one pixel
+      heap.fill(1, 4, 148); // W
+      heap.fill(-1, 148, 212); // a: every unit clamped ...
+      heap[148 + 16 * 3] = 2; // ... but channel 0 of the last pixel
+      expect(() => blas.conv1ReluGrad(heap, 0, 4, 148, 212, 276, 420, ...g)).not.toThrow();
+      // gx = conv2d(dy, W) is 1 at every pixel and channel (the one pixel of dy lies under every 3 × 3 window);
+      // the mask keeps only channel 0 of the last pixel.
+      expect(heap[212 + 16 * 3]).toBe(1);
+      expect(Array.from(heap.subarray(212, 276)).reduce((a, v) => a + v, 0)).toBe(1);
+      expect(Array.from(heap.subarray(420, 436))).toEqual([1, ...new Array(15).fill(0)]);
+      expect(() => blas.conv1ReluGrad(heap, 0, 4, 148, 212, 276, 421, ...g)).toThrow(/^vae-lab native conv1ReluGrad: operands outside the heap$/);
+      expect(() => blas.conv1ReluGrad(heap, 0, 4, 148, 212, 293, 420, ...g)).toThrow(/^vae-lab native conv1ReluGrad: operands outside the heap$/);
+      expect(() => blas.conv1ReluGrad(heap, 0, 4, 148, 212, 276, -1, ...g)).toThrow(/^vae-lab native conv1ReluGrad: bad sizes or offsets/);
+      for (const [i, v] of [[3, 2], [7, 5], [6, 8]]) {
+        const bad = g.slice();
+        bad[i] = v; // two input channels, a 5-tall filter, 8 output channels
+        expect(() => blas.conv1ReluGrad(heap, 0, 4, 148, 212, 276, 420, ...bad)).toThrow(/^vae-lab native conv1ReluGrad: bad sizes or offsets/);
+      }
+      expect(() => blas.conv1ReluGrad(heap, 0, 4, 148, 212, 276, 420, ...g.slice(1))).toThrow(/expected 22 arguments/);
+    });
+
     it("the convolutional VAE's layers use them: no Relu or Step kernel in a training step", async () => {
       const { ConvVae } = await import("../src/vae/conv");
       const { negativeElbo } = await import("../src/vae/model");
@@ -264,7 +364,9 @@ describeOnNativeWasm(
       expect(names.filter((n) => n.startsWith("VaeLabBiasRelu ")).length).toBe(3);
       expect(names.filter((n) => n.startsWith("VaeLabConv2DTransposeBiasRelu ")).length).toBe(2);
       expect(names.filter((n) => n.startsWith("Conv2DBackpropInput ")).length).toBe(2); // the last layer's forward and the second convolution's input gradient
-      expect(names.filter((n) => n.startsWith("VaeLabBiasReluGrad ")).length).toBe(5);
+      // Backward: the last layer's and the ReLU before it in one kernel; the other four ReLU layers' own.
+      expect(names.filter((n) => n.startsWith("VaeLabOneChannelTransposeReluGrad ")).length).toBe(1);
+      expect(names.filter((n) => n.startsWith("VaeLabBiasReluGrad ")).length).toBe(4);
       expect(names.filter((n) => /^(Relu|Step) /.test(n))).toEqual([]);
       x.dispose();
       vae.dispose();

@@ -57,6 +57,12 @@ interface NativeBlas {
   conv2d(heap: Float32Array, mode: number, aOffset: number, bOffset: number, cOffset: number, ...geometry: [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]): void;
   /** conv2d's mode 1 (a transposed convolution) with the layer's bias and ReLU applied image by image: see blas.c and wasm-conv.ts. */
   conv2dTransposeBiasRelu?(heap: Float32Array, dyOffset: number, wOffset: number, yOffset: number, ...geometryThenBias: [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]): void;
+  /**
+   * The backward pass of a transposed convolution to one channel whose input `a` is a ReLU's output, image by
+   * image: gx = conv2d(dy, W) where a > 0, db its sums over every pixel, dW the filter gradient; the geometry is
+   * conv2d(dy, W)'s (one input channel, a 3 × 3 filter, a multiple of 16 output channels): see blas.c and wasm-conv.ts.
+   */
+  conv1ReluGrad?(heap: Float32Array, dyOffset: number, wOffset: number, aOffset: number, gxOffset: number, dwOffset: number, dbOffset: number, ...geometry: [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]): void;
   /** Sets the im2col scratch budget of conv2d, in floats (default 2¹⁷, 512 KB), and returns the one it replaces. */
   setConvScratch(floats: number): number;
   bernoulliNll(heap: Float32Array, lOffset: number, xOffset: number, nllOffset: number, gradOffset: number, rows: number, cols: number, scale: number): void;

@@ -48,6 +48,7 @@ let status: ConvKernelStatus | undefined;
 const MODE = { Conv2D: 0, Conv2DBackpropInput: 1, Conv2DBackpropFilter: 2 } as const;
 
 /** The 15 geometry numbers blas.c's conv2d takes, from tfjs's own convolution bookkeeping. */
+type Geometry = [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number];
 function geometry(c: ConvInfo): number[] {
   return [
     c.batchSize,
@@ -172,7 +173,7 @@ function makeKernel(kernel: KernelName, impl: "native" | "js", fallback: tf.Kern
     const heap = new Float32Array(backend.wasm.HEAPU8.buffer);
     const off = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
     const g = geometry(info);
-    if (blas) blas.conv2d(heap, MODE[kernel], off(a), off(b), off(out), ...(g as [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]));
+    if (blas) blas.conv2d(heap, MODE[kernel], off(a), off(b), off(out), ...(g as Geometry));
     else conv2dBackpropFilterJs(heap, off(a), off(b), off(out), g);
     return out;
   };
@@ -209,6 +210,9 @@ export function enableConvKernels(options: { native?: boolean } = {}): ConvKerne
     if (typeof blas.conv2dTransposeBiasRelu === "function" && !tf.getKernel(TRANSPOSE_BIAS_RELU_KERNEL, "wasm")) {
       tf.registerKernel({ kernelName: TRANSPOSE_BIAS_RELU_KERNEL, backendName: "wasm", kernelFunc: transposeBiasReluKernel(blas.conv2dTransposeBiasRelu.bind(blas)) as unknown as tf.KernelFunc });
     }
+    if (typeof blas.conv1ReluGrad === "function" && !tf.getKernel(ONE_CHANNEL_RELU_GRAD_KERNEL, "wasm")) {
+      tf.registerKernel({ kernelName: ONE_CHANNEL_RELU_GRAD_KERNEL, backendName: "wasm", kernelFunc: oneChannelReluGradKernel(blas.conv1ReluGrad.bind(blas)) as unknown as tf.KernelFunc });
+    }
     status = { conv2d: "native", backpropInput: "native", backpropFilter: "native" };
   } else {
     if (conv2dFallback) register("Conv2D", conv2dFallback as unknown as (args: KernelArgs) => tf.TensorInfo);
@@ -221,7 +225,7 @@ export function enableConvKernels(options: { native?: boolean } = {}): ConvKerne
 /** Put the wasm backend's own convolution kernels back (Conv2DBackpropFilter: none), for comparisons and tests. */
 export function disableConvKernels(): void {
   if (!status) return;
-  if (tf.getKernel(TRANSPOSE_BIAS_RELU_KERNEL, "wasm")) tf.unregisterKernel(TRANSPOSE_BIAS_RELU_KERNEL, "wasm");
+  for (const k of [TRANSPOSE_BIAS_RELU_KERNEL, ONE_CHANNEL_RELU_GRAD_KERNEL]) if (tf.getKernel(k, "wasm")) tf.unregisterKernel(k, "wasm");
   for (const k of KERNELS) {
     if (tf.getKernel(k, "wasm")) tf.unregisterKernel(k, "wasm");
     const original = originals.get(k);
@@ -238,6 +242,8 @@ export function convKernelStatus(): ConvKernelStatus {
 
 /** vae-lab's own kernel (not a tfjs op): a transposed convolution, its bias and its ReLU; see nativeConv2dTransposeBiasRelu. */
 const TRANSPOSE_BIAS_RELU_KERNEL = "VaeLabConv2DTransposeBiasRelu";
+/** vae-lab's own kernel: the backward pass of a one-channel transposed convolution of a ReLU's output; see nativeConv2dTransposeBiasReluTranspose. */
+const ONE_CHANNEL_RELU_GRAD_KERNEL = "VaeLabOneChannelTransposeReluGrad";
 
 type TransposeBiasRelu = NonNullable<NonNullable<ReturnType<typeof loadNativeBlas>>["conv2dTransposeBiasRelu"]>;
 
@@ -256,6 +262,17 @@ function transposeBiasReluKernel(run: TransposeBiasRelu) {
   };
 }
 
+/** Whether nativeConv2dTransposeBiasRelu runs for these arguments. */
+function nativeConv2dTransposeBiasReluApplies(x: tf.Tensor4D, filter: tf.Tensor4D, b: tf.Tensor1D, outputShape: [number, number, number, number], strides: number | [number, number], pad: "same" | "valid"): boolean {
+  if (tf.getBackend() !== "wasm" || !tf.getKernel(TRANSPOSE_BIAS_RELU_KERNEL, "wasm") || !nativeBiasReluActive()) return false;
+  if ([x, filter, b].some((t) => t.dtype !== "float32") || b.rank !== 1 || b.shape[0] !== filter.shape[2] || filter.shape[3] !== x.shape[3] || outputShape[3] !== b.shape[0]) return false;
+  if (x.size === 0 || outputShape.some((n) => !(n > 0))) return false;
+  // x must be what a convolution of outputShape-sized images gives (tfjs's ops do not check the batch or the
+  // image size): otherwise tfjs's own ops and their errors.
+  const conv = tf.backend_util.computeConv2DInfo(outputShape, filter.shape, strides, 1, pad);
+  return x.shape.every((n, i) => n === conv.outShape[i]);
+}
+
 /**
  * relu(conv2dTranspose(x, filter, outputShape, strides, pad) + b) in one native kernel where the native
  * convolutions and bias kernels run (the bias and ReLU applied to each image of the output as soon as it is
@@ -266,13 +283,7 @@ function transposeBiasReluKernel(run: TransposeBiasRelu) {
  * not float32 NHWC with b of the output's channels): callers then use those ops.
  */
 export function nativeConv2dTransposeBiasRelu(x: tf.Tensor4D, filter: tf.Tensor4D, b: tf.Tensor1D, outputShape: [number, number, number, number], strides: number | [number, number], pad: "same" | "valid"): tf.Tensor4D | null {
-  if (tf.getBackend() !== "wasm" || !tf.getKernel(TRANSPOSE_BIAS_RELU_KERNEL, "wasm") || !nativeBiasReluActive()) return null;
-  if ([x, filter, b].some((t) => t.dtype !== "float32") || b.rank !== 1 || b.shape[0] !== filter.shape[2] || filter.shape[3] !== x.shape[3] || outputShape[3] !== b.shape[0]) return null;
-  if (x.size === 0 || outputShape.some((n) => !(n > 0))) return null;
-  // x must be what a convolution of outputShape-sized images gives (tfjs's ops do not check the batch or the
-  // image size): otherwise tfjs's own ops and their errors.
-  const conv = tf.backend_util.computeConv2DInfo(outputShape, filter.shape, strides, 1, pad);
-  if (x.shape.some((n, i) => n !== conv.outShape[i])) return null;
+  if (!nativeConv2dTransposeBiasReluApplies(x, filter, b, outputShape, strides, pad)) return null;
   const attrs = { strides, pad, dataFormat: "NHWC", dimRoundingMode: undefined, inputShape: outputShape } as unknown as tf.NamedAttrMap;
   const op = tf.customGrad(((xIn: tf.Tensor4D, w: tf.Tensor4D, bias: tf.Tensor1D, save: (ts: tf.Tensor[]) => void) => {
     const y = tf.engine().runKernel(TRANSPOSE_BIAS_RELU_KERNEL, { dy: xIn, filter: w, b: bias }, attrs) as unknown as tf.Tensor4D;
@@ -289,4 +300,77 @@ export function nativeConv2dTransposeBiasRelu(x: tf.Tensor4D, filter: tf.Tensor4
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D) => tf.Tensor4D;
   return op(x, filter, b);
+}
+
+type OneChannelReluGrad = NonNullable<NonNullable<ReturnType<typeof loadNativeBlas>>["conv1ReluGrad"]>;
+
+function oneChannelReluGradKernel(run: OneChannelReluGrad) {
+  return (args: KernelArgs): tf.TensorInfo[] => {
+    const { dy, filter, a } = args.inputs as Record<string, tf.TensorInfo>;
+    // The input gradient is conv2d(dy, filter): its geometry, and its output must be a's shape.
+    const info = convInfoOf("Conv2D", { x: dy, filter }, { ...(args.attrs ?? {}), dataFormat: "NHWC" });
+    if (a.shape.length !== 4 || a.shape.some((n, i) => n !== info.outShape[i])) {
+      throw new Error(`${ONE_CHANNEL_RELU_GRAD_KERNEL} on the wasm backend: the activation has shape [${a.shape}], but the gradient's convolution gives [${info.outShape}]`);
+    }
+    const backend = args.backend as WasmBackendInternals;
+    const gx = backend.makeOutput(info.outShape, "float32");
+    const dw = backend.makeOutput(filter.shape, "float32");
+    const db = backend.makeOutput([info.outChannels], "float32");
+    // The heap may have grown while allocating the outputs: take the buffer afterwards.
+    const heap = new Float32Array(backend.wasm.HEAPU8.buffer);
+    const off = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+    run(heap, off(dy), off(filter), off(a), off(gx), off(dw), off(db), ...(geometry(info) as Geometry));
+    return [gx, dw, db];
+  };
+}
+
+/**
+ * conv2dTranspose(relu(conv2dTranspose(x, filter1, shape1, strides1, pad) + b1), filter2, shape2, strides2, pad)
+ * — a transposed-convolution layer with its bias and ReLU, then a transposed convolution to one channel (the
+ * conv VAE's last two layers, the last one's bias left to the caller) — differentiable, with the backward pass
+ * of the second layer and the first one's ReLU and bias in one native kernel (conv1ReluGrad: image by image,
+ * each image's activations read once while they are in the cache, instead of three passes over them). The
+ * same floats, forward and gradients, as the two layers written with nativeConv2dTransposeBiasRelu and
+ * tf.conv2dTranspose on one thread (the same routines in the same order), and to float32 rounding on more.
+ * Null where it does not run (another backend, no addon, the second filter not [3, 3, 1, a multiple of 16],
+ * or anything nativeConv2dTransposeBiasRelu refuses): callers then compose those two.
+ */
+export function nativeConv2dTransposeBiasReluTranspose(
+  x: tf.Tensor4D,
+  filter1: tf.Tensor4D,
+  b1: tf.Tensor1D,
+  shape1: [number, number, number, number],
+  strides1: number | [number, number],
+  filter2: tf.Tensor4D,
+  shape2: [number, number, number, number],
+  strides2: number | [number, number],
+  pad: "same" | "valid",
+): tf.Tensor4D | null {
+  if (!tf.getKernel(ONE_CHANNEL_RELU_GRAD_KERNEL, "wasm") || filter2.dtype !== "float32") return null;
+  const [fh, fw, outC, inC] = filter2.shape;
+  if (fh !== 3 || fw !== 3 || outC !== 1 || inC !== shape1[3] || inC % 16 !== 0 || shape2[3] !== 1 || shape2[0] !== shape1[0]) return null;
+  if (shape2.some((n) => !(n > 0))) return null;
+  // The second layer's input must be what a convolution of shape2-sized images gives: otherwise tfjs's ops.
+  const conv2 = tf.backend_util.computeConv2DInfo(shape2, filter2.shape, strides2, 1, pad);
+  if (shape1.some((n, i) => n !== conv2.outShape[i])) return null;
+  // The first layer: nativeConv2dTransposeBiasRelu's own conditions (null there means null here).
+  if (!nativeConv2dTransposeBiasReluApplies(x, filter1, b1, shape1, strides1, pad)) return null;
+  const attrs1 = { strides: strides1, pad, dataFormat: "NHWC", dimRoundingMode: undefined, inputShape: shape1 } as unknown as tf.NamedAttrMap;
+  const attrs2 = { strides: strides2, pad, dataFormat: "NHWC", dimRoundingMode: undefined, inputShape: shape2 } as unknown as tf.NamedAttrMap;
+  const op = tf.customGrad(((xIn: tf.Tensor4D, w1: tf.Tensor4D, bias: tf.Tensor1D, w2: tf.Tensor4D, save: (ts: tf.Tensor[]) => void) => {
+    const a = tf.engine().runKernel(TRANSPOSE_BIAS_RELU_KERNEL, { dy: xIn, filter: w1, b: bias }, attrs1) as unknown as tf.Tensor4D;
+    const y = tf.engine().runKernel("Conv2DBackpropInput", { dy: a, filter: w2 }, attrs2) as unknown as tf.Tensor4D;
+    save([xIn, w1, w2, a]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+        const [xs, w1s, w2s, as] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+        const [gx, dw2, db1] = tf.engine().runKernel(ONE_CHANNEL_RELU_GRAD_KERNEL, { dy, filter: w2s, a: as }, { strides: strides2, pad } as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D];
+        const dx = tf.conv2d(gx, w1s, strides1, pad);
+        const dw1 = tf.engine().runKernel("Conv2DBackpropFilter", { x: gx, dy: xs }, { strides: strides1, pad, dataFormat: "NHWC", dimRoundingMode: undefined, filterShape: w1s.shape } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor4D;
+        return [dx, dw1, db1, dw2];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor4D, w1: tf.Tensor4D, b: tf.Tensor1D, w2: tf.Tensor4D) => tf.Tensor4D;
+  return op(x, filter1, b1, filter2);
 }

@@ -22,7 +22,7 @@
  * two ReLU transposed convolutions' forward bias and ReLU inside the convolution kernel itself.
  */
 import * as tf from "../engine/tf";
-import { biasAdd, biasRelu, conv2dTransposeBiasRelu } from "../engine/bias";
+import { biasAdd, biasRelu, conv2dTransposeBiasRelu, conv2dTransposeBiasReluTranspose } from "../engine/bias";
 import { Rng, tfSeed } from "../engine/random";
 import type { LatentModel } from "./latent-model";
 
@@ -172,12 +172,14 @@ export class ConvVae implements LatentModel {
       const B = z.shape[0];
       const { rows, cols, dh, dw } = convGeometry(this.config);
       const h0 = biasRelu(tf.matMul(z, this.decIn.W as tf.Tensor2D), this.decIn.b).reshape([B, dh, dw, 32]) as tf.Tensor4D;
-      const up = (h: tf.Tensor4D, l: Layer, shape: [number, number, number, number], stride: number) =>
-        tf.conv2dTranspose(h, l.W as tf.Tensor4D, shape, stride, "same");
       // relu(conv2dTranspose(h) + b), in one native kernel where it runs (engine/bias.ts).
       const h1 = conv2dTransposeBiasRelu(h0, this.deconv1.W as tf.Tensor4D, this.deconv1.b, [B, 2 * dh, 2 * dw, 64], 2, "same");
-      const h2 = conv2dTransposeBiasRelu(h1, this.deconv2.W as tf.Tensor4D, this.deconv2.b, [B, rows, cols, 32], 2, "same");
-      return biasAdd(up(h2, this.deconv3, [B, rows, cols, this.channels], 1), this.deconv3.b).reshape([B, rows * cols * this.channels]) as tf.Tensor2D;
+      // conv2dTranspose(relu(conv2dTranspose(h1) + b2)): deconv2 and deconv3, whose backward passes meet in one
+      // native kernel where it runs (engine/bias.ts); deconv3's bias after.
+      const shape2: [number, number, number, number] = [B, rows, cols, 32];
+      const shape3: [number, number, number, number] = [B, rows, cols, this.channels];
+      const pre = conv2dTransposeBiasReluTranspose(h1, this.deconv2.W as tf.Tensor4D, this.deconv2.b, shape2, 2, this.deconv3.W as tf.Tensor4D, shape3, 1, "same");
+      return biasAdd(pre, this.deconv3.b).reshape([B, rows * cols * this.channels]) as tf.Tensor2D;
     });
   }
 

@@ -1577,6 +1577,120 @@ static napi_value conv_call(napi_env env, float* heap, int64_t len, const char* 
   return NULL;
 }
 
+/*
+ * The backward pass of a transposed convolution to one channel whose input is a ReLU's output (the conv VAE's
+ * last layer after its ReLU layer), image by image: for each image, the input gradient conv2d(dy, W) (one
+ * input channel: conv1_forward), masked by the ReLU (as biasReluGrad: dy where a > 0, NaN where a is NaN, else
+ * 0) with its bias sums (float64), and then the filter gradient of the image (conv1_filter_block3), which reads
+ * the same image of a while it is still in the cache. Separately these are three passes that each stream the
+ * whole [B, H, W, C] activation or its gradient through memory. The same floats as Conv2D, biasReluGrad and
+ * Conv2DBackpropFilter one after another on one thread (the same routines in the same order per image); on
+ * n threads the images are split as conv2d splits them, with the parts' filter gradients and bias sums added
+ * in part order. g is the Conv2D geometry of conv2d(dy, W): ci = 1, a 3 × 3 filter, co a multiple of 16.
+ */
+typedef struct {
+  const float *dy, *w, *a;
+  float *gx, *dw;
+  double* db;
+  ConvGeom g; /* the whole batch */
+  int64_t b0, b1;
+} Conv1ReluPart;
+
+static void conv1_relu_grad_part(void* arg) {
+  const Conv1ReluPart* p = (const Conv1ReluPart*)arg;
+  const ConvGeom* g = &p->g;
+  const int64_t co = g->co, pix = g->oh * g->ow;
+  ConvGeom one = *g;
+  one.batch = 1;
+  int64_t ylo, yhi, xlo, xhi;
+  conv1_inside(g->ih, g->oh, g->sh, g->pt, g->fh, g->dh, &ylo, &yhi);
+  conv1_inside(g->iw, g->ow, g->sw, g->pl, g->fw, g->dw, &xlo, &xhi);
+  memset(p->dw, 0, (size_t)(g->fh * g->fw * co) * sizeof(float));
+  for (int64_t c = 0; c < co; c++) p->db[c] = 0.0;
+  for (int64_t b = p->b0; b < p->b1; b++) {
+    float* gx = p->gx + b * pix * co;
+    const float* a = p->a + b * pix * co;
+    conv1_forward(p->dy + b * g->ih * g->iw, p->w, gx, &one);
+    for (int64_t r = 0; r < pix; r++) {
+      float* d = gx + r * co;
+      const float* y = a + r * co;
+      /* Two loops, as in bias_relu_grad_rows, so that both vectorise. */
+#pragma omp simd
+      for (int64_t c = 0; c < co; c++) {
+        const float v = y[c];
+        d[c] = v > 0.0f ? d[c] : (v != v ? v : 0.0f);
+      }
+#pragma omp simd
+      for (int64_t c = 0; c < co; c++) p->db[c] += d[c];
+    }
+    for (int64_t c0 = 0; c0 < co; c0 += 16) conv1_filter_block3(p->dy, p->a, p->dw, g, b, c0, ylo, yhi, xlo, xhi);
+  }
+}
+
+static void conv1_relu_grad_task(void* arg) {
+  conv1_relu_grad_part(arg);
+}
+
+/* conv1ReluGrad(heap, dy, W, a, gx, dW, db, geometry…): offsets of dy [B, ih, iw, 1], W [fh, fw, 1, co],
+ * a and gx [B, oh, ow, co], dW [fh, fw, 1, co], db [co]; then the 15 numbers of conv2d(dy, W)'s geometry. */
+static napi_value Conv1ReluGrad(napi_env env, napi_callback_info info) {
+  napi_value args[22];
+  int64_t len;
+  float* heap = begin_call(env, info, 22, args, "conv1ReluGrad", &len);
+  if (!heap) return NULL;
+  int ok = 1;
+  int64_t off[6], v[15];
+  for (int i = 0; i < 6; i++) off[i] = int_arg(env, args[1 + i], &ok);
+  for (int i = 0; i < 15; i++) v[i] = int_arg(env, args[7 + i], &ok);
+  const ConvGeom g = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14]};
+  int good = ok && g.ci == 1 && g.fh == 3 && g.fw == 3 && g.co % 16 == 0;
+  for (int i = 0; i < 6; i++) good = good && off[i] >= 0;
+  for (int i = 0; i < 15; i++) good = good && (i == 11 || i == 12 ? v[i] >= 0 : v[i] >= 1);
+  if (!good) {
+    napi_throw_range_error(env, NULL, "vae-lab native conv1ReluGrad: bad sizes or offsets (one input channel, a 3 × 3 filter, a multiple of 16 output channels)");
+    return NULL;
+  }
+  const double xd = (double)g.batch * g.ih * g.iw, yd = (double)g.batch * g.oh * g.ow * g.co, wd = 9.0 * g.co;
+  if (!within_heap(off[0], xd, len) || !within_heap(off[1], wd, len) || !within_heap(off[2], yd, len) || !within_heap(off[3], yd, len) ||
+      !within_heap(off[4], wd, len) || !within_heap(off[5], (double)g.co, len)) {
+    napi_throw_range_error(env, NULL, "vae-lab native conv1ReluGrad: operands outside the heap");
+    return NULL;
+  }
+  /* Each ≤ the heap's length: checked above. */
+  const int64_t co = g.co, wn = 9 * co;
+  const int threads = blas_threads; /* read once: setThreads may run on another Node thread */
+  int parts = threads < POOL_MAX ? threads : POOL_MAX;
+  if (parts > g.batch) parts = (int)g.batch;
+  /* The other parts' filter gradients, and every part's float64 bias sums. */
+  float* work = scratch_for((size_t)((parts - 1) * wn + 2 * parts * co));
+  if (!work) {
+    napi_throw_error(env, NULL, "vae-lab native conv1ReluGrad: out of memory");
+    return NULL;
+  }
+  double* sums = (double*)(work + (parts - 1) * wn); /* 2·co floats per part: co doubles */
+  Conv1ReluPart part[POOL_MAX];
+  pool_task fns[POOL_MAX];
+  void* task_args[POOL_MAX];
+  for (int k = 0; k < parts; k++) {
+    Conv1ReluPart* p = &part[k];
+    p->dy = heap + off[0], p->w = heap + off[1], p->a = heap + off[2], p->gx = heap + off[3];
+    p->dw = k == 0 ? heap + off[4] : work + (k - 1) * wn;
+    p->db = sums + k * co;
+    p->g = g, p->b0 = g.batch * k / parts, p->b1 = g.batch * (k + 1) / parts;
+    fns[k] = conv1_relu_grad_task, task_args[k] = p;
+  }
+  pool_run(parts, fns, task_args);
+  float* dw = heap + off[4];
+  for (int k = 1; k < parts; k++) {
+    const float* src = part[k].dw;
+#pragma omp simd
+    for (int64_t j = 0; j < wn; j++) dw[j] += src[j];
+    for (int64_t c = 0; c < co; c++) sums[c] += part[k].db[c];
+  }
+  for (int64_t c = 0; c < co; c++) heap[off[5] + c] = (float)sums[c];
+  return NULL;
+}
+
 /* Both entry points take 20 arguments: conv2d (heap, mode, a, b, c, geometry…), conv2dTransposeBiasRelu
  * (heap, dy, W, y, geometry…, b), so that the three offsets and the geometry are one run for conv_call. */
 static napi_value conv_entry(napi_env env, napi_callback_info info, const char* who, int has_bias) {
@@ -1657,6 +1771,8 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "conv2d", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "conv2dTransposeBiasRelu", NAPI_AUTO_LENGTH, Conv2dTransposeBiasRelu, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "conv2dTransposeBiasRelu", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "conv1ReluGrad", NAPI_AUTO_LENGTH, Conv1ReluGrad, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "conv1ReluGrad", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "setConvScratch", NAPI_AUTO_LENGTH, SetConvScratch, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "setConvScratch", fn) != napi_ok) return NULL;
   openblas_set_num_threads(1);
