@@ -325,6 +325,17 @@ function oneChannelReluGradKernel(run: OneChannelReluGrad) {
 }
 
 /**
+ * What the one-channel kernel computes, in the ops it replaces: for a gradient whose forward pass ran with the
+ * kernel registered and whose kernels were switched since (disableConvKernels, enableConvKernels).
+ */
+function oneChannelReluGradOps(dy: tf.Tensor4D, w: tf.Tensor4D, a: tf.Tensor4D, strides: number | [number, number], pad: "same" | "valid"): [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D] {
+  const pre = tf.conv2d(dy, w, strides, pad);
+  const [gx, db] = (nativeBiasReluGradient(pre, a) as [tf.Tensor4D, tf.Tensor1D] | null) ?? [tf.mul(pre, tf.step(a)) as tf.Tensor4D, tf.sum(tf.mul(pre, tf.step(a)), [0, 1, 2]) as tf.Tensor1D];
+  const dw = tf.engine().runKernel("Conv2DBackpropFilter", { x: dy, dy: a }, { strides, pad, dataFormat: "NHWC", dimRoundingMode: undefined, filterShape: w.shape } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor4D;
+  return [gx, dw, db];
+}
+
+/**
  * conv2dTranspose(relu(conv2dTranspose(x, filter1, shape1, strides1, pad) + b1), filter2, shape2, strides2, pad)
  * — a transposed-convolution layer with its bias and ReLU, then a transposed convolution to one channel (the
  * conv VAE's last two layers, the last one's bias left to the caller) — differentiable, with the backward pass
@@ -365,7 +376,9 @@ export function nativeConv2dTransposeBiasReluTranspose(
       value: y,
       gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
         const [xs, w1s, w2s, as] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-        const [gx, dw2, db1] = tf.engine().runKernel(ONE_CHANNEL_RELU_GRAD_KERNEL, { dy, filter: w2s, a: as }, { strides: strides2, pad } as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D];
+        const [gx, dw2, db1] = tf.getKernel(ONE_CHANNEL_RELU_GRAD_KERNEL, "wasm")
+          ? (tf.engine().runKernel(ONE_CHANNEL_RELU_GRAD_KERNEL, { dy, filter: w2s, a: as }, { strides: strides2, pad } as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D])
+          : oneChannelReluGradOps(dy, w2s, as, strides2, pad);
         const dx = tf.conv2d(gx, w1s, strides1, pad);
         const dw1 = tf.engine().runKernel("Conv2DBackpropFilter", { x: gx, dy: xs }, { strides: strides1, pad, dataFormat: "NHWC", dimRoundingMode: undefined, filterShape: w1s.shape } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor4D;
         return [dx, dw1, db1, dw2];
