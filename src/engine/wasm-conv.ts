@@ -326,7 +326,7 @@ function oneChannelReluGradKernel(run: OneChannelReluGrad) {
 
 /**
  * What the one-channel kernel computes, in the ops it replaces: for a gradient whose forward pass ran with the
- * kernel registered and whose kernels were switched since (disableConvKernels, enableConvKernels).
+ * kernel registered and whose kernels were switched since (enableConvKernels({ native: false })).
  */
 function oneChannelReluGradOps(dy: tf.Tensor4D, w: tf.Tensor4D, a: tf.Tensor4D, strides: number | [number, number], pad: "same" | "valid"): [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D] {
   const pre = tf.conv2d(dy, w, strides, pad);
