@@ -268,13 +268,14 @@ describeOnNativeWasm(
           const before = tf.memory().numTensors;
           tf.tidy(() => {
             const fused = (x: tf.Tensor, w1: tf.Tensor, b1: tf.Tensor, w2: tf.Tensor) =>
-              nativeConv2dTransposeBiasReluTranspose(x as tf.Tensor4D, w1 as tf.Tensor4D, b1 as tf.Tensor1D, c.s1, c.st1, w2 as tf.Tensor4D, c.s2, c.st2, c.pad)!;
+              nativeConv2dTransposeBiasReluTranspose(x as tf.Tensor4D, { filter: w1 as tf.Tensor4D, bias: b1 as tf.Tensor1D, shape: c.s1, strides: c.st1 }, { filter: w2 as tf.Tensor4D, shape: c.s2, strides: c.st2 }, c.pad)!;
             const plain = (x: tf.Tensor, w1: tf.Tensor, b1: tf.Tensor, w2: tf.Tensor) =>
               tf.conv2dTranspose(nativeConv2dTransposeBiasRelu(x as tf.Tensor4D, w1 as tf.Tensor4D, b1 as tf.Tensor1D, c.s1, c.st1, c.pad)!, w2 as tf.Tensor4D, c.s2, c.st2, c.pad);
             const y = fused(x, w1, b1, w2);
             expect(y.shape).toEqual(c.s2);
             expect(differences(y.dataSync(), plain(x, w1, b1, w2).dataSync())).toBe(0);
-            expect(differences(conv2dTransposeBiasReluTranspose(x as tf.Tensor4D, w1 as tf.Tensor4D, b1 as tf.Tensor1D, c.s1, c.st1, w2 as tf.Tensor4D, c.s2, c.st2, c.pad).dataSync(), y.dataSync())).toBe(0);
+            const layers = [{ filter: w1 as tf.Tensor4D, bias: b1 as tf.Tensor1D, shape: c.s1, strides: c.st1 }, { filter: w2 as tf.Tensor4D, shape: c.s2, strides: c.st2 }] as const;
+            expect(differences(conv2dTransposeBiasReluTranspose(x as tf.Tensor4D, layers[0], layers[1], c.pad).dataSync(), y.dataSync())).toBe(0);
             const g = tf.grads(fused)([x, w1, b1, w2], dy);
             const gPlain = tf.grads(plain)([x, w1, b1, w2], dy);
             g.forEach((t, i) => {
@@ -304,7 +305,7 @@ describeOnNativeWasm(
         const b1 = tf.zeros([16]) as tf.Tensor1D;
         const s1: [number, number, number, number] = [2, 8, 8, 16];
         const run = (w2: number[], s2: [number, number, number, number], first: { w1?: tf.Tensor4D; b1?: tf.Tensor1D } = {}) =>
-          nativeConv2dTransposeBiasReluTranspose(x, first.w1 ?? w1, first.b1 ?? b1, s1, 2, tf.ones(w2) as tf.Tensor4D, s2, 1, "same");
+          nativeConv2dTransposeBiasReluTranspose(x, { filter: first.w1 ?? w1, bias: first.b1 ?? b1, shape: s1, strides: 2 }, { filter: tf.ones(w2) as tf.Tensor4D, shape: s2, strides: 1 }, "same");
         expect(run([3, 3, 1, 16], [2, 8, 8, 1])).not.toBeNull();
         expect(run([3, 3, 3, 16], [2, 8, 8, 3])).toBeNull(); // three channels out (a colour image)
         expect(run([5, 5, 1, 16], [2, 8, 8, 1])).toBeNull(); // not 3 × 3
@@ -313,11 +314,11 @@ describeOnNativeWasm(
         expect(run([3, 3, 1, 16], [2, 8, 8, 1], { b1: tf.zeros([8]) as tf.Tensor1D })).toBeNull(); // the first layer refused
         // Eight channels between the layers: not a multiple of 16.
         const x8 = tf.ones([2, 4, 4, 4]) as tf.Tensor4D;
-        expect(nativeConv2dTransposeBiasReluTranspose(x8, tf.ones([3, 3, 8, 4]) as tf.Tensor4D, tf.zeros([8]) as tf.Tensor1D, [2, 8, 8, 8], 2, tf.ones([3, 3, 1, 8]) as tf.Tensor4D, [2, 8, 8, 1], 1, "same")).toBeNull();
+        expect(nativeConv2dTransposeBiasReluTranspose(x8, { filter: tf.ones([3, 3, 8, 4]) as tf.Tensor4D, bias: tf.zeros([8]) as tf.Tensor1D, shape: [2, 8, 8, 8], strides: 2 }, { filter: tf.ones([3, 3, 1, 8]) as tf.Tensor4D, shape: [2, 8, 8, 1], strides: 1 }, "same")).toBeNull();
         // Where it is null, the composition: three channels out give tfjs's values.
         const w2 = tf.ones([3, 3, 3, 16]) as tf.Tensor4D;
         const want = tf.conv2dTranspose(conv2dTransposeBiasRelu(x, w1, b1, s1, 2, "same"), w2, [2, 8, 8, 3], 1, "same").dataSync();
-        expect(differences(conv2dTransposeBiasReluTranspose(x, w1, b1, s1, 2, w2, [2, 8, 8, 3], 1, "same").dataSync(), want)).toBe(0);
+        expect(differences(conv2dTransposeBiasReluTranspose(x, { filter: w1, bias: b1, shape: s1, strides: 2 }, { filter: w2, shape: [2, 8, 8, 3], strides: 1 }, "same").dataSync(), want)).toBe(0);
       });
     });
 

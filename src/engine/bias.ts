@@ -5,7 +5,7 @@
 import * as tf from "./tf";
 import { columnSums } from "./dense";
 import { nativeBiasRelu } from "./native-kernels";
-import { nativeConv2dTransposeBiasRelu, nativeConv2dTransposeBiasReluTranspose } from "./wasm-conv";
+import { nativeConv2dTransposeBiasRelu, nativeConv2dTransposeBiasReluTranspose, TransposeLayer } from "./wasm-conv";
 
 /**
  * x + b over the last (channel) axis, with the bias gradient written out as column sums of dy seen as a
@@ -37,25 +37,16 @@ export function conv2dTransposeBiasRelu(x: tf.Tensor4D, filter: tf.Tensor4D, b: 
 }
 
 /**
- * conv2dTranspose(conv2dTransposeBiasRelu(x, filter1, b1, shape1, strides1, pad), filter2, shape2, strides2,
- * pad): a transposed-convolution layer with its bias and ReLU, then a transposed convolution without them
- * (the convolutional VAE's last two layers, its bias added by the caller). Where the native kernels run and the
- * second goes to one channel with a 3 × 3 filter, its backward pass and the first one's ReLU and bias
- * gradients are one native kernel (nativeConv2dTransposeBiasReluTranspose); the same values either way.
+ * conv2dTranspose(conv2dTransposeBiasRelu(x, first.filter, first.bias, first.shape, first.strides, pad),
+ * second.filter, second.shape, second.strides, pad): a transposed-convolution layer with its bias and ReLU,
+ * then a transposed convolution without them (the convolutional VAE's last two layers, its bias added by the
+ * caller). Where the native kernels run and the second goes to one channel with a 3 × 3 filter, its backward
+ * pass and the first one's ReLU and bias gradients are one native kernel (nativeConv2dTransposeBiasReluTranspose);
+ * the same values either way.
  */
-export function conv2dTransposeBiasReluTranspose(
-  x: tf.Tensor4D,
-  filter1: tf.Tensor4D,
-  b1: tf.Tensor1D,
-  shape1: [number, number, number, number],
-  strides1: number | [number, number],
-  filter2: tf.Tensor4D,
-  shape2: [number, number, number, number],
-  strides2: number | [number, number],
-  pad: "same" | "valid",
-): tf.Tensor4D {
+export function conv2dTransposeBiasReluTranspose(x: tf.Tensor4D, first: TransposeLayer & { bias: tf.Tensor1D }, second: TransposeLayer, pad: "same" | "valid"): tf.Tensor4D {
   return (
-    nativeConv2dTransposeBiasReluTranspose(x, filter1, b1, shape1, strides1, filter2, shape2, strides2, pad) ??
-    tf.conv2dTranspose(conv2dTransposeBiasRelu(x, filter1, b1, shape1, strides1, pad), filter2, shape2, strides2, pad)
+    nativeConv2dTransposeBiasReluTranspose(x, first, second, pad) ??
+    tf.conv2dTranspose(conv2dTransposeBiasRelu(x, first.filter, first.bias, first.shape, first.strides, pad), second.filter, second.shape, second.strides, pad)
   );
 }

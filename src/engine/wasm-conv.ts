@@ -324,6 +324,14 @@ function oneChannelReluGradKernel(run: OneChannelReluGrad) {
   };
 }
 
+/** A transposed-convolution layer of conv2dTransposeBiasReluTranspose: its filter, output shape and strides (and bias). */
+export interface TransposeLayer {
+  filter: tf.Tensor4D;
+  bias?: tf.Tensor1D;
+  shape: [number, number, number, number];
+  strides: number | [number, number];
+}
+
 /**
  * What the one-channel kernel computes, in the ops it replaces: for a gradient whose forward pass ran with the
  * kernel registered and whose kernels were switched since (enableConvKernels({ native: false })).
@@ -336,8 +344,8 @@ function oneChannelReluGradOps(dy: tf.Tensor4D, w: tf.Tensor4D, a: tf.Tensor4D, 
 }
 
 /**
- * conv2dTranspose(relu(conv2dTranspose(x, filter1, shape1, strides1, pad) + b1), filter2, shape2, strides2, pad)
- * — a transposed-convolution layer with its bias and ReLU, then a transposed convolution to one channel (the
+ * conv2dTranspose(relu(conv2dTranspose(x, first.filter, first.shape, first.strides, pad) + first.bias),
+ * second.filter, second.shape, second.strides, pad) — a transposed-convolution layer with its bias and ReLU, then a transposed convolution to one channel (the
  * conv VAE's last two layers, the last one's bias left to the caller) — differentiable, with the backward pass
  * of the second layer and the first one's ReLU and bias in one native kernel (conv1ReluGrad: image by image,
  * each image's activations read once while they are in the cache, instead of three passes over them). The
@@ -346,17 +354,9 @@ function oneChannelReluGradOps(dy: tf.Tensor4D, w: tf.Tensor4D, a: tf.Tensor4D, 
  * Null where it does not run (another backend, no addon, the second filter not [3, 3, 1, a multiple of 16],
  * or anything nativeConv2dTransposeBiasRelu refuses): callers then compose those two.
  */
-export function nativeConv2dTransposeBiasReluTranspose(
-  x: tf.Tensor4D,
-  filter1: tf.Tensor4D,
-  b1: tf.Tensor1D,
-  shape1: [number, number, number, number],
-  strides1: number | [number, number],
-  filter2: tf.Tensor4D,
-  shape2: [number, number, number, number],
-  strides2: number | [number, number],
-  pad: "same" | "valid",
-): tf.Tensor4D | null {
+export function nativeConv2dTransposeBiasReluTranspose(x: tf.Tensor4D, first: TransposeLayer & { bias: tf.Tensor1D }, second: TransposeLayer, pad: "same" | "valid"): tf.Tensor4D | null {
+  const { filter: filter1, bias: b1, shape: shape1, strides: strides1 } = first;
+  const { filter: filter2, shape: shape2, strides: strides2 } = second;
   if (!tf.getKernel(ONE_CHANNEL_RELU_GRAD_KERNEL, "wasm") || filter2.dtype !== "float32") return null;
   const [fh, fw, outC, inC] = filter2.shape;
   if (fh !== 3 || fw !== 3 || outC !== 1 || inC !== shape1[3] || inC % 16 !== 0 || shape2[3] !== 1 || shape2[0] !== shape1[0]) return null;

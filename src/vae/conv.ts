@@ -176,9 +176,12 @@ export class ConvVae implements LatentModel {
       const h1 = conv2dTransposeBiasRelu(h0, this.deconv1.W as tf.Tensor4D, this.deconv1.b, [B, 2 * dh, 2 * dw, 64], 2, "same");
       // conv2dTranspose(relu(conv2dTranspose(h1) + b2)): deconv2 and deconv3, whose backward passes meet in one
       // native kernel where it runs (engine/bias.ts); deconv3's bias after.
-      const shape2: [number, number, number, number] = [B, rows, cols, 32];
-      const shape3: [number, number, number, number] = [B, rows, cols, this.channels];
-      const pre = conv2dTransposeBiasReluTranspose(h1, this.deconv2.W as tf.Tensor4D, this.deconv2.b, shape2, 2, this.deconv3.W as tf.Tensor4D, shape3, 1, "same");
+      const pre = conv2dTransposeBiasReluTranspose(
+        h1,
+        { filter: this.deconv2.W as tf.Tensor4D, bias: this.deconv2.b, shape: [B, rows, cols, 32], strides: 2 },
+        { filter: this.deconv3.W as tf.Tensor4D, shape: [B, rows, cols, this.channels], strides: 1 },
+        "same",
+      );
       return biasAdd(pre, this.deconv3.b).reshape([B, rows * cols * this.channels]) as tf.Tensor2D;
     });
   }
