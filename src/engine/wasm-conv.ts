@@ -262,6 +262,14 @@ function transposeBiasReluKernel(run: TransposeBiasRelu) {
   };
 }
 
+/**
+ * The filter gradient of conv2dTranspose(x, filter, …) given the gradient dy of its output, as tfjs computes it
+ * (Conv2DBackpropFilter with the output's gradient in the convolution's input place).
+ */
+function transposeFilterGradient(dy: tf.Tensor4D, x: tf.Tensor4D, filterShape: number[], strides: number | [number, number], pad: "same" | "valid"): tf.Tensor4D {
+  return tf.engine().runKernel("Conv2DBackpropFilter", { x: dy, dy: x }, { strides, pad, dataFormat: "NHWC", dimRoundingMode: undefined, filterShape } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor4D;
+}
+
 /** Whether nativeConv2dTransposeBiasRelu runs for these arguments. */
 function nativeConv2dTransposeBiasReluApplies(x: tf.Tensor4D, filter: tf.Tensor4D, b: tf.Tensor1D, outputShape: [number, number, number, number], strides: number | [number, number], pad: "same" | "valid"): boolean {
   if (tf.getBackend() !== "wasm" || !tf.getKernel(TRANSPOSE_BIAS_RELU_KERNEL, "wasm") || !nativeBiasReluActive()) return false;
@@ -294,7 +302,7 @@ export function nativeConv2dTransposeBiasRelu(x: tf.Tensor4D, filter: tf.Tensor4
         const [xs, ws, ys] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
         const [dpre, db] = nativeBiasReluGradient(dy, ys)!;
         const dx = tf.conv2d(dpre as tf.Tensor4D, ws, strides, pad);
-        const dw = tf.engine().runKernel("Conv2DBackpropFilter", { x: dpre, dy: xs }, { strides, pad, dataFormat: "NHWC", dimRoundingMode: undefined, filterShape: ws.shape } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor4D;
+        const dw = transposeFilterGradient(dpre as tf.Tensor4D, xs, ws.shape, strides, pad);
         return [dx, dw, db];
       },
     };
@@ -332,15 +340,20 @@ export interface TransposeLayer {
   strides: number | [number, number];
 }
 
+/** dy where y > 0 and its sums over every axis but the last, in tfjs ops (where the native bias/ReLU gradient is not registered). */
+function reluGradientOps(dy: tf.Tensor4D, y: tf.Tensor4D): [tf.Tensor4D, tf.Tensor1D] {
+  const dx = tf.mul(dy, tf.step(y)) as tf.Tensor4D;
+  return [dx, tf.sum(dx, [0, 1, 2]) as tf.Tensor1D];
+}
+
 /**
  * What the one-channel kernel computes, in the ops it replaces: for a gradient whose forward pass ran with the
  * kernel registered and whose kernels were switched since (enableConvKernels({ native: false })).
  */
 function oneChannelReluGradOps(dy: tf.Tensor4D, w: tf.Tensor4D, a: tf.Tensor4D, strides: number | [number, number], pad: "same" | "valid"): [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D] {
   const pre = tf.conv2d(dy, w, strides, pad);
-  const [gx, db] = (nativeBiasReluGradient(pre, a) as [tf.Tensor4D, tf.Tensor1D] | null) ?? [tf.mul(pre, tf.step(a)) as tf.Tensor4D, tf.sum(tf.mul(pre, tf.step(a)), [0, 1, 2]) as tf.Tensor1D];
-  const dw = tf.engine().runKernel("Conv2DBackpropFilter", { x: dy, dy: a }, { strides, pad, dataFormat: "NHWC", dimRoundingMode: undefined, filterShape: w.shape } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor4D;
-  return [gx, dw, db];
+  const [gx, db] = (nativeBiasReluGradient(pre, a) as [tf.Tensor4D, tf.Tensor1D] | null) ?? reluGradientOps(pre, a);
+  return [gx, transposeFilterGradient(dy, a, w.shape, strides, pad), db];
 }
 
 /**
@@ -380,7 +393,7 @@ export function nativeConv2dTransposeBiasReluTranspose(x: tf.Tensor4D, first: Tr
           ? (tf.engine().runKernel(ONE_CHANNEL_RELU_GRAD_KERNEL, { dy, filter: w2s, a: as }, { strides: strides2, pad } as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D])
           : oneChannelReluGradOps(dy, w2s, as, strides2, pad);
         const dx = tf.conv2d(gx, w1s, strides1, pad);
-        const dw1 = tf.engine().runKernel("Conv2DBackpropFilter", { x: gx, dy: xs }, { strides: strides1, pad, dataFormat: "NHWC", dimRoundingMode: undefined, filterShape: w1s.shape } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor4D;
+        const dw1 = transposeFilterGradient(gx, xs, w1s.shape, strides1, pad);
         return [dx, dw1, db1, dw2];
       },
     };
