@@ -353,31 +353,50 @@ describeOnNativeWasm(
       vae.dispose();
     });
 
-    it("the native conv1ReluGrad refuses sizes, offsets and geometries it does not take with one line", () => {
-      const blas = loadNativeBlas() as unknown as { conv1ReluGrad(...a: unknown[]): void };
-      // One 2 × 2 image, 16 channels, "same", stride 1: dy (4 floats) at 0, W (144) at 4, a (64) at 148, gx (64) at
-      // 212, dW (144) at 276, db (16) at 420: 436 floats.
-      const g = [1, 2, 2, 1, 2, 2, 16, 3, 3, 1, 1, 1, 1, 1, 1];
-      const heap = new Float32Array(436);
-      heap.set([1, 0, 0, 0]); // dy: one pixel
-      heap.fill(1, 4, 148); // W
-      heap.fill(-1, 148, 212); // a: every unit clamped ...
-      heap[148 + 16 * 3] = 2; // ... but channel 0 of the last pixel
-      expect(() => blas.conv1ReluGrad(heap, 0, 4, 148, 212, 276, 420, ...g)).not.toThrow();
-      // gx = conv2d(dy, W) is 1 at every pixel and channel (the one pixel of dy lies under every 3 × 3 window);
-      // the mask keeps only channel 0 of the last pixel.
-      expect(heap[212 + 16 * 3]).toBe(1);
-      expect(Array.from(heap.subarray(212, 276)).reduce((a, v) => a + v, 0)).toBe(1);
-      expect(Array.from(heap.subarray(420, 436))).toEqual([1, ...new Array(15).fill(0)]);
-      expect(() => blas.conv1ReluGrad(heap, 0, 4, 148, 212, 276, 421, ...g)).toThrow(/^vae-lab native conv1ReluGrad: operands outside the heap$/);
-      expect(() => blas.conv1ReluGrad(heap, 0, 4, 148, 212, 293, 420, ...g)).toThrow(/^vae-lab native conv1ReluGrad: operands outside the heap$/);
-      expect(() => blas.conv1ReluGrad(heap, 0, 4, 148, 212, 276, -1, ...g)).toThrow(/^vae-lab native conv1ReluGrad: bad sizes or offsets/);
-      for (const [i, v] of [[3, 2], [7, 5], [6, 8]]) {
-        const bad = g.slice();
-        bad[i] = v; // two input channels, a 5-tall filter, 8 output channels
-        expect(() => blas.conv1ReluGrad(heap, 0, 4, 148, 212, 276, 420, ...bad)).toThrow(/^vae-lab native conv1ReluGrad: bad sizes or offsets/);
+    it("the native transposePair and transposePairGrad compute a hand-worked case and refuse sizes, offsets and geometries they do not take with one line", () => {
+      const blas = loadNativeBlas() as unknown as { transposePair(...a: unknown[]): void; transposePairGrad(...a: unknown[]): void };
+      // One 2 × 2 image. First layer: x [1, 2, 2, 1] → a [1, 2, 2, 16] through a 1 × 1 filter of ones, bias 0 but
+      // −2 in channel 1, ReLU; second: a → y [1, 2, 2, 1] through a 3 × 3 filter of ones ("same", stride 1).
+      const g1 = [1, 2, 2, 16, 2, 2, 1, 1, 1, 1, 1, 0, 0, 1, 1];
+      const g2 = [1, 2, 2, 1, 2, 2, 16, 3, 3, 1, 1, 1, 1, 1, 1];
+      // x (4 floats) at 0, W1 (16) at 4, b (16) at 20, W2 (144) at 36, a (64) at 180, y (4) at 244; then dy (4) at
+      // 248, dx (4) at 252, dW1 (16) at 256, db (16) at 272, dW2 (144) at 288: 432 floats.
+      const heap = new Float32Array(432);
+      heap.set([1, 0, 0, 0]); // x: one pixel
+      heap.fill(1, 4, 20); // W1
+      heap[21] = -2; // b
+      heap.fill(1, 36, 180); // W2
+      heap.set([1, 0, 0, 0], 248); // dy: one pixel
+      const forward = [0, 4, 20, 36, 180, 244];
+      expect(() => blas.transposePair(heap, ...forward, ...g1, ...g2)).not.toThrow();
+      // a is 1 in the first pixel's channels but channel 1 (clamped), 0 elsewhere; every pixel of y sums the whole
+      // image (the 3 × 3 window covers it): 15.
+      expect(Array.from(heap.subarray(180, 196))).toEqual([1, 0, ...new Array(14).fill(1)]);
+      expect(Array.from(heap.subarray(196, 244)).every((v) => v === 0)).toBe(true);
+      expect(Array.from(heap.subarray(244, 248))).toEqual([15, 15, 15, 15]);
+      const backward = [248, 36, 180, 0, 4, 252, 256, 272, 288];
+      expect(() => blas.transposePairGrad(heap, ...backward, ...g1, ...g2)).not.toThrow();
+      // The gradient of a before the ReLU is 1 everywhere (every window holds dy's pixel); the mask keeps the
+      // first pixel's channels but 1. So db and dW1 are 1 there but in channel 1, dx is 15 in the first pixel,
+      // and W2's gradient is a's first pixel at the window's centre tap (the only one that reads dy's pixel).
+      const ones = [1, 0, ...new Array(14).fill(1)];
+      expect(Array.from(heap.subarray(252, 256))).toEqual([15, 0, 0, 0]);
+      expect(Array.from(heap.subarray(256, 272))).toEqual(ones);
+      expect(Array.from(heap.subarray(272, 288))).toEqual(ones);
+      expect(Array.from(heap.subarray(288 + 4 * 16, 288 + 5 * 16))).toEqual(ones);
+      expect(Array.from(heap.subarray(288, 432)).reduce((s, v) => s + v, 0)).toBe(15);
+      // Offsets outside the heap, negative, and geometries that are not this pair.
+      expect(() => blas.transposePair(heap, 0, 4, 20, 36, 180, 429, ...g1, ...g2)).toThrow(/^vae-lab native transposePair: operands outside the heap$/);
+      expect(() => blas.transposePairGrad(heap, 248, 36, 180, 0, 4, 252, 256, 272, 289, ...g1, ...g2)).toThrow(/^vae-lab native transposePairGrad: operands outside the heap$/);
+      expect(() => blas.transposePair(heap, 0, 4, 20, 36, -1, 244, ...g1, ...g2)).toThrow(/^vae-lab native transposePair: bad sizes or offsets/);
+      for (const [which, i, v] of [[2, 3, 2], [2, 7, 5], [2, 6, 8], [1, 3, 32], [1, 1, 3], [1, 0, 2]]) {
+        const bad1 = g1.slice(), bad2 = g2.slice();
+        (which === 1 ? bad1 : bad2)[i] = v; // second layer: two channels, 5 tall, 8 channels; first: 32 channels, 3 tall, batch 2
+        expect(() => blas.transposePair(heap, ...forward, ...bad1, ...bad2)).toThrow(/^vae-lab native transposePair: bad sizes or offsets/);
+        expect(() => blas.transposePairGrad(heap, ...backward, ...bad1, ...bad2)).toThrow(/^vae-lab native transposePairGrad: bad sizes or offsets/);
       }
-      expect(() => blas.conv1ReluGrad(heap, 0, 4, 148, 212, 276, 420, ...g.slice(1))).toThrow(/expected 22 arguments/);
+      expect(() => blas.transposePair(heap, ...forward, ...g1, ...g2.slice(1))).toThrow(/expected 37 arguments/);
+      expect(() => blas.transposePairGrad(heap, ...backward, ...g1.slice(1), ...g2)).toThrow(/expected 40 arguments/);
     });
 
     it("the convolutional VAE's layers use them: no Relu or Step kernel in a training step", async () => {
@@ -394,10 +413,12 @@ describeOnNativeWasm(
       // Forward: the encoder's two convolutions and the decoder's first dense layer; the decoder's two ReLU
       // transposed convolutions have theirs inside their kernel. Backward: all five.
       expect(names.filter((n) => n.startsWith("VaeLabBiasRelu ")).length).toBe(3);
-      expect(names.filter((n) => n.startsWith("VaeLabConv2DTransposeBiasRelu ")).length).toBe(2);
-      expect(names.filter((n) => n.startsWith("Conv2DBackpropInput ")).length).toBe(2); // the last layer's forward and the second convolution's input gradient
-      // Backward: the last layer's and the ReLU before it in one kernel; the other four ReLU layers' own.
-      expect(names.filter((n) => n.startsWith("VaeLabOneChannelTransposeReluGrad ")).length).toBe(1);
+      // The last two layers are one kernel forward and one backward.
+      expect(names.filter((n) => n.startsWith("VaeLabConv2DTransposeBiasRelu ")).length).toBe(1);
+      expect(names.filter((n) => n.startsWith("VaeLabTransposeBiasReluTranspose ")).length).toBe(1);
+      expect(names.filter((n) => n.startsWith("Conv2DBackpropInput ")).length).toBe(1); // the second convolution's input gradient
+      // Backward: the last two layers' in one kernel (with the ReLU between them); the other four ReLU layers' own.
+      expect(names.filter((n) => n.startsWith("VaeLabTransposeBiasReluTransposeGrad ")).length).toBe(1);
       expect(names.filter((n) => n.startsWith("VaeLabBiasReluGrad ")).length).toBe(4);
       expect(names.filter((n) => /^(Relu|Step) /.test(n))).toEqual([]);
       x.dispose();

@@ -58,11 +58,13 @@ interface NativeBlas {
   /** conv2d's mode 1 (a transposed convolution) with the layer's bias and ReLU applied image by image: see blas.c and wasm-conv.ts. */
   conv2dTransposeBiasRelu?(heap: Float32Array, dyOffset: number, wOffset: number, yOffset: number, ...geometryThenBias: [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]): void;
   /**
-   * The backward pass of a transposed convolution to one channel whose input `a` is a ReLU's output, image by
-   * image: gx = conv2d(dy, W) where a > 0, db its sums over every pixel, dW the filter gradient; the geometry is
-   * conv2d(dy, W)'s (one input channel, a 3 × 3 filter, a multiple of 16 output channels): see blas.c and wasm-conv.ts.
+   * A transposed-convolution layer with its bias and ReLU (a = relu(conv2dTranspose(x, W1) + b)) and then a
+   * 3 × 3 transposed convolution to one channel (y = conv2dTranspose(a, W2)), a chunk of images at a time; the
+   * geometries are the two layers' convolutions' (see blas.c and wasm-conv.ts).
    */
-  conv1ReluGrad?(heap: Float32Array, dyOffset: number, wOffset: number, aOffset: number, gxOffset: number, dwOffset: number, dbOffset: number, ...geometry: [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]): void;
+  transposePair?(heap: Float32Array, xOffset: number, w1Offset: number, bOffset: number, w2Offset: number, aOffset: number, yOffset: number, ...geometries: number[]): void;
+  /** Their backward pass from dy (y's gradient): dx, dW1, db and dW2, a chunk of images at a time (see blas.c). */
+  transposePairGrad?(heap: Float32Array, dyOffset: number, w2Offset: number, aOffset: number, xOffset: number, w1Offset: number, dxOffset: number, dw1Offset: number, dbOffset: number, dw2Offset: number, ...geometries: number[]): void;
   /** Sets the im2col scratch budget of conv2d, in floats (default 2¹⁷, 512 KB), and returns the one it replaces. */
   setConvScratch(floats: number): number;
   bernoulliNll(heap: Float32Array, lOffset: number, xOffset: number, nllOffset: number, gradOffset: number, rows: number, cols: number, scale: number): void;

@@ -210,8 +210,9 @@ export function enableConvKernels(options: { native?: boolean } = {}): ConvKerne
     if (typeof blas.conv2dTransposeBiasRelu === "function" && !tf.getKernel(TRANSPOSE_BIAS_RELU_KERNEL, "wasm")) {
       tf.registerKernel({ kernelName: TRANSPOSE_BIAS_RELU_KERNEL, backendName: "wasm", kernelFunc: transposeBiasReluKernel(blas.conv2dTransposeBiasRelu.bind(blas)) as unknown as tf.KernelFunc });
     }
-    if (typeof blas.conv1ReluGrad === "function" && !tf.getKernel(ONE_CHANNEL_RELU_GRAD_KERNEL, "wasm")) {
-      tf.registerKernel({ kernelName: ONE_CHANNEL_RELU_GRAD_KERNEL, backendName: "wasm", kernelFunc: oneChannelReluGradKernel(blas.conv1ReluGrad.bind(blas)) as unknown as tf.KernelFunc });
+    if (typeof blas.transposePair === "function" && typeof blas.transposePairGrad === "function" && !tf.getKernel(PAIR_KERNEL, "wasm")) {
+      tf.registerKernel({ kernelName: PAIR_KERNEL, backendName: "wasm", kernelFunc: transposePairKernel(blas.transposePair.bind(blas)) as unknown as tf.KernelFunc });
+      tf.registerKernel({ kernelName: PAIR_GRAD_KERNEL, backendName: "wasm", kernelFunc: transposePairGradKernel(blas.transposePairGrad.bind(blas)) as unknown as tf.KernelFunc });
     }
     status = { conv2d: "native", backpropInput: "native", backpropFilter: "native" };
   } else {
@@ -225,7 +226,7 @@ export function enableConvKernels(options: { native?: boolean } = {}): ConvKerne
 /** Put the wasm backend's own convolution kernels back (Conv2DBackpropFilter: none), for comparisons and tests. */
 export function disableConvKernels(): void {
   if (!status) return;
-  for (const k of [TRANSPOSE_BIAS_RELU_KERNEL, ONE_CHANNEL_RELU_GRAD_KERNEL]) if (tf.getKernel(k, "wasm")) tf.unregisterKernel(k, "wasm");
+  for (const k of [TRANSPOSE_BIAS_RELU_KERNEL, PAIR_KERNEL, PAIR_GRAD_KERNEL]) if (tf.getKernel(k, "wasm")) tf.unregisterKernel(k, "wasm");
   for (const k of KERNELS) {
     if (tf.getKernel(k, "wasm")) tf.unregisterKernel(k, "wasm");
     const original = originals.get(k);
@@ -242,8 +243,9 @@ export function convKernelStatus(): ConvKernelStatus {
 
 /** vae-lab's own kernel (not a tfjs op): a transposed convolution, its bias and its ReLU; see nativeConv2dTransposeBiasRelu. */
 const TRANSPOSE_BIAS_RELU_KERNEL = "VaeLabConv2DTransposeBiasRelu";
-/** vae-lab's own kernel: the backward pass of a one-channel transposed convolution of a ReLU's output; see nativeConv2dTransposeBiasReluTranspose. */
-const ONE_CHANNEL_RELU_GRAD_KERNEL = "VaeLabOneChannelTransposeReluGrad";
+/** vae-lab's own kernels: a ReLU transposed-convolution layer and a one-channel transposed convolution after it, forward and backward; see nativeConv2dTransposeBiasReluTranspose. */
+const PAIR_KERNEL = "VaeLabTransposeBiasReluTranspose";
+const PAIR_GRAD_KERNEL = "VaeLabTransposeBiasReluTransposeGrad";
 
 type TransposeBiasRelu = NonNullable<NonNullable<ReturnType<typeof loadNativeBlas>>["conv2dTransposeBiasRelu"]>;
 
@@ -310,25 +312,63 @@ export function nativeConv2dTransposeBiasRelu(x: tf.Tensor4D, filter: tf.Tensor4
   return op(x, filter, b);
 }
 
-type OneChannelReluGrad = NonNullable<NonNullable<ReturnType<typeof loadNativeBlas>>["conv1ReluGrad"]>;
+type TransposePair = NonNullable<NonNullable<ReturnType<typeof loadNativeBlas>>["transposePair"]>;
+type TransposePairGrad = NonNullable<NonNullable<ReturnType<typeof loadNativeBlas>>["transposePairGrad"]>;
 
-function oneChannelReluGradKernel(run: OneChannelReluGrad) {
+/** The pair kernels' attributes: the two layers' strides, their outputs' shapes and the padding. */
+interface PairAttrs {
+  strides1: number | [number, number];
+  strides2: number | [number, number];
+  shape1: [number, number, number, number];
+  shape2: [number, number, number, number];
+  pad: "same" | "valid";
+}
+
+/** The two layers' convolutions (the first from its output a to its input x, the second from y to a), checked against the tensors given. */
+function pairInfo(kernel: string, attrs: PairAttrs, x: tf.TensorInfo, w1: tf.TensorInfo, w2: tf.TensorInfo): [ConvInfo, ConvInfo] {
+  const shape4 = (s: number[]) => s as [number, number, number, number];
+  const info1 = tf.backend_util.computeConv2DInfo(attrs.shape1, shape4(w1.shape), attrs.strides1, 1, attrs.pad);
+  const info2 = tf.backend_util.computeConv2DInfo(attrs.shape2, shape4(w2.shape), attrs.strides2, 1, attrs.pad);
+  checkDy(kernel, x, info1);
+  if (info2.outShape.some((n, i) => n !== attrs.shape1[i])) {
+    throw new Error(`${kernel} on the wasm backend: the second layer's input [${attrs.shape1}] is not what its convolution gives, [${info2.outShape}]`);
+  }
+  return [info1, info2];
+}
+
+function transposePairKernel(run: TransposePair) {
   return (args: KernelArgs): tf.TensorInfo[] => {
-    const { dy, filter, a } = args.inputs as Record<string, tf.TensorInfo>;
-    // The input gradient is conv2d(dy, filter): its geometry, and its output must be a's shape.
-    const info = convInfoOf("Conv2D", { x: dy, filter }, { ...(args.attrs ?? {}), dataFormat: "NHWC" });
-    if (a.shape.length !== 4 || a.shape.some((n, i) => n !== info.outShape[i])) {
-      throw new Error(`${ONE_CHANNEL_RELU_GRAD_KERNEL} on the wasm backend: the activation has shape [${a.shape}], but the gradient's convolution gives [${info.outShape}]`);
-    }
+    const { x, w1, b, w2 } = args.inputs as Record<string, tf.TensorInfo>;
+    const attrs = args.attrs as unknown as PairAttrs;
+    const [info1, info2] = pairInfo(PAIR_KERNEL, attrs, x, w1, w2);
     const backend = args.backend as WasmBackendInternals;
-    const gx = backend.makeOutput(info.outShape, "float32");
-    const dw = backend.makeOutput(filter.shape, "float32");
-    const db = backend.makeOutput([info.outChannels], "float32");
+    const a = backend.makeOutput(attrs.shape1, "float32");
+    const y = backend.makeOutput(attrs.shape2, "float32");
     // The heap may have grown while allocating the outputs: take the buffer afterwards.
     const heap = new Float32Array(backend.wasm.HEAPU8.buffer);
     const off = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
-    run(heap, off(dy), off(filter), off(a), off(gx), off(dw), off(db), ...(geometry(info) as Geometry));
-    return [gx, dw, db];
+    run(heap, off(x), off(w1), off(b), off(w2), off(a), off(y), ...geometry(info1), ...geometry(info2));
+    return [a, y];
+  };
+}
+
+function transposePairGradKernel(run: TransposePairGrad) {
+  return (args: KernelArgs): tf.TensorInfo[] => {
+    const { dy, w2, a, x, w1 } = args.inputs as Record<string, tf.TensorInfo>;
+    const attrs = args.attrs as unknown as PairAttrs;
+    const [info1, info2] = pairInfo(PAIR_GRAD_KERNEL, attrs, x, w1, w2);
+    for (const [name, t, shape] of [["dy", dy, attrs.shape2], ["a", a, attrs.shape1]] as const) {
+      if (t.shape.length !== 4 || t.shape.some((n, i) => n !== shape[i])) throw new Error(`${PAIR_GRAD_KERNEL} on the wasm backend: ${name} has shape [${t.shape}], not [${shape}]`);
+    }
+    const backend = args.backend as WasmBackendInternals;
+    const dx = backend.makeOutput(x.shape, "float32");
+    const dw1 = backend.makeOutput(w1.shape, "float32");
+    const db = backend.makeOutput([attrs.shape1[3]], "float32");
+    const dw2 = backend.makeOutput(w2.shape, "float32");
+    const heap = new Float32Array(backend.wasm.HEAPU8.buffer);
+    const off = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+    run(heap, off(dy), off(w2), off(a), off(x), off(w1), off(dx), off(dw1), off(db), off(dw2), ...geometry(info1), ...geometry(info2));
+    return [dx, dw1, db, dw2];
   };
 }
 
@@ -347,8 +387,9 @@ function reluGradientOps(dy: tf.Tensor4D, y: tf.Tensor4D): [tf.Tensor4D, tf.Tens
 }
 
 /**
- * What the one-channel kernel computes, in the ops it replaces: for a gradient whose forward pass ran with the
- * kernel registered and whose kernels were switched since (enableConvKernels({ native: false })).
+ * The second layer's part of what the pair's gradient kernel computes, in the ops it replaces: for a gradient
+ * whose forward pass ran with the kernels registered and whose kernels were switched since
+ * (enableConvKernels({ native: false })).
  */
 function oneChannelReluGradOps(dy: tf.Tensor4D, w: tf.Tensor4D, a: tf.Tensor4D, strides: number | [number, number], pad: "same" | "valid"): [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D] {
   const pre = tf.conv2d(dy, w, strides, pad);
@@ -358,11 +399,12 @@ function oneChannelReluGradOps(dy: tf.Tensor4D, w: tf.Tensor4D, a: tf.Tensor4D, 
 
 /**
  * conv2dTranspose(relu(conv2dTranspose(x, first.filter, first.shape, first.strides, pad) + first.bias),
- * second.filter, second.shape, second.strides, pad) — a transposed-convolution layer with its bias and ReLU, then a transposed convolution to one channel (the
- * conv VAE's last two layers, the last one's bias left to the caller) — differentiable, with the backward pass
- * of the second layer and the first one's ReLU and bias in one native kernel (conv1ReluGrad: image by image,
- * each image's activations read once while they are in the cache, instead of three passes over them). The
- * same floats, forward and gradients, as the two layers written with nativeConv2dTransposeBiasRelu and
+ * second.filter, second.shape, second.strides, pad) — a transposed-convolution layer with its bias and ReLU, then
+ * a transposed convolution to one channel (the conv VAE's last two layers, the last one's bias left to the
+ * caller) — differentiable, forward and backward each one native kernel (transposePair, transposePairGrad) that
+ * goes through the batch a chunk of images at a time, so that the activation between the layers, and its
+ * gradient, are read while they are in the cache instead of in several passes over the whole batch. The same
+ * floats, forward and gradients, as the two layers written with nativeConv2dTransposeBiasRelu and
  * tf.conv2dTranspose on one thread (the same routines in the same order), and to float32 rounding on more.
  * Null where it does not run (another backend, no addon, the second filter not [3, 3, 1, a multiple of 16],
  * or anything nativeConv2dTransposeBiasRelu refuses): callers then compose those two.
@@ -370,7 +412,7 @@ function oneChannelReluGradOps(dy: tf.Tensor4D, w: tf.Tensor4D, a: tf.Tensor4D, 
 export function nativeConv2dTransposeBiasReluTranspose(x: tf.Tensor4D, first: TransposeLayer & { bias: tf.Tensor1D }, second: TransposeLayer, pad: "same" | "valid"): tf.Tensor4D | null {
   const { filter: filter1, bias: b1, shape: shape1, strides: strides1 } = first;
   const { filter: filter2, shape: shape2, strides: strides2 } = second;
-  if (!tf.getKernel(ONE_CHANNEL_RELU_GRAD_KERNEL, "wasm") || filter2.dtype !== "float32") return null;
+  if (!tf.getKernel(PAIR_KERNEL, "wasm") || filter2.dtype !== "float32") return null;
   const [fh, fw, outC, inC] = filter2.shape;
   if (fh !== 3 || fw !== 3 || outC !== 1 || inC !== shape1[3] || inC % 16 !== 0 || shape2[3] !== 1 || shape2[0] !== shape1[0]) return null;
   if (shape2.some((n) => !(n > 0))) return null;
@@ -379,22 +421,21 @@ export function nativeConv2dTransposeBiasReluTranspose(x: tf.Tensor4D, first: Tr
   if (shape1.some((n, i) => n !== conv2.outShape[i])) return null;
   // The first layer: nativeConv2dTransposeBiasRelu's own conditions (null there means null here).
   if (!nativeConv2dTransposeBiasReluApplies(x, filter1, b1, shape1, strides1, pad)) return null;
-  const attrs1 = { strides: strides1, pad, dataFormat: "NHWC", dimRoundingMode: undefined, inputShape: shape1 } as unknown as tf.NamedAttrMap;
-  const attrs2 = { strides: strides2, pad, dataFormat: "NHWC", dimRoundingMode: undefined, inputShape: shape2 } as unknown as tf.NamedAttrMap;
+  const attrs = { strides1, strides2, shape1, shape2, pad } as unknown as tf.NamedAttrMap;
   const op = tf.customGrad(((xIn: tf.Tensor4D, w1: tf.Tensor4D, bias: tf.Tensor1D, w2: tf.Tensor4D, save: (ts: tf.Tensor[]) => void) => {
-    const a = tf.engine().runKernel(TRANSPOSE_BIAS_RELU_KERNEL, { dy: xIn, filter: w1, b: bias }, attrs1) as unknown as tf.Tensor4D;
-    const y = tf.engine().runKernel("Conv2DBackpropInput", { dy: a, filter: w2 }, attrs2) as unknown as tf.Tensor4D;
+    const [a, y] = tf.engine().runKernel(PAIR_KERNEL, { x: xIn, w1, b: bias, w2 }, attrs) as unknown as [tf.Tensor4D, tf.Tensor4D];
     save([xIn, w1, w2, a]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
         const [xs, w1s, w2s, as] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-        const [gx, dw2, db1] = tf.getKernel(ONE_CHANNEL_RELU_GRAD_KERNEL, "wasm")
-          ? (tf.engine().runKernel(ONE_CHANNEL_RELU_GRAD_KERNEL, { dy, filter: w2s, a: as }, { strides: strides2, pad } as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D])
-          : oneChannelReluGradOps(dy, w2s, as, strides2, pad);
-        const dx = tf.conv2d(gx, w1s, strides1, pad);
-        const dw1 = transposeFilterGradient(gx, xs, w1s.shape, strides1, pad);
-        return [dx, dw1, db1, dw2];
+        if (tf.getKernel(PAIR_GRAD_KERNEL, "wasm")) {
+          const [dx, dw1, db1, dw2] = tf.engine().runKernel(PAIR_GRAD_KERNEL, { dy, w2: w2s, a: as, x: xs, w1: w1s }, attrs) as unknown as tf.Tensor[];
+          return [dx, dw1, db1, dw2];
+        }
+        // The kernels were switched since the forward pass: the same gradient in the ops the kernel replaces.
+        const [gx, dw2, db1] = oneChannelReluGradOps(dy, w2s, as, strides2, pad);
+        return [tf.conv2d(gx, w1s, strides1, pad), transposeFilterGradient(gx, xs, w1s.shape, strides1, pad), db1, dw2];
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor4D, w1: tf.Tensor4D, b: tf.Tensor1D, w2: tf.Tensor4D) => tf.Tensor4D;

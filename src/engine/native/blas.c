@@ -1173,6 +1173,35 @@ static void col2im(const float* cols, float* dx, const ConvGeom* g, int64_t b0, 
  * run over the taps in the order im2col's columns do. */
 #define INLINE static inline __attribute__((always_inline))
 
+/* The one-channel loops' registers as GCC/Clang vector types (the compiler keeps an array of them in registers
+ * where a float array under `omp simd` went through the stack): CONV1_VL floats, one AVX-512 register where
+ * the CPU has them (-march=native), else one AVX2 register. */
+#ifdef __AVX512F__
+#define CONV1_VL 16
+#else
+#define CONV1_VL 8
+#endif
+typedef float conv1_vec __attribute__((vector_size(CONV1_VL * 4)));
+typedef float conv1_vec_u __attribute__((vector_size(CONV1_VL * 4), aligned(4), may_alias)); /* unaligned */
+typedef int conv1_ivec __attribute__((vector_size(CONV1_VL * 4)));
+#define CONV1_LOAD(p) (*(const conv1_vec_u*)(p))
+#define CONV1_STORE(p, v) (*(conv1_vec_u*)(p) = (v))
+
+/* The sum of a vector's lanes, halving it (lanes k and k + half) until one is left. */
+static inline float conv1_lanes_sum(conv1_vec s) {
+#if CONV1_VL == 16
+  s += __builtin_shuffle(s, (conv1_ivec){8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7});
+  s += __builtin_shuffle(s, (conv1_ivec){4, 5, 6, 7, 0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15});
+  s += __builtin_shuffle(s, (conv1_ivec){2, 3, 0, 1, 6, 7, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15});
+  s += __builtin_shuffle(s, (conv1_ivec){1, 0, 3, 2, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15});
+#else
+  s += __builtin_shuffle(s, (conv1_ivec){4, 5, 6, 7, 0, 1, 2, 3});
+  s += __builtin_shuffle(s, (conv1_ivec){2, 3, 0, 1, 6, 7, 4, 5});
+  s += __builtin_shuffle(s, (conv1_ivec){1, 0, 3, 2, 5, 4, 7, 6});
+#endif
+  return s[0];
+}
+
 /* The output positions [lo, hi) along one axis whose every tap (0 … f − 1) reads inside the input: o · s − pad ≥ 0
  * and o · s − pad + (f − 1) · d ≤ n_in − 1; lo ≥ hi where there are none. */
 static void conv1_inside(int64_t n_in, int64_t n_out, int64_t s, int64_t pad, int64_t f, int64_t d, int64_t* lo, int64_t* hi) {
@@ -1206,6 +1235,36 @@ INLINE void conv1_forward_px(const float* x, const float* w, float* y, const Con
   for (int p = 0; p < NP; p++) memcpy(y + ((b * g->oh + oy) * g->ow + ox + p) * g->co + c0, acc[p], sizeof acc[p]);
 }
 
+#if CONV1_VL == 16
+/* conv1_forward_px for channels c0 … c0 + 31 in two AVX-512 registers a pixel: the same sums in the same
+ * order (so the same floats), with each tap's x read once for both halves. */
+INLINE void conv1_forward_px2(const float* x, const float* w, float* y, const ConvGeom* g, int64_t b, int64_t oy, int64_t ox, int64_t c0, const int NP, const int CHECK) {
+  conv1_vec acc[4][2];
+  for (int p = 0; p < NP; p++) acc[p][0] = acc[p][1] = (conv1_vec){0};
+  for (int64_t fy = 0; fy < g->fh; fy++) {
+    const int64_t iy = oy * g->sh - g->pt + fy * g->dh;
+    if (CHECK && (iy < 0 || iy >= g->ih)) continue;
+    const float* row = x + (b * g->ih + iy) * g->iw;
+    for (int64_t fx = 0; fx < g->fw; fx++) {
+      const float* wt = w + (fy * g->fw + fx) * g->co + c0;
+      const conv1_vec w0 = CONV1_LOAD(wt), w1 = CONV1_LOAD(wt + 16);
+      for (int p = 0; p < NP; p++) {
+        const int64_t ix = (ox + p) * g->sw - g->pl + fx * g->dw;
+        if (CHECK && (ix < 0 || ix >= g->iw)) continue;
+        const float v = row[ix];
+        acc[p][0] += v * w0;
+        acc[p][1] += v * w1;
+      }
+    }
+  }
+  for (int p = 0; p < NP; p++) {
+    float* out = y + ((b * g->oh + oy) * g->ow + ox + p) * g->co + c0;
+    CONV1_STORE(out, acc[p][0]);
+    CONV1_STORE(out + 16, acc[p][1]);
+  }
+}
+#endif
+
 static void conv1_forward(const float* x, const float* w, float* y, const ConvGeom* g) {
   const int64_t co = g->co, whole = co / 16 * 16;
   int64_t ylo, yhi, xlo, xhi;
@@ -1214,7 +1273,21 @@ static void conv1_forward(const float* x, const float* w, float* y, const ConvGe
   for (int64_t b = 0; b < g->batch; b++)
     for (int64_t oy = 0; oy < g->oh; oy++) {
       const int row_inside = oy >= ylo && oy < yhi;
-      for (int64_t c0 = 0; c0 < whole; c0 += 16) {
+      for (int64_t c0 = 0; c0 < whole;) {
+#if CONV1_VL == 16
+        /* With AVX-512, 32 channels at a time where there are: two registers a pixel, eight accumulators. */
+        if (c0 + 32 <= whole) {
+          for (int64_t ox = 0; ox < g->ow;) {
+            const int inside = row_inside && ox >= xlo;
+            if (inside && ox + 4 <= xhi) conv1_forward_px2(x, w, y, g, b, oy, ox, c0, 4, 0), ox += 4;
+            else if (inside && ox < xhi) conv1_forward_px2(x, w, y, g, b, oy, ox, c0, 1, 0), ox++;
+            else if (!row_inside && ox + 4 <= g->ow) conv1_forward_px2(x, w, y, g, b, oy, ox, c0, 4, 1), ox += 4;
+            else conv1_forward_px2(x, w, y, g, b, oy, ox, c0, 1, 1), ox++;
+          }
+          c0 += 32;
+          continue;
+        }
+#endif
         /* Inside: four pixels at a time, then one; at the edges one at a time; rows at the edges four at a time. */
         for (int64_t ox = 0; ox < g->ow;) {
           const int inside = row_inside && ox >= xlo;
@@ -1223,6 +1296,7 @@ static void conv1_forward(const float* x, const float* w, float* y, const ConvGe
           else if (!row_inside && ox + 4 <= g->ow) conv1_forward_px(x, w, y, g, b, oy, ox, c0, 4, 1), ox += 4;
           else conv1_forward_px(x, w, y, g, b, oy, ox, c0, 1, 1), ox++;
         }
+        c0 += 16;
       }
       if (whole == co) continue;
       /* The last co mod 16 channels, summed in place in the same order. */
@@ -1247,34 +1321,28 @@ static void conv1_forward(const float* x, const float* w, float* y, const ConvGe
  * (im2col's scatter would add into it nine times). An output pixel (oy, ox) reads iy through tap fy where
  * oy · sh − pt + fy · dh = iy: with CHECK, ytab and xtab give that oy and ox (−1 where there is none); without,
  * at stride 1 where every tap's output pixel exists, it is iy + pt − fy · dh. */
-INLINE void conv1_input_grad_px(const float* dy, const float* w, float* dx, const ConvGeom* g, const int64_t* ytab, const int64_t* xtab, int64_t b, int64_t iy, int64_t ix, const int NP, const int CHECK, const int64_t whole, const int64_t fh, const int64_t fw) {
-  const int64_t co = g->co;
-  float acc[4][16] = {{0}}, rest[4] = {0};
+INLINE void conv1_input_grad_px(const float* dy, const float* w, float* dx, const ConvGeom* g, const int64_t* ytab, const int64_t* xtab, int64_t b, int64_t iy, int64_t ix, const int NP, const int CHECK, const int64_t co, const int64_t fh, const int64_t fw) {
+  /* Two vectors of sums a pixel, the channel chunks alternating between them: 2 · NP independent chains. */
+  conv1_vec acc[4][2];
+  float rest[4] = {0};
+  for (int p = 0; p < NP; p++) acc[p][0] = acc[p][1] = (conv1_vec){0};
+  const int64_t whole = co / CONV1_VL * CONV1_VL;
   for (int64_t fy = 0; fy < fh; fy++) {
     const int64_t oy = CHECK ? ytab[iy * fh + fy] : iy + g->pt - fy * g->dh;
     if (CHECK && oy < 0) continue;
     const float* row = dy + (b * g->oh + oy) * g->ow * co;
     for (int64_t fx = 0; fx < fw; fx++) {
       const float* wt = w + (fy * fw + fx) * co;
-#pragma GCC unroll 4
       for (int p = 0; p < NP; p++) {
         const int64_t ox = CHECK ? xtab[(ix + p) * fw + fx] : ix + p + g->pl - fx * g->dw;
         if (CHECK && ox < 0) continue;
         const float* d = row + ox * co;
-        for (int64_t c0 = 0; c0 < whole; c0 += 16) {
-#pragma omp simd
-          for (int k = 0; k < 16; k++) acc[p][k] += d[c0 + k] * wt[c0 + k];
-        }
+        for (int64_t c = 0; c < whole; c += CONV1_VL) acc[p][(c / CONV1_VL) & 1] += CONV1_LOAD(d + c) * CONV1_LOAD(wt + c);
         for (int64_t c = whole; c < co; c++) rest[p] += d[c] * wt[c];
       }
     }
   }
-  for (int p = 0; p < NP; p++) {
-    for (int half = 8; half >= 1; half /= 2)
-#pragma omp simd
-      for (int k = 0; k < half; k++) acc[p][k] += acc[p][k + half];
-    dx[(b * g->ih + iy) * g->iw + ix + p] = acc[p][0] + rest[p];
-  }
+  for (int p = 0; p < NP; p++) dx[(b * g->ih + iy) * g->iw + ix + p] = conv1_lanes_sum(acc[p][0] + acc[p][1]) + rest[p];
 }
 
 /* The output position that input position i reads through tap t along one axis, or −1 where none does
@@ -1296,7 +1364,6 @@ static int conv1_input_grad(const float* dy, const float* w, float* dx, const Co
   conv1_reader_table(xtab, g->iw, g->ow, g->fw, g->sw, g->pl, g->dw);
   /* At stride 1, input pixel i is read by output pixel i + pad − t · d through tap t: the inputs [lo, hi) whose
    * every tap's output pixel exists take the unchecked path. */
-  const int64_t whole = g->co / 16 * 16;
   const int unit = g->sh == 1 && g->sw == 1, vae3x3 = g->co == 32 && g->fh == 3 && g->fw == 3;
   int64_t ylo = 0, yhi = 0, xlo = 0, xhi = 0;
   if (unit) {
@@ -1313,14 +1380,14 @@ static int conv1_input_grad(const float* dy, const float* w, float* dx, const Co
         if (inside && ix + 4 <= xhi) {
           /* The conv VAE's 3×3 filter of 32 channels as constants, so that the loops unroll. */
           if (vae3x3) conv1_input_grad_px(dy, w, dx, g, ytab, xtab, b, iy, ix, 4, 0, 32, 3, 3);
-          else conv1_input_grad_px(dy, w, dx, g, ytab, xtab, b, iy, ix, 4, 0, whole, g->fh, g->fw);
+          else conv1_input_grad_px(dy, w, dx, g, ytab, xtab, b, iy, ix, 4, 0, g->co, g->fh, g->fw);
           ix += 4;
         } else if (inside && ix < xhi) {
-          conv1_input_grad_px(dy, w, dx, g, ytab, xtab, b, iy, ix, 1, 0, whole, g->fh, g->fw), ix++;
+          conv1_input_grad_px(dy, w, dx, g, ytab, xtab, b, iy, ix, 1, 0, g->co, g->fh, g->fw), ix++;
         } else if (!row_inside && ix + 4 <= g->iw) {
-          conv1_input_grad_px(dy, w, dx, g, ytab, xtab, b, iy, ix, 4, 1, whole, g->fh, g->fw), ix += 4;
+          conv1_input_grad_px(dy, w, dx, g, ytab, xtab, b, iy, ix, 4, 1, g->co, g->fh, g->fw), ix += 4;
         } else {
-          conv1_input_grad_px(dy, w, dx, g, ytab, xtab, b, iy, ix, 1, 1, whole, g->fh, g->fw), ix++;
+          conv1_input_grad_px(dy, w, dx, g, ytab, xtab, b, iy, ix, 1, 1, g->co, g->fh, g->fw), ix++;
         }
       }
     }
@@ -1335,60 +1402,65 @@ static inline int64_t conv1_at(const ConvGeom* g, int64_t b, int64_t oy, int64_t
   return iy < 0 || iy >= g->ih || ix < 0 || ix >= g->iw ? -1 : (b * g->ih + iy) * g->iw + ix;
 }
 
-/* mode 2 with a 3 × 3 filter, channels c0 … c0 + 15 of image b: each tap's sum over the image's pixels (in
- * the pixel order of conv1_filter_grad's general loop, so the same floats) kept in registers — 9 × 16
- * accumulators — instead of in memory, where every pixel's nine updates waited on the last pixel's stores;
- * then added to dW. Pixels whose every tap reads inside the image ([ylo, yhi) × [xlo, xhi)) skip the bounds
- * tests. */
+/* mode 2 with a 3 × 3 filter, channels c0 … c0 + NV · CONV1_VL − 1 of image b: each tap's sum over the image's
+ * pixels (in the pixel order of conv1_filter_grad's general loop, so the same floats) kept in registers — 9 × NV
+ * vectors — instead of in memory, where every pixel's nine updates waited on the last pixel's stores; then added
+ * to dW. Pixels whose every tap reads inside the image ([ylo, yhi) × [xlo, xhi)) skip the bounds tests. */
 INLINE void conv1_filter_block3(const float* x, const float* dy, float* dw, const ConvGeom* g, int64_t b, int64_t c0, int64_t ylo, int64_t yhi,
-                                int64_t xlo, int64_t xhi) {
-  float acc[9][16] = {{0}};
+                                int64_t xlo, int64_t xhi, const int NV) {
+  conv1_vec acc[9][2];
+  for (int t = 0; t < 9; t++) acc[t][0] = acc[t][1] = (conv1_vec){0};
   const int64_t co = g->co;
   for (int64_t oy = 0; oy < g->oh; oy++) {
     const int row_inside = oy >= ylo && oy < yhi;
     const int64_t iy0 = oy * g->sh - g->pt;
     for (int64_t ox = 0; ox < g->ow; ox++) {
       const float* d = dy + ((b * g->oh + oy) * g->ow + ox) * co + c0;
+      conv1_vec dv[2];
+      for (int j = 0; j < NV; j++) dv[j] = CONV1_LOAD(d + j * CONV1_VL);
       const int64_t ix0 = ox * g->sw - g->pl;
       if (row_inside && ox >= xlo && ox < xhi) {
-#pragma GCC unroll 3
         for (int fy = 0; fy < 3; fy++) {
           const float* row = x + (b * g->ih + iy0 + fy * g->dh) * g->iw + ix0;
-#pragma GCC unroll 3
           for (int fx = 0; fx < 3; fx++) {
             const float v = row[fx * g->dw];
-#pragma omp simd
-            for (int k = 0; k < 16; k++) acc[fy * 3 + fx][k] += v * d[k];
+            for (int j = 0; j < NV; j++) acc[fy * 3 + fx][j] += v * dv[j];
           }
         }
       } else {
-#pragma GCC unroll 3
         for (int fy = 0; fy < 3; fy++) {
           const int64_t iy = iy0 + fy * g->dh;
           if (iy < 0 || iy >= g->ih) continue;
           const float* row = x + (b * g->ih + iy) * g->iw;
-#pragma GCC unroll 3
           for (int fx = 0; fx < 3; fx++) {
             const int64_t ix = ix0 + fx * g->dw;
             if (ix < 0 || ix >= g->iw) continue;
             const float v = row[ix];
-#pragma omp simd
-            for (int k = 0; k < 16; k++) acc[fy * 3 + fx][k] += v * d[k];
+            for (int j = 0; j < NV; j++) acc[fy * 3 + fx][j] += v * dv[j];
           }
         }
       }
     }
   }
-  for (int t = 0; t < 9; t++) {
-    float* out = dw + t * co + c0;
-#pragma omp simd
-    for (int k = 0; k < 16; k++) out[k] += acc[t][k];
+  for (int t = 0; t < 9; t++)
+    for (int j = 0; j < NV; j++) {
+      float* out = dw + t * co + c0 + j * CONV1_VL;
+      CONV1_STORE(out, CONV1_LOAD(out) + acc[t][j]);
+    }
+}
+
+/* Image b's filter gradient for all co channels (a multiple of 16), two vectors of channels at a time (18
+ * vectors of sums) where there are: with AVX-512 32 channels, else 16; then one. */
+static void conv1_filter_image3(const float* x, const float* dy, float* dw, const ConvGeom* g, int64_t b, int64_t ylo, int64_t yhi, int64_t xlo, int64_t xhi) {
+  for (int64_t c0 = 0; c0 < g->co;) {
+    if (c0 + 2 * CONV1_VL <= g->co) conv1_filter_block3(x, dy, dw, g, b, c0, ylo, yhi, xlo, xhi, 2), c0 += 2 * CONV1_VL;
+    else conv1_filter_block3(x, dy, dw, g, b, c0, ylo, yhi, xlo, xhi, 1), c0 += CONV1_VL;
   }
 }
 
 /* mode 2: dW[tap][c] = Σ over the pixels x[at] · dy[pixel][c], summed image by image into `part` (taps × co
  * floats) and each image's sum added to dW, so no single running sum spans the whole batch. A 3 × 3 filter
- * with a multiple of 16 channels (the conv VAE's) takes conv1_filter_block3: the same sums in registers. */
+ * with a multiple of 16 channels (the conv VAE's) takes conv1_filter_image3: the same sums in registers. */
 static void conv1_filter_grad(const float* x, const float* dy, float* dw, float* part, const ConvGeom* g) {
   const int64_t co = g->co, n = g->fh * g->fw * co;
   memset(dw, 0, (size_t)n * sizeof(float));
@@ -1397,7 +1469,7 @@ static void conv1_filter_grad(const float* x, const float* dy, float* dw, float*
     conv1_inside(g->ih, g->oh, g->sh, g->pt, g->fh, g->dh, &ylo, &yhi);
     conv1_inside(g->iw, g->ow, g->sw, g->pl, g->fw, g->dw, &xlo, &xhi);
     for (int64_t b = 0; b < g->batch; b++)
-      for (int64_t c0 = 0; c0 < co; c0 += 16) conv1_filter_block3(x, dy, dw, g, b, c0, ylo, yhi, xlo, xhi);
+      conv1_filter_image3(x, dy, dw, g, b, ylo, yhi, xlo, xhi);
     return;
   }
   for (int64_t b = 0; b < g->batch; b++) {
@@ -1592,100 +1664,237 @@ static napi_value conv_call(napi_env env, float* heap, int64_t len, const char* 
 }
 
 /*
- * The backward pass of a transposed convolution to one channel whose input is a ReLU's output (the conv VAE's
- * last layer after its ReLU layer), image by image: for each image, the input gradient conv2d(dy, W) (one
- * input channel: conv1_forward), masked by the ReLU (as biasReluGrad: dy where a > 0, NaN where a is NaN, else
- * 0) with its bias sums (float64), and then the filter gradient of the image (conv1_filter_block3), which reads
- * the same image of a while it is still in the cache. Separately these are three passes that each stream the
- * whole [B, H, W, C] activation or its gradient through memory. The same floats as Conv2D, biasReluGrad and
- * Conv2DBackpropFilter one after another on one thread (the same routines in the same order per image); on
- * n threads the images are split as conv2d splits them, with the parts' filter gradients and bias sums added
- * in part order. g is the Conv2D geometry of conv2d(dy, W): ci = 1, a 3 × 3 filter, co a multiple of 16.
+ * The conv VAE's last two layers: a = relu(conv2dTranspose(x, W1) + b) (a layer of several channels) and then
+ * y = conv2dTranspose(a, W2) to one channel with a 3 × 3 filter — forward and backward, each one call that goes
+ * through the batch a chunk of images at a time (the chunk conv2d's transposed convolution takes), so that each
+ * chunk's activation a, or its gradient, is still in the cache when the next layer's loop reads it. As separate
+ * calls, each layer's pass streamed the whole [B, H, W, C] activation or its gradient through memory: the
+ * forward pass wrote a and read it back; the backward pass wrote the gradient of a and read it three times
+ * (its ReLU, then two im2col for the first layer's input and filter gradients).
+ *
+ * g1 is the first layer's convolution geometry (a [B, ih, iw, ci] is its input, x [B, oh, ow, co] its output),
+ * g2 the second's (y [B, ih, iw, 1] its input, a its output; ci = 1, a 3 × 3 filter, co = g1's ci, a multiple
+ * of 16). The same routines in the same order as the calls they replace (conv2dTransposeBiasRelu, then conv2d
+ * mode 1; conv2d mode 0 of dy, biasReluGrad and conv2d mode 2 for the second layer, then modes 0 and 2 for the
+ * first), so the same floats on one thread; on n threads the batch is in the parts conv2d makes, the filter
+ * gradients and bias sums of the parts added in part order.
  */
 typedef struct {
-  const float *dy, *w, *a;
-  float *gx, *dw;
-  double* db;
-  ConvGeom g; /* the whole batch */
-  int64_t b0, b1;
-} Conv1ReluPart;
+  const float *x, *w1, *bias, *w2;
+  float *a, *y;
+  ConvGeom g1, g2; /* this part's images */
+  int64_t chunk;
+  float* work; /* the chunk's im2col columns */
+  int ok;
+} PairForwardPart;
 
-static void conv1_relu_grad_task(void* arg) {
-  const Conv1ReluPart* p = (const Conv1ReluPart*)arg;
-  const ConvGeom* g = &p->g;
-  const int64_t co = g->co, pix = g->oh * g->ow;
-  ConvGeom one = *g;
-  one.batch = 1;
-  int64_t ylo, yhi, xlo, xhi;
-  conv1_inside(g->ih, g->oh, g->sh, g->pt, g->fh, g->dh, &ylo, &yhi);
-  conv1_inside(g->iw, g->ow, g->sw, g->pl, g->fw, g->dw, &xlo, &xhi);
-  memset(p->dw, 0, (size_t)(g->fh * g->fw * co) * sizeof(float));
-  for (int64_t c = 0; c < co; c++) p->db[c] = 0.0;
-  for (int64_t b = p->b0; b < p->b1; b++) {
-    float* gx = p->gx + b * pix * co;
-    const float* a = p->a + b * pix * co;
-    conv1_forward(p->dy + b * g->ih * g->iw, p->w, gx, &one);
-    relu_grad_span(gx, a, gx, p->db, pix, co);
-    for (int64_t c0 = 0; c0 < co; c0 += 16) conv1_filter_block3(p->dy, p->a, p->dw, g, b, c0, ylo, yhi, xlo, xhi);
+static void pair_forward_task(void* arg) {
+  PairForwardPart* p = (PairForwardPart*)arg;
+  const int64_t x_img = p->g1.oh * p->g1.ow * p->g1.co, a_img = p->g1.ih * p->g1.iw * p->g1.ci, y_img = p->g2.ih * p->g2.iw;
+  p->ok = 1;
+  for (int64_t b0 = 0; b0 < p->g1.batch; b0 += p->chunk) {
+    const int64_t nb = p->g1.batch - b0 < p->chunk ? p->g1.batch - b0 : p->chunk;
+    ConvGeom c1 = p->g1, c2 = p->g2;
+    c1.batch = c2.batch = nb;
+    conv_images(1, p->x + b0 * x_img, p->w1, p->a + b0 * a_img, &c1, nb, p->work, p->bias);
+    if (!conv1_input_grad(p->a + b0 * a_img, p->w2, p->y + b0 * y_img, &c2)) {
+      p->ok = 0;
+      return;
+    }
   }
 }
 
-/* conv1ReluGrad(heap, dy, W, a, gx, dW, db, geometry…): offsets of dy [B, ih, iw, 1], W [fh, fw, 1, co],
- * a and gx [B, oh, ow, co], dW [fh, fw, 1, co], db [co]; then the 15 numbers of conv2d(dy, W)'s geometry. */
-static napi_value Conv1ReluGrad(napi_env env, napi_callback_info info) {
-  napi_value args[22];
-  int64_t len;
-  float* heap = begin_call(env, info, 22, args, "conv1ReluGrad", &len);
-  if (!heap) return NULL;
+typedef struct {
+  const float *dy, *w2, *a, *x, *w1;
+  float *dx, *dw1, *dw2;
+  double* db;
+  ConvGeom g1, g2; /* this part's images */
+  int64_t chunk;
+  float *cols, *ga; /* the chunk's im2col columns and the gradient of its a */
+} PairGradPart;
+
+static void pair_grad_task(void* arg) {
+  const PairGradPart* p = (const PairGradPart*)arg;
+  const ConvGeom *g1 = &p->g1, *g2 = &p->g2;
+  const int64_t x_img = g1->oh * g1->ow * g1->co, a_img = g1->ih * g1->iw * g1->ci, y_img = g2->ih * g2->iw, co = g2->co;
+  const int64_t K = g1->fh * g1->fw * g1->ci, wn2 = g2->fh * g2->fw * co;
+  ConvGeom one = *g2;
+  one.batch = 1;
+  int64_t ylo, yhi, xlo, xhi;
+  conv1_inside(g2->ih, g2->oh, g2->sh, g2->pt, g2->fh, g2->dh, &ylo, &yhi);
+  conv1_inside(g2->iw, g2->ow, g2->sw, g2->pl, g2->fw, g2->dw, &xlo, &xhi);
+  memset(p->dw2, 0, (size_t)wn2 * sizeof(float));
+  for (int64_t c = 0; c < co; c++) p->db[c] = 0.0;
+  for (int64_t b0 = 0; b0 < g1->batch; b0 += p->chunk) {
+    const int64_t nb = g1->batch - b0 < p->chunk ? g1->batch - b0 : p->chunk;
+    /* The second layer's backward pass, image by image: the gradient of a (conv2d(dy, W2)), its ReLU mask and
+     * bias sums, and W2's gradient, which reads the image's a again while it is in the cache. */
+    for (int64_t b = b0; b < b0 + nb; b++) {
+      float* ga = p->ga + (b - b0) * a_img;
+      conv1_forward(p->dy + b * y_img, p->w2, ga, &one);
+      relu_grad_span(ga, p->a + b * a_img, ga, p->db, g2->oh * g2->ow, co);
+      conv1_filter_image3(p->dy, p->a, p->dw2, g2, b, ylo, yhi, xlo, xhi);
+    }
+    /* The first layer's input and filter gradients from one im2col of the chunk's gradient: conv2d mode 0
+     * (dx = cols · W1) and mode 2 (dW1 += colsᵀ · x). */
+    ConvGeom c1 = *g1;
+    c1.batch = nb;
+    im2col(p->ga, p->cols, &c1, 0, nb);
+    const int rows = (int)(nb * g1->oh * g1->ow);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, (int)g1->co, (int)K, 1.0f, p->cols, (int)K, p->w1, (int)g1->co, 0.0f,
+                p->dx + b0 * x_img, (int)g1->co);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)g1->co, rows, 1.0f, p->cols, (int)K, p->x + b0 * x_img, (int)g1->co,
+                b0 == 0 ? 0.0f : 1.0f, p->dw1, (int)g1->co);
+  }
+}
+
+/* The offsets args[1 … n] (clearing *ok where one is not a whole number, -1 where negative) and the two
+ * geometries after them; 1 where the two fit together as described above. */
+static int pair_args(napi_env env, const napi_value* args, int n, int64_t* off, ConvGeom* g1, ConvGeom* g2) {
   int ok = 1;
+  int good = 1;
+  for (int i = 0; i < n; i++) {
+    off[i] = int_arg(env, args[1 + i], &ok);
+    good = good && off[i] >= 0;
+  }
+  good = conv_geometry_args(env, args + 1 + n, &ok, g1) && good;
+  good = conv_geometry_args(env, args + 16 + n, &ok, g2) && good;
+  good = good && ok && g2->ci == 1 && g2->fh == 3 && g2->fw == 3 && g2->co % 16 == 0 && g1->ci == g2->co && g1->ih == g2->oh && g1->iw == g2->ow &&
+         g1->batch == g2->batch;
+  /* As conv2d: one image's im2col columns at most 2⁴⁰ floats. */
+  return good && (double)g1->oh * g1->ow * g1->fh * g1->fw * g1->ci <= 1099511627776.0;
+}
+
+/* The images of part k of `parts` (as conv2d splits them): [*b0, *b1). */
+static void pair_split(int64_t batch, int k, int parts, int64_t* b0, int64_t* b1) {
+  *b0 = batch * k / parts, *b1 = batch * (k + 1) / parts;
+}
+
+/* Runs the parts on the pool with OpenBLAS on one thread inside them, as conv2d does. */
+static void pair_run(int parts, pool_task fn, void* part, size_t size) {
+  pool_task fns[POOL_MAX];
+  void* task_args[POOL_MAX];
+  for (int k = 0; k < parts; k++) fns[k] = fn, task_args[k] = (char*)part + k * size;
+  const int threads = blas_threads;
+  if (parts > 1 && pool_acquire()) {
+    openblas_set_num_threads(1);
+    pool_run_held(parts, fns, task_args);
+    openblas_set_num_threads(threads);
+    pool_release();
+  } else {
+    for (int k = 0; k < parts; k++) fn(task_args[k]);
+  }
+}
+
+/* transposePair(heap, x, W1, b, W2, a, y, g1…, g2…): offsets of x [B, oh1, ow1, co1], W1 [fh1, fw1, ci1, co1],
+ * b [ci1], W2 [3, 3, 1, ci1], a [B, ih1, iw1, ci1] and y [B, ih2, iw2, 1]; then the two geometries. */
+static napi_value TransposePair(napi_env env, napi_callback_info info) {
+  napi_value args[37];
+  int64_t len;
+  float* heap = begin_call(env, info, 37, args, "transposePair", &len);
+  if (!heap) return NULL;
   int64_t off[6];
-  for (int i = 0; i < 6; i++) off[i] = int_arg(env, args[1 + i], &ok);
-  ConvGeom g;
-  int good = conv_geometry_args(env, args + 7, &ok, &g);
-  good = good && ok && g.ci == 1 && g.fh == 3 && g.fw == 3 && g.co % 16 == 0;
-  for (int i = 0; i < 6; i++) good = good && off[i] >= 0;
-  if (!good) {
-    napi_throw_range_error(env, NULL, "vae-lab native conv1ReluGrad: bad sizes or offsets (one input channel, a 3 × 3 filter, a multiple of 16 output channels)");
+  ConvGeom g1, g2;
+  if (!pair_args(env, args, 6, off, &g1, &g2)) {
+    napi_throw_range_error(env, NULL, "vae-lab native transposePair: bad sizes or offsets (a one-channel 3 × 3 second layer whose input is the first one's output)");
     return NULL;
   }
-  const double xd = (double)g.batch * g.ih * g.iw, yd = (double)g.batch * g.oh * g.ow * g.co, wd = 9.0 * g.co;
-  if (!within_heap(off[0], xd, len) || !within_heap(off[1], wd, len) || !within_heap(off[2], yd, len) || !within_heap(off[3], yd, len) ||
-      !within_heap(off[4], wd, len) || !within_heap(off[5], (double)g.co, len)) {
-    napi_throw_range_error(env, NULL, "vae-lab native conv1ReluGrad: operands outside the heap");
+  const double xd = (double)g1.batch * g1.oh * g1.ow * g1.co, ad = (double)g1.batch * g1.ih * g1.iw * g1.ci, yd = (double)g2.batch * g2.ih * g2.iw;
+  if (!within_heap(off[0], xd, len) || !within_heap(off[1], (double)g1.fh * g1.fw * g1.ci * g1.co, len) || !within_heap(off[2], (double)g1.ci, len) ||
+      !within_heap(off[3], 9.0 * g2.co, len) || !within_heap(off[4], ad, len) || !within_heap(off[5], yd, len)) {
+    napi_throw_range_error(env, NULL, "vae-lab native transposePair: operands outside the heap");
     return NULL;
   }
   /* Each ≤ the heap's length: checked above. */
-  const int64_t co = g.co, wn = 9 * co;
-  const int threads = blas_threads; /* read once: setThreads may run on another Node thread */
+  const int threads = blas_threads;
   int parts = threads < POOL_MAX ? threads : POOL_MAX;
-  if (parts > g.batch) parts = (int)g.batch;
-  /* The other parts' filter gradients, and every part's float64 bias sums. */
-  float* work = scratch_for((size_t)((parts - 1) * wn + 2 * parts * co));
+  if (parts > g1.batch) parts = (int)g1.batch;
+  const int64_t chunk = conv_chunk(&g1, (g1.batch + parts - 1) / parts, chunk_floats), per = conv_work_floats(1, &g1, chunk);
+  float* work = scratch_for((size_t)(parts * per));
   if (!work) {
-    napi_throw_error(env, NULL, "vae-lab native conv1ReluGrad: out of memory");
+    napi_throw_error(env, NULL, "vae-lab native transposePair: out of memory");
     return NULL;
   }
-  double* sums = (double*)(work + (parts - 1) * wn); /* 2·co floats per part: co doubles */
-  Conv1ReluPart part[POOL_MAX];
-  pool_task fns[POOL_MAX];
-  void* task_args[POOL_MAX];
+  const int64_t x_img = g1.oh * g1.ow * g1.co, a_img = g1.ih * g1.iw * g1.ci, y_img = g2.ih * g2.iw;
+  PairForwardPart part[POOL_MAX];
   for (int k = 0; k < parts; k++) {
-    Conv1ReluPart* p = &part[k];
-    p->dy = heap + off[0], p->w = heap + off[1], p->a = heap + off[2], p->gx = heap + off[3];
-    p->dw = k == 0 ? heap + off[4] : work + (k - 1) * wn;
-    p->db = sums + k * co;
-    p->g = g, p->b0 = g.batch * k / parts, p->b1 = g.batch * (k + 1) / parts;
-    fns[k] = conv1_relu_grad_task, task_args[k] = p;
+    int64_t b0, b1;
+    pair_split(g1.batch, k, parts, &b0, &b1);
+    PairForwardPart* p = &part[k];
+    p->x = heap + off[0] + b0 * x_img, p->w1 = heap + off[1], p->bias = heap + off[2], p->w2 = heap + off[3];
+    p->a = heap + off[4] + b0 * a_img, p->y = heap + off[5] + b0 * y_img;
+    p->g1 = g1, p->g2 = g2, p->g1.batch = p->g2.batch = b1 - b0, p->chunk = chunk, p->work = work + k * per, p->ok = 0;
   }
-  pool_run(parts, fns, task_args);
-  float* dw = heap + off[4];
+  pair_run(parts, pair_forward_task, part, sizeof part[0]);
+  for (int k = 0; k < parts; k++)
+    if (!part[k].ok) {
+      napi_throw_error(env, NULL, "vae-lab native transposePair: out of memory");
+      return NULL;
+    }
+  return NULL;
+}
+
+/* transposePairGrad(heap, dy, W2, a, x, W1, dx, dW1, db, dW2, g1…, g2…): offsets of dy [B, ih2, iw2, 1] (the
+ * gradient of y), W2, a and x, W1 as in transposePair; the outputs dx (as x), dW1 (as W1), db [ci1], dW2 (as W2). */
+static napi_value TransposePairGrad(napi_env env, napi_callback_info info) {
+  napi_value args[40];
+  int64_t len;
+  float* heap = begin_call(env, info, 40, args, "transposePairGrad", &len);
+  if (!heap) return NULL;
+  int64_t off[9];
+  ConvGeom g1, g2;
+  if (!pair_args(env, args, 9, off, &g1, &g2)) {
+    napi_throw_range_error(env, NULL, "vae-lab native transposePairGrad: bad sizes or offsets (a one-channel 3 × 3 second layer whose input is the first one's output)");
+    return NULL;
+  }
+  const double xd = (double)g1.batch * g1.oh * g1.ow * g1.co, ad = (double)g1.batch * g1.ih * g1.iw * g1.ci, yd = (double)g2.batch * g2.ih * g2.iw;
+  const double w1d = (double)g1.fh * g1.fw * g1.ci * g1.co, w2d = 9.0 * g2.co;
+  if (!within_heap(off[0], yd, len) || !within_heap(off[1], w2d, len) || !within_heap(off[2], ad, len) || !within_heap(off[3], xd, len) ||
+      !within_heap(off[4], w1d, len) || !within_heap(off[5], xd, len) || !within_heap(off[6], w1d, len) || !within_heap(off[7], (double)g1.ci, len) ||
+      !within_heap(off[8], w2d, len)) {
+    napi_throw_range_error(env, NULL, "vae-lab native transposePairGrad: operands outside the heap");
+    return NULL;
+  }
+  /* Each ≤ the heap's length: checked above. */
+  const int threads = blas_threads;
+  int parts = threads < POOL_MAX ? threads : POOL_MAX;
+  if (parts > g1.batch) parts = (int)g1.batch;
+  const int64_t chunk = conv_chunk(&g1, (g1.batch + parts - 1) / parts, chunk_floats);
+  const int64_t co = g2.co, wn1 = g1.fh * g1.fw * g1.ci * g1.co, wn2 = 9 * co;
+  const int64_t x_img = g1.oh * g1.ow * g1.co, a_img = g1.ih * g1.iw * g1.ci, y_img = g2.ih * g2.iw;
+  const int64_t cols = conv_work_floats(0, &g1, chunk), ga = chunk * a_img;
+  /* Every part's float64 bias sums (2·co floats each, first, so aligned for doubles), its columns and gradient
+   * of a, and the other parts' filter gradients. */
+  float* work = scratch_for((size_t)(parts * (2 * co + cols + ga) + (parts - 1) * (wn1 + wn2)));
+  if (!work) {
+    napi_throw_error(env, NULL, "vae-lab native transposePairGrad: out of memory");
+    return NULL;
+  }
+  double* sums = (double*)work;
+  float* rest = work + 2 * parts * co;
+  PairGradPart part[POOL_MAX];
+  for (int k = 0; k < parts; k++) {
+    int64_t b0, b1;
+    pair_split(g1.batch, k, parts, &b0, &b1);
+    PairGradPart* p = &part[k];
+    p->dy = heap + off[0] + b0 * y_img, p->w2 = heap + off[1], p->a = heap + off[2] + b0 * a_img, p->x = heap + off[3] + b0 * x_img, p->w1 = heap + off[4];
+    p->dx = heap + off[5] + b0 * x_img;
+    p->dw1 = k == 0 ? heap + off[6] : rest + parts * (cols + ga) + (k - 1) * (wn1 + wn2);
+    p->dw2 = k == 0 ? heap + off[8] : p->dw1 + wn1;
+    p->db = sums + k * co;
+    p->g1 = g1, p->g2 = g2, p->g1.batch = p->g2.batch = b1 - b0, p->chunk = chunk;
+    p->cols = rest + k * (cols + ga), p->ga = p->cols + cols;
+  }
+  pair_run(parts, pair_grad_task, part, sizeof part[0]);
+  float *dw1 = heap + off[6], *dw2 = heap + off[8];
   for (int k = 1; k < parts; k++) {
-    const float* src = part[k].dw;
 #pragma omp simd
-    for (int64_t j = 0; j < wn; j++) dw[j] += src[j];
+    for (int64_t j = 0; j < wn1; j++) dw1[j] += part[k].dw1[j];
+#pragma omp simd
+    for (int64_t j = 0; j < wn2; j++) dw2[j] += part[k].dw2[j];
     for (int64_t c = 0; c < co; c++) sums[c] += part[k].db[c];
   }
-  for (int64_t c = 0; c < co; c++) heap[off[5] + c] = (float)sums[c];
+  for (int64_t c = 0; c < co; c++) heap[off[7] + c] = (float)sums[c];
   return NULL;
 }
 
@@ -1769,8 +1978,10 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "conv2d", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "conv2dTransposeBiasRelu", NAPI_AUTO_LENGTH, Conv2dTransposeBiasRelu, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "conv2dTransposeBiasRelu", fn) != napi_ok) return NULL;
-  if (napi_create_function(env, "conv1ReluGrad", NAPI_AUTO_LENGTH, Conv1ReluGrad, NULL, &fn) != napi_ok) return NULL;
-  if (napi_set_named_property(env, exports, "conv1ReluGrad", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "transposePair", NAPI_AUTO_LENGTH, TransposePair, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "transposePair", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "transposePairGrad", NAPI_AUTO_LENGTH, TransposePairGrad, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "transposePairGrad", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "setConvScratch", NAPI_AUTO_LENGTH, SetConvScratch, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "setConvScratch", fn) != napi_ok) return NULL;
   openblas_set_num_threads(1);
