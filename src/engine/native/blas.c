@@ -31,6 +31,9 @@
  * conv2dTransposeBiasRelu(heap, dyOffset, wOffset, yOffset, batch, … dilationW, bOffset): mode 1 of conv2d
  *   (a transposed convolution's output y from its input dy), then y = max(y + b, 0) with b of inC values,
  *   image by image while each is in the cache: the same floats as conv2d then biasRelu.
+ * transposePair(heap, x, W1, b, W2, a, y, geometry1…, geometry2…) and transposePairGrad(heap, dy, W2, a, x, W1,
+ *   dx, dW1, db, dW2, geometry1…, geometry2…): a = relu(conv2dTranspose(x, W1) + b), y = conv2dTranspose(a, W2)
+ *   to one channel (3 × 3), and their backward pass, a chunk of images at a time (see pair_forward_task).
  * biasRelu(heap, xOffset, bOffset, yOffset, rows, channels): a layer's bias and ReLU in one pass,
  *   y = max(x + b, 0) for `rows` rows of `channels` values (b has one per channel; NaN stays NaN).
  * biasReluGrad(heap, dyOffset, yOffset, dxOffset, dbOffset, rows, channels): its gradient from its output y,
