@@ -399,6 +399,23 @@ describeOnNativeWasm(
       expect(() => blas.transposePairGrad(heap, ...backward, ...g1.slice(1), ...g2)).toThrow(/expected 40 arguments/);
     });
 
+    it("the pair's tfjs kernels refuse a bias of the wrong size and tensors that are not float32, in one line", () => {
+      tf.tidy(() => {
+        const attrs = { strides1: 2, strides2: 1, shape1: [2, 8, 8, 16], shape2: [2, 8, 8, 1], pad: "same" } as unknown as tf.NamedAttrMap;
+        const x = tf.ones([2, 4, 4, 8]);
+        const w1 = tf.ones([3, 3, 16, 8]);
+        const w2 = tf.ones([3, 3, 1, 16]);
+        const run = (b: tf.Tensor) => tf.engine().runKernel("VaeLabTransposeBiasReluTranspose", { x, w1, b, w2 }, attrs);
+        expect(() => run(tf.zeros([16]))).not.toThrow();
+        expect(() => run(tf.zeros([8]))).toThrow(/^VaeLabTransposeBiasReluTranspose on the wasm backend: the bias has shape \[8\], not \[16\]$/);
+        expect(() => run(tf.zeros([16], "int32"))).toThrow(/^VaeLabTransposeBiasReluTranspose on the wasm backend: float32 tensors only$/);
+        const grad = (dy: tf.Tensor) => tf.engine().runKernel("VaeLabTransposeBiasReluTransposeGrad", { dy, w2, a: tf.ones([2, 8, 8, 16]), x, w1 }, attrs);
+        expect(() => grad(tf.ones([2, 8, 8, 1]))).not.toThrow();
+        expect(() => grad(tf.ones([2, 8, 8, 1], "int32"))).toThrow(/float32 tensors only$/);
+        expect(() => grad(tf.ones([2, 8, 9, 1]))).toThrow(/^VaeLabTransposeBiasReluTransposeGrad on the wasm backend: dy has shape \[2,8,9,1\], not \[2,8,8,1\]$/);
+      });
+    });
+
     it("the convolutional VAE's layers use them: no Relu or Step kernel in a training step", async () => {
       const { ConvVae } = await import("../src/vae/conv");
       const { negativeElbo } = await import("../src/vae/model");

@@ -210,8 +210,11 @@ run("native fused Bernoulli NLL (wasm + libmvec) against a float64 reference", (
     // (2⁶³ read as INT64_MAX, plus a size, overflowing to a negative number) would reach it.
     const big = new Float32Array(80).fill(7);
     const heap = big.subarray(8);
-    const huge = [2 ** 63, 2 ** 64, 2 ** 53 + 2, -(2 ** 63), NaN, Infinity, -Infinity, 1.5];
+    const huge = [2 ** 63, 2 ** 64, 2 ** 53 + 2, -(2 ** 63), NaN, Infinity, -Infinity, 1.5, 2 ** 31];
     const conv = [1, 1, 1, 3, 1, 1, 2, 1, 1, 1, 1, 0, 0, 1, 1];
+    // The conv VAE's last two layers (transposePair): a 1 × 1 image, 16 channels between them.
+    const pair1 = [1, 1, 1, 16, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1];
+    const pair2 = [1, 1, 1, 1, 1, 1, 16, 3, 3, 1, 1, 1, 1, 1, 1];
     const calls: [string, (v: number) => unknown[]][] = [
       ["sgemm", (v) => [heap, v, 0, 0, 1, 0, 0, 2, 2, 2, false, false]],
       ["sgemm", (v) => [heap, 0, 0, 0, 1, 0, 0, v, v, 1, false, false]], // m · k overflowing
@@ -223,6 +226,13 @@ run("native fused Bernoulli NLL (wasm + libmvec) against a float64 reference", (
       ["conv2d", (v) => [heap, 0, 0, 2, 8, v, v, v, v, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1]], // the image's size overflowing
       ["conv2dTransposeBiasRelu", (v) => [heap, 0, 2, 11, ...conv, v]],
       ["conv2dTransposeBiasRelu", (v) => [heap, 0, 2, v, ...conv, 8]],
+      // A stride, dilation or padding of 2³¹ or more (a position times it could overflow int64): refused.
+      ["conv2d", (v) => [heap, 0, 0, 2, 8, 1, 1, 1, 1, 1, 1, 1, 1, 1, v, v, 0, 0, 1, 1]],
+      ["conv2d", (v) => [heap, 0, 0, 2, 8, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, v, 1]],
+      ["transposePair", (v) => [heap, 0, 1, 2, 3, 4, v, ...pair1, ...pair2]],
+      ["transposePair", (v) => [heap, 0, 1, 2, 3, 4, 5, ...pair1.slice(0, 9), v, v, ...pair1.slice(11), ...pair2]],
+      ["transposePairGrad", (v) => [heap, 0, 1, 2, 3, 4, 5, 6, 7, v, ...pair1, ...pair2]],
+      ["transposePairGrad", (v) => [heap, 0, 1, 2, 3, 4, 5, 6, 7, 8, ...pair1, ...pair2.slice(0, 13), v, 1]],
     ];
     for (const [name, args] of calls) {
       for (const v of huge) {

@@ -325,7 +325,8 @@ interface PairAttrs {
 }
 
 /** The two layers' convolutions (the first from its output a to its input x, the second from y to a), checked against the tensors given. */
-function pairInfo(kernel: string, attrs: PairAttrs, x: tf.TensorInfo, w1: tf.TensorInfo, w2: tf.TensorInfo): [ConvInfo, ConvInfo] {
+function pairInfo(kernel: string, attrs: PairAttrs, x: tf.TensorInfo, w1: tf.TensorInfo, w2: tf.TensorInfo, others: tf.TensorInfo[]): [ConvInfo, ConvInfo] {
+  if ([x, w1, w2, ...others].some((t) => t.dtype !== "float32")) throw new Error(`${kernel} on the wasm backend: float32 tensors only`);
   const shape4 = (s: number[]) => s as [number, number, number, number];
   const info1 = tf.backend_util.computeConv2DInfo(attrs.shape1, shape4(w1.shape), attrs.strides1, 1, attrs.pad);
   const info2 = tf.backend_util.computeConv2DInfo(attrs.shape2, shape4(w2.shape), attrs.strides2, 1, attrs.pad);
@@ -340,7 +341,8 @@ function transposePairKernel(run: TransposePair) {
   return (args: KernelArgs): tf.TensorInfo[] => {
     const { x, w1, b, w2 } = args.inputs as Record<string, tf.TensorInfo>;
     const attrs = args.attrs as unknown as PairAttrs;
-    const [info1, info2] = pairInfo(PAIR_KERNEL, attrs, x, w1, w2);
+    const [info1, info2] = pairInfo(PAIR_KERNEL, attrs, x, w1, w2, [b]);
+    if (b.shape.length !== 1 || b.shape[0] !== attrs.shape1[3]) throw new Error(`${PAIR_KERNEL} on the wasm backend: the bias has shape [${b.shape}], not [${attrs.shape1[3]}]`);
     const backend = args.backend as WasmBackendInternals;
     const a = backend.makeOutput(attrs.shape1, "float32");
     const y = backend.makeOutput(attrs.shape2, "float32");
@@ -356,7 +358,7 @@ function transposePairGradKernel(run: TransposePairGrad) {
   return (args: KernelArgs): tf.TensorInfo[] => {
     const { dy, w2, a, x, w1 } = args.inputs as Record<string, tf.TensorInfo>;
     const attrs = args.attrs as unknown as PairAttrs;
-    const [info1, info2] = pairInfo(PAIR_GRAD_KERNEL, attrs, x, w1, w2);
+    const [info1, info2] = pairInfo(PAIR_GRAD_KERNEL, attrs, x, w1, w2, [dy, a]);
     for (const [name, t, shape] of [["dy", dy, attrs.shape2], ["a", a, attrs.shape1]] as const) {
       if (t.shape.length !== 4 || t.shape.some((n, i) => n !== shape[i])) throw new Error(`${PAIR_GRAD_KERNEL} on the wasm backend: ${name} has shape [${t.shape}], not [${shape}]`);
     }

@@ -1571,13 +1571,14 @@ static void conv_part_task(void* arg) {
 }
 
 /* The 15 geometry numbers at args[0 … 14] (clearing *ok where one is not a whole number): 1 where every size,
- * stride and dilation is ≥ 1 and both paddings ≥ 0. */
+ * stride and dilation is ≥ 1, both paddings ≥ 0, and each below 2³¹, so that the loops' products of a position
+ * and a stride or dilation (each < 2³¹) cannot overflow int64. */
 static int conv_geometry_args(napi_env env, const napi_value* args, int* ok, ConvGeom* g) {
   int64_t v[15];
   int good = 1;
   for (int i = 0; i < 15; i++) {
     v[i] = int_arg(env, args[i], ok);
-    good = good && (i == 11 || i == 12 ? v[i] >= 0 : v[i] >= 1);
+    good = good && (i == 11 || i == 12 ? v[i] >= 0 : v[i] >= 1) && v[i] <= 2147483647;
   }
   *g = (ConvGeom){v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14]};
   return good;
@@ -1699,8 +1700,8 @@ static void pair_forward_task(void* arg) {
     const int64_t nb = p->g1.batch - b0 < p->chunk ? p->g1.batch - b0 : p->chunk;
     ConvGeom c1 = p->g1, c2 = p->g2;
     c1.batch = c2.batch = nb;
-    conv_images(1, p->x + b0 * x_img, p->w1, p->a + b0 * a_img, &c1, nb, p->work, p->bias);
-    if (!conv1_input_grad(p->a + b0 * a_img, p->w2, p->y + b0 * y_img, &c2)) {
+    if (!conv_images(1, p->x + b0 * x_img, p->w1, p->a + b0 * a_img, &c1, nb, p->work, p->bias) ||
+        !conv1_input_grad(p->a + b0 * a_img, p->w2, p->y + b0 * y_img, &c2)) {
       p->ok = 0;
       return;
     }
