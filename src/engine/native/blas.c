@@ -1268,6 +1268,18 @@ INLINE void conv1_forward_px2(const float* x, const float* w, float* y, const Co
 }
 #endif
 
+/* Row oy's pixels for the channels from c0 that PX computes: inside four pixels at a time, then one; at the
+ * edges one at a time; rows at the edges four at a time (NP and CHECK constants in each call, so PX inlines
+ * into loops without bounds tests where none are needed). */
+#define CONV1_FORWARD_ROW(PX)                                                      \
+  for (int64_t ox = 0; ox < g->ow;) {                                              \
+    const int inside = row_inside && ox >= xlo;                                    \
+    if (inside && ox + 4 <= xhi) PX(x, w, y, g, b, oy, ox, c0, 4, 0), ox += 4;     \
+    else if (inside && ox < xhi) PX(x, w, y, g, b, oy, ox, c0, 1, 0), ox++;        \
+    else if (!row_inside && ox + 4 <= g->ow) PX(x, w, y, g, b, oy, ox, c0, 4, 1), ox += 4; \
+    else PX(x, w, y, g, b, oy, ox, c0, 1, 1), ox++;                                \
+  }
+
 static void conv1_forward(const float* x, const float* w, float* y, const ConvGeom* g) {
   const int64_t co = g->co, whole = co / 16 * 16;
   int64_t ylo, yhi, xlo, xhi;
@@ -1280,25 +1292,12 @@ static void conv1_forward(const float* x, const float* w, float* y, const ConvGe
 #if CONV1_VL == 16
         /* With AVX-512, 32 channels at a time where there are: two registers a pixel, eight accumulators. */
         if (c0 + 32 <= whole) {
-          for (int64_t ox = 0; ox < g->ow;) {
-            const int inside = row_inside && ox >= xlo;
-            if (inside && ox + 4 <= xhi) conv1_forward_px2(x, w, y, g, b, oy, ox, c0, 4, 0), ox += 4;
-            else if (inside && ox < xhi) conv1_forward_px2(x, w, y, g, b, oy, ox, c0, 1, 0), ox++;
-            else if (!row_inside && ox + 4 <= g->ow) conv1_forward_px2(x, w, y, g, b, oy, ox, c0, 4, 1), ox += 4;
-            else conv1_forward_px2(x, w, y, g, b, oy, ox, c0, 1, 1), ox++;
-          }
+          CONV1_FORWARD_ROW(conv1_forward_px2)
           c0 += 32;
           continue;
         }
 #endif
-        /* Inside: four pixels at a time, then one; at the edges one at a time; rows at the edges four at a time. */
-        for (int64_t ox = 0; ox < g->ow;) {
-          const int inside = row_inside && ox >= xlo;
-          if (inside && ox + 4 <= xhi) conv1_forward_px(x, w, y, g, b, oy, ox, c0, 4, 0), ox += 4;
-          else if (inside && ox < xhi) conv1_forward_px(x, w, y, g, b, oy, ox, c0, 1, 0), ox++;
-          else if (!row_inside && ox + 4 <= g->ow) conv1_forward_px(x, w, y, g, b, oy, ox, c0, 4, 1), ox += 4;
-          else conv1_forward_px(x, w, y, g, b, oy, ox, c0, 1, 1), ox++;
-        }
+        CONV1_FORWARD_ROW(conv1_forward_px)
         c0 += 16;
       }
       if (whole == co) continue;
@@ -1790,30 +1789,54 @@ static void pair_run(int parts, pool_task fn, void* part, size_t size) {
   }
 }
 
+/* What transposePair and transposePairGrad check and work out alike: the heap, n offsets and the two
+ * geometries (one line naming the function where they are not such a pair), the floats of x, a and y, and the
+ * parts and chunk the batch is split into (as conv2d splits it). 0 after throwing. */
+typedef struct {
+  float* heap;
+  int64_t len;
+  ConvGeom g1, g2;
+  double xd, ad, yd;
+  int parts;
+  int64_t chunk;
+} PairCall;
+
+static int pair_begin(napi_env env, napi_callback_info info, napi_value* args, int n, const char* who, int64_t* off, PairCall* c) {
+  char msg[160];
+  c->heap = begin_call(env, info, (size_t)(1 + n + 30), args, who, &c->len);
+  if (!c->heap) return 0;
+  if (!pair_args(env, args, n, off, &c->g1, &c->g2)) {
+    snprintf(msg, sizeof msg, "vae-lab native %s: bad sizes or offsets (a one-channel 3 × 3 second layer whose input is the first one's output)", who);
+    napi_throw_range_error(env, NULL, msg);
+    return 0;
+  }
+  const ConvGeom *g1 = &c->g1, *g2 = &c->g2;
+  c->xd = (double)g1->batch * g1->oh * g1->ow * g1->co, c->ad = (double)g1->batch * g1->ih * g1->iw * g1->ci, c->yd = (double)g2->batch * g2->ih * g2->iw;
+  const int threads = blas_threads;
+  c->parts = threads < POOL_MAX ? threads : POOL_MAX;
+  if (c->parts > g1->batch) c->parts = (int)g1->batch;
+  c->chunk = conv_chunk(g1, (g1->batch + c->parts - 1) / c->parts, chunk_floats);
+  return 1;
+}
+
 /* transposePair(heap, x, W1, b, W2, a, y, g1…, g2…): offsets of x [B, oh1, ow1, co1], W1 [fh1, fw1, ci1, co1],
  * b [ci1], W2 [3, 3, 1, ci1], a [B, ih1, iw1, ci1] and y [B, ih2, iw2, 1]; then the two geometries. */
 static napi_value TransposePair(napi_env env, napi_callback_info info) {
   napi_value args[37];
-  int64_t len;
-  float* heap = begin_call(env, info, 37, args, "transposePair", &len);
-  if (!heap) return NULL;
   int64_t off[6];
-  ConvGeom g1, g2;
-  if (!pair_args(env, args, 6, off, &g1, &g2)) {
-    napi_throw_range_error(env, NULL, "vae-lab native transposePair: bad sizes or offsets (a one-channel 3 × 3 second layer whose input is the first one's output)");
-    return NULL;
-  }
-  const double xd = (double)g1.batch * g1.oh * g1.ow * g1.co, ad = (double)g1.batch * g1.ih * g1.iw * g1.ci, yd = (double)g2.batch * g2.ih * g2.iw;
-  if (!within_heap(off[0], xd, len) || !within_heap(off[1], (double)g1.fh * g1.fw * g1.ci * g1.co, len) || !within_heap(off[2], (double)g1.ci, len) ||
-      !within_heap(off[3], 9.0 * g2.co, len) || !within_heap(off[4], ad, len) || !within_heap(off[5], yd, len)) {
+  PairCall c;
+  if (!pair_begin(env, info, args, 6, "transposePair", off, &c)) return NULL;
+  const ConvGeom g1 = c.g1, g2 = c.g2;
+  float* heap = c.heap;
+  const int64_t len = c.len;
+  if (!within_heap(off[0], c.xd, len) || !within_heap(off[1], (double)g1.fh * g1.fw * g1.ci * g1.co, len) || !within_heap(off[2], (double)g1.ci, len) ||
+      !within_heap(off[3], 9.0 * g2.co, len) || !within_heap(off[4], c.ad, len) || !within_heap(off[5], c.yd, len)) {
     napi_throw_range_error(env, NULL, "vae-lab native transposePair: operands outside the heap");
     return NULL;
   }
   /* Each ≤ the heap's length: checked above. */
-  const int threads = blas_threads;
-  int parts = threads < POOL_MAX ? threads : POOL_MAX;
-  if (parts > g1.batch) parts = (int)g1.batch;
-  const int64_t chunk = conv_chunk(&g1, (g1.batch + parts - 1) / parts, chunk_floats), per = conv_work_floats(1, &g1, chunk);
+  const int parts = c.parts;
+  const int64_t chunk = c.chunk, per = conv_work_floats(1, &g1, chunk);
   float* work = scratch_for((size_t)(parts * per));
   if (!work) {
     napi_throw_error(env, NULL, "vae-lab native transposePair: out of memory");
@@ -1842,28 +1865,22 @@ static napi_value TransposePair(napi_env env, napi_callback_info info) {
  * gradient of y), W2, a and x, W1 as in transposePair; the outputs dx (as x), dW1 (as W1), db [ci1], dW2 (as W2). */
 static napi_value TransposePairGrad(napi_env env, napi_callback_info info) {
   napi_value args[40];
-  int64_t len;
-  float* heap = begin_call(env, info, 40, args, "transposePairGrad", &len);
-  if (!heap) return NULL;
   int64_t off[9];
-  ConvGeom g1, g2;
-  if (!pair_args(env, args, 9, off, &g1, &g2)) {
-    napi_throw_range_error(env, NULL, "vae-lab native transposePairGrad: bad sizes or offsets (a one-channel 3 × 3 second layer whose input is the first one's output)");
-    return NULL;
-  }
-  const double xd = (double)g1.batch * g1.oh * g1.ow * g1.co, ad = (double)g1.batch * g1.ih * g1.iw * g1.ci, yd = (double)g2.batch * g2.ih * g2.iw;
+  PairCall c;
+  if (!pair_begin(env, info, args, 9, "transposePairGrad", off, &c)) return NULL;
+  const ConvGeom g1 = c.g1, g2 = c.g2;
+  float* heap = c.heap;
+  const int64_t len = c.len;
   const double w1d = (double)g1.fh * g1.fw * g1.ci * g1.co, w2d = 9.0 * g2.co;
-  if (!within_heap(off[0], yd, len) || !within_heap(off[1], w2d, len) || !within_heap(off[2], ad, len) || !within_heap(off[3], xd, len) ||
-      !within_heap(off[4], w1d, len) || !within_heap(off[5], xd, len) || !within_heap(off[6], w1d, len) || !within_heap(off[7], (double)g1.ci, len) ||
+  if (!within_heap(off[0], c.yd, len) || !within_heap(off[1], w2d, len) || !within_heap(off[2], c.ad, len) || !within_heap(off[3], c.xd, len) ||
+      !within_heap(off[4], w1d, len) || !within_heap(off[5], c.xd, len) || !within_heap(off[6], w1d, len) || !within_heap(off[7], (double)g1.ci, len) ||
       !within_heap(off[8], w2d, len)) {
     napi_throw_range_error(env, NULL, "vae-lab native transposePairGrad: operands outside the heap");
     return NULL;
   }
   /* Each ≤ the heap's length: checked above. */
-  const int threads = blas_threads;
-  int parts = threads < POOL_MAX ? threads : POOL_MAX;
-  if (parts > g1.batch) parts = (int)g1.batch;
-  const int64_t chunk = conv_chunk(&g1, (g1.batch + parts - 1) / parts, chunk_floats);
+  const int parts = c.parts;
+  const int64_t chunk = c.chunk;
   const int64_t co = g2.co, wn1 = g1.fh * g1.fw * g1.ci * g1.co, wn2 = 9 * co;
   const int64_t x_img = g1.oh * g1.ow * g1.co, a_img = g1.ih * g1.iw * g1.ci, y_img = g2.ih * g2.iw;
   const int64_t cols = conv_work_floats(0, &g1, chunk), ga = chunk * a_img;
