@@ -1583,6 +1583,28 @@ static int conv_geometry_args(napi_env env, const napi_value* args, int* ok, Con
   return good;
 }
 
+/* The images of part k of a batch split into `parts` parts of whole images: [*b0, *b1). */
+static void conv_part_images(int64_t batch, int k, int parts, int64_t* b0, int64_t* b1) {
+  *b0 = batch * k / parts, *b1 = batch * (k + 1) / parts;
+}
+
+/* Runs fn on each of the parts (an array of `size`-byte structs) on the pool, with OpenBLAS on one thread inside
+ * them and set back to `threads` (the caller's one reading of setThreads) after; serially, with OpenBLAS's own
+ * threads, where there is one part or the pool is busy. */
+static void conv_parts_run(int parts, pool_task fn, void* part, size_t size, int threads) {
+  pool_task fns[POOL_MAX];
+  void* task_args[POOL_MAX];
+  for (int k = 0; k < parts; k++) fns[k] = fn, task_args[k] = (char*)part + k * size;
+  if (parts > 1 && pool_acquire()) {
+    openblas_set_num_threads(1);
+    pool_run_held(parts, fns, task_args);
+    openblas_set_num_threads(threads);
+    pool_release();
+  } else {
+    for (int k = 0; k < parts; k++) fn(task_args[k]);
+  }
+}
+
 /*
  * conv2d, and conv2dTransposeBiasRelu (has_bias: mode 1 and the bias of inC values at bias_off): `args` are
  * a_off, b_off, c_off and the 15 geometry numbers after them.
@@ -1629,26 +1651,16 @@ static napi_value conv_call(napi_env env, float* heap, int64_t len, const char* 
   }
   const int64_t in_img = g.ih * g.iw * g.ci, out_img = g.oh * g.ow * g.co;
   ConvPart part[POOL_MAX];
-  pool_task fns[POOL_MAX];
-  void* task_args[POOL_MAX];
   for (int k = 0; k < parts; k++) {
-    const int64_t b0 = g.batch * k / parts, b1 = g.batch * (k + 1) / parts;
+    int64_t b0, b1;
+    conv_part_images(g.batch, k, parts, &b0, &b1);
     ConvPart* p = &part[k];
     p->mode = mode, p->g = g, p->g.batch = b1 - b0, p->chunk = chunk, p->work = work ? work + k * per : NULL, p->bias = bias, p->ok = 0;
     p->A = heap + a_off + b0 * (mode == 1 ? out_img : in_img);
     p->B = mode == 2 ? heap + b_off + b0 * out_img : heap + b_off;
     p->C = mode == 2 ? (k == 0 ? heap + c_off : work + parts * per + (k - 1) * wn) : heap + c_off + b0 * (mode == 0 ? out_img : in_img);
-    fns[k] = conv_part_task, task_args[k] = p;
   }
-  if (parts > 1 && pool_acquire()) {
-    /* OpenBLAS on one thread inside the parts, as in mlpGradients. */
-    openblas_set_num_threads(1);
-    pool_run_held(parts, fns, task_args);
-    openblas_set_num_threads(threads);
-    pool_release();
-  } else {
-    for (int k = 0; k < parts; k++) conv_part_task(&part[k]);
-  }
+  conv_parts_run(parts, conv_part_task, part, sizeof part[0], threads);
   for (int k = 0; k < parts; k++)
     if (!part[k].ok) {
       snprintf(msg, sizeof msg, "vae-lab native %s: out of memory", who);
@@ -1768,27 +1780,6 @@ static int pair_args(napi_env env, const napi_value* args, int n, int64_t* off, 
   return good && (double)g1->oh * g1->ow * g1->fh * g1->fw * g1->ci <= 1099511627776.0;
 }
 
-/* The images of part k of `parts` (as conv2d splits them): [*b0, *b1). */
-static void pair_split(int64_t batch, int k, int parts, int64_t* b0, int64_t* b1) {
-  *b0 = batch * k / parts, *b1 = batch * (k + 1) / parts;
-}
-
-/* Runs the parts on the pool with OpenBLAS on one thread inside them, as conv2d does. */
-static void pair_run(int parts, pool_task fn, void* part, size_t size) {
-  pool_task fns[POOL_MAX];
-  void* task_args[POOL_MAX];
-  for (int k = 0; k < parts; k++) fns[k] = fn, task_args[k] = (char*)part + k * size;
-  const int threads = blas_threads;
-  if (parts > 1 && pool_acquire()) {
-    openblas_set_num_threads(1);
-    pool_run_held(parts, fns, task_args);
-    openblas_set_num_threads(threads);
-    pool_release();
-  } else {
-    for (int k = 0; k < parts; k++) fn(task_args[k]);
-  }
-}
-
 /* What transposePair and transposePairGrad check and work out alike: the heap, n offsets and the two
  * geometries (one line naming the function where they are not such a pair), the floats of x, a and y, and the
  * parts and chunk the batch is split into (as conv2d splits it). 0 after throwing. */
@@ -1797,7 +1788,7 @@ typedef struct {
   int64_t len;
   ConvGeom g1, g2;
   double xd, ad, yd;
-  int parts;
+  int threads, parts;
   int64_t chunk;
 } PairCall;
 
@@ -1812,8 +1803,8 @@ static int pair_begin(napi_env env, napi_callback_info info, napi_value* args, i
   }
   const ConvGeom *g1 = &c->g1, *g2 = &c->g2;
   c->xd = (double)g1->batch * g1->oh * g1->ow * g1->co, c->ad = (double)g1->batch * g1->ih * g1->iw * g1->ci, c->yd = (double)g2->batch * g2->ih * g2->iw;
-  const int threads = blas_threads;
-  c->parts = threads < POOL_MAX ? threads : POOL_MAX;
+  c->threads = blas_threads; /* read once: setThreads may run on another Node thread */
+  c->parts = c->threads < POOL_MAX ? c->threads : POOL_MAX;
   if (c->parts > g1->batch) c->parts = (int)g1->batch;
   c->chunk = conv_chunk(g1, (g1->batch + c->parts - 1) / c->parts, chunk_floats);
   return 1;
@@ -1846,13 +1837,13 @@ static napi_value TransposePair(napi_env env, napi_callback_info info) {
   PairForwardPart part[POOL_MAX];
   for (int k = 0; k < parts; k++) {
     int64_t b0, b1;
-    pair_split(g1.batch, k, parts, &b0, &b1);
+    conv_part_images(g1.batch, k, parts, &b0, &b1);
     PairForwardPart* p = &part[k];
     p->x = heap + off[0] + b0 * x_img, p->w1 = heap + off[1], p->bias = heap + off[2], p->w2 = heap + off[3];
     p->a = heap + off[4] + b0 * a_img, p->y = heap + off[5] + b0 * y_img;
     p->g1 = g1, p->g2 = g2, p->g1.batch = p->g2.batch = b1 - b0, p->chunk = chunk, p->work = work + k * per, p->ok = 0;
   }
-  pair_run(parts, pair_forward_task, part, sizeof part[0]);
+  conv_parts_run(parts, pair_forward_task, part, sizeof part[0], c.threads);
   for (int k = 0; k < parts; k++)
     if (!part[k].ok) {
       napi_throw_error(env, NULL, "vae-lab native transposePair: out of memory");
@@ -1896,7 +1887,7 @@ static napi_value TransposePairGrad(napi_env env, napi_callback_info info) {
   PairGradPart part[POOL_MAX];
   for (int k = 0; k < parts; k++) {
     int64_t b0, b1;
-    pair_split(g1.batch, k, parts, &b0, &b1);
+    conv_part_images(g1.batch, k, parts, &b0, &b1);
     PairGradPart* p = &part[k];
     p->dy = heap + off[0] + b0 * y_img, p->w2 = heap + off[1], p->a = heap + off[2] + b0 * a_img, p->x = heap + off[3] + b0 * x_img, p->w1 = heap + off[4];
     p->dx = heap + off[5] + b0 * x_img;
@@ -1906,7 +1897,7 @@ static napi_value TransposePairGrad(napi_env env, napi_callback_info info) {
     p->g1 = g1, p->g2 = g2, p->g1.batch = p->g2.batch = b1 - b0, p->chunk = chunk;
     p->cols = rest + k * (cols + ga), p->ga = p->cols + cols;
   }
-  pair_run(parts, pair_grad_task, part, sizeof part[0]);
+  conv_parts_run(parts, pair_grad_task, part, sizeof part[0], c.threads);
   float *dw1 = heap + off[6], *dw2 = heap + off[8];
   for (int k = 1; k < parts; k++) {
 #pragma omp simd
